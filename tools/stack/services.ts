@@ -1,0 +1,301 @@
+// The services of a stack, in start order. Each knows how to start itself, how
+// to tell it is ready, and what it contributes to `status -o env`. Apps join
+// this list as they are written.
+import { execFileSync } from "node:child_process";
+import { chownSync, existsSync, mkdirSync, readdirSync, rmSync } from "node:fs";
+import { userInfo } from "node:os";
+import { join, resolve } from "node:path";
+import pg from "pg";
+import { browserUrls, internalUrls, REPO_ROOT, type StackConfig } from "./config.ts";
+import { httpOk, portFree, type RunningService, runToCompletion, startProcess, waitReady } from "./supervisor.ts";
+
+export interface ServiceDef {
+  name: string;
+  /** Env var that, when set, means "already running elsewhere: do not start it". */
+  overrideVar?: string;
+  start(cfg: StackConfig): Promise<RunningService>;
+}
+
+const CACHE = process.env.GATEHOUSE_CACHE ?? join(process.env.HOME ?? "/root", ".cache/gatehouse");
+
+function which(bin: string, hint: string): string {
+  for (const dir of [join(CACHE, "bin"), ...(process.env.PATH ?? "").split(":")]) {
+    const p = join(dir, bin);
+    if (existsSync(p)) return p;
+  }
+  throw new Error(`${bin} not found: ${hint}`);
+}
+
+async function ensurePortFree(name: string, port: number): Promise<void> {
+  if (!(await portFree(port))) {
+    throw new Error(
+      `${name}: port ${port} is already in use. Stop whatever holds it, or move this stack with GATEHOUSE_PORT_BASE.`,
+    );
+  }
+}
+
+// --- Postgres -----------------------------------------------------------------
+
+function postgresBinDir(): string {
+  const root = "/usr/lib/postgresql";
+  if (!existsSync(root)) throw new Error("PostgreSQL not installed: run scripts/bootstrap.sh");
+  const versions = readdirSync(root)
+    .filter((v) => /^\d+$/.test(v))
+    .sort((a, b) => Number(b) - Number(a));
+  if (!versions[0]) throw new Error("PostgreSQL not installed: run scripts/bootstrap.sh");
+  return join(root, versions[0], "bin");
+}
+
+/** Postgres refuses to run as root: as root, run it as the packaged `postgres` user. */
+function postgresUser(): { uid?: number; gid?: number } {
+  if (process.getuid?.() !== 0) return {};
+  const out = execFileSync("id", ["-u", "postgres"], { encoding: "utf8" }).trim();
+  const gid = execFileSync("id", ["-g", "postgres"], { encoding: "utf8" }).trim();
+  return { uid: Number(out), gid: Number(gid) };
+}
+
+export const postgres: ServiceDef = {
+  name: "postgres",
+  overrideVar: "DATABASE_URL",
+  async start(cfg) {
+    await ensurePortFree("postgres", cfg.ports.postgres);
+    const bin = postgresBinDir();
+    const data = join(cfg.dataDir, "postgres");
+    const log = join(cfg.logDir, "postgres.log");
+    const user = postgresUser();
+    if (!existsSync(join(data, "PG_VERSION"))) {
+      mkdirSync(data, { recursive: true });
+      if (user.uid !== undefined) chownSync(data, user.uid, user.gid ?? user.uid);
+      await runToCompletion({
+        name: "initdb",
+        command: join(bin, "initdb"),
+        args: ["-D", data, "-U", "postgres", "--auth=trust", "-E", "UTF8", "--locale=C.UTF-8", "--no-instructions"],
+        log,
+        ...user,
+      });
+    }
+    const pid = startProcess({
+      name: "postgres",
+      command: join(bin, "postgres"),
+      args: [
+        "-D",
+        data,
+        "-p",
+        String(cfg.ports.postgres),
+        "-c",
+        "listen_addresses=127.0.0.1",
+        "-c",
+        "unix_socket_directories=",
+        "-c",
+        "max_connections=200",
+        "-c",
+        `fsync=${cfg.ephemeral ? "off" : "on"}`,
+      ],
+      log,
+      ...user,
+    });
+    const urls = internalUrls(cfg);
+    await waitReady("postgres", pid, log, async () => {
+      const c = new pg.Client({ connectionString: urls.databaseAdmin, connectionTimeoutMillis: 1_000 });
+      try {
+        await c.connect();
+        await c.query("select 1");
+        return true;
+      } finally {
+        await c.end().catch(() => {});
+      }
+    });
+    await ensureDatabases(urls.databaseAdmin, ["kratos", "gatehouse"]);
+    return {
+      name: "postgres",
+      pid,
+      url: `postgres://127.0.0.1:${cfg.ports.postgres} (databases: kratos, gatehouse)`,
+      log,
+      env: { DATABASE_URL: urls.database, KRATOS_DATABASE_URL: urls.kratosDsn },
+    };
+  },
+};
+
+export async function ensureDatabases(adminUrl: string, names: string[]): Promise<void> {
+  const c = new pg.Client({ connectionString: adminUrl });
+  await c.connect();
+  try {
+    for (const db of names) {
+      const r = await c.query("select 1 from pg_database where datname = $1", [db]);
+      if (r.rowCount === 0) await c.query(`create database "${db.replace(/"/g, "")}"`);
+    }
+  } finally {
+    await c.end();
+  }
+}
+
+// --- Redis --------------------------------------------------------------------
+
+export const redis: ServiceDef = {
+  name: "redis",
+  overrideVar: "REDIS_URL",
+  async start(cfg) {
+    await ensurePortFree("redis", cfg.ports.redis);
+    const data = join(cfg.dataDir, "redis");
+    mkdirSync(data, { recursive: true });
+    const log = join(cfg.logDir, "redis.log");
+    const pid = startProcess({
+      name: "redis",
+      command: which("redis-server", "run scripts/bootstrap.sh"),
+      args: [
+        "--port",
+        String(cfg.ports.redis),
+        "--bind",
+        "127.0.0.1",
+        "--dir",
+        data,
+        "--save",
+        cfg.ephemeral ? "" : "60 1",
+        "--appendonly",
+        "no",
+        "--daemonize",
+        "no",
+      ],
+      log,
+    });
+    await waitReady("redis", pid, log, () => redisPing(cfg.ports.redis));
+    const url = internalUrls(cfg).redis;
+    return { name: "redis", pid, url, log, env: { REDIS_URL: url } };
+  },
+};
+
+export async function redisPing(port: number, host = "127.0.0.1"): Promise<boolean> {
+  const { connect } = await import("node:net");
+  return new Promise((res) => {
+    const s = connect({ port, host });
+    s.setTimeout(1_000, () => {
+      s.destroy();
+      res(false);
+    });
+    s.once("connect", () => s.write("PING\r\n"));
+    s.once("data", (d) => {
+      s.destroy();
+      res(d.toString().startsWith("+PONG"));
+    });
+    s.once("error", () => res(false));
+  });
+}
+
+// --- Mail catcher -------------------------------------------------------------
+
+export const mail: ServiceDef = {
+  name: "mail",
+  overrideVar: "MAIL_URL",
+  async start(cfg) {
+    await ensurePortFree("mail (smtp)", cfg.ports.mailSmtp);
+    await ensurePortFree("mail (web)", cfg.ports.mailHttp);
+    const log = join(cfg.logDir, "mail.log");
+    const pid = startProcess({
+      name: "mail",
+      command: process.execPath,
+      args: [resolve(REPO_ROOT, "tools/mailcatcher/server.ts")],
+      env: {
+        MAIL_SMTP_PORT: String(cfg.ports.mailSmtp),
+        MAIL_HTTP_PORT: String(cfg.ports.mailHttp),
+      },
+      log,
+    });
+    const url = internalUrls(cfg).mail;
+    await waitReady("mail", pid, log, () => httpOk(`${url}/api/health`));
+    return { name: "mail", pid, url: browserUrls(cfg).mail, log, env: { MAIL_URL: url } };
+  },
+};
+
+// --- Kratos -------------------------------------------------------------------
+
+/** Env that turns kratos-config/kratos.yml into this stack's Kratos. */
+export function kratosEnv(cfg: StackConfig, smtpUri: string, dsn: string): Record<string, string> {
+  const b = browserUrls(cfg);
+  const i = internalUrls(cfg);
+  const cookieDomain = cfg.domain === "localhost" ? "" : cfg.domain;
+  const origins = [b.web, b.marketing, b.gateway, b.api];
+  return {
+    DSN: dsn,
+    SERVE_PUBLIC_BASE_URL: `${b.kratosPublic}/`,
+    SERVE_ADMIN_BASE_URL: `${i.kratosAdmin}/`,
+    SERVE_PUBLIC_PORT: String(cfg.ports.kratosPublic),
+    SERVE_PUBLIC_HOST: "127.0.0.1",
+    SERVE_ADMIN_PORT: String(cfg.ports.kratosAdmin),
+    SERVE_ADMIN_HOST: "127.0.0.1",
+    SERVE_PUBLIC_CORS_ALLOWED_ORIGINS: origins.join(","),
+    SECRETS_COOKIE: cfg.secrets.kratosCookie,
+    SECRETS_CIPHER: cfg.secrets.kratosCipher,
+    SECRETS_DEFAULT: cfg.secrets.kratosDefault,
+    COOKIES_DOMAIN: cookieDomain,
+    SESSION_COOKIE_DOMAIN: cookieDomain,
+    SELFSERVICE_DEFAULT_BROWSER_RETURN_URL: `${b.web}/dashboard`,
+    SELFSERVICE_ALLOWED_RETURN_URLS: [b.web, b.marketing, b.gateway, b.api].join(","),
+    SELFSERVICE_FLOWS_ERROR_UI_URL: `${b.web}/auth/error`,
+    SELFSERVICE_FLOWS_LOGIN_UI_URL: `${b.web}/auth/login`,
+    SELFSERVICE_FLOWS_REGISTRATION_UI_URL: `${b.web}/auth/registration`,
+    SELFSERVICE_FLOWS_VERIFICATION_UI_URL: `${b.web}/auth/verification`,
+    SELFSERVICE_FLOWS_VERIFICATION_AFTER_DEFAULT_BROWSER_RETURN_URL: `${b.web}/dashboard`,
+    SELFSERVICE_FLOWS_RECOVERY_UI_URL: `${b.web}/auth/recovery`,
+    SELFSERVICE_FLOWS_SETTINGS_UI_URL: `${b.web}/auth/settings`,
+    SELFSERVICE_FLOWS_LOGOUT_AFTER_DEFAULT_BROWSER_RETURN_URL: `${b.web}/auth/login`,
+    SELFSERVICE_FLOWS_REGISTRATION_AFTER_PASSWORD_HOOKS_0_CONFIG_URL: `${i.authAdmin}/v1/webhooks/kratos/registration`,
+    SELFSERVICE_FLOWS_REGISTRATION_AFTER_PASSWORD_HOOKS_0_CONFIG_AUTH_CONFIG_VALUE: cfg.secrets.webhook,
+    COURIER_SMTP_CONNECTION_URI: smtpUri,
+    COURIER_SMTP_FROM_ADDRESS: `no-reply@${cfg.domain === "localhost" ? "gatehouse.localhost" : cfg.domain}`,
+    LOG_LEVEL: process.env.KRATOS_LOG_LEVEL ?? "info",
+    SQA_OPT_OUT: "true",
+  };
+}
+
+export const kratos: ServiceDef = {
+  name: "kratos",
+  overrideVar: "KRATOS_PUBLIC_URL",
+  async start(cfg) {
+    await ensurePortFree("kratos (public)", cfg.ports.kratosPublic);
+    await ensurePortFree("kratos (admin)", cfg.ports.kratosAdmin);
+    const bin = which("kratos", "run scripts/bootstrap.sh (it builds Kratos v1.3.1 from the Go module proxy)");
+    const i = internalUrls(cfg);
+    const dsn = process.env.KRATOS_DATABASE_URL ?? i.kratosDsn;
+    const smtp = process.env.MAIL_URL ? (process.env.KRATOS_SMTP_URI ?? i.smtp) : i.smtp;
+    const env = kratosEnv(cfg, smtp, dsn);
+    const log = join(cfg.logDir, "kratos.log");
+    const cwd = resolve(REPO_ROOT, "kratos-config");
+    await runToCompletion({
+      name: "kratos migrate",
+      command: bin,
+      args: ["migrate", "sql", "-e", "--yes"],
+      env,
+      cwd,
+      log,
+    });
+    const pid = startProcess({
+      name: "kratos",
+      command: bin,
+      args: ["serve", "-c", "kratos.yml", "--dev", "--watch-courier", "--sqa-opt-out"],
+      env,
+      cwd,
+      log,
+    });
+    await waitReady("kratos", pid, log, () => httpOk(`${i.kratosAdmin}/health/ready`), 90_000);
+    return {
+      name: "kratos",
+      pid,
+      url: browserUrls(cfg).kratosPublic,
+      log,
+      env: {
+        KRATOS_PUBLIC_URL: i.kratosPublic,
+        KRATOS_BROWSER_URL: browserUrls(cfg).kratosPublic,
+        KRATOS_ADMIN_URL: i.kratosAdmin,
+      },
+    };
+  },
+};
+
+export const SERVICES: ServiceDef[] = [postgres, redis, mail, kratos];
+
+export function wipeData(cfg: StackConfig): void {
+  rmSync(cfg.dataDir, { recursive: true, force: true });
+  rmSync(cfg.logDir, { recursive: true, force: true });
+}
+
+export const currentUser = () => userInfo().username;

@@ -1,0 +1,185 @@
+// Starts service processes with their output in log files, records them in a
+// state file (so `down`, `status` and `logs` work from another shell), waits for
+// readiness by probing rather than sleeping, and stops them in reverse order.
+import { type SpawnOptions, spawn } from "node:child_process";
+import { closeSync, existsSync, mkdirSync, openSync, readFileSync, renameSync, writeFileSync } from "node:fs";
+import { connect } from "node:net";
+import { dirname } from "node:path";
+import { setTimeout as sleep } from "node:timers/promises";
+
+export interface RunningService {
+  name: string;
+  pid: number;
+  url: string;
+  log: string;
+  /** KEY=value lines this service contributes to `status -o env`. */
+  env: Record<string, string>;
+}
+
+export interface StackState {
+  name: string;
+  basePort: number;
+  startedAt: string;
+  /** The `pnpm stack up` process in foreground mode; absent when detached. */
+  supervisorPid?: number;
+  services: RunningService[];
+}
+
+export function readState(file: string): StackState | undefined {
+  if (!existsSync(file)) return undefined;
+  try {
+    return JSON.parse(readFileSync(file, "utf8")) as StackState;
+  } catch {
+    return undefined;
+  }
+}
+
+export function writeState(file: string, state: StackState): void {
+  mkdirSync(dirname(file), { recursive: true });
+  writeFileSync(`${file}.tmp`, JSON.stringify(state, null, 2));
+  // rename is atomic: a concurrent `status` never reads half a file.
+  renameSync(`${file}.tmp`, file);
+}
+
+export function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === "EPERM";
+  }
+}
+
+export interface StartSpec {
+  name: string;
+  command: string;
+  args: string[];
+  cwd?: string;
+  env?: Record<string, string | undefined>;
+  log: string;
+  uid?: number;
+  gid?: number;
+}
+
+/** Spawns a process in its own process group with stdout+stderr appended to `log`. */
+export function startProcess(spec: StartSpec): number {
+  mkdirSync(dirname(spec.log), { recursive: true });
+  const fd = openSync(spec.log, "a");
+  const opts: SpawnOptions = {
+    cwd: spec.cwd,
+    env: { ...process.env, ...spec.env } as NodeJS.ProcessEnv,
+    stdio: ["ignore", fd, fd],
+    detached: true,
+  };
+  if (spec.uid !== undefined) opts.uid = spec.uid;
+  if (spec.gid !== undefined) opts.gid = spec.gid;
+  const child = spawn(spec.command, spec.args, opts);
+  closeSync(fd);
+  if (child.pid === undefined) throw new Error(`${spec.name}: could not start ${spec.command}`);
+  child.unref();
+  return child.pid;
+}
+
+/** Runs a command to completion, output appended to `log`; rejects with the log's tail on failure. */
+export async function runToCompletion(spec: StartSpec, timeoutMs = 120_000): Promise<void> {
+  mkdirSync(dirname(spec.log), { recursive: true });
+  const fd = openSync(spec.log, "a");
+  const opts: SpawnOptions = {
+    cwd: spec.cwd,
+    env: { ...process.env, ...spec.env } as NodeJS.ProcessEnv,
+    stdio: ["ignore", fd, fd],
+  };
+  if (spec.uid !== undefined) opts.uid = spec.uid;
+  if (spec.gid !== undefined) opts.gid = spec.gid;
+  const child = spawn(spec.command, spec.args, opts);
+  closeSync(fd);
+  const code = await new Promise<number | null>((res, rej) => {
+    const t = setTimeout(() => {
+      child.kill("SIGKILL");
+      rej(new Error(`${spec.name}: timed out after ${timeoutMs} ms (log: ${spec.log})`));
+    }, timeoutMs);
+    child.on("error", (e) => {
+      clearTimeout(t);
+      rej(e);
+    });
+    child.on("exit", (c) => {
+      clearTimeout(t);
+      res(c);
+    });
+  });
+  if (code !== 0) throw new Error(`${spec.name} exited with ${code}:\n${tail(spec.log, 20)}`);
+}
+
+export function tail(file: string, lines: number): string {
+  if (!existsSync(file)) return "(no log)";
+  return readFileSync(file, "utf8").trimEnd().split("\n").slice(-lines).join("\n");
+}
+
+/** Sends SIGTERM to the process group, then SIGKILL after `graceMs`. */
+export async function stopProcess(pid: number, graceMs = 10_000): Promise<void> {
+  const signal = (sig: NodeJS.Signals) => {
+    try {
+      process.kill(-pid, sig);
+    } catch {
+      try {
+        process.kill(pid, sig);
+      } catch {
+        /* already gone */
+      }
+    }
+  };
+  if (!isAlive(pid)) return;
+  signal("SIGTERM");
+  const deadline = Date.now() + graceMs;
+  while (Date.now() < deadline) {
+    if (!isAlive(pid)) return;
+    await sleep(50);
+  }
+  signal("SIGKILL");
+  while (isAlive(pid)) await sleep(20);
+}
+
+/**
+ * Polls `probe` until it resolves true. Fails early if the process died, with
+ * the tail of its log, so a broken start never looks like a slow one.
+ */
+export async function waitReady(
+  name: string,
+  pid: number | undefined,
+  log: string,
+  probe: () => Promise<boolean>,
+  timeoutMs = 60_000,
+): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  let delay = 25;
+  while (Date.now() < deadline) {
+    if (pid !== undefined && !isAlive(pid)) {
+      throw new Error(`${name} exited during start-up:\n${tail(log, 25)}`);
+    }
+    try {
+      if (await probe()) return;
+    } catch {
+      /* not yet */
+    }
+    await sleep(delay);
+    delay = Math.min(delay * 2, 250);
+  }
+  throw new Error(`${name} was not ready after ${timeoutMs} ms:\n${tail(log, 25)}`);
+}
+
+export function portFree(port: number, host = "127.0.0.1"): Promise<boolean> {
+  return new Promise((res) => {
+    const sock = connect({ port, host });
+    sock.once("connect", () => {
+      sock.destroy();
+      res(false);
+    });
+    sock.once("error", () => res(true));
+  });
+}
+
+export async function httpOk(url: string): Promise<boolean> {
+  const r = await fetch(url, { signal: AbortSignal.timeout(2_000) });
+  await r.body?.cancel();
+  return r.ok;
+}
