@@ -15,6 +15,8 @@ NODE_VERSION="$(tr -d ' \n' < "$ROOT/.nvmrc")"
 PNPM_VERSION="10.34.9"
 mkdir -p "$BIN_DIR"
 export PATH="$BIN_DIR:$PATH"
+# turbo must not try to phone home from machines without internet.
+export TURBO_TELEMETRY_DISABLED=1 DO_NOT_TRACK=1
 
 log() { printf '\033[2m[bootstrap]\033[0m %s\n' "$*" >&2; }
 

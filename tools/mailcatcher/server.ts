@@ -89,22 +89,26 @@ pre{white-space:pre-wrap;background:#f6f8fa;padding:.75rem;border-radius:6px}</s
 ${rows || "<p>No mail yet. Register in the app and the verification code appears here.</p>"}</body></html>`;
 }
 
-function handle(req: IncomingMessage, res: ServerResponse): undefined {
-  const url = new URL(req.url ?? "/", "http://mail.local");
-  if (req.method === "GET" && url.pathname === "/api/health") return send(res, 200, { status: "ok" });
+function route(req: IncomingMessage, url: URL): [number, unknown, string?] {
+  if (req.method === "GET" && url.pathname === "/api/health") return [200, { status: "ok" }];
   if (url.pathname === "/api/messages") {
     if (req.method === "GET") {
       const to = url.searchParams.get("to")?.toLowerCase();
-      return send(res, 200, to ? messages.filter((m) => m.to.includes(to)) : messages);
+      return [200, to ? messages.filter((m) => m.to.includes(to)) : messages];
     }
     if (req.method === "DELETE") {
       messages.length = 0;
-      return send(res, 200, { deleted: true });
+      return [200, { deleted: true }];
     }
-    return send(res, 405, { error: "method_not_allowed", message: "use GET or DELETE" });
+    return [405, { error: "method_not_allowed", message: "use GET or DELETE" }];
   }
-  if (req.method === "GET" && url.pathname === "/") return send(res, 200, page(), "text/html");
-  send(res, 404, { error: "not_found", message: `no route ${url.pathname}` });
+  if (req.method === "GET" && url.pathname === "/") return [200, page(), "text/html"];
+  return [404, { error: "not_found", message: `no route ${url.pathname}` }];
+}
+
+function handle(req: IncomingMessage, res: ServerResponse): void {
+  const [status, body, type] = route(req, new URL(req.url ?? "/", "http://mail.local"));
+  send(res, status, body, type);
 }
 
 const http = createServer(handle);

@@ -1,0 +1,54 @@
+// Starts the test stack with the same code as `pnpm stack up`, on the first free
+// block of ports from 17400 (so a dev stack on 7400, or a second test run, does
+// not collide), and provides its env to the tests. Any of DATABASE_URL,
+// REDIS_URL, KRATOS_PUBLIC_URL (+ KRATOS_ADMIN_URL), MAIL_URL that is set points
+// the suite at an already-running service instead.
+import type { TestProject } from "vitest/node";
+import { PORT_OFFSETS, stackConfig, stackEnv, startStack, stopStack } from "../tools/stack/index.ts";
+import { portFree } from "../tools/stack/supervisor.ts";
+
+declare module "vitest" {
+  export interface ProvidedContext {
+    stack: Record<string, string>;
+  }
+}
+
+async function freeBase(): Promise<number> {
+  if (process.env.GATEHOUSE_TEST_PORT_BASE) return Number(process.env.GATEHOUSE_TEST_PORT_BASE);
+  for (let base = 17_400; base < 27_400; base += 100) {
+    const checks = await Promise.all(Object.values(PORT_OFFSETS).map((off) => portFree(base + off)));
+    if (checks.every(Boolean)) return base;
+  }
+  throw new Error("no free block of 100 ports between 17400 and 27400");
+}
+
+export default async function setup(project: TestProject) {
+  const cfg = stackConfig("test", { basePort: await freeBase(), ephemeral: true });
+  const t0 = performance.now();
+  const state = await startStack(cfg, { log: (l) => process.env.STACK_VERBOSE && console.log(`[stack] ${l}`) });
+  const env: Record<string, string> = { ...stackEnv(cfg, state) };
+  for (const key of [
+    "DATABASE_URL",
+    "REDIS_URL",
+    "KRATOS_PUBLIC_URL",
+    "KRATOS_BROWSER_URL",
+    "KRATOS_ADMIN_URL",
+    "MAIL_URL",
+  ]) {
+    const v = process.env[key];
+    if (v) env[key] = v;
+  }
+  env.KRATOS_BROWSER_URL ??= env.KRATOS_PUBLIC_URL ?? "";
+  env.STACK_DIR = cfg.dir;
+  env.STACK_LOG_DIR = cfg.logDir;
+  env.WEBHOOK_SECRET = cfg.secrets.webhook;
+  env.AUTH_ADMIN_PORT = String(cfg.ports.authAdmin);
+  env.AUTH_PUBLIC_PORT = String(cfg.ports.authPublic);
+  console.log(
+    `test stack (${cfg.domain}, ports ${cfg.basePort}+) ready in ${Math.round(performance.now() - t0)} ms; logs in ${cfg.logDir}`,
+  );
+  project.provide("stack", env);
+  return async () => {
+    await stopStack(cfg);
+  };
+}
