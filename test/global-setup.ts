@@ -3,9 +3,11 @@
 // not collide), and provides its env to the tests. Any of DATABASE_URL,
 // REDIS_URL, KRATOS_PUBLIC_URL (+ KRATOS_ADMIN_URL), MAIL_URL that is set points
 // the suite at an already-running service instead.
+import { mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { resolve } from "node:path";
 import type { TestProject } from "vitest/node";
-import { PORT_OFFSETS, stackConfig, stackEnv, startStack, stopStack } from "../tools/stack/index.ts";
-import { portFree } from "../tools/stack/supervisor.ts";
+import { PORT_OFFSETS, REPO_ROOT, stackConfig, stackEnv, startStack, stopStack } from "../tools/stack/index.ts";
+import { isAlive, portFree } from "../tools/stack/supervisor.ts";
 
 declare module "vitest" {
   export interface ProvidedContext {
@@ -13,11 +15,41 @@ declare module "vitest" {
   }
 }
 
+const lockDir = (base: number) => resolve(REPO_ROOT, ".stack", `test-${base}.lock`);
+
+/**
+ * Claims a block of ports atomically (mkdir is atomic), so two test runs started
+ * at the same moment never share a block; a lock whose owner died is taken over.
+ */
+function claim(base: number): boolean {
+  const dir = lockDir(base);
+  mkdirSync(resolve(REPO_ROOT, ".stack"), { recursive: true });
+  try {
+    mkdirSync(dir);
+  } catch {
+    let owner = 0;
+    try {
+      owner = Number(readFileSync(resolve(dir, "pid"), "utf8"));
+    } catch {
+      return false; // being created right now
+    }
+    if (owner && isAlive(owner)) return false;
+    rmSync(dir, { recursive: true, force: true });
+    try {
+      mkdirSync(dir);
+    } catch {
+      return false;
+    }
+  }
+  writeFileSync(resolve(dir, "pid"), String(process.pid));
+  return true;
+}
+
 async function freeBase(): Promise<number> {
   if (process.env.GATEHOUSE_TEST_PORT_BASE) return Number(process.env.GATEHOUSE_TEST_PORT_BASE);
   for (let base = 17_400; base < 27_400; base += 100) {
     const checks = await Promise.all(Object.values(PORT_OFFSETS).map((off) => portFree(base + off)));
-    if (checks.every(Boolean)) return base;
+    if (checks.every(Boolean) && claim(base)) return base;
   }
   throw new Error("no free block of 100 ports between 17400 and 27400");
 }
@@ -50,5 +82,6 @@ export default async function setup(project: TestProject) {
   project.provide("stack", env);
   return async () => {
     await stopStack(cfg);
+    rmSync(lockDir(cfg.basePort), { recursive: true, force: true });
   };
 }

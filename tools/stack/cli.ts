@@ -4,6 +4,7 @@ import { existsSync } from "node:fs";
 import { join } from "node:path";
 import { browserUrls, ConfigError, type StackConfig, stackConfig } from "./config.ts";
 import { redactUrl, stackEnv, startStack, stopStack } from "./index.ts";
+import { SERVICES } from "./services.ts";
 import { isAlive, readState, stopProcess } from "./supervisor.ts";
 
 const USAGE = `usage: pnpm stack <command>
@@ -147,7 +148,9 @@ async function main(argv: string[]): Promise<void> {
       const logDir = cfg.logDir;
       const files = name
         ? [join(logDir, `${name}.log`)]
-        : ["postgres", "redis", "mail", "kratos"].map((n) => join(logDir, `${n}.log`)).filter(existsSync);
+        : SERVICES.map((s) => s.name)
+            .map((n) => join(logDir, `${n}.log`))
+            .filter(existsSync);
       for (const f of files) if (!existsSync(f)) fail(`no log for "${name}" in ${logDir}`);
       const args = flags.has("-f") || flags.has("--follow") ? ["-n", "100", "-F", ...files] : ["-n", "200", ...files];
       const t = spawn("tail", args, { stdio: "inherit" });

@@ -43,6 +43,8 @@ export interface StackConfig {
     kratosCipher: string;
     kratosDefault: string;
     webhook: string;
+    kek: string;
+    adminApiToken: string;
   };
 }
 
@@ -100,6 +102,9 @@ export function stackConfig(
       kratosCipher: env.KRATOS_SECRETS_CIPHER ?? "gatehouse-local-cipher-secret-32",
       kratosDefault: env.KRATOS_SECRETS_DEFAULT ?? "gatehouse-local-default-secret-00000001",
       webhook: env.GATEHOUSE_WEBHOOK_SECRET ?? "gatehouse-local-webhook-secret-0000000001",
+      // 32 bytes, hex. Encrypts signing keys at rest in the local database only.
+      kek: env.GATEHOUSE_KEK ?? "67617465686f7573652d6c6f63616c2d6b656b2d6e6f742d666f722d70726f64",
+      adminApiToken: env.GATEHOUSE_ADMIN_API_TOKEN ?? "gatehouse-local-admin-api-token-000000000001",
     },
   };
 }

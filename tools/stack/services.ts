@@ -291,7 +291,58 @@ export const kratos: ServiceDef = {
   },
 };
 
-export const SERVICES: ServiceDef[] = [postgres, redis, mail, kratos];
+// --- auth-service -------------------------------------------------------------
+
+/** Local-only secrets for the auth-service; deployments set their own (README "Secrets"). */
+export function authServiceEnv(cfg: StackConfig, env: NodeJS.ProcessEnv = process.env): Record<string, string> {
+  const i = internalUrls(cfg);
+  const b = browserUrls(cfg);
+  return {
+    AUTH_HOST: "127.0.0.1",
+    AUTH_PUBLIC_PORT: String(cfg.ports.authPublic),
+    AUTH_ADMIN_PORT: String(cfg.ports.authAdmin),
+    DATABASE_URL: env.DATABASE_URL || i.database,
+    REDIS_URL: env.REDIS_URL || i.redis,
+    KRATOS_PUBLIC_URL: env.KRATOS_PUBLIC_URL || i.kratosPublic,
+    KRATOS_ADMIN_URL: env.KRATOS_ADMIN_URL || i.kratosAdmin,
+    TOKEN_ISSUER: i.authPublic,
+    TOKEN_AUDIENCE: "gatehouse",
+    SIGNING_KEY_KEK: cfg.secrets.kek,
+    WEBHOOK_SECRET: cfg.secrets.webhook,
+    ADMIN_API_TOKEN: cfg.secrets.adminApiToken,
+    CORS_ALLOWED_ORIGINS: [b.web, b.marketing, b.gateway, b.api].join(","),
+    MIGRATE_ON_START: "true",
+    LOG_LEVEL: env.AUTH_LOG_LEVEL ?? "info",
+  };
+}
+
+export const authService: ServiceDef = {
+  name: "auth",
+  overrideVar: "AUTH_SERVICE_URL",
+  async start(cfg) {
+    await ensurePortFree("auth-service (public)", cfg.ports.authPublic);
+    await ensurePortFree("auth-service (admin)", cfg.ports.authAdmin);
+    const log = join(cfg.logDir, "auth.log");
+    const pid = startProcess({
+      name: "auth",
+      command: process.execPath,
+      args: [resolve(REPO_ROOT, "apps/auth-service/src/main.ts")],
+      env: authServiceEnv(cfg),
+      log,
+    });
+    const i = internalUrls(cfg);
+    await waitReady("auth-service", pid, log, () => httpOk(`${i.authAdmin}/health/ready`), 60_000);
+    return {
+      name: "auth",
+      pid,
+      url: `${i.authPublic} (admin ${i.authAdmin})`,
+      log,
+      env: { AUTH_SERVICE_URL: i.authPublic, AUTH_ADMIN_URL: i.authAdmin, ADMIN_API_TOKEN: cfg.secrets.adminApiToken },
+    };
+  },
+};
+
+export const SERVICES: ServiceDef[] = [postgres, redis, mail, kratos, authService];
 
 export function wipeData(cfg: StackConfig): void {
   rmSync(cfg.dataDir, { recursive: true, force: true });

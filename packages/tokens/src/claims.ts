@@ -47,8 +47,9 @@ export interface RegisteredClaims {
 
 export interface GatehouseClaims {
   readonly ver: ClaimsVersion;
-  readonly email: string;
-  readonly email_verified: boolean;
+  /** Present on every token minted for a person; absent on organization API-key tokens. */
+  readonly email?: string;
+  readonly email_verified?: boolean;
   readonly name?: PersonName;
   /** Organization id; absent while the user belongs to none. */
   readonly org?: string;
@@ -165,9 +166,12 @@ export function parseClaims(payload: unknown): AccessTokenClaims {
   if (exp <= iat) throw invalid("exp", "must be after iat");
   if (exp <= nbf) throw invalid("exp", "must be after nbf");
 
-  const email = nonEmptyString(payload, "email");
+  // A token minted for a person always carries email + email_verified; a machine
+  // token (organization API key without a user, amr ["api_key"]) carries neither.
+  const email = present(payload, "email") ? nonEmptyString(payload, "email") : undefined;
   const emailVerified = payload.email_verified;
-  if (typeof emailVerified !== "boolean") throw invalid("email_verified", "must be a boolean");
+  if (email !== undefined && typeof emailVerified !== "boolean") throw invalid("email_verified", "must be a boolean");
+  if (email === undefined && present(payload, "email_verified")) throw invalid("email_verified", "requires email");
 
   let name: PersonName | undefined;
   if (present(payload, "name")) {
@@ -218,8 +222,7 @@ export function parseClaims(payload: unknown): AccessTokenClaims {
     nbf,
     exp,
     ver,
-    email,
-    email_verified: emailVerified,
+    ...(email === undefined ? {} : { email, email_verified: emailVerified as boolean }),
     ...(name === undefined ? {} : { name }),
     ...(org === undefined ? {} : { org }),
     ...(plan === undefined ? {} : { plan }),

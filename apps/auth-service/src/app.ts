@@ -1,0 +1,179 @@
+// Builds the auth-service from its configuration: one place where the parts are
+// wired, so tests can build the same thing in-process.
+import { createKratosClient, type KratosClient } from "@gatehouse/kratos";
+import { Redis } from "ioredis";
+import type { Kysely } from "kysely";
+import pino, { type Logger } from "pino";
+import { InvalidationBus } from "./cache/bus.ts";
+import type { AuthConfig } from "./config.ts";
+import { createDb, migrateToLatest } from "./db/index.ts";
+import type { Database } from "./db/schema.ts";
+import { getUser, upsertUserFromKratos } from "./domain/users.ts";
+import { ApiKeyExchange } from "./exchange/api-keys.ts";
+import { TokenExchange } from "./exchange/exchange.ts";
+import { SessionResolver } from "./exchange/sessions.ts";
+import { ApiError } from "./http/errors.ts";
+import { KeyStore } from "./keys/store.ts";
+import { Metrics } from "./ops/metrics.ts";
+import { Revocation } from "./revocation/revocation.ts";
+
+export const LEEWAY_SEC = 30;
+
+export interface App {
+  cfg: AuthConfig;
+  log: Logger;
+  db: Kysely<Database>;
+  redis: Redis;
+  bus: InvalidationBus;
+  kratos: KratosClient;
+  keys: KeyStore;
+  exchange: TokenExchange;
+  apiKeys: ApiKeyExchange;
+  revocation: Revocation;
+  metrics: Metrics;
+  users: { get(identityId: string): Promise<{ signupTier: string | null } | undefined> };
+  ensureUser(identityId: string): Promise<void>;
+  readiness(): Promise<Record<"postgres" | "redis" | "kratos", boolean>>;
+  close(): Promise<void>;
+}
+
+export function createLogger(level: string): Logger {
+  return pino({
+    level,
+    base: { service: "auth-service" },
+    // Defence in depth: request logging never includes headers, but if anything
+    // ever logs one of these paths, it is censored.
+    redact: {
+      paths: [
+        "req.headers.cookie",
+        "req.headers.authorization",
+        'req.headers["x-session-token"]',
+        "cookie",
+        "authorization",
+        "token",
+        "access_token",
+        "session_token",
+        "rawKey",
+        "*.cookie",
+        "*.token",
+      ],
+      censor: "[redacted]",
+    },
+  });
+}
+
+export async function createApp(cfg: AuthConfig, log: Logger = createLogger(cfg.logLevel)): Promise<App> {
+  const db = createDb(cfg.databaseUrl);
+  if (cfg.migrateOnStart) {
+    const { applied } = await migrateToLatest(db);
+    if (applied.length) log.info({ applied }, "migrations applied");
+  }
+  const redisOpts = {
+    maxRetriesPerRequest: 1,
+    enableOfflineQueue: false,
+    connectTimeout: 2_000,
+    lazyConnect: true,
+  } as const;
+  const redis = new Redis(cfg.redisUrl, redisOpts);
+  const redisSub = new Redis(cfg.redisUrl, { ...redisOpts, enableOfflineQueue: true, maxRetriesPerRequest: null });
+  for (const r of [redis, redisSub]) r.on("error", () => {});
+  await redis
+    .connect()
+    .catch((e: Error) =>
+      log.warn({ err: e.message }, "redis not reachable at start; running without cache until it is"),
+    );
+  const metrics = new Metrics();
+  const bus = new InvalidationBus(log);
+  await redisSub.connect().catch(() => {});
+  await bus
+    .attach(redis, redisSub)
+    .catch((e: Error) => log.warn({ err: e.message }, "invalidation bus not attached yet"));
+  const kratos = createKratosClient({
+    publicUrl: cfg.kratos.publicUrl,
+    adminUrl: cfg.kratos.adminUrl,
+    cookieName: cfg.kratos.cookieName,
+  });
+  const keys = new KeyStore({
+    db,
+    kek: cfg.kek,
+    policy: { alg: cfg.token.alg, tokenTtlSec: cfg.token.ttlSec, publishLeadSec: 300, leewaySec: LEEWAY_SEC },
+    bus,
+    log,
+  });
+  await keys.ensureActiveKey({ actor: "system" });
+  const sessions = new SessionResolver({
+    kratos,
+    redis,
+    bus,
+    ttlSec: cfg.sessionCache.ttlSec,
+    size: cfg.sessionCache.size,
+    metrics,
+    log,
+  });
+  const exchange = new TokenExchange({ sessions, db, keys, bus, cfg, metrics });
+  const apiKeys = new ApiKeyExchange({ db, keys, bus, cfg, metrics });
+  const revocation = new Revocation({
+    kratos,
+    sessions,
+    redis,
+    db,
+    tokenTtlSec: cfg.token.ttlSec,
+    leewaySec: LEEWAY_SEC,
+  });
+
+  return {
+    cfg,
+    log,
+    db,
+    redis,
+    bus,
+    kratos,
+    keys,
+    exchange,
+    apiKeys,
+    revocation,
+    metrics,
+    users: {
+      async get(identityId) {
+        const u = await getUser(db, identityId);
+        return u ? { signupTier: u.signupTier ?? null } : undefined;
+      },
+    },
+    async ensureUser(identityId) {
+      if (await getUser(db, identityId)) return;
+      const identity = await kratos.getIdentity(identityId);
+      if (!identity) throw new ApiError(404, "not_found", "no such Kratos identity");
+      const traits = identity.traits as { email?: string; name?: { first?: string; last?: string } };
+      if (!traits.email) throw new ApiError(400, "bad_request", "that identity has no email");
+      await upsertUserFromKratos(
+        db,
+        {
+          identityId,
+          email: traits.email,
+          ...(traits.name?.first ? { nameFirst: traits.name.first } : {}),
+          ...(traits.name?.last ? { nameLast: traits.name.last } : {}),
+        },
+        { actor: "system" },
+      );
+    },
+    async readiness() {
+      const timeout = <T>(p: Promise<T>) =>
+        Promise.race([p, new Promise<never>((_, rej) => setTimeout(() => rej(new Error("timeout")), 2_000))]);
+      const [postgres, redisOk, kratosOk] = await Promise.all([
+        timeout(db.selectNoFrom((eb) => eb.val(1).as("one")).execute()).then(
+          () => true,
+          () => false,
+        ),
+        timeout(redis.ping()).then(
+          (r) => r === "PONG",
+          () => false,
+        ),
+        timeout(kratos.ready()).catch(() => false),
+      ]);
+      return { postgres, redis: redisOk, kratos: kratosOk };
+    },
+    async close() {
+      await Promise.allSettled([db.destroy(), redis.quit(), redisSub.quit(), kratos.close()]);
+    },
+  };
+}

@@ -1,0 +1,163 @@
+#!/usr/bin/env node
+// gatehouse-auth: operator commands for the auth-service.
+//   node apps/auth-service/src/cli.ts migrate
+// Exit codes: 0 ok, 1 the command failed (e.g. database unreachable), 2 usage or
+// configuration error. Errors print one line, never a stack trace, and never echo
+// DATABASE_URL (it carries the password).
+import { isSigningAlg, parseKek } from "@gatehouse/tokens";
+import pino from "pino";
+import { InvalidationBus } from "./cache/bus.ts";
+import { createDb, MigrationError, migrateToLatest } from "./db/index.ts";
+import { KeyStore } from "./keys/store.ts";
+
+const USAGE = `usage: gatehouse-auth <command>
+
+commands:
+  migrate               apply pending database migrations (reads DATABASE_URL)
+  rotate-keys [--force] one signing-key rotation step (reads DATABASE_URL, SIGNING_KEY_KEK,
+                        TOKEN_ALG, TOKEN_TTL_SECONDS); --force promotes the next key at once
+  help      show this message
+`;
+
+export interface CliIo {
+  out: (line: string) => void;
+  err: (line: string) => void;
+}
+
+/** A problem with how the CLI was called or configured: exit code 2. */
+class UsageError extends Error {
+  override name = "UsageError";
+}
+
+const URL_EXAMPLE = "postgres://user:password@127.0.0.1:5432/gatehouse";
+
+export function databaseUrlFromEnv(env: NodeJS.ProcessEnv): string {
+  const raw = env.DATABASE_URL?.trim();
+  if (!raw) throw new UsageError(`DATABASE_URL is not set; expected a URL such as ${URL_EXAMPLE}`);
+  let url: URL;
+  try {
+    url = new URL(raw);
+  } catch {
+    throw new UsageError(`DATABASE_URL is not a valid URL; expected a URL such as ${URL_EXAMPLE}`);
+  }
+  if (url.protocol !== "postgres:" && url.protocol !== "postgresql:") {
+    throw new UsageError(`DATABASE_URL must start with postgres:// or postgresql://, not ${url.protocol}//`);
+  }
+  if (url.hostname === "" && !url.searchParams.has("host")) {
+    throw new UsageError(`DATABASE_URL names no host; expected a URL such as ${URL_EXAMPLE}`);
+  }
+  return raw;
+}
+
+// Node reports "localhost" refusals as an AggregateError with an empty message.
+function describe(error: unknown): string {
+  if (error instanceof AggregateError && error.errors.length > 0) {
+    return [...new Set(error.errors.map(describe))].join("; ");
+  }
+  if (error instanceof Error) return error.message || error.name;
+  return String(error);
+}
+
+async function migrate(env: NodeJS.ProcessEnv, io: CliIo): Promise<number> {
+  const db = createDb(databaseUrlFromEnv(env), { max: 1 });
+  try {
+    const { applied } = await migrateToLatest(db);
+    if (applied.length === 0) io.out("database is up to date; no migrations applied");
+    else for (const name of applied) io.out(`applied ${name}`);
+    return 0;
+  } finally {
+    await db.destroy();
+  }
+}
+
+/**
+ * One rotation step (see README "Rotating signing keys"): publish a next key; or,
+ * once it has been published long enough (or with --force), promote it and start
+ * retiring the old one; retire keys whose tokens have all expired. Running
+ * instances pick the change up within 30 s (or at once through Redis pub/sub).
+ */
+async function rotateKeys(env: NodeJS.ProcessEnv, io: CliIo, force: boolean): Promise<number> {
+  const url = databaseUrlFromEnv(env);
+  if (!env.SIGNING_KEY_KEK)
+    throw new UsageError("SIGNING_KEY_KEK is not set (the key-encryption key the auth-service uses)");
+  let kek: Uint8Array;
+  try {
+    kek = parseKek(env.SIGNING_KEY_KEK);
+  } catch (e) {
+    throw new UsageError(`SIGNING_KEY_KEK: ${(e as Error).message}`);
+  }
+  const alg = env.TOKEN_ALG ?? "RS256";
+  if (!isSigningAlg(alg)) throw new UsageError(`TOKEN_ALG must be RS256, ES256 or EdDSA, not ${alg}`);
+  const ttl = Number(env.TOKEN_TTL_SECONDS ?? 300);
+  if (!Number.isInteger(ttl) || ttl < 30 || ttl > 3600)
+    throw new UsageError("TOKEN_TTL_SECONDS must be an integer between 30 and 3600");
+  const db = createDb(url, { max: 2 });
+  const log = pino({ level: "silent" });
+  const bus = new InvalidationBus(log);
+  try {
+    const store = new KeyStore({
+      db,
+      kek,
+      policy: { alg, tokenTtlSec: ttl, publishLeadSec: 300, leewaySec: 30 },
+      bus,
+      log,
+    });
+    const r = await store.rotate({ actor: "operator" }, { force });
+    if (r.created)
+      io.out(
+        `published next key ${r.created}${force ? "" : " (it starts signing after 300 s; run rotate-keys again then)"}`,
+      );
+    if (r.promoted) io.out(`active key is now ${r.promoted}${r.retiring ? `; ${r.retiring} is retiring` : ""}`);
+    for (const kid of r.retired) io.out(`retired ${kid}`);
+    if (!r.created && !r.promoted && r.retired.length === 0) io.out("nothing to do: the next key is not due yet");
+    return 0;
+  } finally {
+    await db.destroy();
+  }
+}
+
+export async function main(argv: readonly string[], env: NodeJS.ProcessEnv, io: CliIo): Promise<number> {
+  const [command, ...rest] = argv;
+  try {
+    switch (command) {
+      case "migrate":
+        if (rest.length > 0) throw new UsageError(`migrate takes no arguments, got: ${rest.join(" ")}`);
+        return await migrate(env, io);
+      case "rotate-keys": {
+        const known = new Set(["--force"]);
+        for (const a of rest) if (!known.has(a)) throw new UsageError(`rotate-keys takes only --force, got: ${a}`);
+        return await rotateKeys(env, io, rest.includes("--force"));
+      }
+      // New subcommands go here: one case each, returning an exit code.
+      case "help":
+      case "--help":
+      case "-h":
+        io.out(USAGE.trimEnd());
+        return 0;
+      case undefined:
+        io.err(USAGE.trimEnd());
+        return 2;
+      default:
+        io.err(`unknown command: ${command}\n\n${USAGE.trimEnd()}`);
+        return 2;
+    }
+  } catch (error) {
+    if (error instanceof UsageError) {
+      io.err(`error: ${error.message}`);
+      return 2;
+    }
+    // MigrationError messages already say what failed ("cannot migrate: …", "migration 0002_x failed: …").
+    io.err(
+      error instanceof MigrationError ? `error: ${error.message}` : `error: ${command} failed: ${describe(error)}`,
+    );
+    return 1;
+  }
+}
+
+if (import.meta.main) {
+  const code = await main(process.argv.slice(2), process.env, {
+    out: (line) => process.stdout.write(`${line}\n`),
+    err: (line) => process.stderr.write(`${line}\n`),
+  });
+  process.exitCode = code;
+}

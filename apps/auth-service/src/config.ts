@@ -1,0 +1,161 @@
+// The auth-service's configuration: parsed and validated once, at start-up, into
+// one typed object. A missing or bad variable stops the process with a message
+// that names it; nothing downstream re-reads process.env.
+import { parseKek, type SigningAlg } from "@gatehouse/tokens";
+import { z } from "zod";
+
+export type Role = "owner" | "admin" | "member";
+
+/** Role → permissions. Roles inherit nothing implicitly: the map is the whole truth. */
+export const DEFAULT_PERMISSIONS: Record<Role, string[]> = {
+  owner: [
+    "org:read",
+    "org:write",
+    "org:delete",
+    "members:read",
+    "members:write",
+    "teams:read",
+    "teams:write",
+    "api_keys:write",
+    "billing:write",
+  ],
+  admin: ["org:read", "org:write", "members:read", "members:write", "teams:read", "teams:write", "api_keys:write"],
+  member: ["org:read", "members:read", "teams:read"],
+};
+
+// 0 = any free port (tests).
+const port = z.coerce.number().int().min(0).max(65_535);
+const url = z.string().url();
+const bool = z.enum(["true", "false", "1", "0"]).transform((v) => v === "true" || v === "1");
+const list = z.string().transform((s) =>
+  s
+    .split(",")
+    .map((x) => x.trim())
+    .filter(Boolean),
+);
+
+const origin = z.string().refine((o) => {
+  try {
+    const u = new URL(o);
+    return (u.protocol === "http:" || u.protocol === "https:") && u.origin === o;
+  } catch {
+    return false;
+  }
+}, "must be an origin like https://app.example.com (scheme, host and port only; no '*', no 'null', no path)");
+
+const schema = z.object({
+  AUTH_HOST: z.string().min(1).default("127.0.0.1"),
+  AUTH_PUBLIC_PORT: port.default(7410),
+  AUTH_ADMIN_PORT: port.default(7411),
+  DATABASE_URL: url.refine((u) => /^postgres(ql)?:\/\//.test(u), "must be a postgres:// URL"),
+  REDIS_URL: url.refine((u) => /^rediss?:\/\//.test(u), "must be a redis:// URL"),
+  KRATOS_PUBLIC_URL: url,
+  KRATOS_ADMIN_URL: url,
+  KRATOS_COOKIE_NAME: z
+    .string()
+    .regex(/^[A-Za-z0-9_.-]+$/)
+    .default("ory_kratos_session"),
+  TOKEN_ISSUER: url,
+  TOKEN_AUDIENCE: list.pipe(z.array(z.string().min(1)).min(1)).default(["gatehouse"]),
+  TOKEN_TTL_SECONDS: z.coerce.number().int().min(30).max(3_600).default(300),
+  TOKEN_ALG: z.enum(["RS256", "ES256", "EdDSA"]).default("RS256"),
+  SIGNING_KEY_KEK: z.string().min(1),
+  WEBHOOK_SECRET: z.string().min(32, "must be at least 32 characters"),
+  ADMIN_API_TOKEN: z.string().min(32, "must be at least 32 characters"),
+  CORS_ALLOWED_ORIGINS: list.pipe(z.array(origin)).default([]),
+  PERMISSIONS_JSON: z.string().optional(),
+  SESSION_CACHE_TTL_SECONDS: z.coerce.number().int().min(0).max(3_600).default(60),
+  SESSION_CACHE_SIZE: z.coerce.number().int().min(0).max(10_000_000).default(100_000),
+  MIGRATE_ON_START: bool.default(false),
+  LOG_LEVEL: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).default("info"),
+  BODY_LIMIT_BYTES: z.coerce.number().int().min(1_024).max(10_485_760).default(65_536),
+  TRUST_PROXY: z.string().default("loopback"),
+  RATE_LIMIT_PER_MINUTE: z.coerce.number().int().min(1).max(1_000_000).default(600),
+});
+
+export interface AuthConfig {
+  host: string;
+  publicPort: number;
+  adminPort: number;
+  databaseUrl: string;
+  redisUrl: string;
+  kratos: { publicUrl: string; adminUrl: string; cookieName: string };
+  token: { issuer: string; audience: string[]; ttlSec: number; alg: SigningAlg };
+  kek: Uint8Array;
+  webhookSecret: string;
+  adminApiToken: string;
+  corsOrigins: string[];
+  permissions: Record<Role, string[]>;
+  sessionCache: { ttlSec: number; size: number };
+  migrateOnStart: boolean;
+  logLevel: string;
+  bodyLimitBytes: number;
+  trustProxy: string;
+  rateLimitPerMinute: number;
+}
+
+export class ConfigError extends Error {
+  override name = "ConfigError";
+}
+
+function parsePermissions(raw: string | undefined): Record<Role, string[]> {
+  if (raw === undefined || raw === "") return DEFAULT_PERMISSIONS;
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(raw);
+  } catch {
+    throw new ConfigError("PERMISSIONS_JSON: not valid JSON");
+  }
+  const r = z
+    .object({
+      owner: z.array(z.string().regex(/^[a-z_]+:[a-z_*]+$/)),
+      admin: z.array(z.string().regex(/^[a-z_]+:[a-z_*]+$/)),
+      member: z.array(z.string().regex(/^[a-z_]+:[a-z_*]+$/)),
+    })
+    .strict()
+    .safeParse(parsed);
+  if (!r.success) {
+    throw new ConfigError(
+      `PERMISSIONS_JSON: ${r.error.issues.map((i) => `${i.path.join(".") || "(root)"} ${i.message}`).join("; ")}`,
+    );
+  }
+  return r.data;
+}
+
+export function loadConfig(env: NodeJS.ProcessEnv = process.env): AuthConfig {
+  const r = schema.safeParse(env);
+  if (!r.success) {
+    const lines = r.error.issues.map((i) => `  ${String(i.path[0])}: ${i.message}`);
+    throw new ConfigError(`invalid configuration:\n${lines.join("\n")}`);
+  }
+  const c = r.data;
+  let kek: Uint8Array;
+  try {
+    kek = parseKek(c.SIGNING_KEY_KEK);
+  } catch (e) {
+    throw new ConfigError(`invalid configuration:\n  SIGNING_KEY_KEK: ${(e as Error).message}`);
+  }
+  if (c.AUTH_PUBLIC_PORT === c.AUTH_ADMIN_PORT && c.AUTH_PUBLIC_PORT !== 0) {
+    throw new ConfigError("invalid configuration:\n  AUTH_ADMIN_PORT: must differ from AUTH_PUBLIC_PORT");
+  }
+  return {
+    host: c.AUTH_HOST,
+    publicPort: c.AUTH_PUBLIC_PORT,
+    adminPort: c.AUTH_ADMIN_PORT,
+    databaseUrl: c.DATABASE_URL,
+    redisUrl: c.REDIS_URL,
+    kratos: { publicUrl: c.KRATOS_PUBLIC_URL, adminUrl: c.KRATOS_ADMIN_URL, cookieName: c.KRATOS_COOKIE_NAME },
+    token: { issuer: c.TOKEN_ISSUER, audience: c.TOKEN_AUDIENCE, ttlSec: c.TOKEN_TTL_SECONDS, alg: c.TOKEN_ALG },
+    kek,
+    webhookSecret: c.WEBHOOK_SECRET,
+    adminApiToken: c.ADMIN_API_TOKEN,
+    corsOrigins: c.CORS_ALLOWED_ORIGINS,
+    permissions: parsePermissions(c.PERMISSIONS_JSON),
+    sessionCache: { ttlSec: c.SESSION_CACHE_TTL_SECONDS, size: c.SESSION_CACHE_SIZE },
+    migrateOnStart: c.MIGRATE_ON_START,
+    logLevel: c.LOG_LEVEL,
+    bodyLimitBytes: c.BODY_LIMIT_BYTES,
+    trustProxy: c.TRUST_PROXY,
+    rateLimitPerMinute: c.RATE_LIMIT_PER_MINUTE,
+  };
+}

@@ -1,0 +1,8 @@
+// Every migration, by name. Names sort in the order they must run (Kysely's Migrator
+// refuses to run them out of order); add new files here as 0002_..., 0003_....
+import type { Migration } from "kysely/migration";
+import * as m0001 from "./0001_initial.ts";
+
+export const migrations: Readonly<Record<string, Migration>> = {
+  "0001_initial": m0001,
+};

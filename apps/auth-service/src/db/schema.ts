@@ -1,0 +1,148 @@
+// Kysely's view of the Gatehouse database (snake_case, exactly as migrated).
+// Repositories in src/domain map rows to camelCase domain objects; raw queries
+// elsewhere can still rely on these types.
+import type { ColumnType, Generated, Insertable, Selectable, Updateable } from "kysely";
+
+export const PLANS = ["starter", "pro", "enterprise"] as const;
+export type Plan = (typeof PLANS)[number];
+
+export const ORG_ROLES = ["owner", "admin", "member"] as const;
+export type OrgRole = (typeof ORG_ROLES)[number];
+
+export const TEAM_ROLES = ["lead", "member"] as const;
+export type TeamRole = (typeof TEAM_ROLES)[number];
+
+export const SIGNING_ALGS = ["RS256", "ES256", "EdDSA"] as const;
+export type SigningKeyAlg = (typeof SIGNING_ALGS)[number];
+
+export const SIGNING_KEY_STATES = ["next", "active", "retiring", "retired"] as const;
+export type SigningKeyState = (typeof SIGNING_KEY_STATES)[number];
+
+export type JsonPrimitive = string | number | boolean | null;
+export type JsonValue = JsonPrimitive | JsonValue[] | { [key: string]: JsonValue };
+export type JsonObject = { [key: string]: JsonValue };
+
+/** Set by a DEFAULT now() and by the updated_at trigger; readable as Date (node-pg parses timestamptz). */
+type AutoTimestamp = ColumnType<Date, Date | string | undefined, Date | string>;
+type NullableTimestamp = ColumnType<Date | null, Date | string | null | undefined, Date | string | null>;
+
+// jsonb is written as a JSON string on purpose: node-pg would turn a JS array into a
+// Postgres array literal, not JSON. Reads come back parsed.
+type Jsonb<T extends JsonValue> = ColumnType<T, string, string>;
+type NullableJsonb<T extends JsonValue> = ColumnType<T | null, string | null | undefined, string | null>;
+
+export interface OrganizationsTable {
+  id: Generated<string>;
+  name: string;
+  plan: Plan;
+  deleted_at: NullableTimestamp;
+  created_at: AutoTimestamp;
+  updated_at: AutoTimestamp;
+}
+
+export interface UsersTable {
+  /** The Kratos identity id. */
+  identity_id: string;
+  email: string;
+  name_first: string | null;
+  name_last: string | null;
+  signup_tier: Plan | null;
+  deleted_at: NullableTimestamp;
+  created_at: AutoTimestamp;
+  updated_at: AutoTimestamp;
+}
+
+export interface MembershipsTable {
+  id: Generated<string>;
+  organization_id: string;
+  identity_id: string;
+  role: OrgRole;
+  deleted_at: NullableTimestamp;
+  created_at: AutoTimestamp;
+  updated_at: AutoTimestamp;
+}
+
+export interface TeamsTable {
+  id: Generated<string>;
+  organization_id: string;
+  name: string;
+  deleted_at: NullableTimestamp;
+  created_at: AutoTimestamp;
+  updated_at: AutoTimestamp;
+}
+
+export interface TeamMembershipsTable {
+  team_id: string;
+  identity_id: string;
+  role: TeamRole;
+  created_at: AutoTimestamp;
+  updated_at: AutoTimestamp;
+}
+
+export interface ApiKeysTable {
+  id: Generated<string>;
+  organization_id: string;
+  identity_id: string | null;
+  name: string;
+  /** Display prefix (first 12 characters of the raw key); not enough to use the key. */
+  prefix: string;
+  /** Hex SHA-256 of the full raw key. Never leave the data layer with this. */
+  hash: string;
+  scopes: ColumnType<string[], string[] | undefined, string[]>;
+  expires_at: NullableTimestamp;
+  last_used_at: NullableTimestamp;
+  revoked_at: NullableTimestamp;
+  created_at: AutoTimestamp;
+  updated_at: AutoTimestamp;
+}
+
+export interface SigningKeysTable {
+  kid: string;
+  alg: SigningKeyAlg;
+  public_jwk: Jsonb<JsonObject>;
+  /** Ciphertext produced by the caller (see @gatehouse/tokens encryptPrivateKey). */
+  private_key_enc: string;
+  state: SigningKeyState;
+  not_before: AutoTimestamp;
+  activated_at: NullableTimestamp;
+  retiring_at: NullableTimestamp;
+  retired_at: NullableTimestamp;
+  created_at: AutoTimestamp;
+  updated_at: AutoTimestamp;
+}
+
+export interface AuditLogTable {
+  /** bigserial: node-pg returns int8 as a string to avoid precision loss. */
+  id: ColumnType<string, never, never>;
+  at: AutoTimestamp;
+  actor: string;
+  action: string;
+  target_type: string | null;
+  target_id: string | null;
+  organization_id: string | null;
+  before: NullableJsonb<JsonObject>;
+  after: NullableJsonb<JsonObject>;
+  request_id: string | null;
+}
+
+export interface Database {
+  organizations: OrganizationsTable;
+  users: UsersTable;
+  memberships: MembershipsTable;
+  teams: TeamsTable;
+  team_memberships: TeamMembershipsTable;
+  api_keys: ApiKeysTable;
+  signing_keys: SigningKeysTable;
+  audit_log: AuditLogTable;
+}
+
+export type OrganizationRow = Selectable<OrganizationsTable>;
+export type NewOrganizationRow = Insertable<OrganizationsTable>;
+export type OrganizationUpdate = Updateable<OrganizationsTable>;
+export type UserRow = Selectable<UsersTable>;
+export type MembershipRow = Selectable<MembershipsTable>;
+export type TeamRow = Selectable<TeamsTable>;
+export type TeamMembershipRow = Selectable<TeamMembershipsTable>;
+export type ApiKeyRow = Selectable<ApiKeysTable>;
+export type SigningKeyRow = Selectable<SigningKeysTable>;
+export type AuditLogRow = Selectable<AuditLogTable>;

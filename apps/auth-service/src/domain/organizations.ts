@@ -1,0 +1,202 @@
+import { type Kysely, sql } from "kysely";
+import { type Database, type OrganizationRow, PLANS, type Plan } from "../db/schema.ts";
+import { type AuditContext, assertAuditContext, writeAudit } from "./audit.ts";
+import { DomainError, withDomainErrors } from "./errors.ts";
+import { assertOneOf, assertUuid, cleanName, inTransaction } from "./support.ts";
+
+export interface Organization {
+  id: string;
+  name: string;
+  plan: Plan;
+  deletedAt: Date | null;
+  createdAt: Date;
+  updatedAt: Date;
+}
+
+export function toOrganization(row: OrganizationRow): Organization {
+  return {
+    id: row.id,
+    name: row.name,
+    plan: row.plan,
+    deletedAt: row.deleted_at,
+    createdAt: row.created_at,
+    updatedAt: row.updated_at,
+  };
+}
+
+export interface OnboardInput {
+  identityId: string;
+  name: string;
+  plan: Plan;
+}
+
+/**
+ * Creates an organization with the user as its owner, in one transaction (the database
+ * refuses an organization without an owner at commit). Idempotent per user: if the user
+ * already owns a live organization, that one comes back with `created: false`.
+ * A per-identity advisory lock makes concurrent double-submits queue, so the second
+ * sees the first's organization instead of creating another.
+ */
+export async function onboard(
+  db: Kysely<Database>,
+  input: OnboardInput,
+  ctx: AuditContext,
+): Promise<{ created: boolean; organization: Organization }> {
+  assertAuditContext(ctx);
+  const identityId = assertUuid(input.identityId, "identityId");
+  const name = cleanName(input.name, "name");
+  const plan = assertOneOf(input.plan, PLANS, "plan");
+
+  return inTransaction(db, async (trx) => {
+    // Two-key form: (namespace, identity) cannot collide with other advisory locks.
+    await sql`select pg_advisory_xact_lock(hashtext('gatehouse.onboard'), hashtext(${identityId}))`.execute(trx);
+
+    const user = await trx
+      .selectFrom("users")
+      .select(["identity_id", "deleted_at"])
+      .where("identity_id", "=", identityId)
+      .executeTakeFirst();
+    if (!user || user.deleted_at !== null) throw new DomainError("not_found", "user not found");
+
+    const owned = await trx
+      .selectFrom("memberships as m")
+      .innerJoin("organizations as o", "o.id", "m.organization_id")
+      .selectAll("o")
+      .where("m.identity_id", "=", identityId)
+      .where("m.role", "=", "owner")
+      .where("m.deleted_at", "is", null)
+      .where("o.deleted_at", "is", null)
+      .orderBy("m.created_at")
+      .orderBy("m.id")
+      .limit(1)
+      .executeTakeFirst();
+    if (owned) return { created: false, organization: toOrganization(owned) };
+
+    const org = await trx.insertInto("organizations").values({ name, plan }).returningAll().executeTakeFirstOrThrow();
+    const membership = await trx
+      .insertInto("memberships")
+      .values({ organization_id: org.id, identity_id: identityId, role: "owner" })
+      .returning("id")
+      .executeTakeFirstOrThrow();
+    await writeAudit(trx, ctx, {
+      action: "organization.created",
+      targetType: "organization",
+      targetId: org.id,
+      organizationId: org.id,
+      after: { name, plan },
+    });
+    await writeAudit(trx, ctx, {
+      action: "membership.added",
+      targetType: "membership",
+      targetId: membership.id,
+      organizationId: org.id,
+      after: { identityId, role: "owner" },
+    });
+    return { created: true, organization: toOrganization(org) };
+  });
+}
+
+/** A live organization, or undefined (also for a soft-deleted one unless includeDeleted). */
+export async function getOrganization(
+  db: Kysely<Database>,
+  orgId: string,
+  opts: { includeDeleted?: boolean } = {},
+): Promise<Organization | undefined> {
+  const id = assertUuid(orgId, "orgId");
+  return withDomainErrors(async () => {
+    let query = db.selectFrom("organizations").selectAll().where("id", "=", id);
+    if (!opts.includeDeleted) query = query.where("deleted_at", "is", null);
+    const row = await query.executeTakeFirst();
+    return row && toOrganization(row);
+  });
+}
+
+/** Locks (FOR NO KEY UPDATE) and returns a live organization, or throws not_found. */
+async function lockLiveOrganization(trx: Kysely<Database>, orgId: string): Promise<OrganizationRow> {
+  const row = await trx
+    .selectFrom("organizations")
+    .selectAll()
+    .where("id", "=", orgId)
+    .where("deleted_at", "is", null)
+    .forNoKeyUpdate()
+    .executeTakeFirst();
+  if (!row) throw new DomainError("not_found", "organization not found");
+  return row;
+}
+
+/**
+ * Throws not_found unless the organization exists and is live. No lock: a row added
+ * to an organization that is being deleted at that moment is harmless, because every
+ * read path ignores deleted organizations.
+ */
+export async function requireLiveOrganization(trx: Kysely<Database>, orgId: string): Promise<void> {
+  const row = await trx
+    .selectFrom("organizations")
+    .select("id")
+    .where("id", "=", orgId)
+    .where("deleted_at", "is", null)
+    .executeTakeFirst();
+  if (!row) throw new DomainError("not_found", "organization not found");
+}
+
+/** Sets the plan; unchanged plan → no write, no audit row. */
+export async function changePlan(
+  db: Kysely<Database>,
+  orgId: string,
+  plan: Plan,
+  ctx: AuditContext,
+): Promise<Organization> {
+  assertAuditContext(ctx);
+  const id = assertUuid(orgId, "orgId");
+  const newPlan = assertOneOf(plan, PLANS, "plan");
+  return inTransaction(db, async (trx) => {
+    const current = await lockLiveOrganization(trx, id);
+    if (current.plan === newPlan) return toOrganization(current);
+    const row = await trx
+      .updateTable("organizations")
+      .set({ plan: newPlan })
+      .where("id", "=", id)
+      .returningAll()
+      .executeTakeFirstOrThrow();
+    await writeAudit(trx, ctx, {
+      action: "organization.plan_changed",
+      targetType: "organization",
+      targetId: id,
+      organizationId: id,
+      before: { plan: current.plan },
+      after: { plan: newPlan },
+    });
+    return toOrganization(row);
+  });
+}
+
+/**
+ * Soft delete. Memberships, teams and API keys stay as they are (a restore brings
+ * them back), but every read path ignores a deleted organization: it drops out of
+ * principals and listings, and its API keys stop working.
+ */
+export async function softDeleteOrganization(
+  db: Kysely<Database>,
+  orgId: string,
+  ctx: AuditContext,
+): Promise<Organization> {
+  assertAuditContext(ctx);
+  const id = assertUuid(orgId, "orgId");
+  return inTransaction(db, async (trx) => {
+    const current = await lockLiveOrganization(trx, id);
+    const row = await trx
+      .updateTable("organizations")
+      .set({ deleted_at: sql<Date>`now()` })
+      .where("id", "=", id)
+      .returningAll()
+      .executeTakeFirstOrThrow();
+    await writeAudit(trx, ctx, {
+      action: "organization.deleted",
+      targetType: "organization",
+      targetId: id,
+      organizationId: id,
+      before: { name: current.name, plan: current.plan },
+    });
+    return toOrganization(row);
+  });
+}

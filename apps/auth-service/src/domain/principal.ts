@@ -1,0 +1,98 @@
+import { type Kysely, sql } from "kysely";
+import type { Database, OrgRole, Plan, TeamRole } from "../db/schema.ts";
+import { withDomainErrors } from "./errors.ts";
+import { assertUuid } from "./support.ts";
+
+export interface PrincipalUser {
+  identityId: string;
+  email: string;
+  nameFirst: string | null;
+  nameLast: string | null;
+  signupTier: Plan | null;
+}
+
+export interface PrincipalMembership {
+  organizationId: string;
+  plan: Plan;
+  role: OrgRole;
+}
+
+export interface ActiveMembership extends PrincipalMembership {
+  teams: { id: string; role: TeamRole }[];
+}
+
+export interface PrincipalData {
+  /** undefined when there is no user row, or the user is soft-deleted. */
+  user: PrincipalUser | undefined;
+  /** Live memberships in live organizations, oldest first. */
+  memberships: PrincipalMembership[];
+  /**
+   * The organization the token is for: `orgId` if the user is a live member of it,
+   * else (no orgId given) the oldest membership. Absent when `orgId` is not one of the
+   * user's organizations (answer 403) or the user has none.
+   */
+  active?: ActiveMembership;
+}
+
+interface PrincipalQueryRow {
+  user: PrincipalUser | null;
+  memberships: PrincipalMembership[];
+  active: ActiveMembership | null;
+}
+
+/**
+ * Everything the token exchange needs about an identity, in one round trip: one
+ * statement whose CTEs pick the user, the memberships, the active one and its teams.
+ * A deleted user yields no memberships (fail closed).
+ */
+export async function loadPrincipalData(
+  db: Kysely<Database>,
+  identityId: string,
+  orgId?: string,
+): Promise<PrincipalData> {
+  const id = assertUuid(identityId, "identityId");
+  const wanted = orgId === undefined ? null : assertUuid(orgId, "orgId");
+  return withDomainErrors(async () => {
+    const { rows } = await sql<PrincipalQueryRow>`
+      with u as (
+        select identity_id, email, name_first, name_last, signup_tier
+          from users
+         where identity_id = ${id} and deleted_at is null
+      ), ms as (
+        select m.id, m.created_at, m.organization_id, o.plan, m.role
+          from memberships m
+          join organizations o on o.id = m.organization_id and o.deleted_at is null
+         where m.identity_id = ${id} and m.deleted_at is null
+           and exists (select 1 from u)
+      ), active as (
+        select * from ms
+         where ${wanted}::uuid is null or ms.organization_id = ${wanted}::uuid
+         order by ms.created_at, ms.id
+         limit 1
+      )
+      select
+        (select json_build_object(
+                  'identityId', u.identity_id, 'email', u.email, 'nameFirst', u.name_first,
+                  'nameLast', u.name_last, 'signupTier', u.signup_tier)
+           from u) as "user",
+        coalesce(
+          (select json_agg(json_build_object('organizationId', ms.organization_id, 'plan', ms.plan, 'role', ms.role)
+                           order by ms.created_at, ms.id)
+             from ms),
+          '[]'::json) as memberships,
+        (select json_build_object(
+                  'organizationId', a.organization_id, 'plan', a.plan, 'role', a.role,
+                  'teams', coalesce(
+                    (select json_agg(json_build_object('id', t.id, 'role', tm.role) order by t.id)
+                       from team_memberships tm
+                       join teams t on t.id = tm.team_id and t.deleted_at is null
+                      where tm.identity_id = ${id} and t.organization_id = a.organization_id),
+                    '[]'::json))
+           from active a) as active
+    `.execute(db);
+    const row = rows[0];
+    const data: PrincipalData = { user: row?.user ?? undefined, memberships: row?.memberships ?? [] };
+    if (row?.active) data.active = row.active;
+    return data;
+  });
+}

@@ -1,0 +1,51 @@
+// Small helpers shared by the repositories: transactions that compose, and input
+// checks that fail with DomainError("invalid_input") before a round trip.
+import { type Kysely, Transaction } from "kysely";
+import type { Database } from "../db/schema.ts";
+import { DomainError, withDomainErrors } from "./errors.ts";
+
+/**
+ * Runs `fn` in a transaction. If `db` already is one, `fn` joins it, so callers can
+ * compose repository calls atomically, e.g. demote one owner and promote another:
+ *   await db.transaction().execute(async (trx) => { await changeRole(trx, …); await changeRole(trx, …); });
+ * Postgres constraint errors come out as DomainErrors (including those raised at
+ * COMMIT by deferred triggers, which is why the mapping wraps the whole transaction).
+ */
+export function inTransaction<T>(db: Kysely<Database>, fn: (trx: Transaction<Database>) => Promise<T>): Promise<T> {
+  return withDomainErrors(() => (db instanceof Transaction ? fn(db) : db.transaction().execute(fn)));
+}
+
+const UUID_RE = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+export function isUuid(value: unknown): value is string {
+  return typeof value === "string" && UUID_RE.test(value);
+}
+
+export function assertUuid(value: unknown, field: string): string {
+  if (!isUuid(value)) throw new DomainError("invalid_input", `${field} must be a UUID`);
+  return value.toLowerCase();
+}
+
+export function assertOneOf<T extends string>(value: unknown, allowed: readonly T[], field: string): T {
+  if (typeof value !== "string" || !(allowed as readonly string[]).includes(value)) {
+    throw new DomainError("invalid_input", `${field} must be one of ${allowed.join(", ")}`);
+  }
+  return value as T;
+}
+
+/** Trimmed, 1..max characters. */
+export function cleanName(value: unknown, field: string, max = 200): string {
+  if (typeof value !== "string") throw new DomainError("invalid_input", `${field} must be a string`);
+  const name = value.trim();
+  if (name.length === 0 || name.length > max) {
+    throw new DomainError("invalid_input", `${field} must be 1 to ${max} characters`);
+  }
+  return name;
+}
+
+export function assertDate(value: unknown, field: string): Date {
+  if (!(value instanceof Date) || Number.isNaN(value.getTime())) {
+    throw new DomainError("invalid_input", `${field} must be a valid Date`);
+  }
+  return value;
+}

@@ -1,0 +1,151 @@
+import { type Kysely, sql } from "kysely";
+import { type Database, PLANS, type Plan, type UserRow } from "../db/schema.ts";
+import { type AuditContext, assertAuditContext, writeAudit } from "./audit.ts";
+import { DomainError, withDomainErrors } from "./errors.ts";
+import { assertOneOf, assertUuid, inTransaction } from "./support.ts";
+
+export interface User {
+  identityId: string;
+  email: string;
+  nameFirst: string | null;
+  nameLast: string | null;
+  signupTier: Plan | null;
+  deletedAt: Date | null;
+  createdAt: Date;
+  updatedAt: Date;
+}
+
+export function toUser(row: UserRow): User {
+  return {
+    identityId: row.identity_id,
+    email: row.email,
+    nameFirst: row.name_first,
+    nameLast: row.name_last,
+    signupTier: row.signup_tier,
+    deletedAt: row.deleted_at,
+    createdAt: row.created_at,
+    updatedAt: row.updated_at,
+  };
+}
+
+export interface KratosUserInput {
+  identityId: string;
+  email: string;
+  /** Omitted: keep what is stored. null: clear it. */
+  nameFirst?: string | null;
+  nameLast?: string | null;
+  /** Only ever fills an empty signup_tier; a stored tier is never replaced. */
+  signupTier?: Plan | null;
+}
+
+function optionalName(value: unknown, field: string): string | null | undefined {
+  if (value === undefined || value === null) return value;
+  if (typeof value !== "string" || value.length > 200) {
+    throw new DomainError("invalid_input", `${field} must be a string of at most 200 characters`);
+  }
+  const trimmed = value.trim();
+  return trimmed === "" ? null : trimmed;
+}
+
+function cleanEmail(value: unknown): string {
+  const email = typeof value === "string" ? value.trim() : "";
+  if (email.length < 3 || email.length > 320 || !email.includes("@")) {
+    throw new DomainError("invalid_input", "email must be an email address");
+  }
+  return email;
+}
+
+/**
+ * Creates or refreshes the user row for a Kratos identity (registration webhook,
+ * settings webhook, or lazily on token exchange). Idempotent and safe under
+ * concurrent duplicates: one INSERT … ON CONFLICT, and an audit row only from the
+ * call that actually inserted.
+ */
+export async function upsertUserFromKratos(
+  db: Kysely<Database>,
+  input: KratosUserInput,
+  ctx: AuditContext,
+): Promise<{ created: boolean; user: User }> {
+  assertAuditContext(ctx);
+  const identityId = assertUuid(input.identityId, "identityId");
+  const email = cleanEmail(input.email);
+  const nameFirst = optionalName(input.nameFirst, "nameFirst");
+  const nameLast = optionalName(input.nameLast, "nameLast");
+  const signupTier =
+    input.signupTier === undefined || input.signupTier === null
+      ? null
+      : assertOneOf(input.signupTier, PLANS, "signupTier");
+
+  return inTransaction(db, async (trx) => {
+    const row = await trx
+      .insertInto("users")
+      .values({
+        identity_id: identityId,
+        email,
+        name_first: nameFirst ?? null,
+        name_last: nameLast ?? null,
+        signup_tier: signupTier,
+      })
+      .onConflict((oc) =>
+        oc.column("identity_id").doUpdateSet((eb) => ({
+          email: eb.ref("excluded.email"),
+          ...(nameFirst !== undefined ? { name_first: eb.ref("excluded.name_first") } : {}),
+          ...(nameLast !== undefined ? { name_last: eb.ref("excluded.name_last") } : {}),
+          signup_tier: eb.fn.coalesce("users.signup_tier", "excluded.signup_tier"),
+        })),
+      )
+      // xmax = 0 only on a freshly inserted tuple: the standard way to tell an insert
+      // from the DO UPDATE branch in one statement.
+      .returningAll()
+      .returning(sql<boolean>`(xmax = 0)`.as("inserted"))
+      .executeTakeFirstOrThrow();
+    const { inserted, ...userRow } = row;
+    const user = toUser(userRow);
+    if (inserted) {
+      await writeAudit(trx, ctx, {
+        action: "user.created",
+        targetType: "user",
+        targetId: identityId,
+        after: { signupTier: user.signupTier },
+      });
+    }
+    return { created: inserted, user };
+  });
+}
+
+/** The user row, soft-deleted ones included (check `deletedAt`). */
+export async function getUser(db: Kysely<Database>, identityId: string): Promise<User | undefined> {
+  const id = assertUuid(identityId, "identityId");
+  return withDomainErrors(async () => {
+    const row = await db.selectFrom("users").selectAll().where("identity_id", "=", id).executeTakeFirst();
+    return row && toUser(row);
+  });
+}
+
+/**
+ * Marks the user deleted (Kratos identity deleted). Memberships are left alone so an
+ * organization never loses its owner implicitly; loadPrincipalData treats a deleted
+ * user as unknown.
+ */
+export async function softDeleteUser(db: Kysely<Database>, identityId: string, ctx: AuditContext): Promise<User> {
+  assertAuditContext(ctx);
+  const id = assertUuid(identityId, "identityId");
+  return inTransaction(db, async (trx) => {
+    const existing = await trx
+      .selectFrom("users")
+      .selectAll()
+      .where("identity_id", "=", id)
+      .forUpdate()
+      .executeTakeFirst();
+    if (!existing) throw new DomainError("not_found", "user not found");
+    if (existing.deleted_at !== null) return toUser(existing);
+    const row = await trx
+      .updateTable("users")
+      .set({ deleted_at: sql<Date>`now()` })
+      .where("identity_id", "=", id)
+      .returningAll()
+      .executeTakeFirstOrThrow();
+    await writeAudit(trx, ctx, { action: "user.deleted", targetType: "user", targetId: id });
+    return toUser(row);
+  });
+}

@@ -1,0 +1,140 @@
+// API key → access token. Machines get the same kind of token as people, so a
+// guard needs one verification path. A user-owned key acts for its user within
+// its scopes (intersection of the user's role permissions and the key's scopes);
+// an organization key carries only its scopes and no person claims.
+import {
+  type AccessTokenClaims,
+  LruCache,
+  mintClaims,
+  type OrgRole,
+  type Plan,
+  permissionsFor,
+} from "@gatehouse/tokens";
+import type { Kysely } from "kysely";
+import type { InvalidationBus } from "../cache/bus.ts";
+import type { AuthConfig } from "../config.ts";
+import type { Database } from "../db/schema.ts";
+import { type ApiKey, findApiKeyByRaw, touchApiKeyLastUsed } from "../domain/api-keys.ts";
+import { getOrganization } from "../domain/organizations.ts";
+import { loadPrincipalData } from "../domain/principal.ts";
+import { ApiError } from "../http/errors.ts";
+import type { KeyStore } from "../keys/store.ts";
+import type { Metrics } from "../ops/metrics.ts";
+
+const KEY_RE = /^sk_[A-Za-z0-9_-]{20,200}$/;
+const TOUCH_EVERY_MS = 60_000;
+
+interface Cached {
+  token: string;
+  exp: number;
+  reuseUntilMs: number;
+  kid: string;
+  keyId: string;
+  gen: number;
+}
+
+export class ApiKeyExchange {
+  readonly #tokens = new LruCache<string, Cached>(10_000);
+  readonly #touched = new LruCache<string, number>(10_000);
+  readonly #db: Kysely<Database>;
+  readonly #keys: KeyStore;
+  readonly #bus: InvalidationBus;
+  readonly #cfg: AuthConfig;
+  readonly #metrics: Metrics;
+
+  constructor(opts: { db: Kysely<Database>; keys: KeyStore; bus: InvalidationBus; cfg: AuthConfig; metrics: Metrics }) {
+    this.#db = opts.db;
+    this.#keys = opts.keys;
+    this.#bus = opts.bus;
+    this.#cfg = opts.cfg;
+    this.#metrics = opts.metrics;
+  }
+
+  static looksLikeKey(raw: string): boolean {
+    return KEY_RE.test(raw);
+  }
+
+  async exchange(raw: string): Promise<{ accessToken: string; expiresIn: number }> {
+    if (!KEY_RE.test(raw)) throw new ApiError(401, "unauthenticated", "not a valid API key");
+    const { createHash } = await import("node:crypto");
+    const cacheKey = createHash("sha256").update(raw).digest("hex");
+    const now = Date.now();
+    const hit = this.#tokens.get(cacheKey);
+    // Revocation and membership changes bump the generation of the key (and its user).
+    if (
+      hit &&
+      hit.reuseUntilMs > now &&
+      hit.kid === this.#keys.activeKid &&
+      hit.gen === this.#bus.generation(`api_key:${hit.keyId}`)
+    ) {
+      this.#metrics.tokensReused.inc();
+      return { accessToken: hit.token, expiresIn: hit.exp - Math.floor(now / 1000) };
+    }
+    const key = await findApiKeyByRaw(this.#db, raw);
+    if (!key) throw new ApiError(401, "unauthenticated", "unknown, revoked or expired API key");
+    const gen = this.#bus.generation(`api_key:${key.id}`);
+    const claims = await this.#claims(key, Math.floor(now / 1000));
+    const signer = await this.#keys.signer();
+    const token = await signer.sign(claims);
+    this.#metrics.tokensMinted.inc({ alg: signer.alg });
+    const life = claims.exp - claims.iat;
+    this.#tokens.set(cacheKey, {
+      token,
+      exp: claims.exp,
+      reuseUntilMs: (claims.iat + life * 0.75) * 1000,
+      kid: signer.kid,
+      keyId: key.id,
+      gen,
+    });
+    if ((this.#touched.get(key.id) ?? 0) + TOUCH_EVERY_MS < now) {
+      this.#touched.set(key.id, now);
+      void touchApiKeyLastUsed(this.#db, key.id).catch(() => {});
+    }
+    return { accessToken: token, expiresIn: claims.exp - Math.floor(now / 1000) };
+  }
+
+  async #claims(key: ApiKey, nowSec: number): Promise<AccessTokenClaims> {
+    const aud = this.#cfg.token.audience.length === 1 ? (this.#cfg.token.audience[0] ?? "") : this.#cfg.token.audience;
+    const notAfter = key.expiresAt ? Math.floor(key.expiresAt.getTime() / 1000) : nowSec + this.#cfg.token.ttlSec;
+    const base = {
+      iss: this.#cfg.token.issuer,
+      aud,
+      sid: `api_key:${key.id}`,
+      teams: [],
+      aal: "aal1" as const,
+      amr: ["api_key"],
+    };
+    if (key.identityId) {
+      const data = await loadPrincipalData(this.#db, key.identityId, key.organizationId);
+      // The owner left the organization (or was deleted): the key no longer works.
+      if (!data.user || !data.active)
+        throw new ApiError(401, "unauthenticated", "this API key's owner is no longer a member");
+      const rolePerms = permissionsFor(data.active.role as OrgRole, this.#cfg.permissions);
+      return mintClaims(
+        {
+          ...base,
+          sub: key.identityId,
+          email: data.user.email,
+          email_verified: false,
+          org: key.organizationId,
+          plan: data.active.plan as Plan,
+          role: data.active.role as OrgRole,
+          perms: key.scopes.length ? rolePerms.filter((p) => key.scopes.includes(p)) : rolePerms,
+        },
+        { now: nowSec, lifetimeSec: this.#cfg.token.ttlSec, notAfter },
+      );
+    }
+    const org = await getOrganization(this.#db, key.organizationId);
+    if (!org) throw new ApiError(401, "unauthenticated", "this API key's organization no longer exists");
+    return mintClaims(
+      {
+        ...base,
+        sub: `api_key:${key.id}`,
+        org: key.organizationId,
+        plan: org.plan as Plan,
+        perms: [...key.scopes].sort(),
+      },
+      { now: nowSec, lifetimeSec: this.#cfg.token.ttlSec, notAfter },
+    );
+  }
+}

@@ -1,0 +1,206 @@
+// POST /v1/token's core: credential → Kratos session → Gatehouse principal
+// (roles, plan, teams from Postgres only, never from Kratos traits) → claims →
+// signed access token. A minted token is reused until three quarters of its life
+// are spent, so RSA signing is not paid per request.
+import type { KratosCredential, KratosSession } from "@gatehouse/kratos";
+import {
+  type Aal,
+  type AccessTokenClaims,
+  LruCache,
+  mintClaims,
+  type OrgRole,
+  type Plan,
+  permissionsFor,
+} from "@gatehouse/tokens";
+import type { Kysely } from "kysely";
+import type { InvalidationBus } from "../cache/bus.ts";
+import type { AuthConfig } from "../config.ts";
+import type { Database } from "../db/schema.ts";
+import { DomainError } from "../domain/errors.ts";
+import { loadPrincipalData } from "../domain/principal.ts";
+import { upsertUserFromKratos } from "../domain/users.ts";
+import { ApiError } from "../http/errors.ts";
+import type { KeyStore } from "../keys/store.ts";
+import type { Metrics } from "../ops/metrics.ts";
+import type { SessionResolver } from "./sessions.ts";
+
+export interface Principal {
+  identityId: string;
+  organizationId?: string;
+  plan?: Plan;
+  role?: OrgRole;
+  teams: { id: string; role: "lead" | "member" }[];
+}
+
+interface CachedPrincipal {
+  gen: number;
+  principal: Principal;
+  expiresAtMs: number;
+}
+
+interface CachedToken {
+  token: string;
+  kid: string;
+  sid: string;
+  identityId: string;
+  gen: number;
+  reuseUntilMs: number;
+  exp: number;
+  principal: Principal;
+}
+
+export interface ExchangeResult {
+  accessToken: string;
+  expiresIn: number;
+  session: KratosSession;
+  principal: Principal;
+}
+
+const PRINCIPAL_TTL_MS = 60_000;
+const REUSE_FRACTION = 0.75;
+
+export class TokenExchange {
+  readonly #principals = new LruCache<string, CachedPrincipal>(50_000);
+  readonly #tokens = new LruCache<string, CachedToken>(100_000);
+  readonly #knownUsers = new LruCache<string, true>(100_000);
+  readonly #sessions: SessionResolver;
+  readonly #db: Kysely<Database>;
+  readonly #keys: KeyStore;
+  readonly #bus: InvalidationBus;
+  readonly #cfg: AuthConfig;
+  readonly #metrics: Metrics;
+
+  constructor(opts: {
+    sessions: SessionResolver;
+    db: Kysely<Database>;
+    keys: KeyStore;
+    bus: InvalidationBus;
+    cfg: AuthConfig;
+    metrics: Metrics;
+  }) {
+    this.#sessions = opts.sessions;
+    this.#db = opts.db;
+    this.#keys = opts.keys;
+    this.#bus = opts.bus;
+    this.#cfg = opts.cfg;
+    this.#metrics = opts.metrics;
+  }
+
+  get sessions(): SessionResolver {
+    return this.#sessions;
+  }
+
+  /** The principal behind a session, creating the user's record on first sight (webhook missed or predates us). */
+  async principal(session: KratosSession, orgId: string | undefined): Promise<Principal> {
+    const identityId = session.identity.id;
+    const pkey = `${identityId}|${orgId ?? ""}`;
+    const gen = this.#bus.generation(identityId);
+    const hit = this.#principals.get(pkey);
+    if (hit && hit.gen === gen && hit.expiresAtMs > Date.now()) return hit.principal;
+
+    if (!this.#knownUsers.get(identityId)) {
+      const name = session.identity.traits.name;
+      await upsertUserFromKratos(
+        this.#db,
+        {
+          identityId,
+          email: session.identity.traits.email,
+          ...(name?.first ? { nameFirst: name.first } : {}),
+          ...(name?.last ? { nameLast: name.last } : {}),
+        },
+        { actor: "system" },
+      );
+      this.#knownUsers.set(identityId, true);
+    }
+    const data = await loadPrincipalData(this.#db, identityId, orgId);
+    if (orgId !== undefined && !data.active) {
+      throw new ApiError(403, "forbidden", "you are not a member of that organization");
+    }
+    const principal: Principal = { identityId, teams: [] };
+    if (data.active) {
+      principal.organizationId = data.active.organizationId;
+      principal.plan = data.active.plan as Plan;
+      principal.role = data.active.role as OrgRole;
+      principal.teams = data.active.teams.map((t) => ({ id: t.id, role: t.role as "lead" | "member" }));
+    }
+    this.#principals.set(pkey, { gen, principal, expiresAtMs: Date.now() + PRINCIPAL_TTL_MS });
+    return principal;
+  }
+
+  claimsFor(session: KratosSession, p: Principal, nowSec: number): AccessTokenClaims {
+    const aal: Aal = session.aal === "aal2" || session.aal === "aal3" ? "aal2" : "aal1";
+    const name = session.identity.traits.name;
+    return mintClaims(
+      {
+        iss: this.#cfg.token.issuer,
+        aud: this.#cfg.token.audience.length === 1 ? (this.#cfg.token.audience[0] ?? "") : this.#cfg.token.audience,
+        sub: session.identity.id,
+        sid: session.id,
+        email: session.identity.traits.email,
+        email_verified: session.identity.emailVerified,
+        ...(name && (name.first || name.last)
+          ? { name: { ...(name.first ? { first: name.first } : {}), ...(name.last ? { last: name.last } : {}) } }
+          : {}),
+        ...(p.organizationId ? { org: p.organizationId } : {}),
+        ...(p.plan ? { plan: p.plan } : {}),
+        ...(p.role ? { role: p.role } : {}),
+        teams: p.teams,
+        perms: permissionsFor(p.role, this.#cfg.permissions),
+        aal,
+        amr: session.amr,
+      },
+      { now: nowSec, lifetimeSec: this.#cfg.token.ttlSec, notAfter: Math.floor(session.expiresAt.getTime() / 1000) },
+    );
+  }
+
+  async exchange(cred: KratosCredential, orgId: string | undefined): Promise<ExchangeResult> {
+    if (orgId !== undefined && !/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i.test(orgId)) {
+      throw new ApiError(400, "bad_request", "organization must be a UUID");
+    }
+    const { session, key } = await this.#sessions.resolve(cred);
+    const tkey = `${key}|${orgId ?? ""}`;
+    const now = Date.now();
+    const gen = this.#bus.generation(session.identity.id);
+    const cached = this.#tokens.get(tkey);
+    if (
+      cached &&
+      cached.reuseUntilMs > now &&
+      cached.gen === gen &&
+      cached.sid === session.id &&
+      cached.kid === this.#keys.activeKid &&
+      !this.#bus.isSessionRevoked(session.id)
+    ) {
+      this.#metrics.tokensReused.inc();
+      return {
+        accessToken: cached.token,
+        expiresIn: cached.exp - Math.floor(now / 1000),
+        session,
+        principal: cached.principal,
+      };
+    }
+    let principal: Principal;
+    try {
+      principal = await this.principal(session, orgId);
+    } catch (e) {
+      if (e instanceof DomainError && e.code === "invalid_input") throw new ApiError(400, "bad_request", e.message);
+      throw e;
+    }
+    const signer = await this.#keys.signer();
+    const nowSec = Math.floor(now / 1000);
+    const claims = this.claimsFor(session, principal, nowSec);
+    const token = await signer.sign(claims);
+    this.#metrics.tokensMinted.inc({ alg: signer.alg });
+    const life = claims.exp - claims.iat;
+    this.#tokens.set(tkey, {
+      token,
+      kid: signer.kid,
+      sid: session.id,
+      identityId: session.identity.id,
+      gen,
+      exp: claims.exp,
+      reuseUntilMs: (claims.iat + life * REUSE_FRACTION) * 1000,
+      principal,
+    });
+    return { accessToken: token, expiresIn: claims.exp - nowSec, session, principal };
+  }
+}

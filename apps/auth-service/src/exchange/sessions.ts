@@ -1,0 +1,136 @@
+// Credential → Kratos session, through an in-process LRU, then Redis, then one
+// whoami per credential however many requests ask at once. Keys are a hash of
+// the credential, never the raw cookie or token. Only positive answers are
+// cached (Kratos answers 401 even when its own database fails), and an entry
+// lives no longer than the session or SESSION_CACHE_TTL_SECONDS, whichever ends first.
+import { credentialKey, type KratosClient, type KratosCredential, type KratosSession } from "@gatehouse/kratos";
+import { LruCache } from "@gatehouse/tokens";
+import type { Redis } from "ioredis";
+import type { Logger } from "pino";
+import type { InvalidationBus } from "../cache/bus.ts";
+import type { Metrics } from "../ops/metrics.ts";
+
+interface Entry {
+  session: KratosSession;
+  expiresAtMs: number;
+}
+
+const L2_PREFIX = "gh:s:";
+const SID_KEYS_PREFIX = "gh:sk:";
+const REVOKED_PREFIX = "gh:rv:";
+
+export class SessionResolver {
+  readonly #l1: LruCache<string, Entry>;
+  readonly #inflight = new Map<string, Promise<KratosSession>>();
+  readonly #kratos: KratosClient;
+  readonly #redis: Redis | undefined;
+  readonly #bus: InvalidationBus;
+  readonly #ttlMs: number;
+  readonly #metrics: Metrics;
+  readonly #log: Logger;
+
+  constructor(opts: {
+    kratos: KratosClient;
+    redis?: Redis;
+    bus: InvalidationBus;
+    ttlSec: number;
+    size: number;
+    metrics: Metrics;
+    log: Logger;
+  }) {
+    this.#kratos = opts.kratos;
+    this.#redis = opts.redis;
+    this.#bus = opts.bus;
+    this.#ttlMs = opts.ttlSec * 1000;
+    this.#l1 = new LruCache(Math.max(1, opts.size));
+    this.#metrics = opts.metrics;
+    this.#log = opts.log;
+  }
+
+  /** Returns the live session behind a credential, or throws KratosError. */
+  async resolve(cred: KratosCredential): Promise<{ session: KratosSession; key: string }> {
+    const key = await credentialKey(cred);
+    const now = Date.now();
+    const hit = this.#l1.get(key);
+    if (hit && hit.expiresAtMs > now && !this.#bus.isSessionRevoked(hit.session.id)) {
+      this.#metrics.cache.inc({ tier: "memory", result: "hit" });
+      return { session: hit.session, key };
+    }
+    if (hit) this.#l1.delete(key);
+    this.#metrics.cache.inc({ tier: "memory", result: "miss" });
+    let pending = this.#inflight.get(key);
+    if (!pending) {
+      pending = this.#fill(key, cred).finally(() => this.#inflight.delete(key));
+      this.#inflight.set(key, pending);
+    }
+    return { session: await pending, key };
+  }
+
+  async #fill(key: string, cred: KratosCredential): Promise<KratosSession> {
+    const fromRedis = await this.#readL2(key);
+    if (fromRedis) {
+      this.#metrics.cache.inc({ tier: "redis", result: "hit" });
+      this.#l1.set(key, fromRedis);
+      return fromRedis.session;
+    }
+    this.#metrics.cache.inc({ tier: "redis", result: "miss" });
+    const t0 = performance.now();
+    const session = await this.#kratos.whoami(cred);
+    this.#metrics.whoami.observe({}, (performance.now() - t0) / 1000);
+    const expiresAtMs = Math.min(session.expiresAt.getTime(), Date.now() + this.#ttlMs);
+    if (this.#ttlMs > 0 && expiresAtMs > Date.now()) {
+      const entry = { session, expiresAtMs };
+      this.#l1.set(key, entry);
+      await this.#writeL2(key, entry);
+    }
+    return session;
+  }
+
+  async #readL2(key: string): Promise<Entry | undefined> {
+    if (this.#redis?.status !== "ready") return undefined;
+    try {
+      const raw = await this.#redis.get(L2_PREFIX + key);
+      if (!raw) return undefined;
+      const e = JSON.parse(raw) as { s: KratosSession & { expiresAt: string; authenticatedAt: string }; x: number };
+      const session: KratosSession = {
+        ...e.s,
+        expiresAt: new Date(e.s.expiresAt),
+        authenticatedAt: new Date(e.s.authenticatedAt),
+      };
+      if (e.x <= Date.now()) return undefined;
+      if (await this.#redis.exists(REVOKED_PREFIX + session.id)) return undefined;
+      return { session, expiresAtMs: e.x };
+    } catch (err) {
+      // Redis is a cache here: when it fails, ask Kratos instead (see README "When Redis is down").
+      this.#log.warn({ err: (err as Error).message }, "session cache read failed; asking Kratos");
+      return undefined;
+    }
+  }
+
+  async #writeL2(key: string, e: Entry): Promise<void> {
+    if (this.#redis?.status !== "ready") return;
+    const ttl = Math.max(1, e.expiresAtMs - Date.now());
+    try {
+      await this.#redis
+        .multi()
+        .set(L2_PREFIX + key, JSON.stringify({ s: e.session, x: e.expiresAtMs }), "PX", ttl)
+        .sadd(SID_KEYS_PREFIX + e.session.id, key)
+        .pexpire(SID_KEYS_PREFIX + e.session.id, ttl)
+        .exec();
+    } catch (err) {
+      this.#log.warn({ err: (err as Error).message }, "session cache write failed");
+    }
+  }
+
+  /** Forgets a revoked session here, in Redis, and (through the bus) on every instance. */
+  async forgetSession(sid: string, untilMs: number): Promise<void> {
+    await this.#bus.publish({ t: "session", sid, until: untilMs });
+    if (!this.#redis) return;
+    const keys = await this.#redis.smembers(SID_KEYS_PREFIX + sid);
+    const m = this.#redis.multi();
+    for (const k of keys) m.del(L2_PREFIX + k);
+    m.del(SID_KEYS_PREFIX + sid);
+    m.set(REVOKED_PREFIX + sid, "1", "PX", Math.max(1, untilMs - Date.now()));
+    await m.exec();
+  }
+}

@@ -1,0 +1,178 @@
+// The admin listener: key rotation, revocation, webhooks from Kratos, operator
+// API-key management, metrics. Never exposed publicly; operator calls also need
+// ADMIN_API_TOKEN, the Kratos webhook its own shared secret.
+import { createHash, timingSafeEqual } from "node:crypto";
+import { createVerifier, isTokenError } from "@gatehouse/tokens";
+import express, { type Request, type RequestHandler } from "express";
+import helmet from "helmet";
+import { z } from "zod";
+import type { App } from "../app.ts";
+import { createApiKey, revokeApiKey } from "../domain/api-keys.ts";
+import { handleRegistrationWebhook } from "../webhooks/registration.ts";
+import { ApiError, errorHandler, notFound } from "./errors.ts";
+import { healthRoutes } from "./health.ts";
+import { accessLog, jsonBody, requestId } from "./middleware.ts";
+import { parseBody } from "./validate.ts";
+
+/** Constant-time comparison that does not leak the secret's length through timing either. */
+export function secretEquals(given: string | undefined, expected: string): boolean {
+  if (given === undefined) return false;
+  const a = createHash("sha256").update(given).digest();
+  const b = createHash("sha256").update(expected).digest();
+  return timingSafeEqual(a, b);
+}
+
+const wrap =
+  (fn: (req: Request, res: express.Response) => Promise<void>): RequestHandler =>
+  (req, res, next) => {
+    fn(req, res).catch(next);
+  };
+
+function operatorOnly(app: App): RequestHandler {
+  return (req, _res, next) => {
+    const auth = req.headers.authorization;
+    const token = typeof auth === "string" && auth.startsWith("Bearer ") ? auth.slice(7) : undefined;
+    if (!secretEquals(token, app.cfg.adminApiToken)) {
+      next(new ApiError(401, "unauthenticated", "operator endpoints need Authorization: Bearer <ADMIN_API_TOKEN>"));
+      return;
+    }
+    next();
+  };
+}
+
+export function adminApp(app: App): express.Express {
+  const e = express();
+  e.disable("x-powered-by");
+  e.use(requestId);
+  e.use(accessLog(app.log, app.metrics, "admin"));
+  e.use(helmet());
+  e.use(jsonBody(app.cfg.bodyLimitBytes));
+  e.use(healthRoutes(app));
+  e.get("/metrics", (_req, res) => {
+    res.type("text/plain; version=0.0.4").send(app.metrics.render());
+  });
+
+  e.post(
+    "/v1/webhooks/kratos/registration",
+    wrap(async (req, res) => {
+      if (!secretEquals(req.headers["x-gatehouse-webhook-secret"] as string | undefined, app.cfg.webhookSecret)) {
+        app.metrics.webhooks.inc({ outcome: "unauthenticated" });
+        throw new ApiError(401, "unauthenticated", "missing or wrong webhook secret");
+      }
+      const out = await handleRegistrationWebhook(app, req);
+      app.metrics.webhooks.inc({ outcome: out.created ? "created" : "duplicate" });
+      res.status(200).json({ ok: true, created: out.created });
+    }),
+  );
+
+  const verifier = createVerifier({
+    jwks: app.keys.jwksSource(),
+    issuer: app.cfg.token.issuer,
+    audience: app.cfg.token.audience,
+  });
+  const ops = express.Router();
+  ops.use(operatorOnly(app));
+  const ctx = (req: Request) => ({ actor: "operator", requestId: String(req.res?.locals.requestId ?? "") });
+
+  ops.post(
+    "/admin/keys/rotate",
+    wrap(async (req, res) => {
+      const body = parseBody(req, z.object({ force: z.boolean().optional() }).strict());
+      const result = await app.keys.rotate(ctx(req), { force: body.force ?? false });
+      res.json(result);
+    }),
+  );
+
+  ops.post(
+    "/admin/sessions/revoke",
+    wrap(async (req, res) => {
+      const body = parseBody(
+        req,
+        z.union([
+          z.object({ session_id: z.string().uuid() }).strict(),
+          z.object({ identity_id: z.string().uuid() }).strict(),
+        ]),
+      );
+      const out =
+        "session_id" in body
+          ? await app.revocation.revokeSession(body.session_id, ctx(req))
+          : await app.revocation.revokeIdentity(body.identity_id, ctx(req));
+      res.json(out);
+    }),
+  );
+
+  ops.post(
+    "/admin/api-keys",
+    wrap(async (req, res) => {
+      const body = parseBody(
+        req,
+        z
+          .object({
+            organization_id: z.string().uuid(),
+            identity_id: z.string().uuid().optional(),
+            name: z.string().trim().min(1).max(100),
+            scopes: z
+              .array(z.string().regex(/^[a-z_]+:[a-z_*]+$/))
+              .max(50)
+              .default([]),
+            expires_at: z.string().datetime().optional(),
+          })
+          .strict(),
+      );
+      const out = await createApiKey(
+        app.db,
+        {
+          orgId: body.organization_id,
+          name: body.name,
+          scopes: body.scopes,
+          ...(body.identity_id ? { identityId: body.identity_id } : {}),
+          ...(body.expires_at ? { expiresAt: new Date(body.expires_at) } : {}),
+        },
+        ctx(req),
+      );
+      res.setHeader("Cache-Control", "no-store");
+      res.status(201).json({ api_key: out.apiKey, key: out.rawKey });
+    }),
+  );
+
+  ops.delete(
+    "/admin/organizations/:orgId/api-keys/:keyId",
+    wrap(async (req, res) => {
+      const ids = z.object({ orgId: z.string().uuid(), keyId: z.string().uuid() }).safeParse(req.params);
+      if (!ids.success) throw new ApiError(400, "bad_request", "path parameters must be UUIDs");
+      await revokeApiKey(app.db, { orgId: ids.data.orgId, id: ids.data.keyId }, ctx(req));
+      await app.bus.publish({ t: "identity", id: `api_key:${ids.data.keyId}` });
+      await app.revocation.markRevoked(`api_key:${ids.data.keyId}`);
+      res.status(204).end();
+    }),
+  );
+
+  // RFC 7662-shaped introspection for guards that want revocation checks.
+  // Fails closed: if the blocklist (Redis) cannot be read, the answer is 503, not "active".
+  ops.post(
+    "/admin/introspect",
+    wrap(async (req, res) => {
+      const body = parseBody(req, z.object({ token: z.string().min(1).max(16_384) }).strict());
+      let claims: Awaited<ReturnType<typeof verifier.verify>>;
+      try {
+        claims = await verifier.verify(body.token);
+      } catch (e) {
+        if (isTokenError(e) && e.code !== "jwks_unavailable") {
+          res.json({ active: false });
+          return;
+        }
+        throw e;
+      }
+      if (await app.revocation.isRevoked(claims.sid)) {
+        res.json({ active: false });
+        return;
+      }
+      res.json({ active: true, token_type: "access_token", ...claims });
+    }),
+  );
+
+  e.use(ops);
+  e.use(notFound);
+  e.use(errorHandler(app.log));
+  return e;
+}

@@ -1,0 +1,146 @@
+// Every error leaves the service as {error, message, request_id} with a stable
+// code. Dependencies that fail become 503 + Retry-After (never a 401 that would
+// log a browser out); anything unexpected becomes a 500 without details.
+import { KratosError } from "@gatehouse/kratos";
+import type { ErrorRequestHandler, RequestHandler, Response } from "express";
+import type { Logger } from "pino";
+import { DomainError } from "../domain/errors.ts";
+
+export type ErrorCode =
+  | "bad_request"
+  | "invalid_json"
+  | "unsupported_media_type"
+  | "payload_too_large"
+  | "unauthenticated"
+  | "forbidden"
+  | "origin_not_allowed"
+  | "aal_required"
+  | "not_found"
+  | "method_not_allowed"
+  | "conflict"
+  | "last_owner"
+  | "rate_limited"
+  | "dependency_unavailable"
+  | "internal";
+
+export class ApiError extends Error {
+  readonly status: number;
+  readonly code: ErrorCode;
+  readonly retryAfterSec: number | undefined;
+  readonly details: Record<string, unknown> | undefined;
+  constructor(
+    status: number,
+    code: ErrorCode,
+    message: string,
+    opts: { retryAfterSec?: number; details?: Record<string, unknown> } = {},
+  ) {
+    super(message);
+    this.status = status;
+    this.code = code;
+    this.retryAfterSec = opts.retryAfterSec;
+    this.details = opts.details;
+  }
+}
+
+export const RETRY_AFTER_SEC = 5;
+
+/** Connection-level failures of Postgres or Redis: the dependency is down, not the request bad. */
+export function isDependencyFailure(e: unknown): boolean {
+  if (!(e instanceof Error)) return false;
+  const code = (e as { code?: unknown }).code;
+  if (typeof code === "string") {
+    if (["ECONNREFUSED", "ECONNRESET", "ETIMEDOUT", "EPIPE", "ENOTFOUND", "EHOSTUNREACH", "EAI_AGAIN"].includes(code))
+      return true;
+    // Postgres: connection exceptions (08xxx), shutdown (57P01..03), too many connections (53300).
+    if (/^08/.test(code) || /^57P0[1-3]$/.test(code) || code === "53300") return true;
+  }
+  const name = e.name;
+  if (name === "MaxRetriesPerRequestError" || name === "DependencyUnavailableError") return true;
+  return /Connection terminated|connect ECONNREFUSED|timeout exceeded when trying to connect|Connection is closed|Stream isn't writeable/i.test(
+    e.message,
+  );
+}
+
+/** Raised by our own code when a dependency is known to be unusable. */
+export class DependencyUnavailableError extends Error {
+  override name = "DependencyUnavailableError";
+}
+
+export function toApiError(e: unknown): ApiError {
+  if (e instanceof ApiError) return e;
+  if (e instanceof KratosError) {
+    switch (e.code) {
+      case "unauthenticated":
+        return new ApiError(401, "unauthenticated", "no valid Kratos session");
+      case "aal_required":
+        return new ApiError(403, "aal_required", "this session needs a second factor");
+      case "rate_limited":
+        return new ApiError(429, "rate_limited", "Kratos is rate limiting; retry later", {
+          retryAfterSec: e.retryAfterSec ?? RETRY_AFTER_SEC,
+        });
+      case "bad_request":
+        return new ApiError(400, "bad_request", "Kratos rejected the request");
+      default:
+        return new ApiError(503, "dependency_unavailable", "Kratos cannot be reached; retry later", {
+          retryAfterSec: RETRY_AFTER_SEC,
+        });
+    }
+  }
+  if (e instanceof DomainError) {
+    const map = {
+      not_found: [404, "not_found"],
+      conflict: [409, "conflict"],
+      last_owner: [409, "last_owner"],
+      invalid_input: [400, "bad_request"],
+      forbidden: [403, "forbidden"],
+    } as const;
+    const [status, code] = map[e.code];
+    return new ApiError(status, code, e.message);
+  }
+  if (isDependencyFailure(e)) {
+    return new ApiError(503, "dependency_unavailable", "a dependency of the auth-service is unavailable; retry later", {
+      retryAfterSec: RETRY_AFTER_SEC,
+    });
+  }
+  // body-parser errors carry `type` and `status`.
+  const bp = e as { type?: string; status?: number };
+  if (bp.type === "entity.too.large") return new ApiError(413, "payload_too_large", "request body too large");
+  if (bp.type === "entity.parse.failed") return new ApiError(400, "invalid_json", "request body is not valid JSON");
+  if (bp.type === "charset.unsupported" || bp.type === "encoding.unsupported")
+    return new ApiError(415, "unsupported_media_type", "unsupported body encoding");
+  if (bp.type === "request.aborted") return new ApiError(400, "bad_request", "request aborted");
+  if (typeof bp.status === "number" && bp.status >= 400 && bp.status < 500)
+    return new ApiError(bp.status, "bad_request", "bad request");
+  return new ApiError(500, "internal", "internal error");
+}
+
+export function sendError(res: Response, err: ApiError): void {
+  const requestId = String(res.locals.requestId ?? "");
+  if (err.retryAfterSec !== undefined) res.setHeader("Retry-After", String(err.retryAfterSec));
+  res.status(err.status).json({ error: err.code, message: err.message, request_id: requestId, ...(err.details ?? {}) });
+}
+
+export function errorHandler(log: Logger): ErrorRequestHandler {
+  return (e, _req, res, _next) => {
+    const err = toApiError(e);
+    if (err.status >= 500) {
+      // Log the cause, never the request's headers (cookies, tokens).
+      log.error(
+        {
+          request_id: res.locals.requestId,
+          err: { name: (e as Error)?.name, message: (e as Error)?.message, code: (e as { code?: unknown })?.code },
+        },
+        "request failed",
+      );
+    }
+    if (res.headersSent) {
+      res.end();
+      return;
+    }
+    sendError(res, err);
+  };
+}
+
+export const notFound: RequestHandler = (req, res) => {
+  sendError(res, new ApiError(404, "not_found", `no route for ${req.method} ${req.path}`));
+};

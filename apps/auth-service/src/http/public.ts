@@ -1,0 +1,394 @@
+// The public listener: token exchange, JWKS, and the organization API for
+// signed-in users. Safe to expose to the internet.
+import cors from "cors";
+import express, { type Request, type RequestHandler, type Router } from "express";
+import helmet from "helmet";
+import { z } from "zod";
+import type { App } from "../app.ts";
+import { createApiKey, listApiKeys, revokeApiKey } from "../domain/api-keys.ts";
+import { addMember, changeRole, listMembers, listMembershipsForUser, removeMember } from "../domain/memberships.ts";
+import { onboard } from "../domain/organizations.ts";
+import {
+  addTeamMember,
+  createTeam,
+  listTeamMembers,
+  listTeams,
+  removeTeamMember,
+  renameTeam,
+  setTeamRole,
+  softDeleteTeam,
+} from "../domain/teams.ts";
+import type { Principal } from "../exchange/exchange.ts";
+import { JWKS_CACHE_CONTROL } from "../keys/store.ts";
+import { assertAllowedOrigin, sessionCredential } from "./credentials.ts";
+import { ApiError, errorHandler, notFound } from "./errors.ts";
+import { healthRoutes } from "./health.ts";
+import { accessLog, jsonBody, requestId } from "./middleware.ts";
+import { rateLimit } from "./rate-limit.ts";
+import { parseBody } from "./validate.ts";
+
+const uuid = z.string().uuid();
+
+/** Resolves the signed-in caller for the organization API (cookie or session token). */
+function signedIn(app: App, allowed: ReadonlySet<string>) {
+  return async (req: Request, orgId?: string): Promise<Principal & { email: string }> => {
+    const cred = sessionCredential(req, app.cfg.kratos.cookieName);
+    if (!cred) throw new ApiError(401, "unauthenticated", "sign in first: no Kratos session cookie or X-Session-Token");
+    if (cred.kind === "cookie") assertAllowedOrigin(req, allowed);
+    const { session } = await app.exchange.sessions.resolve(cred);
+    const principal = await app.exchange.principal(session, orgId);
+    return { ...principal, email: session.identity.traits.email };
+  };
+}
+
+const need = (p: Principal, roles: readonly string[]) => {
+  if (!p.role || !roles.includes(p.role)) throw new ApiError(403, "forbidden", `needs role ${roles.join(" or ")}`);
+};
+
+const wrap =
+  (fn: (req: Request, res: express.Response) => Promise<void>): RequestHandler =>
+  (req, res, next) => {
+    fn(req, res).catch(next);
+  };
+
+export function publicRouter(app: App): Router {
+  const r = express.Router();
+  const allowed = new Set(app.cfg.corsOrigins);
+  const me = signedIn(app, allowed);
+  const ctx = (req: Request, actor: string) => ({ actor, requestId: String(req.res?.locals.requestId ?? "") });
+  const tokenLimit = rateLimit({ windowMs: 60_000, max: app.cfg.rateLimitPerMinute, name: "token" });
+
+  r.get(
+    "/.well-known/jwks.json",
+    wrap(async (_req, res) => {
+      const doc = await app.keys.jwks();
+      res.setHeader("Cache-Control", JWKS_CACHE_CONTROL);
+      res.type("application/json").json(doc);
+    }),
+  );
+
+  r.post(
+    "/v1/token",
+    tokenLimit,
+    wrap(async (req, res) => {
+      const body = parseBody(req, z.object({ organization_id: uuid.optional() }).strict());
+      const apiKey = apiKeyFrom(req);
+      const cred = sessionCredential(req, app.cfg.kratos.cookieName);
+      if (apiKey !== undefined) {
+        if (cred) throw new ApiError(400, "bad_request", "send either an API key or a session, not both");
+        if (body.organization_id)
+          throw new ApiError(
+            400,
+            "bad_request",
+            "an API key is bound to its organization; organization_id is not accepted",
+          );
+        const out = await app.apiKeys.exchange(apiKey);
+        res.setHeader("Cache-Control", "no-store");
+        res.json({ access_token: out.accessToken, token_type: "Bearer", expires_in: out.expiresIn });
+        return;
+      }
+      if (!cred) throw new ApiError(401, "unauthenticated", "send the Kratos session cookie or X-Session-Token");
+      if (cred.kind === "cookie") assertAllowedOrigin(req, allowed);
+      const orgId =
+        body.organization_id ?? (typeof req.query.organization_id === "string" ? req.query.organization_id : undefined);
+      const out = await app.exchange.exchange(cred, orgId);
+      res.setHeader("Cache-Control", "no-store");
+      res.json({ access_token: out.accessToken, token_type: "Bearer", expires_in: out.expiresIn });
+    }),
+  );
+
+  r.post(
+    "/v1/onboarding",
+    wrap(async (req, res) => {
+      const body = parseBody(
+        req,
+        z
+          .object({
+            name: z.string().trim().min(1).max(200),
+            plan: z.enum(["starter", "pro", "enterprise"]).optional(),
+          })
+          .strict(),
+      );
+      const p = await me(req);
+      const user = await app.users.get(p.identityId);
+      const tier = user?.signupTier;
+      const plan = body.plan ?? (tier === "starter" || tier === "pro" || tier === "enterprise" ? tier : "starter");
+      const out = await onboard(app.db, { identityId: p.identityId, name: body.name, plan }, ctx(req, p.identityId));
+      await app.bus.publish({ t: "identity", id: p.identityId });
+      res.status(out.created ? 201 : 200).json({ organization: out.organization, created: out.created });
+    }),
+  );
+
+  r.get(
+    "/v1/organizations",
+    wrap(async (req, res) => {
+      const p = await me(req);
+      res.json({ organizations: await listMembershipsForUser(app.db, p.identityId) });
+    }),
+  );
+
+  r.get(
+    "/v1/organizations/:orgId/members",
+    wrap(async (req, res) => {
+      const orgId = parseParam(req.params.orgId);
+      await me(req, orgId);
+      res.json({ members: await listMembers(app.db, orgId) });
+    }),
+  );
+
+  r.post(
+    "/v1/organizations/:orgId/members",
+    wrap(async (req, res) => {
+      const orgId = parseParam(req.params.orgId);
+      const body = parseBody(req, z.object({ identity_id: uuid, role: z.enum(["owner", "admin", "member"]) }).strict());
+      const p = await me(req, orgId);
+      need(p, ["owner", "admin"]);
+      if (body.role === "owner") need(p, ["owner"]);
+      await app.ensureUser(body.identity_id);
+      const m = await addMember(
+        app.db,
+        { orgId, identityId: body.identity_id, role: body.role },
+        ctx(req, p.identityId),
+      );
+      await app.bus.publish({ t: "identity", id: body.identity_id });
+      res.status(201).json({ membership: m });
+    }),
+  );
+
+  r.patch(
+    "/v1/organizations/:orgId/members/:identityId",
+    wrap(async (req, res) => {
+      const orgId = parseParam(req.params.orgId);
+      const identityId = parseParam(req.params.identityId);
+      const body = parseBody(req, z.object({ role: z.enum(["owner", "admin", "member"]) }).strict());
+      const p = await me(req, orgId);
+      need(p, ["owner", "admin"]);
+      if (body.role === "owner") need(p, ["owner"]);
+      const m = await changeRole(app.db, { orgId, identityId, role: body.role }, ctx(req, p.identityId));
+      await app.bus.publish({ t: "identity", id: identityId });
+      res.json({ membership: m });
+    }),
+  );
+
+  r.delete(
+    "/v1/organizations/:orgId/members/:identityId",
+    wrap(async (req, res) => {
+      const orgId = parseParam(req.params.orgId);
+      const identityId = parseParam(req.params.identityId);
+      const p = await me(req, orgId);
+      need(p, ["owner", "admin"]);
+      await removeMember(app.db, { orgId, identityId }, ctx(req, p.identityId));
+      await app.bus.publish({ t: "identity", id: identityId });
+      res.status(204).end();
+    }),
+  );
+
+  // --- API keys (owners and admins) -------------------------------------------
+  r.post(
+    "/v1/organizations/:orgId/api-keys",
+    tokenLimit,
+    wrap(async (req, res) => {
+      const orgId = parseParam(req.params.orgId);
+      const body = parseBody(
+        req,
+        z
+          .object({
+            name: z.string().trim().min(1).max(100),
+            scopes: z
+              .array(z.string().regex(/^[a-z_]+:[a-z_*]+$/))
+              .max(50)
+              .default([]),
+            expires_at: z.string().datetime().optional(),
+            as_user: z.boolean().default(false),
+          })
+          .strict(),
+      );
+      const p = await me(req, orgId);
+      need(p, ["owner", "admin"]);
+      if (body.expires_at && Date.parse(body.expires_at) <= Date.now())
+        throw new ApiError(400, "bad_request", "expires_at: must be in the future");
+      const out = await createApiKey(
+        app.db,
+        {
+          orgId,
+          name: body.name,
+          scopes: body.scopes,
+          ...(body.as_user ? { identityId: p.identityId } : {}),
+          ...(body.expires_at ? { expiresAt: new Date(body.expires_at) } : {}),
+        },
+        ctx(req, p.identityId),
+      );
+      res.setHeader("Cache-Control", "no-store");
+      // The raw key is shown once, here, and never again.
+      res.status(201).json({ api_key: out.apiKey, key: out.rawKey });
+    }),
+  );
+
+  r.get(
+    "/v1/organizations/:orgId/api-keys",
+    wrap(async (req, res) => {
+      const orgId = parseParam(req.params.orgId);
+      const p = await me(req, orgId);
+      need(p, ["owner", "admin"]);
+      res.json({ api_keys: await listApiKeys(app.db, orgId) });
+    }),
+  );
+
+  r.delete(
+    "/v1/organizations/:orgId/api-keys/:keyId",
+    wrap(async (req, res) => {
+      const orgId = parseParam(req.params.orgId);
+      const keyId = parseParam(req.params.keyId);
+      const p = await me(req, orgId);
+      need(p, ["owner", "admin"]);
+      await revokeApiKey(app.db, { orgId, id: keyId }, ctx(req, p.identityId));
+      await app.bus.publish({ t: "identity", id: `api_key:${keyId}` });
+      await app.revocation.markRevoked(`api_key:${keyId}`);
+      res.status(204).end();
+    }),
+  );
+
+  // --- Teams ------------------------------------------------------------------
+  r.get(
+    "/v1/organizations/:orgId/teams",
+    wrap(async (req, res) => {
+      const orgId = parseParam(req.params.orgId);
+      await me(req, orgId);
+      res.json({ teams: await listTeams(app.db, orgId) });
+    }),
+  );
+
+  r.post(
+    "/v1/organizations/:orgId/teams",
+    wrap(async (req, res) => {
+      const orgId = parseParam(req.params.orgId);
+      const body = parseBody(req, z.object({ name: z.string().trim().min(1).max(100) }).strict());
+      const p = await me(req, orgId);
+      need(p, ["owner", "admin"]);
+      res.status(201).json({ team: await createTeam(app.db, { orgId, name: body.name }, ctx(req, p.identityId)) });
+    }),
+  );
+
+  r.patch(
+    "/v1/organizations/:orgId/teams/:teamId",
+    wrap(async (req, res) => {
+      const orgId = parseParam(req.params.orgId);
+      const teamId = parseParam(req.params.teamId);
+      const body = parseBody(req, z.object({ name: z.string().trim().min(1).max(100) }).strict());
+      const p = await me(req, orgId);
+      need(p, ["owner", "admin"]);
+      res.json({ team: await renameTeam(app.db, { orgId, teamId, name: body.name }, ctx(req, p.identityId)) });
+    }),
+  );
+
+  r.delete(
+    "/v1/organizations/:orgId/teams/:teamId",
+    wrap(async (req, res) => {
+      const orgId = parseParam(req.params.orgId);
+      const teamId = parseParam(req.params.teamId);
+      const p = await me(req, orgId);
+      need(p, ["owner", "admin"]);
+      const members = await listTeamMembers(app.db, { orgId, teamId });
+      await softDeleteTeam(app.db, { orgId, teamId }, ctx(req, p.identityId));
+      for (const m of members) await app.bus.publish({ t: "identity", id: m.identityId });
+      res.status(204).end();
+    }),
+  );
+
+  r.put(
+    "/v1/organizations/:orgId/teams/:teamId/members/:identityId",
+    wrap(async (req, res) => {
+      const orgId = parseParam(req.params.orgId);
+      const teamId = parseParam(req.params.teamId);
+      const identityId = parseParam(req.params.identityId);
+      const body = parseBody(req, z.object({ role: z.enum(["lead", "member"]).default("member") }).strict());
+      const p = await me(req, orgId);
+      need(p, ["owner", "admin"]);
+      const existing = (await listTeamMembers(app.db, { orgId, teamId })).find((m) => m.identityId === identityId);
+      const out = existing
+        ? await setTeamRole(app.db, { orgId, teamId, identityId, role: body.role }, ctx(req, p.identityId))
+        : await addTeamMember(app.db, { orgId, teamId, identityId, role: body.role }, ctx(req, p.identityId));
+      await app.bus.publish({ t: "identity", id: identityId });
+      res.status(existing ? 200 : 201).json({ member: out });
+    }),
+  );
+
+  r.delete(
+    "/v1/organizations/:orgId/teams/:teamId/members/:identityId",
+    wrap(async (req, res) => {
+      const orgId = parseParam(req.params.orgId);
+      const teamId = parseParam(req.params.teamId);
+      const identityId = parseParam(req.params.identityId);
+      const p = await me(req, orgId);
+      need(p, ["owner", "admin"]);
+      await removeTeamMember(app.db, { orgId, teamId, identityId }, ctx(req, p.identityId));
+      await app.bus.publish({ t: "identity", id: identityId });
+      res.status(204).end();
+    }),
+  );
+
+  // --- Logout: revoke my own session everywhere --------------------------------
+  r.post(
+    "/v1/logout",
+    wrap(async (req, res) => {
+      const cred = sessionCredential(req, app.cfg.kratos.cookieName);
+      if (!cred) throw new ApiError(401, "unauthenticated", "no session to log out");
+      if (cred.kind === "cookie") assertAllowedOrigin(req, allowed);
+      const { session } = await app.exchange.sessions.resolve(cred);
+      await app.revocation.revokeSession(session.id, ctx(req, session.identity.id));
+      res.status(204).end();
+    }),
+  );
+
+  return r;
+}
+
+/** `Authorization: Bearer sk_…` or `X-API-Key: sk_…`. A Bearer that is not an API key is not accepted here. */
+function apiKeyFrom(req: Request): string | undefined {
+  const x = req.headers["x-api-key"];
+  if (Array.isArray(x)) throw new ApiError(400, "bad_request", "X-API-Key sent more than once");
+  const auth = req.headers.authorization;
+  const bearer = typeof auth === "string" && /^Bearer /i.test(auth) ? auth.slice(7).trim() : undefined;
+  if (bearer !== undefined && !bearer.startsWith("sk_")) {
+    throw new ApiError(
+      401,
+      "unauthenticated",
+      "exchange a Kratos session or an API key; a bearer token is not a credential here",
+    );
+  }
+  if (x !== undefined && bearer !== undefined && x !== bearer)
+    throw new ApiError(400, "bad_request", "two different API keys sent");
+  return x ?? bearer;
+}
+
+function parseParam(v: string | string[] | undefined): string {
+  const r = uuid.safeParse(v);
+  if (!r.success) throw new ApiError(400, "bad_request", "path parameter must be a UUID");
+  return r.data;
+}
+
+export function publicApp(app: App): express.Express {
+  const e = express();
+  e.disable("x-powered-by");
+  e.set("trust proxy", app.cfg.trustProxy);
+  e.use(requestId);
+  e.use(accessLog(app.log, app.metrics, "public"));
+  e.use(helmet());
+  const allowed = new Set(app.cfg.corsOrigins);
+  // CORS: credentials only ever for an allowlisted origin; never reflected, never null.
+  e.use(
+    cors({
+      origin: (origin, cb) => cb(null, origin !== undefined && allowed.has(origin) ? origin : false),
+      credentials: true,
+      methods: ["GET", "POST", "PATCH", "DELETE"],
+      allowedHeaders: ["Content-Type", "X-Session-Token", "X-Request-Id", "Authorization"],
+      maxAge: 600,
+    }),
+  );
+  e.use(jsonBody(app.cfg.bodyLimitBytes));
+  e.use(healthRoutes(app));
+  e.use(publicRouter(app));
+  e.use(notFound);
+  e.use(errorHandler(app.log));
+  return e;
+}

@@ -1,0 +1,15 @@
+import type { Request } from "express";
+import type { z } from "zod";
+import { ApiError } from "./errors.ts";
+
+/** Validates a JSON body against a schema; the message names the offending field. */
+export function parseBody<T extends z.ZodType>(req: Request, schema: T): z.infer<T> {
+  const body: unknown = req.body === undefined ? {} : req.body;
+  const r = schema.safeParse(body);
+  if (!r.success) {
+    const first = r.error.issues[0];
+    const field = first?.path.length ? first.path.join(".") : "body";
+    throw new ApiError(400, "bad_request", `${field}: ${first?.message ?? "invalid"}`);
+  }
+  return r.data;
+}

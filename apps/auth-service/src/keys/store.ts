@@ -1,0 +1,205 @@
+// Signing keys: stored in Postgres (private part encrypted with the KEK), shared
+// by every instance. Life cycle: next (published, not signing) → active (signs)
+// → retiring (published until every token it signed has expired) → retired.
+// JWKS = next + active + retiring, so a consumer always knows a key before it
+// signs and keeps knowing it until its last token is dead.
+import {
+  createLocalJwks,
+  createSigner,
+  decryptPrivateKey,
+  encryptPrivateKey,
+  generateSigningKey,
+  type JWK,
+  JWKS_CACHE_CONTROL,
+  type JwksDocument,
+  type JwksSource,
+  type Signer,
+  type SigningAlg,
+  toJwksDocument,
+} from "@gatehouse/tokens";
+import type { Kysely } from "kysely";
+import type { Logger } from "pino";
+import type { InvalidationBus } from "../cache/bus.ts";
+import type { Database } from "../db/schema.ts";
+import type { AuditContext } from "../domain/audit.ts";
+import { insertSigningKey, listSigningKeys, transitionSigningKeys } from "../domain/signing-keys.ts";
+
+export { JWKS_CACHE_CONTROL };
+
+export interface KeyPolicy {
+  alg: SigningAlg;
+  /** Token lifetime: a retiring key stays published at least this long (plus leeway). */
+  tokenTtlSec: number;
+  /** How long a next key is published before it may sign (≥ the JWKS max-age consumers cache for). */
+  publishLeadSec: number;
+  leewaySec: number;
+}
+
+export interface RotationResult {
+  promoted?: string;
+  retiring?: string;
+  created?: string;
+  retired: string[];
+}
+
+export class KeyStore {
+  #signer: Signer | undefined;
+  #jwks: JwksDocument = { keys: [] };
+  #loadedAt = 0;
+  #loading: Promise<void> | undefined;
+  readonly #db: Kysely<Database>;
+  readonly #kek: Uint8Array;
+  readonly #policy: KeyPolicy;
+  readonly #bus: InvalidationBus;
+  readonly #log: Logger;
+  /** Cached minted tokens signed by a key that is leaving are dropped through this. */
+  readonly #onSignerChange = new Set<(activeKid: string | undefined) => void>();
+
+  constructor(opts: { db: Kysely<Database>; kek: Uint8Array; policy: KeyPolicy; bus: InvalidationBus; log: Logger }) {
+    this.#db = opts.db;
+    this.#kek = opts.kek;
+    this.#policy = opts.policy;
+    this.#bus = opts.bus;
+    this.#log = opts.log;
+    this.#bus.onKeysChanged(() => {
+      void this.reload().catch((e: Error) => this.#log.error({ err: e.message }, "reloading keys failed"));
+    });
+  }
+
+  onSignerChange(fn: (activeKid: string | undefined) => void): void {
+    this.#onSignerChange.add(fn);
+  }
+
+  get activeKid(): string | undefined {
+    return this.#signer?.kid;
+  }
+
+  /** The signer of the active key; reloads from the database at most every 30 s (other instances may have rotated). */
+  async signer(): Promise<Signer> {
+    if (!this.#signer || Date.now() - this.#loadedAt > 30_000) await this.reload();
+    if (!this.#signer) throw new Error("no active signing key");
+    return this.#signer;
+  }
+
+  async jwks(): Promise<JwksDocument> {
+    if (Date.now() - this.#loadedAt > 30_000) await this.reload();
+    return this.#jwks;
+  }
+
+  /** The published keys as a verification source (for introspection); follows rotations. */
+  jwksSource(): JwksSource {
+    let built: { doc: JwksDocument; src: JwksSource } | undefined;
+    return {
+      getKey: async (kid, alg) => {
+        const doc = await this.jwks();
+        if (!built || built.doc !== doc) built = { doc, src: createLocalJwks(doc.keys) };
+        return built.src.getKey(kid, alg);
+      },
+      refresh: () => this.reload(),
+    };
+  }
+
+  async reload(): Promise<void> {
+    if (this.#loading) return this.#loading;
+    this.#loading = (async () => {
+      const keys = await listSigningKeys(this.#db, ["next", "active", "retiring"]);
+      this.#jwks = toJwksDocument(keys.map((k) => k.publicJwk as JWK));
+      const active = keys.find((k) => k.state === "active");
+      if (active && active.kid !== this.#signer?.kid) {
+        const privateJwk = await decryptPrivateKey(active.privateKeyEnc, this.#kek, active.kid);
+        this.#signer = await createSigner({ kid: active.kid, alg: active.alg as SigningAlg, privateJwk });
+        for (const fn of this.#onSignerChange) fn(active.kid);
+      } else if (!active) {
+        this.#signer = undefined;
+      }
+      this.#loadedAt = Date.now();
+    })().finally(() => {
+      this.#loading = undefined;
+    });
+    return this.#loading;
+  }
+
+  /** At start-up: make sure an active key exists (the first instance creates it; the others wait on the lock). */
+  async ensureActiveKey(ctx: AuditContext): Promise<void> {
+    const existing = await listSigningKeys(this.#db, ["active"]);
+    if (existing.length === 0) {
+      const key = await generateSigningKey(this.#policy.alg);
+      const enc = await encryptPrivateKey(key.privateJwk, this.#kek, key.kid);
+      await transitionSigningKeys(
+        this.#db,
+        async (trx) => {
+          const again = await listSigningKeys(trx, ["active"]);
+          if (again.length > 0) return;
+          await insertSigningKey(
+            trx,
+            { kid: key.kid, alg: key.alg, publicJwk: key.publicJwk, privateKeyEnc: enc, state: "active" },
+            ctx,
+          );
+        },
+        ctx,
+      );
+    }
+    await this.reload();
+  }
+
+  /**
+   * One rotation step, safe to run from several instances at once:
+   * retire keys whose tokens have all expired; promote a next key that has been
+   * published long enough (or at once with `force`); make sure a next key exists.
+   */
+  async rotate(ctx: AuditContext, opts: { force?: boolean; now?: Date } = {}): Promise<RotationResult> {
+    const fresh = await generateSigningKey(this.#policy.alg);
+    const enc = await encryptPrivateKey(fresh.privateJwk, this.#kek, fresh.kid);
+    const now = opts.now ?? new Date();
+    const result: RotationResult = { retired: [] };
+    await transitionSigningKeys(
+      this.#db,
+      async (trx, ops) => {
+        const keys = await listSigningKeys(trx, ["next", "active", "retiring"]);
+        const keepSec = this.#policy.tokenTtlSec + this.#policy.leewaySec;
+        for (const k of keys.filter((k) => k.state === "retiring")) {
+          if (k.retiringAt && now.getTime() - k.retiringAt.getTime() >= keepSec * 1000) {
+            await ops.setState(k.kid, "retired", now);
+            result.retired.push(k.kid);
+          }
+        }
+        const next = keys.find((k) => k.state === "next");
+        const active = keys.find((k) => k.state === "active");
+        let nextKid = next?.kid;
+        if (!next) {
+          await insertSigningKey(
+            trx,
+            {
+              kid: fresh.kid,
+              alg: fresh.alg,
+              publicJwk: fresh.publicJwk,
+              privateKeyEnc: enc,
+              state: "next",
+              notBefore: new Date(now.getTime() + this.#policy.publishLeadSec * 1000),
+            },
+            ctx,
+          );
+          result.created = fresh.kid;
+          nextKid = fresh.kid;
+          // Without force, a new key is only published now; it signs after publishLeadSec.
+          if (!opts.force) return;
+        }
+        const ready =
+          opts.force ||
+          (next?.notBefore !== undefined && next.notBefore !== null && next.notBefore.getTime() <= now.getTime());
+        if (nextKid && ready) {
+          if (active) {
+            await ops.setState(active.kid, "retiring", now);
+            result.retiring = active.kid;
+          }
+          await ops.setState(nextKid, "active", now);
+          result.promoted = nextKid;
+        }
+      },
+      ctx,
+    );
+    await this.#bus.publish({ t: "keys" });
+    await this.reload();
+    return result;
+  }
+}

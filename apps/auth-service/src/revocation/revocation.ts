@@ -1,0 +1,72 @@
+// Revocation: the Kratos session is revoked at Kratos (so no new exchange can
+// succeed), cached copies are dropped on every instance, and the session id is
+// remembered in Redis for as long as a token minted from it can live, for guards
+// that check revocation. Bound for already-issued tokens: their lifetime
+// (TOKEN_TTL_SECONDS) unless the verifier checks revocation.
+import type { KratosClient } from "@gatehouse/kratos";
+import type { Redis } from "ioredis";
+import type { Kysely } from "kysely";
+import type { Database } from "../db/schema.ts";
+import { type AuditContext, writeAudit } from "../domain/audit.ts";
+import type { SessionResolver } from "../exchange/sessions.ts";
+import { DependencyUnavailableError } from "../http/errors.ts";
+
+const REVOKED_PREFIX = "gh:rv:";
+
+export class Revocation {
+  readonly #kratos: KratosClient;
+  readonly #sessions: SessionResolver;
+  readonly #redis: Redis;
+  readonly #db: Kysely<Database>;
+  readonly #rememberMs: number;
+
+  constructor(opts: {
+    kratos: KratosClient;
+    sessions: SessionResolver;
+    redis: Redis;
+    db: Kysely<Database>;
+    tokenTtlSec: number;
+    leewaySec: number;
+  }) {
+    this.#kratos = opts.kratos;
+    this.#sessions = opts.sessions;
+    this.#redis = opts.redis;
+    this.#db = opts.db;
+    this.#rememberMs = (opts.tokenTtlSec + opts.leewaySec) * 1000;
+  }
+
+  async revokeSession(sid: string, ctx: AuditContext): Promise<{ revoked: string[] }> {
+    await this.#kratos.revokeSession(sid);
+    await this.#sessions.forgetSession(sid, Date.now() + this.#rememberMs);
+    await this.#db
+      .transaction()
+      .execute((trx) => writeAudit(trx, ctx, { action: "session.revoked", targetType: "session", targetId: sid }));
+    return { revoked: [sid] };
+  }
+
+  async revokeIdentity(identityId: string, ctx: AuditContext): Promise<{ revoked: string[] }> {
+    const sids = await this.#kratos.listIdentitySessions(identityId);
+    await this.#kratos.revokeIdentitySessions(identityId);
+    for (const sid of sids) await this.#sessions.forgetSession(sid, Date.now() + this.#rememberMs);
+    await this.#db.transaction().execute((trx) =>
+      writeAudit(trx, ctx, {
+        action: "identity.sessions_revoked",
+        targetType: "identity",
+        targetId: identityId,
+        after: { sessions: sids.length },
+      }),
+    );
+    return { revoked: sids };
+  }
+
+  /** Remembers a revoked credential id (session id or `api_key:<id>`) for as long as its tokens can live. */
+  async markRevoked(sid: string): Promise<void> {
+    await this.#redis.set(REVOKED_PREFIX + sid, "1", "PX", this.#rememberMs);
+  }
+
+  /** For introspection: fails closed (throws) when Redis cannot be asked. */
+  async isRevoked(sid: string): Promise<boolean> {
+    if (this.#redis.status !== "ready") throw new DependencyUnavailableError("redis not ready");
+    return (await this.#redis.exists(REVOKED_PREFIX + sid)) === 1;
+  }
+}

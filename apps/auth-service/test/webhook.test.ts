@@ -1,0 +1,143 @@
+import pg from "pg";
+import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
+import { registerApi, stack, uniqueEmail } from "../../../test/support/kratos.ts";
+import { auth, call, expectErrorShape } from "./support.ts";
+
+// Kratos' after-registration web_hook → the auth-service's admin listener.
+let db: pg.Pool;
+beforeAll(() => {
+  db = new pg.Pool({ connectionString: inject("stack").DATABASE_URL, max: 2 });
+});
+afterAll(() => db.end());
+
+const userRow = async (identityId: string) =>
+  (await db.query("select email, name_first, name_last, signup_tier from users where identity_id = $1", [identityId]))
+    .rows[0] as { email: string; name_first: string; name_last: string; signup_tier: string | null } | undefined;
+const auditCount = async (identityId: string) =>
+  Number(
+    (await db.query("select count(*) from audit_log where target_id = $1 and action = 'user.created'", [identityId]))
+      .rows[0].count,
+  );
+
+async function waitFor<T>(fn: () => Promise<T | undefined>, ms = 15_000): Promise<T> {
+  const end = Date.now() + ms;
+  for (;;) {
+    const v = await fn();
+    if (v !== undefined) return v;
+    if (Date.now() > end) throw new Error("timed out");
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+// secret null = send no secret header at all.
+const hook = (
+  body: unknown,
+  secret: string | null = auth().env.WEBHOOK_SECRET ?? "",
+  headers: Record<string, string> = {},
+) =>
+  call("/v1/webhooks/kratos/registration", {
+    base: auth().admin,
+    json: body,
+    headers: { ...(secret !== null ? { "x-gatehouse-webhook-secret": secret } : {}), ...headers },
+  });
+
+describe("after-registration webhook (real Kratos → auth-service)", () => {
+  it("a registration with a pricing tier creates the user record with that tier", async () => {
+    const s = stack();
+    const email = uniqueEmail("hook");
+    const reg = await registerApi(
+      s,
+      { email, name: { first: "Tier", last: "Pro" } },
+      { transientPayload: { tier: "pro" } },
+    );
+    expect(reg.status).toBe(200);
+    const id = reg.body.identity?.id ?? "";
+    const row = await waitFor(() => userRow(id));
+    expect(row).toEqual({ email, name_first: "Tier", name_last: "Pro", signup_tier: "pro" });
+    expect(await auditCount(id)).toBe(1);
+  });
+
+  it("without a tier, the user is created with none", async () => {
+    const reg = await registerApi(stack(), { email: uniqueEmail("hook-none") });
+    const row = await waitFor(() => userRow(reg.body.identity?.id ?? ""));
+    expect(row.signup_tier).toBeNull();
+  });
+
+  it("replays and concurrent duplicates create one user and one audit row", async () => {
+    const id = crypto.randomUUID();
+    const body = {
+      identity_id: id,
+      email: uniqueEmail("replay"),
+      name: { first: "R", last: "P" },
+      transient_payload: { tier: "enterprise" },
+    };
+    const results = await Promise.all(Array.from({ length: 10 }, () => hook(body)));
+    expect(results.map((r) => r.status)).toEqual(Array(10).fill(200));
+    expect(results.filter((r) => r.body.created === true)).toHaveLength(1);
+    expect((await hook(body)).body.created).toBe(false);
+    expect(await auditCount(id)).toBe(1);
+    expect((await userRow(id))?.signup_tier).toBe("enterprise");
+  });
+
+  it("refuses a missing or wrong secret and changes nothing", async () => {
+    const id = crypto.randomUUID();
+    const body = { identity_id: id, email: uniqueEmail("nosecret") };
+    for (const secret of [null, "", "wrong", `${auth().env.WEBHOOK_SECRET}x`]) {
+      const r = await hook(body, secret);
+      expect(r.status).toBe(401);
+      expectErrorShape(r.body, "unauthenticated");
+    }
+    expect(await userRow(id)).toBeUndefined();
+  });
+
+  it("answers malformed bodies with a 4xx naming the problem and changes nothing", async () => {
+    const id = crypto.randomUUID();
+    const cases: [string, unknown, number, string][] = [
+      ["missing email", { identity_id: id }, 400, "email"],
+      ["bad uuid", { identity_id: "x", email: uniqueEmail() }, 400, "identity_id"],
+      ["email wrong type", { identity_id: id, email: 42 }, 400, "email"],
+      ["array body", [1, 2], 400, "body"],
+    ];
+    for (const [name, body, status, field] of cases) {
+      const r = await hook(body);
+      expect(r.status, name).toBe(status);
+      expectErrorShape(r.body, "bad_request");
+      expect(r.body.message, name).toContain(field);
+    }
+    const notJson = await call("/v1/webhooks/kratos/registration", {
+      base: auth().admin,
+      body: "{not json",
+      headers: { "content-type": "application/json", "x-gatehouse-webhook-secret": auth().env.WEBHOOK_SECRET ?? "" },
+    });
+    expect(notJson.status).toBe(400);
+    expectErrorShape(notJson.body, "invalid_json");
+    const form = await call("/v1/webhooks/kratos/registration", {
+      base: auth().admin,
+      body: "identity_id=x",
+      headers: {
+        "content-type": "application/x-www-form-urlencoded",
+        "x-gatehouse-webhook-secret": auth().env.WEBHOOK_SECRET ?? "",
+      },
+    });
+    expect(form.status).toBe(415);
+    expectErrorShape(form.body, "unsupported_media_type");
+    const huge = await hook({ identity_id: id, email: uniqueEmail(), transient_payload: { pad: "x".repeat(200_000) } });
+    expect(huge.status).toBe(413);
+    expectErrorShape(huge.body, "payload_too_large");
+    expect(await userRow(id)).toBeUndefined();
+  });
+
+  it("an unknown tier is ignored, never stored", async () => {
+    const id = crypto.randomUUID();
+    expect(
+      (
+        await hook({
+          identity_id: id,
+          email: uniqueEmail("tier"),
+          transient_payload: { tier: "platinum'; drop table users;--" },
+        })
+      ).status,
+    ).toBe(200);
+    expect((await userRow(id))?.signup_tier).toBeNull();
+  });
+});

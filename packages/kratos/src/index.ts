@@ -1,0 +1,33 @@
+export {
+  createKratosClient,
+  type KratosClient,
+  type KratosClientOptions,
+  type ListSessionsOptions,
+} from "./client.ts";
+export {
+  credentialFrom,
+  credentialKey,
+  DEFAULT_SESSION_COOKIE,
+  extractSessionCookie,
+  isValidCookieValue,
+  isValidToken,
+  type KratosCredential,
+  MAX_COOKIE_HEADER,
+  MAX_CREDENTIAL_LENGTH,
+} from "./credentials.ts";
+export {
+  isKratosError,
+  KRATOS_ERROR_CODES,
+  KratosError,
+  type KratosErrorCode,
+  type KratosErrorOptions,
+  parseRetryAfter,
+} from "./errors.ts";
+export {
+  type Aal,
+  type KratosIdentity,
+  type KratosSession,
+  type KratosTraits,
+  mapIdentity,
+  mapSession,
+} from "./session.ts";
