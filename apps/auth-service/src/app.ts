@@ -37,8 +37,8 @@ export interface App {
   close(): Promise<void>;
 }
 
-export function createLogger(level: string): Logger {
-  return pino({
+export function createLogger(level: string, destination?: pino.DestinationStream): Logger {
+  const opts: pino.LoggerOptions = {
     level,
     base: { service: "auth-service" },
     // Defence in depth: request logging never includes headers, but if anything
@@ -59,7 +59,8 @@ export function createLogger(level: string): Logger {
       ],
       censor: "[redacted]",
     },
-  });
+  };
+  return destination ? pino(opts, destination) : pino(opts);
 }
 
 export async function createApp(cfg: AuthConfig, log: Logger = createLogger(cfg.logLevel)): Promise<App> {

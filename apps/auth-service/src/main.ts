@@ -1,14 +1,15 @@
 // Starts the public and admin listeners; drains in-flight requests on SIGTERM.
 import { randomUUID } from "node:crypto";
 import type { Server } from "node:http";
+import type { DestinationStream } from "pino";
 import { createApp, createLogger } from "./app.ts";
 import { ConfigError, loadConfig } from "./config.ts";
 import { adminApp } from "./http/admin.ts";
 import { publicApp } from "./http/public.ts";
 
-export async function start(env: NodeJS.ProcessEnv = process.env) {
+export async function start(env: NodeJS.ProcessEnv = process.env, opts: { logDestination?: DestinationStream } = {}) {
   const cfg = loadConfig(env);
-  const log = createLogger(cfg.logLevel);
+  const log = createLogger(cfg.logLevel, opts.logDestination);
   const app = await createApp(cfg, log);
   const listen = (e: ReturnType<typeof publicApp>, port: number) =>
     new Promise<Server>((res, rej) => {
@@ -40,9 +41,9 @@ export async function start(env: NodeJS.ProcessEnv = process.env) {
     if (stopping) return;
     stopping = true;
     log.info({ signal }, "draining");
+    // close() stops accepting, closes idle keep-alive connections and waits for
+    // requests in flight; dependencies are closed only after that.
     const closed = (s: Server) => new Promise<void>((r) => s.close(() => r()));
-    pub.closeIdleConnections();
-    adm.closeIdleConnections();
     const force = setTimeout(() => {
       pub.closeAllConnections();
       adm.closeAllConnections();

@@ -1,0 +1,96 @@
+import { connect } from "node:net";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { startAuthService, type Running } from "./in-process.ts";
+import { call, newUser } from "./support.ts";
+
+let svc: Running;
+beforeAll(async () => {
+  svc = await startAuthService({ RATE_LIMIT_PER_MINUTE: "5" });
+});
+afterAll(() => svc.stop().catch(() => {}));
+
+describe("operations", () => {
+  it("rate-limits the token endpoint per client with 429 + Retry-After", async () => {
+    const statuses: number[] = [];
+    let last: Awaited<ReturnType<typeof call>> | undefined;
+    for (let i = 0; i < 7; i++) {
+      last = await call("/v1/token", { base: svc.url, headers: { "x-session-token": "ory_st_nope" }, json: {} });
+      statuses.push(last.status);
+    }
+    expect(statuses.slice(0, 5)).toEqual([401, 401, 401, 401, 401]);
+    expect(statuses.slice(5)).toEqual([429, 429]);
+    expect(last?.headers.get("retry-after")).toMatch(/^\d+$/);
+    expect(last?.body).toMatchObject({ error: "rate_limited" });
+  });
+
+  it("exposes Prometheus metrics on the admin listener only", async () => {
+    const m = await fetch(`${svc.admin}/metrics`);
+    expect(m.status).toBe(200);
+    const text = await m.text();
+    for (const series of [
+      "gatehouse_http_request_duration_seconds_bucket",
+      "gatehouse_session_cache_total",
+      "gatehouse_tokens_minted_total",
+      "gatehouse_webhook_total",
+    ]) {
+      expect(text).toContain(series);
+    }
+    expect(text).toMatch(
+      /gatehouse_http_request_duration_seconds_count\{listener="public",method="POST",route="\/v1\/token",status="401"\} \d+/,
+    );
+    expect((await fetch(`${svc.url}/metrics`)).status).toBe(404);
+  });
+
+  it("logs never contain a session token, cookie or JWT", async () => {
+    const lines: string[] = [];
+    const logged = await startAuthService({ LOG_LEVEL: "debug" }, { logLines: lines });
+    try {
+      const u = await newUser("logs");
+      const r = await call("/v1/token", {
+        base: logged.url,
+        token: u.sessionToken,
+        json: {},
+        headers: { cookie: "ory_kratos_session=secretcookievalue123" },
+      });
+      expect([200, 400, 401]).toContain(r.status);
+      const t = await call("/v1/token", { base: logged.url, token: u.sessionToken, json: {} });
+      await call("/v1/nope", { base: logged.url, headers: { authorization: `Bearer ${t.body.access_token}` } });
+      const all = lines.join("");
+      expect(all).not.toContain(u.sessionToken);
+      expect(all).not.toContain("secretcookievalue123");
+      expect(all).not.toContain(String(t.body.access_token).slice(20, 60));
+      // The capture works: the requests were logged.
+      expect(lines.filter((l) => l.includes('"route":"/v1/token"')).length).toBeGreaterThanOrEqual(2);
+    } finally {
+      await logged.stop();
+    }
+  });
+
+  it("graceful shutdown finishes the request in flight and refuses new connections", async () => {
+    const own = await startAuthService();
+    const u = await newUser("drain");
+    const port = Number(new URL(own.url).port);
+    // Start a request and hold back the end of its body, so it is in flight during stop().
+    const body = JSON.stringify({});
+    const sock = connect(port, "127.0.0.1");
+    await new Promise<void>((r) => sock.once("connect", () => r()));
+    let answer = "";
+    sock.on("data", (d) => {
+      answer += d.toString();
+    });
+    const ended = new Promise<void>((r) => sock.once("close", () => r()));
+    sock.write(
+      `POST /v1/token HTTP/1.1\r\nHost: x\r\nX-Session-Token: ${u.sessionToken}\r\nContent-Type: application/json\r\nContent-Length: ${body.length}\r\nConnection: close\r\n\r\n`,
+    );
+    await new Promise((r) => setTimeout(r, 100));
+    const stopping = own.stop();
+    await new Promise((r) => setTimeout(r, 100));
+    // A real client keeps its side open until it has the answer (no early FIN).
+    sock.write(body);
+    await stopping;
+    await ended;
+    expect(answer).toMatch(/^HTTP\/1\.1 200/);
+    expect(answer).toContain("access_token");
+    await expect(fetch(`${own.url}/health/alive`)).rejects.toThrow();
+  });
+});
