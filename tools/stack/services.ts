@@ -2,7 +2,7 @@
 // to tell it is ready, and what it contributes to `status -o env`. Apps join
 // this list as they are written.
 import { execFileSync } from "node:child_process";
-import { chownSync, existsSync, mkdirSync, readdirSync, rmSync } from "node:fs";
+import { chownSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { userInfo } from "node:os";
 import { join, resolve } from "node:path";
 import pg from "pg";
@@ -342,7 +342,88 @@ export const authService: ServiceDef = {
   },
 };
 
-export const SERVICES: ServiceDef[] = [postgres, redis, mail, kratos, authService];
+// --- example API -----------------------------------------------------------------
+
+export const exampleApi: ServiceDef = {
+  name: "api",
+  overrideVar: "API_URL",
+  async start(cfg) {
+    await ensurePortFree("example-api", cfg.ports.api);
+    const log = join(cfg.logDir, "api.log");
+    const i = internalUrls(cfg);
+    const b = browserUrls(cfg);
+    const pid = startProcess({
+      name: "api",
+      command: process.execPath,
+      args: [resolve(REPO_ROOT, "apps/example-api/src/main.ts")],
+      env: {
+        API_HOST: "127.0.0.1",
+        API_PORT: String(cfg.ports.api),
+        DATABASE_URL: process.env.DATABASE_URL || i.database,
+        AUTH_SERVICE_URL: i.authPublic,
+        CORS_ALLOWED_ORIGINS: [b.web, b.marketing].join(","),
+      },
+      log,
+    });
+    await waitReady("example-api", pid, log, () => httpOk(`http://127.0.0.1:${cfg.ports.api}/health/alive`));
+    return { name: "api", pid, url: b.api, log, env: { API_URL: b.api } };
+  },
+};
+
+// --- gateway ---------------------------------------------------------------------
+
+export const gateway: ServiceDef = {
+  name: "gateway",
+  overrideVar: "GATEWAY_URL",
+  async start(cfg) {
+    await ensurePortFree("gateway", cfg.ports.gateway);
+    const log = join(cfg.logDir, "gateway.log");
+    const i = internalUrls(cfg);
+    const b = browserUrls(cfg);
+    // The routes file names the example API by URL; render it for this stack's ports.
+    const routes = join(cfg.dir, "routes.yaml");
+    mkdirSync(cfg.dir, { recursive: true });
+    writeFileSync(
+      routes,
+      readFileSync(resolve(REPO_ROOT, "apps/gateway/routes.local.yaml"), "utf8").replaceAll(
+        // biome-ignore lint/suspicious/noTemplateCurlyInString: a placeholder in the routes file, not a template
+        "${API_URL}",
+        `http://127.0.0.1:${cfg.ports.api}`,
+      ),
+    );
+    const hostOf = (u: string) => new URL(u).hostname;
+    const pid = startProcess({
+      name: "gateway",
+      command: process.execPath,
+      args: [resolve(REPO_ROOT, "apps/gateway/src/main.ts")],
+      env: {
+        GATEWAY_HOST: "127.0.0.1",
+        GATEWAY_PORT: String(cfg.ports.gateway),
+        ROUTES_FILE: routes,
+        AUTH_SERVICE_URL: i.authPublic,
+        KRATOS_PUBLIC_URL: process.env.KRATOS_PUBLIC_URL || i.kratosPublic,
+        REDIS_URL: process.env.REDIS_URL || i.redis,
+        LOGIN_URL: `${b.web}/auth/login`,
+        ALLOWED_RETURN_HOSTS: [...new Set([hostOf(b.web), hostOf(b.api), hostOf(b.gateway), hostOf(b.marketing)])].join(
+          ",",
+        ),
+        TRUSTED_PROXIES: "127.0.0.1/32,::1",
+        LOG_LEVEL: process.env.GATEWAY_LOG_LEVEL ?? "info",
+      },
+      log,
+    });
+    await waitReady("gateway", pid, log, () => httpOk(`http://127.0.0.1:${cfg.ports.gateway}/health/alive`));
+    return {
+      name: "gateway",
+      pid,
+      url: b.gateway,
+      log,
+      env: { GATEWAY_URL: b.gateway, GATEWAY_INTERNAL_URL: `http://127.0.0.1:${cfg.ports.gateway}` },
+    };
+  },
+};
+
+export const SERVICES: ServiceDef[] = [postgres, redis, mail, kratos, authService, exampleApi, gateway];
 
 export function wipeData(cfg: StackConfig): void {
   rmSync(cfg.dataDir, { recursive: true, force: true });

@@ -1,6 +1,6 @@
 import { connect } from "node:net";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { startAuthService, type Running } from "./in-process.ts";
+import { type Running, startAuthService } from "./in-process.ts";
 import { call, newUser } from "./support.ts";
 
 let svc: Running;

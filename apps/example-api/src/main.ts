@@ -1,0 +1,55 @@
+import pg from "pg";
+import { z } from "zod";
+import { createApi, MIGRATION } from "./app.ts";
+
+const schema = z.object({
+  API_HOST: z.string().default("127.0.0.1"),
+  API_PORT: z.coerce.number().int().min(0).max(65_535).default(7403),
+  DATABASE_URL: z.string().url(),
+  AUTH_SERVICE_URL: z.string().url(),
+  TOKEN_AUDIENCE: z.string().default("gatehouse"),
+  CORS_ALLOWED_ORIGINS: z.string().default(""),
+  KRATOS_COOKIE_NAME: z.string().default("ory_kratos_session"),
+});
+
+export async function start(env: NodeJS.ProcessEnv = process.env) {
+  const r = schema.safeParse(env);
+  if (!r.success)
+    throw new Error(
+      `invalid configuration:\n${r.error.issues.map((i) => `  ${String(i.path[0])}: ${i.message}`).join("\n")}`,
+    );
+  const c = r.data;
+  const db = new pg.Pool({ connectionString: c.DATABASE_URL, max: 10, connectionTimeoutMillis: 3_000 });
+  await db.query(MIGRATION);
+  const { app, guard } = createApi(
+    {
+      authServiceUrl: c.AUTH_SERVICE_URL,
+      audience: c.TOKEN_AUDIENCE,
+      corsOrigins: c.CORS_ALLOWED_ORIGINS.split(",").filter(Boolean),
+      cookieName: c.KRATOS_COOKIE_NAME,
+    },
+    db,
+  );
+  const server = app.listen(c.API_PORT, c.API_HOST);
+  await new Promise<void>((res, rej) => server.once("listening", res).once("error", rej));
+  const address = server.address();
+  return {
+    port: typeof address === "object" && address ? address.port : c.API_PORT,
+    async stop() {
+      await new Promise<void>((res) => server.close(() => res()));
+      await guard.close();
+      await db.end();
+    },
+  };
+}
+
+if (import.meta.main) {
+  try {
+    const s = await start();
+    console.log(JSON.stringify({ msg: "example-api listening", port: s.port }));
+    for (const sig of ["SIGTERM", "SIGINT"] as const) process.on(sig, () => void s.stop().then(() => process.exit(0)));
+  } catch (e) {
+    console.error(`example-api: ${(e as Error).message}`);
+    process.exit((e as Error).message.startsWith("invalid configuration") ? 2 : 1);
+  }
+}

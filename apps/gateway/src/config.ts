@@ -1,0 +1,109 @@
+// The gateway's configuration: parsed once at start-up; a bad variable stops it
+// with a message naming the variable.
+import { z } from "zod";
+
+const url = z.string().url();
+const list = z.string().transform((s) =>
+  s
+    .split(",")
+    .map((x) => x.trim())
+    .filter(Boolean),
+);
+const bool = z.enum(["true", "false", "1", "0"]).transform((v) => v === "true" || v === "1");
+
+const cidr = z
+  .string()
+  .refine((c) => parseCidr(c) !== undefined, "must be an IPv4/IPv6 address or CIDR, e.g. 10.0.0.0/8");
+
+const schema = z.object({
+  GATEWAY_HOST: z.string().min(1).default("127.0.0.1"),
+  GATEWAY_PORT: z.coerce.number().int().min(0).max(65_535).default(7400),
+  ROUTES_FILE: z.string().min(1),
+  AUTH_SERVICE_URL: url,
+  KRATOS_PUBLIC_URL: url,
+  REDIS_URL: url.refine((u) => /^rediss?:\/\//.test(u), "must be a redis:// URL").optional(),
+  TOKEN_AUDIENCE: list.pipe(z.array(z.string().min(1)).min(1)).default(["gatehouse"]),
+  TOKEN_ISSUER: url.optional(),
+  KRATOS_COOKIE_NAME: z
+    .string()
+    .regex(/^[A-Za-z0-9_.-]+$/)
+    .default("ory_kratos_session"),
+  LOGIN_URL: url.optional(),
+  ALLOWED_RETURN_HOSTS: list.default([]),
+  TRUSTED_PROXIES: list.pipe(z.array(cidr)).default([]),
+  SESSION_CACHE_TTL_SECONDS: z.coerce.number().int().min(0).max(3_600).default(60),
+  BRUTE_FORCE_MAX_FAILURES: z.coerce.number().int().min(1).max(1_000).default(5),
+  BRUTE_FORCE_MAX_ATTEMPTS: z.coerce.number().int().min(1).max(10_000).default(10),
+  BRUTE_FORCE_MAX_IP_FAILURES: z.coerce.number().int().min(1).max(100_000).default(50),
+  BRUTE_FORCE_LOCKOUT_SECONDS: z.coerce.number().int().min(1).max(86_400).default(900),
+  BRUTE_FORCE_DELAY_BASE_MS: z.coerce.number().int().min(0).max(10_000).default(250),
+  BRUTE_FORCE_FAIL_OPEN: bool.default(true),
+  WEBSOCKET_RECHECK_SECONDS: z.coerce.number().int().min(1).max(3_600).default(30),
+  LOG_LEVEL: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).default("info"),
+});
+
+export type GatewayConfig = z.infer<typeof schema>;
+
+export class ConfigError extends Error {
+  override name = "ConfigError";
+}
+
+export function loadConfig(env: NodeJS.ProcessEnv = process.env): GatewayConfig {
+  const r = schema.safeParse(env);
+  if (!r.success) {
+    throw new ConfigError(
+      `invalid configuration:\n${r.error.issues.map((i) => `  ${String(i.path[0])}: ${i.message}`).join("\n")}`,
+    );
+  }
+  if (r.data.LOGIN_URL && r.data.ALLOWED_RETURN_HOSTS.length === 0) {
+    throw new ConfigError(
+      "invalid configuration:\n  ALLOWED_RETURN_HOSTS: required with LOGIN_URL (the hosts return_to may point at)",
+    );
+  }
+  return r.data;
+}
+
+// --- trusted proxies -----------------------------------------------------------
+
+type Cidr = { v6: boolean; bits: bigint; mask: bigint };
+
+function ipToBigInt(ip: string): { v6: boolean; n: bigint } | undefined {
+  const v4 = /^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})$/.exec(ip);
+  if (v4) {
+    const parts = v4.slice(1).map(Number);
+    if (parts.some((p) => p > 255)) return undefined;
+    return { v6: false, n: parts.reduce((a, p) => (a << 8n) | BigInt(p), 0n) };
+  }
+  const mapped = /^::ffff:(\d+\.\d+\.\d+\.\d+)$/i.exec(ip);
+  if (mapped?.[1]) return ipToBigInt(mapped[1]);
+  if (!ip.includes(":")) return undefined;
+  const [head, tail] = ip.split("::");
+  const h = head ? head.split(":") : [];
+  const t = tail ? tail.split(":") : [];
+  if (ip.split("::").length > 2) return undefined;
+  const fill = ip.includes("::") ? 8 - h.length - t.length : 0;
+  const groups = [...h, ...Array(fill).fill("0"), ...t];
+  if (groups.length !== 8 || groups.some((g) => !/^[0-9a-f]{1,4}$/i.test(g))) return undefined;
+  return { v6: true, n: groups.reduce((a, g) => (a << 16n) | BigInt(Number.parseInt(g, 16)), 0n) };
+}
+
+export function parseCidr(c: string): Cidr | undefined {
+  const [ip, len] = c.split("/");
+  const parsed = ipToBigInt(ip ?? "");
+  if (!parsed) return undefined;
+  const width = parsed.v6 ? 128 : 32;
+  const l = len === undefined ? width : Number(len);
+  if (!Number.isInteger(l) || l < 0 || l > width) return undefined;
+  const mask = l === 0 ? 0n : ((1n << BigInt(l)) - 1n) << BigInt(width - l);
+  return { v6: parsed.v6, bits: parsed.n & mask, mask };
+}
+
+export function trustChecker(cidrs: readonly string[]): (ip: string | undefined) => boolean {
+  const parsed = cidrs.map(parseCidr).filter((c): c is Cidr => c !== undefined);
+  return (ip) => {
+    if (!ip) return false;
+    const p = ipToBigInt(ip);
+    if (!p) return false;
+    return parsed.some((c) => c.v6 === p.v6 && (p.n & c.mask) === c.bits);
+  };
+}

@@ -1,0 +1,96 @@
+// Starts the gateway. SIGHUP (or a change of the routes file) reloads the routes;
+// a bad new file is refused with a message and the old routes stay in force.
+import { watch } from "node:fs";
+import type { AddressInfo } from "node:net";
+import { createGuard } from "@gatehouse/guard";
+import { Redis } from "ioredis";
+import pino, { type DestinationStream } from "pino";
+import { ConfigError, loadConfig } from "./config.ts";
+import { loadRoutesFile, RoutesError } from "./routes/schema.ts";
+import { createGateway } from "./server.ts";
+
+export async function start(env: NodeJS.ProcessEnv = process.env, opts: { logDestination?: DestinationStream } = {}) {
+  const cfg = loadConfig(env);
+  const logOpts = { level: cfg.LOG_LEVEL, base: { service: "gateway" } };
+  const log = opts.logDestination ? pino(logOpts, opts.logDestination) : pino(logOpts);
+  const table = loadRoutesFile(cfg.ROUTES_FILE);
+  let redis: Redis | undefined;
+  if (cfg.REDIS_URL) {
+    redis = new Redis(cfg.REDIS_URL, {
+      maxRetriesPerRequest: 1,
+      enableOfflineQueue: false,
+      connectTimeout: 2_000,
+      lazyConnect: true,
+    });
+    redis.on("error", () => {});
+    await redis
+      .connect()
+      .catch((e: Error) =>
+        log.warn(
+          { err: e.message },
+          "redis not reachable at start; brute-force protection and the shared cache wait for it",
+        ),
+      );
+  }
+  const guard = createGuard({
+    authServiceUrl: cfg.AUTH_SERVICE_URL,
+    audience: cfg.TOKEN_AUDIENCE,
+    ...(cfg.TOKEN_ISSUER ? { issuer: cfg.TOKEN_ISSUER } : {}),
+    cookieName: cfg.KRATOS_COOKIE_NAME,
+    ...(cfg.LOGIN_URL ? { login: { url: cfg.LOGIN_URL, allowedReturnHosts: cfg.ALLOWED_RETURN_HOSTS } } : {}),
+    sessionCache: { maxTtlSec: cfg.SESSION_CACHE_TTL_SECONDS, ...(redis ? { redis } : {}) },
+    onEvent: (e) => log.warn({ event: e }, "guard event"),
+  });
+  const gw = createGateway({ cfg, log, guard, table, ...(redis ? { redis } : {}) });
+  await new Promise<void>((res, rej) => gw.server.listen(cfg.GATEWAY_PORT, cfg.GATEWAY_HOST, res).once("error", rej));
+  const port = (gw.server.address() as AddressInfo).port;
+  log.info({ port, routes: table.routes.length }, "gateway listening");
+
+  const reload = (why: string) => {
+    try {
+      const next = loadRoutesFile(cfg.ROUTES_FILE);
+      gw.reload(next);
+      log.info({ why, routes: next.routes.length }, "routes reloaded");
+      return true;
+    } catch (e) {
+      log.error({ why, err: (e as Error).message }, "routes file refused; keeping the previous routes");
+      return false;
+    }
+  };
+  const onHup = () => reload("SIGHUP");
+  process.on("SIGHUP", onHup);
+  let debounce: NodeJS.Timeout | undefined;
+  const watcher = watch(cfg.ROUTES_FILE, () => {
+    clearTimeout(debounce);
+    debounce = setTimeout(() => reload("file changed"), 200);
+  });
+  watcher.on("error", () => {});
+
+  return {
+    port,
+    gateway: gw,
+    reload,
+    async stop() {
+      process.off("SIGHUP", onHup);
+      watcher.close();
+      clearTimeout(debounce);
+      await gw.close();
+      await guard.close();
+      await redis?.quit().catch(() => {});
+    },
+  };
+}
+
+if (import.meta.main) {
+  try {
+    const s = await start();
+    for (const sig of ["SIGTERM", "SIGINT"] as const) process.on(sig, () => void s.stop().then(() => process.exit(0)));
+  } catch (e) {
+    if (e instanceof ConfigError || e instanceof RoutesError) {
+      console.error(`gateway: ${e.message}`);
+      process.exit(2);
+    }
+    console.error(`gateway: failed to start: ${(e as Error).message}`);
+    process.exit(1);
+  }
+}

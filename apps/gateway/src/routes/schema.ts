@@ -1,0 +1,198 @@
+// The routes file (YAML or JSON), validated once at load into a typed table.
+// Overlapping routes must have distinct priorities, else loading fails naming both:
+// which rule guards a request is decided when the file is read, never guessed at
+// request time.
+import { readFileSync } from "node:fs";
+import { parse as parseYaml } from "yaml";
+import { z } from "zod";
+import { hostsIntersect, intersects, type Pattern, parsePattern } from "./patterns.ts";
+
+const METHODS = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"] as const;
+export type Method = (typeof METHODS)[number];
+export type CredentialKind = "session" | "jwt" | "api_key";
+
+const hostRe = /^(\*\.)?([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)(\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*$/;
+const upstream = z.string().refine((u) => {
+  try {
+    const x = new URL(u);
+    return (
+      (x.protocol === "http:" || x.protocol === "https:") &&
+      (x.pathname === "/" || x.pathname === "") &&
+      !x.search &&
+      !x.username
+    );
+  } catch {
+    return false;
+  }
+}, "must be an origin such as http://127.0.0.1:7403 (no path, query or credentials)");
+
+const auth = z
+  .object({
+    accept: z.array(z.enum(["session", "jwt", "api_key"])).default(["session", "jwt"]),
+    anonymous: z.boolean().default(false),
+    roles: z.array(z.enum(["owner", "admin", "member"])).default([]),
+    permissions: z.array(z.string().regex(/^[a-z_]+:[a-z_*]+$/)).default([]),
+    aal: z.enum(["aal1", "aal2"]).optional(),
+  })
+  .strict();
+
+const forward = z
+  .object({
+    jwt: z.boolean().default(true),
+    identity_headers: z.boolean().default(true),
+    kratos_cookie: z.boolean().default(false),
+  })
+  .strict();
+
+const route = z
+  .object({
+    name: z.string().regex(/^[a-z0-9][a-z0-9_.-]{0,62}$/, "lowercase letters, digits, '-', '_', '.'"),
+    match: z
+      .object({
+        host: z.union([z.string(), z.array(z.string()).min(1)]).optional(),
+        path: z.string().default("/**"),
+        methods: z.array(z.enum(METHODS)).min(1).optional(),
+      })
+      .strict(),
+    priority: z.number().int().min(-1000).max(1000).default(0),
+    upstream,
+    auth: auth.default({ accept: ["session", "jwt"], anonymous: false, roles: [], permissions: [] }),
+    forward: forward.default({ jwt: true, identity_headers: true, kratos_cookie: false }),
+    websocket: z.boolean().default(false),
+    timeout_ms: z.number().int().min(100).max(300_000).default(30_000),
+  })
+  .strict();
+
+const file = z
+  .object({
+    routes: z.array(route).default([]),
+    default: route.omit({ name: true, match: true, priority: true }).optional(),
+  })
+  .strict();
+
+export interface CompiledRoute {
+  name: string;
+  hosts: string[] | undefined;
+  pathGlob: string;
+  pattern: Pattern;
+  methods: ReadonlySet<string> | undefined;
+  priority: number;
+  upstream: string;
+  auth: { accept: CredentialKind[]; anonymous: boolean; roles: string[]; permissions: string[]; aal?: "aal1" | "aal2" };
+  forward: { jwt: boolean; identityHeaders: boolean; kratosCookie: boolean };
+  websocket: boolean;
+  timeoutMs: number;
+}
+
+export interface RouteTable {
+  routes: CompiledRoute[];
+  fallback: CompiledRoute | undefined;
+}
+
+export class RoutesError extends Error {
+  override name = "RoutesError";
+}
+
+type RouteInput = z.infer<typeof route>;
+
+function compile(
+  r: Omit<RouteInput, "name" | "match" | "priority"> & Partial<Pick<RouteInput, "name" | "match" | "priority">>,
+  where: string,
+): CompiledRoute {
+  const hosts =
+    r.match?.host === undefined
+      ? undefined
+      : (Array.isArray(r.match.host) ? r.match.host : [r.match.host]).map((h) => h.toLowerCase());
+  for (const h of hosts ?? [])
+    if (!hostRe.test(h))
+      throw new RoutesError(
+        `${where}.match.host: "${h}" is not a host name without port (use "*.example.com" for subdomains)`,
+      );
+  let pattern: Pattern;
+  try {
+    pattern = parsePattern(r.match?.path ?? "/**");
+  } catch (e) {
+    throw new RoutesError(`${where}.match.path: ${(e as Error).message}`);
+  }
+  if (r.auth.anonymous && (r.auth.roles.length || r.auth.permissions.length || r.auth.aal)) {
+    throw new RoutesError(`${where}.auth: an anonymous route cannot require roles, permissions or aal`);
+  }
+  if (!r.auth.anonymous && r.auth.accept.length === 0)
+    throw new RoutesError(`${where}.auth.accept: list at least one credential, or set anonymous: true`);
+  return {
+    name: r.name ?? "default",
+    hosts,
+    pathGlob: r.match?.path ?? "/**",
+    pattern,
+    methods: r.match?.methods ? new Set(r.match.methods) : undefined,
+    priority: r.priority ?? 0,
+    upstream: r.upstream.replace(/\/$/, ""),
+    auth: {
+      accept: r.auth.accept,
+      anonymous: r.auth.anonymous,
+      roles: r.auth.roles,
+      permissions: r.auth.permissions,
+      ...(r.auth.aal ? { aal: r.auth.aal } : {}),
+    },
+    forward: { jwt: r.forward.jwt, identityHeaders: r.forward.identity_headers, kratosCookie: r.forward.kratos_cookie },
+    websocket: r.websocket,
+    timeoutMs: r.timeout_ms,
+  };
+}
+
+const methodsIntersect = (a: ReadonlySet<string> | undefined, b: ReadonlySet<string> | undefined) =>
+  !a || !b || [...a].some((m) => b.has(m));
+
+export function compileRoutes(doc: unknown, source = "routes"): RouteTable {
+  const parsed = file.safeParse(doc ?? {});
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0];
+    const path = issue?.path.map((p) => (typeof p === "number" ? `[${p}]` : `.${String(p)}`)).join("") ?? "";
+    throw new RoutesError(`${source}${path}: ${issue?.message ?? "invalid"}`);
+  }
+  const names = new Set<string>();
+  const routes = parsed.data.routes.map((r, i) => {
+    if (names.has(r.name)) throw new RoutesError(`${source}.routes[${i}].name: "${r.name}" is used twice`);
+    names.add(r.name);
+    return compile(r, `${source}.routes[${i}] (${r.name})`);
+  });
+  for (let i = 0; i < routes.length; i++) {
+    for (let j = i + 1; j < routes.length; j++) {
+      const a = routes[i] as CompiledRoute;
+      const b = routes[j] as CompiledRoute;
+      if (
+        a.priority === b.priority &&
+        hostsIntersect(a.hosts, b.hosts) &&
+        methodsIntersect(a.methods, b.methods) &&
+        intersects(a.pattern, b.pattern)
+      ) {
+        throw new RoutesError(
+          `${source}: routes "${a.name}" (${a.pathGlob}) and "${b.name}" (${b.pathGlob}) overlap with the same priority ${a.priority}; give the one that should win a higher priority`,
+        );
+      }
+    }
+  }
+  routes.sort((a, b) => b.priority - a.priority);
+  const fallback = parsed.data.default ? compile(parsed.data.default, `${source}.default`) : undefined;
+  return { routes, fallback };
+}
+
+export function loadRoutesFile(path: string): RouteTable {
+  let text: string;
+  try {
+    text = readFileSync(path, "utf8");
+  } catch (e) {
+    throw new RoutesError(
+      `cannot read routes file ${path}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`,
+    );
+  }
+  let doc: unknown;
+  try {
+    doc = path.endsWith(".json") ? JSON.parse(text) : parseYaml(text);
+  } catch (e) {
+    throw new RoutesError(
+      `${path}: not valid ${path.endsWith(".json") ? "JSON" : "YAML"}: ${(e as Error).message.split("\n")[0]}`,
+    );
+  }
+  return compileRoutes(doc, path);
+}

@@ -1,0 +1,500 @@
+// The gateway's request path, on plain node:http (no framework on the hot path):
+//   normalize the path → Kratos passthrough | forward-auth | route match
+//   → guard (credential → authentication → authorization) → strip what the client
+//   may not send, add identity → proxy upstream (keep-alive) with the same path
+//   the rule matched.
+import { randomUUID } from "node:crypto";
+import { Agent, createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
+import type { Socket } from "node:net";
+import {
+  type Decision,
+  type Guard,
+  type GuardRequest,
+  isIdentityHeader,
+  type Rule,
+  removeCookie,
+} from "@gatehouse/guard";
+import { Counter, Histogram, renderAll } from "@gatehouse/observability";
+import { createProxyMiddleware, type RequestHandler } from "http-proxy-middleware";
+import type { Redis } from "ioredis";
+import type { Logger } from "pino";
+import type { GatewayConfig } from "./config.ts";
+import { trustChecker } from "./config.ts";
+import { KRATOS_PATHS, kratosPassthrough } from "./kratos/passthrough.ts";
+import { matchRoute } from "./routes/match.ts";
+import { matchKey, normalizePath } from "./routes/normalize.ts";
+import type { CompiledRoute, RouteTable } from "./routes/schema.ts";
+import { BruteForce } from "./throttle/brute-force.ts";
+
+const REQUEST_ID_RE = /^[A-Za-z0-9._:-]{1,128}$/;
+const FORWARDED = [
+  "forwarded",
+  "x-forwarded-for",
+  "x-forwarded-proto",
+  "x-forwarded-host",
+  "x-forwarded-port",
+  "x-forwarded-prefix",
+  "x-real-ip",
+  "x-original-uri",
+  "x-original-method",
+  "x-forwarded-uri",
+  "x-forwarded-method",
+];
+
+export interface GatewayDeps {
+  cfg: GatewayConfig;
+  log: Logger;
+  guard: Guard;
+  table: RouteTable;
+  redis?: Redis;
+}
+
+export interface Gateway {
+  server: Server;
+  reload(table: RouteTable): void;
+  close(): Promise<void>;
+  readonly table: RouteTable;
+}
+
+export function sendError(
+  res: ServerResponse,
+  status: number,
+  error: string,
+  message: string,
+  retryAfterSec?: number,
+): void {
+  if (res.headersSent) {
+    res.destroy();
+    return;
+  }
+  const requestId = String(res.getHeader("x-request-id") ?? randomUUID());
+  const body = JSON.stringify({ error, message, request_id: requestId });
+  const headers: Record<string, string | number> = {
+    "content-type": "application/json; charset=utf-8",
+    "content-length": Buffer.byteLength(body),
+    "cache-control": "no-store",
+  };
+  if (retryAfterSec !== undefined) headers["retry-after"] = String(retryAfterSec);
+  res.writeHead(status, headers);
+  res.end(body);
+}
+
+function ruleOf(route: CompiledRoute): Rule {
+  return {
+    accept: route.auth.accept,
+    ...(route.auth.anonymous ? { anonymous: true } : {}),
+    ...(route.auth.roles.length ? { roles: route.auth.roles } : {}),
+    ...(route.auth.permissions.length ? { permissions: route.auth.permissions } : {}),
+    ...(route.auth.aal === "aal2" ? { aal: "aal2" as const } : {}),
+  };
+}
+
+const headerGetter = (req: IncomingMessage): GuardRequest["headers"] => ({
+  get(name: string) {
+    const v = req.headers[name.toLowerCase()];
+    return v === undefined ? null : Array.isArray(v) ? v.join(", ") : v;
+  },
+});
+
+export function createGateway(deps: GatewayDeps): Gateway {
+  const { cfg, log, guard } = deps;
+  let table = deps.table;
+  const trusted = trustChecker(cfg.TRUSTED_PROXIES);
+  const agent = new Agent({ keepAlive: true, maxSockets: 512, keepAliveMsecs: 10_000 });
+  const proxies = new Map<string, RequestHandler<IncomingMessage, ServerResponse>>();
+  const metrics = {
+    requests: new Histogram(
+      "gatehouse_gateway_request_duration_seconds",
+      "Gateway request latency by route and status",
+    ),
+    decisions: new Counter("gatehouse_gateway_decisions_total", "Guard decisions by route and outcome"),
+    websockets: new Counter("gatehouse_gateway_websockets_closed_total", "Websockets closed by a re-check"),
+  };
+
+  // --- who is the client ----------------------------------------------------------
+  const fromTrustedProxy = (req: IncomingMessage) => trusted(req.socket.remoteAddress);
+  function clientIp(req: IncomingMessage): string {
+    const peer = req.socket.remoteAddress ?? "";
+    if (!trusted(peer)) return peer;
+    const xff = String(req.headers["x-forwarded-for"] ?? "")
+      .split(",")
+      .map((s) => s.trim())
+      .filter(Boolean);
+    // Walk from the nearest hop outwards; the first address we do not trust is the client.
+    for (let i = xff.length - 1; i >= 0; i--) if (!trusted(xff[i])) return xff[i] as string;
+    return xff[0] ?? peer;
+  }
+  const proto = (req: IncomingMessage) => {
+    const p = fromTrustedProxy(req)
+      ? String(req.headers["x-forwarded-proto"] ?? "")
+          .split(",")[0]
+          ?.trim()
+      : "";
+    return p === "https" || p === "http" ? p : "http";
+  };
+
+  const bruteForce = deps.redis
+    ? {
+        login: new BruteForce(deps.redis, {
+          maxFailures: cfg.BRUTE_FORCE_MAX_FAILURES,
+          lockoutSec: cfg.BRUTE_FORCE_LOCKOUT_SECONDS,
+          maxIpFailures: cfg.BRUTE_FORCE_MAX_IP_FAILURES,
+          delayBaseMs: cfg.BRUTE_FORCE_DELAY_BASE_MS,
+        }),
+        attempts: new BruteForce(deps.redis, {
+          maxFailures: cfg.BRUTE_FORCE_MAX_ATTEMPTS,
+          lockoutSec: cfg.BRUTE_FORCE_LOCKOUT_SECONDS,
+          maxIpFailures: cfg.BRUTE_FORCE_MAX_IP_FAILURES * 2,
+          delayBaseMs: 0,
+        }),
+      }
+    : undefined;
+  const kratos = kratosPassthrough({
+    kratosPublicUrl: cfg.KRATOS_PUBLIC_URL,
+    ...(bruteForce ?? {}),
+    failOpen: cfg.BRUTE_FORCE_FAIL_OPEN,
+    clientIp,
+    log,
+    sendError,
+  });
+
+  function proxyFor(route: CompiledRoute): RequestHandler<IncomingMessage, ServerResponse> {
+    const key = `${route.upstream}|${route.timeoutMs}|${route.websocket}`;
+    let p = proxies.get(key);
+    if (!p) {
+      p = createProxyMiddleware<IncomingMessage, ServerResponse>({
+        target: route.upstream,
+        agent,
+        ws: false, // upgrades are guarded and handed over explicitly
+        xfwd: false, // forwarded headers are set by us, from trusted values only
+        on: {
+          // Our own deadline, so a timeout is told apart from an upstream reset (504 vs 502).
+          proxyReq(proxyReq) {
+            proxyReq.setTimeout(route.timeoutMs, () => {
+              const e = new Error("upstream timeout") as NodeJS.ErrnoException;
+              e.code = "UPSTREAM_TIMEOUT";
+              proxyReq.destroy(e);
+            });
+          },
+          error(err, _req, res) {
+            const code = (err as NodeJS.ErrnoException).code;
+            if ("writeHead" in res) {
+              if (code === "UPSTREAM_TIMEOUT")
+                sendError(res, 504, "upstream_timeout", "the upstream did not answer in time");
+              else sendError(res, 502, "bad_gateway", "the upstream could not be reached");
+            } else res.destroy();
+            log.warn({ err: err.message, code, upstream: route.upstream }, "upstream error");
+          },
+        },
+        logger: {
+          info: () => {},
+          warn: (m: unknown) => log.warn({ msg: String(m) }),
+          error: (m: unknown) => log.error({ msg: String(m) }),
+        },
+      });
+      proxies.set(key, p);
+    }
+    return p;
+  }
+
+  /** What the upstream may and may not see. */
+  function mutateForUpstream(
+    req: IncomingMessage,
+    route: CompiledRoute,
+    decision: Extract<Decision, { kind: "allow" }>,
+    path: string,
+    query: string,
+  ): void {
+    const fwdChain = fromTrustedProxy(req) ? String(req.headers["x-forwarded-for"] ?? "") : "";
+    for (const name of Object.keys(req.headers)) {
+      if (isIdentityHeader(name) || FORWARDED.includes(name) || name === "authorization" || name === "x-api-key")
+        delete req.headers[name];
+    }
+    if (!route.forward.kratosCookie) {
+      delete req.headers["x-session-token"];
+      const c = req.headers.cookie;
+      if (c) {
+        const rest = removeCookie(c, cfg.KRATOS_COOKIE_NAME);
+        if (rest) req.headers.cookie = rest;
+        else delete req.headers.cookie;
+      }
+    }
+    for (const [k, v] of Object.entries(decision.headers)) {
+      const lk = k.toLowerCase();
+      if (lk === "authorization" && !route.forward.jwt) continue;
+      if (lk !== "authorization" && !route.forward.identityHeaders) continue;
+      req.headers[lk] = v;
+    }
+    const ip = clientIp(req);
+    req.headers["x-forwarded-for"] = fwdChain ? `${fwdChain}, ${req.socket.remoteAddress ?? ""}` : ip;
+    req.headers["x-forwarded-proto"] = proto(req);
+    if (req.headers.host) req.headers["x-forwarded-host"] = req.headers.host;
+    req.headers["x-request-id"] = String(req.headers["x-request-id"]);
+    req.url = path + query;
+  }
+
+  function setRequestId(req: IncomingMessage, res: ServerResponse): string {
+    const given = req.headers["x-request-id"];
+    const id = typeof given === "string" && REQUEST_ID_RE.test(given) ? given : randomUUID();
+    req.headers["x-request-id"] = id;
+    res.setHeader("x-request-id", id);
+    return id;
+  }
+
+  function respondDecision(res: ServerResponse, d: Exclude<Decision, { kind: "allow" }>): void {
+    if (d.kind === "redirect") {
+      res.writeHead(d.status, { location: d.location, "cache-control": "no-store" });
+      res.end();
+      return;
+    }
+    sendError(res, d.status, d.error, d.message, d.retryAfterSec);
+  }
+
+  async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const t0 = performance.now();
+    setRequestId(req, res);
+    let routeName = "-";
+    res.on("finish", () =>
+      metrics.requests.observe({ route: routeName, status: String(res.statusCode) }, (performance.now() - t0) / 1000),
+    );
+
+    const n = normalizePath(req.url ?? "/");
+    if (!n.ok) return sendError(res, 400, "bad_request", `refused path: ${n.reason}`);
+    const { path, query } = n;
+
+    if (path === "/health/alive" || path === "/health") return sendJson(res, 200, { status: "ok" });
+    if (path === "/health/ready") {
+      const ready = await readiness();
+      return sendJson(res, ready.ok ? 200 : 503, ready);
+    }
+    if (path === "/metrics") {
+      res.writeHead(200, { "content-type": "text/plain; version=0.0.4" });
+      res.end(renderAll([metrics.requests, metrics.decisions, metrics.websockets]));
+      return;
+    }
+    if (path === "/decisions" || path.startsWith("/decisions/")) {
+      routeName = "decisions";
+      return forwardAuth(req, res, path);
+    }
+    if (KRATOS_PATHS.test(path)) {
+      routeName = "kratos";
+      for (const name of Object.keys(req.headers)) if (isIdentityHeader(name)) delete req.headers[name];
+      return kratos(req, res, path, query);
+    }
+
+    const route = matchRoute(table, req.headers.host, matchKey(path), req.method ?? "GET");
+    if (!route) return sendError(res, 404, "not_found", "no route for this request");
+    routeName = route.name;
+    const decision = await guard.check(
+      {
+        method: req.method ?? "GET",
+        url: `${proto(req)}://${req.headers.host ?? "localhost"}${path}${query}`,
+        headers: headerGetter(req),
+      },
+      ruleOf(route),
+    );
+    metrics.decisions.inc({
+      route: route.name,
+      outcome: decision.kind === "deny" ? String(decision.status) : decision.kind,
+    });
+    if (decision.kind !== "allow") return respondDecision(res, decision);
+    mutateForUpstream(req, route, decision, path, query);
+    await proxyFor(route)(req, res);
+  }
+
+  /**
+   * Forward-auth for nginx auth_request (X-Original-URI / X-Original-Method),
+   * Traefik ForwardAuth (X-Forwarded-Uri / -Method / -Host / -Proto) and Envoy
+   * ext_authz HTTP (original path appended to /decisions). Only trusted proxies may
+   * say what the original request was.
+   */
+  async function forwardAuth(req: IncomingMessage, res: ServerResponse, path: string): Promise<void> {
+    if (!fromTrustedProxy(req))
+      return sendError(res, 403, "forbidden", "forward-auth answers only configured trusted proxies");
+    const h = (n: string) => {
+      const v = req.headers[n];
+      return typeof v === "string" ? v : undefined;
+    };
+    const nginx = h("x-original-uri") !== undefined;
+    const uri =
+      h("x-original-uri") ??
+      h("x-forwarded-uri") ??
+      (path.length > "/decisions".length ? path.slice("/decisions".length) : undefined);
+    if (!uri)
+      return sendError(
+        res,
+        400,
+        "bad_request",
+        "send the original URI (X-Original-URI, X-Forwarded-Uri, or a path after /decisions)",
+      );
+    const method = (
+      h("x-original-method") ??
+      h("x-forwarded-method") ??
+      (nginx ? "GET" : (req.method ?? "GET"))
+    ).toUpperCase();
+    const host = h("x-forwarded-host") ?? req.headers.host;
+    const n = normalizePath(uri);
+    if (!n.ok) return sendError(res, 400, "bad_request", `refused path: ${n.reason}`);
+    const route = matchRoute(table, host, matchKey(n.path), method);
+    if (!route) return sendError(res, 404, "not_found", "no route for this request");
+    const p = h("x-forwarded-proto") === "https" ? "https" : "http";
+    const decision = await guard.check(
+      { method, url: `${p}://${host ?? "localhost"}${n.path}${n.query}`, headers: headerGetter(req) },
+      ruleOf(route),
+    );
+    metrics.decisions.inc({
+      route: `decisions:${route.name}`,
+      outcome: decision.kind === "deny" ? String(decision.status) : decision.kind,
+    });
+    if (decision.kind === "allow") {
+      const out: Record<string, string> = { "cache-control": "no-store" };
+      for (const [k, v] of Object.entries(decision.headers)) {
+        const lk = k.toLowerCase();
+        if (lk === "authorization" && !route.forward.jwt) continue;
+        if (lk !== "authorization" && !route.forward.identityHeaders) continue;
+        out[lk] = v;
+      }
+      res.writeHead(200, out);
+      res.end();
+      return;
+    }
+    if (decision.kind === "redirect" && nginx) {
+      // auth_request only understands 2xx, 401 and 403: hand nginx the target to use in error_page.
+      res.writeHead(401, {
+        "x-auth-redirect": decision.location,
+        location: decision.location,
+        "cache-control": "no-store",
+      });
+      res.end();
+      return;
+    }
+    respondDecision(res, decision);
+  }
+
+  async function readiness(): Promise<{ ok: boolean; checks: Record<string, boolean> }> {
+    const timeout = <T>(p: Promise<T>) =>
+      Promise.race([p, new Promise<never>((_, rej) => setTimeout(() => rej(new Error("timeout")), 2_000))]);
+    const [auth, kr, rd] = await Promise.all([
+      timeout(fetch(`${cfg.AUTH_SERVICE_URL}/health/alive`)).then(
+        (r) => r.ok,
+        () => false,
+      ),
+      timeout(fetch(`${cfg.KRATOS_PUBLIC_URL}/health/alive`)).then(
+        (r) => r.ok,
+        () => false,
+      ),
+      deps.redis
+        ? timeout(deps.redis.ping()).then(
+            (r) => r === "PONG",
+            () => false,
+          )
+        : Promise.resolve(true),
+    ]);
+    const checks = { auth_service: auth, kratos: kr, redis: rd };
+    return { ok: auth && kr && rd, checks };
+  }
+
+  // --- websockets -------------------------------------------------------------------
+  const sockets = new Set<{ socket: Socket; req: GuardRequest; rule: Rule }>();
+  const recheck = setInterval(() => {
+    for (const s of sockets) {
+      void guard.check(s.req, s.rule).then((d) => {
+        // Revoked or expired: close. An outage (503) is not a logout: keep it open.
+        if (d.kind === "deny" && (d.status === 401 || d.status === 403)) {
+          metrics.websockets.inc({ reason: String(d.status) });
+          s.socket.destroy();
+        }
+      });
+    }
+  }, cfg.WEBSOCKET_RECHECK_SECONDS * 1000);
+  recheck.unref();
+
+  async function upgrade(req: IncomingMessage, socket: Socket, head: Buffer): Promise<void> {
+    const refuse = (status: number, error: string, message: string) => {
+      const body = JSON.stringify({ error, message, request_id: randomUUID() });
+      socket.end(
+        `HTTP/1.1 ${status} ${error}\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`,
+      );
+    };
+    const n = normalizePath(req.url ?? "/");
+    if (!n.ok) return refuse(400, "bad_request", `refused path: ${n.reason}`);
+    const route = matchRoute(table, req.headers.host, matchKey(n.path), "GET");
+    if (!route?.websocket) return refuse(404, "not_found", "no websocket route for this request");
+    const greq: GuardRequest = {
+      method: "GET",
+      url: `${proto(req)}://${req.headers.host ?? "localhost"}${n.path}${n.query}`,
+      headers: headerGetter({ headers: { ...req.headers, accept: "application/json" } } as IncomingMessage),
+    };
+    const rule = ruleOf(route);
+    const d = await guard.check(greq, rule);
+    if (d.kind !== "allow") {
+      if (d.kind === "redirect") return refuse(401, "unauthenticated", "sign in first");
+      return refuse(d.status, d.error, d.message);
+    }
+    mutateForUpstream(req, route, d, n.path, n.query);
+    const entry = { socket, req: greq, rule };
+    sockets.add(entry);
+    socket.on("close", () => sockets.delete(entry));
+    createProxyMiddleware<IncomingMessage, ServerResponse>({
+      target: route.upstream,
+      ws: true,
+      xfwd: false,
+      agent,
+    }).upgrade(req, socket, head);
+  }
+
+  const server = createServer(
+    { requestTimeout: 60_000, headersTimeout: 30_000, keepAliveTimeout: 65_000 },
+    (req, res) => {
+      handle(req, res).catch((e: Error) => {
+        log.error({ err: e.message }, "request failed");
+        sendError(res, 500, "internal", "internal error");
+      });
+    },
+  );
+  server.on("upgrade", (req: IncomingMessage, socket: Socket, head: Buffer) => {
+    upgrade(req, socket, head).catch((e: Error) => {
+      log.error({ err: e.message }, "upgrade failed");
+      socket.destroy();
+    });
+  });
+  server.on("clientError", (err: NodeJS.ErrnoException, socket: Socket) => {
+    if (!socket.writable) return socket.destroy();
+    const tooBig = err.code === "HPE_HEADER_OVERFLOW";
+    const body = JSON.stringify({
+      error: tooBig ? "headers_too_large" : "bad_request",
+      message: tooBig ? "request headers too large" : "malformed HTTP request",
+      request_id: randomUUID(),
+    });
+    socket.end(
+      `HTTP/1.1 ${tooBig ? "431 Request Header Fields Too Large" : "400 Bad Request"}\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`,
+    );
+  });
+
+  return {
+    server,
+    get table() {
+      return table;
+    },
+    reload(next) {
+      table = next;
+      proxies.clear();
+    },
+    async close() {
+      clearInterval(recheck);
+      for (const s of sockets) s.socket.destroy();
+      await new Promise<void>((r) => server.close(() => r()));
+      agent.destroy();
+    },
+  };
+}
+
+function sendJson(res: ServerResponse, status: number, body: unknown): void {
+  const text = JSON.stringify(body);
+  res.writeHead(status, {
+    "content-type": "application/json; charset=utf-8",
+    "content-length": Buffer.byteLength(text),
+    "cache-control": "no-store",
+  });
+  res.end(text);
+}

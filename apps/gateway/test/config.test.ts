@@ -1,0 +1,58 @@
+import { execFile } from "node:child_process";
+import { resolve } from "node:path";
+import { promisify } from "node:util";
+import { describe, expect, it } from "vitest";
+import { ConfigError, loadConfig, trustChecker } from "../src/config.ts";
+import { routesFile } from "./harness.ts";
+
+const good = {
+  ROUTES_FILE: "/tmp/x.yaml",
+  AUTH_SERVICE_URL: "http://127.0.0.1:7410",
+  KRATOS_PUBLIC_URL: "http://127.0.0.1:7433",
+};
+
+describe("gateway configuration", () => {
+  it("names the bad variable", () => {
+    const bad = (env: Record<string, string | undefined>) => {
+      try {
+        loadConfig(env);
+      } catch (e) {
+        expect(e).toBeInstanceOf(ConfigError);
+        return (e as Error).message;
+      }
+      throw new Error("expected ConfigError");
+    };
+    expect(bad({ ...good, ROUTES_FILE: undefined })).toMatch(/ROUTES_FILE/);
+    expect(bad({ ...good, AUTH_SERVICE_URL: "nope" })).toMatch(/AUTH_SERVICE_URL/);
+    expect(bad({ ...good, TRUSTED_PROXIES: "10.0.0.0/33" })).toMatch(/TRUSTED_PROXIES/);
+    expect(bad({ ...good, TRUSTED_PROXIES: "banana" })).toMatch(/TRUSTED_PROXIES/);
+    expect(bad({ ...good, BRUTE_FORCE_MAX_FAILURES: "0" })).toMatch(/BRUTE_FORCE_MAX_FAILURES/);
+    expect(bad({ ...good, LOGIN_URL: "https://app.example.com/auth/login" })).toMatch(/ALLOWED_RETURN_HOSTS/);
+  });
+
+  it("trusted proxies match by CIDR, IPv4 and IPv6", () => {
+    const t = trustChecker(["10.0.0.0/8", "127.0.0.1", "fd00::/8"]);
+    expect(t("10.1.2.3")).toBe(true);
+    expect(t("::ffff:10.1.2.3")).toBe(true);
+    expect(t("11.0.0.1")).toBe(false);
+    expect(t("127.0.0.1")).toBe(true);
+    expect(t("127.0.0.2")).toBe(false);
+    expect(t("fd12::1")).toBe(true);
+    expect(t("fe80::1")).toBe(false);
+    expect(t(undefined)).toBe(false);
+  });
+
+  it("the process refuses a bad routes file at start with the file and field named", async () => {
+    const file = routesFile("routes:\n  - name: x\n    match: { path: /a*b }\n    upstream: http://127.0.0.1:9\n");
+    const r = await promisify(execFile)(process.execPath, [resolve(import.meta.dirname, "../src/main.ts")], {
+      env: { PATH: process.env.PATH ?? "", ...good, ROUTES_FILE: file },
+    }).then(
+      () => ({ code: 0, stderr: "" }),
+      (e: { code: number; stderr: string }) => e,
+    );
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain(file);
+    expect(r.stderr).toMatch(/match\.path/);
+    expect(r.stderr).not.toMatch(/\bat .*\.ts:\d+/);
+  });
+});

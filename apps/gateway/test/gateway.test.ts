@@ -1,0 +1,211 @@
+import { connect } from "node:net";
+import { createRemoteJWKSet, jwtVerify } from "jose";
+import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
+import { call, newUser, token } from "../../auth-service/test/support.ts";
+import { echoUpstream, routesFile, startGateway } from "./harness.ts";
+
+let up: Awaited<ReturnType<typeof echoUpstream>>;
+let gw: Awaited<ReturnType<typeof startGateway>>;
+let host: string;
+
+beforeAll(async () => {
+  up = await echoUpstream();
+  const file = routesFile(`
+routes:
+  - name: admin
+    match: { path: /api/admin/** }
+    priority: 10
+    upstream: ${up.url}
+    auth: { accept: [session, jwt, api_key], roles: [owner, admin] }
+  - name: api
+    match: { path: /api/** }
+    upstream: ${up.url}
+    auth: { accept: [session, jwt, api_key] }
+  - name: public
+    match: { path: /public/**, methods: [GET] }
+    upstream: ${up.url}
+    auth: { anonymous: true, accept: [session] }
+  - name: slow
+    match: { path: /slow/** }
+    upstream: ${up.url}
+    auth: { anonymous: true, accept: [session] }
+    timeout_ms: 300
+  - name: down
+    match: { path: /down/** }
+    upstream: http://127.0.0.1:9
+    auth: { anonymous: true, accept: [session] }
+`);
+  gw = await startGateway(file);
+  host = `api.${inject("stack").GATEHOUSE_DOMAIN}:${gw.port}`;
+});
+afterAll(async () => {
+  await gw?.stop();
+  await up?.close();
+});
+
+const get = (path: string, headers: Record<string, string> = {}, method = "GET") =>
+  fetch(`${gw.url}${path}`, { method, headers: { host, accept: "application/json", ...headers }, redirect: "manual" });
+const lastSeen = () => up.seen[up.seen.length - 1];
+const jwks = () => createRemoteJWKSet(new URL(`${inject("stack").AUTH_SERVICE_URL}/.well-known/jwks.json`));
+
+describe("guarded reverse proxy (real Kratos + auth-service + upstream echo)", () => {
+  it("a signed-in user reaches a protected route; the upstream sees a verifiable JWT and identity headers, never the Kratos credential or a spoofed header", async () => {
+    const u = await newUser("gw");
+    const before = up.seen.length;
+    const r = await get("/api//things?x=1", {
+      "x-session-token": u.sessionToken,
+      "X-User-Id": "spoofed-admin",
+      "x-user-roles": "owner",
+      "X-Org-Id": "spoofed-org",
+      cookie: "theme=dark; ory_kratos_session=ignored-by-token",
+    });
+    expect(r.status).toBe(200);
+    expect(up.seen.length).toBe(before + 1);
+    const seen = lastSeen();
+    expect(seen?.url).toBe("/api/things?x=1");
+    expect(seen?.headers["x-user-id"]).toBe(u.identityId);
+    expect(seen?.headers["x-user-email"]).toBe(u.email);
+    expect(seen?.headers["x-user-roles"] ?? "").not.toContain("owner");
+    expect(seen?.headers["x-org-id"]).toBeUndefined();
+    expect(seen?.headers["x-session-token"]).toBeUndefined();
+    expect(seen?.headers.cookie).toBe("theme=dark");
+    const auth = String(seen?.headers.authorization ?? "");
+    expect(auth).toMatch(/^Bearer ey/);
+    const { payload } = await jwtVerify(auth.slice(7), jwks(), { audience: "gatehouse" });
+    expect(payload.sub).toBe(u.identityId);
+    expect(r.headers.get("set-cookie")).toContain("upstream=1");
+  });
+
+  it("accepts a Gatehouse JWT and an API key on routes that list them", async () => {
+    const u = await newUser("gw-jwt");
+    const jwt = await token(u);
+    expect((await get("/api/jwt", { authorization: `Bearer ${jwt}` })).status).toBe(200);
+    expect(lastSeen()?.headers["x-user-id"]).toBe(u.identityId);
+
+    const orgId = (
+      (await call("/v1/onboarding", { token: u.sessionToken, json: { name: "GW" } })).body.organization as {
+        id: string;
+      }
+    ).id;
+    const key = (
+      await call(`/v1/organizations/${orgId}/api-keys`, {
+        token: u.sessionToken,
+        json: { name: "gw", scopes: ["org:read"] },
+      })
+    ).body.key as string;
+    expect((await get("/api/key", { "x-api-key": key })).status).toBe(200);
+    expect(lastSeen()?.headers["x-org-id"]).toBe(orgId);
+    expect(lastSeen()?.headers["x-api-key"]).toBeUndefined();
+  });
+
+  it("roles: a member is refused an admin route (403) and it never reaches the upstream", async () => {
+    const owner = await newUser("gw-owner");
+    const orgId = (
+      (await call("/v1/onboarding", { token: owner.sessionToken, json: { name: "Roles" } })).body.organization as {
+        id: string;
+      }
+    ).id;
+    const member = await newUser("gw-member");
+    await call(`/v1/organizations/${orgId}/members`, {
+      token: owner.sessionToken,
+      json: { identity_id: member.identityId, role: "member" },
+    });
+    const before = up.seen.length;
+    const denied = await get("/api/admin/users", { "x-session-token": member.sessionToken });
+    expect(denied.status).toBe(403);
+    expect(await denied.json()).toMatchObject({
+      error: expect.any(String),
+      message: expect.any(String),
+      request_id: expect.any(String),
+    });
+    expect(up.seen.length).toBe(before);
+    expect((await get("/API/Admin/users", { "x-session-token": member.sessionToken })).status).toBe(403);
+    expect((await get("/api/admin/users", { "x-session-token": owner.sessionToken })).status).toBe(200);
+  });
+
+  it("no session: a browser page is redirected to login with return_to; API calls get 401 JSON; nothing reaches the upstream", async () => {
+    const before = up.seen.length;
+    // Raw request: fetch always sends Sec-Fetch-Mode: cors, a browser page load sends navigate.
+    const page = await rawRequest(
+      `GET /api/dashboard HTTP/1.1\r\nHost: ${host}\r\nAccept: text/html\r\nSec-Fetch-Mode: navigate\r\nConnection: close\r\n\r\n`,
+    );
+    expect(page.status).toBe(303);
+    const loc = new URL(/\r\nlocation: ([^\r]+)/i.exec(page.head)?.[1] ?? "");
+    expect(loc.origin + loc.pathname).toBe(`http://app.${inject("stack").GATEHOUSE_DOMAIN}/auth/login`);
+    expect(loc.searchParams.get("return_to")).toContain("/api/dashboard");
+    const api = await get("/api/dashboard");
+    expect(api.status).toBe(401);
+    expect((await api.json()).error).toBeTruthy();
+    const post = await get("/api/dashboard", { accept: "text/html" }, "POST");
+    expect(post.status).toBe(401);
+    const forged = await get("/api/x", {
+      authorization: "Bearer eyJhbGciOiJub25lIiwidHlwIjoiYXQrand0In0.eyJzdWIiOiJ4In0.",
+    });
+    expect(forged.status).toBe(401);
+    expect(up.seen.length).toBe(before);
+  });
+
+  it.each([
+    "/api/../public/x",
+    "/public/%2e%2e/api/admin/x",
+    "/public/..%2fapi/admin",
+    "/api;x=1/admin",
+    "/public/x/..",
+    "/api/admin./x",
+    "/api\\admin",
+  ])("path trick %s is refused before the upstream", async (p) => {
+    const before = up.seen.length;
+    const r = await rawRequest(`GET ${p} HTTP/1.1\r\nHost: ${host}\r\nConnection: close\r\n\r\n`);
+    expect(r.status).toBe(400);
+    expect(up.seen.length).toBe(before);
+  });
+
+  it("request smuggling (Content-Length + Transfer-Encoding) is refused before the upstream", async () => {
+    const before = up.seen.length;
+    const r = await rawRequest(
+      `POST /public/x HTTP/1.1\r\nHost: ${host}\r\nContent-Length: 6\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n0\r\n\r\nG`,
+    );
+    expect(r.status).toBe(400);
+    expect(up.seen.length).toBe(before);
+  });
+
+  it("upstream down → 502, upstream too slow → 504, both in the JSON error shape", async () => {
+    const down = await get("/down/x");
+    expect(down.status).toBe(502);
+    expect(await down.json()).toMatchObject({ error: "bad_gateway", request_id: expect.any(String) });
+    const slow = await get("/slow/x");
+    expect(slow.status).toBe(504);
+    expect(await slow.json()).toMatchObject({ error: "upstream_timeout" });
+  });
+
+  it("an anonymous route works without credentials and still strips spoofed identity", async () => {
+    const r = await get("/public/page", { "x-user-id": "spoof" });
+    expect(r.status).toBe(200);
+    expect(lastSeen()?.headers["x-user-id"]).toBeUndefined();
+  });
+
+  it("unknown paths are a 404 JSON", async () => {
+    const r = await get("/nothing-here");
+    expect(r.status).toBe(404);
+    expect((await r.json()).error).toBe("not_found");
+  });
+});
+
+function rawRequest(text: string): Promise<{ status: number; head: string; body: string }> {
+  return new Promise((resolve, reject) => {
+    const s = connect(gw.port, "127.0.0.1", () => s.write(text));
+    let data = "";
+    s.on("data", (d) => {
+      data += d.toString();
+    });
+    s.on("end", () =>
+      resolve({
+        status: Number(/^HTTP\/1\.1 (\d+)/.exec(data)?.[1] ?? 0),
+        head: data.slice(0, data.indexOf("\r\n\r\n")),
+        body: data.slice(data.indexOf("\r\n\r\n") + 4),
+      }),
+    );
+    s.on("error", reject);
+    setTimeout(() => s.end(), 2_000);
+  });
+}

@@ -1,0 +1,128 @@
+import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
+import { registerApi, stack, uniqueEmail } from "../../../test/support/kratos.ts";
+import { routesFile, startGateway } from "./harness.ts";
+
+let gw: Awaited<ReturnType<typeof startGateway>>;
+beforeAll(async () => {
+  gw = await startGateway(routesFile("routes: []\n"), {
+    BRUTE_FORCE_MAX_FAILURES: "5",
+    BRUTE_FORCE_MAX_IP_FAILURES: "10000",
+    BRUTE_FORCE_DELAY_BASE_MS: "1",
+  });
+});
+afterAll(() => gw?.stop());
+
+const json = async (r: Response) =>
+  (await r.json()) as Record<string, unknown> & { id: string; ui: { action: string } };
+
+async function loginAttempt(identifier: string, password: string): Promise<Response> {
+  const flow = await json(await fetch(`${gw.url}/self-service/login/api`));
+  return fetch(`${gw.url}/self-service/login?flow=${flow.id}`, {
+    method: "POST",
+    headers: { "content-type": "application/json", accept: "application/json" },
+    body: JSON.stringify({ method: "password", identifier, password }),
+  });
+}
+
+describe("Kratos public API on the gateway's origin", () => {
+  it("registration, session cookie and whoami pass through unchanged (cookies and CSRF preserved)", async () => {
+    const host = `app.${inject("stack").GATEHOUSE_DOMAIN}:${gw.port}`;
+    const start = await fetch(`${gw.url}/self-service/registration/browser`, {
+      headers: { host, accept: "application/json" },
+    });
+    expect(start.status).toBe(200);
+    const csrfCookies = start.headers.getSetCookie();
+    expect(csrfCookies.some((c) => c.startsWith("csrf_token"))).toBe(true);
+    const flow = await json(start);
+    const csrf = (flow.ui as unknown as { nodes: { attributes: { name?: string; value?: string } }[] }).nodes.find(
+      (n) => n.attributes.name === "csrf_token",
+    )?.attributes.value;
+    const cookie = csrfCookies.map((c) => c.split(";")[0]).join("; ");
+    const email = uniqueEmail("gw-reg");
+    const reg = await fetch(`${gw.url}/self-service/registration?flow=${flow.id}`, {
+      method: "POST",
+      headers: { host, cookie, "content-type": "application/json", accept: "application/json" },
+      body: JSON.stringify({
+        csrf_token: csrf,
+        method: "password",
+        password: "correct-horse-battery-staple-42",
+        traits: { email, name: { first: "G", last: "W" } },
+      }),
+    });
+    expect(reg.status).toBe(200);
+    const session = reg.headers.getSetCookie().find((c) => c.startsWith("ory_kratos_session="));
+    expect(session).toMatch(new RegExp(`Domain=${inject("stack").GATEHOUSE_DOMAIN}`, "i"));
+    const who = await fetch(`${gw.url}/sessions/whoami`, { headers: { host, cookie: session?.split(";")[0] ?? "" } });
+    expect(who.status).toBe(200);
+    expect(((await who.json()) as { identity: { traits: { email: string } } }).identity.traits.email).toBe(email);
+  });
+
+  it("brute force: 5 wrong passwords lock the account for a while (429 + Retry-After), for existing and unknown accounts alike", async () => {
+    const s = stack();
+    const email = uniqueEmail("bf");
+    expect((await registerApi(s, { email })).status).toBe(200);
+    const ghost = uniqueEmail("ghost");
+    for (const id of [email, ghost]) {
+      for (let i = 0; i < 5; i++)
+        expect((await loginAttempt(id, "wrong-password-123")).status, `${id} attempt ${i + 1}`).toBe(400);
+      const locked = await loginAttempt(id, "wrong-password-123");
+      expect(locked.status).toBe(429);
+      expect(Number(locked.headers.get("retry-after"))).toBeGreaterThan(800);
+      expect(await locked.json()).toMatchObject({ error: "too_many_attempts", request_id: expect.any(String) });
+    }
+    // Even the right password is refused while locked: the lock does not reveal anything.
+    expect((await loginAttempt(email, "correct-horse-battery-staple-42")).status).toBe(429);
+  });
+
+  it("a successful login clears the identifier's failures", async () => {
+    const email = uniqueEmail("bf-ok");
+    expect((await registerApi(stack(), { email })).status).toBe(200);
+    for (let i = 0; i < 4; i++) expect((await loginAttempt(email, "nope-nope-nope")).status).toBe(400);
+    expect((await loginAttempt(email, "correct-horse-battery-staple-42")).status).toBe(200);
+    for (let i = 0; i < 4; i++) expect((await loginAttempt(email, "nope-nope-nope")).status).toBe(400);
+    expect((await loginAttempt(email, "correct-horse-battery-staple-42")).status).toBe(200);
+  });
+
+  it("recovery requests are limited per address (no mail bombing, no code guessing)", async () => {
+    const email = uniqueEmail("bf-rec");
+    const statuses: number[] = [];
+    for (let i = 0; i < 11; i++) {
+      const flow = await json(await fetch(`${gw.url}/self-service/recovery/api`));
+      const r = await fetch(`${gw.url}/self-service/recovery?flow=${flow.id}`, {
+        method: "POST",
+        headers: { "content-type": "application/json", accept: "application/json" },
+        body: JSON.stringify({ method: "code", email }),
+      });
+      statuses.push(r.status);
+    }
+    expect(statuses.slice(0, 10).every((x) => x === 200)).toBe(true);
+    expect(statuses[10]).toBe(429);
+  });
+
+  it("Redis down: login still works through Kratos (fail open, documented)", async () => {
+    const noRedis = await startGateway(routesFile("routes: []\n"), { REDIS_URL: "redis://127.0.0.1:9" });
+    try {
+      const email = uniqueEmail("bf-noredis");
+      expect((await registerApi(stack(), { email })).status).toBe(200);
+      const flow = await json(await fetch(`${noRedis.url}/self-service/login/api`));
+      const r = await fetch(`${noRedis.url}/self-service/login?flow=${flow.id}`, {
+        method: "POST",
+        headers: { "content-type": "application/json" },
+        body: JSON.stringify({ method: "password", identifier: email, password: "correct-horse-battery-staple-42" }),
+      });
+      expect(r.status).toBe(200);
+    } finally {
+      await noRedis.stop();
+    }
+  });
+
+  it("an oversized submission is refused with 413 before Kratos", async () => {
+    const flow = await json(await fetch(`${gw.url}/self-service/login/api`));
+    const r = await fetch(`${gw.url}/self-service/login?flow=${flow.id}`, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({ method: "password", identifier: "x", password: "y".repeat(100_000) }),
+    });
+    expect(r.status).toBe(413);
+  });
+});

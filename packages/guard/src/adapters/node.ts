@@ -1,0 +1,85 @@
+// Node http plumbing shared by the Express and proxy adapters: reading headers so
+// that duplicates stay visible, and editing a request's headers in place (both
+// req.headers and req.rawHeaders, since downstream code may read either).
+import type { IncomingMessage, ServerResponse } from "node:http";
+import { isIdentityHeader } from "../core/mutate.ts";
+import type { Decision, GuardRequest } from "../core/types.ts";
+import { denyBody, denyHeaders, redirectHeaders, requestIdFrom } from "./respond.ts";
+
+/**
+ * Headers as the guard reads them. Built from rawHeaders because Node's req.headers
+ * silently keeps only the first Authorization of several; here duplicates are
+ * joined with ", " (as the Web Headers class does) and so detectable. Cookies are
+ * joined with "; " (HTTP/2 sends one header per cookie).
+ */
+export function guardHeaders(req: IncomingMessage): GuardRequest["headers"] {
+  const map = new Map<string, string[]>();
+  const raw = req.rawHeaders;
+  for (let i = 0; i + 1 < raw.length; i += 2) {
+    const name = (raw[i] ?? "").toLowerCase();
+    const list = map.get(name);
+    if (list === undefined) map.set(name, [raw[i + 1] ?? ""]);
+    else list.push(raw[i + 1] ?? "");
+  }
+  return {
+    get(name: string): string | null {
+      const lower = name.toLowerCase();
+      const values = map.get(lower);
+      if (values === undefined) return null;
+      return values.join(lower === "cookie" ? "; " : ", ");
+    },
+  };
+}
+
+/** Absolute URL of the request; never throws (an unusable Host becomes "localhost"). */
+export function absoluteUrl(protocol: string, host: string | undefined, path: string): string {
+  const p = path.startsWith("/") ? path : `/${path}`;
+  try {
+    return new URL(`${protocol}://${host ?? "localhost"}${p}`).href;
+  } catch {
+    return new URL(`${protocol}://localhost/`).href;
+  }
+}
+
+/** Deletes headers matching `drop` from req.headers and req.rawHeaders. */
+export function deleteHeaders(req: IncomingMessage, drop: (lowerName: string) => boolean): void {
+  for (const name of Object.keys(req.headers)) if (drop(name.toLowerCase())) delete req.headers[name];
+  const raw = req.rawHeaders;
+  const kept: string[] = [];
+  for (let i = 0; i + 1 < raw.length; i += 2) {
+    if (!drop((raw[i] ?? "").toLowerCase())) kept.push(raw[i] ?? "", raw[i + 1] ?? "");
+  }
+  // rawHeaders is a plain own property; replacing it keeps the two views in agreement.
+  if (kept.length !== raw.length) req.rawHeaders = kept;
+}
+
+/** Sets (replacing every existing spelling of) a header on the incoming request. */
+export function setHeader(req: IncomingMessage, name: string, value: string): void {
+  const lower = name.toLowerCase();
+  deleteHeaders(req, (n) => n === lower);
+  req.headers[lower] = value;
+  req.rawHeaders.push(name, value);
+}
+
+/** Client-sent identity headers never get past the guard, whatever the decision. */
+export function stripIdentityHeaders(req: IncomingMessage): void {
+  deleteHeaders(req, isIdentityHeader);
+}
+
+/** Writes a deny or redirect decision. */
+export function sendDecision(
+  req: IncomingMessage,
+  res: ServerResponse,
+  decision: Exclude<Decision, { kind: "allow" }>,
+): void {
+  if (decision.kind === "redirect") {
+    res.writeHead(decision.status, redirectHeaders(decision));
+    res.end();
+    return;
+  }
+  const header = req.headers["x-request-id"];
+  const requestId = requestIdFrom(Array.isArray(header) ? undefined : header);
+  const body = denyBody(decision, requestId);
+  res.writeHead(decision.status, { ...denyHeaders(decision, requestId), "content-length": Buffer.byteLength(body) });
+  res.end(req.method === "HEAD" ? undefined : body);
+}

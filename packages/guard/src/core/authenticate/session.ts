@@ -1,0 +1,96 @@
+// Step 2, session path: a Kratos session (cookie or session token) is exchanged at
+// the auth-service for a Gatehouse JWT, which is then verified locally and becomes
+// the principal. The exchange result is cached (see cache.ts) for
+// min(token exp − margin, maxTtl), so a warm session costs no network I/O; a
+// revoked session stops working within maxTtl. Only positive answers are cached.
+import type { Verifier } from "@gatehouse/tokens";
+import { type Credential, credentialKey } from "../extract.ts";
+import { type CredentialKind, GuardError, type Principal } from "../types.ts";
+import type { TokenCache } from "./cache.ts";
+import type { ExchangeClient, ExchangeCredential } from "./exchange.ts";
+import { principalFromClaims, verifyToken } from "./jwt.ts";
+
+export interface ExchangeAuthenticatorOptions {
+  via: Exclude<CredentialKind, "jwt">;
+  exchange: ExchangeClient;
+  verifier: Verifier;
+  cache: TokenCache;
+  /** Upper bound for a cache entry, ms. */
+  maxTtlMs: number;
+  /** A cached token is dropped this long before it expires, ms, so what we forward upstream is never about to expire. */
+  marginMs: number;
+  /** Clock, epoch ms. */
+  now: () => number;
+}
+
+export interface ExchangeAuthenticator {
+  authenticate(credential: Credential, organizationId?: string): Promise<Principal>;
+}
+
+export function createExchangeAuthenticator(options: ExchangeAuthenticatorOptions): ExchangeAuthenticator {
+  const { via, exchange, verifier, cache, maxTtlMs, marginMs, now } = options;
+
+  /** A cached token still verifies (signature, exp), or undefined when it no longer does. */
+  async function reuse(token: string): Promise<Principal | undefined> {
+    try {
+      return principalFromClaims(await verifyToken(verifier, token), token, via);
+    } catch (error) {
+      // Keys rotated away or token expired: fetch a fresh one. An outage propagates.
+      if (error instanceof GuardError && error.code === "invalid_token") return undefined;
+      throw error;
+    }
+  }
+
+  async function load(key: string, credential: ExchangeCredential, organizationId: string | undefined) {
+    const shared = await cache.shared(key);
+    if (shared !== undefined) {
+      const principal = await reuse(shared.token);
+      if (principal !== undefined) {
+        await cache.store(key, shared, false);
+        return principal;
+      }
+    }
+    const token = await exchange.exchange(credential, organizationId);
+    let claims: Awaited<ReturnType<typeof verifyToken>>;
+    try {
+      claims = await verifyToken(verifier, token);
+    } catch (error) {
+      // The auth-service just issued it: if it does not verify, issuer/audience/keys
+      // are misconfigured. Not the user's fault, so not a 401.
+      if (error instanceof GuardError && error.code === "invalid_token") {
+        throw new GuardError(
+          "dependency_unavailable",
+          `the auth-service issued a token this guard rejects (${error.message})`,
+          {
+            cause: error,
+          },
+        );
+      }
+      throw error;
+    }
+    const at = now();
+    const expiresAtMs = Math.min(claims.exp * 1000 - marginMs, at + maxTtlMs);
+    if (expiresAtMs > at) await cache.store(key, { token, expiresAtMs });
+    return principalFromClaims(claims, token, via);
+  }
+
+  return {
+    async authenticate(credential, organizationId) {
+      if (credential.kind === "jwt") throw new TypeError("a JWT is not exchanged");
+      const base = await credentialKey(credential);
+      const key = organizationId === undefined ? base : `${base}|${organizationId}`;
+      const hit = cache.local(key);
+      if (hit !== undefined) {
+        const principal = await reuse(hit.token);
+        if (principal !== undefined) return principal;
+        cache.forget(key);
+      }
+      return cache.singleFlight(key, () => load(key, credential, organizationId));
+    },
+  };
+}
+
+/** The session path: Kratos cookie or session token. */
+export function createSessionAuthenticator(options: Omit<ExchangeAuthenticatorOptions, "via">): ExchangeAuthenticator {
+  return createExchangeAuthenticator({ ...options, via: "session" });
+}

@@ -1,0 +1,179 @@
+// Step 1: which credential does the request carry?
+//
+// Explicit credentials (Authorization, X-API-Key, X-Session-Token) win over the
+// ambient Kratos cookie, as in Kratos itself: a header is sent on purpose, a cookie
+// rides along with anything the browser sends. An explicit credential that is
+// present but broken is NOT silently replaced by the cookie (the answer is 401),
+// and two explicit credentials that disagree are refused (400): picking one could
+// authenticate the request as somebody the client did not mean.
+//
+// The cookie rules and the cache-key hash mirror @gatehouse/kratos' credentials.ts
+// (test/extract.test.ts keeps them in lockstep). They are repeated here because that
+// package's only entry also loads its undici client, which must stay out of the
+// Edge (Next.js) import graph.
+import { type CredentialKind, GuardError } from "./types.ts";
+
+export const DEFAULT_SESSION_COOKIE = "ory_kratos_session";
+/** Browsers send at most ~4 KiB per cookie; a larger Cookie header is not worth parsing. */
+export const MAX_COOKIE_HEADER = 8 * 1024;
+export const MAX_CREDENTIAL_LENGTH = 4 * 1024;
+/** Gatehouse JWTs are ~1 KiB; the verifier refuses more than 16 KiB anyway. */
+export const MAX_JWT_LENGTH = 16 * 1024;
+
+export type Credential =
+  | { kind: "session"; source: "cookie" | "token"; value: string }
+  | { kind: "jwt"; value: string }
+  | { kind: "api_key"; value: string };
+
+// RFC 6265 cookie-octets; Kratos' cookie (base64url + "=") and tokens fit.
+const COOKIE_OCTETS = /^[\x21\x23-\x2B\x2D-\x3A\x3C-\x5B\x5D-\x7E]+$/;
+// Printable ASCII without space: safe to put into a request header as is.
+const TOKEN_CHARS = /^[\x21-\x7E]+$/;
+// RFC 6750 b64token: no commas, so a comma means the header was sent twice.
+const B64TOKEN = /^[A-Za-z0-9\-._~+/]+=*$/;
+const API_KEY_PREFIX = "sk_";
+const SESSION_TOKEN_PREFIX = "ory_st_";
+// RFC 9110 token, for the configurable cookie name.
+export const COOKIE_NAME = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
+
+export function isValidCookieValue(value: string): boolean {
+  return value.length > 0 && value.length <= MAX_CREDENTIAL_LENGTH && COOKIE_OCTETS.test(value);
+}
+
+export function isValidToken(value: string): boolean {
+  return value.length > 0 && value.length <= MAX_CREDENTIAL_LENGTH && TOKEN_CHARS.test(value);
+}
+
+/**
+ * The Kratos session cookie from a Cookie header, or undefined when absent or not
+ * trustworthy: oversized header/value, non-cookie octets, or the name twice with
+ * different values (two sessions, possibly one planted by a sibling subdomain:
+ * "cookie tossing"; picking either could sign the user in as someone else).
+ */
+export function extractSessionCookie(
+  cookieHeader: string | null | undefined,
+  name: string = DEFAULT_SESSION_COOKIE,
+): string | undefined {
+  if (cookieHeader == null || cookieHeader === "" || cookieHeader.length > MAX_COOKIE_HEADER) return undefined;
+  let found: string | undefined;
+  for (const pair of cookieHeader.split(";")) {
+    const eq = pair.indexOf("=");
+    if (eq === -1) continue;
+    if (pair.slice(0, eq).trim() !== name) continue;
+    let value = pair.slice(eq + 1).trim();
+    if (value.length >= 2 && value.startsWith('"') && value.endsWith('"')) value = value.slice(1, -1);
+    if (value === "") continue;
+    if (!isValidCookieValue(value)) return undefined;
+    if (found !== undefined && found !== value) return undefined;
+    found = value;
+  }
+  return found;
+}
+
+/** Removes cookie `name` from a Cookie header, keeping the others byte for byte. Undefined when nothing is left. */
+export function removeCookie(cookieHeader: string, name: string): string | undefined {
+  const kept = cookieHeader
+    .split(";")
+    .filter((pair) => {
+      const eq = pair.indexOf("=");
+      const key = (eq === -1 ? pair : pair.slice(0, eq)).trim();
+      return key !== name && pair.trim() !== "";
+    })
+    .map((pair) => pair.trim());
+  return kept.length === 0 ? undefined : kept.join("; ");
+}
+
+/**
+ * Hex SHA-256 of "kind:value": a cache key that does not reveal the credential. For
+ * Kratos credentials the kinds are "cookie" and "token", as in @gatehouse/kratos'
+ * credentialKey, so both compute the same key for the same credential.
+ */
+export async function credentialKey(cred: Credential): Promise<string> {
+  const kind = cred.kind === "session" ? (cred.source === "cookie" ? "cookie" : "token") : cred.kind;
+  const digest = await globalThis.crypto.subtle.digest("SHA-256", new TextEncoder().encode(`${kind}:${cred.value}`));
+  return Array.from(new Uint8Array(digest), (b) => b.toString(16).padStart(2, "0")).join("");
+}
+
+type Parsed = Credential | "ambiguous" | "malformed" | undefined;
+
+function parseAuthorization(value: string | null): Parsed {
+  if (value === null) return undefined;
+  const match = /^\s*bearer(?:\s+(.*))?$/is.exec(value);
+  // Other schemes (Basic, Digest, …) are not ours; leave them to whoever uses them.
+  if (match === null) return undefined;
+  const token = (match[1] ?? "").trim();
+  if (token.includes(",")) return "ambiguous";
+  if (token === "" || token.length > MAX_JWT_LENGTH || !B64TOKEN.test(token)) return "malformed";
+  if (token.startsWith(API_KEY_PREFIX))
+    return token.length <= MAX_CREDENTIAL_LENGTH ? { kind: "api_key", value: token } : "malformed";
+  // Kratos accepts its session token as a bearer token too.
+  if (token.startsWith(SESSION_TOKEN_PREFIX)) {
+    return token.length <= MAX_CREDENTIAL_LENGTH ? { kind: "session", source: "token", value: token } : "malformed";
+  }
+  return { kind: "jwt", value: token };
+}
+
+function parseSimple(value: string | null, make: (v: string) => Credential): Parsed {
+  if (value === null) return undefined;
+  const v = value.trim();
+  if (v === "") return undefined;
+  if (v.includes(",")) return "ambiguous";
+  return isValidToken(v) ? make(v) : "malformed";
+}
+
+export interface ExtractOptions {
+  accept: readonly CredentialKind[];
+  cookieName: string;
+}
+
+/**
+ * The credential to authenticate, or undefined when the request carries none the
+ * route accepts. Throws GuardError "ambiguous_credentials" (400) for duplicated or
+ * conflicting explicit credentials, "unauthenticated" (401) for a malformed one.
+ * Never throws anything else, whatever the headers contain.
+ */
+export function extractCredential(
+  headers: { get(name: string): string | null },
+  options: ExtractOptions,
+): Credential | undefined {
+  const accepted = new Set(options.accept);
+  const explicit: Parsed[] = [];
+  const read = (name: string): string | null => {
+    try {
+      return headers.get(name);
+    } catch {
+      return null; // a hostile header object must not crash the guard
+    }
+  };
+  const auth = parseAuthorization(read("authorization"));
+  explicit.push(auth);
+  if (accepted.has("api_key")) explicit.push(parseSimple(read("x-api-key"), (v) => ({ kind: "api_key", value: v })));
+  if (accepted.has("session")) {
+    explicit.push(parseSimple(read("x-session-token"), (v) => ({ kind: "session", source: "token", value: v })));
+  }
+
+  const found: Credential[] = [];
+  let malformed = false;
+  for (const p of explicit) {
+    if (p === undefined) continue;
+    if (p === "ambiguous") throw new GuardError("ambiguous_credentials", "a credential header was sent more than once");
+    if (p === "malformed") {
+      malformed = true;
+      continue;
+    }
+    if (accepted.has(p.kind)) found.push(p);
+  }
+  // A broken explicit credential is answered as such, never shadowed by another
+  // credential or by the cookie.
+  if (malformed) throw new GuardError("unauthenticated", "the credential is malformed");
+  const first = found[0];
+  if (first !== undefined) {
+    if (found.some((c) => c.kind !== first.kind || c.value !== first.value)) {
+      throw new GuardError("ambiguous_credentials", "the request carries more than one different credential");
+    }
+    return first;
+  }
+  if (!accepted.has("session")) return undefined;
+  const cookie = extractSessionCookie(read("cookie"), options.cookieName);
+  return cookie === undefined ? undefined : { kind: "session", source: "cookie", value: cookie };
+}

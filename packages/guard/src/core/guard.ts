@@ -1,0 +1,184 @@
+// Where the decision is made. check() runs the steps in order —
+//   extract (which credential) → authenticate (who) → authorize (allowed?) → mutate
+//   (headers to add)
+// — and turns the first failure into a decision: 401 or a login redirect when the
+// credential is missing or bad, 403 (or the second-factor login) when it is not
+// enough, 429/503 with Retry-After when a dependency could not answer. An outage
+// never produces a 401 or a login redirect.
+import { createRemoteJwks, createVerifier } from "@gatehouse/tokens";
+import { fetchTransport } from "../transport/fetch.ts";
+import type { Transport } from "../transport/types.ts";
+import { createApiKeyAuthenticator } from "./authenticate/api-key.ts";
+import { TokenCache } from "./authenticate/cache.ts";
+import { createExchangeClient } from "./authenticate/exchange.ts";
+import { createJwtAuthenticator } from "./authenticate/jwt.ts";
+import { createSessionAuthenticator } from "./authenticate/session.ts";
+import { authorize, validateRule } from "./authorize.ts";
+import { isBrowserNavigation } from "./browser.ts";
+import { type Credential, extractCredential } from "./extract.ts";
+import { identityHeaders } from "./mutate.ts";
+import { type GuardOptions, type ResolvedOptions, resolveOptions } from "./options.ts";
+import { safeReturnTo, withReturnTo } from "./redirect.ts";
+import { type Decision, type DenyDecision, GuardError, type GuardRequest, type Principal, type Rule } from "./types.ts";
+
+export interface Guard {
+  /**
+   * Decides about one request. Resolves with a decision for every expected outcome
+   * (including outages); rejects only on a bug or an invalid rule (GuardError
+   * "invalid_options").
+   */
+  check(request: GuardRequest, rule?: Rule): Promise<Decision>;
+  /** Releases the transport's connections if the guard created it. Redis is the caller's. */
+  close(): Promise<void>;
+  /** The Kratos cookie name, for adapters that strip it before forwarding. */
+  readonly cookieName: string;
+}
+
+/** A cached token is dropped this long before it expires, so what is forwarded upstream still has life left. */
+const FORWARD_MARGIN_MS = 30_000;
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+const EMPTY_RULE: Rule = Object.freeze({});
+
+export function createGuard(options: GuardOptions): Guard {
+  const o: ResolvedOptions = resolveOptions(options);
+  const ownsTransport = o.transport === undefined;
+  const transport: Transport = o.transport ?? fetchTransport(o.fetch === undefined ? {} : { fetch: o.fetch });
+
+  const verifier = createVerifier({
+    jwks: createRemoteJwks(o.jwksUrl, {
+      ...(o.fetch !== undefined ? { fetch: o.fetch } : {}),
+      cooldownMs: o.jwks.cooldownMs,
+      cacheMaxAgeMs: o.jwks.cacheMaxAgeMs,
+      timeoutMs: o.jwks.timeoutMs,
+      now: o.now,
+    }),
+    issuer: o.issuer,
+    audience: o.audience,
+    algorithms: o.algorithms,
+    clockToleranceSec: o.clockToleranceSec,
+    now: () => o.now() / 1000,
+    cacheSize: o.verifiedTokenCacheSize,
+  });
+  const cache = new TokenCache({
+    size: o.cache.size,
+    redis: o.cache.redis,
+    prefix: o.cache.prefix,
+    redisTimeoutMs: o.cache.redisTimeoutMs,
+    now: o.now,
+    onEvent: o.onEvent,
+  });
+  const exchange = createExchangeClient({
+    transport,
+    tokenUrl: o.tokenUrl,
+    cookieName: o.cookieName,
+    timeoutMs: o.timeoutMs,
+    retryAfterSec: o.retryAfterSec,
+    onEvent: o.onEvent,
+  });
+  const exchangeOptions = {
+    exchange,
+    verifier,
+    cache,
+    maxTtlMs: o.cache.maxTtlMs,
+    marginMs: FORWARD_MARGIN_MS,
+    now: o.now,
+  };
+  const sessions = createSessionAuthenticator(exchangeOptions);
+  const apiKeys = createApiKeyAuthenticator(exchangeOptions);
+  const jwts = createJwtAuthenticator({
+    verifier,
+    revocation: o.revocation,
+    retryAfterSec: o.retryAfterSec,
+    onEvent: o.onEvent,
+  });
+
+  function authenticate(credential: Credential, rule: Rule): Promise<Principal> {
+    if (credential.kind === "jwt") return jwts.authenticate(credential.value);
+    // Ask the auth-service for a token scoped to the route's organization (it answers
+    // 403 for non-members). Ids it could not parse are left to authorize() to refuse.
+    const org = typeof rule.organization === "string" && UUID.test(rule.organization) ? rule.organization : undefined;
+    const authenticator = credential.kind === "session" ? sessions : apiKeys;
+    return authenticator.authenticate(credential, org);
+  }
+
+  function deny(status: DenyDecision["status"], error: GuardError): DenyDecision {
+    return {
+      kind: "deny",
+      status,
+      error: error.code,
+      message: error.message,
+      ...(error.retryAfterSec !== undefined ? { retryAfterSec: error.retryAfterSec } : {}),
+    };
+  }
+
+  function redirectTo(target: string, request: GuardRequest): Decision {
+    const login = o.login;
+    if (login === undefined) throw new Error("unreachable: redirect without login options");
+    const returnTo = safeReturnTo(request.url, login.allowedReturnHosts) ?? login.defaultReturnTo;
+    return { kind: "redirect", status: 303, location: withReturnTo(target, returnTo, login.returnToParam) };
+  }
+
+  function failure(error: GuardError, request: GuardRequest, rule: Rule): Decision {
+    const browser = o.login !== undefined && isBrowserNavigation(request);
+    switch (error.code) {
+      case "unauthenticated":
+      case "invalid_token":
+      case "invalid_api_key":
+      case "session_revoked":
+      case "ambiguous_credentials":
+      case "aal2_required":
+      case "forbidden":
+        // Optional authentication: a credential that does not work makes the caller anonymous.
+        if (rule.anonymous === true) return { kind: "allow", headers: {} };
+        break;
+      default:
+        break;
+    }
+    switch (error.code) {
+      case "unauthenticated":
+      case "invalid_token":
+      case "invalid_api_key":
+      case "session_revoked":
+        return browser && o.login ? redirectTo(o.login.url, request) : deny(401, error);
+      case "ambiguous_credentials":
+        return deny(400, error);
+      case "aal2_required":
+        return browser && o.login ? redirectTo(o.login.aal2Url, request) : deny(403, error);
+      case "forbidden":
+        return deny(403, error);
+      case "rate_limited":
+        return deny(429, error);
+      case "dependency_unavailable":
+        // Even on an anonymous route: "we could not check" must not pass for "signed out".
+        return deny(503, error);
+      case "invalid_options":
+        throw error;
+    }
+  }
+
+  return {
+    cookieName: o.cookieName,
+    async check(request, rule = EMPTY_RULE) {
+      validateRule(rule);
+      const accept = rule.accept ?? o.accept;
+      let principal: Principal;
+      try {
+        const credential = extractCredential(request.headers, { accept, cookieName: o.cookieName });
+        if (credential === undefined) {
+          if (rule.anonymous === true) return { kind: "allow", headers: {} };
+          throw new GuardError("unauthenticated", `sign in first (accepted: ${accept.join(", ")})`);
+        }
+        principal = await authenticate(credential, rule);
+      } catch (error) {
+        if (error instanceof GuardError) return failure(error, request, rule);
+        throw error;
+      }
+      const verdict = authorize(principal, rule);
+      if (!verdict.ok) return failure(new GuardError(verdict.code, verdict.message), request, rule);
+      return { kind: "allow", principal, headers: identityHeaders(principal, o.headers) };
+    },
+    async close() {
+      if (ownsTransport) await transport.close();
+    },
+  };
+}
