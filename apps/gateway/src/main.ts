@@ -2,7 +2,7 @@
 // a bad new file is refused with a message and the old routes stay in force.
 import { watch } from "node:fs";
 import type { AddressInfo } from "node:net";
-import { createGuard } from "@gatehouse/guard";
+import { createGuard, type InvalidationLog, subscribeInvalidations } from "@gatehouse/guard";
 import { Redis } from "ioredis";
 import pino, { type DestinationStream } from "pino";
 import { ConfigError, loadConfig } from "./config.ts";
@@ -15,6 +15,8 @@ export async function start(env: NodeJS.ProcessEnv = process.env, opts: { logDes
   const log = opts.logDestination ? pino(logOpts, opts.logDestination) : pino(logOpts);
   const table = loadRoutesFile(cfg.ROUTES_FILE);
   let redis: Redis | undefined;
+  let subscriber: Redis | undefined;
+  let invalidations: InvalidationLog | undefined;
   if (cfg.REDIS_URL) {
     redis = new Redis(cfg.REDIS_URL, {
       maxRetriesPerRequest: 1,
@@ -31,14 +33,29 @@ export async function start(env: NodeJS.ProcessEnv = process.env, opts: { logDes
           "redis not reachable at start; brute-force protection and the shared cache wait for it",
         ),
       );
+    // Role changes and revocations announced by the auth-service reach the guard's cache at once.
+    subscriber = new Redis(cfg.REDIS_URL, { connectTimeout: 2_000, maxRetriesPerRequest: null });
+    subscriber.on("error", () => {});
+    invalidations = await subscribeInvalidations(subscriber).catch((e: Error) => {
+      log.warn(
+        { err: e.message },
+        "invalidation channel not subscribed; cached sessions follow changes after their TTL",
+      );
+      return undefined;
+    });
   }
+
   const guard = createGuard({
     authServiceUrl: cfg.AUTH_SERVICE_URL,
     audience: cfg.TOKEN_AUDIENCE,
     ...(cfg.TOKEN_ISSUER ? { issuer: cfg.TOKEN_ISSUER } : {}),
     cookieName: cfg.KRATOS_COOKIE_NAME,
     ...(cfg.LOGIN_URL ? { login: { url: cfg.LOGIN_URL, allowedReturnHosts: cfg.ALLOWED_RETURN_HOSTS } } : {}),
-    sessionCache: { maxTtlSec: cfg.SESSION_CACHE_TTL_SECONDS, ...(redis ? { redis } : {}) },
+    sessionCache: {
+      maxTtlSec: cfg.SESSION_CACHE_TTL_SECONDS,
+      ...(redis ? { redis } : {}),
+      ...(invalidations ? { invalidations } : {}),
+    },
     onEvent: (e) => log.warn({ event: e }, "guard event"),
   });
   const gw = createGateway({ cfg, log, guard, table, ...(redis ? { redis } : {}) });
@@ -77,6 +94,7 @@ export async function start(env: NodeJS.ProcessEnv = process.env, opts: { logDes
       await gw.close();
       await guard.close();
       await redis?.quit().catch(() => {});
+      subscriber?.disconnect();
     },
   };
 }

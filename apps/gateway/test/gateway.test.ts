@@ -123,6 +123,43 @@ describe("guarded reverse proxy (real Kratos + auth-service + upstream echo)", (
     expect((await get("/api/admin/users", { "x-session-token": owner.sessionToken })).status).toBe(200);
   });
 
+  it("a role change reaches the gateway's cache at once (Redis pub/sub), not after its TTL", async () => {
+    const owner = await newUser("gw-promote-owner");
+    const orgId = (
+      (await call("/v1/onboarding", { token: owner.sessionToken, json: { name: "Promote" } })).body.organization as {
+        id: string;
+      }
+    ).id;
+    const member = await newUser("gw-promote");
+    await call(`/v1/organizations/${orgId}/members`, {
+      token: owner.sessionToken,
+      json: { identity_id: member.identityId, role: "member" },
+    });
+    expect((await get("/api/admin/x", { "x-session-token": member.sessionToken })).status).toBe(403);
+    await call(`/v1/organizations/${orgId}/members/${member.identityId}`, {
+      method: "PATCH",
+      token: owner.sessionToken,
+      json: { role: "admin" },
+    });
+    // Pub/sub is asynchronous but fast; allow it a moment, far below the 60 s cache TTL.
+    let status = 0;
+    for (let i = 0; i < 20 && status !== 200; i++) {
+      await new Promise((r) => setTimeout(r, 50));
+      status = (await get("/api/admin/x", { "x-session-token": member.sessionToken })).status;
+    }
+    expect(status).toBe(200);
+    // And a fresh signup who onboards is an owner on the next request.
+    const fresh = await newUser("gw-onboard");
+    expect((await get("/api/admin/x", { "x-session-token": fresh.sessionToken })).status).toBe(403);
+    await call("/v1/onboarding", { token: fresh.sessionToken, json: { name: "Fresh" } });
+    status = 0;
+    for (let i = 0; i < 20 && status !== 200; i++) {
+      await new Promise((r) => setTimeout(r, 50));
+      status = (await get("/api/admin/x", { "x-session-token": fresh.sessionToken })).status;
+    }
+    expect(status).toBe(200);
+  });
+
   it("no session: a browser page is redirected to login with return_to; API calls get 401 JSON; nothing reaches the upstream", async () => {
     const before = up.seen.length;
     // Raw request: fetch always sends Sec-Fetch-Mode: cors, a browser page load sends navigate.

@@ -82,6 +82,7 @@ export function createGuard(options: GuardOptions): Guard {
     maxTtlMs: o.cache.maxTtlMs,
     marginMs: FORWARD_MARGIN_MS,
     now: o.now,
+    invalidations: o.cache.invalidations,
   };
   const sessions = createSessionAuthenticator(exchangeOptions);
   const apiKeys = createApiKeyAuthenticator(exchangeOptions);

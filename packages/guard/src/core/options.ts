@@ -6,6 +6,7 @@ import type { FetchFunction } from "../transport/fetch.ts";
 import type { Transport } from "../transport/types.ts";
 import type { RedisLike } from "./authenticate/cache.ts";
 import { COOKIE_NAME, DEFAULT_SESSION_COOKIE } from "./extract.ts";
+import type { InvalidationView } from "./invalidation.ts";
 import { type AllowedHost, parseAllowedHosts, safeReturnTo } from "./redirect.ts";
 import type { RevocationCheck } from "./revocation.ts";
 import { CREDENTIAL_KINDS, type CredentialKind, GuardError, type GuardEvent } from "./types.ts";
@@ -38,6 +39,11 @@ export interface SessionCacheOptions {
   size?: number;
   /** Shared second-level cache (an ioredis client). The guard never closes it. */
   redis?: RedisLike;
+  /**
+   * Role changes and revocations announced by the auth-service, so a cached token
+   * issued before them is not reused. Node: `await subscribeInvalidations(new Redis(url))`.
+   */
+  invalidations?: InvalidationView;
   /** Key prefix in Redis. Default "gh:guard:v1:". */
   redisPrefix?: string;
   /** Per Redis command; slower counts as a miss. Default 250 ms. */
@@ -107,7 +113,14 @@ export interface ResolvedOptions {
     | undefined;
   timeoutMs: number;
   retryAfterSec: number;
-  cache: { maxTtlMs: number; size: number; redis: RedisLike | undefined; prefix: string; redisTimeoutMs: number };
+  cache: {
+    maxTtlMs: number;
+    size: number;
+    redis: RedisLike | undefined;
+    prefix: string;
+    redisTimeoutMs: number;
+    invalidations: InvalidationView | undefined;
+  };
   jwks: { cooldownMs: number; cacheMaxAgeMs: number; timeoutMs: number };
   verifiedTokenCacheSize: number;
   revocation: RevocationCheck | undefined;
@@ -284,6 +297,7 @@ export function resolveOptions(options: GuardOptions): ResolvedOptions {
       redis,
       prefix,
       redisTimeoutMs: number(sc.redisTimeoutMs, "sessionCache.redisTimeoutMs", 250, 1, 10_000),
+      invalidations: sc.invalidations,
     },
     jwks: {
       cooldownMs: number(jwks.cooldownMs, "jwks.cooldownMs", 30_000, 0, 3_600_000),

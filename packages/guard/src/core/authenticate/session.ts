@@ -5,6 +5,7 @@
 // revoked session stops working within maxTtl. Only positive answers are cached.
 import type { Verifier } from "@gatehouse/tokens";
 import { type Credential, credentialKey } from "../extract.ts";
+import type { InvalidationView } from "../invalidation.ts";
 import { type CredentialKind, GuardError, type Principal } from "../types.ts";
 import type { TokenCache } from "./cache.ts";
 import type { ExchangeClient, ExchangeCredential } from "./exchange.ts";
@@ -21,6 +22,8 @@ export interface ExchangeAuthenticatorOptions {
   marginMs: number;
   /** Clock, epoch ms. */
   now: () => number;
+  /** Role changes and revocations announced by the auth-service (optional). */
+  invalidations?: InvalidationView | undefined;
 }
 
 export interface ExchangeAuthenticator {
@@ -28,12 +31,14 @@ export interface ExchangeAuthenticator {
 }
 
 export function createExchangeAuthenticator(options: ExchangeAuthenticatorOptions): ExchangeAuthenticator {
-  const { via, exchange, verifier, cache, maxTtlMs, marginMs, now } = options;
+  const { via, exchange, verifier, cache, maxTtlMs, marginMs, now, invalidations } = options;
 
-  /** A cached token still verifies (signature, exp), or undefined when it no longer does. */
+  /** A cached token still verifies (signature, exp) and predates no announced change, or undefined. */
   async function reuse(token: string): Promise<Principal | undefined> {
     try {
-      return principalFromClaims(await verifyToken(verifier, token), token, via);
+      const claims = await verifyToken(verifier, token);
+      if (invalidations?.isStale(claims.sub, claims.sid, claims.iat)) return undefined;
+      return principalFromClaims(claims, token, via);
     } catch (error) {
       // Keys rotated away or token expired: fetch a fresh one. An outage propagates.
       if (error instanceof GuardError && error.code === "invalid_token") return undefined;

@@ -1,0 +1,25 @@
+import { describe, expect, it } from "vitest";
+import { InvalidationLog } from "../src/core/invalidation.ts";
+
+describe("InvalidationLog (the auth-service's announcements, as the guard's cache sees them)", () => {
+  it("a token issued before an identity or session change is stale; one issued after is not", () => {
+    let now = 1_000_000;
+    const log = new InvalidationLog(() => now);
+    const iatBefore = 999; // seconds
+    expect(log.isStale("user-1", "sess-1", iatBefore)).toBe(false);
+    log.apply(JSON.stringify({ t: "identity", id: "user-1" }));
+    expect(log.isStale("user-1", "sess-1", iatBefore)).toBe(true);
+    expect(log.isStale("user-2", "sess-2", iatBefore)).toBe(false);
+    now = 2_000_000;
+    expect(log.isStale("user-1", "sess-1", 1_500)).toBe(false);
+    log.apply(JSON.stringify({ t: "session", sid: "sess-9", until: now + 1 }));
+    expect(log.isStale("user-9", "sess-9", 1_999)).toBe(true);
+  });
+
+  it("ignores malformed or foreign messages", () => {
+    const log = new InvalidationLog(() => 5_000);
+    for (const m of ["", "{", "null", "[]", '{"t":"identity"}', '{"t":"identity","id":5}', '{"t":"keys"}'])
+      log.apply(m);
+    expect(log.isStale("5", "x", 1)).toBe(false);
+  });
+});
