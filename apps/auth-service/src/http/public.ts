@@ -18,6 +18,7 @@ import {
   setTeamRole,
   softDeleteTeam,
 } from "../domain/teams.ts";
+import { findUserByEmail } from "../domain/users.ts";
 import type { Principal } from "../exchange/exchange.ts";
 import { JWKS_CACHE_CONTROL } from "../keys/store.ts";
 import { assertAllowedOrigin, sessionCredential } from "./credentials.ts";
@@ -140,17 +141,34 @@ export function publicRouter(app: App): Router {
     "/v1/organizations/:orgId/members",
     wrap(async (req, res) => {
       const orgId = parseParam(req.params.orgId);
-      const body = parseBody(req, z.object({ identity_id: uuid, role: z.enum(["owner", "admin", "member"]) }).strict());
+      const body = parseBody(
+        req,
+        z
+          .object({
+            identity_id: uuid.optional(),
+            email: z.string().email().max(320).optional(),
+            role: z.enum(["owner", "admin", "member"]),
+          })
+          .strict()
+          .refine(
+            (b) => (b.identity_id === undefined) !== (b.email === undefined),
+            "send identity_id or email (one of them)",
+          ),
+      );
       const p = await me(req, orgId);
       need(p, ["owner", "admin"]);
       if (body.role === "owner") need(p, ["owner"]);
-      await app.ensureUser(body.identity_id);
-      const m = await addMember(
-        app.db,
-        { orgId, identityId: body.identity_id, role: body.role },
-        ctx(req, p.identityId),
-      );
-      await app.bus.publish({ t: "identity", id: body.identity_id });
+      let identityId = body.identity_id;
+      if (body.email !== undefined) {
+        const found = await findUserByEmail(app.db, body.email);
+        if (!found)
+          throw new ApiError(404, "not_found", "nobody with that email has signed up yet; ask them to register first");
+        identityId = found.identityId;
+      }
+      const id = identityId ?? "";
+      await app.ensureUser(id);
+      const m = await addMember(app.db, { orgId, identityId: id, role: body.role }, ctx(req, p.identityId));
+      await app.bus.publish({ t: "identity", id });
       res.status(201).json({ membership: m });
     }),
   );
