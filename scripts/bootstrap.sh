@@ -21,7 +21,7 @@ export TURBO_TELEMETRY_DISABLED=1 DO_NOT_TRACK=1
 log() { printf '\033[2m[bootstrap]\033[0m %s\n' "$*" >&2; }
 
 # --- Debian packages ---------------------------------------------------------
-APT_PACKAGES=(postgresql redis-server nginx)
+APT_PACKAGES=(postgresql redis-server nginx chromium)
 missing=()
 for p in "${APT_PACKAGES[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
