@@ -36,13 +36,12 @@ export async function start(env: NodeJS.ProcessEnv = process.env, opts: { logDes
     // Role changes and revocations announced by the auth-service reach the guard's cache at once.
     subscriber = new Redis(cfg.REDIS_URL, { connectTimeout: 2_000, maxRetriesPerRequest: null });
     subscriber.on("error", () => {});
-    invalidations = await subscribeInvalidations(subscriber).catch((e: Error) => {
+    invalidations = subscribeInvalidations(subscriber, (e) =>
       log.warn(
         { err: e.message },
         "invalidation channel not subscribed; cached sessions follow changes after their TTL",
-      );
-      return undefined;
-    });
+      ),
+    );
   }
 
   const guard = createGuard({

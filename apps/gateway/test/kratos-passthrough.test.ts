@@ -95,8 +95,7 @@ describe("Kratos public API on the gateway's origin", () => {
       });
       statuses.push(r.status);
     }
-    expect(statuses.slice(0, 10).every((x) => x === 200)).toBe(true);
-    expect(statuses[10]).toBe(429);
+    expect(statuses).toEqual([...Array(10).fill(200), 429]);
   });
 
   it("Redis down: login still works through Kratos (fail open, documented)", async () => {

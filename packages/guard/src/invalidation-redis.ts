@@ -1,5 +1,7 @@
 // Node entry: feeds an InvalidationLog from the auth-service's Redis channel.
 // Pass a dedicated ioredis connection (a subscribed connection can do nothing else).
+// Subscribing never blocks start-up: with Redis down, ioredis queues the command
+// and re-subscribes on reconnect; until then cached entries follow their TTL.
 import { INVALIDATION_CHANNEL, InvalidationLog } from "./core/invalidation.ts";
 
 export interface RedisSubscriber {
@@ -7,11 +9,14 @@ export interface RedisSubscriber {
   on(event: "message", listener: (channel: string, message: string) => void): unknown;
 }
 
-export async function subscribeInvalidations(subscriber: RedisSubscriber): Promise<InvalidationLog> {
+export function subscribeInvalidations(
+  subscriber: RedisSubscriber,
+  onError: (e: Error) => void = () => {},
+): InvalidationLog {
   const log = new InvalidationLog();
   subscriber.on("message", (channel, message) => {
     if (channel === INVALIDATION_CHANNEL) log.apply(message);
   });
-  await subscriber.subscribe(INVALIDATION_CHANNEL);
+  subscriber.subscribe(INVALIDATION_CHANNEL).catch(onError);
   return log;
 }

@@ -37,12 +37,24 @@ export function kratosPassthrough(o: PassthroughOptions) {
   const target = new URL(o.kratosPublicUrl);
   const agent = new Agent({ keepAlive: true, maxSockets: 256 });
 
+  interface Forwarded {
+    status: number;
+    setCookies: string[];
+    /** Present when the answer was held back (submissions): the caller sends it. */
+    held?: { headers: Record<string, string | string[]>; body: Buffer };
+  }
+
+  /**
+   * Sends the request to Kratos. Ordinary requests stream straight back. A
+   * submission's answer is held until the caller has counted it, so a client's next
+   * attempt never races the counter of its previous one.
+   */
   function forward(
     req: IncomingMessage,
     res: ServerResponse,
     path: string,
     body: Buffer | undefined,
-  ): Promise<{ status: number; setCookies: string[]; body?: string }> {
+  ): Promise<Forwarded> {
     return new Promise((resolve) => {
       const headers: Record<string, string | string[]> = {};
       for (const [k, v] of Object.entries(req.headers)) if (v !== undefined && !HOP_BY_HOP.includes(k)) headers[k] = v;
@@ -64,16 +76,18 @@ export function kratosPassthrough(o: PassthroughOptions) {
         (ur) => {
           const out: Record<string, string | string[]> = {};
           for (const [k, v] of Object.entries(ur.headers)) if (v !== undefined && !HOP_BY_HOP.includes(k)) out[k] = v;
-          res.writeHead(ur.statusCode ?? 502, out);
+          const status = ur.statusCode ?? 502;
           const setCookies = ur.headers["set-cookie"] ?? [];
-          // Small JSON answers are read on the way (to learn the outcome of a submission).
-          const isJson = /json/.test(String(ur.headers["content-type"] ?? ""));
-          let text = "";
-          ur.on("data", (c: Buffer) => {
-            if (body && isJson && text.length < 256 * 1024) text += c.toString();
-          });
-          ur.pipe(res);
-          ur.on("end", () => resolve({ status: ur.statusCode ?? 502, setCookies, ...(text ? { body: text } : {}) }));
+          if (!body) {
+            res.writeHead(status, out);
+            ur.pipe(res);
+            ur.on("end", () => resolve({ status, setCookies }));
+            ur.on("error", () => resolve({ status: 502, setCookies }));
+            return;
+          }
+          const chunks: Buffer[] = [];
+          ur.on("data", (c: Buffer) => chunks.push(c));
+          ur.on("end", () => resolve({ status, setCookies, held: { headers: out, body: Buffer.concat(chunks) } }));
           ur.on("error", () => resolve({ status: 502, setCookies }));
         },
       );
@@ -114,6 +128,11 @@ export function kratosPassthrough(o: PassthroughOptions) {
         return o.sendError(res, 503, "dependency_unavailable", "sign-in is temporarily unavailable; retry later", 5);
     }
     const out = await forward(req, res, path + query, body);
+    if (!out.held) {
+      // Kratos failed: answer if nobody has yet.
+      if (!res.headersSent) o.sendError(res, 502, "bad_gateway", "Kratos did not answer; retry later", 5);
+      return;
+    }
     try {
       if (flow === "login") {
         const ok =
@@ -124,8 +143,10 @@ export function kratosPassthrough(o: PassthroughOptions) {
         await guard.failure(flow, ip, identifier);
       }
     } catch {
-      /* counting is best effort once the answer is sent */
+      /* Redis failed while counting: answer anyway (see failOpen) */
     }
+    res.writeHead(out.status, out.held.headers);
+    res.end(out.held.body);
   };
 }
 
