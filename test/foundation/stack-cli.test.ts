@@ -23,7 +23,7 @@ async function cli(args: string[], env: Record<string, string> = {}) {
 }
 
 async function freeBase(): Promise<number> {
-  for (let base = 30_000; base < 40_000; base += 100) {
+  for (let base = 30_000; base < 32_600; base += 100) {
     if ((await Promise.all(Object.values(PORT_OFFSETS).map((o) => portFree(base + o)))).every(Boolean)) return base;
   }
   throw new Error("no free ports");

@@ -9,7 +9,8 @@ import { type Running, startAuthService } from "./in-process.ts";
 import { call } from "./support.ts";
 
 async function freeConfig(): Promise<StackConfig> {
-  for (let base = 40_000 + (process.pid % 50) * 100; base < 60_000; base += 100) {
+  // Below the ephemeral range (32768+), so no outgoing connection can take a port between the check and the bind.
+  for (let base = 28_000 + (process.pid % 19) * 100; base < 29_900; base += 100) {
     if ((await Promise.all(Object.values(PORT_OFFSETS).map((o) => portFree(base + o)))).every(Boolean)) {
       return stackConfig("fault", { basePort: base, ephemeral: false, domain: "gatehouse.test" });
     }

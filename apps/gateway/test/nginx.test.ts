@@ -26,7 +26,8 @@ routes:
     forward: { jwt: false }
 `),
   );
-  for (let p = 41_000 + (process.pid % 500); p < 50_000; p++) {
+  // Below the ephemeral range (32768+), which outgoing connections draw from.
+  for (let p = 26_000 + (process.pid % 500); p < 27_400; p++) {
     if (await portFree(p)) {
       port = p;
       break;

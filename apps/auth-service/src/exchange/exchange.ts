@@ -63,6 +63,7 @@ export class TokenExchange {
   readonly #principals = new LruCache<string, CachedPrincipal>(50_000);
   readonly #tokens = new LruCache<string, CachedToken>(100_000);
   readonly #knownUsers = new LruCache<string, true>(100_000);
+  readonly #minting = new Map<string, Promise<{ accessToken: string; exp: number; principal: Principal }>>();
   readonly #sessions: SessionResolver;
   readonly #db: Kysely<Database>;
   readonly #keys: KeyStore;
@@ -178,6 +179,24 @@ export class TokenExchange {
         principal: cached.principal,
       };
     }
+    // One mint per credential however many ask at once: a burst of requests for one
+    // session shares the principal lookup, the signature and the resulting token.
+    let pending = this.#minting.get(tkey);
+    if (!pending) {
+      pending = this.#mint(session, orgId, tkey, gen).finally(() => this.#minting.delete(tkey));
+      this.#minting.set(tkey, pending);
+    }
+    const minted = await pending;
+    return { ...minted, expiresIn: minted.exp - Math.floor(Date.now() / 1000), session };
+  }
+
+  async #mint(
+    session: KratosSession,
+    orgId: string | undefined,
+    tkey: string,
+    gen: number,
+  ): Promise<{ accessToken: string; exp: number; principal: Principal }> {
+    const now = Date.now();
     let principal: Principal;
     try {
       principal = await this.principal(session, orgId);
@@ -201,6 +220,6 @@ export class TokenExchange {
       reuseUntilMs: (claims.iat + life * REUSE_FRACTION) * 1000,
       principal,
     });
-    return { accessToken: token, expiresIn: claims.exp - nowSec, session, principal };
+    return { accessToken: token, exp: claims.exp, principal };
   }
 }

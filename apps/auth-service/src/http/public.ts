@@ -29,6 +29,8 @@ import { rateLimit } from "./rate-limit.ts";
 import { parseBody } from "./validate.ts";
 
 const uuid = z.string().uuid();
+// Built once: schema construction showed up as ~15% of CPU on the warm token path.
+const TOKEN_BODY = z.object({ organization_id: uuid.optional() }).strict();
 
 /** Resolves the signed-in caller for the organization API (cookie or session token). */
 function signedIn(app: App, allowed: ReadonlySet<string>) {
@@ -72,7 +74,7 @@ export function publicRouter(app: App): Router {
     "/v1/token",
     tokenLimit,
     wrap(async (req, res) => {
-      const body = parseBody(req, z.object({ organization_id: uuid.optional() }).strict());
+      const body = parseBody(req, TOKEN_BODY);
       const apiKey = apiKeyFrom(req);
       const cred = sessionCredential(req, app.cfg.kratos.cookieName);
       if (apiKey !== undefined) {
