@@ -1,13 +1,16 @@
 // The public listener: token exchange, JWKS, and the organization API for
 // signed-in users. Safe to expose to the internet.
+import { authorize, type Principal as GuardPrincipal } from "@gatehouse/guard";
+import { permissionsFor } from "@gatehouse/tokens";
 import cors from "cors";
 import express, { type Request, type RequestHandler, type Router } from "express";
 import helmet from "helmet";
 import { z } from "zod";
 import type { App } from "../app.ts";
 import { createApiKey, listApiKeys, revokeApiKey } from "../domain/api-keys.ts";
+import { listAudit } from "../domain/audit.ts";
 import { addMember, changeRole, listMembers, listMembershipsForUser, removeMember } from "../domain/memberships.ts";
-import { onboard } from "../domain/organizations.ts";
+import { changePlan, onboard } from "../domain/organizations.ts";
 import {
   addTeamMember,
   createTeam,
@@ -34,18 +37,42 @@ const TOKEN_BODY = z.object({ organization_id: uuid.optional() }).strict();
 
 /** Resolves the signed-in caller for the organization API (cookie or session token). */
 function signedIn(app: App, allowed: ReadonlySet<string>) {
-  return async (req: Request, orgId?: string): Promise<Principal & { email: string }> => {
+  return async (req: Request, orgId?: string): Promise<Caller> => {
     const cred = sessionCredential(req, app.cfg.kratos.cookieName);
     if (!cred) throw new ApiError(401, "unauthenticated", "sign in first: no Kratos session cookie or X-Session-Token");
     if (cred.kind === "cookie") assertAllowedOrigin(req, allowed);
     const { session } = await app.exchange.sessions.resolve(cred);
     const principal = await app.exchange.principal(session, orgId);
-    return { ...principal, email: session.identity.traits.email };
+    const email = session.identity.traits.email;
+    return {
+      ...principal,
+      email,
+      // The same principal shape and authorization step as the guard the product ships.
+      guard: {
+        subject: principal.identityId,
+        sessionId: session.id,
+        email,
+        ...(principal.organizationId ? { organizationId: principal.organizationId } : {}),
+        ...(principal.plan ? { plan: principal.plan } : {}),
+        ...(principal.role ? { role: principal.role } : {}),
+        teams: principal.teams,
+        permissions: permissionsFor(principal.role, app.cfg.permissions),
+        aal: session.aal === "aal2" || session.aal === "aal3" ? "aal2" : "aal1",
+        amr: session.amr,
+        via: "session",
+        token: "",
+        expiresAt: Math.floor(session.expiresAt.getTime() / 1000),
+      },
+    };
   };
 }
 
-const need = (p: Principal, roles: readonly string[]) => {
-  if (!p.role || !roles.includes(p.role)) throw new ApiError(403, "forbidden", `needs role ${roles.join(" or ")}`);
+type Caller = Principal & { email: string; guard: GuardPrincipal };
+
+/** Role check through the guard core's authorize step (no implied role hierarchy, as there). */
+const need = (p: Caller, roles: readonly string[]) => {
+  const v = authorize(p.guard, { roles });
+  if (!v.ok) throw new ApiError(403, "forbidden", v.message);
 };
 
 const wrap =
@@ -200,6 +227,41 @@ export function publicRouter(app: App): Router {
       await removeMember(app.db, { orgId, identityId }, ctx(req, p.identityId));
       await app.bus.publish({ t: "identity", id: identityId });
       res.status(204).end();
+    }),
+  );
+
+  // --- Organization: plan (owners) and audit log (owners, admins) -------------
+  r.patch(
+    "/v1/organizations/:orgId",
+    wrap(async (req, res) => {
+      const orgId = parseParam(req.params.orgId);
+      const body = parseBody(req, z.object({ plan: z.enum(["starter", "pro", "enterprise"]) }).strict());
+      const p = await me(req, orgId);
+      need(p, ["owner"]);
+      const org = await changePlan(app.db, orgId, body.plan, ctx(req, p.identityId));
+      // The plan is in every member's token: all of them get fresh claims.
+      for (const m of await listMembers(app.db, orgId)) await app.bus.publish({ t: "identity", id: m.identityId });
+      res.json({ organization: org });
+    }),
+  );
+
+  r.get(
+    "/v1/organizations/:orgId/audit",
+    wrap(async (req, res) => {
+      const orgId = parseParam(req.params.orgId);
+      const p = await me(req, orgId);
+      need(p, ["owner", "admin"]);
+      const limitRaw = typeof req.query.limit === "string" ? Number(req.query.limit) : 50;
+      if (!Number.isInteger(limitRaw) || limitRaw < 1 || limitRaw > 500)
+        throw new ApiError(400, "bad_request", "limit: an integer from 1 to 500");
+      const before = typeof req.query.before === "string" ? req.query.before : undefined;
+      res.json({
+        entries: await listAudit(app.db, {
+          organizationId: orgId,
+          limit: limitRaw,
+          ...(before ? { beforeId: before } : {}),
+        }),
+      });
     }),
   );
 
