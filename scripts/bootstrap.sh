@@ -70,4 +70,11 @@ if ! kratos_bin="$(bash "$ROOT/scripts/build-kratos.sh")"; then
   echo "bootstrap: building Kratos failed (see the output above)" >&2; exit 1
 fi
 ln -sf "$kratos_bin" "$BIN_DIR/kratos"
+
+# --- Helm and the deploy checks (test/deploy) ---------------------------------
+if ! helm_bin="$(bash "$ROOT/scripts/build-helm.sh")"; then
+  echo "bootstrap: building Helm failed (see the output above)" >&2; exit 1
+fi
+ln -sf "$helm_bin" "$BIN_DIR/helm"
+bash "$ROOT/scripts/build-deploy-checks.sh" >/dev/null || { echo "bootstrap: building the deploy checks failed" >&2; exit 1; }
 log "ready: node $("$BIN_DIR/node" --version), pnpm $(pnpm --version), $("$BIN_DIR/kratos" version 2>&1 | grep -m1 -i version | tr -s ' ')"

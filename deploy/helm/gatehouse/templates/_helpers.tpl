@@ -1,0 +1,158 @@
+{{/* Names: <release>-gatehouse-<component>, or the release name when it already says gatehouse. */}}
+{{- define "gatehouse.name" -}}
+{{- default .Chart.Name .Values.nameOverride | trunc 63 | trimSuffix "-" -}}
+{{- end -}}
+
+{{- define "gatehouse.fullname" -}}
+{{- if .Values.fullnameOverride -}}
+{{- .Values.fullnameOverride | trunc 63 | trimSuffix "-" -}}
+{{- else -}}
+{{- $name := default .Chart.Name .Values.nameOverride -}}
+{{- if contains $name .Release.Name -}}
+{{- .Release.Name | trunc 63 | trimSuffix "-" -}}
+{{- else -}}
+{{- printf "%s-%s" .Release.Name $name | trunc 63 | trimSuffix "-" -}}
+{{- end -}}
+{{- end -}}
+{{- end -}}
+
+{{/* Name of one component's objects: (dict "root" $ "component" "auth-service") */}}
+{{- define "gatehouse.componentName" -}}
+{{- printf "%s-%s" (include "gatehouse.fullname" .root) .component | trunc 63 | trimSuffix "-" -}}
+{{- end -}}
+
+{{- define "gatehouse.labels" -}}
+helm.sh/chart: {{ printf "%s-%s" .root.Chart.Name .root.Chart.Version | replace "+" "_" | trunc 63 | trimSuffix "-" }}
+app.kubernetes.io/managed-by: {{ .root.Release.Service }}
+app.kubernetes.io/part-of: gatehouse
+app.kubernetes.io/version: {{ .root.Chart.AppVersion | quote }}
+{{ include "gatehouse.selectorLabels" . }}
+{{- end -}}
+
+{{- define "gatehouse.selectorLabels" -}}
+app.kubernetes.io/name: {{ include "gatehouse.name" .root }}
+app.kubernetes.io/instance: {{ .root.Release.Name }}
+app.kubernetes.io/component: {{ .component }}
+{{- end -}}
+
+{{/* <registry>/<repository>:<tag> for a component: (dict "root" $ "image" .Values.authService.image) */}}
+{{- define "gatehouse.image" -}}
+{{- $registry := .root.Values.image.registry -}}
+{{- $tag := .image.tag | default .root.Values.image.tag | default .root.Chart.AppVersion -}}
+{{- if $registry -}}
+{{- printf "%s/%s:%s" $registry .image.repository $tag -}}
+{{- else -}}
+{{- printf "%s:%s" .image.repository $tag -}}
+{{- end -}}
+{{- end -}}
+
+{{- define "gatehouse.serviceAccountName" -}}
+{{- if .values.serviceAccount.create -}}
+{{- default (include "gatehouse.componentName" .) .values.serviceAccount.name -}}
+{{- else -}}
+{{- default "default" .values.serviceAccount.name -}}
+{{- end -}}
+{{- end -}}
+
+{{/* The auth-service Secret, required whenever something runs with it. */}}
+{{- define "gatehouse.authSecret" -}}
+{{- required "authService.existingSecret: name an existing Secret with DATABASE_URL, REDIS_URL, SIGNING_KEY_KEK, WEBHOOK_SECRET and ADMIN_API_TOKEN (deploy/README.md \"Secrets\")" .Values.authService.existingSecret -}}
+{{- end -}}
+
+{{/* env entry read from a Secret: (dict "name" "DATABASE_URL" "secret" "x") */}}
+{{- define "gatehouse.secretEnv" -}}
+- name: {{ .name }}
+  valueFrom:
+    secretKeyRef:
+      name: {{ .secret }}
+      key: {{ .name }}
+{{- end -}}
+
+{{- define "gatehouse.authServiceUrl" -}}
+{{- if .Values.gateway.authServiceUrl -}}
+{{- .Values.gateway.authServiceUrl -}}
+{{- else if not .Values.authService.enabled -}}
+{{- fail "gateway.authServiceUrl is required when authService.enabled is false" -}}
+{{- else -}}
+{{- printf "http://%s.%s.svc.cluster.local:%v" (include "gatehouse.componentName" (dict "root" . "component" "auth-service")) .Release.Namespace .Values.authService.ports.public -}}
+{{- end -}}
+{{- end -}}
+
+{{/* Pod-level scheduling and security shared by every pod of a component. */}}
+{{- define "gatehouse.podSpecCommon" -}}
+{{- with .root.Values.imagePullSecrets }}
+imagePullSecrets:
+  {{- toYaml . | nindent 2 }}
+{{- end }}
+securityContext:
+  {{- toYaml .root.Values.podSecurityContext | nindent 2 }}
+{{- with .values.nodeSelector }}
+nodeSelector:
+  {{- toYaml . | nindent 2 }}
+{{- end }}
+{{- with .values.tolerations }}
+tolerations:
+  {{- toYaml . | nindent 2 }}
+{{- end }}
+{{- with .values.affinity }}
+affinity:
+  {{- toYaml . | nindent 2 }}
+{{- end }}
+topologySpreadConstraints:
+{{- if .values.topologySpreadConstraints }}
+  {{- toYaml .values.topologySpreadConstraints | nindent 2 }}
+{{- else }}
+  # Spread replicas over nodes and zones when the cluster allows it.
+  - maxSkew: 1
+    topologyKey: kubernetes.io/hostname
+    whenUnsatisfiable: ScheduleAnyway
+    labelSelector:
+      matchLabels:
+        {{- include "gatehouse.selectorLabels" . | nindent 8 }}
+  - maxSkew: 1
+    topologyKey: topology.kubernetes.io/zone
+    whenUnsatisfiable: ScheduleAnyway
+    labelSelector:
+      matchLabels:
+        {{- include "gatehouse.selectorLabels" . | nindent 8 }}
+{{- end }}
+{{- end -}}
+
+{{/* NetworkPolicy egress rules every Gatehouse pod needs: DNS. */}}
+{{- define "gatehouse.egressDns" -}}
+- to:
+    {{- toYaml .Values.networkPolicy.dns | nindent 4 }}
+  ports:
+    - protocol: UDP
+      port: 53
+    - protocol: TCP
+      port: 53
+{{- end -}}
+
+{{/* Egress to a dependency ({to, ports}) on TCP. */}}
+{{- define "gatehouse.egressTo" -}}
+- ports:
+    {{- range .ports }}
+    - protocol: TCP
+      port: {{ . }}
+    {{- end }}
+  {{- with .to }}
+  to:
+    {{- toYaml . | nindent 4 }}
+  {{- end }}
+{{- end -}}
+
+{{- define "gatehouse.egressKratos" -}}
+- to:
+    - namespaceSelector:
+        matchLabels:
+          kubernetes.io/metadata.name: {{ .Values.kratos.namespace }}
+      podSelector:
+        matchLabels:
+          {{- toYaml .Values.kratos.podLabels | nindent 10 }}
+  ports:
+    {{- range .Values.kratos.ports }}
+    - protocol: TCP
+      port: {{ . }}
+    {{- end }}
+{{- end -}}

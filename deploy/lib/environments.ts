@@ -1,0 +1,126 @@
+// Environments (deploy/environments/<name>.yaml): what one cluster's deploy needs to
+// know. Read by deploy/deploy.ts and deploy/kratos/generate-values.ts.
+import { readdirSync, readFileSync } from "node:fs";
+import { resolve } from "node:path";
+import { parse } from "yaml";
+
+export const REPO_ROOT = resolve(import.meta.dirname, "../..");
+export const ENVIRONMENTS_DIR = resolve(REPO_ROOT, "deploy/environments");
+export const GATEHOUSE_CHART = resolve(REPO_ROOT, "deploy/helm/gatehouse");
+
+const HOST = /^[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)+$/;
+const LABEL = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
+
+export interface Environment {
+  name: string;
+  kubeContext: string;
+  profile: "default" | "prod";
+  domain: string;
+  hosts: { app: string; www: string; api: string; auth: string };
+  namespaces: { auth: string; kratos: string };
+  releases: { gatehouse: string; kratos: string };
+  kratos: {
+    chartRepo: string;
+    chart: string;
+    chartVersion: string;
+    secret: string;
+    replicas: number;
+    smtpFrom: string;
+  };
+  gatehouseValues: string;
+}
+
+// What each field must look like; unknown fields are refused too (a typo is an error, not a default).
+type Shape = RegExp | { [field: string]: Shape };
+const SHAPE: Shape = {
+  name: LABEL,
+  kubeContext: /^\S+$/,
+  profile: /^(default|prod)$/,
+  domain: HOST,
+  hosts: { app: HOST, www: HOST, api: HOST, auth: HOST },
+  namespaces: { auth: LABEL, kratos: LABEL },
+  releases: { gatehouse: LABEL, kratos: LABEL },
+  kratos: {
+    chartRepo: /^https:\/\/\S+$/,
+    chart: /^\S+$/,
+    chartVersion: /^\d+\.\d+\.\d+$/,
+    secret: LABEL,
+    replicas: /^[1-9]\d*$/,
+    smtpFrom: /^[^@\s]+@[^@\s]+$/,
+  },
+  gatehouseValues: /^deploy\/\S+\.yaml$/,
+};
+
+function check(value: unknown, shape: Shape, path: string, problems: string[]): void {
+  if (shape instanceof RegExp) {
+    if ((typeof value !== "string" && typeof value !== "number") || !shape.test(String(value)))
+      problems.push(`${path}: ${JSON.stringify(value)} does not match ${shape}`);
+    return;
+  }
+  if (typeof value !== "object" || value === null || Array.isArray(value)) {
+    problems.push(`${path}: expected a map`);
+    return;
+  }
+  const v = value as Record<string, unknown>;
+  for (const k of Object.keys(v)) if (!(k in shape)) problems.push(`${path ? `${path}.` : ""}${k}: unknown field`);
+  for (const [k, s] of Object.entries(shape)) {
+    if (v[k] === undefined) problems.push(`${path ? `${path}.` : ""}${k}: required`);
+    else check(v[k], s, path ? `${path}.${k}` : k, problems);
+  }
+}
+
+export function environmentNames(): string[] {
+  return readdirSync(ENVIRONMENTS_DIR)
+    .filter((f) => /^[a-z0-9-]+\.yaml$/.test(f))
+    .map((f) => f.replace(/\.yaml$/, ""))
+    .sort();
+}
+
+export function loadEnvironment(name: string): Environment {
+  if (!environmentNames().includes(name)) {
+    throw new Error(
+      `unknown environment "${name}": expected one of ${environmentNames().join(", ")} (deploy/environments/)`,
+    );
+  }
+  const doc: unknown = parse(readFileSync(resolve(ENVIRONMENTS_DIR, `${name}.yaml`), "utf8"));
+  const problems: string[] = [];
+  check(doc, SHAPE, "", problems);
+  if (problems.length) throw new Error(`deploy/environments/${name}.yaml: ${problems.join("; ")}`);
+  const r = { data: doc as Environment };
+  if (r.data.name !== name) throw new Error(`deploy/environments/${name}.yaml: name must be "${name}"`);
+  for (const h of Object.values(r.data.hosts)) {
+    if (h !== r.data.domain && !h.endsWith(`.${r.data.domain}`)) {
+      throw new Error(`deploy/environments/${name}.yaml: host ${h} is not under the cookie domain ${r.data.domain}`);
+    }
+  }
+  return r.data;
+}
+
+/** Values files for the Gatehouse chart, in the order Helm merges them. */
+export function gatehouseValuesFiles(env: Environment): string[] {
+  return [
+    resolve(GATEHOUSE_CHART, "values.yaml"),
+    ...(env.profile === "prod" ? [resolve(GATEHOUSE_CHART, "values-production.yaml")] : []),
+    resolve(REPO_ROOT, env.gatehouseValues),
+  ];
+}
+
+export const kratosValuesFile = (env: Environment) => resolve(REPO_ROOT, `deploy/kratos/values.${env.name}.yaml`);
+
+/** The chart's full name rule: the release name alone when it already contains the chart name. */
+export function fullname(release: string, chart: string): string {
+  return (release.includes(chart) ? release : `${release}-${chart}`).slice(0, 63).replace(/-+$/, "");
+}
+
+/** In-cluster URLs of the two charts' Services. */
+export function serviceUrls(env: Environment) {
+  const kratos = fullname(env.releases.kratos, "kratos");
+  const gatehouse = fullname(env.releases.gatehouse, "gatehouse");
+  const svc = (name: string, ns: string) => `${name}.${ns}.svc.cluster.local`;
+  return {
+    kratosPublic: `http://${svc(`${kratos}-public`, env.namespaces.kratos)}`,
+    kratosAdmin: `http://${svc(`${kratos}-admin`, env.namespaces.kratos)}`,
+    // The auth-service's admin port (7411): Kratos' after-registration webhook.
+    authAdmin: `http://${svc(`${gatehouse}-auth-service`, env.namespaces.auth)}:7411`,
+  };
+}

@@ -1,0 +1,390 @@
+// The Gatehouse Helm chart (deploy/helm/gatehouse), as CI checks it: helm lint and
+// helm template with the default values, the prod profile and every environment;
+// every rendered manifest validated offline against Kubernetes' own OpenAPI schemas
+// (oldest and newest supported Kubernetes) and the ServiceMonitor CRD; the policies a
+// platform team enforces; and what the apps themselves accept (env, routes file).
+// Needs helm (scripts/build-helm.sh) and the schemas (scripts/build-deploy-checks.sh):
+// without them it fails, naming the script.
+import { createHash } from "node:crypto";
+import { readFileSync } from "node:fs";
+import { resolve } from "node:path";
+import { beforeAll, describe, expect, it } from "vitest";
+import { parse } from "yaml";
+import { loadConfig as loadAuthConfig } from "../../apps/auth-service/src/config.ts";
+import { loadConfig as loadGatewayConfig } from "../../apps/gateway/src/config.ts";
+import { compileRoutes } from "../../apps/gateway/src/routes/schema.ts";
+import { environmentNames, GATEHOUSE_CHART, loadEnvironment } from "../../deploy/lib/environments.ts";
+import { K8S_VERSIONS, k8sValidator, missingSchemas } from "../../deploy/lib/k8s-schemas.ts";
+import {
+  containersOf,
+  coverageViolations,
+  type Manifest,
+  podSpecOf,
+  policyViolations,
+} from "../../deploy/lib/policies.ts";
+import {
+  allRenderings,
+  DEFAULT_VALUES,
+  find,
+  helm,
+  helmBinary,
+  must,
+  PRODUCTION_VALUES,
+  REPO_ROOT,
+  type Rendering,
+  renderChart,
+  renderEnvironment,
+} from "./support.ts";
+
+type Obj = Record<string, unknown>;
+const o = (v: unknown) => (v ?? {}) as Obj;
+const clone = <T>(v: T): T => structuredClone(v);
+
+let renderings: Rendering[] = [];
+const byName = (n: string) =>
+  must(
+    renderings.find((r) => r.name === n),
+    n,
+  );
+
+beforeAll(() => {
+  helmBinary(); // throws, naming scripts/build-helm.sh, when helm is missing
+  const missing = missingSchemas();
+  if (missing) throw new Error(missing);
+  renderings = allRenderings(environmentNames());
+});
+
+describe("helm lint and helm template", () => {
+  it("lints clean (--strict) with the default values and with the prod profile", () => {
+    helm(["lint", "--strict", GATEHOUSE_CHART, "--values", DEFAULT_VALUES]);
+    helm(["lint", "--strict", GATEHOUSE_CHART, "--values", DEFAULT_VALUES, "--values", PRODUCTION_VALUES]);
+    for (const n of environmentNames()) {
+      const env = loadEnvironment(n);
+      helm(["lint", "--strict", GATEHOUSE_CHART, "--namespace", env.namespaces.auth, "--values", env.gatehouseValues]);
+    }
+  });
+
+  it("renders the default values, the prod profile and every environment", () => {
+    expect(renderings.map((r) => r.name)).toEqual([
+      "default values",
+      "production values",
+      ...environmentNames().map((n) => `environment ${n}`),
+    ]);
+    for (const r of renderings) {
+      const kinds = r.manifests.map((m) => m.kind);
+      for (const k of ["Deployment", "Service", "PodDisruptionBudget", "NetworkPolicy", "ConfigMap", "Job"])
+        expect(kinds, r.name).toContain(k);
+    }
+    expect(byName("production values").manifests.map((m) => m.kind)).toEqual(
+      expect.arrayContaining(["HorizontalPodAutoscaler", "ServiceMonitor", "CronJob"]),
+    );
+  });
+});
+
+describe("every rendered manifest is valid Kubernetes (offline schemas, strict)", () => {
+  for (const version of K8S_VERSIONS) {
+    it(`against Kubernetes ${version}'s OpenAPI spec`, () => {
+      const v = k8sValidator(version);
+      for (const r of renderings) {
+        expect(r.manifests.length, r.name).toBeGreaterThan(5);
+        expect(
+          r.manifests.flatMap((m) => v.validate(m)),
+          r.name,
+        ).toEqual([]);
+      }
+    });
+  }
+
+  it("the validator is not vacuous: a typo'd field, a wrong type, a duplicate env var, an unknown kind", () => {
+    const v = k8sValidator(K8S_VERSIONS[0]);
+    const d = clone(must(find(byName("default values"), "Deployment", "auth-service"), "auth-service"));
+    const c = containersOf(podSpecOf(d) ?? {})[0] as Obj;
+    c.readinessprobe = c.readinessProbe;
+    o(d.spec).replicas = "3";
+    (c.env as Obj[]).push({ name: "LOG_LEVEL", value: "debug" });
+    const errors = v.validate(d).join("\n");
+    expect(errors).toContain("readinessprobe");
+    expect(errors).toContain("/spec/replicas");
+    expect(errors).toContain('duplicate entry for key (name) = ["LOG_LEVEL"]');
+    const sm = clone(must(find(byName("production values"), "ServiceMonitor", "gateway"), "ServiceMonitor"));
+    o(sm.spec).endpoint = [];
+    expect(v.validate(sm).join("\n")).toContain("endpoint");
+    expect(v.validate({ ...d, apiVersion: "extensions/v1beta1" }).join()).toContain("no schema");
+  });
+});
+
+describe("policies", () => {
+  it("no container runs as root, without limits, writable, privileged, with capabilities or without seccomp", () => {
+    for (const r of renderings) expect(policyViolations(r.manifests), r.name).toEqual([]);
+  });
+
+  it("every Deployment has a Service, a PodDisruptionBudget and a NetworkPolicy", () => {
+    for (const r of renderings) expect(coverageViolations(r.manifests), r.name).toEqual([]);
+  });
+
+  it("the policy check catches a container made root, one without limits, and a literal secret", () => {
+    const r = byName("production values");
+    const bad = clone(r.manifests);
+    const dep = must(
+      bad.find((m) => m.kind === "Deployment"),
+      "Deployment",
+    );
+    const c = containersOf(podSpecOf(dep) ?? {})[0] as Obj;
+    o(c.securityContext).runAsUser = 0;
+    delete o(c.resources).limits;
+    o(c.securityContext).capabilities = { add: ["NET_ADMIN"] };
+    (c.env as Obj[]).push({ name: "WEBHOOK_SECRET", value: "hunter2" });
+    const job = must(
+      bad.find((m) => m.kind === "CronJob"),
+      "CronJob",
+    );
+    o(containersOf(podSpecOf(job) ?? {})[0]).securityContext = {};
+    const v = policyViolations(bad).join("\n");
+    expect(v).toContain("runs as root (runAsUser 0)");
+    expect(v).toContain("no limits.cpu");
+    expect(v).toContain("no limits.memory");
+    expect(v).toContain("capabilities not dropped");
+    expect(v).toContain('adds capabilities ["NET_ADMIN"]');
+    expect(v).toContain("WEBHOOK_SECRET is a literal value");
+    expect(v).toMatch(/CronJob\/.* root filesystem is writable/);
+    bad.push({ apiVersion: "v1", kind: "Secret", metadata: { name: "x" } });
+    expect(policyViolations(bad).join("\n")).toContain("must not create Secrets");
+    const noPdb = r.manifests.filter((m) => m.kind !== "PodDisruptionBudget");
+    expect(coverageViolations(noPdb)).toHaveLength(2);
+  });
+});
+
+describe("workloads", () => {
+  it("3 replicas by default with rolling updates that never drop below them; HPA from 3 in prod", () => {
+    const d = byName("default values");
+    for (const comp of ["auth-service", "gateway"]) {
+      const dep = must(find(d, "Deployment", comp), comp);
+      expect(o(dep.spec).replicas, comp).toBe(3);
+      expect(o(dep.spec).strategy).toEqual({
+        type: "RollingUpdate",
+        rollingUpdate: { maxSurge: 1, maxUnavailable: 0 },
+      });
+      expect(find(d, "HorizontalPodAutoscaler", comp)).toBeUndefined();
+      const pdb = must(find(d, "PodDisruptionBudget", comp), "pdb");
+      expect(o(pdb.spec).maxUnavailable).toBe(1);
+
+      const p = byName("production values");
+      const hpa = must(find(p, "HorizontalPodAutoscaler", comp), "hpa");
+      expect(o(hpa.spec).minReplicas).toBeGreaterThanOrEqual(3);
+      expect(o(o(hpa.spec).scaleTargetRef).name).toBe(must(find(p, "Deployment", comp), comp).metadata.name);
+      // The HPA owns the replica count: the Deployment must not fight it on every upgrade.
+      expect(o(must(find(p, "Deployment", comp), comp).spec).replicas).toBeUndefined();
+    }
+  });
+
+  it("probes hit the real health endpoints on the ports the apps listen on", () => {
+    const d = byName("default values");
+    const auth = containersOf(podSpecOf(must(find(d, "Deployment", "auth-service"), "auth")) ?? {})[0] as Obj;
+    const gw = containersOf(podSpecOf(must(find(d, "Deployment", "gateway"), "gw")) ?? {})[0] as Obj;
+    const env = (c: Obj) => Object.fromEntries((c.env as Obj[]).map((e) => [e.name, e.value]));
+    const portOf = (c: Obj, name: unknown) => (c.ports as Obj[]).find((p) => p.name === name)?.containerPort;
+    const probe = (c: Obj, p: string) => o(o(c[p]).httpGet);
+
+    expect(probe(auth, "readinessProbe").path).toBe("/health/ready");
+    expect(probe(auth, "livenessProbe").path).toBe("/health/alive");
+    for (const p of ["readinessProbe", "livenessProbe"])
+      expect(String(portOf(auth, probe(auth, p).port))).toBe(env(auth).AUTH_ADMIN_PORT);
+    expect(probe(gw, "readinessProbe").path).toBe("/health/ready");
+    expect(probe(gw, "livenessProbe").path).toBe("/health/alive");
+    expect(String(portOf(gw, probe(gw, "readinessProbe").port))).toBe(env(gw).GATEWAY_PORT);
+    // The endpoints exist where the probes look: the admin app mounts the health routes.
+    expect(readFileSync(resolve(REPO_ROOT, "apps/auth-service/src/http/admin.ts"), "utf8")).toContain(
+      "e.use(healthRoutes(app))",
+    );
+    const health = readFileSync(resolve(REPO_ROOT, "apps/auth-service/src/http/health.ts"), "utf8");
+    expect(health).toContain('"/health/ready"');
+    expect(health).toContain('"/health/alive"');
+    const server = readFileSync(resolve(REPO_ROOT, "apps/gateway/src/server.ts"), "utf8");
+    expect(server).toContain('path === "/health/ready"');
+    expect(server).toContain('path === "/health/alive"');
+  });
+
+  it("the env each Deployment gets is accepted by the app's own configuration parser", () => {
+    const fakeSecrets: Record<string, string> = {
+      DATABASE_URL: "postgres://gatehouse:pw@postgres.data:5432/gatehouse",
+      REDIS_URL: "redis://redis.data:6379",
+      SIGNING_KEY_KEK: "ab".repeat(32),
+      WEBHOOK_SECRET: "w".repeat(40),
+      ADMIN_API_TOKEN: "a".repeat(40),
+    };
+    for (const r of renderings) {
+      for (const [comp, load] of [
+        ["auth-service", loadAuthConfig],
+        ["gateway", loadGatewayConfig],
+      ] as const) {
+        const c = containersOf(podSpecOf(must(find(r, "Deployment", comp), comp)) ?? {})[0] as Obj;
+        const env: Record<string, string> = {};
+        for (const e of c.env as Obj[]) {
+          const ref = o(o(e.valueFrom).secretKeyRef);
+          env[String(e.name)] = ref.key ? must(fakeSecrets[String(ref.key)], `secret key ${ref.key}`) : String(e.value);
+        }
+        expect(() => load(env), `${r.name} ${comp}`).not.toThrow();
+      }
+      // The gateway verifies what the auth-service signs, and calls its Service.
+      const envOf = (comp: string) =>
+        Object.fromEntries(
+          ((containersOf(podSpecOf(must(find(r, "Deployment", comp), comp)) ?? {})[0] as Obj).env as Obj[]).map((e) => [
+            e.name,
+            e.value,
+          ]),
+        );
+      expect(envOf("gateway").TOKEN_ISSUER).toBe(envOf("auth-service").TOKEN_ISSUER);
+      expect(envOf("gateway").TOKEN_AUDIENCE).toBe(envOf("auth-service").TOKEN_AUDIENCE);
+      const svc = must(find(r, "Service", "auth-service"), "auth Service");
+      expect(envOf("gateway").AUTH_SERVICE_URL).toBe(
+        `http://${svc.metadata.name}.${r.namespace}.svc.cluster.local:${envOf("auth-service").AUTH_PUBLIC_PORT}`,
+      );
+    }
+  });
+
+  it("secrets come only from existing Secrets, and rendering fails without a Secret name", () => {
+    for (const r of renderings) {
+      const auth = containersOf(podSpecOf(must(find(r, "Deployment", "auth-service"), "a")) ?? {})[0] as Obj;
+      const fromSecret = (auth.env as Obj[]).filter((e) => o(e.valueFrom).secretKeyRef).map((e) => e.name);
+      expect(fromSecret.sort(), r.name).toEqual(
+        ["ADMIN_API_TOKEN", "DATABASE_URL", "REDIS_URL", "SIGNING_KEY_KEK", "WEBHOOK_SECRET"].sort(),
+      );
+      expect(r.manifests.filter((m) => m.kind === "Secret")).toEqual([]);
+    }
+    expect(() => renderChart("no secret", [DEFAULT_VALUES], { setJson: ['authService.existingSecret=""'] })).toThrow(
+      /authService.existingSecret: name an existing Secret/,
+    );
+  });
+
+  it("the migration Job is a pre-install/pre-upgrade hook running `node apps/auth-service/src/cli.ts migrate`", () => {
+    const job = must(find(byName("default values"), "Job", "migrate"), "Job");
+    const ann = o(job.metadata.annotations);
+    expect(String(ann["helm.sh/hook"]).split(",")).toEqual(["pre-install", "pre-upgrade"]);
+    expect(String(ann["helm.sh/hook-delete-policy"])).toContain("before-hook-creation");
+    const c = containersOf(podSpecOf(job) ?? {})[0] as Obj;
+    expect(c.args).toEqual(["apps/auth-service/src/cli.ts", "migrate"]);
+    // The image runs `node <args>` from /app, where the repository layout is kept.
+    const dockerfile = readFileSync(resolve(REPO_ROOT, "apps/auth-service/Dockerfile"), "utf8");
+    expect(dockerfile).toMatch(/^WORKDIR \/app$/m);
+    expect(dockerfile).toMatch(/^ENTRYPOINT \["node"\]$/m);
+    expect(readFileSync(resolve(REPO_ROOT, "apps/auth-service/src/cli.ts"), "utf8")).toContain('case "migrate":');
+    expect((c.env as Obj[]).map((e) => e.name)).toEqual(["DATABASE_URL"]);
+    // The pods start with migrations already applied, not each on its own.
+    const [auth] = containersOf(
+      podSpecOf(must(find(byName("default values"), "Deployment", "auth-service"), "a")) ?? {},
+    );
+    const env = (must(auth, "auth-service container").env ?? []) as Obj[];
+    expect(env.find((e) => e.name === "MIGRATE_ON_START")?.value).toBe("false");
+  });
+
+  it("each component can be turned off", () => {
+    const noAuth = renderChart("no auth", [DEFAULT_VALUES], {
+      setJson: ["authService.enabled=false", 'gateway.authServiceUrl="http://auth.elsewhere:7410"'],
+    });
+    expect(noAuth.manifests.filter((m) => o(m.metadata.labels)["app.kubernetes.io/component"] !== "gateway")).toEqual(
+      [],
+    );
+    expect(find(noAuth, "Deployment", "gateway")).toBeDefined();
+    const noGw = renderChart("no gateway", [DEFAULT_VALUES], { setJson: ["gateway.enabled=false"] });
+    expect(noGw.manifests.some((m) => o(m.metadata.labels)["app.kubernetes.io/component"] === "gateway")).toBe(false);
+    expect(find(noGw, "Deployment", "auth-service")).toBeDefined();
+  });
+});
+
+describe("the gateway's routes", () => {
+  const routesOf = (r: Rendering) =>
+    String(o(must(find(r, "ConfigMap", "gateway"), "routes ConfigMap").data)["routes.yaml"]);
+
+  it("the ConfigMap is a routes file the gateway itself accepts, in every environment", () => {
+    for (const r of renderings) expect(() => compileRoutes(parse(routesOf(r)), r.name), r.name).not.toThrow();
+    const prod = renderEnvironment(loadEnvironment("prod"));
+    expect(compileRoutes(parse(routesOf(prod))).routes.length).toBeGreaterThan(0);
+  });
+
+  it("pods carry the routes' checksum, so a routes change rolls them", () => {
+    const r = byName("default values");
+    const sum = (x: Rendering) =>
+      o(o(o(o(must(find(x, "Deployment", "gateway"), "gw").spec).template).metadata).annotations)["checksum/routes"];
+    expect(sum(r)).toBe(createHash("sha256").update(routesOf(r).replace(/\n$/, "")).digest("hex"));
+    const changed = renderChart("changed routes", [DEFAULT_VALUES], {
+      setJson: ['gateway.routes={"routes":[{"name":"x","match":{"path":"/x/**"},"upstream":"http://x:80"}]}'],
+    });
+    expect(sum(changed)).not.toBe(sum(r));
+    // The file is mounted as a directory (no subPath), so the gateway also sees updates without a restart.
+    const pod = podSpecOf(must(find(r, "Deployment", "gateway"), "gw")) ?? {};
+    const mount = ((containersOf(pod)[0] as Obj).volumeMounts as Obj[]).find((m) => m.name === "routes");
+    expect(mount).toMatchObject({ mountPath: "/etc/gatehouse", readOnly: true });
+    expect(mount?.subPath).toBeUndefined();
+  });
+
+  it("every route upstream in an environment is reachable under the gateway's NetworkPolicy", () => {
+    for (const n of environmentNames()) {
+      const r = renderEnvironment(loadEnvironment(n));
+      const np = must(find(r, "NetworkPolicy", "gateway"), "gateway NetworkPolicy");
+      const egress = o(np.spec).egress as Obj[];
+      for (const route of (parse(routesOf(r)) as { routes: { upstream: string }[] }).routes) {
+        const u = new URL(route.upstream);
+        const ns = /^[^.]+\.([^.]+)\.svc(\.cluster\.local)?$/.exec(u.hostname)?.[1];
+        const port = Number(u.port || (u.protocol === "https:" ? 443 : 80));
+        const ok = egress.some(
+          (rule) =>
+            (rule.ports as Obj[]).some((p) => p.port === port) &&
+            (!rule.to ||
+              (rule.to as Obj[]).some(
+                (peer) => o(o(peer.namespaceSelector).matchLabels)["kubernetes.io/metadata.name"] === ns,
+              )),
+        );
+        expect(ok, `${n}: upstream ${route.upstream} not allowed by the gateway's egress`).toBe(true);
+      }
+    }
+  });
+});
+
+describe("NetworkPolicy", () => {
+  const ingressPeers = (np: Manifest) => (o(np.spec).ingress as Obj[]).flatMap((rule) => rule.from as Obj[]);
+  const nsOf = (peer: Obj) => o(o(peer.namespaceSelector).matchLabels)["kubernetes.io/metadata.name"];
+
+  it("only the gateway is reachable from the ingress controller", () => {
+    for (const r of renderings) {
+      const gw = must(find(r, "NetworkPolicy", "gateway"), "gw np");
+      const auth = must(find(r, "NetworkPolicy", "auth-service"), "auth np");
+      expect(o(gw.spec).policyTypes).toEqual(["Ingress", "Egress"]);
+      expect(ingressPeers(gw).map(nsOf), r.name).toContain("ingress-nginx");
+      expect(ingressPeers(auth).map(nsOf), r.name).not.toContain("ingress-nginx");
+    }
+  });
+
+  it("the auth-service accepts the gateway and named namespaces on its public port, Kratos on its admin port", () => {
+    const r = renderEnvironment(loadEnvironment("prod"));
+    const np = must(find(r, "NetworkPolicy", "auth-service"), "auth np");
+    const [pub, webhook, metrics] = (o(np.spec).ingress as Obj[]).map((rule) => ({
+      ports: (rule.ports as Obj[]).map((p) => p.port),
+      from: rule.from as Obj[],
+    }));
+    expect(pub?.ports).toEqual([7410]);
+    const peers = pub?.from ?? [];
+    expect(o(o(peers[0]?.podSelector).matchLabels)["app.kubernetes.io/component"]).toBe("gateway");
+    expect(peers.slice(1).map(nsOf)).toEqual(["example-apps"]);
+    expect(webhook?.ports).toEqual([7411]);
+    expect(nsOf(webhook?.from[0] ?? {})).toBe(loadEnvironment("prod").namespaces.kratos);
+    expect(metrics?.ports).toEqual([7411]);
+  });
+
+  it("egress goes only to DNS, Kratos, Postgres and Redis (and the gateway's upstreams), always port-bound", () => {
+    for (const r of renderings) {
+      for (const comp of ["auth-service", "gateway", "migrate"]) {
+        const np = must(find(r, "NetworkPolicy", comp), `${comp} np`);
+        const rules = o(np.spec).egress as Obj[];
+        for (const rule of rules) expect((rule.ports as Obj[]).length, `${r.name} ${comp}`).toBeGreaterThan(0);
+        const ports = rules.flatMap((rule) => (rule.ports as Obj[]).map((p) => p.port));
+        const allowed = new Set([53, 4433, 4434, 5432, 6379, 7410, 7403]);
+        expect(
+          ports.filter((p) => !allowed.has(Number(p))),
+          `${r.name} ${comp}`,
+        ).toEqual([]);
+        if (comp === "migrate") expect([...new Set(ports)].sort()).toEqual([53, 5432]);
+        if (comp === "auth-service") expect([...new Set(ports)].sort()).toEqual([4433, 4434, 53, 5432, 6379]);
+      }
+    }
+  });
+});

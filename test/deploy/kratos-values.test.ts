@@ -1,0 +1,292 @@
+// Values for the official Ory Kratos chart (deploy/kratos/values.<env>.yaml): generated
+// from kratos-config/, never stale, only keys the chart's values.yaml (0.59.0, copied in
+// deploy/kratos/reference/) has, a kratos.config Kratos v1.3.1 accepts and that differs
+// from kratos.yml only where an environment must, and in step with the Gatehouse chart.
+import { readFileSync } from "node:fs";
+import { resolve } from "node:path";
+import { Ajv } from "ajv";
+import addFormats from "ajv-formats";
+import { beforeAll, describe, expect, it } from "vitest";
+import { parse } from "yaml";
+import {
+  kratosConfigFor,
+  kratosValues,
+  readKratosYml,
+  renderValuesFile,
+  WEBHOOK_SECRET_ENV,
+} from "../../deploy/kratos/generate-values.ts";
+import {
+  type Environment,
+  environmentNames,
+  gatehouseValuesFiles,
+  kratosValuesFile,
+  loadEnvironment,
+  serviceUrls,
+} from "../../deploy/lib/environments.ts";
+import { envToConfigPath, getPath } from "../../deploy/lib/kratos-env.ts";
+import { containersOf, podSpecOf } from "../../deploy/lib/policies.ts";
+import { stackConfig } from "../../tools/stack/config.ts";
+import { kratosEnv } from "../../tools/stack/services.ts";
+import { find, must, REPO_ROOT, renderEnvironment } from "./support.ts";
+
+type Obj = Record<string, unknown>;
+const REFERENCE = resolve(REPO_ROOT, "deploy/kratos/reference");
+const reference = () => parse(readFileSync(resolve(REFERENCE, "values.yaml"), "utf8")) as Obj;
+const committed = (env: Environment) => parse(readFileSync(kratosValuesFile(env), "utf8")) as Obj;
+const isMap = (v: unknown): v is Obj => typeof v === "object" && v !== null && !Array.isArray(v);
+
+// Subtrees whose keys are not the chart's but Kratos' (checked against Kratos' own
+// schema below) or file names the chart mounts.
+const OPEN = ["kratos.config", "kratos.identitySchemas", "kratos.emailTemplates"];
+
+/** Keys set in `values` that the reference values.yaml does not have. */
+function unknownKeys(values: unknown, ref: unknown, path: string[] = []): string[] {
+  if (!isMap(values)) return [];
+  const out: string[] = [];
+  for (const [k, v] of Object.entries(values)) {
+    const p = [...path, k];
+    if (OPEN.includes(p.join("."))) continue;
+    if (!isMap(ref) || !Object.hasOwn(ref, k)) {
+      out.push(p.join("."));
+      continue;
+    }
+    const r = ref[k];
+    // An empty map or a list in the chart's values is free-form there (resources: {}, extraEnv: []).
+    if ((isMap(r) && Object.keys(r).length === 0) || Array.isArray(r)) continue;
+    out.push(...unknownKeys(v, r, p));
+  }
+  return out;
+}
+
+function kratosSchemaValidator() {
+  const ref = (f: string) =>
+    JSON.parse(readFileSync(resolve(REPO_ROOT, "kratos-config/reference/kratos-v1.3.1", f), "utf8")) as Obj;
+  const ajv = new Ajv({ strict: false, allErrors: true, validateFormats: true });
+  addFormats.default(ajv);
+  for (const f of ["duration", "uri-or-file"]) ajv.addFormat(f, true);
+  ajv.addSchema(ref("tracing-config.schema.json"));
+  ajv.addSchema(ref("identity_extension.schema.json"));
+  return ajv.compile(ref("config.schema.json"));
+}
+
+/** Leaf paths (array indexes as numbers) where two documents differ. */
+function diffPaths(a: unknown, b: unknown, path: string[] = []): string[] {
+  if (isMap(a) && isMap(b)) {
+    return [...new Set([...Object.keys(a), ...Object.keys(b)])].flatMap((k) => diffPaths(a[k], b[k], [...path, k]));
+  }
+  if (Array.isArray(a) && Array.isArray(b) && a.length === b.length && a.every((x) => isMap(x)))
+    return a.flatMap((x, i) => diffPaths(x, b[i], [...path, String(i)]));
+  return JSON.stringify(a) === JSON.stringify(b) ? [] : [path.join(".")];
+}
+
+let envs: Environment[] = [];
+beforeAll(() => {
+  envs = environmentNames().map(loadEnvironment);
+});
+
+describe("generated values", () => {
+  it("every environment has its values file, and none is stale", () => {
+    expect(envs.map((e) => e.name)).toEqual(expect.arrayContaining(["prod", "staging"]));
+    for (const env of envs) {
+      expect(
+        readFileSync(kratosValuesFile(env), "utf8"),
+        `deploy/kratos/values.${env.name}.yaml is stale: run node deploy/kratos/generate-values.ts`,
+      ).toBe(renderValuesFile(env));
+    }
+  });
+
+  it("a change to kratos-config/kratos.yml makes the committed values stale", () => {
+    const env = loadEnvironment("prod");
+    const yml = readKratosYml();
+    (yml.session as Obj).lifespan = "12h";
+    expect(kratosValues(env, yml)).not.toEqual(committed(env));
+    expect(((kratosValues(env, yml).kratos as Obj).config as { session: Obj }).session.lifespan).toBe("12h");
+  });
+});
+
+describe("only keys the official chart's values.yaml has", () => {
+  it("the reference is the chart 0.59.0 that ships Kratos v1.3.1, with its license", () => {
+    const chart = parse(readFileSync(resolve(REFERENCE, "Chart.yaml"), "utf8")) as Obj;
+    expect(chart).toMatchObject({ name: "kratos", version: "0.59.0", appVersion: "v1.3.1" });
+    expect(readFileSync(resolve(REFERENCE, "LICENSE"), "utf8")).toContain("Apache License");
+    for (const env of envs) expect(env.kratos.chartVersion).toBe(chart.version);
+  });
+
+  it("every key set in every environment's values exists in the reference values.yaml", () => {
+    for (const env of envs) expect(unknownKeys(committed(env), reference()), env.name).toEqual([]);
+  });
+
+  it("the check catches a misspelt or invented key", () => {
+    const v = committed(loadEnvironment("prod"));
+    (v.deployment as Obj).resourcez = {};
+    (v.kratos as Obj).automigrate = true;
+    (v.pdb as { spec: Obj }).spec.minAvailabel = 1;
+    v.networkPolicy = { enabled: true };
+    expect(unknownKeys(v, reference()).sort()).toEqual(
+      ["deployment.resourcez", "kratos.automigrate", "networkPolicy", "pdb.spec.minAvailabel"].sort(),
+    );
+  });
+});
+
+describe("kratos.config", () => {
+  it("is a configuration Kratos v1.3.1 accepts (with DSN and secrets, which come from the Secret)", () => {
+    const fromSecret = {
+      dsn: "postgres://from-the-secret/kratos",
+      secrets: { cookie: ["c".repeat(32)], cipher: ["x".repeat(32)], default: ["d".repeat(32)] },
+    };
+    const validate = kratosSchemaValidator();
+    for (const env of envs) {
+      const config = structuredClone((committed(env).kratos as Obj).config as Obj);
+      expect(config.dsn, "the DSN must never be in values").toBeUndefined();
+      expect(config.secrets, "secrets must never be in values").toBeUndefined();
+      const ok = validate({ ...config, ...fromSecret });
+      expect(validate.errors ?? [], env.name).toEqual([]);
+      expect(ok).toBe(true);
+    }
+    const broken = structuredClone((committed(loadEnvironment("prod")).kratos as Obj).config as Obj);
+    (broken.session as Obj).lifespan_typo = "1h";
+    expect(validate({ ...broken, ...fromSecret })).toBe(false);
+  });
+
+  it("equals kratos.yml except where an environment must differ, with URL paths kept", () => {
+    const yml = readKratosYml();
+    const allowed = [
+      /^dsn$/,
+      /^secrets(\.|$)/,
+      /^serve\.(public|admin)\.(base_url|port)$/,
+      /^serve\.public\.cors\.allowed_origins$/,
+      /^cookies\.domain$/,
+      /^session\.cookie\.domain$/,
+      /^selfservice\.allowed_return_urls$/,
+      /^selfservice\.default_browser_return_url$/,
+      /^selfservice\.flows\.\w+\.ui_url$/,
+      /^selfservice\.flows\.\w+\.after\.default_browser_return_url$/,
+      /^selfservice\.methods\.password\.config\.haveibeenpwned_enabled$/,
+      /^selfservice\.flows\.registration\.after\.password\.hooks\.0\.config\.(url|body|auth\.config\.value)$/,
+      /^identity\.schemas\.0\.url$/,
+      /^courier\.smtp\.(connection_uri|from_address)$/,
+    ];
+    for (const env of envs) {
+      const config = (committed(env).kratos as Obj).config as Obj;
+      const diffs = diffPaths(yml, config);
+      expect(
+        diffs.filter((d) => !allowed.some((re) => re.test(d))),
+        env.name,
+      ).toEqual([]);
+      for (const d of diffs) {
+        const before = getPath(yml, d.split("."));
+        const after = getPath(config, d.split("."));
+        if (typeof before === "string" && /^https?:\/\//.test(before) && typeof after === "string") {
+          expect(new URL(after).pathname, d).toBe(new URL(before).pathname);
+          expect(after, d).not.toMatch(/localhost|127\.0\.0\.1/);
+        }
+      }
+      expect(getPath(config, ["cookies", "domain"])).toBe(env.domain);
+      expect(getPath(config, ["session", "cookie", "domain"])).toBe(env.domain);
+      expect(getPath(config, ["serve", "public", "base_url"])).toBe(`https://${env.hosts.auth}/`);
+    }
+  });
+
+  it("ships the identity schema and the webhook body of kratos-config/ byte for byte", () => {
+    const schema = readFileSync(resolve(REPO_ROOT, "kratos-config/identity.schema.json"), "utf8");
+    const jsonnet = readFileSync(resolve(REPO_ROOT, "kratos-config/registration-webhook.jsonnet"), "utf8");
+    for (const env of envs) {
+      const v = committed(env).kratos as { identitySchemas: Obj; config: Obj };
+      expect(v.identitySchemas).toEqual({ "identity.schema.json": schema });
+      expect(getPath(v.config, ["identity", "schemas", 0, "url"])).toBe("file:///etc/config/identity.schema.json");
+      const hook = getPath(v.config, ["selfservice", "flows", "registration", "after", "password", "hooks", 0]) as {
+        config: { body: string; url: string };
+      };
+      expect(Buffer.from(hook.config.body.replace("base64://", ""), "base64").toString("utf8")).toBe(jsonnet);
+    }
+  });
+
+  it("covers every per-environment override the local stack sets (kratosEnv in tools/stack/services.ts)", () => {
+    const local = kratosEnv(stackConfig("dev", { domain: "gatehouse.localhost" }), "smtp://x:25", "postgres://x/y");
+    const processOnly = /^(SERVE_(PUBLIC|ADMIN)_(PORT|HOST)|LOG_LEVEL|SQA_OPT_OUT)$/;
+    const chartWired = new Set(["DSN", "SECRETS_COOKIE", "SECRETS_CIPHER", "SECRETS_DEFAULT"]);
+    for (const env of envs) {
+      const v = committed(env) as { kratos: { config: Obj }; deployment: { extraEnv: { name: string }[] } };
+      const extraEnv = new Set(v.deployment.extraEnv.map((e) => e.name));
+      for (const name of Object.keys(local)) {
+        if (processOnly.test(name) || chartWired.has(name) || extraEnv.has(name)) continue;
+        const path = envToConfigPath(v.kratos.config, name);
+        expect(path, `${env.name}: ${name} (set by the local stack) is not set in kratos.config`).toBeDefined();
+        expect(getPath(v.kratos.config, path ?? []), name).not.toBe("");
+      }
+    }
+  });
+});
+
+describe("in step with the Gatehouse chart", () => {
+  it("the webhook reaches the auth-service's admin Service, with the secret from the Kratos Secret", () => {
+    for (const env of envs) {
+      const r = renderEnvironment(env);
+      const svc = must(find(r, "Service", "auth-service"), "auth-service Service");
+      const admin = (svc.spec as { ports: { name: string; port: number }[] }).ports.find((p) => p.name === "admin");
+      const v = committed(env) as { kratos: { config: Obj }; deployment: { extraEnv: Obj[] }; secret: Obj };
+      const hook = getPath(v.kratos.config, ["selfservice", "flows", "registration", "after", "password", "hooks", 0]);
+      const url = new URL((hook as { config: { url: string } }).config.url);
+      expect(url.host).toBe(`${svc.metadata.name}.${env.namespaces.auth}.svc.cluster.local:${admin?.port}`);
+      expect(url.pathname).toBe("/v1/webhooks/kratos/registration");
+      expect(v.deployment.extraEnv.find((e) => e.name === WEBHOOK_SECRET_ENV)).toEqual({
+        name: WEBHOOK_SECRET_ENV,
+        valueFrom: { secretKeyRef: { name: env.kratos.secret, key: "webhookSecret" } },
+      });
+      expect(v.secret).toEqual({ enabled: false, nameOverride: env.kratos.secret });
+    }
+  });
+
+  it("Gatehouse reaches Kratos' Services, shares its cookie, hosts, origins and login page", () => {
+    for (const env of envs) {
+      const r = renderEnvironment(env);
+      // The kratos section as Helm merges it from the environment's values files.
+      const k: Obj = {};
+      for (const f of gatehouseValuesFiles(env)) Object.assign(k, (parse(readFileSync(f, "utf8")) as Obj).kratos);
+      expect(k.publicUrl).toBe(serviceUrls(env).kratosPublic);
+      expect(k.adminUrl).toBe(serviceUrls(env).kratosAdmin);
+      expect(k.namespace).toBe(env.namespaces.kratos);
+      // The NetworkPolicies select Kratos' pods by the chart's name label.
+      expect(k.podLabels).toEqual({ "app.kubernetes.io/name": "kratos" });
+
+      const config = (committed(env).kratos as Obj).config as Obj;
+      const envOf = (comp: string) =>
+        Object.fromEntries(
+          ((containersOf(podSpecOf(must(find(r, "Deployment", comp), comp)) ?? {})[0] as Obj).env as Obj[]).map((e) => [
+            e.name,
+            e.value,
+          ]),
+        );
+      const auth = envOf("auth-service");
+      const gw = envOf("gateway");
+      expect(auth.KRATOS_COOKIE_NAME).toBe(getPath(config, ["session", "cookie", "name"]));
+      expect(gw.KRATOS_COOKIE_NAME).toBe(getPath(config, ["session", "cookie", "name"]));
+      expect(gw.LOGIN_URL).toBe(getPath(config, ["selfservice", "flows", "login", "ui_url"]));
+      const kratosOrigins = getPath(config, ["serve", "public", "cors", "allowed_origins"]) as string[];
+      for (const o of String(auth.CORS_ALLOWED_ORIGINS).split(",")) expect(kratosOrigins).toContain(o);
+      // Kratos' public URL is served by the gateway: its host must be an ingress host of the gateway.
+      const ingress = must(find(r, "Ingress", "gateway"), "gateway Ingress");
+      const hosts = (ingress.spec as { rules: { host: string }[] }).rules.map((x) => x.host);
+      expect(hosts).toContain(new URL(String(getPath(config, ["serve", "public", "base_url"]))).host);
+      expect(new URL(String(auth.TOKEN_ISSUER)).host).toBe(env.hosts.auth);
+      for (const h of String(gw.ALLOWED_RETURN_HOSTS).split(",")) expect(h.endsWith(env.domain)).toBe(true);
+    }
+  });
+});
+
+describe("values for a new environment", () => {
+  it("derive from kratos.yml for any domain (no environment-specific value is hard-coded)", () => {
+    const staging = loadEnvironment("staging");
+    const env = { ...staging, name: "qa", domain: "qa.example.org" };
+    env.kratos = { ...staging.kratos, smtpFrom: "no-reply@qa.example.org" };
+    env.hosts = {
+      app: "app.qa.example.org",
+      www: "www.qa.example.org",
+      api: "api.qa.example.org",
+      auth: "id.qa.example.org",
+    };
+    const { config } = kratosConfigFor(env);
+    expect(JSON.stringify(config)).not.toMatch(/staging\.example\.com|localhost|127\.0\.0\.1/);
+    expect(getPath(config, ["serve", "public", "base_url"])).toBe("https://id.qa.example.org/");
+  });
+});
