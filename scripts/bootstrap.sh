@@ -61,7 +61,12 @@ lock_sum="$(cat "$ROOT/pnpm-lock.yaml" "$ROOT/package.json" 2>/dev/null | sha256
 if [[ ! -f "$stamp" || "$(cat "$stamp")" != "$lock_sum" ]]; then
   log "installing node modules"
   frozen="--frozen-lockfile"; [[ -f "$ROOT/pnpm-lock.yaml" ]] || frozen=""
-  (cd "$ROOT" && pnpm install $frozen --reporter=silent)
+  # Quiet when it works, the whole story when it does not.
+  if ! (cd "$ROOT" && pnpm install $frozen --reporter=append-only > "$GATEHOUSE_CACHE/pnpm-install.log" 2>&1); then
+    tail -n 40 "$GATEHOUSE_CACHE/pnpm-install.log" >&2
+    echo "bootstrap: pnpm install failed (full log: $GATEHOUSE_CACHE/pnpm-install.log)" >&2
+    exit 1
+  fi
   echo "$lock_sum" > "$stamp"
 fi
 

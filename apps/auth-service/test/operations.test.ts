@@ -1,4 +1,5 @@
 import { connect } from "node:net";
+import pg from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type Running, startAuthService } from "./in-process.ts";
 import { call, newUser } from "./support.ts";
@@ -8,6 +9,28 @@ beforeAll(async () => {
   svc = await startAuthService({ RATE_LIMIT_PER_MINUTE: "5" });
 });
 afterAll(() => svc.stop().catch(() => {}));
+
+describe("users the webhook never reached", () => {
+  it("get their record on the first token exchange, once, however often they exchange", async () => {
+    // This instance has its own database: Kratos' webhook goes to the stack's auth-service, never here.
+    const own = await startAuthService();
+    const u = await newUser("no-webhook");
+    const db = new pg.Client({ connectionString: own.databaseUrl });
+    await db.connect();
+    try {
+      expect((await db.query("select 1 from users where identity_id = $1", [u.identityId])).rowCount).toBe(0);
+      const results = await Promise.all(Array.from({ length: 5 }, () => call("/v1/token", { base: own.url, token: u.sessionToken, json: {} })));
+      expect(results.map((r) => r.status)).toEqual([200, 200, 200, 200, 200]);
+      const rows = await db.query("select email from users where identity_id = $1", [u.identityId]);
+      expect(rows.rows).toEqual([{ email: u.email }]);
+      const audit = await db.query("select count(*)::int as n from audit_log where target_id = $1 and action = 'user.created'", [u.identityId]);
+      expect(audit.rows[0].n).toBe(1);
+    } finally {
+      await db.end();
+      await own.stop();
+    }
+  });
+});
 
 describe("operations", () => {
   it("rate-limits the token endpoint per client with 429 + Retry-After", async () => {
