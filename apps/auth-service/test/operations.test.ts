@@ -19,11 +19,16 @@ describe("users the webhook never reached", () => {
     await db.connect();
     try {
       expect((await db.query("select 1 from users where identity_id = $1", [u.identityId])).rowCount).toBe(0);
-      const results = await Promise.all(Array.from({ length: 5 }, () => call("/v1/token", { base: own.url, token: u.sessionToken, json: {} })));
+      const results = await Promise.all(
+        Array.from({ length: 5 }, () => call("/v1/token", { base: own.url, token: u.sessionToken, json: {} })),
+      );
       expect(results.map((r) => r.status)).toEqual([200, 200, 200, 200, 200]);
       const rows = await db.query("select email from users where identity_id = $1", [u.identityId]);
       expect(rows.rows).toEqual([{ email: u.email }]);
-      const audit = await db.query("select count(*)::int as n from audit_log where target_id = $1 and action = 'user.created'", [u.identityId]);
+      const audit = await db.query(
+        "select count(*)::int as n from audit_log where target_id = $1 and action = 'user.created'",
+        [u.identityId],
+      );
       expect(audit.rows[0].n).toBe(1);
     } finally {
       await db.end();
