@@ -423,7 +423,69 @@ export const gateway: ServiceDef = {
   },
 };
 
-export const SERVICES: ServiceDef[] = [postgres, redis, mail, kratos, authService, exampleApi, gateway];
+// --- example web app (Next.js: the product on the app host, the marketing site) ------
+
+/**
+ * One `next build` per source version (cached under apps/example-web/.next/b-<hash>/,
+ * so later starts skip it), then one Next.js server listening on two ports: the app
+ * (web) and the marketing site, told apart by Host.
+ */
+export const exampleWeb: ServiceDef = {
+  name: "web",
+  overrideVar: "WEB_URL",
+  async start(cfg) {
+    await ensurePortFree("example-web (app)", cfg.ports.web);
+    await ensurePortFree("example-web (marketing)", cfg.ports.marketing);
+    const log = join(cfg.logDir, "web.log");
+    const i = internalUrls(cfg);
+    const b = browserUrls(cfg);
+    const appDir = resolve(REPO_ROOT, "apps/example-web");
+    await runToCompletion(
+      { name: "web build", command: process.execPath, args: [join(appDir, "scripts/build.ts")], cwd: appDir, log },
+      20 * 60_000,
+    );
+    const pid = startProcess({
+      name: "web",
+      command: process.execPath,
+      args: [join(appDir, "server.ts")],
+      cwd: appDir,
+      env: {
+        NODE_ENV: "production",
+        WEB_HOST: "127.0.0.1",
+        WEB_PORT: String(cfg.ports.web),
+        MARKETING_PORT: String(cfg.ports.marketing),
+        WEB_URL: b.web,
+        MARKETING_URL: b.marketing,
+        KRATOS_PUBLIC_URL: process.env.KRATOS_PUBLIC_URL || i.kratosPublic,
+        KRATOS_BROWSER_URL: process.env.KRATOS_BROWSER_URL || b.kratosPublic,
+        AUTH_SERVICE_URL: i.authPublic,
+        TOKEN_ISSUER: i.authPublic,
+        GATEWAY_URL: b.gateway,
+        GATEWAY_INTERNAL_URL: `http://127.0.0.1:${cfg.ports.gateway}`,
+        COOKIE_DOMAIN: cfg.domain === "localhost" ? "" : cfg.domain,
+      },
+      log,
+    });
+    await waitReady(
+      "example-web",
+      pid,
+      log,
+      async () =>
+        (await httpOk(`http://127.0.0.1:${cfg.ports.web}/healthz`)) &&
+        (await httpOk(`http://127.0.0.1:${cfg.ports.marketing}/healthz`)),
+      120_000,
+    );
+    return {
+      name: "web",
+      pid,
+      url: `${b.web} (marketing ${b.marketing})`,
+      log,
+      env: { WEB_URL: b.web, MARKETING_URL: b.marketing },
+    };
+  },
+};
+
+export const SERVICES: ServiceDef[] = [postgres, redis, mail, kratos, authService, exampleApi, gateway, exampleWeb];
 
 export function wipeData(cfg: StackConfig): void {
   rmSync(cfg.dataDir, { recursive: true, force: true });

@@ -1,0 +1,158 @@
+"use server";
+// Server actions of the signed-in pages. Each one acts with the user's own Kratos
+// session (never a service credential), so the auth-service and the example API
+// decide what the user may do; a refusal comes back as a sentence for the UI.
+import { revalidatePath } from "next/cache";
+import { redirect } from "next/navigation";
+import { type ApiResult, authApi, explain, gatewayApi } from "../../lib/api.ts";
+import { isPlan } from "../../lib/config.ts";
+import { getViewer, ServiceUnavailable, type Viewer } from "../../lib/session.ts";
+
+export interface FormState {
+  ok?: boolean;
+  message?: string;
+  /** Per-field errors, keyed by input name. */
+  fields?: Record<string, string>;
+  /** What was submitted, so a refused form shows it again (React resets forms after an action). */
+  values?: Record<string, string>;
+  /** Bumped on success so a form can reset itself. */
+  seq?: number;
+}
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+const ROLES = ["owner", "admin", "member"] as const;
+const EMAIL = /^[^\s@]+@[^\s@]+\.[^\s@]+$/;
+
+function field(form: FormData, name: string): string {
+  const v = form.get(name);
+  return typeof v === "string" ? v.trim() : "";
+}
+
+async function viewerOrLogin(back: string): Promise<Viewer | FormState> {
+  try {
+    const v = await getViewer();
+    if (v === "aal2_required") redirect(`/auth/login?aal=aal2&return_to=${encodeURIComponent(back)}`);
+    if (!v) redirect(`/auth/login?return_to=${encodeURIComponent(back)}`);
+    return v;
+  } catch (e) {
+    if (e instanceof ServiceUnavailable) {
+      return { ok: false, message: "We could not check your session right now. Please try again in a moment." };
+    }
+    throw e;
+  }
+}
+
+function isViewer(v: Viewer | FormState): v is Viewer {
+  return "claims" in v;
+}
+
+function failure(r: ApiResult<unknown>, action: string): FormState {
+  return { ok: false, message: explain(r, action) };
+}
+
+// --- onboarding -------------------------------------------------------------
+
+export async function createOrganization(_prev: FormState, form: FormData): Promise<FormState> {
+  const name = field(form, "name");
+  const plan = field(form, "plan");
+  const fields: Record<string, string> = {};
+  if (name.length === 0) fields.name = "Enter a name for your organization.";
+  else if (name.length > 200) fields.name = "Use at most 200 characters.";
+  if (!isPlan(plan)) fields.plan = "Choose a plan.";
+  const values = { name, plan };
+  if (Object.keys(fields).length > 0)
+    return { ok: false, message: "Please fix the highlighted fields.", fields, values };
+  const v = await viewerOrLogin("/onboard");
+  if (!isViewer(v)) return { ...v, values };
+  const r = await authApi<{ organization: { id: string } }>("/v1/onboarding", v.cookie, { json: { name, plan } });
+  if (!r.ok) return { ...failure(r, "create the organization"), values };
+  redirect("/dashboard");
+}
+
+// --- projects (the example API, through the gateway) ---------------------------
+
+export async function createProject(_prev: FormState, form: FormData): Promise<FormState> {
+  const name = field(form, "name");
+  const values = { name };
+  if (name.length === 0 || name.length > 200) {
+    return { ok: false, fields: { name: "Enter a project name (1–200 characters)." }, values };
+  }
+  const v = await viewerOrLogin("/dashboard");
+  if (!isViewer(v)) return { ...v, values };
+  const r = await gatewayApi("/v1/projects", v.cookie, { json: { name } });
+  if (!r.ok) return { ...failure(r, "create projects"), values };
+  revalidatePath("/dashboard");
+  return { ok: true, message: `Project “${name}” created.`, seq: Date.now() };
+}
+
+export async function deleteProject(_prev: FormState, form: FormData): Promise<FormState> {
+  const id = field(form, "id");
+  if (!UUID.test(id)) return { ok: false, message: "That project does not exist." };
+  const v = await viewerOrLogin("/dashboard");
+  if (!isViewer(v)) return v;
+  const r = await gatewayApi(`/v1/projects/${id}`, v.cookie, { method: "DELETE" });
+  if (!r.ok) return failure(r, "delete projects");
+  revalidatePath("/dashboard");
+  return { ok: true, message: "Project deleted." };
+}
+
+// --- team (the auth-service's organization API) ------------------------------
+
+function orgOf(v: Viewer): string | undefined {
+  return v.claims.org;
+}
+
+export async function addMember(_prev: FormState, form: FormData): Promise<FormState> {
+  const email = field(form, "email").toLowerCase();
+  const role = field(form, "role");
+  const fields: Record<string, string> = {};
+  if (!EMAIL.test(email) || email.length > 320) fields.email = "Enter a valid email address.";
+  if (!(ROLES as readonly string[]).includes(role)) fields.role = "Choose a role.";
+  const values = { email, role };
+  if (Object.keys(fields).length > 0)
+    return { ok: false, message: "Please fix the highlighted fields.", fields, values };
+  const v = await viewerOrLogin("/team");
+  if (!isViewer(v)) return { ...v, values };
+  const org = orgOf(v);
+  if (!org) return { ok: false, message: "Create your organization first.", values };
+  const r = await authApi(`/v1/organizations/${org}/members`, v.cookie, { json: { email, role } });
+  if (!r.ok) {
+    if (r.status === 404) {
+      return {
+        ok: false,
+        fields: { email: "Nobody has signed up with this email yet. Ask them to create an account first." },
+        values,
+      };
+    }
+    return { ...failure(r, "add members"), values };
+  }
+  revalidatePath("/team");
+  return { ok: true, message: `${email} was added as ${role}.`, seq: Date.now() };
+}
+
+export async function changeRole(_prev: FormState, form: FormData): Promise<FormState> {
+  const id = field(form, "identityId");
+  const role = field(form, "role");
+  if (!UUID.test(id) || !(ROLES as readonly string[]).includes(role)) return { ok: false, message: "Choose a role." };
+  const v = await viewerOrLogin("/team");
+  if (!isViewer(v)) return v;
+  const org = orgOf(v);
+  if (!org) return { ok: false, message: "Create your organization first." };
+  const r = await authApi(`/v1/organizations/${org}/members/${id}`, v.cookie, { method: "PATCH", json: { role } });
+  if (!r.ok) return failure(r, "change roles");
+  revalidatePath("/team");
+  return { ok: true, message: `Role changed to ${role}.` };
+}
+
+export async function removeMember(_prev: FormState, form: FormData): Promise<FormState> {
+  const id = field(form, "identityId");
+  if (!UUID.test(id)) return { ok: false, message: "That member does not exist." };
+  const v = await viewerOrLogin("/team");
+  if (!isViewer(v)) return v;
+  const org = orgOf(v);
+  if (!org) return { ok: false, message: "Create your organization first." };
+  const r = await authApi(`/v1/organizations/${org}/members/${id}`, v.cookie, { method: "DELETE" });
+  if (!r.ok) return failure(r, "remove members");
+  revalidatePath("/team");
+  return { ok: true, message: "Member removed." };
+}

@@ -1,0 +1,257 @@
+"use client";
+// Forms of the signed-in pages. They post to server actions (and work without
+// JavaScript too); errors come back next to the field they concern, tied to it
+// with aria-describedby, and a form-level message is announced.
+import { useActionState, useEffect, useRef } from "react";
+import { useFormStatus } from "react-dom";
+import {
+  addMember,
+  changeRole,
+  createOrganization,
+  createProject,
+  deleteProject,
+  type FormState,
+  removeMember,
+} from "../app/(app)/actions.ts";
+import { PLAN_INFO } from "./plans.ts";
+
+const INITIAL: FormState = {};
+
+function Submit({
+  children,
+  className = "btn btn-primary",
+  testId,
+}: {
+  children: string;
+  className?: string;
+  testId?: string;
+}) {
+  const { pending } = useFormStatus();
+  return (
+    <button type="submit" className={className} disabled={pending} aria-disabled={pending} data-testid={testId}>
+      {pending ? "Working…" : children}
+    </button>
+  );
+}
+
+function FormMessage({ state, id }: { state: FormState; id: string }) {
+  if (!state.message) return <div id={id} aria-live="polite" />;
+  return (
+    <div id={id} aria-live="polite">
+      <p
+        className={state.ok ? "message message-success" : "message message-error"}
+        role={state.ok ? "status" : "alert"}
+      >
+        {state.message}
+      </p>
+    </div>
+  );
+}
+
+function FieldError({ id, text }: { id: string; text: string | undefined }) {
+  return text ? (
+    <p id={id} className="message message-error">
+      {text}
+    </p>
+  ) : null;
+}
+
+/** Resets a form after a successful submission (seq changes). */
+function useResetOnSuccess(state: FormState) {
+  const ref = useRef<HTMLFormElement>(null);
+  useEffect(() => {
+    if (state.ok && state.seq) ref.current?.reset();
+  }, [state.ok, state.seq]);
+  return ref;
+}
+
+export function OnboardForm({ defaultPlan, defaultName }: { defaultPlan: string; defaultName: string }) {
+  const [state, action] = useActionState(createOrganization, INITIAL);
+  const nameErr = state.fields?.name;
+  return (
+    <form action={action} className="form" noValidate>
+      <FormMessage state={state} id="onboard-message" />
+      <div className="field">
+        <label htmlFor="org-name">Organization name</label>
+        <input
+          id="org-name"
+          name="name"
+          type="text"
+          required
+          maxLength={200}
+          defaultValue={state.values?.name ?? defaultName}
+          placeholder="Acme Inc."
+          autoComplete="organization"
+          aria-invalid={nameErr ? true : undefined}
+          aria-describedby={nameErr ? "org-name-error" : "org-name-hint"}
+        />
+        <p id="org-name-hint" className="muted small">
+          Usually your company or team name. You can change it later.
+        </p>
+        <FieldError id="org-name-error" text={nameErr} />
+      </div>
+      <fieldset className="plans" aria-describedby={state.fields?.plan ? "plan-error" : undefined}>
+        <legend>Plan</legend>
+        {PLAN_INFO.map((p) => (
+          <div className="plan-option" key={p.id}>
+            <input
+              type="radio"
+              id={`plan-${p.id}`}
+              name="plan"
+              value={p.id}
+              defaultChecked={p.id === (state.values?.plan || defaultPlan)}
+            />
+            <label htmlFor={`plan-${p.id}`}>
+              <span className="plan-name">{p.name}</span>
+              <span className="muted small">
+                {p.price} {p.per}
+              </span>
+            </label>
+          </div>
+        ))}
+      </fieldset>
+      <FieldError id="plan-error" text={state.fields?.plan} />
+      <div className="actions">
+        <Submit testId="create-organization">Create organization</Submit>
+      </div>
+    </form>
+  );
+}
+
+export function NewProjectForm({ canCreate }: { canCreate: boolean }) {
+  const [state, action] = useActionState(createProject, INITIAL);
+  const ref = useResetOnSuccess(state);
+  const err = state.fields?.name;
+  return (
+    <form action={action} className="form" ref={ref} noValidate>
+      <div className="form-row">
+        <div className="field">
+          <label htmlFor="project-name">New project</label>
+          <input
+            id="project-name"
+            name="name"
+            type="text"
+            required
+            maxLength={200}
+            defaultValue={state.ok ? "" : (state.values?.name ?? "")}
+            placeholder="Website relaunch"
+            aria-invalid={err ? true : undefined}
+            aria-describedby={err ? "project-name-error" : canCreate ? undefined : "project-role-hint"}
+          />
+        </div>
+        <Submit testId="create-project">Create project</Submit>
+      </div>
+      {canCreate ? null : (
+        <p id="project-role-hint" className="muted small">
+          Creating projects needs the owner or admin role; the API will refuse it for members.
+        </p>
+      )}
+      <FieldError id="project-name-error" text={err} />
+      <FormMessage state={state} id="project-message" />
+    </form>
+  );
+}
+
+export function DeleteProjectButton({ id, name }: { id: string; name: string }) {
+  const [state, action] = useActionState(deleteProject, INITIAL);
+  return (
+    <form action={action} className="inline-form">
+      <input type="hidden" name="id" value={id} />
+      <button type="submit" className="btn btn-danger btn-small" aria-label={`Delete project ${name}`}>
+        Delete
+      </button>
+      {state.message && !state.ok ? (
+        <span className="message message-error" role="alert">
+          {state.message}
+        </span>
+      ) : null}
+    </form>
+  );
+}
+
+export function AddMemberForm({ canGrantOwner }: { canGrantOwner: boolean }) {
+  const [state, action] = useActionState(addMember, INITIAL);
+  const ref = useResetOnSuccess(state);
+  const emailErr = state.fields?.email;
+  return (
+    <form action={action} className="form" ref={ref} noValidate>
+      <div className="form-row">
+        <div className="field">
+          <label htmlFor="member-email">Email address</label>
+          <input
+            id="member-email"
+            name="email"
+            type="email"
+            required
+            autoComplete="off"
+            defaultValue={state.ok ? "" : (state.values?.email ?? "")}
+            placeholder="colleague@example.com"
+            aria-invalid={emailErr ? true : undefined}
+            aria-describedby={emailErr ? "member-email-error" : "member-email-hint"}
+          />
+        </div>
+        <div className="field" style={{ flex: "0 0 160px", minWidth: 140 }}>
+          <label htmlFor="member-role">Role</label>
+          <select id="member-role" name="role" defaultValue={state.ok ? "member" : (state.values?.role ?? "member")}>
+            <option value="member">Member</option>
+            <option value="admin">Admin</option>
+            {canGrantOwner ? <option value="owner">Owner</option> : null}
+          </select>
+        </div>
+        <Submit testId="add-member">Add member</Submit>
+      </div>
+      <p id="member-email-hint" className="muted small">
+        They need a Gatehouse account first.
+      </p>
+      <FieldError id="member-email-error" text={emailErr} />
+      <FormMessage state={state} id="member-message" />
+    </form>
+  );
+}
+
+export function MemberControls({
+  identityId,
+  email,
+  role,
+  canGrantOwner,
+}: {
+  identityId: string;
+  email: string;
+  role: string;
+  canGrantOwner: boolean;
+}) {
+  const [roleState, roleAction] = useActionState(changeRole, INITIAL);
+  const [removeState, removeAction] = useActionState(removeMember, INITIAL);
+  const selectId = `role-${identityId}`;
+  const msg = roleState.message ? roleState : removeState;
+  return (
+    <div className="row-actions">
+      <form action={roleAction} className="row-actions">
+        <input type="hidden" name="identityId" value={identityId} />
+        <label htmlFor={selectId} className="sr-only">
+          Role of {email}
+        </label>
+        <select id={selectId} name="role" defaultValue={role}>
+          <option value="member">Member</option>
+          <option value="admin">Admin</option>
+          {canGrantOwner || role === "owner" ? <option value="owner">Owner</option> : null}
+        </select>
+        <Submit className="btn btn-secondary btn-small">Save role</Submit>
+      </form>
+      <form action={removeAction} className="inline-form">
+        <input type="hidden" name="identityId" value={identityId} />
+        <button type="submit" className="btn btn-danger btn-small" aria-label={`Remove ${email}`}>
+          Remove
+        </button>
+      </form>
+      {msg.message ? (
+        <span
+          className={msg.ok ? "message message-success" : "message message-error"}
+          role={msg.ok ? "status" : "alert"}
+        >
+          {msg.message}
+        </span>
+      ) : null}
+    </div>
+  );
+}
