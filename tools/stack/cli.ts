@@ -34,7 +34,12 @@ function printUrls(cfg: StackConfig): void {
     const mark = running.has(s.name) ? "●" : "○";
     console.log(`  ${mark} ${s.name.padEnd(10)} ${s.url.padEnd(52)} ${dim(s.log)}`);
   }
-  if (running.has("kratos")) {
+  if (running.has("web")) {
+    console.log(`\n  Start here: ${b.marketing}          (marketing site → "Get started")`);
+    console.log(`  Sign up:    ${b.web}/auth/registration`);
+    console.log(`  Read mail:  ${b.mail}               (verification and recovery codes)`);
+    console.log(`  API:        ${b.gateway}/v1/projects  (through the gateway, with your session cookie)`);
+  } else if (running.has("kratos")) {
     console.log(`\n  Register:  ${b.kratosPublic}/self-service/registration/browser`);
     console.log(`  Read mail: ${b.mail}`);
   }

@@ -56,7 +56,8 @@ export function createApi(cfg: ApiConfig, db: pg.Pool): { app: express.Express; 
   });
   const app = express();
   app.disable("x-powered-by");
-  app.use(helmet());
+  // A JSON API: no page CSP (its upgrade-insecure-requests breaks plain-http fetches in development).
+  app.use(helmet({ contentSecurityPolicy: false }));
   app.use(
     cors({
       origin: (o, cb) => cb(null, o !== undefined && cfg.corsOrigins.includes(o) ? o : false),
