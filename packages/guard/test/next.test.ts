@@ -14,6 +14,8 @@ const repo = resolve(here, "../../..");
 // Workspace packages resolve to their source entry; anything else bare must be on this list.
 const WORKSPACE: Record<string, string> = {
   "@gatehouse/tokens": resolve(repo, "packages/tokens/src/index.ts"),
+  // The Edge-safe subpath only; "@gatehouse/kratos" itself (undici) must never appear.
+  "@gatehouse/kratos/credentials": resolve(repo, "packages/kratos/src/credentials.ts"),
 };
 const EDGE_SAFE_PACKAGES = new Set(["jose"]);
 

@@ -1,5 +1,7 @@
 // Picks the Kratos credential out of an incoming request. Only this one value is
 // ever forwarded to Kratos, and only its hash is ever used as a cache key.
+// No imports, Web APIs only: also served as "@gatehouse/kratos/credentials" to the
+// guard's Edge (Next.js) entry, which must not load this package's undici client.
 
 export const DEFAULT_SESSION_COOKIE = "ory_kratos_session";
 
@@ -39,10 +41,10 @@ export function isValidToken(value: string): boolean {
  * an empty value counts as absent.
  */
 export function extractSessionCookie(
-  cookieHeader: string | undefined,
+  cookieHeader: string | null | undefined,
   name: string = DEFAULT_SESSION_COOKIE,
 ): string | undefined {
-  if (cookieHeader === undefined || cookieHeader === "" || cookieHeader.length > MAX_COOKIE_HEADER) return undefined;
+  if (cookieHeader == null || cookieHeader === "" || cookieHeader.length > MAX_COOKIE_HEADER) return undefined;
   let found: string | undefined;
   for (const pair of cookieHeader.split(";")) {
     const eq = pair.indexOf("=");
@@ -86,10 +88,12 @@ export function credentialFrom(
  * (and cannot be replayed against Kratos if a cache is dumped). The kind is part
  * of the input so a cookie and a token with the same text never share an entry.
  */
-export async function credentialKey(cred: KratosCredential): Promise<string> {
-  const digest = await globalThis.crypto.subtle.digest(
-    "SHA-256",
-    new TextEncoder().encode(`${cred.kind}:${cred.value}`),
-  );
+export function credentialKey(cred: KratosCredential): Promise<string> {
+  return hashCredential(cred.kind, cred.value);
+}
+
+/** The hash behind credentialKey, for callers with more kinds of credential (the guard: jwt, api_key). */
+export async function hashCredential(kind: string, value: string): Promise<string> {
+  const digest = await globalThis.crypto.subtle.digest("SHA-256", new TextEncoder().encode(`${kind}:${value}`));
   return Array.from(new Uint8Array(digest), (b) => b.toString(16).padStart(2, "0")).join("");
 }

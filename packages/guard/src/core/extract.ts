@@ -7,16 +7,28 @@
 // and two explicit credentials that disagree are refused (400): picking one could
 // authenticate the request as somebody the client did not mean.
 //
-// The cookie rules and the cache-key hash mirror @gatehouse/kratos' credentials.ts
-// (test/extract.test.ts keeps them in lockstep). They are repeated here because that
-// package's only entry also loads its undici client, which must stay out of the
-// Edge (Next.js) import graph.
+// The cookie rules and the cache-key hash are @gatehouse/kratos' own, from its
+// Edge-safe "./credentials" entry (no undici there), so the guard and the
+// auth-service read the same cookie the same way and compute the same cache key.
+import {
+  DEFAULT_SESSION_COOKIE,
+  extractSessionCookie,
+  hashCredential,
+  isValidCookieValue,
+  isValidToken,
+  MAX_COOKIE_HEADER,
+  MAX_CREDENTIAL_LENGTH,
+} from "@gatehouse/kratos/credentials";
 import { type CredentialKind, GuardError } from "./types.ts";
 
-export const DEFAULT_SESSION_COOKIE = "ory_kratos_session";
-/** Browsers send at most ~4 KiB per cookie; a larger Cookie header is not worth parsing. */
-export const MAX_COOKIE_HEADER = 8 * 1024;
-export const MAX_CREDENTIAL_LENGTH = 4 * 1024;
+export {
+  DEFAULT_SESSION_COOKIE,
+  extractSessionCookie,
+  isValidCookieValue,
+  isValidToken,
+  MAX_COOKIE_HEADER,
+  MAX_CREDENTIAL_LENGTH,
+};
 /** Gatehouse JWTs are ~1 KiB; the verifier refuses more than 16 KiB anyway. */
 export const MAX_JWT_LENGTH = 16 * 1024;
 
@@ -25,50 +37,12 @@ export type Credential =
   | { kind: "jwt"; value: string }
   | { kind: "api_key"; value: string };
 
-// RFC 6265 cookie-octets; Kratos' cookie (base64url + "=") and tokens fit.
-const COOKIE_OCTETS = /^[\x21\x23-\x2B\x2D-\x3A\x3C-\x5B\x5D-\x7E]+$/;
-// Printable ASCII without space: safe to put into a request header as is.
-const TOKEN_CHARS = /^[\x21-\x7E]+$/;
 // RFC 6750 b64token: no commas, so a comma means the header was sent twice.
 const B64TOKEN = /^[A-Za-z0-9\-._~+/]+=*$/;
 const API_KEY_PREFIX = "sk_";
 const SESSION_TOKEN_PREFIX = "ory_st_";
 // RFC 9110 token, for the configurable cookie name.
 export const COOKIE_NAME = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
-
-export function isValidCookieValue(value: string): boolean {
-  return value.length > 0 && value.length <= MAX_CREDENTIAL_LENGTH && COOKIE_OCTETS.test(value);
-}
-
-export function isValidToken(value: string): boolean {
-  return value.length > 0 && value.length <= MAX_CREDENTIAL_LENGTH && TOKEN_CHARS.test(value);
-}
-
-/**
- * The Kratos session cookie from a Cookie header, or undefined when absent or not
- * trustworthy: oversized header/value, non-cookie octets, or the name twice with
- * different values (two sessions, possibly one planted by a sibling subdomain:
- * "cookie tossing"; picking either could sign the user in as someone else).
- */
-export function extractSessionCookie(
-  cookieHeader: string | null | undefined,
-  name: string = DEFAULT_SESSION_COOKIE,
-): string | undefined {
-  if (cookieHeader == null || cookieHeader === "" || cookieHeader.length > MAX_COOKIE_HEADER) return undefined;
-  let found: string | undefined;
-  for (const pair of cookieHeader.split(";")) {
-    const eq = pair.indexOf("=");
-    if (eq === -1) continue;
-    if (pair.slice(0, eq).trim() !== name) continue;
-    let value = pair.slice(eq + 1).trim();
-    if (value.length >= 2 && value.startsWith('"') && value.endsWith('"')) value = value.slice(1, -1);
-    if (value === "") continue;
-    if (!isValidCookieValue(value)) return undefined;
-    if (found !== undefined && found !== value) return undefined;
-    found = value;
-  }
-  return found;
-}
 
 /** Removes cookie `name` from a Cookie header, keeping the others byte for byte. Undefined when nothing is left. */
 export function removeCookie(cookieHeader: string, name: string): string | undefined {
@@ -88,10 +62,9 @@ export function removeCookie(cookieHeader: string, name: string): string | undef
  * Kratos credentials the kinds are "cookie" and "token", as in @gatehouse/kratos'
  * credentialKey, so both compute the same key for the same credential.
  */
-export async function credentialKey(cred: Credential): Promise<string> {
+export function credentialKey(cred: Credential): Promise<string> {
   const kind = cred.kind === "session" ? (cred.source === "cookie" ? "cookie" : "token") : cred.kind;
-  const digest = await globalThis.crypto.subtle.digest("SHA-256", new TextEncoder().encode(`${kind}:${cred.value}`));
-  return Array.from(new Uint8Array(digest), (b) => b.toString(16).padStart(2, "0")).join("");
+  return hashCredential(kind, cred.value);
 }
 
 type Parsed = Credential | "ambiguous" | "malformed" | undefined;
