@@ -8,7 +8,7 @@ const config: NextConfig = {
   poweredByHeader: false,
   reactStrictMode: true,
   // The workspace packages ship TypeScript sources (with .ts import extensions).
-  transpilePackages: ["@gatehouse/guard", "@gatehouse/tokens"],
+  transpilePackages: ["@gatehouse/guard", "@gatehouse/tokens", "@gatehouse/kratos"],
   typescript: {
     ignoreBuildErrors: true,
     tsconfigPath: process.env.EXAMPLE_WEB_TSCONFIG || "tsconfig.json",

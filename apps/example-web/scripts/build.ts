@@ -42,7 +42,7 @@ function versionOf(pkg: string): string {
 export function sourceHash(): string {
   const files: string[] = [];
   walk(APP_DIR, files);
-  for (const pkg of ["guard", "tokens"]) {
+  for (const pkg of ["guard", "tokens", "kratos"]) {
     const dir = join(REPO, "packages", pkg);
     files.push(join(dir, "package.json"));
     walk(join(dir, "src"), files);
