@@ -164,6 +164,8 @@ export async function waitReady(
     await sleep(delay);
     delay = Math.min(delay * 2, 250);
   }
+  // The caller never got a pid to record, so nothing else would stop this process.
+  if (pid !== undefined) await stopProcess(pid, 3_000);
   throw new Error(`${name} was not ready after ${timeoutMs} ms:\n${tail(log, 25)}`);
 }
 

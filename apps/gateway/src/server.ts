@@ -112,10 +112,19 @@ export function createGateway(deps: GatewayDeps): Gateway {
   };
 
   // --- who is the client ----------------------------------------------------------
-  const fromTrustedProxy = (req: IncomingMessage) => trusted(req.socket.remoteAddress);
+  // A connection's peer never changes: decide trust once per socket, not per check.
+  const socketTrust = new WeakMap<Socket, boolean>();
+  const fromTrustedProxy = (req: IncomingMessage) => {
+    let t = socketTrust.get(req.socket);
+    if (t === undefined) {
+      t = trusted(req.socket.remoteAddress);
+      socketTrust.set(req.socket, t);
+    }
+    return t;
+  };
   function clientIp(req: IncomingMessage): string {
     const peer = req.socket.remoteAddress ?? "";
-    if (!trusted(peer)) return peer;
+    if (!fromTrustedProxy(req)) return peer;
     const xff = String(req.headers["x-forwarded-for"] ?? "")
       .split(",")
       .map((s) => s.trim())

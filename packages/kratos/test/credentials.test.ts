@@ -109,3 +109,19 @@ describe("credentialKey", () => {
     expect(await credentialKey({ kind: "cookie", value: "other" })).not.toBe(asCookie);
   });
 });
+
+describe("hashCredential: node:crypto fast path and WebCrypto agree", () => {
+  it("gives the same hex SHA-256 as crypto.subtle for cookies, tokens and other kinds", async () => {
+    const { hashCredential } = await import("../src/credentials.ts");
+    for (const [kind, value] of [
+      ["cookie", "MTY5abc-_="],
+      ["token", "ory_st_abcdef"],
+      ["api_key", "sk_xyz"],
+      ["jwt", "é unicode ✓"],
+    ] as const) {
+      const d = await crypto.subtle.digest("SHA-256", new TextEncoder().encode(`${kind}:${value}`));
+      const expected = Array.from(new Uint8Array(d), (b) => b.toString(16).padStart(2, "0")).join("");
+      expect(await hashCredential(kind, value)).toBe(expected);
+    }
+  });
+});
