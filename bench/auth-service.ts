@@ -15,34 +15,30 @@
 //  4. heap of 100,000 cached sessions in the in-process cache (bench/lib/heap.ts)
 // Signing throughput per algorithm is bench/tokens-sign.ts, not repeated here.
 // See bench/README.md for what each number means.
-import { type ChildProcess, execFileSync, fork } from "node:child_process";
-import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
-import http from "node:http";
-import type { AddressInfo } from "node:net";
+import { fork } from "node:child_process";
 import { cpus, loadavg } from "node:os";
-import { join, resolve } from "node:path";
+import { resolve } from "node:path";
 import pg from "pg";
+import { internalUrls, readState, type StackConfig, stackConfig, startStack, stopStack } from "../tools/stack/index.ts";
+import { stopProcess } from "../tools/stack/supervisor.ts";
+import { startAuth } from "./lib/auth.ts";
+import { countingProxy } from "./lib/counting-proxy.ts";
 import {
-  internalUrls,
-  REPO_ROOT,
-  readState,
-  type StackConfig,
-  stackConfig,
-  startStack,
-  stopStack,
-} from "../tools/stack/index.ts";
-import { authServiceEnv } from "../tools/stack/services.ts";
-import { httpOk, startProcess, stopProcess, waitReady } from "../tools/stack/supervisor.ts";
-import {
-  type BurstJob,
-  type BurstResult,
-  type ClosedJob,
-  type ClosedResult,
-  percentile,
-  type Req,
-  type SequenceJob,
-  type SequenceResult,
-} from "./lib/loadgen.ts";
+  Child,
+  cleanup,
+  cleanups,
+  cpuSeconds,
+  elapsedSec,
+  f,
+  median,
+  pooled,
+  progress,
+  reportBuilder,
+  stopOnSignalsAndDeadline,
+  writeJson,
+} from "./lib/harness.ts";
+import { login, register, type Session } from "./lib/kratos.ts";
+import { type BurstResult, type ClosedResult, percentile, type Req, type SequenceResult } from "./lib/loadgen.ts";
 
 // --- knobs ------------------------------------------------------------------
 
@@ -61,193 +57,8 @@ const DEADLINE_MS = 170_000; // the whole run, start to stop; a watchdog ends it
 const GOALS = { warmRatio: 0.9, coldRatio: 1.2, whoamiInBurst: 1, heapMB: 60 };
 const BENCH_DIR = import.meta.dirname;
 const OUT = resolve(BENCH_DIR, "results/auth-service.json");
-const PASSWORD = "bench-horse-battery-staple-42";
-
-// --- small helpers --------------------------------------------------------------
-
-const t0 = performance.now();
-const since = () => `${((performance.now() - t0) / 1000).toFixed(1)}s`;
-const progress = (msg: string) => process.stderr.write(`[bench ${since()}] ${msg}\n`);
-const median = (xs: number[]) =>
-  percentile(
-    [...xs].sort((a, b) => a - b),
-    50,
-  );
-const f = (n: number, d = 2) => (Number.isFinite(n) ? n.toFixed(d) : "n/a");
-
-/** user+system CPU seconds a process has used so far (Linux /proc). */
-function cpuSeconds(pid: number): number {
-  const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
-  const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
-  return (Number(fields[11]) + Number(fields[12])) / 100; // utime, stime in USER_HZ (100)
-}
-
-class Child {
-  readonly proc: ChildProcess;
-  readonly #pending = new Map<number, { res: (v: unknown) => void; rej: (e: Error) => void }>();
-  #id = 0;
-  readonly ready: Promise<Record<string, unknown>>;
-
-  constructor(script: string, execArgv: string[] = []) {
-    this.proc = fork(script, [], { execArgv, stdio: ["ignore", "inherit", "inherit", "ipc"] });
-    this.ready = new Promise((res, rej) => {
-      this.proc.once("message", (m) => res(m as Record<string, unknown>));
-      this.proc.once("exit", (code) => rej(new Error(`${script} exited (${code}) before it was ready`)));
-    });
-    this.proc.on("message", (m: { id?: number; result?: unknown; error?: string }) => {
-      if (m.id === undefined) return;
-      const p = this.#pending.get(m.id);
-      this.#pending.delete(m.id);
-      if (m.error !== undefined) p?.rej(new Error(m.error));
-      else p?.res(m.result);
-    });
-  }
-
-  run<T>(job: ClosedJob | SequenceJob | BurstJob): Promise<T> {
-    const id = ++this.#id;
-    return new Promise<T>((res, rej) => {
-      this.#pending.set(id, { res: res as (v: unknown) => void, rej });
-      this.proc.send({ id, job });
-    });
-  }
-
-  stop(): void {
-    if (this.proc.connected) this.proc.disconnect();
-    if (this.proc.exitCode === null) this.proc.kill();
-  }
-}
-
-/** An HTTP passthrough to Kratos' public API that counts the whoami requests it forwards. */
-async function countingProxy(target: string) {
-  const up = new URL(target);
-  const agent = new http.Agent({ keepAlive: true, maxSockets: 64 });
-  let whoami = 0;
-  const server = http.createServer((req, res) => {
-    if (req.url?.startsWith("/sessions/whoami")) whoami++;
-    const fwd = http.request(
-      { host: up.hostname, port: up.port, method: req.method, path: req.url, headers: req.headers, agent },
-      (r) => {
-        res.writeHead(r.statusCode ?? 502, r.headers);
-        r.pipe(res);
-      },
-    );
-    fwd.on("error", () => res.destroy());
-    req.pipe(fwd);
-  });
-  server.keepAliveTimeout = 65_000;
-  await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
-  return {
-    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
-    get whoami() {
-      return whoami;
-    },
-    close() {
-      agent.destroy();
-      server.closeAllConnections();
-      server.close();
-    },
-  };
-}
-
-// --- Kratos: sessions through the native-app (API) flows --------------------------
-
-interface Session {
-  token: string;
-  identityId: string;
-  email: string;
-}
-
-async function kratosJson(url: string, init?: RequestInit): Promise<{ status: number; body: Record<string, unknown> }> {
-  const r = await fetch(url, { ...init, headers: { accept: "application/json", ...init?.headers } });
-  return { status: r.status, body: (await r.json()) as Record<string, unknown> };
-}
-
-async function submitFlow(kratos: string, kind: "registration" | "login", payload: unknown): Promise<Session> {
-  const flow = await kratosJson(`${kratos}/self-service/${kind}/api`);
-  const action = new URL((flow.body.ui as { action: string }).action);
-  const r = await kratosJson(`${kratos}${action.pathname}${action.search}`, {
-    method: "POST",
-    headers: { "content-type": "application/json" },
-    body: JSON.stringify(payload),
-  });
-  const body = r.body as { session_token?: string; session?: { identity?: { id: string; traits: { email: string } } } };
-  const identity = body.session?.identity;
-  if (r.status !== 200 || !body.session_token || !identity) {
-    throw new Error(`Kratos ${kind} failed: ${r.status} ${JSON.stringify(r.body).slice(0, 300)}`);
-  }
-  return { token: body.session_token, identityId: identity.id, email: identity.traits.email };
-}
-
-let registered = 0;
-const register = (kratos: string, tag: string) =>
-  submitFlow(kratos, "registration", {
-    method: "password",
-    password: PASSWORD,
-    traits: {
-      email: `bench-${tag}-${process.pid}-${++registered}@example.org`,
-      name: { first: "Bench", last: "User" },
-    },
-  });
-const login = (kratos: string, email: string) =>
-  submitFlow(kratos, "login", { method: "password", identifier: email, password: PASSWORD });
-
-/** Runs `fn` over `items` with at most `n` at a time. */
-async function pooled<T, R>(items: T[], n: number, fn: (t: T, i: number) => Promise<R>): Promise<R[]> {
-  const out: R[] = new Array(items.length);
-  let next = 0;
-  await Promise.all(
-    Array.from({ length: n }, async () => {
-      while (next < items.length) {
-        const i = next++;
-        out[i] = await fn(items[i] as T, i);
-      }
-    }),
-  );
-  return out;
-}
 
 // --- processes ----------------------------------------------------------------
-
-interface AuthProc {
-  pid: number;
-  url: string;
-  admin: string;
-}
-
-const AUTH_MAIN = resolve(REPO_ROOT, "apps/auth-service/src/main.ts");
-
-async function startAuth(
-  cfg: StackConfig,
-  extra: Record<string, string>,
-  logName: string,
-  opts: { main?: string; portOffset?: number } = {},
-): Promise<AuthProc> {
-  const off = opts.portOffset ?? 0;
-  const publicPort = cfg.ports.authPublic + off;
-  const adminPort = cfg.ports.authAdmin + off;
-  const log = join(cfg.logDir, logName);
-  // BENCH_CPU_PROF=<dir>: write a V8 CPU profile of the auth-service there (on exit).
-  const prof = process.env.BENCH_CPU_PROF ? ["--cpu-prof", "--cpu-prof-dir", resolve(process.env.BENCH_CPU_PROF)] : [];
-  const pid = startProcess({
-    name: "auth",
-    command: process.execPath,
-    args: [...prof, opts.main ?? AUTH_MAIN],
-    env: {
-      ...authServiceEnv(cfg, {}),
-      AUTH_PUBLIC_PORT: String(publicPort),
-      AUTH_ADMIN_PORT: String(adminPort),
-      // One client (the load generator) sends everything: the per-IP limit would
-      // otherwise answer 429 after 600 requests.
-      RATE_LIMIT_PER_MINUTE: "1000000",
-      LOG_LEVEL: "info", // production default: one access-log line per request, to a file
-      ...extra,
-    },
-    log,
-  });
-  const admin = `http://127.0.0.1:${adminPort}`;
-  await waitReady("auth-service", pid, log, () => httpOk(`${admin}/health/ready`), 60_000);
-  return { pid, url: `http://127.0.0.1:${publicPort}`, admin };
-}
 
 function heapRun(layout: "seed" | "compact"): Promise<{ bytes: number; bytesPerEntry: number; entries: number }> {
   return new Promise((res, rej) => {
@@ -374,31 +185,7 @@ async function freshDatabase(cfg: StackConfig, name: string): Promise<string> {
 
 // --- the run ------------------------------------------------------------------------
 
-const cleanups: (() => Promise<void> | void)[] = [];
-let cleaning: Promise<void> | undefined;
-function cleanup(): Promise<void> {
-  cleaning ??= (async () => {
-    for (const fn of cleanups.reverse()) {
-      try {
-        await fn();
-      } catch (e) {
-        progress(`cleanup: ${(e as Error).message}`);
-      }
-    }
-  })();
-  return cleaning;
-}
-for (const sig of ["SIGINT", "SIGTERM"] as const) {
-  process.on(sig, () => {
-    progress(`${sig}: stopping everything`);
-    void cleanup().then(() => process.exit(130));
-  });
-}
-const watchdog = setTimeout(() => {
-  progress(`over ${DEADLINE_MS / 1000} s: giving up`);
-  void cleanup().then(() => process.exit(1));
-}, DEADLINE_MS);
-watchdog.unref();
+stopOnSignalsAndDeadline(DEADLINE_MS);
 
 async function main() {
   // A self-contained stack: ignore URLs of an already-running one in the environment.
@@ -430,7 +217,7 @@ async function main() {
   const kratos = internalUrls(cfg).kratosPublic;
   const kratosPid = readState(cfg.stateFile)?.services.find((sv) => sv.name === "kratos")?.pid ?? 0;
 
-  const proxy = await countingProxy(kratos);
+  const proxy = await countingProxy(kratos, "/sessions/whoami");
   cleanups.push(() => proxy.close());
 
   let auth = await startAuth(cfg, {}, "auth.log");
@@ -450,7 +237,7 @@ async function main() {
   const hello = new Child(resolve(BENCH_DIR, "lib/hello-express.ts"));
   cleanups.push(() => hello.stop());
   const helloInfo = (await hello.ready) as { port: number; version: string };
-  const helloPid = hello.proc.pid ?? 0;
+  const helloPid = hello.pid;
   const loadgen = new Child(resolve(BENCH_DIR, "lib/loadgen.ts"));
   cleanups.push(() => loadgen.stop());
   await loadgen.ready;
@@ -620,14 +407,14 @@ async function main() {
   await stopProcess(auth.pid);
   auth = await startAuth(cfg, { KRATOS_PUBLIC_URL: proxy.url }, "auth-proxied.log");
   const burstOf = async (token: string) => {
-    const before = proxy.whoami;
+    const before = proxy.count;
     const b = await loadgen.run<BurstResult>({
       kind: "burst",
       request: exchangeReq(token),
       n: BURST,
       warmPath: "/health/alive",
     });
-    const whoami = proxy.whoami - before;
+    const whoami = proxy.count - before;
     const statuses: Record<string, number> = {};
     for (const st of b.status) statuses[st] = (statuses[st] ?? 0) + 1;
     const tokens = new Set<string | undefined>();
@@ -669,18 +456,7 @@ async function main() {
 function report(r: Awaited<ReturnType<typeof main>>, totalSec: number): string {
   const { warm, cold, singleflight: sf, heap } = r;
   const ok = (b: boolean) => (b ? "PASS" : "FAIL");
-  const rows: string[][] = [];
-  const line = (...cells: string[]) => rows.push(cells);
-  const lines: string[] = [];
-  const flush = () => {
-    const widths = rows[0]?.map((_, i) => Math.max(...rows.map((row) => row[i]?.length ?? 0))) ?? [];
-    for (const row of rows)
-      lines.push(
-        `  ${row.map((c, i) => (i === 0 ? c.padEnd(widths[i] ?? 0) : c.padStart(widths[i] ?? 0))).join("  ")}`,
-      );
-    rows.length = 0;
-  };
-
+  const { lines, row: line, flush } = reportBuilder();
   lines.push(
     `Gatehouse auth-service bench: node ${process.version}, ${process.platform}/${process.arch}, ${cpus().length} CPUs, load ${loadavg()
       .map((l) => l.toFixed(1))
@@ -795,57 +571,37 @@ function report(r: Awaited<ReturnType<typeof main>>, totalSec: number): string {
 
 try {
   const r = await main();
-  const totalSec = (performance.now() - t0) / 1000;
+  const totalSec = elapsedSec();
   const text = report(r, totalSec);
   await cleanup();
   console.log(text);
-  mkdirSync(resolve(BENCH_DIR, "results"), { recursive: true });
-  writeFileSync(
-    OUT,
-    `${JSON.stringify(
-      {
-        generatedAt: new Date().toISOString(),
-        node: process.version,
-        platform: `${process.platform}/${process.arch}`,
-        cpus: cpus().length,
-        loadavg: loadavg(),
-        totalSec,
-        settings: {
-          rounds: ROUNDS,
-          roundMs: ROUND_MS,
-          connections: CONNECTIONS,
-          warmSessions: WARM_SESSIONS,
-          coldPerKind: COLD_PER_KIND,
-          coldWarmup: COLD_WARMUP,
-          authLogLevel: "info",
-          kratosBcryptCost: 4,
-          burst: BURST,
-          heapEntries: HEAP_ENTRIES,
-          stackPortBase: r.cfg.basePort,
-        },
-        goals: GOALS,
-        warm: r.warm,
-        cold: r.cold,
-        singleflight: r.singleflight,
-        heap: r.heap,
-        table: text,
-      },
-      null,
-      2,
-    )}\n`,
-  );
-  // In the repository's formatting (biome formats JSON too), when biome is installed.
-  try {
-    execFileSync(
-      process.execPath,
-      [resolve(REPO_ROOT, "node_modules/@biomejs/biome/bin/biome"), "format", "--write", OUT],
-      {
-        stdio: "ignore",
-      },
-    );
-  } catch {
-    // unformatted is fine
-  }
+  writeJson(OUT, {
+    generatedAt: new Date().toISOString(),
+    node: process.version,
+    platform: `${process.platform}/${process.arch}`,
+    cpus: cpus().length,
+    loadavg: loadavg(),
+    totalSec,
+    settings: {
+      rounds: ROUNDS,
+      roundMs: ROUND_MS,
+      connections: CONNECTIONS,
+      warmSessions: WARM_SESSIONS,
+      coldPerKind: COLD_PER_KIND,
+      coldWarmup: COLD_WARMUP,
+      authLogLevel: "info",
+      kratosBcryptCost: 4,
+      burst: BURST,
+      heapEntries: HEAP_ENTRIES,
+      stackPortBase: r.cfg.basePort,
+    },
+    goals: GOALS,
+    warm: r.warm,
+    cold: r.cold,
+    singleflight: r.singleflight,
+    heap: r.heap,
+    table: text,
+  });
   progress(`wrote ${OUT}`);
   process.exit(0);
 } catch (e) {

@@ -1,0 +1,166 @@
+// What the benchmarks in bench/ share: progress lines, the child-process wrapper
+// (servers and the load generator run in their own processes), CPU accounting
+// from /proc, the stop-everything-also-on-Ctrl-C machinery, table formatting and
+// writing bench/results/*.json.
+import { type ChildProcess, execFileSync, fork } from "node:child_process";
+import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { dirname, resolve } from "node:path";
+import { REPO_ROOT } from "../../tools/stack/index.ts";
+import { type Job, percentile } from "./loadgen.ts";
+
+// --- small helpers --------------------------------------------------------------
+
+const t0 = performance.now();
+/** Seconds since the bench started (this module's import). */
+export const elapsedSec = () => (performance.now() - t0) / 1000;
+const since = () => `${elapsedSec().toFixed(1)}s`;
+export const progress = (msg: string) => process.stderr.write(`[bench ${since()}] ${msg}\n`);
+export const median = (xs: number[]) =>
+  percentile(
+    [...xs].sort((a, b) => a - b),
+    50,
+  );
+export const f = (n: number, d = 2) => (Number.isFinite(n) ? n.toFixed(d) : "n/a");
+
+/** user+system CPU seconds a process has used so far (Linux /proc). */
+export function cpuSeconds(pid: number): number {
+  const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+  const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+  return (Number(fields[11]) + Number(fields[12])) / 100; // utime, stime in USER_HZ (100)
+}
+
+/** Runs `fn` over `items` with at most `n` at a time. */
+export async function pooled<T, R>(items: T[], n: number, fn: (t: T, i: number) => Promise<R>): Promise<R[]> {
+  const out: R[] = new Array(items.length);
+  let next = 0;
+  await Promise.all(
+    Array.from({ length: n }, async () => {
+      while (next < items.length) {
+        const i = next++;
+        out[i] = await fn(items[i] as T, i);
+      }
+    }),
+  );
+  return out;
+}
+
+// --- child processes ---------------------------------------------------------------
+
+/**
+ * A forked Node process that posts one message when it is ready (servers: their
+ * port) and, for the load generator, answers jobs sent over IPC.
+ */
+export class Child {
+  readonly proc: ChildProcess;
+  readonly #pending = new Map<number, { res: (v: unknown) => void; rej: (e: Error) => void }>();
+  #id = 0;
+  readonly ready: Promise<Record<string, unknown>>;
+
+  constructor(script: string, execArgv: string[] = [], opts: { args?: string[]; env?: Record<string, string> } = {}) {
+    this.proc = fork(script, opts.args ?? [], {
+      execArgv,
+      stdio: ["ignore", "inherit", "inherit", "ipc"],
+      ...(opts.env ? { env: { ...process.env, ...opts.env } } : {}),
+    });
+    this.ready = new Promise((res, rej) => {
+      this.proc.once("message", (m) => res(m as Record<string, unknown>));
+      this.proc.once("exit", (code) => rej(new Error(`${script} exited (${code}) before it was ready`)));
+    });
+    this.proc.on("message", (m: { id?: number; result?: unknown; error?: string }) => {
+      if (m.id === undefined) return;
+      const p = this.#pending.get(m.id);
+      this.#pending.delete(m.id);
+      if (m.error !== undefined) p?.rej(new Error(m.error));
+      else p?.res(m.result);
+    });
+  }
+
+  get pid(): number {
+    return this.proc.pid ?? 0;
+  }
+
+  run<T>(job: Job): Promise<T> {
+    const id = ++this.#id;
+    return new Promise<T>((res, rej) => {
+      this.#pending.set(id, { res: res as (v: unknown) => void, rej });
+      this.proc.send({ id, job });
+    });
+  }
+
+  stop(): void {
+    if (this.proc.connected) this.proc.disconnect();
+    if (this.proc.exitCode === null) this.proc.kill();
+  }
+}
+
+// --- stopping everything, also on Ctrl-C and past a deadline ----------------------------
+
+/** Run in reverse order by cleanup(): whatever a bench started registers its stop here. */
+export const cleanups: (() => Promise<void> | void)[] = [];
+let cleaning: Promise<void> | undefined;
+export function cleanup(): Promise<void> {
+  cleaning ??= (async () => {
+    for (const fn of cleanups.reverse()) {
+      try {
+        await fn();
+      } catch (e) {
+        progress(`cleanup: ${(e as Error).message}`);
+      }
+    }
+  })();
+  return cleaning;
+}
+
+/** SIGINT/SIGTERM stop everything and exit 130; past `deadlineMs` a watchdog does the same (exit 1). */
+export function stopOnSignalsAndDeadline(deadlineMs: number): void {
+  for (const sig of ["SIGINT", "SIGTERM"] as const) {
+    process.on(sig, () => {
+      progress(`${sig}: stopping everything`);
+      void cleanup().then(() => process.exit(130));
+    });
+  }
+  const watchdog = setTimeout(() => {
+    progress(`over ${deadlineMs / 1000} s: giving up`);
+    void cleanup().then(() => process.exit(1));
+  }, deadlineMs);
+  watchdog.unref();
+}
+
+// --- output --------------------------------------------------------------------------
+
+/** Lines of a report; `row()` collects table cells, `flush()` lays them out (first column left-aligned). */
+export function reportBuilder() {
+  const rows: string[][] = [];
+  const lines: string[] = [];
+  return {
+    lines,
+    row: (...cells: string[]) => {
+      rows.push(cells);
+    },
+    flush: () => {
+      const widths = rows[0]?.map((_, i) => Math.max(...rows.map((row) => row[i]?.length ?? 0))) ?? [];
+      for (const row of rows)
+        lines.push(
+          `  ${row.map((c, i) => (i === 0 ? c.padEnd(widths[i] ?? 0) : c.padStart(widths[i] ?? 0))).join("  ")}`,
+        );
+      rows.length = 0;
+    },
+  };
+}
+
+/** Writes `data` as JSON to `out`, in the repository's formatting when biome is installed. */
+export function writeJson(out: string, data: unknown): void {
+  mkdirSync(dirname(out), { recursive: true });
+  writeFileSync(out, `${JSON.stringify(data, null, 2)}\n`);
+  try {
+    execFileSync(
+      process.execPath,
+      [resolve(REPO_ROOT, "node_modules/@biomejs/biome/bin/biome"), "format", "--write", out],
+      {
+        stdio: "ignore",
+      },
+    );
+  } catch {
+    // unformatted is fine
+  }
+}
