@@ -4,10 +4,11 @@
 // the compose plugin; and it is held to the Helm values: same images, ports, env and
 // hardening, so a laptop runs what the cluster runs.
 import { execFileSync, spawnSync } from "node:child_process";
-import { readFileSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { resolve } from "node:path";
 import { beforeAll, describe, expect, it } from "vitest";
 import { parse } from "yaml";
+import { webConfig } from "../../apps/example-web/lib/config.ts";
 import { compileRoutes } from "../../apps/gateway/src/routes/schema.ts";
 import { environmentNames, kratosValuesFile, loadEnvironment } from "../../deploy/lib/environments.ts";
 import { envToConfigPath, getPath } from "../../deploy/lib/kratos-env.ts";
@@ -27,6 +28,7 @@ type Service = {
   cap_drop?: string[];
   security_opt?: string[];
   volumes?: { source: string; target: string; read_only?: boolean }[];
+  tmpfs?: string[];
   build?: { dockerfile: string };
 };
 
@@ -67,6 +69,7 @@ describe("docker-compose.yml", () => {
         "mailpit",
         "postgres",
         "redis",
+        "web",
       ].sort(),
     );
     // Not vacuous: a misspelt key is refused.
@@ -161,7 +164,7 @@ describe("docker-compose.yml", () => {
 
   it("hardens the Gatehouse containers as the chart does, and orders migrations first", () => {
     const helmSc = container("auth-service").securityContext;
-    for (const n of ["auth-migrate", "auth-service", "gateway", "example-api"]) {
+    for (const n of ["auth-migrate", "auth-service", "gateway", "example-api", "web"]) {
       const s = svc(n);
       expect(s.user, n).toBe(`${helmSc.runAsUser}:${helmSc.runAsGroup}`);
       expect(s.read_only, n).toBe(true);
@@ -181,6 +184,67 @@ describe("docker-compose.yml", () => {
     );
     expect(() => compileRoutes(parse(readFileSync(mount.source, "utf8")))).not.toThrow();
   });
+
+  it("wires the web app to Kratos, the auth-service and the gateway as the other services are", () => {
+    const web = svc("web");
+    const env = web.environment ?? {};
+    const auth = svc("auth-service").environment ?? {};
+    const gw = svc("gateway").environment ?? {};
+    const kratos = svc("kratos").environment ?? {};
+    const published = (s: Service, target: string | undefined) =>
+      s.ports?.find((p) => p.target === Number(target))?.published;
+    // The app's own parser accepts it (a bad URL stops the server at start).
+    const c = webConfig(env);
+    // Both listeners on all interfaces, published; browsers use localhost like `pnpm stack up`.
+    expect(env.WEB_HOST).toBe("0.0.0.0");
+    expect((web.ports ?? []).map((p) => p.target).sort()).toEqual(
+      [Number(env.WEB_PORT), Number(env.MARKETING_PORT)].sort(),
+    );
+    expect(c.webUrl).toBe(`http://localhost:${published(web, env.WEB_PORT)}`);
+    expect(c.marketingUrl).toBe(`http://localhost:${published(web, env.MARKETING_PORT)}`);
+    // Server to server: service names and container ports, as the gateway calls them.
+    expect(c.authServiceUrl).toBe(gw.AUTH_SERVICE_URL);
+    expect(c.authServiceUrl).toBe(`http://auth-service:${auth.AUTH_PUBLIC_PORT}`);
+    expect(c.kratosUrl).toBe(auth.KRATOS_PUBLIC_URL);
+    expect(c.gatewayInternalUrl).toBe(`http://gateway:${gw.GATEWAY_PORT}`);
+    // For the browser: Kratos' own base URL (flow actions are mapped back to kratosUrl), the gateway's port.
+    expect(`${c.kratosBrowserUrl}/`).toBe(kratos.SERVE_PUBLIC_BASE_URL);
+    expect(c.gatewayUrl).toBe(`http://localhost:${published(svc("gateway"), gw.GATEWAY_PORT)}`);
+    // It verifies the auth-service's tokens and reads Kratos' cookie (host-only on localhost).
+    expect(c.issuer).toBe(auth.TOKEN_ISSUER);
+    expect(c.audience).toBe(auth.TOKEN_AUDIENCE);
+    expect(c.cookieName).toBe(auth.KRATOS_COOKIE_NAME);
+    expect(c.cookieDomain).toBe("");
+    // …and the others send browsers to it: Kratos' UI URLs, return URLs and CORS, the gateway's login.
+    const kratosYml = parse(readFileSync(resolve(REPO_ROOT, "kratos-config/kratos.yml"), "utf8")) as {
+      selfservice: { flows: Record<string, { ui_url?: string }> };
+    };
+    const uiFlows = Object.entries(kratosYml.selfservice.flows).filter(([, f]) => f.ui_url);
+    expect(uiFlows.length).toBeGreaterThan(0);
+    for (const [flow, f] of uiFlows) expect(f.ui_url, flow).toBe(`${c.webUrl}/auth/${flow}`);
+    for (const origin of [c.webUrl, c.marketingUrl]) {
+      expect(kratos.SELFSERVICE_ALLOWED_RETURN_URLS?.split(","), origin).toContain(origin);
+      expect(kratos.SERVE_PUBLIC_CORS_ALLOWED_ORIGINS?.split(","), origin).toContain(origin);
+      expect(auth.CORS_ALLOWED_ORIGINS?.split(","), origin).toContain(origin);
+      expect(svc("example-api").environment?.CORS_ALLOWED_ORIGINS?.split(","), origin).toContain(origin);
+    }
+    expect(gw.LOGIN_URL).toBe(`${c.webUrl}/auth/login`);
+    expect(gw.ALLOWED_RETURN_HOSTS?.split(",")).toContain(new URL(c.webUrl).hostname);
+    expect(web.depends_on?.["auth-service"]?.condition).toBe("service_healthy");
+    expect(web.depends_on?.gateway?.condition).toBe("service_healthy");
+  });
+
+  it("gives Next's run-time cache a tmpfs where the web image links it; nothing else is writable", () => {
+    const web = svc("web");
+    expect(web.read_only).toBe(true);
+    // The build lives in .next/b-<source hash>/; the image links its cache/ to one fixed directory.
+    const df = readFileSync(resolve(REPO_ROOT, "apps/example-web/Dockerfile"), "utf8");
+    expect(df).toMatch(/^WORKDIR \/app$/m);
+    expect(df).toContain("mkdir apps/example-web/.next/cache");
+    expect(df).toContain('ln -s ../cache "apps/example-web/.next/b-$hash/cache"');
+    expect(df).toMatch(/^RUN chown 10001:10001 apps\/example-web\/\.next\/cache$/m);
+    expect([...(web.tmpfs ?? [])].sort()).toEqual(["/app/apps/example-web/.next/cache", "/tmp"]);
+  });
 });
 
 describe("Dockerfiles", () => {
@@ -188,9 +252,17 @@ describe("Dockerfiles", () => {
   const pnpmVersion = (
     JSON.parse(readFileSync(resolve(REPO_ROOT, "package.json"), "utf8")) as { packageManager: string }
   ).packageManager;
-  const apps = { "auth-service": "AUTH_ADMIN_PORT", gateway: "GATEWAY_PORT", "example-api": "API_PORT" };
+  // service: the compose service that runs the image; health: the variables of the ports
+  // its HEALTHCHECK asks, and the path; main: what `node` runs.
+  const apps: Record<string, { service: string; health: [string[], string]; main: string }> = {
+    "auth-service": { service: "auth-service", health: [["AUTH_ADMIN_PORT"], "/health/alive"], main: "src/main.ts" },
+    gateway: { service: "gateway", health: [["GATEWAY_PORT"], "/health/alive"], main: "src/main.ts" },
+    "example-api": { service: "example-api", health: [["API_PORT"], "/health/alive"], main: "src/main.ts" },
+    // One Next.js process with two listeners (app, marketing): the check asks both.
+    "example-web": { service: "web", health: [["WEB_PORT", "MARKETING_PORT"], "/healthz"], main: "server.ts" },
+  };
 
-  for (const [app, portVar] of Object.entries(apps)) {
+  for (const [app, { service, health, main }] of Object.entries(apps)) {
     it(`${app}: multi-stage, Node ${nodeVersion} slim, production dependencies only, non-root, health check`, () => {
       const df = readFileSync(resolve(REPO_ROOT, `apps/${app}/Dockerfile`), "utf8");
       const froms = df.match(/^FROM .*/gm) ?? [];
@@ -202,16 +274,64 @@ describe("Dockerfiles", () => {
       const runtime = df.slice(df.lastIndexOf("FROM "));
       expect(runtime).not.toMatch(/^RUN .*\b(pnpm|npm)\b/m);
       expect(runtime).toMatch(/^USER 10001:10001$/m);
-      expect(runtime).toMatch(new RegExp(`^HEALTHCHECK .*\\n.*process\\.env\\.${portVar}.*/health/alive`, "m"));
-      expect(runtime).toContain(`CMD ["apps/${app}/src/main.ts"]`);
-      // The compose service runs this Dockerfile.
-      expect(svc(app).build?.dockerfile).toBe(`apps/${app}/Dockerfile`);
+      const [portVars, path] = health;
+      const check = must(/^HEALTHCHECK .*\\\n.*$/m.exec(runtime)?.[0], "HEALTHCHECK");
+      for (const v of portVars) expect(check).toContain(`process.env.${v}`);
+      expect(check).toContain(`${path}'`);
+      expect(runtime).toContain(`CMD ["apps/${app}/${main}"]`);
+      expect(existsSync(resolve(REPO_ROOT, `apps/${app}/${main}`))).toBe(true);
+      // The compose service runs this Dockerfile, named like the others, on the ports it exposes.
+      const s = svc(service);
+      expect(s.build?.dockerfile).toBe(`apps/${app}/Dockerfile`);
+      expect(s.image).toMatch(new RegExp(`^ghcr\\.io/gatehouse/gatehouse-${app}:`));
+      expect(s.image.split(":").pop()).toBe(svc("auth-service").image.split(":").pop());
+      const exposed = must(/^EXPOSE (.+)$/m.exec(runtime)?.[1], "EXPOSE")
+        .split(/\s+/)
+        .map(Number);
+      expect((s.ports ?? []).map((p) => p.target).sort()).toEqual(exposed.sort());
     });
   }
+
+  it("example-web: `next build` with the development dependencies, and the runtime gets the build its sources hash to", () => {
+    const df = readFileSync(resolve(REPO_ROOT, "apps/example-web/Dockerfile"), "utf8");
+    const stages = df.split(/^(?=FROM )/m).slice(1);
+    const stage = (name: string) =>
+      must(
+        stages.find((s) => s.split("\n", 1)[0]?.endsWith(` AS ${name}`)),
+        name,
+      );
+    const [build, deps, runtime] = [stage("build"), stage("deps"), stage("runtime")];
+    expect(stages.at(-1)).toBe(runtime);
+    // next build needs typescript and the @types (devDependencies); it runs the same cached build script as the stack.
+    expect(build).toContain('pnpm install --frozen-lockfile --filter "@gatehouse/example-web..."');
+    expect(build).not.toContain("--prod");
+    expect(build).toMatch(/^RUN node apps\/example-web\/scripts\/build\.ts /m);
+    expect(build).toContain("rm -rf apps/example-web/.next/b-*/cache");
+    // The production install takes the build, and refuses to make an image whose server
+    // would rebuild at start: its own source hash must name a finished build.
+    expect(deps).toContain('pnpm install --frozen-lockfile --prod --filter "@gatehouse/example-web..."');
+    expect(deps).toMatch(/^COPY --from=build \/app\/apps\/example-web\/\.next \.\/apps\/example-web\/\.next$/m);
+    expect(deps).toContain('hash="$(node apps/example-web/scripts/build.ts --hash)"');
+    expect(deps).toContain('"apps/example-web/.next/b-$hash/GATEHOUSE_BUILD_COMPLETE"');
+    const script = readFileSync(resolve(REPO_ROOT, "apps/example-web/scripts/build.ts"), "utf8");
+    expect(script).toContain('"GATEHOUSE_BUILD_COMPLETE"');
+    expect(script).toContain('process.argv.includes("--hash")');
+    // Next loads next.config.ts with typescript at run time too: the lockfile's copy, from the build.
+    if (existsSync(resolve(REPO_ROOT, "apps/example-web/next.config.ts"))) {
+      expect(build).toContain("cp -RL node_modules/typescript /opt/typescript");
+      expect(deps).toMatch(/^COPY --from=build \/opt\/typescript \.\/node_modules\/typescript$/m);
+    }
+    // The runtime copies the result (repository layout, as the other images) and builds nothing.
+    for (const from of runtime.match(/^COPY --from=\S+/gm) ?? []) expect(from).toBe("COPY --from=deps");
+    expect(runtime).toMatch(/^COPY --from=deps \/app\/node_modules \.\/node_modules$/m);
+    expect(runtime).not.toContain("scripts/build.ts");
+  });
 
   it(".dockerignore keeps local installs, data, secrets and VCS metadata out of the build context", () => {
     const ignore = readFileSync(resolve(REPO_ROOT, ".dockerignore"), "utf8").split("\n");
     for (const p of ["**/node_modules", ".git", ".stack", ".env", ".env.*"]) expect(ignore).toContain(p);
+    // Local Next.js builds either: the web image builds its own from the sources.
+    expect(ignore).toContain("**/.next");
     // …but not what the image needs.
     for (const p of ["packages", "apps", "pnpm-lock.yaml", "package.json", "pnpm-workspace.yaml"])
       expect(ignore).not.toContain(p);
