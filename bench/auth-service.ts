@@ -30,6 +30,7 @@ import {
   cpuSeconds,
   elapsedSec,
   f,
+  isolateBenchEnv,
   median,
   pooled,
   progress,
@@ -188,20 +189,7 @@ async function freshDatabase(cfg: StackConfig, name: string): Promise<string> {
 stopOnSignalsAndDeadline(DEADLINE_MS);
 
 async function main() {
-  // A self-contained stack: ignore URLs of an already-running one in the environment.
-  for (const k of [
-    "DATABASE_URL",
-    "REDIS_URL",
-    "KRATOS_PUBLIC_URL",
-    "KRATOS_ADMIN_URL",
-    "MAIL_URL",
-    "AUTH_SERVICE_URL",
-  ])
-    delete process.env[k];
-  // Kratos hashes passwords at bcrypt cost 12 (~0.3 s per sign-up or login here);
-  // the 300+ sessions this bench needs would take minutes. Cost 4 affects only
-  // registration and login, neither of which is measured; whoami does not hash.
-  process.env.HASHERS_BCRYPT_COST = "4";
+  isolateBenchEnv();
 
   const basePort = Number(process.env.BENCH_PORT_BASE ?? 27_400);
   const cfg = stackConfig("bench", { basePort, ephemeral: true, domain: "localhost" });

@@ -31,6 +31,7 @@ import {
   cpuSeconds,
   elapsedSec,
   f,
+  isolateBenchEnv,
   median,
   pooled,
   progress,
@@ -200,20 +201,7 @@ async function startGateway(cfg: StackConfig, env: Record<string, string>): Prom
 stopOnSignalsAndDeadline(DEADLINE_MS);
 
 async function main() {
-  // A self-contained stack: ignore URLs of an already-running one in the environment.
-  for (const k of [
-    "DATABASE_URL",
-    "REDIS_URL",
-    "KRATOS_PUBLIC_URL",
-    "KRATOS_ADMIN_URL",
-    "MAIL_URL",
-    "AUTH_SERVICE_URL",
-  ])
-    delete process.env[k];
-  // Kratos hashes passwords at bcrypt cost 12 (~0.3 s per sign-up here); the 200+
-  // sign-ups this bench needs would take minutes. Cost 4 affects only registration,
-  // which is not measured.
-  process.env.HASHERS_BCRYPT_COST = "4";
+  isolateBenchEnv();
 
   const basePort = Number(process.env.BENCH_PORT_BASE ?? 25_400);
   // Listening ports stay below the ephemeral range (32768+), where the kernel picks

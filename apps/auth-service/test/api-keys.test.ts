@@ -98,6 +98,20 @@ describe("API keys", () => {
       const r = await call("/v1/token", { headers: { "x-api-key": bad }, json: {} });
       expect(r.status, bad).toBe(401);
     }
+    // A key that would be born expired is refused by both the owners' and the operators' endpoint.
+    const past = new Date(Date.now() - 60_000).toISOString();
+    const pastOwner = await call(`/v1/organizations/${orgId}/api-keys`, {
+      token: owner.sessionToken,
+      json: { name: "old", expires_at: past },
+    });
+    expect(pastOwner.status).toBe(400);
+    expect(pastOwner.body.message).toMatch(/expires_at: must be in the future/);
+    const pastOperator = await call("/admin/api-keys", {
+      base: auth().admin,
+      headers: { authorization: `Bearer ${auth().adminToken}` },
+      json: { organization_id: orgId, name: "old", expires_at: past },
+    });
+    expect(pastOperator.status).toBe(400);
     const unknown = await call("/v1/token", { headers: { "x-api-key": `sk_${"A".repeat(43)}` }, json: {} });
     expect(unknown.status).toBe(401);
     const mixed = await call("/v1/token", {

@@ -1,19 +1,24 @@
 // Kysely's view of the Gatehouse database (snake_case, exactly as migrated).
 // Repositories in src/domain map rows to camelCase domain objects; raw queries
 // elsewhere can still rely on these types.
+import {
+  ORG_ROLES,
+  type OrgRole,
+  PLANS,
+  type Plan,
+  SIGNING_ALGS,
+  type SigningAlg,
+  TEAM_ROLES,
+  type TeamRole,
+} from "@gatehouse/tokens";
 import type { ColumnType, Generated, Insertable, Selectable, Updateable } from "kysely";
 
-export const PLANS = ["starter", "pro", "enterprise"] as const;
-export type Plan = (typeof PLANS)[number];
-
-export const ORG_ROLES = ["owner", "admin", "member"] as const;
-export type OrgRole = (typeof ORG_ROLES)[number];
-
-export const TEAM_ROLES = ["lead", "member"] as const;
-export type TeamRole = (typeof TEAM_ROLES)[number];
-
-export const SIGNING_ALGS = ["RS256", "ES256", "EdDSA"] as const;
-export type SigningKeyAlg = (typeof SIGNING_ALGS)[number];
+export type { OrgRole, Plan, TeamRole };
+// Plans, roles and algorithms are the token claims' vocabulary: one definition,
+// in the versioned claims schema, so the database can never hold a value a token
+// could not carry.
+export { ORG_ROLES, PLANS, SIGNING_ALGS, TEAM_ROLES };
+export type SigningKeyAlg = SigningAlg;
 
 export const SIGNING_KEY_STATES = ["next", "active", "retiring", "retired"] as const;
 export type SigningKeyState = (typeof SIGNING_KEY_STATES)[number];

@@ -12,7 +12,7 @@ import { handleRegistrationWebhook } from "../webhooks/registration.ts";
 import { ApiError, errorHandler, notFound } from "./errors.ts";
 import { healthRoutes } from "./health.ts";
 import { accessLog, jsonBody, requestId } from "./middleware.ts";
-import { parseBody } from "./validate.ts";
+import { API_KEY_FIELDS, parseBody } from "./validate.ts";
 
 /** Constant-time comparison that does not leak the secret's length through timing either. */
 export function secretEquals(given: string | undefined, expected: string): boolean {
@@ -110,12 +110,7 @@ export function adminApp(app: App): express.Express {
           .object({
             organization_id: z.string().uuid(),
             identity_id: z.string().uuid().optional(),
-            name: z.string().trim().min(1).max(100),
-            scopes: z
-              .array(z.string().regex(/^[a-z_]+:[a-z_*]+$/))
-              .max(50)
-              .default([]),
-            expires_at: z.string().datetime().optional(),
+            ...API_KEY_FIELDS,
           })
           .strict(),
       );

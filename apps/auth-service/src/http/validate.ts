@@ -1,5 +1,5 @@
 import type { Request } from "express";
-import type { z } from "zod";
+import { z } from "zod";
 import { ApiError } from "./errors.ts";
 
 /** Validates a JSON body against a schema; the message names the offending field. */
@@ -13,3 +13,17 @@ export function parseBody<T extends z.ZodType>(req: Request, schema: T): z.infer
   }
   return r.data;
 }
+
+/** Fields of an API key, shared by the owners' endpoint (public) and the operators' (admin). */
+export const API_KEY_FIELDS = {
+  name: z.string().trim().min(1).max(100),
+  scopes: z
+    .array(z.string().regex(/^[a-z_]+:[a-z_*]+$/))
+    .max(50)
+    .default([]),
+  expires_at: z
+    .string()
+    .datetime()
+    .refine((v) => Date.parse(v) > Date.now(), "must be in the future")
+    .optional(),
+};
