@@ -2,7 +2,7 @@
 // setup both go through startStack/stopStack, so what the tests run against is
 // exactly what a developer runs.
 import { mkdirSync } from "node:fs";
-import { browserUrls, type StackConfig } from "./config.ts";
+import type { StackConfig } from "./config.ts";
 import { SERVICES, type ServiceDef, wipeData } from "./services.ts";
 import { isAlive, type RunningService, readState, type StackState, stopProcess, writeState } from "./supervisor.ts";
 
@@ -76,10 +76,8 @@ export function stackEnv(
   for (const svc of state?.services ?? []) {
     if (isAlive(svc.pid)) Object.assign(out, svc.env);
   }
-  const b = browserUrls(cfg);
   out.GATEHOUSE_DOMAIN = cfg.domain;
   out.GATEHOUSE_PORT_BASE = String(cfg.basePort);
-  void b;
   return out;
 }
 

@@ -3,7 +3,6 @@
 // this list as they are written.
 import { execFileSync } from "node:child_process";
 import { chownSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
-import { userInfo } from "node:os";
 import { join, resolve } from "node:path";
 import pg from "pg";
 import { browserUrls, internalUrls, REPO_ROOT, type StackConfig } from "./config.ts";
@@ -491,5 +490,3 @@ export function wipeData(cfg: StackConfig): void {
   rmSync(cfg.dataDir, { recursive: true, force: true });
   rmSync(cfg.logDir, { recursive: true, force: true });
 }
-
-export const currentUser = () => userInfo().username;

@@ -238,7 +238,6 @@ export function createGateway(deps: GatewayDeps): Gateway {
     req.headers["x-forwarded-for"] = fwdChain ? `${fwdChain}, ${req.socket.remoteAddress ?? ""}` : ip;
     req.headers["x-forwarded-proto"] = proto(req);
     if (req.headers.host) req.headers["x-forwarded-host"] = req.headers.host;
-    req.headers["x-request-id"] = String(req.headers["x-request-id"]);
     req.url = path + query;
   }
 

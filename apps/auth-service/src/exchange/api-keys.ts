@@ -2,6 +2,7 @@
 // guard needs one verification path. A user-owned key acts for its user within
 // its scopes (intersection of the user's role permissions and the key's scopes);
 // an organization key carries only its scopes and no person claims.
+import { createHash } from "node:crypto";
 import {
   type AccessTokenClaims,
   LruCache,
@@ -56,7 +57,6 @@ export class ApiKeyExchange {
 
   async exchange(raw: string): Promise<{ accessToken: string; expiresIn: number }> {
     if (!KEY_RE.test(raw)) throw new ApiError(401, "unauthenticated", "not a valid API key");
-    const { createHash } = await import("node:crypto");
     const cacheKey = createHash("sha256").update(raw).digest("hex");
     const now = Date.now();
     const hit = this.#tokens.get(cacheKey);
