@@ -180,27 +180,57 @@ export async function redisPing(port: number, host = "127.0.0.1"): Promise<boole
   });
 }
 
+// --- Node services of this repository ---------------------------------------------
+
+/**
+ * The life every Node service of this repository shares: its ports must be free,
+ * it logs to <logDir>/<name>.log, an optional preparation step runs first (a build),
+ * then the script starts and every health URL must answer before the stack goes on.
+ */
+async function startNodeService(
+  cfg: StackConfig,
+  o: {
+    name: string;
+    label: string;
+    ports: readonly number[];
+    script: string;
+    cwd?: string;
+    env: Record<string, string>;
+    health: readonly string[];
+    timeoutMs?: number;
+    prepare?: (log: string) => Promise<void>;
+  },
+): Promise<{ pid: number; log: string }> {
+  for (const port of o.ports) await ensurePortFree(o.label, port);
+  const log = join(cfg.logDir, `${o.name}.log`);
+  await o.prepare?.(log);
+  const pid = startProcess({
+    name: o.name,
+    command: process.execPath,
+    args: [resolve(REPO_ROOT, o.script)],
+    ...(o.cwd ? { cwd: o.cwd } : {}),
+    env: o.env,
+    log,
+  });
+  await waitReady(o.label, pid, log, async () => (await Promise.all(o.health.map(httpOk))).every(Boolean), o.timeoutMs);
+  return { pid, log };
+}
+
 // --- Mail catcher -------------------------------------------------------------
 
 export const mail: ServiceDef = {
   name: "mail",
   overrideVar: "MAIL_URL",
   async start(cfg) {
-    await ensurePortFree("mail (smtp)", cfg.ports.mailSmtp);
-    await ensurePortFree("mail (web)", cfg.ports.mailHttp);
-    const log = join(cfg.logDir, "mail.log");
-    const pid = startProcess({
-      name: "mail",
-      command: process.execPath,
-      args: [resolve(REPO_ROOT, "tools/mailcatcher/server.ts")],
-      env: {
-        MAIL_SMTP_PORT: String(cfg.ports.mailSmtp),
-        MAIL_HTTP_PORT: String(cfg.ports.mailHttp),
-      },
-      log,
-    });
     const url = internalUrls(cfg).mail;
-    await waitReady("mail", pid, log, () => httpOk(`${url}/api/health`));
+    const { pid, log } = await startNodeService(cfg, {
+      name: "mail",
+      label: "mail",
+      ports: [cfg.ports.mailSmtp, cfg.ports.mailHttp],
+      script: "tools/mailcatcher/server.ts",
+      env: { MAIL_SMTP_PORT: String(cfg.ports.mailSmtp), MAIL_HTTP_PORT: String(cfg.ports.mailHttp) },
+      health: [`${url}/api/health`],
+    });
     return { name: "mail", pid, url: browserUrls(cfg).mail, log, env: { MAIL_URL: url } };
   },
 };
@@ -319,18 +349,16 @@ export const authService: ServiceDef = {
   name: "auth",
   overrideVar: "AUTH_SERVICE_URL",
   async start(cfg) {
-    await ensurePortFree("auth-service (public)", cfg.ports.authPublic);
-    await ensurePortFree("auth-service (admin)", cfg.ports.authAdmin);
-    const log = join(cfg.logDir, "auth.log");
-    const pid = startProcess({
-      name: "auth",
-      command: process.execPath,
-      args: [resolve(REPO_ROOT, "apps/auth-service/src/main.ts")],
-      env: authServiceEnv(cfg),
-      log,
-    });
     const i = internalUrls(cfg);
-    await waitReady("auth-service", pid, log, () => httpOk(`${i.authAdmin}/health/ready`), 60_000);
+    const { pid, log } = await startNodeService(cfg, {
+      name: "auth",
+      label: "auth-service",
+      ports: [cfg.ports.authPublic, cfg.ports.authAdmin],
+      script: "apps/auth-service/src/main.ts",
+      env: authServiceEnv(cfg),
+      health: [`${i.authAdmin}/health/ready`],
+      timeoutMs: 60_000,
+    });
     return {
       name: "auth",
       pid,
@@ -347,14 +375,13 @@ export const exampleApi: ServiceDef = {
   name: "api",
   overrideVar: "API_URL",
   async start(cfg) {
-    await ensurePortFree("example-api", cfg.ports.api);
-    const log = join(cfg.logDir, "api.log");
     const i = internalUrls(cfg);
     const b = browserUrls(cfg);
-    const pid = startProcess({
+    const { pid, log } = await startNodeService(cfg, {
       name: "api",
-      command: process.execPath,
-      args: [resolve(REPO_ROOT, "apps/example-api/src/main.ts")],
+      label: "example-api",
+      ports: [cfg.ports.api],
+      script: "apps/example-api/src/main.ts",
       env: {
         API_HOST: "127.0.0.1",
         API_PORT: String(cfg.ports.api),
@@ -362,9 +389,8 @@ export const exampleApi: ServiceDef = {
         AUTH_SERVICE_URL: i.authPublic,
         CORS_ALLOWED_ORIGINS: [b.web, b.marketing].join(","),
       },
-      log,
+      health: [`http://127.0.0.1:${cfg.ports.api}/health/alive`],
     });
-    await waitReady("example-api", pid, log, () => httpOk(`http://127.0.0.1:${cfg.ports.api}/health/alive`));
     return { name: "api", pid, url: b.api, log, env: { API_URL: b.api } };
   },
 };
@@ -375,8 +401,6 @@ export const gateway: ServiceDef = {
   name: "gateway",
   overrideVar: "GATEWAY_URL",
   async start(cfg) {
-    await ensurePortFree("gateway", cfg.ports.gateway);
-    const log = join(cfg.logDir, "gateway.log");
     const i = internalUrls(cfg);
     const b = browserUrls(cfg);
     // The routes file names the example API by URL; render it for this stack's ports.
@@ -391,10 +415,12 @@ export const gateway: ServiceDef = {
       ),
     );
     const hostOf = (u: string) => new URL(u).hostname;
-    const pid = startProcess({
+    const internal = `http://127.0.0.1:${cfg.ports.gateway}`;
+    const { pid, log } = await startNodeService(cfg, {
       name: "gateway",
-      command: process.execPath,
-      args: [resolve(REPO_ROOT, "apps/gateway/src/main.ts")],
+      label: "gateway",
+      ports: [cfg.ports.gateway],
+      script: "apps/gateway/src/main.ts",
       env: {
         GATEWAY_HOST: "127.0.0.1",
         GATEWAY_PORT: String(cfg.ports.gateway),
@@ -403,21 +429,18 @@ export const gateway: ServiceDef = {
         KRATOS_PUBLIC_URL: process.env.KRATOS_PUBLIC_URL || i.kratosPublic,
         REDIS_URL: process.env.REDIS_URL || i.redis,
         LOGIN_URL: `${b.web}/auth/login`,
-        ALLOWED_RETURN_HOSTS: [...new Set([hostOf(b.web), hostOf(b.api), hostOf(b.gateway), hostOf(b.marketing)])].join(
-          ",",
-        ),
+        ALLOWED_RETURN_HOSTS: [...new Set([b.web, b.api, b.gateway, b.marketing].map(hostOf))].join(","),
         TRUSTED_PROXIES: "127.0.0.1/32,::1",
         LOG_LEVEL: process.env.GATEWAY_LOG_LEVEL ?? "info",
       },
-      log,
+      health: [`${internal}/health/alive`],
     });
-    await waitReady("gateway", pid, log, () => httpOk(`http://127.0.0.1:${cfg.ports.gateway}/health/alive`));
     return {
       name: "gateway",
       pid,
       url: b.gateway,
       log,
-      env: { GATEWAY_URL: b.gateway, GATEWAY_INTERNAL_URL: `http://127.0.0.1:${cfg.ports.gateway}` },
+      env: { GATEWAY_URL: b.gateway, GATEWAY_INTERNAL_URL: internal },
     };
   },
 };
@@ -433,21 +456,21 @@ export const exampleWeb: ServiceDef = {
   name: "web",
   overrideVar: "WEB_URL",
   async start(cfg) {
-    await ensurePortFree("example-web (app)", cfg.ports.web);
-    await ensurePortFree("example-web (marketing)", cfg.ports.marketing);
-    const log = join(cfg.logDir, "web.log");
     const i = internalUrls(cfg);
     const b = browserUrls(cfg);
     const appDir = resolve(REPO_ROOT, "apps/example-web");
-    await runToCompletion(
-      { name: "web build", command: process.execPath, args: [join(appDir, "scripts/build.ts")], cwd: appDir, log },
-      20 * 60_000,
-    );
-    const pid = startProcess({
+    const { pid, log } = await startNodeService(cfg, {
       name: "web",
-      command: process.execPath,
-      args: [join(appDir, "server.ts")],
+      label: "example-web",
+      ports: [cfg.ports.web, cfg.ports.marketing],
+      script: "apps/example-web/server.ts",
       cwd: appDir,
+      // Builds once per source hash (scripts/build.ts); later starts reuse it.
+      prepare: (log) =>
+        runToCompletion(
+          { name: "web build", command: process.execPath, args: [join(appDir, "scripts/build.ts")], cwd: appDir, log },
+          20 * 60_000,
+        ),
       env: {
         NODE_ENV: "production",
         WEB_HOST: "127.0.0.1",
@@ -463,17 +486,9 @@ export const exampleWeb: ServiceDef = {
         GATEWAY_INTERNAL_URL: `http://127.0.0.1:${cfg.ports.gateway}`,
         COOKIE_DOMAIN: cfg.domain === "localhost" ? "" : cfg.domain,
       },
-      log,
+      health: [`http://127.0.0.1:${cfg.ports.web}/healthz`, `http://127.0.0.1:${cfg.ports.marketing}/healthz`],
+      timeoutMs: 120_000,
     });
-    await waitReady(
-      "example-web",
-      pid,
-      log,
-      async () =>
-        (await httpOk(`http://127.0.0.1:${cfg.ports.web}/healthz`)) &&
-        (await httpOk(`http://127.0.0.1:${cfg.ports.marketing}/healthz`)),
-      120_000,
-    );
     return {
       name: "web",
       pid,
