@@ -25,18 +25,16 @@ import { startAuth } from "./lib/auth.ts";
 import { countingProxy } from "./lib/counting-proxy.ts";
 import {
   Child,
-  cleanup,
   cleanups,
   cpuSeconds,
-  elapsedSec,
   f,
   isolateBenchEnv,
   median,
   pooled,
   progress,
   reportBuilder,
+  runBench,
   stopOnSignalsAndDeadline,
-  writeJson,
 } from "./lib/harness.ts";
 import { login, register, type Session } from "./lib/kratos.ts";
 import { type BurstResult, type ClosedResult, percentile, type Req, type SequenceResult } from "./lib/loadgen.ts";
@@ -557,19 +555,11 @@ function report(r: Awaited<ReturnType<typeof main>>, totalSec: number): string {
   return lines.join("\n");
 }
 
-try {
-  const r = await main();
-  const totalSec = elapsedSec();
-  const text = report(r, totalSec);
-  await cleanup();
-  console.log(text);
-  writeJson(OUT, {
-    generatedAt: new Date().toISOString(),
-    node: process.version,
-    platform: `${process.platform}/${process.arch}`,
-    cpus: cpus().length,
-    loadavg: loadavg(),
-    totalSec,
+await runBench({
+  out: OUT,
+  main,
+  report,
+  record: (r, table) => ({
     settings: {
       rounds: ROUNDS,
       roundMs: ROUND_MS,
@@ -588,12 +578,6 @@ try {
     cold: r.cold,
     singleflight: r.singleflight,
     heap: r.heap,
-    table: text,
-  });
-  progress(`wrote ${OUT}`);
-  process.exit(0);
-} catch (e) {
-  progress(`failed: ${(e as Error).stack ?? e}`);
-  await cleanup();
-  process.exit(1);
-}
+    table,
+  }),
+});

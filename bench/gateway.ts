@@ -26,18 +26,16 @@ import { startAuth } from "./lib/auth.ts";
 import { countingProxy } from "./lib/counting-proxy.ts";
 import {
   Child,
-  cleanup,
   cleanups,
   cpuSeconds,
-  elapsedSec,
   f,
   isolateBenchEnv,
   median,
   pooled,
   progress,
   reportBuilder,
+  runBench,
   stopOnSignalsAndDeadline,
-  writeJson,
 } from "./lib/harness.ts";
 import { hpmVersion } from "./lib/hpm.ts";
 import { register, type Session } from "./lib/kratos.ts";
@@ -690,19 +688,11 @@ function report(r: Awaited<ReturnType<typeof main>>, totalSec: number): string {
   return lines.join("\n");
 }
 
-try {
-  const r = await main();
-  const totalSec = elapsedSec();
-  const text = report(r, totalSec);
-  await cleanup();
-  console.log(text);
-  writeJson(OUT, {
-    generatedAt: new Date().toISOString(),
-    node: process.version,
-    platform: `${process.platform}/${process.arch}`,
-    cpus: cpus().length,
-    loadavg: loadavg(),
-    totalSec,
+await runBench({
+  out: OUT,
+  main,
+  report,
+  record: (r, table) => ({
     settings: {
       rounds: ROUNDS,
       roundMs: ROUND_MS,
@@ -730,17 +720,13 @@ try {
     decisions: r.decisions,
     burst: r.burst,
     mix: r.mix,
-    table: text,
-  });
-  progress(`wrote ${OUT}`);
-  if (PROF_DIR) {
-    mkdirSync(PROF_DIR, { recursive: true });
-    writeFileSync(join(PROF_DIR, "phases.json"), `${JSON.stringify(phases, null, 2)}\n`);
-    progress(`CPU profiles and phases.json in ${PROF_DIR}`);
-  }
-  process.exit(0);
-} catch (e) {
-  progress(`failed: ${(e as Error).stack ?? e}`);
-  await cleanup();
-  process.exit(1);
-}
+    table,
+  }),
+  after: () => {
+    if (PROF_DIR) {
+      mkdirSync(PROF_DIR, { recursive: true });
+      writeFileSync(join(PROF_DIR, "phases.json"), `${JSON.stringify(phases, null, 2)}\n`);
+      progress(`CPU profiles and phases.json in ${PROF_DIR}`);
+    }
+  },
+});

@@ -2,8 +2,10 @@
 // (servers and the load generator run in their own processes), CPU accounting
 // from /proc, the stop-everything-also-on-Ctrl-C machinery, table formatting and
 // writing bench/results/*.json.
+
 import { type ChildProcess, execFileSync, fork } from "node:child_process";
 import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { cpus, loadavg } from "node:os";
 import { dirname, resolve } from "node:path";
 import { REPO_ROOT } from "../../tools/stack/index.ts";
 import { type Job, percentile } from "./loadgen.ts";
@@ -182,4 +184,42 @@ export function isolateBenchEnv(): void {
   ])
     delete process.env[k];
   process.env.HASHERS_BCRYPT_COST = "4";
+}
+
+/**
+ * The end every bench shares: run it, print the table, stop what it started, and
+ * record the figures with the machine they were measured on. Exits the process.
+ */
+export async function runBench<R>(o: {
+  out: string;
+  main: () => Promise<R>;
+  report: (r: R, totalSec: number) => string;
+  record: (r: R, table: string) => { settings: Record<string, unknown> } & Record<string, unknown>;
+  after?: (r: R) => void;
+}): Promise<never> {
+  try {
+    const r = await o.main();
+    const totalSec = elapsedSec();
+    const table = o.report(r, totalSec);
+    await cleanup();
+    console.log(table);
+    const { settings, ...results } = o.record(r, table);
+    writeJson(o.out, {
+      generatedAt: new Date().toISOString(),
+      node: process.version,
+      platform: `${process.platform}/${process.arch}`,
+      cpus: cpus().length,
+      loadavg: loadavg(),
+      totalSec,
+      settings,
+      ...results,
+    });
+    progress(`wrote ${o.out}`);
+    o.after?.(r);
+    process.exit(0);
+  } catch (e) {
+    progress(`failed: ${(e as Error).stack ?? e}`);
+    await cleanup();
+    process.exit(1);
+  }
 }
