@@ -2,8 +2,9 @@
 // to tell it is ready, and what it contributes to `status -o env`. Apps join
 // this list as they are written.
 import { execFileSync } from "node:child_process";
+import { createHash } from "node:crypto";
 import { chownSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
-import { join, resolve } from "node:path";
+import { basename, dirname, join, resolve } from "node:path";
 import pg from "pg";
 import { browserUrls, internalUrls, REPO_ROOT, type StackConfig } from "./config.ts";
 import { httpOk, portFree, type RunningService, runToCompletion, startProcess, waitReady } from "./supervisor.ts";
@@ -53,22 +54,37 @@ function postgresUser(): { uid?: number; gid?: number } {
   return { uid: Number(out), gid: Number(gid) };
 }
 
+/**
+ * Where Postgres keeps its data. As root, Postgres runs as the `postgres` user, who
+ * may not be able to reach the checkout at all (a clone in a 0700 directory such as
+ * `mktemp -d` makes): its data then lives under /var/lib/gatehouse, named after the
+ * stack's directory so two checkouts never share it.
+ */
+export function postgresDataDir(cfg: StackConfig): string {
+  if (process.getuid?.() !== 0) return join(cfg.dataDir, "postgres");
+  const tag = createHash("sha256").update(cfg.dir).digest("hex").slice(0, 12);
+  return join("/var/lib/gatehouse/postgres", `${basename(cfg.dir)}-${tag}`);
+}
+
 export const postgres: ServiceDef = {
   name: "postgres",
   overrideVar: "DATABASE_URL",
   async start(cfg) {
     await ensurePortFree("postgres", cfg.ports.postgres);
     const bin = postgresBinDir();
-    const data = join(cfg.dataDir, "postgres");
+    const data = postgresDataDir(cfg);
     const log = join(cfg.logDir, "postgres.log");
     const user = postgresUser();
+    // Postgres' processes start in a directory their user can enter (not the checkout).
+    const cwd = dirname(data);
     if (!existsSync(join(data, "PG_VERSION"))) {
-      mkdirSync(data, { recursive: true });
+      mkdirSync(data, { recursive: true, mode: 0o755 });
       if (user.uid !== undefined) chownSync(data, user.uid, user.gid ?? user.uid);
       await runToCompletion({
         name: "initdb",
         command: join(bin, "initdb"),
         args: ["-D", data, "-U", "postgres", "--auth=trust", "-E", "UTF8", "--locale=C.UTF-8", "--no-instructions"],
+        cwd,
         log,
         ...user,
       });
@@ -76,6 +92,7 @@ export const postgres: ServiceDef = {
     const pid = startProcess({
       name: "postgres",
       command: join(bin, "postgres"),
+      cwd,
       args: [
         "-D",
         data,
@@ -502,6 +519,7 @@ export const exampleWeb: ServiceDef = {
 export const SERVICES: ServiceDef[] = [postgres, redis, mail, kratos, authService, exampleApi, gateway, exampleWeb];
 
 export function wipeData(cfg: StackConfig): void {
+  rmSync(postgresDataDir(cfg), { recursive: true, force: true });
   rmSync(cfg.dataDir, { recursive: true, force: true });
   rmSync(cfg.logDir, { recursive: true, force: true });
 }

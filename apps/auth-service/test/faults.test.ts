@@ -3,7 +3,7 @@
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import { registerApi, uniqueEmail } from "../../../test/support/kratos.ts";
 import { PORT_OFFSETS, type StackConfig, stackConfig } from "../../../tools/stack/config.ts";
-import { kratos, postgres, redis } from "../../../tools/stack/services.ts";
+import { kratos, postgres, redis, wipeData } from "../../../tools/stack/services.ts";
 import { portFree, stopProcess } from "../../../tools/stack/supervisor.ts";
 import { type Running, startAuthService } from "./in-process.ts";
 import { call } from "./support.ts";
@@ -53,6 +53,7 @@ beforeAll(async () => {
 afterAll(async () => {
   await svc?.stop();
   for (const pid of Object.values(pids)) await stopProcess(pid);
+  wipeData(cfg);
 });
 
 const newSession = async () => {
