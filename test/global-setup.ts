@@ -7,6 +7,7 @@ import { mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { resolve } from "node:path";
 import type { TestProject } from "vitest/node";
 import { PORT_OFFSETS, REPO_ROOT, stackConfig, stackEnv, startStack, stopStack } from "../tools/stack/index.ts";
+import { postgresDataDir } from "../tools/stack/services.ts";
 import { isAlive, portFree } from "../tools/stack/supervisor.ts";
 
 declare module "vitest" {
@@ -82,6 +83,8 @@ export default async function setup(project: TestProject) {
   project.provide("stack", env);
   return async () => {
     await stopStack(cfg);
+    // Test data is disposable, and Postgres' may live outside the checkout (see postgresDataDir).
+    rmSync(postgresDataDir(cfg), { recursive: true, force: true });
     rmSync(lockDir(cfg.basePort), { recursive: true, force: true });
   };
 }
