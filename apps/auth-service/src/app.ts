@@ -97,6 +97,7 @@ export async function createApp(cfg: AuthConfig, log: Logger = createLogger(cfg.
   const keys = new KeyStore({
     db,
     kek: cfg.kek,
+    previousKeks: cfg.previousKeks,
     policy: { alg: cfg.token.alg, tokenTtlSec: cfg.token.ttlSec, publishLeadSec: 300, leewaySec: LEEWAY_SEC },
     bus,
     log,

@@ -4,18 +4,22 @@
 // Exit codes: 0 ok, 1 the command failed (e.g. database unreachable), 2 usage or
 // configuration error. Errors print one line, never a stack trace, and never echo
 // DATABASE_URL (it carries the password).
-import { isSigningAlg, parseKek } from "@gatehouse/tokens";
+import { isSigningAlg, parseKek, parseKekList } from "@gatehouse/tokens";
 import pino from "pino";
 import { InvalidationBus } from "./cache/bus.ts";
 import { createDb, MigrationError, migrateToLatest } from "./db/index.ts";
-import { KeyStore } from "./keys/store.ts";
+import { type Keks, KeyStore, reencryptSigningKeys, UndecryptableKeyError } from "./keys/store.ts";
 
 const USAGE = `usage: gatehouse-auth <command>
 
 commands:
   migrate               apply pending database migrations (reads DATABASE_URL)
   rotate-keys [--force] one signing-key rotation step (reads DATABASE_URL, SIGNING_KEY_KEK,
-                        TOKEN_ALG, TOKEN_TTL_SECONDS); --force promotes the next key at once
+                        SIGNING_KEY_KEK_PREVIOUS, TOKEN_ALG, TOKEN_TTL_SECONDS); --force promotes
+                        the next key at once
+  reencrypt-keys        re-encrypt every stored signing key under SIGNING_KEY_KEK, in one transaction
+                        (reads DATABASE_URL, SIGNING_KEY_KEK, SIGNING_KEY_KEK_PREVIOUS): the last step
+                        of a key-encryption-key rotation
   help      show this message
 `;
 
@@ -49,6 +53,25 @@ export function databaseUrlFromEnv(env: NodeJS.ProcessEnv): string {
   return raw;
 }
 
+/** SIGNING_KEY_KEK (required) and SIGNING_KEY_KEK_PREVIOUS (optional, comma-separated), as the service reads them. */
+function keksFromEnv(env: NodeJS.ProcessEnv): Keks {
+  if (!env.SIGNING_KEY_KEK)
+    throw new UsageError("SIGNING_KEY_KEK is not set (the key-encryption key the auth-service uses)");
+  let current: Uint8Array;
+  try {
+    current = parseKek(env.SIGNING_KEY_KEK);
+  } catch (e) {
+    throw new UsageError(`SIGNING_KEY_KEK: ${(e as Error).message}`);
+  }
+  let previous: Uint8Array[];
+  try {
+    previous = parseKekList(env.SIGNING_KEY_KEK_PREVIOUS ?? "");
+  } catch (e) {
+    throw new UsageError(`SIGNING_KEY_KEK_PREVIOUS: ${(e as Error).message}`);
+  }
+  return { current, previous };
+}
+
 // Node reports "localhost" refusals as an AggregateError with an empty message.
 function describe(error: unknown): string {
   if (error instanceof AggregateError && error.errors.length > 0) {
@@ -78,14 +101,7 @@ async function migrate(env: NodeJS.ProcessEnv, io: CliIo): Promise<number> {
  */
 async function rotateKeys(env: NodeJS.ProcessEnv, io: CliIo, force: boolean): Promise<number> {
   const url = databaseUrlFromEnv(env);
-  if (!env.SIGNING_KEY_KEK)
-    throw new UsageError("SIGNING_KEY_KEK is not set (the key-encryption key the auth-service uses)");
-  let kek: Uint8Array;
-  try {
-    kek = parseKek(env.SIGNING_KEY_KEK);
-  } catch (e) {
-    throw new UsageError(`SIGNING_KEY_KEK: ${(e as Error).message}`);
-  }
+  const keks = keksFromEnv(env);
   const alg = env.TOKEN_ALG ?? "RS256";
   if (!isSigningAlg(alg)) throw new UsageError(`TOKEN_ALG must be RS256, ES256 or EdDSA, not ${alg}`);
   const ttl = Number(env.TOKEN_TTL_SECONDS ?? 300);
@@ -97,7 +113,9 @@ async function rotateKeys(env: NodeJS.ProcessEnv, io: CliIo, force: boolean): Pr
   try {
     const store = new KeyStore({
       db,
-      kek,
+      kek: keks.current,
+      // After rotating, the store reloads the active key, which may still be under a previous KEK.
+      previousKeks: keks.previous,
       policy: { alg, tokenTtlSec: ttl, publishLeadSec: 300, leewaySec: 30 },
       bus,
       log,
@@ -116,6 +134,38 @@ async function rotateKeys(env: NodeJS.ProcessEnv, io: CliIo, force: boolean): Pr
   }
 }
 
+/**
+ * The last step of a key-encryption-key rotation (see README "Rotating the
+ * key-encryption key"): every stored signing key, whatever its state, ends up
+ * encrypted under SIGNING_KEY_KEK, all in one transaction. A key that no configured
+ * KEK opens aborts the whole command and changes nothing. Public keys do not change,
+ * so neither do the JWKS and issued tokens; running it again finds nothing to do.
+ */
+async function reencryptKeys(env: NodeJS.ProcessEnv, io: CliIo): Promise<number> {
+  const url = databaseUrlFromEnv(env);
+  const keks = keksFromEnv(env);
+  const db = createDb(url, { max: 1 });
+  try {
+    const r = await reencryptSigningKeys(db, keks, { actor: "operator" });
+    for (const kid of r.reencrypted) io.out(`re-encrypted ${kid}`);
+    io.out(
+      `re-encrypted ${r.reencrypted.length} of ${r.total} signing keys under SIGNING_KEY_KEK ` +
+        `(${r.total - r.reencrypted.length} already were)`,
+    );
+    if (keks.previous.length > 0)
+      io.out("once every instance runs with this SIGNING_KEY_KEK, SIGNING_KEY_KEK_PREVIOUS can be removed");
+    return 0;
+  } catch (error) {
+    if (error instanceof UndecryptableKeyError) {
+      io.err(`error: ${error.message}; no key was re-encrypted`);
+      return 1;
+    }
+    throw error;
+  } finally {
+    await db.destroy();
+  }
+}
+
 export async function main(argv: readonly string[], env: NodeJS.ProcessEnv, io: CliIo): Promise<number> {
   const [command, ...rest] = argv;
   try {
@@ -128,6 +178,9 @@ export async function main(argv: readonly string[], env: NodeJS.ProcessEnv, io: 
         for (const a of rest) if (!known.has(a)) throw new UsageError(`rotate-keys takes only --force, got: ${a}`);
         return await rotateKeys(env, io, rest.includes("--force"));
       }
+      case "reencrypt-keys":
+        if (rest.length > 0) throw new UsageError(`reencrypt-keys takes no arguments, got: ${rest.join(" ")}`);
+        return await reencryptKeys(env, io);
       // New subcommands go here: one case each, returning an exit code.
       case "help":
       case "--help":

@@ -1,7 +1,7 @@
 // The auth-service's configuration: parsed and validated once, at start-up, into
 // one typed object. A missing or bad variable stops the process with a message
 // that names it; nothing downstream re-reads process.env.
-import { parseKek, type SigningAlg } from "@gatehouse/tokens";
+import { parseKek, parseKekList, type SigningAlg } from "@gatehouse/tokens";
 import { z } from "zod";
 
 export type Role = "owner" | "admin" | "member";
@@ -60,6 +60,7 @@ const schema = z.object({
   TOKEN_TTL_SECONDS: z.coerce.number().int().min(30).max(3_600).default(300),
   TOKEN_ALG: z.enum(["RS256", "ES256", "EdDSA"]).default("RS256"),
   SIGNING_KEY_KEK: z.string().min(1),
+  SIGNING_KEY_KEK_PREVIOUS: z.string().default(""),
   WEBHOOK_SECRET: z.string().min(32, "must be at least 32 characters"),
   ADMIN_API_TOKEN: z.string().min(32, "must be at least 32 characters"),
   CORS_ALLOWED_ORIGINS: list.pipe(z.array(origin)).default([]),
@@ -82,6 +83,8 @@ export interface AuthConfig {
   kratos: { publicUrl: string; adminUrl: string; cookieName: string };
   token: { issuer: string; audience: string[]; ttlSec: number; alg: SigningAlg };
   kek: Uint8Array;
+  /** Older KEKs, only for decrypting keys not yet re-encrypted under `kek` (KEK rotation). */
+  previousKeks: Uint8Array[];
   webhookSecret: string;
   adminApiToken: string;
   corsOrigins: string[];
@@ -135,6 +138,12 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AuthConfig {
   } catch (e) {
     throw new ConfigError(`invalid configuration:\n  SIGNING_KEY_KEK: ${(e as Error).message}`);
   }
+  let previousKeks: Uint8Array[];
+  try {
+    previousKeks = parseKekList(c.SIGNING_KEY_KEK_PREVIOUS);
+  } catch (e) {
+    throw new ConfigError(`invalid configuration:\n  SIGNING_KEY_KEK_PREVIOUS: ${(e as Error).message}`);
+  }
   if (c.AUTH_PUBLIC_PORT === c.AUTH_ADMIN_PORT && c.AUTH_PUBLIC_PORT !== 0) {
     throw new ConfigError("invalid configuration:\n  AUTH_ADMIN_PORT: must differ from AUTH_PUBLIC_PORT");
   }
@@ -147,6 +156,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AuthConfig {
     kratos: { publicUrl: c.KRATOS_PUBLIC_URL, adminUrl: c.KRATOS_ADMIN_URL, cookieName: c.KRATOS_COOKIE_NAME },
     token: { issuer: c.TOKEN_ISSUER, audience: c.TOKEN_AUDIENCE, ttlSec: c.TOKEN_TTL_SECONDS, alg: c.TOKEN_ALG },
     kek,
+    previousKeks,
     webhookSecret: c.WEBHOOK_SECRET,
     adminApiToken: c.ADMIN_API_TOKEN,
     corsOrigins: c.CORS_ALLOWED_ORIGINS,

@@ -35,6 +35,7 @@ export {
   isSigningAlg,
   type JWK,
   parseKek,
+  parseKekList,
   publicJwkOf,
   SIGNING_ALGS,
   type SigningAlg,

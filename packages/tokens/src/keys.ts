@@ -213,3 +213,23 @@ export function parseKek(value: string): Uint8Array {
   }
   return Uint8Array.from(binary, (c) => c.charCodeAt(0));
 }
+
+/**
+ * Parses a comma-separated list of KEKs (e.g. the previous ones kept during a KEK
+ * rotation), each as parseKek reads it. Empty entries are skipped, so an unset or empty
+ * value is an empty list. Errors name the entry by position, never its value.
+ */
+export function parseKekList(value: string): Uint8Array[] {
+  if (typeof value !== "string") throw new Error("must be a string");
+  const entries = value
+    .split(",")
+    .map((x) => x.trim())
+    .filter(Boolean);
+  return entries.map((entry, i) => {
+    try {
+      return parseKek(entry);
+    } catch (e) {
+      throw new Error(entries.length === 1 ? (e as Error).message : `entry ${i + 1}: ${(e as Error).message}`);
+    }
+  });
+}

@@ -267,3 +267,58 @@ export async function transitionSigningKeys<T>(
     });
   });
 }
+
+/** What a re-encryption callback returns for a key whose ciphertext should change. */
+export interface ReencryptedKey {
+  privateKeyEnc: string;
+  /** Non-secret names of the key-encryption keys before and after, for the audit log. */
+  fromKek: string;
+  toKek: string;
+}
+
+/**
+ * Replaces stored ciphertexts (key-encryption-key rotation) in one transaction holding
+ * the signing-key lock, so no rotation interleaves. `fn` sees every stored key, in every
+ * state (retired included), oldest first, locked, and returns its new ciphertext, or
+ * undefined to leave it as it is. An exception from `fn` rolls back every key already
+ * rewritten. One audit row per rewritten key, naming kid and KEKs, never key material.
+ */
+export async function reencryptSigningKeys(
+  db: Kysely<Database>,
+  fn: (key: SigningKeyRecord) => Promise<ReencryptedKey | undefined>,
+  ctx: AuditContext,
+): Promise<{ reencrypted: string[]; total: number }> {
+  assertAuditContext(ctx);
+  return inTransaction(db, async (trx) => {
+    await lockSigningKeys(trx);
+    const rows = await trx
+      .selectFrom("signing_keys")
+      .selectAll()
+      .orderBy("created_at")
+      .orderBy("kid")
+      .forUpdate()
+      .execute();
+    const reencrypted: string[] = [];
+    for (const row of rows) {
+      const next = await fn(toRecord(row));
+      if (next === undefined) continue;
+      if (typeof next.privateKeyEnc !== "string" || next.privateKeyEnc.length === 0) {
+        throw new DomainError("invalid_input", "privateKeyEnc must be a non-empty string");
+      }
+      await trx
+        .updateTable("signing_keys")
+        .set({ private_key_enc: next.privateKeyEnc })
+        .where("kid", "=", row.kid)
+        .execute();
+      await writeAudit(trx, ctx, {
+        action: "signing_key.reencrypted",
+        targetType: "signing_key",
+        targetId: row.kid,
+        before: { kid: row.kid, state: row.state, kek: next.fromKek },
+        after: { kid: row.kid, state: row.state, kek: next.toKek },
+      });
+      reencrypted.push(row.kid);
+    }
+    return { reencrypted, total: rows.length };
+  });
+}

@@ -9,6 +9,7 @@ import {
   decryptPrivateKey,
   encryptPrivateKey,
   generateSigningKey,
+  isTokenError,
   type JWK,
   JWKS_CACHE_CONTROL,
   type JwksDocument,
@@ -22,7 +23,13 @@ import type { Logger } from "pino";
 import type { InvalidationBus } from "../cache/bus.ts";
 import type { Database } from "../db/schema.ts";
 import type { AuditContext } from "../domain/audit.ts";
-import { insertSigningKey, listSigningKeys, transitionSigningKeys } from "../domain/signing-keys.ts";
+import {
+  insertSigningKey,
+  listSigningKeys,
+  reencryptSigningKeys as reencryptStored,
+  type SigningKeyRecord,
+  transitionSigningKeys,
+} from "../domain/signing-keys.ts";
 
 export { JWKS_CACHE_CONTROL };
 
@@ -42,22 +49,101 @@ export interface RotationResult {
   retired: string[];
 }
 
+/**
+ * The key-encryption keys: `current` encrypts everything written; decryption tries it
+ * first, then `previous` in order, so keys written under an older KEK stay readable
+ * until `reencryptSigningKeys` has moved them to the current one.
+ */
+export interface Keks {
+  current: Uint8Array;
+  previous: readonly Uint8Array[];
+}
+
+/** A stored key that none of the configured KEKs opens (wrong KEK, or the row was altered). */
+export class UndecryptableKeyError extends Error {
+  override name = "UndecryptableKeyError";
+  readonly kid: string;
+  constructor(kid: string, keks: Keks, cause: unknown) {
+    const why =
+      keks.previous.length > 0
+        ? "neither SIGNING_KEY_KEK nor any SIGNING_KEY_KEK_PREVIOUS opens it"
+        : "SIGNING_KEY_KEK does not open it (if the KEK was changed, set the old one as SIGNING_KEY_KEK_PREVIOUS)";
+    super(`signing key ${kid} cannot be decrypted: ${why}`, { cause });
+    this.kid = kid;
+  }
+}
+
+/** Non-secret name of KEK number `i` of [current, ...previous], for messages and the audit log. */
+function kekName(i: number): string {
+  return i === 0 ? "SIGNING_KEY_KEK" : `SIGNING_KEY_KEK_PREVIOUS #${i}`;
+}
+
+/** Decrypts a stored private key with the first KEK that opens it; `kek` is its index in [current, ...previous]. */
+async function openPrivateKey(
+  key: Pick<SigningKeyRecord, "kid" | "privateKeyEnc">,
+  keks: Keks,
+): Promise<{ jwk: JWK; kek: number }> {
+  let failure: unknown;
+  for (const [i, kek] of [keks.current, ...keks.previous].entries()) {
+    try {
+      return { jwk: await decryptPrivateKey(key.privateKeyEnc, kek, key.kid), kek: i };
+    } catch (e) {
+      // Only "this KEK does not open it" moves on; anything else is not a KEK problem.
+      if (!isTokenError(e)) throw e;
+      if (e.code !== "key_decrypt_failed") throw new Error(`signing key ${key.kid}: ${e.message}`, { cause: e });
+      failure = e;
+    }
+  }
+  throw new UndecryptableKeyError(key.kid, keks, failure);
+}
+
+/**
+ * Re-encrypts every stored signing key (all states, retired included) that is not
+ * already under the current KEK, in one transaction: if any key cannot be decrypted,
+ * nothing changes. The kid stays the AAD, and public keys are untouched, so the JWKS
+ * and every issued token are unaffected. Running it again finds nothing to do.
+ */
+export async function reencryptSigningKeys(
+  db: Kysely<Database>,
+  keks: Keks,
+  ctx: AuditContext,
+): Promise<{ reencrypted: string[]; total: number }> {
+  return reencryptStored(
+    db,
+    async (key) => {
+      const { jwk, kek } = await openPrivateKey(key, keks);
+      if (kek === 0) return undefined;
+      const privateKeyEnc = await encryptPrivateKey(jwk, keks.current, key.kid);
+      return { privateKeyEnc, fromKek: kekName(kek), toKek: kekName(0) };
+    },
+    ctx,
+  );
+}
+
 export class KeyStore {
   #signer: Signer | undefined;
   #jwks: JwksDocument = { keys: [] };
   #loadedAt = 0;
   #loading: Promise<void> | undefined;
   readonly #db: Kysely<Database>;
-  readonly #kek: Uint8Array;
+  readonly #keks: Keks;
   readonly #policy: KeyPolicy;
   readonly #bus: InvalidationBus;
   readonly #log: Logger;
   /** Cached minted tokens signed by a key that is leaving are dropped through this. */
   readonly #onSignerChange = new Set<(activeKid: string | undefined) => void>();
 
-  constructor(opts: { db: Kysely<Database>; kek: Uint8Array; policy: KeyPolicy; bus: InvalidationBus; log: Logger }) {
+  constructor(opts: {
+    db: Kysely<Database>;
+    kek: Uint8Array;
+    /** Older KEKs that may still decrypt stored keys (KEK rotation); never used to encrypt. */
+    previousKeks?: readonly Uint8Array[];
+    policy: KeyPolicy;
+    bus: InvalidationBus;
+    log: Logger;
+  }) {
     this.#db = opts.db;
-    this.#kek = opts.kek;
+    this.#keks = { current: opts.kek, previous: opts.previousKeks ?? [] };
     this.#policy = opts.policy;
     this.#bus = opts.bus;
     this.#log = opts.log;
@@ -106,7 +192,7 @@ export class KeyStore {
       this.#jwks = toJwksDocument(keys.map((k) => k.publicJwk as JWK));
       const active = keys.find((k) => k.state === "active");
       if (active && active.kid !== this.#signer?.kid) {
-        const privateJwk = await decryptPrivateKey(active.privateKeyEnc, this.#kek, active.kid);
+        const { jwk: privateJwk } = await openPrivateKey(active, this.#keks);
         this.#signer = await createSigner({ kid: active.kid, alg: active.alg as SigningAlg, privateJwk });
         for (const fn of this.#onSignerChange) fn(active.kid);
       } else if (!active) {
@@ -124,7 +210,7 @@ export class KeyStore {
     const existing = await listSigningKeys(this.#db, ["active"]);
     if (existing.length === 0) {
       const key = await generateSigningKey(this.#policy.alg);
-      const enc = await encryptPrivateKey(key.privateJwk, this.#kek, key.kid);
+      const enc = await encryptPrivateKey(key.privateJwk, this.#keks.current, key.kid);
       await transitionSigningKeys(
         this.#db,
         async (trx) => {
@@ -149,7 +235,7 @@ export class KeyStore {
    */
   async rotate(ctx: AuditContext, opts: { force?: boolean; now?: Date } = {}): Promise<RotationResult> {
     const fresh = await generateSigningKey(this.#policy.alg);
-    const enc = await encryptPrivateKey(fresh.privateJwk, this.#kek, fresh.kid);
+    const enc = await encryptPrivateKey(fresh.privateJwk, this.#keks.current, fresh.kid);
     const now = opts.now ?? new Date();
     const result: RotationResult = { retired: [] };
     await transitionSigningKeys(
