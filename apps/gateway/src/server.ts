@@ -27,7 +27,7 @@ import type { CompiledRoute, RouteTable } from "./routes/schema.ts";
 import { BruteForce } from "./throttle/brute-force.ts";
 
 const REQUEST_ID_RE = /^[A-Za-z0-9._:-]{1,128}$/;
-const FORWARDED = [
+const FORWARDED = new Set([
   "forwarded",
   "x-forwarded-for",
   "x-forwarded-proto",
@@ -39,7 +39,7 @@ const FORWARDED = [
   "x-original-method",
   "x-forwarded-uri",
   "x-forwarded-method",
-];
+]);
 
 export interface GatewayDeps {
   cfg: GatewayConfig;
@@ -79,14 +79,48 @@ export function sendError(
   res.end(body);
 }
 
+// One Rule object per compiled route, so the guard validates it once (it remembers
+// the rule objects it has checked), not on every request.
+const rules = new WeakMap<CompiledRoute, Rule>();
 function ruleOf(route: CompiledRoute): Rule {
-  return {
-    accept: route.auth.accept,
-    ...(route.auth.anonymous ? { anonymous: true } : {}),
-    ...(route.auth.roles.length ? { roles: route.auth.roles } : {}),
-    ...(route.auth.permissions.length ? { permissions: route.auth.permissions } : {}),
-    ...(route.auth.aal === "aal2" ? { aal: "aal2" as const } : {}),
-  };
+  let rule = rules.get(route);
+  if (rule === undefined) {
+    rule = Object.freeze({
+      accept: route.auth.accept,
+      ...(route.auth.anonymous ? { anonymous: true } : {}),
+      ...(route.auth.roles.length ? { roles: route.auth.roles } : {}),
+      ...(route.auth.permissions.length ? { permissions: route.auth.permissions } : {}),
+      ...(route.auth.aal === "aal2" ? { aal: "aal2" as const } : {}),
+    });
+    rules.set(route, rule);
+  }
+  return rule;
+}
+
+// What a route forwards of the guard's headers (the JWT, the identity headers, or
+// both), for the upstream request and for a forward-auth answer alike. The guard
+// hands out one frozen headers object per principal, so this is built once per
+// principal and route option set.
+const forwarded = new WeakMap<Readonly<Record<string, string>>, (readonly [string, string][] | undefined)[]>();
+function forwardedHeaders(
+  headers: Readonly<Record<string, string>>,
+  forward: CompiledRoute["forward"],
+): readonly [string, string][] {
+  const slot = (forward.jwt ? 1 : 0) + (forward.identityHeaders ? 2 : 0);
+  let slots = forwarded.get(headers);
+  const hit = slots?.[slot];
+  if (hit !== undefined) return hit;
+  const out: [string, string][] = [];
+  for (const [k, v] of Object.entries(headers)) {
+    const lk = k.toLowerCase();
+    if (lk === "authorization" ? forward.jwt : forward.identityHeaders) out.push([lk, v]);
+  }
+  if (slots === undefined) {
+    slots = [];
+    forwarded.set(headers, slots);
+  }
+  slots[slot] = out;
+  return out;
 }
 
 const headerGetter = (req: IncomingMessage): GuardRequest["headers"] => ({
@@ -215,8 +249,8 @@ export function createGateway(deps: GatewayDeps): Gateway {
     query: string,
   ): void {
     const fwdChain = fromTrustedProxy(req) ? String(req.headers["x-forwarded-for"] ?? "") : "";
-    for (const name of Object.keys(req.headers)) {
-      if (isIdentityHeader(name) || FORWARDED.includes(name) || name === "authorization" || name === "x-api-key")
+    for (const name in req.headers) {
+      if (isIdentityHeader(name) || FORWARDED.has(name) || name === "authorization" || name === "x-api-key")
         delete req.headers[name];
     }
     if (!route.forward.kratosCookie) {
@@ -228,12 +262,7 @@ export function createGateway(deps: GatewayDeps): Gateway {
         else delete req.headers.cookie;
       }
     }
-    for (const [k, v] of Object.entries(decision.headers)) {
-      const lk = k.toLowerCase();
-      if (lk === "authorization" && !route.forward.jwt) continue;
-      if (lk !== "authorization" && !route.forward.identityHeaders) continue;
-      req.headers[lk] = v;
-    }
+    for (const [k, v] of forwardedHeaders(decision.headers, route.forward)) req.headers[k] = v;
     const ip = clientIp(req);
     req.headers["x-forwarded-for"] = fwdChain ? `${fwdChain}, ${req.socket.remoteAddress ?? ""}` : ip;
     req.headers["x-forwarded-proto"] = proto(req);
@@ -355,14 +384,9 @@ export function createGateway(deps: GatewayDeps): Gateway {
       outcome: decision.kind === "deny" ? String(decision.status) : decision.kind,
     });
     if (decision.kind === "allow") {
-      const out: Record<string, string> = { "cache-control": "no-store" };
-      for (const [k, v] of Object.entries(decision.headers)) {
-        const lk = k.toLowerCase();
-        if (lk === "authorization" && !route.forward.jwt) continue;
-        if (lk !== "authorization" && !route.forward.identityHeaders) continue;
-        out[lk] = v;
-      }
-      res.writeHead(200, out);
+      res.setHeader("cache-control", "no-store");
+      for (const [k, v] of forwardedHeaders(decision.headers, route.forward)) res.setHeader(k, v);
+      res.writeHead(200);
       res.end();
       return;
     }

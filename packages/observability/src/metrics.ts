@@ -3,11 +3,26 @@
 const BUCKETS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5];
 
 type Labels = Record<string, string>;
-const key = (l: Labels) =>
+const canonical = (l: Labels) =>
   Object.entries(l)
     .sort(([a], [b]) => a.localeCompare(b))
     .map(([k, v]) => `${k}="${v.replace(/\\/g, "\\\\").replace(/"/g, '\\"').replace(/\n/g, "\\n")}"`)
     .join(",");
+
+// Sorting and escaping per observation cost several µs on every request; label sets
+// are few, so each distinct one (in the order the caller wrote it) is done once.
+const keys = new Map<string, string>();
+function key(l: Labels): string {
+  let signature = "";
+  for (const name in l) signature += `${name}\u0000${l[name]}\u0001`;
+  let k = keys.get(signature);
+  if (k === undefined) {
+    k = canonical(l);
+    if (keys.size >= 10_000) keys.clear();
+    keys.set(signature, k);
+  }
+  return k;
+}
 
 export class Counter {
   readonly values = new Map<string, number>();

@@ -9,6 +9,9 @@ export type NormalizeResult = { ok: true; path: string; query: string } | { ok: 
 const MAX_PATH = 4_096;
 // Unreserved characters (RFC 3986) are safe to decode; everything else stays encoded.
 const UNRESERVED = /^[A-Za-z0-9\-_~]$/;
+// The common case, already canonical: non-empty segments of plain characters, no
+// "%", ";" or backslash. Dot segments and trailing dots are excluded by the checks below.
+const PLAIN = /^(?:\/[A-Za-z0-9\-._~!$&'()*+,=:@]+)*\/?$/;
 
 export function normalizePath(rawTarget: string): NormalizeResult {
   if (rawTarget.length > MAX_PATH) return { ok: false, reason: "path too long" };
@@ -18,6 +21,9 @@ export function normalizePath(rawTarget: string): NormalizeResult {
   const query = q === -1 ? "" : rawTarget.slice(q);
   const hash = rawPath.indexOf("#");
   if (hash !== -1) return { ok: false, reason: "fragment in request target" };
+  if (PLAIN.test(rawPath) && !rawPath.includes("/.") && !rawPath.includes("./") && !rawPath.endsWith(".")) {
+    return { ok: true, path: rawPath, query };
+  }
   // biome-ignore lint/suspicious/noControlCharactersInRegex: refusing control characters is the point
   if (/[\u0000-\u001f\u007f\s]/.test(rawPath)) return { ok: false, reason: "control character or whitespace in path" };
   if (rawPath.includes("\\")) return { ok: false, reason: "backslash in path" };

@@ -8,7 +8,7 @@ import type { Guard } from "../core/guard.ts";
 import type { GuardOptions } from "../core/options.ts";
 import type { Principal, Rule } from "../core/types.ts";
 import { createGuard } from "../index.ts";
-import { absoluteUrl, guardHeaders, sendDecision, stripIdentityHeaders } from "./node.ts";
+import { absoluteUrl, guardRequest, sendDecision, stripIdentityHeaders } from "./node.ts";
 
 declare global {
   namespace Express {
@@ -55,8 +55,8 @@ export function gatehouse(options: GatehouseExpressOptions): GatehouseExpress {
       stripIdentityHeaders(req);
       // A principal only ever comes from this guard, never from an earlier middleware.
       delete req.auth;
-      const url = absoluteUrl(req.protocol, req.host, req.originalUrl ?? req.url);
-      guard.check({ method: req.method, url, headers: guardHeaders(req) }, rule).then((decision) => {
+      const request = guardRequest(req, () => absoluteUrl(req.protocol, req.host, req.originalUrl ?? req.url));
+      guard.check(request, rule).then((decision) => {
         if (decision.kind === "allow") {
           if (decision.principal !== undefined) req.auth = decision.principal;
           next();

@@ -13,21 +13,38 @@ import { denyBody, denyHeaders, redirectHeaders, requestIdFrom } from "./respond
  * joined with "; " (HTTP/2 sends one header per cookie).
  */
 export function guardHeaders(req: IncomingMessage): GuardRequest["headers"] {
-  const map = new Map<string, string[]>();
-  const raw = req.rawHeaders;
-  for (let i = 0; i + 1 < raw.length; i += 2) {
-    const name = (raw[i] ?? "").toLowerCase();
-    const list = map.get(name);
-    if (list === undefined) map.set(name, [raw[i + 1] ?? ""]);
-    else list.push(raw[i + 1] ?? "");
-  }
   return {
     get(name: string): string | null {
       const lower = name.toLowerCase();
-      const values = map.get(lower);
-      if (values === undefined) return null;
-      return values.join(lower === "cookie" ? "; " : ", ");
+      // Node lists every header it received in req.headers: absent there, absent.
+      // Only a present one is looked up in rawHeaders, where duplicates survive.
+      if (req.headers[lower] === undefined) return null;
+      const raw = req.rawHeaders;
+      let joined: string | null = null;
+      for (let i = 0; i + 1 < raw.length; i += 2) {
+        const n = raw[i] as string;
+        if (n.length !== lower.length || n.toLowerCase() !== lower) continue;
+        const v = raw[i + 1] as string;
+        joined = joined === null ? v : `${joined}${lower === "cookie" ? "; " : ", "}${v}`;
+      }
+      return joined;
     },
+  };
+}
+
+/**
+ * The GuardRequest for a Node request. The absolute URL is only needed to build a
+ * login redirect's return_to, so it is computed when read, not on every request.
+ */
+export function guardRequest(req: IncomingMessage, urlOf: () => string): GuardRequest {
+  let url: string | undefined;
+  return {
+    method: req.method ?? "GET",
+    get url() {
+      url ??= urlOf();
+      return url;
+    },
+    headers: guardHeaders(req),
   };
 }
 
@@ -43,7 +60,15 @@ export function absoluteUrl(protocol: string, host: string | undefined, path: st
 
 /** Deletes headers matching `drop` from req.headers and req.rawHeaders. */
 export function deleteHeaders(req: IncomingMessage, drop: (lowerName: string) => boolean): void {
-  for (const name of Object.keys(req.headers)) if (drop(name.toLowerCase())) delete req.headers[name];
+  let any = false;
+  for (const name of Object.keys(req.headers)) {
+    if (drop(name.toLowerCase())) {
+      delete req.headers[name];
+      any = true;
+    }
+  }
+  // req.headers has every name rawHeaders has (lower-cased): nothing dropped there, nothing to drop here.
+  if (!any) return;
   const raw = req.rawHeaders;
   const kept: string[] = [];
   for (let i = 0; i + 1 < raw.length; i += 2) {

@@ -10,7 +10,7 @@ import { removeCookie } from "../core/extract.ts";
 import type { Guard } from "../core/guard.ts";
 import { identityHeaders, isIdentityHeader } from "../core/mutate.ts";
 import { GuardError, type Principal, type Rule } from "../core/types.ts";
-import { absoluteUrl, deleteHeaders, guardHeaders, sendDecision, setHeader, stripIdentityHeaders } from "./node.ts";
+import { absoluteUrl, deleteHeaders, guardRequest, sendDecision, setHeader, stripIdentityHeaders } from "./node.ts";
 
 export interface ForwardOptions {
   /** Send `Authorization: Bearer <Gatehouse JWT>` upstream. Default true. */
@@ -124,9 +124,8 @@ export function guardedProxy(options: GuardedProxyOptions): GuardedProxy {
     stripIdentityHeaders(req);
     const encrypted = (req.socket as { encrypted?: boolean }).encrypted === true;
     const path = (req as { originalUrl?: string }).originalUrl ?? req.url ?? "/";
-    const url = absoluteUrl(encrypted ? "https" : "http", req.headers.host, path);
-    const method = req.method ?? "GET";
-    guard.check({ method, url, headers: guardHeaders(req) }, rule).then(
+    const request = guardRequest(req, () => absoluteUrl(encrypted ? "https" : "http", req.headers.host, path));
+    guard.check(request, rule).then(
       (decision) => {
         if (decision.kind !== "allow") {
           sendDecision(req, res, decision);

@@ -109,8 +109,7 @@ export function extractCredential(
   headers: { get(name: string): string | null },
   options: ExtractOptions,
 ): Credential | undefined {
-  const accepted = new Set(options.accept);
-  const explicit: Parsed[] = [];
+  const accept = options.accept;
   const read = (name: string): string | null => {
     try {
       return headers.get(name);
@@ -118,35 +117,38 @@ export function extractCredential(
       return null; // a hostile header object must not crash the guard
     }
   };
+  // Every guarded request comes through here: plain variables, no per-call collections.
+  const acceptsSession = accept.includes("session");
   const auth = parseAuthorization(read("authorization"));
-  explicit.push(auth);
-  if (accepted.has("api_key")) explicit.push(parseSimple(read("x-api-key"), (v) => ({ kind: "api_key", value: v })));
-  if (accepted.has("session")) {
-    explicit.push(parseSimple(read("x-session-token"), (v) => ({ kind: "session", source: "token", value: v })));
-  }
+  const key = accept.includes("api_key")
+    ? parseSimple(read("x-api-key"), (v) => ({ kind: "api_key", value: v }))
+    : undefined;
+  const token = acceptsSession
+    ? parseSimple(read("x-session-token"), (v) => ({ kind: "session", source: "token", value: v }))
+    : undefined;
 
-  const found: Credential[] = [];
+  let first: Credential | undefined;
+  let conflict = false;
   let malformed = false;
-  for (const p of explicit) {
+  for (const p of [auth, key, token]) {
     if (p === undefined) continue;
     if (p === "ambiguous") throw new GuardError("ambiguous_credentials", "a credential header was sent more than once");
     if (p === "malformed") {
       malformed = true;
       continue;
     }
-    if (accepted.has(p.kind)) found.push(p);
+    if (!accept.includes(p.kind)) continue;
+    if (first === undefined) first = p;
+    else if (p.kind !== first.kind || p.value !== first.value) conflict = true;
   }
   // A broken explicit credential is answered as such, never shadowed by another
   // credential or by the cookie.
   if (malformed) throw new GuardError("unauthenticated", "the credential is malformed");
-  const first = found[0];
-  if (first !== undefined) {
-    if (found.some((c) => c.kind !== first.kind || c.value !== first.value)) {
-      throw new GuardError("ambiguous_credentials", "the request carries more than one different credential");
-    }
-    return first;
+  if (conflict) {
+    throw new GuardError("ambiguous_credentials", "the request carries more than one different credential");
   }
-  if (!accepted.has("session")) return undefined;
+  if (first !== undefined) return first;
+  if (!acceptsSession) return undefined;
   const cookie = extractSessionCookie(read("cookie"), options.cookieName);
   return cookie === undefined ? undefined : { kind: "session", source: "cookie", value: cookie };
 }

@@ -54,10 +54,18 @@ const SPOOFABLE_PREFIXES = [
  * X_User_Id and X-User-Id to the same variable.
  */
 export function isIdentityHeader(name: string): boolean {
+  // Every request's every header name comes through here; the names a server sees
+  // are few, so remember the answers (bounded: a client can invent names).
+  const known = seen.get(name);
+  if (known !== undefined) return known;
   const n = name.trim().toLowerCase().replaceAll("_", "-");
-  if (SPOOFABLE_EXACT.has(n)) return true;
-  return SPOOFABLE_PREFIXES.some((p) => n.startsWith(p));
+  const spoofable = SPOOFABLE_EXACT.has(n) || SPOOFABLE_PREFIXES.some((p) => n.startsWith(p));
+  if (seen.size >= SEEN_MAX) seen.clear();
+  seen.set(name, spoofable);
+  return spoofable;
 }
+const seen = new Map<string, boolean>();
+const SEEN_MAX = 4_096;
 
 // Header values must not carry CR/LF or other control characters; non-ASCII (a
 // name, an IDN email) is percent-encoded, so the value is unambiguous latin1.
@@ -72,8 +80,29 @@ export interface IdentityHeaderOptions {
   identity: boolean;
 }
 
-/** Headers to add for `principal` (lower-case names). */
-export function identityHeaders(principal: Principal, options: IdentityHeaderOptions): Record<string, string> {
+// Principals are cached and shared by the requests of one session, and so are their
+// headers: one frozen object per principal and option set.
+const built = new WeakMap<Principal, (Readonly<Record<string, string>> | undefined)[]>();
+
+/** Headers to add for `principal` (lower-case names). Frozen; the same object for the same principal. */
+export function identityHeaders(
+  principal: Principal,
+  options: IdentityHeaderOptions,
+): Readonly<Record<string, string>> {
+  const slot = (options.jwt ? 1 : 0) + (options.identity ? 2 : 0);
+  let slots = built.get(principal);
+  const hit = slots?.[slot];
+  if (hit !== undefined) return hit;
+  const out = buildIdentityHeaders(principal, options);
+  if (slots === undefined) {
+    slots = [];
+    built.set(principal, slots);
+  }
+  slots[slot] = out;
+  return out;
+}
+
+function buildIdentityHeaders(principal: Principal, options: IdentityHeaderOptions): Readonly<Record<string, string>> {
   const out: Record<string, string> = {};
   if (options.jwt) out.authorization = `Bearer ${principal.token}`;
   if (options.identity) {
@@ -83,5 +112,5 @@ export function identityHeaders(principal: Principal, options: IdentityHeaderOpt
     if (principal.organizationId !== undefined) out[IDENTITY_HEADERS.orgId] = headerValue(principal.organizationId);
     out[IDENTITY_HEADERS.aal] = principal.aal;
   }
-  return out;
+  return Object.freeze(out);
 }

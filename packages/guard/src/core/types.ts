@@ -20,7 +20,7 @@ export type CredentialKind = "session" | "jwt" | "api_key";
 
 export const CREDENTIAL_KINDS: readonly CredentialKind[] = ["session", "jwt", "api_key"];
 
-/** The authenticated caller, built from a verified Gatehouse access token. */
+/** The authenticated caller, built from a verified Gatehouse access token. Frozen: caches share it between requests. */
 export interface Principal {
   /** Kratos identity id (`sub`). */
   subject: string;
@@ -47,8 +47,8 @@ export interface AllowDecision {
   kind: "allow";
   /** Absent on an anonymous route reached without (valid) credentials. */
   principal?: Principal;
-  /** Identity headers to add to the request before it goes on. */
-  headers: Record<string, string>;
+  /** Identity headers to add to the request before it goes on (shared between requests: do not modify). */
+  headers: Readonly<Record<string, string>>;
 }
 
 export interface DenyDecision {

@@ -9,8 +9,9 @@ import { type CredentialKind, GuardError, type GuardEvent, type Principal } from
 
 export function principalFromClaims(claims: AccessTokenClaims, token: string, via: CredentialKind): Principal {
   // Built field by field so optional members are absent rather than undefined
-  // (exactOptionalPropertyTypes), and nothing but verified claims gets in.
-  return {
+  // (exactOptionalPropertyTypes), and nothing but verified claims gets in. Frozen:
+  // caches hand the same principal to many requests.
+  return Object.freeze({
     subject: claims.sub,
     sessionId: claims.sid,
     ...(claims.email !== undefined ? { email: claims.email } : {}),
@@ -25,7 +26,7 @@ export function principalFromClaims(claims: AccessTokenClaims, token: string, vi
     via,
     token,
     expiresAt: claims.exp,
-  };
+  });
 }
 
 /**
@@ -59,6 +60,9 @@ export function createJwtAuthenticator(options: {
   onEvent: (event: GuardEvent) => void;
 }): JwtAuthenticator {
   const { verifier, revocation } = options;
+  // The verifier hands back the same frozen claims for a token it has seen (its
+  // verified-token cache), so the principal is built once per token, not per request.
+  const principals = new WeakMap<AccessTokenClaims, Principal>();
   return {
     async authenticate(token) {
       const claims = await verifyToken(verifier, token);
@@ -76,7 +80,12 @@ export function createJwtAuthenticator(options: {
         }
         if (revoked) throw new GuardError("session_revoked", "the session behind this token was revoked");
       }
-      return principalFromClaims(claims, token, "jwt");
+      let principal = principals.get(claims);
+      if (principal === undefined) {
+        principal = principalFromClaims(claims, token, "jwt");
+        principals.set(claims, principal);
+      }
+      return principal;
     },
   };
 }

@@ -7,7 +7,7 @@ import type { Verifier } from "@gatehouse/tokens";
 import { type Credential, credentialKey } from "../extract.ts";
 import type { InvalidationView } from "../invalidation.ts";
 import { type CredentialKind, GuardError, type Principal } from "../types.ts";
-import type { TokenCache } from "./cache.ts";
+import type { CachedToken, TokenCache } from "./cache.ts";
 import type { ExchangeClient, ExchangeCredential } from "./exchange.ts";
 import { principalFromClaims, verifyToken } from "./jwt.ts";
 
@@ -34,11 +34,11 @@ export function createExchangeAuthenticator(options: ExchangeAuthenticatorOption
   const { via, exchange, verifier, cache, maxTtlMs, marginMs, now, invalidations } = options;
 
   /** A cached token still verifies (signature, exp) and predates no announced change, or undefined. */
-  async function reuse(token: string): Promise<Principal | undefined> {
+  async function reuse(token: string): Promise<CachedToken["verified"]> {
     try {
       const claims = await verifyToken(verifier, token);
       if (invalidations?.isStale(claims.sub, claims.sid, claims.iat)) return undefined;
-      return principalFromClaims(claims, token, via);
+      return { principal: principalFromClaims(claims, token, via), issuedAtSec: claims.iat };
     } catch (error) {
       // Keys rotated away or token expired: fetch a fresh one. An outage propagates.
       if (error instanceof GuardError && error.code === "invalid_token") return undefined;
@@ -49,10 +49,10 @@ export function createExchangeAuthenticator(options: ExchangeAuthenticatorOption
   async function load(key: string, credential: ExchangeCredential, organizationId: string | undefined) {
     const shared = await cache.shared(key);
     if (shared !== undefined) {
-      const principal = await reuse(shared.token);
-      if (principal !== undefined) {
-        await cache.store(key, shared, false);
-        return principal;
+      const verified = await reuse(shared.token);
+      if (verified !== undefined) {
+        await cache.store(key, { ...shared, verified }, false);
+        return verified.principal;
       }
     }
     const token = await exchange.exchange(credential, organizationId);
@@ -75,8 +75,10 @@ export function createExchangeAuthenticator(options: ExchangeAuthenticatorOption
     }
     const at = now();
     const expiresAtMs = Math.min(claims.exp * 1000 - marginMs, at + maxTtlMs);
-    if (expiresAtMs > at) await cache.store(key, { token, expiresAtMs });
-    return principalFromClaims(claims, token, via);
+    const principal = principalFromClaims(claims, token, via);
+    if (expiresAtMs > at)
+      await cache.store(key, { token, expiresAtMs, verified: { principal, issuedAtSec: claims.iat } });
+    return principal;
   }
 
   return {
@@ -86,8 +88,13 @@ export function createExchangeAuthenticator(options: ExchangeAuthenticatorOption
       const key = organizationId === undefined ? base : `${base}|${organizationId}`;
       const hit = cache.local(key);
       if (hit !== undefined) {
-        const principal = await reuse(hit.token);
-        if (principal !== undefined) return principal;
+        // The entry's token was verified when it was stored, and the entry ends before
+        // the token does (and within maxTtl, which also bounds a key's removal from
+        // the JWKS): only announced changes are left to check.
+        const v = hit.verified ?? (await reuse(hit.token));
+        if (v !== undefined && !invalidations?.isStale(v.principal.subject, v.principal.sessionId, v.issuedAtSec)) {
+          return v.principal;
+        }
         cache.forget(key);
       }
       return cache.singleFlight(key, () => load(key, credential, organizationId));
