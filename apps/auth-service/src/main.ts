@@ -1,6 +1,6 @@
 // Starts the public and admin listeners; drains in-flight requests on SIGTERM.
 import { randomUUID } from "node:crypto";
-import type { Server } from "node:http";
+import { createServer, type RequestListener, type Server } from "node:http";
 import type { DestinationStream } from "pino";
 import { createApp, createLogger } from "./app.ts";
 import { ConfigError, loadConfig } from "./config.ts";
@@ -11,9 +11,11 @@ export async function start(env: NodeJS.ProcessEnv = process.env, opts: { logDes
   const cfg = loadConfig(env);
   const log = createLogger(cfg.logLevel, opts.logDestination);
   const app = await createApp(cfg, log);
-  const listen = (e: ReturnType<typeof publicApp>, port: number) =>
+  const listen = (handler: RequestListener, port: number) =>
     new Promise<Server>((res, rej) => {
-      const s = e.listen(port, cfg.host, () => res(s)).on("error", rej);
+      const s = createServer(handler)
+        .listen(port, cfg.host, () => res(s))
+        .on("error", rej);
       // Malformed requests Node rejects before Express sees them (oversized headers,
       // bad framing, smuggling attempts) still get the JSON error shape.
       s.on("clientError", (err: NodeJS.ErrnoException, socket) => {

@@ -51,9 +51,8 @@ interface CachedToken {
 
 export interface ExchangeResult {
   accessToken: string;
+  /** Seconds. */
   expiresIn: number;
-  session: KratosSession;
-  principal: Principal;
 }
 
 const PRINCIPAL_TTL_MS = 60_000;
@@ -158,36 +157,31 @@ export class TokenExchange {
     if (orgId !== undefined && !/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i.test(orgId)) {
       throw new ApiError(400, "bad_request", "organization must be a UUID");
     }
-    const { session, key } = await this.#sessions.resolve(cred);
-    const tkey = `${key}|${orgId ?? ""}`;
+    const ref = await this.#sessions.lookup(cred);
+    const tkey = orgId === undefined ? ref.digest : `${ref.digest}|${orgId}`;
     const now = Date.now();
-    const gen = this.#bus.generation(session.identity.id);
+    const gen = this.#bus.generation(ref.identityId);
     const cached = this.#tokens.get(tkey);
     if (
       cached &&
       cached.reuseUntilMs > now &&
       cached.gen === gen &&
-      cached.sid === session.id &&
+      cached.sid === ref.sid &&
       cached.kid === this.#keys.activeKid &&
-      !this.#bus.isSessionRevoked(session.id)
+      !this.#bus.isSessionRevoked(ref.sid)
     ) {
       this.#metrics.tokensReused.inc();
-      return {
-        accessToken: cached.token,
-        expiresIn: cached.exp - Math.floor(now / 1000),
-        session,
-        principal: cached.principal,
-      };
+      return { accessToken: cached.token, expiresIn: cached.exp - Math.floor(now / 1000) };
     }
     // One mint per credential however many ask at once: a burst of requests for one
     // session shares the principal lookup, the signature and the resulting token.
     let pending = this.#minting.get(tkey);
     if (!pending) {
-      pending = this.#mint(session, orgId, tkey, gen).finally(() => this.#minting.delete(tkey));
+      pending = this.#mint(ref.session(), orgId, tkey, gen).finally(() => this.#minting.delete(tkey));
       this.#minting.set(tkey, pending);
     }
     const minted = await pending;
-    return { ...minted, expiresIn: minted.exp - Math.floor(Date.now() / 1000), session };
+    return { accessToken: minted.accessToken, expiresIn: minted.exp - Math.floor(Date.now() / 1000) };
   }
 
   async #mint(

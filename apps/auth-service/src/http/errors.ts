@@ -1,6 +1,8 @@
 // Every error leaves the service as {error, message, request_id} with a stable
 // code. Dependencies that fail become 503 + Retry-After (never a 401 that would
 // log a browser out); anything unexpected becomes a 500 without details.
+
+import type { ServerResponse } from "node:http";
 import { KratosError } from "@gatehouse/kratos";
 import type { ErrorRequestHandler, RequestHandler, Response } from "express";
 import type { Logger } from "pino";
@@ -114,25 +116,41 @@ export function toApiError(e: unknown): ApiError {
   return new ApiError(500, "internal", "internal error");
 }
 
-export function sendError(res: Response, err: ApiError): void {
-  const requestId = String(res.locals.requestId ?? "");
+/** Writes `err` as {error, message, request_id}; works on any node:http response. */
+export function writeError(res: ServerResponse, err: ApiError, requestId: string): void {
+  const body = JSON.stringify({ error: err.code, message: err.message, request_id: requestId, ...(err.details ?? {}) });
   if (err.retryAfterSec !== undefined) res.setHeader("Retry-After", String(err.retryAfterSec));
-  res.status(err.status).json({ error: err.code, message: err.message, request_id: requestId, ...(err.details ?? {}) });
+  res.setHeader("Content-Type", "application/json; charset=utf-8");
+  res.setHeader("Content-Length", Buffer.byteLength(body));
+  res.statusCode = err.status;
+  res.end(body);
+}
+
+export function sendError(res: Response, err: ApiError): void {
+  writeError(res, err, String(res.locals.requestId ?? ""));
+}
+
+/**
+ * Turns anything thrown into the ApiError the client gets, logging the cause of a
+ * 5xx (never the request's headers: cookies, tokens).
+ */
+export function failure(log: Logger, e: unknown, requestId: unknown): ApiError {
+  const err = toApiError(e);
+  if (err.status >= 500) {
+    log.error(
+      {
+        request_id: requestId,
+        err: { name: (e as Error)?.name, message: (e as Error)?.message, code: (e as { code?: unknown })?.code },
+      },
+      "request failed",
+    );
+  }
+  return err;
 }
 
 export function errorHandler(log: Logger): ErrorRequestHandler {
   return (e, _req, res, _next) => {
-    const err = toApiError(e);
-    if (err.status >= 500) {
-      // Log the cause, never the request's headers (cookies, tokens).
-      log.error(
-        {
-          request_id: res.locals.requestId,
-          err: { name: (e as Error)?.name, message: (e as Error)?.message, code: (e as { code?: unknown })?.code },
-        },
-        "request failed",
-      );
-    }
+    const err = failure(log, e, res.locals.requestId);
     if (res.headersSent) {
       res.end();
       return;

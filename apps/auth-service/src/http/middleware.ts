@@ -1,55 +1,83 @@
 // Request ids, access logs without secrets, and body/content-type checks shared
-// by the public and admin listeners.
+// by the public and admin listeners (and, as plain functions, by the node:http
+// lane of POST /v1/token in token.ts).
 import { randomUUID } from "node:crypto";
+import type { ServerResponse } from "node:http";
 import express, { type RequestHandler } from "express";
 import type { Logger } from "pino";
 import type { Metrics } from "../ops/metrics.ts";
 import { ApiError } from "./errors.ts";
 
 const REQUEST_ID_RE = /^[A-Za-z0-9._:-]{1,128}$/;
+/** Content types accepted for a JSON body (application/json, application/*+json). */
+export const JSON_CONTENT_TYPE = /^application\/([a-z.+-]*\+)?json\s*(;|$)/i;
 
-/** Accepts a well-formed X-Request-Id from the caller (for tracing across hops) or makes one. */
+/** The caller's well-formed X-Request-Id (for tracing across hops), or a new one. */
+export function pickRequestId(given: string | string[] | undefined): string {
+  return typeof given === "string" && REQUEST_ID_RE.test(given) ? given : randomUUID();
+}
+
 export const requestId: RequestHandler = (req, res, next) => {
-  const given = req.headers["x-request-id"];
-  const id = typeof given === "string" && REQUEST_ID_RE.test(given) ? given : randomUUID();
+  const id = pickRequestId(req.headers["x-request-id"]);
   res.locals.requestId = id;
   res.setHeader("X-Request-Id", id);
   next();
 };
 
-/** One log line per request: method, route, status, duration. Never headers, bodies or query strings. */
+/**
+ * One log line and one latency observation per request, when the response is done:
+ * method, path, route, status, duration. Never headers, bodies or query strings.
+ */
+export function logWhenFinished(
+  log: Logger,
+  metrics: Metrics,
+  listener: string,
+  res: ServerResponse,
+  r: { method: string; path: string; requestId: () => unknown; route: () => string },
+): void {
+  const t0 = performance.now();
+  res.on("finish", () => {
+    const ms = performance.now() - t0;
+    const route = r.route();
+    metrics.observeRequest(listener, r.method, route, res.statusCode, ms / 1000);
+    log.info(
+      {
+        request_id: r.requestId(),
+        method: r.method,
+        path: r.path,
+        route,
+        status: res.statusCode,
+        ms: Math.round(ms * 10) / 10,
+      },
+      "request",
+    );
+  });
+}
+
 export function accessLog(log: Logger, metrics: Metrics, listener: string): RequestHandler {
   return (req, res, next) => {
-    const t0 = process.hrtime.bigint();
-    res.on("finish", () => {
-      const ms = Number(process.hrtime.bigint() - t0) / 1e6;
-      const route = (req.route?.path as string | undefined) ?? "unmatched";
-      metrics.observeRequest(listener, req.method, route, res.statusCode, ms / 1000);
-      log.info(
-        {
-          request_id: res.locals.requestId,
-          method: req.method,
-          path: req.path,
-          route,
-          status: res.statusCode,
-          ms: Math.round(ms * 10) / 10,
-        },
-        "request",
-      );
+    logWhenFinished(log, metrics, listener, res, {
+      method: req.method,
+      path: req.path,
+      requestId: () => res.locals.requestId,
+      route: () => (req.route?.path as string | undefined) ?? "unmatched",
     });
     next();
   };
+}
+
+/** Whether a request announces a body (Content-Length other than 0, or chunked). */
+export function hasBody(headers: { "content-length"?: string | undefined; "transfer-encoding"?: string | undefined }) {
+  const length = headers["content-length"];
+  return (length !== undefined && length !== "0") || headers["transfer-encoding"] !== undefined;
 }
 
 /** JSON bodies only, bounded in size; other content types are refused before parsing. */
 export function jsonBody(limitBytes: number): RequestHandler[] {
   const parse = express.json({ limit: limitBytes, strict: true, type: () => true });
   const requireJson: RequestHandler = (req, _res, next) => {
-    const hasBody = req.headers["content-length"] !== undefined && req.headers["content-length"] !== "0";
-    const chunked = req.headers["transfer-encoding"] !== undefined;
-    if (!hasBody && !chunked) return next();
-    const type = req.headers["content-type"] ?? "";
-    if (!/^application\/([a-z.+-]*\+)?json\s*(;|$)/i.test(type)) {
+    if (!hasBody(req.headers)) return next();
+    if (!JSON_CONTENT_TYPE.test(req.headers["content-type"] ?? "")) {
       return next(new ApiError(415, "unsupported_media_type", "send the body as application/json"));
     }
     next();

@@ -1,10 +1,13 @@
 // The public listener: token exchange, JWKS, and the organization API for
 // signed-in users. Safe to expose to the internet.
+
+import type { RequestListener } from "node:http";
 import { authorize, type Principal as GuardPrincipal } from "@gatehouse/guard";
 import { permissionsFor } from "@gatehouse/tokens";
 import cors from "cors";
 import express, { type Request, type RequestHandler, type Router } from "express";
 import helmet from "helmet";
+import proxyAddr from "proxy-addr";
 import { z } from "zod";
 import type { App } from "../app.ts";
 import { createApiKey, listApiKeys, revokeApiKey } from "../domain/api-keys.ts";
@@ -28,12 +31,11 @@ import { assertAllowedOrigin, sessionCredential } from "./credentials.ts";
 import { ApiError, errorHandler, notFound } from "./errors.ts";
 import { healthRoutes } from "./health.ts";
 import { accessLog, jsonBody, requestId } from "./middleware.ts";
-import { rateLimit } from "./rate-limit.ts";
+import { RateLimiter, rateLimit } from "./rate-limit.ts";
+import { issueToken, staticHeaders, tokenLane } from "./token.ts";
 import { API_KEY_FIELDS, parseBody } from "./validate.ts";
 
 const uuid = z.string().uuid();
-// Built once: schema construction showed up as ~15% of CPU on the warm token path.
-const TOKEN_BODY = z.object({ organization_id: uuid.optional() }).strict();
 
 /** Resolves the signed-in caller for the organization API (cookie or session token). */
 function signedIn(app: App, allowed: ReadonlySet<string>) {
@@ -81,12 +83,12 @@ const wrap =
     fn(req, res).catch(next);
   };
 
-export function publicRouter(app: App): Router {
+export function publicRouter(app: App, tokenLimiter: RateLimiter): Router {
   const r = express.Router();
   const allowed = new Set(app.cfg.corsOrigins);
   const me = signedIn(app, allowed);
   const ctx = (req: Request, actor: string) => ({ actor, requestId: String(req.res?.locals.requestId ?? "") });
-  const tokenLimit = rateLimit({ windowMs: 60_000, max: app.cfg.rateLimitPerMinute, name: "token" });
+  const tokenLimit = rateLimit(tokenLimiter);
 
   r.get(
     "/.well-known/jwks.json",
@@ -97,33 +99,18 @@ export function publicRouter(app: App): Router {
     }),
   );
 
+  // The ordinary requests never get here: tokenLane (token.ts) answers them first.
   r.post(
     "/v1/token",
     tokenLimit,
     wrap(async (req, res) => {
-      const body = parseBody(req, TOKEN_BODY);
-      const apiKey = apiKeyFrom(req);
-      const cred = sessionCredential(req, app.cfg.kratos.cookieName);
-      if (apiKey !== undefined) {
-        if (cred) throw new ApiError(400, "bad_request", "send either an API key or a session, not both");
-        if (body.organization_id)
-          throw new ApiError(
-            400,
-            "bad_request",
-            "an API key is bound to its organization; organization_id is not accepted",
-          );
-        const out = await app.apiKeys.exchange(apiKey);
-        res.setHeader("Cache-Control", "no-store");
-        res.json({ access_token: out.accessToken, token_type: "Bearer", expires_in: out.expiresIn });
-        return;
-      }
-      if (!cred) throw new ApiError(401, "unauthenticated", "send the Kratos session cookie or X-Session-Token");
-      if (cred.kind === "cookie") assertAllowedOrigin(req, allowed);
-      const orgId =
-        body.organization_id ?? (typeof req.query.organization_id === "string" ? req.query.organization_id : undefined);
-      const out = await app.exchange.exchange(cred, orgId);
+      const out = await issueToken(app, allowed, {
+        headers: req.headers,
+        body: req.body,
+        queryOrganization: req.query.organization_id,
+      });
       res.setHeader("Cache-Control", "no-store");
-      res.json({ access_token: out.accessToken, token_type: "Bearer", expires_in: out.expiresIn });
+      res.json(out);
     }),
   );
 
@@ -418,52 +405,53 @@ export function publicRouter(app: App): Router {
   return r;
 }
 
-/** `Authorization: Bearer sk_…` or `X-API-Key: sk_…`. A Bearer that is not an API key is not accepted here. */
-function apiKeyFrom(req: Request): string | undefined {
-  const x = req.headers["x-api-key"];
-  if (Array.isArray(x)) throw new ApiError(400, "bad_request", "X-API-Key sent more than once");
-  const auth = req.headers.authorization;
-  const bearer = typeof auth === "string" && /^Bearer /i.test(auth) ? auth.slice(7).trim() : undefined;
-  if (bearer !== undefined && !bearer.startsWith("sk_")) {
-    throw new ApiError(
-      401,
-      "unauthenticated",
-      "exchange a Kratos session or an API key; a bearer token is not a credential here",
-    );
-  }
-  if (x !== undefined && bearer !== undefined && x !== bearer)
-    throw new ApiError(400, "bad_request", "two different API keys sent");
-  return x ?? bearer;
-}
-
 function parseParam(v: string | string[] | undefined): string {
   const r = uuid.safeParse(v);
   if (!r.success) throw new ApiError(400, "bad_request", "path parameter must be a UUID");
   return r.data;
 }
 
-export function publicApp(app: App): express.Express {
+/**
+ * The public listener's request handler: POST /v1/token's node:http lane first
+ * (token.ts), then the Express app for everything else.
+ */
+export function publicApp(app: App): RequestListener {
   const e = express();
   e.disable("x-powered-by");
   e.set("trust proxy", app.cfg.trustProxy);
+  const allowed = new Set(app.cfg.corsOrigins);
+  // One limiter for the lane and the Express routes, so a client's count is one count.
+  const tokenLimiter = new RateLimiter({ windowMs: 60_000, max: app.cfg.rateLimitPerMinute, name: "token" });
+  const security = helmet();
+  // CORS: credentials only ever for an allowlisted origin; never reflected, never null.
+  const corsMiddleware = cors({
+    origin: (origin, cb) => cb(null, origin !== undefined && allowed.has(origin) ? origin : false),
+    credentials: true,
+    methods: ["GET", "POST", "PATCH", "DELETE"],
+    allowedHeaders: ["Content-Type", "X-Session-Token", "X-Request-Id", "Authorization"],
+    maxAge: 600,
+  });
   e.use(requestId);
   e.use(accessLog(app.log, app.metrics, "public"));
-  e.use(helmet());
-  const allowed = new Set(app.cfg.corsOrigins);
-  // CORS: credentials only ever for an allowlisted origin; never reflected, never null.
-  e.use(
-    cors({
-      origin: (origin, cb) => cb(null, origin !== undefined && allowed.has(origin) ? origin : false),
-      credentials: true,
-      methods: ["GET", "POST", "PATCH", "DELETE"],
-      allowedHeaders: ["Content-Type", "X-Session-Token", "X-Request-Id", "Authorization"],
-      maxAge: 600,
-    }),
-  );
+  e.use(security);
+  e.use(corsMiddleware);
   e.use(jsonBody(app.cfg.bodyLimitBytes));
   e.use(healthRoutes(app));
-  e.use(publicRouter(app));
+  e.use(publicRouter(app, tokenLimiter));
   e.use(notFound);
   e.use(errorHandler(app.log));
-  return e;
+
+  const trust = e.get("trust proxy fn") as (addr: string, hop: number) => boolean;
+  const lane = tokenLane({
+    app,
+    allowedOrigins: allowed,
+    limiter: tokenLimiter,
+    securityHeaders: staticHeaders(security),
+    // Without X-Forwarded-For, proxy-addr's answer is the peer itself: skip its parsing.
+    clientIp: (req) =>
+      req.headers["x-forwarded-for"] === undefined ? (req.socket.remoteAddress ?? "") : proxyAddr(req, trust),
+  });
+  return (req, res) => {
+    if (!lane(req, res)) e(req, res);
+  };
 }

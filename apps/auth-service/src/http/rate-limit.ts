@@ -6,24 +6,43 @@ import { LruCache } from "@gatehouse/tokens";
 import type { RequestHandler } from "express";
 import { ApiError } from "./errors.ts";
 
-export function rateLimit(opts: { windowMs: number; max: number; name: string }): RequestHandler {
-  const windows = new LruCache<string, { start: number; count: number }>(50_000);
-  return (req, _res, next) => {
-    const key = req.ip ?? "unknown";
+export class RateLimiter {
+  readonly #windows = new LruCache<string, { start: number; count: number }>(50_000);
+  readonly #windowMs: number;
+  readonly #max: number;
+  readonly #name: string;
+
+  constructor(opts: { windowMs: number; max: number; name: string }) {
+    this.#windowMs = opts.windowMs;
+    this.#max = opts.max;
+    this.#name = opts.name;
+  }
+
+  /** Counts one request from `client`; throws ApiError 429 (with Retry-After) past the limit. */
+  take(client: string): void {
     const now = Date.now();
-    let w = windows.get(key);
-    if (!w || now - w.start >= opts.windowMs) {
+    let w = this.#windows.get(client);
+    if (!w || now - w.start >= this.#windowMs) {
       w = { start: now, count: 0 };
-      windows.set(key, w);
+      this.#windows.set(client, w);
     }
     w.count++;
-    if (w.count > opts.max) {
-      const retry = Math.ceil((w.start + opts.windowMs - now) / 1000);
-      next(
-        new ApiError(429, "rate_limited", `too many ${opts.name} requests; retry later`, {
-          retryAfterSec: Math.max(1, retry),
-        }),
-      );
+    if (w.count > this.#max) {
+      const retry = Math.ceil((w.start + this.#windowMs - now) / 1000);
+      throw new ApiError(429, "rate_limited", `too many ${this.#name} requests; retry later`, {
+        retryAfterSec: Math.max(1, retry),
+      });
+    }
+  }
+}
+
+/** Express middleware counting against `limiter` by the client address Express derives (trust proxy). */
+export function rateLimit(limiter: RateLimiter): RequestHandler {
+  return (req, _res, next) => {
+    try {
+      limiter.take(req.ip ?? "unknown");
+    } catch (e) {
+      next(e);
       return;
     }
     next();

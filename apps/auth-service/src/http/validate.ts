@@ -4,7 +4,12 @@ import { ApiError } from "./errors.ts";
 
 /** Validates a JSON body against a schema; the message names the offending field. */
 export function parseBody<T extends z.ZodType>(req: Request, schema: T): z.infer<T> {
-  const body: unknown = req.body === undefined ? {} : req.body;
+  return parseValue(schema, req.body);
+}
+
+/** parseBody for a body already read (undefined: no body, validated as `{}`). */
+export function parseValue<T extends z.ZodType>(schema: T, value: unknown): z.infer<T> {
+  const body: unknown = value === undefined ? {} : value;
   const r = schema.safeParse(body);
   if (!r.success) {
     const first = r.error.issues[0];
