@@ -351,6 +351,20 @@ describe("verified-token cache", () => {
     expect(source.calls).toBe(4);
   });
 
+  it("a token that shares a cached token's signature but not its payload is verified in full, and refused", async () => {
+    const verifier = verifierFor([(await keyFor("RS256")).publicJwk], { cacheSize: 10 });
+    const token = await tokenFor("RS256");
+    const claims = await verifier.verify(token);
+    expect(verifier.peek(token)).toBe(claims);
+    const [h, p, sig] = token.split(".") as [string, string, string];
+    const payload = JSON.parse(Buffer.from(p, "base64url").toString()) as Record<string, unknown>;
+    const forged = `${h}.${Buffer.from(JSON.stringify({ ...payload, role: "owner", sub: "someone-else" })).toString("base64url")}.${sig}`;
+    expect(verifier.peek(forged)).toBeUndefined();
+    expect(await codeOf(verifier.verify(forged))).toBe("token_signature_invalid");
+    // The genuine token is still served from the cache.
+    expect(verifier.peek(token)).toBe(claims);
+  });
+
   it("does not cache failures", async () => {
     const source = countingSource(createLocalJwks([(await keyFor("ES256")).publicJwk]));
     const verifier = verifierFor(source, { cacheSize: 10 });

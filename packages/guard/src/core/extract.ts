@@ -14,6 +14,7 @@ import {
   DEFAULT_SESSION_COOKIE,
   extractSessionCookie,
   hashCredential,
+  hashCredentialSync,
   isValidCookieValue,
   isValidToken,
   MAX_COOKIE_HEADER,
@@ -63,9 +64,16 @@ export function removeCookie(cookieHeader: string, name: string): string | undef
  * credentialKey, so both compute the same key for the same credential.
  */
 export function credentialKey(cred: Credential): Promise<string> {
-  const kind = cred.kind === "session" ? (cred.source === "cookie" ? "cookie" : "token") : cred.kind;
-  return hashCredential(kind, cred.value);
+  return hashCredential(kindOf(cred), cred.value);
 }
+
+/** credentialKey without a promise where the runtime hashes synchronously (Node); undefined elsewhere (Edge). */
+export function credentialKeySync(cred: Credential): string | undefined {
+  return hashCredentialSync(kindOf(cred), cred.value);
+}
+
+const kindOf = (cred: Credential): string =>
+  cred.kind === "session" ? (cred.source === "cookie" ? "cookie" : "token") : cred.kind;
 
 type Parsed = Credential | "ambiguous" | "malformed" | undefined;
 

@@ -93,7 +93,7 @@ export function createGuard(options: GuardOptions): Guard {
     onEvent: o.onEvent,
   });
 
-  function authenticate(credential: Credential, rule: Rule): Promise<Principal> {
+  function authenticate(credential: Credential, rule: Rule): Principal | Promise<Principal> {
     if (credential.kind === "jwt") return jwts.authenticate(credential.value);
     // Ask the auth-service for a token scoped to the route's organization (it answers
     // 403 for non-members). Ids it could not parse are left to authorize() to refuse.
@@ -169,7 +169,9 @@ export function createGuard(options: GuardOptions): Guard {
           if (rule.anonymous === true) return { kind: "allow", headers: {} };
           throw new GuardError("unauthenticated", `sign in first (accepted: ${accept.join(", ")})`);
         }
-        principal = await authenticate(credential, rule);
+        // Cache hits answer synchronously; only a real lookup costs an await.
+        const pending = authenticate(credential, rule);
+        principal = pending instanceof Promise ? await pending : pending;
       } catch (error) {
         if (error instanceof GuardError) return failure(error, request, rule);
         throw error;

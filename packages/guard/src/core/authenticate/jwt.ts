@@ -50,7 +50,8 @@ export async function verifyToken(verifier: Verifier, token: string): Promise<Ac
 }
 
 export interface JwtAuthenticator {
-  authenticate(token: string): Promise<Principal>;
+  /** Synchronous for a token verified before (no revocation check configured); a promise otherwise. */
+  authenticate(token: string): Principal | Promise<Principal>;
 }
 
 export function createJwtAuthenticator(options: {
@@ -63,29 +64,43 @@ export function createJwtAuthenticator(options: {
   // The verifier hands back the same frozen claims for a token it has seen (its
   // verified-token cache), so the principal is built once per token, not per request.
   const principals = new WeakMap<AccessTokenClaims, Principal>();
+  function principalOf(claims: AccessTokenClaims, token: string): Principal {
+    let principal = principals.get(claims);
+    if (principal === undefined) {
+      principal = principalFromClaims(claims, token, "jwt");
+      principals.set(claims, principal);
+    }
+    return principal;
+  }
+
+  async function slow(token: string): Promise<Principal> {
+    const claims = await verifyToken(verifier, token);
+    if (revocation !== undefined) {
+      let revoked: boolean;
+      try {
+        revoked = await revocation.isRevoked(claims.sid);
+      } catch (cause) {
+        // Fails closed, but as an outage (503), not as "signed out".
+        options.onEvent({ type: "revocation_check_failed", message: errorMessage(cause) });
+        throw new GuardError("dependency_unavailable", "the revocation list cannot be read", {
+          cause,
+          retryAfterSec: options.retryAfterSec,
+        });
+      }
+      if (revoked) throw new GuardError("session_revoked", "the session behind this token was revoked");
+    }
+    return principalOf(claims, token);
+  }
+
   return {
-    async authenticate(token) {
-      const claims = await verifyToken(verifier, token);
-      if (revocation !== undefined) {
-        let revoked: boolean;
-        try {
-          revoked = await revocation.isRevoked(claims.sid);
-        } catch (cause) {
-          // Fails closed, but as an outage (503), not as "signed out".
-          options.onEvent({ type: "revocation_check_failed", message: errorMessage(cause) });
-          throw new GuardError("dependency_unavailable", "the revocation list cannot be read", {
-            cause,
-            retryAfterSec: options.retryAfterSec,
-          });
-        }
-        if (revoked) throw new GuardError("session_revoked", "the session behind this token was revoked");
+    authenticate(token) {
+      // A token seen before is answered without a promise (it is the common case:
+      // a client sends the same token until it expires).
+      if (revocation === undefined) {
+        const claims = verifier.peek(token);
+        if (claims !== undefined) return principalOf(claims, token);
       }
-      let principal = principals.get(claims);
-      if (principal === undefined) {
-        principal = principalFromClaims(claims, token, "jwt");
-        principals.set(claims, principal);
-      }
-      return principal;
+      return slow(token);
     },
   };
 }

@@ -4,7 +4,7 @@
 // min(token exp − margin, maxTtl), so a warm session costs no network I/O; a
 // revoked session stops working within maxTtl. Only positive answers are cached.
 import type { Verifier } from "@gatehouse/tokens";
-import { type Credential, credentialKey } from "../extract.ts";
+import { type Credential, credentialKey, credentialKeySync } from "../extract.ts";
 import type { InvalidationView } from "../invalidation.ts";
 import { type CredentialKind, GuardError, type Principal } from "../types.ts";
 import type { CachedToken, TokenCache } from "./cache.ts";
@@ -27,7 +27,8 @@ export interface ExchangeAuthenticatorOptions {
 }
 
 export interface ExchangeAuthenticator {
-  authenticate(credential: Credential, organizationId?: string): Promise<Principal>;
+  /** Synchronous on an in-process cache hit; a promise otherwise. */
+  authenticate(credential: Credential, organizationId?: string): Principal | Promise<Principal>;
 }
 
 export function createExchangeAuthenticator(options: ExchangeAuthenticatorOptions): ExchangeAuthenticator {
@@ -81,23 +82,37 @@ export function createExchangeAuthenticator(options: ExchangeAuthenticatorOption
     return principal;
   }
 
-  return {
-    async authenticate(credential, organizationId) {
-      if (credential.kind === "jwt") throw new TypeError("a JWT is not exchanged");
-      const base = await credentialKey(credential);
-      const key = organizationId === undefined ? base : `${base}|${organizationId}`;
-      const hit = cache.local(key);
-      if (hit !== undefined) {
-        // The entry's token was verified when it was stored, and the entry ends before
-        // the token does (and within maxTtl, which also bounds a key's removal from
-        // the JWKS): only announced changes are left to check.
-        const v = hit.verified ?? (await reuse(hit.token));
-        if (v !== undefined && !invalidations?.isStale(v.principal.subject, v.principal.sessionId, v.issuedAtSec)) {
-          return v.principal;
-        }
-        cache.forget(key);
+  async function slow(key: string, credential: ExchangeCredential, organizationId: string | undefined) {
+    const hit = cache.local(key);
+    if (hit !== undefined) {
+      const v = hit.verified ?? (await reuse(hit.token));
+      if (v !== undefined && !invalidations?.isStale(v.principal.subject, v.principal.sessionId, v.issuedAtSec)) {
+        return v.principal;
       }
-      return cache.singleFlight(key, () => load(key, credential, organizationId));
+      cache.forget(key);
+    }
+    return cache.singleFlight(key, () => load(key, credential, organizationId));
+  }
+
+  return {
+    authenticate(credential, organizationId) {
+      if (credential.kind === "jwt") throw new TypeError("a JWT is not exchanged");
+      const base = credentialKeySync(credential);
+      if (base === undefined) {
+        return credentialKey(credential).then((b) => {
+          const key = organizationId === undefined ? b : `${b}|${organizationId}`;
+          return slow(key, credential, organizationId);
+        });
+      }
+      const key = organizationId === undefined ? base : `${base}|${organizationId}`;
+      // The entry's token was verified when it was stored, and the entry ends before
+      // the token does (and within maxTtl, which also bounds a key's removal from
+      // the JWKS): only announced changes are left to check. A hit needs no promise.
+      const v = cache.local(key)?.verified;
+      if (v !== undefined && !invalidations?.isStale(v.principal.subject, v.principal.sessionId, v.issuedAtSec)) {
+        return v.principal;
+      }
+      return slow(key, credential, organizationId);
     },
   };
 }
