@@ -82,11 +82,16 @@ export function createExchangeAuthenticator(options: ExchangeAuthenticatorOption
     return principal;
   }
 
+  /** A verified entry that predates no announced change (role change, revocation). */
+  function current(v: CachedToken["verified"]): v is NonNullable<CachedToken["verified"]> {
+    return v !== undefined && !invalidations?.isStale(v.principal.subject, v.principal.sessionId, v.issuedAtSec);
+  }
+
   async function slow(key: string, credential: ExchangeCredential, organizationId: string | undefined) {
     const hit = cache.local(key);
     if (hit !== undefined) {
       const v = hit.verified ?? (await reuse(hit.token));
-      if (v !== undefined && !invalidations?.isStale(v.principal.subject, v.principal.sessionId, v.issuedAtSec)) {
+      if (current(v)) {
         return v.principal;
       }
       cache.forget(key);
@@ -109,7 +114,7 @@ export function createExchangeAuthenticator(options: ExchangeAuthenticatorOption
       // the token does (and within maxTtl, which also bounds a key's removal from
       // the JWKS): only announced changes are left to check. A hit needs no promise.
       const v = cache.local(key)?.verified;
-      if (v !== undefined && !invalidations?.isStale(v.principal.subject, v.principal.sessionId, v.issuedAtSec)) {
+      if (current(v)) {
         return v.principal;
       }
       return slow(key, credential, organizationId);
