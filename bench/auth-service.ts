@@ -30,7 +30,9 @@ import {
   f,
   isolateBenchEnv,
   median,
+  phase,
   pooled,
+  profArgs,
   progress,
   reportBuilder,
   runBench,
@@ -220,7 +222,7 @@ async function main() {
     progress(`comparison auth-service up (pid ${authB.pid}, ${compareMain})`);
   }
 
-  const hello = new Child(resolve(BENCH_DIR, "lib/hello-express.ts"));
+  const hello = new Child(resolve(BENCH_DIR, "lib/hello-express.ts"), profArgs("express-hello"));
   cleanups.push(() => hello.stop());
   const helloInfo = (await hello.ready) as { port: number; version: string };
   const helloPid = hello.pid;
@@ -306,9 +308,11 @@ async function main() {
     `1. warm: warm-up, then ${ROUNDS} × (${order.join(", ")}) rounds of ${ROUND_MS} ms, ${CONNECTIONS} connections`,
   );
   for (const w of order) await closedRound(w, WARMUP_MS);
-  for (let i = 0; i < ROUNDS; i++) {
-    for (const w of order) rounds[w].push(await closedRound(w, ROUND_MS));
-  }
+  await phase("warm", async () => {
+    for (let i = 0; i < ROUNDS; i++) {
+      for (const w of order) rounds[w].push(await closedRound(w, ROUND_MS));
+    }
+  });
   const ratioOf = (a: Round[], b: Round[], k: "rps" | "cpuUsPerReq") => a.map((x, i) => x[k] / (b[i] as Round)[k]);
   const warmRatios = ratioOf(rounds.auth, rounds.express, "rps");
   const cpuRatios = ratioOf(rounds.auth, rounds.express, "cpuUsPerReq");
@@ -352,10 +356,12 @@ async function main() {
     if (r.status.some((st) => st !== 200)) throw new Error(`cold warm-up answered ${[...new Set(r.status)].join(",")}`);
   };
   await warmupCold(coldWarmup);
-  const coldA = await coldRun(loadgen, { auth: auth.pid, kratos: kratosPid }, whoamiReq, exchangeReq, {
-    new: coldNew,
-    returning: coldReturning,
-  });
+  const coldA = await phase("cold", () =>
+    coldRun(loadgen, { auth: auth.pid, kratos: kratosPid }, whoamiReq, exchangeReq, {
+      new: coldNew,
+      returning: coldReturning,
+    }),
+  );
 
   // The same for returning identities with ES256 signing (a fresh database, so a
   // fresh ES256 key), to show the part of the cold exchange that is RS256 signing.
@@ -379,9 +385,11 @@ async function main() {
     durationMs: WARMUP_MS,
   });
   await warmupCold(coldEs.slice(COLD_PER_KIND));
-  const coldB = await coldRun(loadgen, { auth: auth.pid, kratos: kratosPid }, whoamiReq, exchangeReq, {
-    returning: coldEs.slice(0, COLD_PER_KIND),
-  });
+  const coldB = await phase("cold ES256", () =>
+    coldRun(loadgen, { auth: auth.pid, kratos: kratosPid }, whoamiReq, exchangeReq, {
+      returning: coldEs.slice(0, COLD_PER_KIND),
+    }),
+  );
   const cold = {
     newIdentity: coldA.new,
     returningIdentity: coldA.returning,

@@ -17,7 +17,7 @@
 //     token exchanges reaching the auth-service, counted by a proxy in front of it
 //  6. session-cache hit ratio: 200 sessions, Zipf popularity, 20 s at a fixed rate
 // See bench/README.md for what each number means.
-import { mkdirSync, writeFileSync } from "node:fs";
+import { writeFileSync } from "node:fs";
 import { cpus, loadavg } from "node:os";
 import { join, resolve } from "node:path";
 import { internalUrls, REPO_ROOT, type StackConfig, stackConfig, startStack, stopStack } from "../tools/stack/index.ts";
@@ -31,7 +31,9 @@ import {
   f,
   isolateBenchEnv,
   median,
+  phase,
   pooled,
+  profArgs,
   progress,
   reportBuilder,
   runBench,
@@ -163,22 +165,7 @@ routes:
 // BENCH_CPU_PROF=<dir>: V8 CPU profiles of the gateway and of every bench server
 // (so baseline and subject pay the same profiler overhead), written there on exit
 // as <name>.cpuprofile (gateway, raw-proxy, upstream, express-proxy,
-// express-guard-proxy, express-hello, express-jwt), and phases.json: when
-// each measurement ran (µs, the profiles' clock), for `node bench/lib/profile-top.ts
-// <profile> --phase <name>`.
-const PROF_DIR = process.env.BENCH_CPU_PROF ? resolve(process.env.BENCH_CPU_PROF) : undefined;
-const profArgs = (name: string) =>
-  PROF_DIR ? ["--cpu-prof", "--cpu-prof-dir", PROF_DIR, "--cpu-prof-name", `${name}.cpuprofile`] : [];
-const phases: { name: string; startUs: number; endUs: number }[] = [];
-const monotonicUs = () => Number(process.hrtime.bigint() / 1000n);
-async function phase<T>(name: string, fn: () => Promise<T>): Promise<T> {
-  const startUs = monotonicUs();
-  try {
-    return await fn();
-  } finally {
-    phases.push({ name, startUs, endUs: monotonicUs() });
-  }
-}
+// express-guard-proxy, express-hello, express-jwt), with phases.json (see harness.ts).
 
 async function startGateway(cfg: StackConfig, env: Record<string, string>): Promise<{ pid: number; url: string }> {
   const log = join(cfg.logDir, "gateway.log");
@@ -722,11 +709,4 @@ await runBench({
     mix: r.mix,
     table,
   }),
-  after: () => {
-    if (PROF_DIR) {
-      mkdirSync(PROF_DIR, { recursive: true });
-      writeFileSync(join(PROF_DIR, "phases.json"), `${JSON.stringify(phases, null, 2)}\n`);
-      progress(`CPU profiles and phases.json in ${PROF_DIR}`);
-    }
-  },
 });

@@ -3,6 +3,7 @@ import { join, resolve } from "node:path";
 import { REPO_ROOT, type StackConfig } from "../../tools/stack/index.ts";
 import { authServiceEnv } from "../../tools/stack/services.ts";
 import { httpOk, startProcess, waitReady } from "../../tools/stack/supervisor.ts";
+import { profArgs } from "./harness.ts";
 
 export interface AuthProc {
   pid: number;
@@ -27,11 +28,9 @@ export async function startAuth(
   const publicPort = cfg.ports.authPublic + off;
   const adminPort = cfg.ports.authAdmin + off;
   const log = join(cfg.logDir, logName);
-  // BENCH_CPU_PROF=<dir>: write a V8 CPU profile of the auth-service there (on exit).
-  const prof =
-    process.env.BENCH_CPU_PROF && (opts.cpuProf ?? true)
-      ? ["--cpu-prof", "--cpu-prof-dir", resolve(process.env.BENCH_CPU_PROF)]
-      : [];
+  // BENCH_CPU_PROF=<dir>: write a V8 CPU profile of the auth-service there (on exit),
+  // named after its log (auth.cpuprofile, auth-es256.cpuprofile, …).
+  const prof = (opts.cpuProf ?? true) ? profArgs(logName.replace(/\.log$/, "")) : [];
   const pid = startProcess({
     name: "auth",
     command: process.execPath,

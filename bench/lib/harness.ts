@@ -186,6 +186,28 @@ export function isolateBenchEnv(): void {
   process.env.HASHERS_BCRYPT_COST = "4";
 }
 
+// --- CPU profiles and phases (BENCH_CPU_PROF) -----------------------------------
+
+/** BENCH_CPU_PROF=<dir>: V8 CPU profiles of the bench's servers go there, with phases.json. */
+export const PROF_DIR = process.env.BENCH_CPU_PROF ? resolve(process.env.BENCH_CPU_PROF) : undefined;
+/** Node arguments that make a server write `<name>.cpuprofile` into PROF_DIR on exit (none without it). */
+export const profArgs = (name: string): string[] =>
+  PROF_DIR ? ["--cpu-prof", "--cpu-prof-dir", PROF_DIR, "--cpu-prof-name", `${name}.cpuprofile`] : [];
+const phases: { name: string; startUs: number; endUs: number }[] = [];
+const monotonicUs = () => Number(process.hrtime.bigint() / 1000n);
+/**
+ * Runs one measurement and records when (µs, the profiles' clock), so
+ * `node bench/lib/profile-top.ts <profile> --phase <name>` can keep only its samples.
+ */
+export async function phase<T>(name: string, fn: () => Promise<T>): Promise<T> {
+  const startUs = monotonicUs();
+  try {
+    return await fn();
+  } finally {
+    phases.push({ name, startUs, endUs: monotonicUs() });
+  }
+}
+
 /**
  * The end every bench shares: run it, print the table, stop what it started, and
  * record the figures with the machine they were measured on. Exits the process.
@@ -215,6 +237,11 @@ export async function runBench<R>(o: {
       ...results,
     });
     progress(`wrote ${o.out}`);
+    if (PROF_DIR) {
+      mkdirSync(PROF_DIR, { recursive: true });
+      writeFileSync(resolve(PROF_DIR, "phases.json"), `${JSON.stringify(phases, null, 2)}\n`);
+      progress(`CPU profiles and phases.json in ${PROF_DIR}`);
+    }
     o.after?.(r);
     process.exit(0);
   } catch (e) {
