@@ -189,6 +189,34 @@ describe("LruCache", () => {
     expect(lru.get("a")).toBeUndefined();
   });
 
+  it("keeps what was used recently, drops what went unused for max writes, never holds more than max", () => {
+    const lru = new LruCache<number, string>(100);
+    lru.set(-1, "hot");
+    for (let i = 0; i < 2000; i++) {
+      lru.set(i, `v${i}`);
+      // Written ten writes ago: still there, however the generations turn over.
+      if (i >= 10) expect(lru.get(i - 10)).toBe(`v${i - 10}`);
+      // Read at every write: never evicted.
+      expect(lru.get(-1)).toBe("hot");
+      expect(lru.size).toBeLessThanOrEqual(100);
+      // Last used (read above) 140 writes ago: gone.
+      if (i >= 150) expect(lru.get(i - 150)).toBeUndefined();
+    }
+    // Overwriting keeps one entry per key.
+    lru.set(1999, "new");
+    expect(lru.get(1999)).toBe("new");
+    expect(lru.size).toBeLessThanOrEqual(100);
+  });
+
+  it("holds one entry with max 1", () => {
+    const lru = new LruCache<string, number>(1);
+    lru.set("a", 1);
+    lru.set("b", 2);
+    expect(lru.get("a")).toBeUndefined();
+    expect(lru.get("b")).toBe(2);
+    expect(lru.size).toBe(1);
+  });
+
   it("refuses a size below 1", () => {
     expect(() => new LruCache(0)).toThrow(RangeError);
   });
