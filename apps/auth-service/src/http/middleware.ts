@@ -24,39 +24,50 @@ export const requestId: RequestHandler = (req, res, next) => {
   next();
 };
 
+/** What an access-log line says about a request, read when the response is done. */
+export interface AccessLogFields {
+  method: string;
+  path: string;
+  requestId: () => unknown;
+  route: () => string;
+}
+
+/** Registers one access-log line and one latency observation for a response. */
+export type LogWhenFinished = (res: ServerResponse, r: AccessLogFields) => void;
+
 /**
  * One log line and one latency observation per request, when the response is done:
  * method, path, route, status, duration. Never headers, bodies or query strings.
  */
-export function logWhenFinished(
-  log: Logger,
-  metrics: Metrics,
-  listener: string,
-  res: ServerResponse,
-  r: { method: string; path: string; requestId: () => unknown; route: () => string },
-): void {
-  const t0 = performance.now();
-  res.on("finish", () => {
-    const ms = performance.now() - t0;
-    const route = r.route();
-    metrics.observeRequest(listener, r.method, route, res.statusCode, ms / 1000);
-    log.info(
-      {
-        request_id: r.requestId(),
-        method: r.method,
-        path: r.path,
-        route,
-        status: res.statusCode,
-        ms: Math.round(ms * 10) / 10,
-      },
-      "request",
-    );
-  });
+export function whenFinished(log: Logger, metrics: Metrics, listener: string): LogWhenFinished {
+  // Those fields are fixed and never secret, so the line skips the root logger's
+  // redaction pass (pino's documented `redact: []` on a child): ~2 µs a request.
+  const access = log.child({}, { redact: [] });
+  return (res, r) => {
+    const t0 = performance.now();
+    res.on("finish", () => {
+      const ms = performance.now() - t0;
+      const route = r.route();
+      metrics.observeRequest(listener, r.method, route, res.statusCode, ms / 1000);
+      access.info(
+        {
+          request_id: r.requestId(),
+          method: r.method,
+          path: r.path,
+          route,
+          status: res.statusCode,
+          ms: Math.round(ms * 10) / 10,
+        },
+        "request",
+      );
+    });
+  };
 }
 
 export function accessLog(log: Logger, metrics: Metrics, listener: string): RequestHandler {
+  const logWhenFinished = whenFinished(log, metrics, listener);
   return (req, res, next) => {
-    logWhenFinished(log, metrics, listener, res, {
+    logWhenFinished(res, {
       method: req.method,
       path: req.path,
       requestId: () => res.locals.requestId,

@@ -20,7 +20,7 @@ import { z } from "zod";
 import type { App } from "../app.ts";
 import { apiKeyFrom, assertAllowedOrigin, sessionCredential, type WithHeaders } from "./credentials.ts";
 import { ApiError, failure, writeError } from "./errors.ts";
-import { hasBody, logWhenFinished, pickRequestId } from "./middleware.ts";
+import { hasBody, pickRequestId, whenFinished } from "./middleware.ts";
 import type { RateLimiter } from "./rate-limit.ts";
 import { parseValue } from "./validate.ts";
 
@@ -82,6 +82,7 @@ export function tokenLane(deps: TokenLaneDeps): (req: IncomingMessage, res: Serv
   const { app, limiter, allowedOrigins } = deps;
   const limit = app.cfg.bodyLimitBytes;
   const security = deps.securityHeaders.flat();
+  const logWhenFinished = whenFinished(app.log, app.metrics, "public");
 
   /** Every answer's headers: request id, helmet's, and what the cors middleware sends for a non-preflight request. */
   function commonHeaders(req: IncomingMessage, requestId: string): string[] {
@@ -127,7 +128,7 @@ export function tokenLane(deps: TokenLaneDeps): (req: IncomingMessage, res: Serv
     if (type === undefined ? hasBody(req.headers) : !PLAIN_JSON.test(type)) return false;
 
     const requestId = pickRequestId(req.headers["x-request-id"]);
-    logWhenFinished(app.log, app.metrics, "public", res, {
+    logWhenFinished(res, {
       method: "POST",
       path,
       requestId: () => requestId,
