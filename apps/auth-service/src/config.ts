@@ -69,6 +69,7 @@ const schema = z.object({
   SESSION_CACHE_SIZE: z.coerce.number().int().min(0).max(10_000_000).default(100_000),
   MIGRATE_ON_START: bool.default(false),
   LOG_LEVEL: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).default("info"),
+  LOG_SYNC: bool.default(false),
   BODY_LIMIT_BYTES: z.coerce.number().int().min(1_024).max(10_485_760).default(65_536),
   TRUST_PROXY: z.string().default("loopback"),
   RATE_LIMIT_PER_MINUTE: z.coerce.number().int().min(1).max(1_000_000).default(600),
@@ -92,6 +93,8 @@ export interface AuthConfig {
   sessionCache: { ttlSec: number; size: number };
   migrateOnStart: boolean;
   logLevel: string;
+  /** Write every log line as it is logged instead of in chunks (see createLogger). */
+  logSync: boolean;
   bodyLimitBytes: number;
   trustProxy: string;
   rateLimitPerMinute: number;
@@ -164,6 +167,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AuthConfig {
     sessionCache: { ttlSec: c.SESSION_CACHE_TTL_SECONDS, size: c.SESSION_CACHE_SIZE },
     migrateOnStart: c.MIGRATE_ON_START,
     logLevel: c.LOG_LEVEL,
+    logSync: c.LOG_SYNC,
     bodyLimitBytes: c.BODY_LIMIT_BYTES,
     trustProxy: c.TRUST_PROXY,
     rateLimitPerMinute: c.RATE_LIMIT_PER_MINUTE,

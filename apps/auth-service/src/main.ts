@@ -9,7 +9,7 @@ import { publicApp } from "./http/public.ts";
 
 export async function start(env: NodeJS.ProcessEnv = process.env, opts: { logDestination?: DestinationStream } = {}) {
   const cfg = loadConfig(env);
-  const log = createLogger(cfg.logLevel, opts.logDestination);
+  const log = createLogger(cfg, opts.logDestination);
   const app = await createApp(cfg, log);
   const listen = (handler: RequestListener, port: number) =>
     new Promise<Server>((res, rej) => {

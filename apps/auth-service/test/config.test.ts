@@ -32,6 +32,8 @@ describe("auth-service configuration", () => {
     expect(c.publicPort).toBe(7410);
     expect(c.kek).toHaveLength(32);
     expect(c.permissions.member).toContain("org:read");
+    expect(c.logSync).toBe(false);
+    expect(loadConfig({ ...good, LOG_SYNC: "true" }).logSync).toBe(true);
   });
 
   it("names every missing or bad variable", () => {
@@ -39,6 +41,7 @@ describe("auth-service configuration", () => {
     expect(fails({ ...good, DATABASE_URL: "mysql://x/y" })).toMatch(/DATABASE_URL: must be a postgres/);
     expect(fails({ ...good, TOKEN_TTL_SECONDS: "99999" })).toMatch(/TOKEN_TTL_SECONDS/);
     expect(fails({ ...good, TOKEN_ALG: "HS256" })).toMatch(/TOKEN_ALG/);
+    expect(fails({ ...good, LOG_SYNC: "yes" })).toMatch(/LOG_SYNC/);
     expect(fails({ ...good, SIGNING_KEY_KEK: "short" })).toMatch(/SIGNING_KEY_KEK/);
     expect(fails({ ...good, WEBHOOK_SECRET: "tooshort" })).toMatch(/WEBHOOK_SECRET: must be at least 32/);
     expect(fails({ ...good, CORS_ALLOWED_ORIGINS: "*" })).toMatch(/CORS_ALLOWED_ORIGINS/);

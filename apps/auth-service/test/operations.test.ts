@@ -1,7 +1,9 @@
-import { connect } from "node:net";
+import { spawn } from "node:child_process";
+import { connect, createServer } from "node:net";
+import { resolve } from "node:path";
 import pg from "pg";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { type Running, startAuthService } from "./in-process.ts";
+import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
+import { freshDatabase, type Running, startAuthService } from "./in-process.ts";
 import { call, newUser } from "./support.ts";
 
 let svc: Running;
@@ -120,5 +122,61 @@ describe("operations", () => {
     expect(answer).toMatch(/^HTTP\/1\.1 200/);
     expect(answer).toContain("access_token");
     await expect(fetch(`${own.url}/health/alive`)).rejects.toThrow();
+  });
+
+  it("writes its log in chunks yet loses no line: the buffer is flushed within a second and on a graceful stop", async () => {
+    const freePort = () =>
+      new Promise<number>((r) => {
+        const srv = createServer().listen(0, "127.0.0.1", () => {
+          const { port } = srv.address() as { port: number };
+          srv.close(() => r(port));
+        });
+      });
+    const [publicPort, adminPort] = [await freePort(), await freePort()];
+    const stack = inject("stack");
+    const child = spawn(process.execPath, [resolve(import.meta.dirname, "../src/main.ts")], {
+      env: {
+        PATH: process.env.PATH ?? "",
+        AUTH_HOST: "127.0.0.1",
+        AUTH_PUBLIC_PORT: String(publicPort),
+        AUTH_ADMIN_PORT: String(adminPort),
+        DATABASE_URL: await freshDatabase(),
+        REDIS_URL: stack.REDIS_URL,
+        KRATOS_PUBLIC_URL: stack.KRATOS_PUBLIC_URL,
+        KRATOS_ADMIN_URL: stack.KRATOS_ADMIN_URL,
+        TOKEN_ISSUER: "http://auth.log-flush.test",
+        SIGNING_KEY_KEK: "ab".repeat(32),
+        WEBHOOK_SECRET: "log-flush-webhook-secret-000000000000000",
+        ADMIN_API_TOKEN: "log-flush-admin-token-000000000000000000",
+        MIGRATE_ON_START: "true",
+        LOG_LEVEL: "info",
+      },
+      stdio: ["ignore", "pipe", "inherit"],
+    });
+    let out = "";
+    child.stdout.on("data", (d: Buffer) => {
+      out += d.toString();
+    });
+    const exited = new Promise<number | null>((r) => child.once("exit", (code) => r(code)));
+    try {
+      // The start-up line arrives by the periodic flush: nothing else is logged meanwhile.
+      for (let i = 0; i < 150 && !out.includes("auth-service listening"); i++)
+        await new Promise((r) => setTimeout(r, 100));
+      expect(out).toContain("auth-service listening");
+      const alive = await fetch(`http://127.0.0.1:${publicPort}/health/alive`, {
+        headers: { "X-Request-Id": "log-flush-check-1" },
+      });
+      expect(alive.status).toBe(200);
+    } finally {
+      child.kill("SIGTERM");
+    }
+    expect(await exited).toBe(0);
+    const lines = out
+      .trim()
+      .split("\n")
+      .map((l) => JSON.parse(l) as { msg?: string; request_id?: string });
+    // Logged in the last moments before exit: only the flush on exit writes them.
+    expect(lines.find((l) => l.request_id === "log-flush-check-1")).toMatchObject({ msg: "request" });
+    expect(lines.at(-1)).toMatchObject({ msg: "stopped" });
   });
 });
