@@ -1,5 +1,7 @@
-// Signing and verification throughput of @gatehouse/tokens per algorithm.
-// Run: node bench/tokens-sign.ts   (about 13 s; sequential, one operation at a time,
+// Signing and verification throughput of @gatehouse/tokens per algorithm, for both
+// signers: createSigner (Web Crypto, any runtime) and createNodeSigner
+// (@gatehouse/tokens/node, what the auth-service uses).
+// Run: node bench/tokens-sign.ts   (about 20 s; sequential, one operation at a time,
 // so the numbers are per-core latency, not what a server reaches with concurrency)
 import {
   createLocalJwks,
@@ -11,6 +13,7 @@ import {
   SIGNING_ALGS,
   type SigningAlg,
 } from "../packages/tokens/src/index.ts";
+import { createNodeSigner } from "../packages/tokens/src/node.ts";
 
 const MEASURE_MS = 2_000;
 const WARMUP_MS = 150;
@@ -52,9 +55,13 @@ async function measure(op: () => Promise<unknown>, ms: number): Promise<Result> 
   return { opsPerSec: count / elapsed, usPerOp: (elapsed * 1e6) / count };
 }
 
-async function bench(alg: SigningAlg): Promise<{ sign: Result; verify: Result }> {
+const OPS = ["sign (node:crypto)", "sign (Web Crypto)", "verify"] as const;
+type Op = (typeof OPS)[number];
+
+async function bench(alg: SigningAlg): Promise<Record<Op, Result>> {
   const key = await generateSigningKey(alg);
   const signer = await createSigner(key);
+  const nodeSigner = await createNodeSigner(key);
   const now = Math.floor(Date.now() / 1000);
   const claims = mintClaims(input, { now, lifetimeSec: 300, notAfter: now + 3600 });
   const verifier = createVerifier({
@@ -64,15 +71,19 @@ async function bench(alg: SigningAlg): Promise<{ sign: Result; verify: Result }>
   });
   const token = await signer.sign(claims);
 
-  await measure(() => signer.sign(claims), WARMUP_MS);
-  const sign = await measure(() => signer.sign(claims), MEASURE_MS);
-  await measure(() => verifier.verify(token), WARMUP_MS);
-  const verify = await measure(() => verifier.verify(token), MEASURE_MS);
-  return { sign, verify };
+  const run = async (op: () => Promise<unknown>) => {
+    await measure(op, WARMUP_MS);
+    return measure(op, MEASURE_MS);
+  };
+  return {
+    "sign (node:crypto)": await run(() => nodeSigner.sign(claims)),
+    "sign (Web Crypto)": await run(() => signer.sign(claims)),
+    verify: await run(() => verifier.verify(token)),
+  };
 }
 
 const started = performance.now();
-const results = new Map<SigningAlg, { sign: Result; verify: Result }>();
+const results = new Map<SigningAlg, Record<Op, Result>>();
 for (const alg of SIGNING_ALGS) results.set(alg, await bench(alg));
 
 const baseline = results.get("RS256");
@@ -80,7 +91,7 @@ if (baseline === undefined) throw new Error("RS256 baseline missing");
 
 const rows: string[][] = [["alg", "op", "ops/s", "µs/op", "vs RS256 (ops/s)"]];
 for (const [alg, r] of results) {
-  for (const op of ["sign", "verify"] as const) {
+  for (const op of OPS) {
     rows.push([
       alg,
       op,

@@ -20,10 +20,10 @@ export interface Signer {
 }
 
 /**
- * Imports the private key once (importing per token would dominate signing time for
- * RSA) and returns a signer whose tokens carry `{alg, kid, typ: "at+jwt"}`.
+ * Checks a signing key before any signer imports it, and returns the JWK members a
+ * crypto API imports. Shared by createSigner and the Node signer (./node.ts).
  */
-export async function createSigner(key: SignerKey): Promise<Signer> {
+export function signerMaterial(key: SignerKey): JWK {
   const { kid, alg, privateJwk } = key;
   if (typeof kid !== "string" || kid.length === 0) throw new TokenError("key_invalid", "signing key needs a kid");
   if (!isSigningAlg(alg)) throw new TokenError("key_invalid", `unsupported signing algorithm ${String(alg)}`);
@@ -37,11 +37,29 @@ export async function createSigner(key: SignerKey): Promise<Signer> {
   if (privateJwk.kid !== undefined && privateJwk.kid !== kid) {
     throw new TokenError("key_invalid", "kid does not match the private JWK's kid");
   }
+  // key_ops/use/ext are metadata that a crypto API may refuse; the alg check above is ours.
+  const { key_ops: _ops, ext: _ext, use: _use, ...material } = privateJwk;
+  return material;
+}
 
+/** The JWS protected header of every access token. */
+export const protectedHeader = (key: Pick<SignerKey, "alg" | "kid">) => ({
+  alg: key.alg,
+  kid: key.kid,
+  typ: ACCESS_TOKEN_TYP,
+});
+
+/**
+ * Imports the private key once (importing per token would dominate signing time for
+ * RSA) and returns a signer whose tokens carry `{alg, kid, typ: "at+jwt"}`. Web
+ * Crypto, so it runs in any runtime; on Node, `@gatehouse/tokens/node` signs the
+ * same tokens with less latency.
+ */
+export async function createSigner(key: SignerKey): Promise<Signer> {
+  const material = signerMaterial(key);
+  const { kid, alg } = key;
   let cryptoKey: CryptoKey;
   try {
-    // key_ops/use/ext are metadata that Web Crypto may refuse; the alg check above is ours.
-    const { key_ops: _ops, ext: _ext, use: _use, ...material } = privateJwk;
     const imported = await importJWK(material, alg, { extractable: false });
     if (imported instanceof Uint8Array) throw new Error("symmetric key");
     cryptoKey = imported;
@@ -49,7 +67,7 @@ export async function createSigner(key: SignerKey): Promise<Signer> {
     throw new TokenError("key_invalid", `cannot import private key ${kid}`, { cause });
   }
 
-  const header = { alg, kid, typ: ACCESS_TOKEN_TYP };
+  const header = protectedHeader(key);
   const encoder = new TextEncoder();
   return {
     kid,

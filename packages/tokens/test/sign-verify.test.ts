@@ -1,4 +1,4 @@
-import { decodeProtectedHeader, exportJWK, exportSPKI, importJWK, SignJWT } from "jose";
+import { decodeProtectedHeader, exportJWK, exportSPKI, importJWK, jwtVerify, SignJWT } from "jose";
 import { afterEach, describe, expect, it, vi } from "vitest";
 import {
   createLocalJwks,
@@ -9,6 +9,7 @@ import {
   type SigningAlg,
   TokenError,
 } from "../src/index.ts";
+import { createNodeSigner } from "../src/node.ts";
 import {
   AUDIENCE,
   b64urlJson,
@@ -58,21 +59,47 @@ describe("sign → verify", () => {
     const token = await tokenFor("ES256", claimsAt(NOW, 300, { aud: ["other", AUDIENCE] }));
     await expect((await verifierForAlg("ES256")).verify(token)).resolves.toMatchObject({ aud: ["other", AUDIENCE] });
   });
+});
 
-  it("the signer refuses claims a verifier would reject", async () => {
-    const signer = await createSigner(await keyFor("ES256"));
+describe.each([
+  ["createSigner (Web Crypto)", createSigner],
+  ["createNodeSigner (node:crypto)", createNodeSigner],
+])("%s", (_name, create) => {
+  it.each(SIGNING_ALGS)("%s: tokens verify here and with jose against the public JWK", async (alg) => {
+    const key = await keyFor(alg);
+    const claims = claimsAt();
+    const token = await (await create(key)).sign(claims);
+    expect(decodeProtectedHeader(token)).toEqual({ alg, kid: key.kid, typ: "at+jwt" });
+    expect(await verifierFor([key.publicJwk]).verify(token)).toEqual(claims);
+    const { payload } = await jwtVerify(token, await importJWK(key.publicJwk, alg), {
+      typ: "at+jwt",
+      currentDate: new Date(NOW * 1000),
+    });
+    expect(payload).toEqual(claims);
+    // Another key of the same algorithm does not verify it.
+    const other = await generateSigningKey(alg);
+    await expect(verifierFor([{ ...other.publicJwk, kid: key.kid }]).verify(token)).rejects.toMatchObject({
+      code: "token_signature_invalid",
+    });
+  });
+
+  it("refuses claims a verifier would reject", async () => {
+    const signer = await create(await keyFor("ES256"));
     await expect(signer.sign({ ...claimsAt(), perms: "all" as unknown as string[] })).rejects.toMatchObject({
       code: "token_claims_invalid",
       claim: "perms",
     });
+    const rs = await create(await keyFor("RS256"));
+    await expect(rs.sign({ ...claimsAt(), sub: "" })).rejects.toMatchObject({ code: "token_claims_invalid" });
   });
 
-  it("the signer refuses a public key, or a key of the wrong type for its alg", async () => {
+  it("refuses a public key, or a key of the wrong type for its alg", async () => {
     const es = await keyFor("ES256");
     const rs = await keyFor("RS256");
-    expect(await codeOf(createSigner({ ...es, privateJwk: es.publicJwk }))).toBe("key_invalid");
-    expect(await codeOf(createSigner({ kid: rs.kid, alg: "ES256", privateJwk: rs.privateJwk }))).toBe("key_invalid");
-    expect(await codeOf(createSigner({ ...es, kid: "someone-else" }))).toBe("key_invalid");
+    expect(await codeOf(create({ ...es, privateJwk: es.publicJwk }))).toBe("key_invalid");
+    expect(await codeOf(create({ kid: rs.kid, alg: "ES256", privateJwk: rs.privateJwk }))).toBe("key_invalid");
+    expect(await codeOf(create({ ...es, kid: "someone-else" }))).toBe("key_invalid");
+    expect(await codeOf(create({ ...es, privateJwk: { ...es.privateJwk, d: "AAAA" } }))).toBe("key_invalid");
   });
 });
 
