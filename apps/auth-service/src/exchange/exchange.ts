@@ -98,21 +98,14 @@ export class TokenExchange {
     const hit = this.#principals.get(pkey);
     if (hit && hit.gen === gen && hit.expiresAtMs > Date.now()) return hit.principal;
 
-    if (!this.#knownUsers.get(identityId)) {
-      const name = session.identity.traits.name;
-      await upsertUserFromKratos(
-        this.#db,
-        {
-          identityId,
-          email: session.identity.traits.email,
-          ...(name?.first ? { nameFirst: name.first } : {}),
-          ...(name?.last ? { nameLast: name.last } : {}),
-        },
-        { actor: "system" },
-      );
-      this.#knownUsers.set(identityId, true);
-    }
-    const data = await loadPrincipalData(this.#db, identityId, orgId);
+    // The user's record and the roles are fetched side by side, on two pool
+    // connections: the roles query needs no record written first (a user without
+    // one has no memberships either), and a first exchange saves a round of
+    // transaction round trips.
+    const [data] = await Promise.all([
+      loadPrincipalData(this.#db, identityId, orgId),
+      this.#knownUsers.get(identityId) ? undefined : this.#recordUser(session),
+    ]);
     if (orgId !== undefined && !data.active) {
       throw new ApiError(403, "forbidden", "you are not a member of that organization");
     }
@@ -125,6 +118,21 @@ export class TokenExchange {
     }
     this.#principals.set(pkey, { gen, principal, expiresAtMs: Date.now() + PRINCIPAL_TTL_MS });
     return principal;
+  }
+
+  async #recordUser(session: KratosSession): Promise<void> {
+    const name = session.identity.traits.name;
+    await upsertUserFromKratos(
+      this.#db,
+      {
+        identityId: session.identity.id,
+        email: session.identity.traits.email,
+        ...(name?.first ? { nameFirst: name.first } : {}),
+        ...(name?.last ? { nameLast: name.last } : {}),
+      },
+      { actor: "system" },
+    );
+    this.#knownUsers.set(session.identity.id, true);
   }
 
   claimsFor(session: KratosSession, p: Principal, nowSec: number): AccessTokenClaims {
