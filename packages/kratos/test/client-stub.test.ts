@@ -171,9 +171,20 @@ describe("whoami against a stub Kratos: the session it returns", () => {
     await expectCode(client.whoami(tokenCred), "unavailable");
   });
 
-  it("a huge body is 'unavailable'", async () => {
+  it("a huge body is 'unavailable', whether its length is declared or it comes chunked", async () => {
     stub.handle((_req, res) => json(res, 200, sessionBody({ padding: "x".repeat(1024 * 1024) })));
-    await expectCode(client.whoami(tokenCred), "unavailable");
+    expect((await expectCode(client.whoami(tokenCred), "unavailable")).message).toMatch(/larger than/);
+    stub.handle((_req, res) => {
+      res.writeHead(200, { "content-type": "application/json" }); // no Content-Length: chunked
+      res.end(JSON.stringify(sessionBody({ padding: "x".repeat(1024 * 1024) })));
+    });
+    expect((await expectCode(client.whoami(tokenCred), "unavailable")).message).toMatch(/larger than/);
+    // A chunked answer within the limit is read as before.
+    stub.handle((_req, res) => {
+      res.writeHead(200, { "content-type": "application/json" });
+      res.end(JSON.stringify(sessionBody()));
+    });
+    await expect(client.whoami(tokenCred)).resolves.toMatchObject({ active: true });
   });
 });
 
