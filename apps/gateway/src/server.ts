@@ -322,7 +322,8 @@ export function createGateway(deps: GatewayDeps): Gateway {
     const route = matchRoute(table, req.headers.host, matchKey(path), req.method ?? "GET");
     if (!route) return sendError(res, 404, "not_found", "no route for this request");
     routeName = route.name;
-    const decision = await guard.check(
+    // decide(): a cached session is decided without a promise.
+    const decided = guard.decide(
       {
         method: req.method ?? "GET",
         url: `${proto(req)}://${req.headers.host ?? "localhost"}${path}${query}`,
@@ -330,6 +331,7 @@ export function createGateway(deps: GatewayDeps): Gateway {
       },
       ruleOf(route),
     );
+    const decision = decided instanceof Promise ? await decided : decided;
     metrics.decisions.inc({
       route: route.name,
       outcome: decision.kind === "deny" ? String(decision.status) : decision.kind,
@@ -375,10 +377,11 @@ export function createGateway(deps: GatewayDeps): Gateway {
     const route = matchRoute(table, host, matchKey(n.path), method);
     if (!route) return sendError(res, 404, "not_found", "no route for this request");
     const p = h("x-forwarded-proto") === "https" ? "https" : "http";
-    const decision = await guard.check(
+    const decided = guard.decide(
       { method, url: `${p}://${host ?? "localhost"}${n.path}${n.query}`, headers: headerGetter(req) },
       ruleOf(route),
     );
+    const decision = decided instanceof Promise ? await decided : decided;
     metrics.decisions.inc({
       route: `decisions:${route.name}`,
       outcome: decision.kind === "deny" ? String(decision.status) : decision.kind,

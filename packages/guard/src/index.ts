@@ -23,6 +23,7 @@ export function createGuard(options: GuardOptions): Guard {
   return {
     cookieName: guard.cookieName,
     check: guard.check,
+    decide: guard.decide,
     async close() {
       await guard.close();
       await transport.close();

@@ -47,6 +47,13 @@ describe("credential extraction", () => {
     });
     expect(extract({ authorization: `Bearer ${JWT}` })).toEqual({ kind: "jwt", value: JWT });
     expect(extract({ authorization: `bearer   ${KEY}` })).toEqual({ kind: "api_key", value: KEY });
+    // Any case of the scheme, padding, surrounding whitespace: one token either way.
+    for (const authorization of [`BEARER ${JWT}`, `bEaReR ${JWT}`, ` Bearer ${JWT} `, `Bearer\t${JWT}`]) {
+      expect(extract({ authorization }), authorization.slice(0, 10)).toEqual({ kind: "jwt", value: JWT });
+    }
+    expect(extract({ authorization: "Bearer abc==" })).toEqual({ kind: "jwt", value: "abc==" });
+    expect(extract({ authorization: `Bearer ${"a".repeat(16 * 1024)}` })?.kind).toBe("jwt");
+    expect(extract({ authorization: "Bearerabc" })).toBeUndefined(); // another scheme, not ours
     expect(extract({ "x-api-key": KEY })).toEqual({ kind: "api_key", value: KEY });
   });
 
@@ -80,6 +87,12 @@ describe("credential extraction", () => {
   it("answers a malformed or oversized explicit credential with 401, never falling back to the cookie", () => {
     const cookie = `ory_kratos_session=${COOKIE}`;
     for (const authorization of ["Bearer ", "Bearer a b", "Bearer ä", `Bearer ${"a".repeat(17 * 1024)}`]) {
+      expect(
+        errorCode(() => extract({ authorization, cookie })),
+        authorization.slice(0, 20),
+      ).toBe("unauthenticated");
+    }
+    for (const authorization of ["Bearer ab=c", "Bearer =", "Bearer a\u007f", `Bearer ${"a".repeat(16 * 1024)}=x`]) {
       expect(
         errorCode(() => extract({ authorization, cookie })),
         authorization.slice(0, 20),

@@ -47,6 +47,27 @@ describe("JWT path against the real auth-service's JWKS", () => {
     expect(d.headers["x-user-id"]).toBe(user.identityId);
   });
 
+  it("decide() gives check()'s decision, without a promise once the token is cached", async () => {
+    const fresh = createGuard(stackGuardOptions());
+    try {
+      // Never seen: the keys are fetched and the signature checked, so a promise.
+      const first = fresh.decide(req(APP, bearer(jwt)));
+      expect(first).toBeInstanceOf(Promise);
+      const decided = await first;
+      expect(decided).toEqual(await fresh.check(req(APP, bearer(jwt))));
+      // Seen: decided on the spot, same decision.
+      const again = fresh.decide(req(APP, bearer(jwt)));
+      expect(again).not.toBeInstanceOf(Promise);
+      expect(again).toEqual(decided);
+      // Refusals and bad rules alike: a decision, or a throw where check() rejects.
+      expect(fresh.decide(req(APP, {}))).toMatchObject({ kind: "deny", status: 401 });
+      expect(() => fresh.decide(req(APP, bearer(jwt)), { roles: "admin" as unknown as string[] })).toThrow();
+      await expect(fresh.check(req(APP, bearer(jwt)), { roles: "admin" as unknown as string[] })).rejects.toThrow();
+    } finally {
+      await fresh.close();
+    }
+  });
+
   const expectRefused = async (g: Guard, token: string, reason: string) => {
     const d = await g.check(req(APP, bearer(token)));
     expect(d).toMatchObject({ kind: "deny", status: 401, error: "invalid_token" });

@@ -8,7 +8,7 @@ import type { Guard } from "../core/guard.ts";
 import type { GuardOptions } from "../core/options.ts";
 import type { Principal, Rule } from "../core/types.ts";
 import { createGuard } from "../index.ts";
-import { absoluteUrl, guardRequest, sendDecision, stripIdentityHeaders } from "./node.ts";
+import { absoluteUrl, guardRequest, sendDecision, stripIdentityHeaders, whenDecided } from "./node.ts";
 
 declare global {
   namespace Express {
@@ -56,14 +56,20 @@ export function gatehouse(options: GatehouseExpressOptions): GatehouseExpress {
       // A principal only ever comes from this guard, never from an earlier middleware.
       delete req.auth;
       const request = guardRequest(req, () => absoluteUrl(req.protocol, req.host, req.originalUrl ?? req.url));
-      guard.check(request, rule).then((decision) => {
-        if (decision.kind === "allow") {
-          if (decision.principal !== undefined) req.auth = decision.principal;
-          next();
-          return;
-        }
-        sendDecision(req, res, decision);
-      }, next);
+      whenDecided(
+        guard,
+        request,
+        rule,
+        (decision) => {
+          if (decision.kind === "allow") {
+            if (decision.principal !== undefined) req.auth = decision.principal;
+            next();
+            return;
+          }
+          sendDecision(req, res, decision);
+        },
+        next,
+      );
     };
   }
 

@@ -2,8 +2,9 @@
 // that duplicates stay visible, and editing a request's headers in place (both
 // req.headers and req.rawHeaders, since downstream code may read either).
 import type { IncomingMessage, ServerResponse } from "node:http";
+import type { Guard } from "../core/guard.ts";
 import { isIdentityHeader } from "../core/mutate.ts";
-import type { Decision, GuardRequest } from "../core/types.ts";
+import type { Decision, GuardRequest, Rule } from "../core/types.ts";
 import { denyBody, denyHeaders, redirectHeaders, requestIdFrom } from "./respond.ts";
 
 /**
@@ -105,6 +106,29 @@ export function setHeader(req: IncomingMessage, name: string, value: string): vo
 /** Client-sent identity headers never get past the guard, whatever the decision. */
 export function stripIdentityHeaders(req: IncomingMessage): void {
   deleteHeaders(req, isIdentityHeader);
+}
+
+/**
+ * Runs guard.decide() and hands the decision on: at once when the credential was
+ * cached (no promise, no microtask on the hot path), when settled otherwise. A
+ * failure (a bug or an invalid rule) goes to `fail`.
+ */
+export function whenDecided(
+  guard: Pick<Guard, "decide">,
+  request: GuardRequest,
+  rule: Rule,
+  then: (decision: Decision) => void,
+  fail: (error: unknown) => void,
+): void {
+  let decision: Decision | Promise<Decision>;
+  try {
+    decision = guard.decide(request, rule);
+  } catch (error) {
+    fail(error);
+    return;
+  }
+  if (decision instanceof Promise) decision.then(then, fail);
+  else then(decision);
 }
 
 /** Writes a deny or redirect decision. */

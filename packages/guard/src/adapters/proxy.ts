@@ -10,7 +10,15 @@ import { removeCookie } from "../core/extract.ts";
 import type { Guard } from "../core/guard.ts";
 import { identityHeaders, isIdentityHeader } from "../core/mutate.ts";
 import { GuardError, type Principal, type Rule } from "../core/types.ts";
-import { absoluteUrl, deleteHeaders, guardRequest, sendDecision, setHeader, stripIdentityHeaders } from "./node.ts";
+import {
+  absoluteUrl,
+  deleteHeaders,
+  guardRequest,
+  sendDecision,
+  setHeader,
+  stripIdentityHeaders,
+  whenDecided,
+} from "./node.ts";
 
 export interface ForwardOptions {
   /** Send `Authorization: Bearer <Gatehouse JWT>` upstream. Default true. */
@@ -125,7 +133,10 @@ export function guardedProxy(options: GuardedProxyOptions): GuardedProxy {
     const encrypted = (req.socket as { encrypted?: boolean }).encrypted === true;
     const path = (req as { originalUrl?: string }).originalUrl ?? req.url ?? "/";
     const request = guardRequest(req, () => absoluteUrl(encrypted ? "https" : "http", req.headers.host, path));
-    guard.check(request, rule).then(
+    whenDecided(
+      guard,
+      request,
+      rule,
       (decision) => {
         if (decision.kind !== "allow") {
           sendDecision(req, res, decision);

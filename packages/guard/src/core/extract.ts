@@ -77,14 +77,24 @@ const kindOf = (cred: Credential): string =>
 
 type Parsed = Credential | "ambiguous" | "malformed" | undefined;
 
+// What every client sends: "Bearer " and a token68 (RFC 7235), nothing around it. One
+// regex pass instead of a regex, a trim, a comma search and a second regex over a
+// ~1 KB JWT on every JWT-authenticated request; anything else takes the general path.
+const PLAIN_BEARER = /^bearer ([A-Za-z0-9\-._~+/]+=*)$/i;
+
 function parseAuthorization(value: string | null): Parsed {
   if (value === null) return undefined;
-  const match = /^\s*bearer(?:\s+(.*))?$/is.exec(value);
-  // Other schemes (Basic, Digest, …) are not ours; leave them to whoever uses them.
-  if (match === null) return undefined;
-  const token = (match[1] ?? "").trim();
-  if (token.includes(",")) return "ambiguous";
-  if (token === "" || token.length > MAX_JWT_LENGTH || !B64TOKEN.test(token)) return "malformed";
+  let token: string;
+  const plain = value.length <= MAX_JWT_LENGTH + 7 ? PLAIN_BEARER.exec(value) : null;
+  if (plain !== null) token = plain[1] as string;
+  else {
+    const match = /^\s*bearer(?:\s+(.*))?$/is.exec(value);
+    // Other schemes (Basic, Digest, …) are not ours; leave them to whoever uses them.
+    if (match === null) return undefined;
+    token = (match[1] ?? "").trim();
+    if (token.includes(",")) return "ambiguous";
+    if (token === "" || token.length > MAX_JWT_LENGTH || !B64TOKEN.test(token)) return "malformed";
+  }
   if (token.startsWith(API_KEY_PREFIX))
     return token.length <= MAX_CREDENTIAL_LENGTH ? { kind: "api_key", value: token } : "malformed";
   // Kratos accepts its session token as a bearer token too.

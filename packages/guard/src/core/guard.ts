@@ -28,6 +28,13 @@ export interface Guard {
    * "invalid_options").
    */
   check(request: GuardRequest, rule?: Rule): Promise<Decision>;
+  /**
+   * check() without the promise when none is needed: a cached credential is decided
+   * synchronously (a Decision), anything that has to ask the auth-service or fetch
+   * keys returns a Promise. For adapters on a hot path; may throw where check()
+   * would reject.
+   */
+  decide(request: GuardRequest, rule?: Rule): Decision | Promise<Decision>;
   /** Releases the transport's connections if the guard created it. Redis is the caller's. */
   close(): Promise<void>;
   /** The Kratos cookie name, for adapters that strip it before forwarding. */
@@ -157,28 +164,47 @@ export function createGuard(options: GuardOptions): Guard {
     }
   }
 
-  return {
-    cookieName: o.cookieName,
-    async check(request, rule = EMPTY_RULE) {
-      validateRule(rule);
-      const accept = rule.accept ?? o.accept;
-      let principal: Principal;
-      try {
-        const credential = extractCredential(request.headers, { accept, cookieName: o.cookieName });
-        if (credential === undefined) {
-          if (rule.anonymous === true) return { kind: "allow", headers: {} };
-          throw new GuardError("unauthenticated", `sign in first (accepted: ${accept.join(", ")})`);
-        }
-        // Cache hits answer synchronously; only a real lookup costs an await.
-        const pending = authenticate(credential, rule);
-        principal = pending instanceof Promise ? await pending : pending;
-      } catch (error) {
+  function allowOrDeny(principal: Principal, request: GuardRequest, rule: Rule): Decision {
+    const verdict = authorize(principal, rule);
+    if (!verdict.ok) return failure(new GuardError(verdict.code, verdict.message), request, rule);
+    return { kind: "allow", principal, headers: identityHeaders(principal, o.headers) };
+  }
+
+  function decide(request: GuardRequest, rule: Rule = EMPTY_RULE): Decision | Promise<Decision> {
+    validateRule(rule);
+    const accept = rule.accept ?? o.accept;
+    let pending: Principal | Promise<Principal>;
+    try {
+      const credential = extractCredential(request.headers, { accept, cookieName: o.cookieName });
+      if (credential === undefined) {
+        if (rule.anonymous === true) return { kind: "allow", headers: {} };
+        throw new GuardError("unauthenticated", `sign in first (accepted: ${accept.join(", ")})`);
+      }
+      // Cache hits answer synchronously; only a real lookup costs a promise.
+      pending = authenticate(credential, rule);
+    } catch (error) {
+      if (error instanceof GuardError) return failure(error, request, rule);
+      throw error;
+    }
+    if (!(pending instanceof Promise)) return allowOrDeny(pending, request, rule);
+    return pending.then(
+      (principal) => allowOrDeny(principal, request, rule),
+      (error: unknown) => {
         if (error instanceof GuardError) return failure(error, request, rule);
         throw error;
+      },
+    );
+  }
+
+  return {
+    cookieName: o.cookieName,
+    decide,
+    check(request, rule) {
+      try {
+        return Promise.resolve(decide(request, rule));
+      } catch (error) {
+        return Promise.reject(error);
       }
-      const verdict = authorize(principal, rule);
-      if (!verdict.ok) return failure(new GuardError(verdict.code, verdict.message), request, rule);
-      return { kind: "allow", principal, headers: identityHeaders(principal, o.headers) };
     },
     async close() {
       if (ownsTransport) await transport.close();
