@@ -126,7 +126,7 @@ export class SessionResolver {
       // need not wait for the shared cache, and serializing and sending the entry took
       // ~0.1–0.2 ms of a cold exchange. A logout racing this write is still caught:
       // Redis reads check the revocation marker.
-      setImmediate(() => void this.#writeL2(key, { session, expiresAtMs }));
+      if (this.#redis?.status === "ready") setImmediate(() => void this.#writeL2(key, { session, expiresAtMs }));
     }
     return session;
   }
