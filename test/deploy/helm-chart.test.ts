@@ -221,6 +221,8 @@ describe("workloads", () => {
         const env: Record<string, string> = {};
         for (const e of c.env as Obj[]) {
           const ref = o(o(e.valueFrom).secretKeyRef);
+          // An optional key the Secret lacks leaves the variable unset, as Kubernetes does.
+          if (ref.key && ref.optional === true && fakeSecrets[String(ref.key)] === undefined) continue;
           env[String(e.name)] = ref.key ? must(fakeSecrets[String(ref.key)], `secret key ${ref.key}`) : String(e.value);
         }
         expect(() => load(env), `${r.name} ${comp}`).not.toThrow();
@@ -245,10 +247,27 @@ describe("workloads", () => {
   it("secrets come only from existing Secrets, and rendering fails without a Secret name", () => {
     for (const r of renderings) {
       const auth = containersOf(podSpecOf(must(find(r, "Deployment", "auth-service"), "a")) ?? {})[0] as Obj;
-      const fromSecret = (auth.env as Obj[]).filter((e) => o(e.valueFrom).secretKeyRef).map((e) => e.name);
+      const refs = (auth.env as Obj[]).filter((e) => o(e.valueFrom).secretKeyRef);
+      const fromSecret = refs.filter((e) => o(o(e.valueFrom).secretKeyRef).optional !== true).map((e) => e.name);
       expect(fromSecret.sort(), r.name).toEqual(
         ["ADMIN_API_TOKEN", "DATABASE_URL", "REDIS_URL", "SIGNING_KEY_KEK", "WEBHOOK_SECRET"].sort(),
       );
+      // Only the previous KEK (during a KEK rotation) may be missing from the Secret.
+      const optional = refs.filter((e) => o(o(e.valueFrom).secretKeyRef).optional === true).map((e) => e.name);
+      expect(optional, r.name).toEqual(["SIGNING_KEY_KEK_PREVIOUS"]);
+      // The scheduled key rotation decrypts keys too: it gets the previous KEK as well.
+      const cron = r.manifests.find((m) => m.kind === "CronJob");
+      if (cron) {
+        const env = (containersOf(podSpecOf(cron) ?? {})[0] as Obj).env as Obj[];
+        const kek = env.filter((e) => String(e.name).startsWith("SIGNING_KEY_KEK"));
+        expect(
+          kek.map((e) => [e.name, o(o(e.valueFrom).secretKeyRef).optional === true]),
+          r.name,
+        ).toEqual([
+          ["SIGNING_KEY_KEK", false],
+          ["SIGNING_KEY_KEK_PREVIOUS", true],
+        ]);
+      }
       expect(r.manifests.filter((m) => m.kind === "Secret")).toEqual([]);
     }
     expect(() => renderChart("no secret", [DEFAULT_VALUES], { setJson: ['authService.existingSecret=""'] })).toThrow(

@@ -68,6 +68,16 @@ app.kubernetes.io/component: {{ .component }}
       key: {{ .name }}
 {{- end -}}
 
+{{/* A Secret key that may be absent (the variable is then unset), e.g. SIGNING_KEY_KEK_PREVIOUS. */}}
+{{- define "gatehouse.optionalSecretEnv" -}}
+- name: {{ .name }}
+  valueFrom:
+    secretKeyRef:
+      name: {{ .secret }}
+      key: {{ .name }}
+      optional: true
+{{- end -}}
+
 {{- define "gatehouse.authServiceUrl" -}}
 {{- if .Values.gateway.authServiceUrl -}}
 {{- .Values.gateway.authServiceUrl -}}
