@@ -389,6 +389,29 @@ describe("NetworkPolicy", () => {
     expect(metrics?.ports).toEqual([7411]);
   });
 
+  it("the gateway's /metrics is on its own port: only Prometheus' namespace reaches it, the ingress does not", () => {
+    const r = renderEnvironment(loadEnvironment("prod"));
+    const np = must(find(r, "NetworkPolicy", "gateway"), "gw np");
+    const rules = (o(np.spec).ingress as Obj[]).map((rule) => ({
+      ports: (rule.ports as Obj[]).map((p) => p.port),
+      from: (rule.from as Obj[]).map(nsOf),
+    }));
+    expect(rules).toEqual([
+      { ports: [7400], from: ["ingress-nginx"] },
+      { ports: [7431], from: ["monitoring"] },
+    ]);
+    const c = containersOf(podSpecOf(must(find(r, "Deployment", "gateway"), "gw")) ?? {})[0] as Obj;
+    expect((c.ports as Obj[]).map((p) => [p.name, p.containerPort])).toEqual([
+      ["http", 7400],
+      ["metrics", 7431],
+    ]);
+    expect((c.env as Obj[]).find((e) => e.name === "METRICS_PORT")?.value).toBe("7431");
+    const sm = must(find(r, "ServiceMonitor", "gateway"), "gw ServiceMonitor");
+    expect((o(sm.spec).endpoints as Obj[]).map((e) => [e.port, e.path])).toEqual([["metrics", "/metrics"]]);
+    const svc = must(find(r, "Service", "gateway"), "gw Service");
+    expect((o(svc.spec).ports as Obj[]).map((p) => p.name)).toEqual(["http", "metrics"]);
+  });
+
   it("egress goes only to DNS, Kratos, Postgres and Redis (and the gateway's upstreams), always port-bound", () => {
     for (const r of renderings) {
       for (const comp of ["auth-service", "gateway", "migrate"]) {

@@ -18,6 +18,9 @@ const cidr = z
 const schema = z.object({
   GATEWAY_HOST: z.string().min(1).default("127.0.0.1"),
   GATEWAY_PORT: z.coerce.number().int().min(0).max(65_535).default(7400),
+  // Prometheus metrics on their own port (same host), so the public port never shows
+  // them; unset, GET /metrics is answered on the public port.
+  METRICS_PORT: z.coerce.number().int().min(0).max(65_535).optional(),
   ROUTES_FILE: z.string().min(1),
   AUTH_SERVICE_URL: url,
   KRATOS_PUBLIC_URL: url,
@@ -54,6 +57,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): GatewayConfig 
     throw new ConfigError(
       `invalid configuration:\n${r.error.issues.map((i) => `  ${String(i.path[0])}: ${i.message}`).join("\n")}`,
     );
+  }
+  if (r.data.METRICS_PORT !== undefined && r.data.METRICS_PORT !== 0 && r.data.METRICS_PORT === r.data.GATEWAY_PORT) {
+    throw new ConfigError("invalid configuration:\n  METRICS_PORT: must differ from GATEWAY_PORT");
   }
   if (r.data.LOGIN_URL && r.data.ALLOWED_RETURN_HOSTS.length === 0) {
     throw new ConfigError(

@@ -1,6 +1,7 @@
 // Starts the gateway. SIGHUP (or a change of the routes file) reloads the routes;
 // a bad new file is refused with a message and the old routes stay in force.
 import { watch } from "node:fs";
+import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { createGuard, type InvalidationLog, subscribeInvalidations } from "@gatehouse/guard";
 import { Redis } from "ioredis";
@@ -60,7 +61,20 @@ export async function start(env: NodeJS.ProcessEnv = process.env, opts: { logDes
   const gw = createGateway({ cfg, log, guard, table, ...(redis ? { redis } : {}) });
   await new Promise<void>((res, rej) => gw.server.listen(cfg.GATEWAY_PORT, cfg.GATEWAY_HOST, res).once("error", rej));
   const port = (gw.server.address() as AddressInfo).port;
-  log.info({ port, routes: table.routes.length }, "gateway listening");
+  let metricsServer: Server | undefined;
+  if (cfg.METRICS_PORT !== undefined) {
+    const m = createServer(gw.metricsHandler);
+    metricsServer = m;
+    try {
+      await new Promise<void>((res, rej) => m.listen(cfg.METRICS_PORT, cfg.GATEWAY_HOST, res).once("error", rej));
+    } catch (e) {
+      await gw.close();
+      await guard.close();
+      throw e;
+    }
+  }
+  const metricsPort = metricsServer ? (metricsServer.address() as AddressInfo).port : undefined;
+  log.info({ port, metricsPort, routes: table.routes.length }, "gateway listening");
 
   const reload = (why: string) => {
     try {
@@ -84,6 +98,8 @@ export async function start(env: NodeJS.ProcessEnv = process.env, opts: { logDes
 
   return {
     port,
+    /** The metrics listener's port, when METRICS_PORT is set. */
+    metricsPort,
     gateway: gw,
     reload,
     async stop() {
@@ -91,6 +107,7 @@ export async function start(env: NodeJS.ProcessEnv = process.env, opts: { logDes
       watcher.close();
       clearTimeout(debounce);
       await gw.close();
+      if (metricsServer) await new Promise<void>((r) => metricsServer.close(() => r()));
       await guard.close();
       await redis?.quit().catch(() => {});
       subscriber?.disconnect();

@@ -51,6 +51,11 @@ export interface GatewayDeps {
 
 export interface Gateway {
   server: Server;
+  /**
+   * The metrics listener's handler (GET /metrics), for a separate port: with
+   * METRICS_PORT set, the public port does not serve /metrics.
+   */
+  metricsHandler: (req: IncomingMessage, res: ServerResponse) => void;
   reload(table: RouteTable): void;
   close(): Promise<void>;
   readonly table: RouteTable;
@@ -304,11 +309,7 @@ export function createGateway(deps: GatewayDeps): Gateway {
       const ready = await readiness();
       return sendJson(res, ready.ok ? 200 : 503, ready);
     }
-    if (path === "/metrics") {
-      res.writeHead(200, { "content-type": "text/plain; version=0.0.4" });
-      res.end(renderAll([metrics.requests, metrics.decisions, metrics.websockets]));
-      return;
-    }
+    if (path === "/metrics" && cfg.METRICS_PORT === undefined) return sendMetrics(res);
     if (path === "/decisions" || path.startsWith("/decisions/")) {
       routeName = "decisions";
       return forwardAuth(req, res, path);
@@ -506,8 +507,20 @@ export function createGateway(deps: GatewayDeps): Gateway {
     );
   });
 
+  function sendMetrics(res: ServerResponse): void {
+    res.writeHead(200, { "content-type": "text/plain; version=0.0.4", "cache-control": "no-store" });
+    res.end(renderAll([metrics.requests, metrics.decisions, metrics.websockets]));
+  }
+
   return {
     server,
+    metricsHandler(req, res) {
+      const path = (req.url ?? "/").split("?")[0];
+      if (path !== "/metrics") return sendError(res, 404, "not_found", "this port serves only GET /metrics");
+      if (req.method !== "GET" && req.method !== "HEAD")
+        return sendError(res, 405, "method_not_allowed", "GET /metrics only");
+      sendMetrics(res);
+    },
     get table() {
       return table;
     },

@@ -28,6 +28,10 @@ describe("gateway configuration", () => {
     expect(bad({ ...good, TRUSTED_PROXIES: "banana" })).toMatch(/TRUSTED_PROXIES/);
     expect(bad({ ...good, BRUTE_FORCE_MAX_FAILURES: "0" })).toMatch(/BRUTE_FORCE_MAX_FAILURES/);
     expect(bad({ ...good, LOGIN_URL: "https://app.example.com/auth/login" })).toMatch(/ALLOWED_RETURN_HOSTS/);
+    expect(bad({ ...good, METRICS_PORT: "metrics" })).toMatch(/METRICS_PORT/);
+    expect(bad({ ...good, GATEWAY_PORT: "7400", METRICS_PORT: "7400" })).toMatch(/METRICS_PORT: must differ/);
+    expect(loadConfig({ ...good, METRICS_PORT: "7431" }).METRICS_PORT).toBe(7431);
+    expect(loadConfig(good).METRICS_PORT).toBeUndefined();
   });
 
   it("trusted proxies match by CIDR, IPv4 and IPv6", () => {
