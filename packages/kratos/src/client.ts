@@ -8,7 +8,7 @@
 import type { IncomingHttpHeaders } from "node:http";
 import { Pool } from "undici";
 import { DEFAULT_SESSION_COOKIE, isValidCookieValue, isValidToken, type KratosCredential } from "./credentials.ts";
-import { KratosError, parseRetryAfter } from "./errors.ts";
+import { KratosError, networkErrorCode, parseRetryAfter, STALE_SOCKET_CODES } from "./errors.ts";
 import { type KratosIdentity, type KratosSession, mapIdentity, mapSession } from "./session.ts";
 
 export interface KratosClientOptions {
@@ -92,21 +92,6 @@ function positiveInt(v: number | undefined, fallback: number, what: string): num
   if (!Number.isSafeInteger(v) || v <= 0) throw new TypeError(`createKratosClient: ${what} must be a positive integer`);
   return v;
 }
-
-function errorCode(err: unknown): string {
-  if (typeof err === "object" && err !== null) {
-    const code = (err as { code?: unknown }).code;
-    if (typeof code === "string") return code;
-    const name = (err as { name?: unknown }).name;
-    if (typeof name === "string") return name;
-  }
-  return "error";
-}
-
-// Typically a keep-alive socket the server closed just as we reused it. Every
-// call here is idempotent (GET, DELETE), so one retry is safe and keeps a
-// routine race from becoming a user-visible 503.
-const STALE_SOCKET = new Set(["ECONNRESET", "EPIPE", "UND_ERR_SOCKET"]);
 
 async function readBody(body: AsyncIterable<Buffer> & { destroy(): void }, max: number, op: string): Promise<string> {
   const chunks: Buffer[] = [];
@@ -241,11 +226,12 @@ export function createKratosClient(options: KratosClientOptions): KratosClient {
         return { status: res.statusCode, headers: res.headers, text };
       } catch (err) {
         if (err instanceof KratosError) throw err;
-        const code = errorCode(err);
+        const code = networkErrorCode(err);
         if (signal.aborted || /^UND_ERR_\w*TIMEOUT$/.test(code)) {
           throw new KratosError("unavailable", `Kratos ${o.op} timed out after ${o.timeoutMs} ms`, { cause: err });
         }
-        if (attempt === 0 && STALE_SOCKET.has(code)) continue;
+        // Every call here is idempotent (GET, DELETE): one retry on a stale keep-alive socket is safe.
+        if (attempt === 0 && STALE_SOCKET_CODES.has(code)) continue;
         throw new KratosError("unavailable", `Kratos ${o.op} failed: ${code}`, { cause: err });
       }
     }

@@ -76,3 +76,21 @@ export function parseRetryAfter(value: string | undefined, now: number = Date.no
   if (Number.isNaN(at)) return undefined;
   return Math.max(0, Math.ceil((at - now) / 1000));
 }
+
+/** The code of a network error (`err.code`, else its name), for deciding whether to retry. */
+export function networkErrorCode(err: unknown): string {
+  if (typeof err === "object" && err !== null) {
+    const code = (err as { code?: unknown }).code;
+    if (typeof code === "string") return code;
+    const name = (err as { name?: unknown }).name;
+    if (typeof name === "string") return name;
+  }
+  return "error";
+}
+
+/**
+ * Codes of a keep-alive socket the server closed just as it was reused: a routine
+ * race that one retry of an idempotent call (or a token exchange) absorbs, so it
+ * never becomes a user-visible 503. Shared with the guard's undici transport.
+ */
+export const STALE_SOCKET_CODES: ReadonlySet<string> = new Set(["ECONNRESET", "EPIPE", "UND_ERR_SOCKET"]);

@@ -21,7 +21,9 @@ export {
   KratosError,
   type KratosErrorCode,
   type KratosErrorOptions,
+  networkErrorCode,
   parseRetryAfter,
+  STALE_SOCKET_CODES,
 } from "./errors.ts";
 export {
   type Aal,

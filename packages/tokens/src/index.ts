@@ -20,6 +20,8 @@ export {
 } from "./claims.ts";
 export { isTokenError, TOKEN_ERROR_CODES, TokenError, type TokenErrorCode, type TokenErrorOptions } from "./errors.ts";
 export { JWKS_CACHE_CONTROL, JWKS_CONTENT_TYPE, type JwksDocument, toJwksDocument } from "./jwks.ts";
+// Exported because services caching per-request lookups want the same small LRU, and
+// the same deadline on a promise (the guard's Redis calls).
 export {
   createLocalJwks,
   createRemoteJwks,
@@ -27,6 +29,7 @@ export {
   type JwksSource,
   type RemoteJwks,
   type RemoteJwksOptions,
+  settleWithin,
 } from "./jwks-source.ts";
 export {
   decryptPrivateKey,
@@ -41,7 +44,6 @@ export {
   type SigningAlg,
   type SigningKey,
 } from "./keys.ts";
-// Exported because services caching per-request lookups want the same small LRU.
 export { LruCache } from "./lru.ts";
 export {
   ACCESS_TOKEN_TYP,

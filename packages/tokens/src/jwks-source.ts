@@ -281,8 +281,11 @@ function nonNegative(value: number, name: string): number {
   return value;
 }
 
-/** Settles like `promise`, or rejects with `onTimeout()` after `ms`, whichever is first. */
-function settleWithin<T>(promise: Promise<T>, ms: number, onTimeout: () => Error): Promise<T> {
+/**
+ * Settles like `promise`, or rejects with `onTimeout()` after `ms`, whichever is first
+ * (the operation itself is left to finish).
+ */
+export function settleWithin<T>(promise: Promise<T>, ms: number, onTimeout: () => Error): Promise<T> {
   return new Promise<T>((resolve, reject) => {
     const timer = setTimeout(() => reject(onTimeout()), Math.max(0, ms));
     promise.then(

@@ -1,6 +1,7 @@
 // Optional revocation check for the JWT path. A token stays valid until it expires
 // (minutes); a guard that must honour a revocation sooner asks this list, which the
 // auth-service fills on POST /admin/sessions/revoke (Redis keys "gh:rv:<sid>").
+import { settleWithin } from "@gatehouse/tokens";
 import type { RedisLike } from "./authenticate/cache.ts";
 
 export interface RevocationCheck {
@@ -19,25 +20,8 @@ export function redisRevocationList(
     async isRevoked(sessionId) {
       if (redis.exists === undefined) throw new Error("the Redis client has no exists()");
       const exists = redis.exists.bind(redis);
-      const n = await withTimeout(exists(prefix + sessionId), timeoutMs, "Redis EXISTS timed out");
+      const n = await settleWithin(exists(prefix + sessionId), timeoutMs, () => new Error("Redis EXISTS timed out"));
       return n > 0;
     },
   };
-}
-
-/** Rejects after `ms` if `promise` has not settled (the operation itself is left to finish). */
-export function withTimeout<T>(promise: Promise<T>, ms: number, message: string): Promise<T> {
-  return new Promise<T>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(message)), ms);
-    promise.then(
-      (value) => {
-        clearTimeout(timer);
-        resolve(value);
-      },
-      (error: unknown) => {
-        clearTimeout(timer);
-        reject(error);
-      },
-    );
-  });
 }

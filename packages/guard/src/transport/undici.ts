@@ -1,6 +1,7 @@
 // Transport on a keep-alive undici Pool per origin: the session path calls the
 // auth-service on every uncached request, and a pooled client costs far less CPU per
 // call than the global fetch. Node only; the Next.js entry never imports this file.
+import { networkErrorCode, STALE_SOCKET_CODES } from "@gatehouse/kratos";
 import { Pool } from "undici";
 import { type Transport, TransportError, type TransportRequest, type TransportResponse } from "./types.ts";
 
@@ -9,21 +10,6 @@ export interface UndiciTransportOptions {
   connections?: number;
   /** Idle keep-alive sockets are closed after this long. Default 10 000 ms. */
   keepAliveTimeoutMs?: number;
-}
-
-// Typically a keep-alive socket the server closed just as we reused it. The token
-// exchange has no side effect worth protecting (minting is idempotent for the caller),
-// so one retry keeps a routine race from becoming a user-visible 503.
-const STALE_SOCKET = new Set(["ECONNRESET", "EPIPE", "UND_ERR_SOCKET"]);
-
-function errorCode(err: unknown): string {
-  if (typeof err === "object" && err !== null) {
-    const code = (err as { code?: unknown }).code;
-    if (typeof code === "string") return code;
-    const name = (err as { name?: unknown }).name;
-    if (typeof name === "string") return name;
-  }
-  return "error";
 }
 
 export function undiciTransport(options: UndiciTransportOptions = {}): Transport {
@@ -97,7 +83,7 @@ export function undiciTransport(options: UndiciTransportOptions = {}): Transport
           if (err instanceof TransportError) throw err;
           if (signal.aborted)
             throw new TransportError("timeout", `no answer within ${req.timeoutMs} ms`, { cause: err });
-          const code = errorCode(err);
+          const code = networkErrorCode(err);
           if (
             code === "UND_ERR_HEADERS_TIMEOUT" ||
             code === "UND_ERR_BODY_TIMEOUT" ||
@@ -105,7 +91,8 @@ export function undiciTransport(options: UndiciTransportOptions = {}): Transport
           ) {
             throw new TransportError("timeout", `no answer within ${req.timeoutMs} ms`, { cause: err });
           }
-          if (attempt === 0 && STALE_SOCKET.has(code)) continue;
+          // A stale keep-alive socket: the exchange is idempotent for the caller, so retry once.
+          if (attempt === 0 && STALE_SOCKET_CODES.has(code)) continue;
           throw new TransportError("network", `request failed (${code})`, { cause: err });
         }
       }

@@ -5,8 +5,7 @@
 // every read: a tampered Redis can at worst replay a genuine, unexpired token.
 // Redis is only ever a cache: when it is slow or down the guard asks the
 // auth-service instead, it never denies because of Redis.
-import { LruCache } from "@gatehouse/tokens";
-import { withTimeout } from "../revocation.ts";
+import { LruCache, settleWithin } from "@gatehouse/tokens";
 import type { GuardEvent, Principal } from "../types.ts";
 
 /**
@@ -83,7 +82,11 @@ export class TokenCache {
     if (redis === undefined) return undefined;
     let raw: string | null;
     try {
-      raw = await withTimeout(redis.get(this.#prefix + key), this.#redisTimeoutMs, "Redis GET timed out");
+      raw = await settleWithin(
+        redis.get(this.#prefix + key),
+        this.#redisTimeoutMs,
+        () => new Error("Redis GET timed out"),
+      );
     } catch (error) {
       this.#onEvent({ type: "redis_error", operation: "get", message: messageOf(error) });
       return undefined;
@@ -108,10 +111,10 @@ export class TokenCache {
     const redis = this.#usableRedis();
     if (redis === undefined) return;
     try {
-      await withTimeout(
+      await settleWithin(
         redis.set(this.#prefix + key, JSON.stringify({ t: entry.token, x: entry.expiresAtMs }), "PX", ttlMs),
         this.#redisTimeoutMs,
-        "Redis SET timed out",
+        () => new Error("Redis SET timed out"),
       );
     } catch (error) {
       this.#onEvent({ type: "redis_error", operation: "set", message: messageOf(error) });
