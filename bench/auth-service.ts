@@ -19,10 +19,10 @@ import { fork } from "node:child_process";
 import { cpus, loadavg } from "node:os";
 import { resolve } from "node:path";
 import pg from "pg";
+import { countingProxy } from "../tools/stack/counting-proxy.ts";
 import { internalUrls, readState, type StackConfig, stackConfig, startStack, stopStack } from "../tools/stack/index.ts";
 import { stopProcess } from "../tools/stack/supervisor.ts";
 import { startAuth } from "./lib/auth.ts";
-import { countingProxy } from "./lib/counting-proxy.ts";
 import {
   Child,
   cleanups,

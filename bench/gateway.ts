@@ -20,10 +20,10 @@
 import { writeFileSync } from "node:fs";
 import { cpus, loadavg } from "node:os";
 import { join, resolve } from "node:path";
+import { countingProxy } from "../tools/stack/counting-proxy.ts";
 import { internalUrls, REPO_ROOT, type StackConfig, stackConfig, startStack, stopStack } from "../tools/stack/index.ts";
 import { httpOk, startProcess, stopProcess, waitReady } from "../tools/stack/supervisor.ts";
 import { startAuth } from "./lib/auth.ts";
-import { countingProxy } from "./lib/counting-proxy.ts";
 import {
   Child,
   cleanups,

@@ -2,46 +2,14 @@
 // session cache's in-flight map makes every concurrent miss for the same
 // credential wait on the same whoami. Kratos is reached through a counting
 // proxy, so the count is what Kratos saw, not what the service says it did.
-import http from "node:http";
-import type { AddressInfo } from "node:net";
 import { Pool } from "undici";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { PASSWORD, stack } from "../../../test/support/kratos.ts";
+import { countingProxy } from "../../../tools/stack/counting-proxy.ts";
 import { type Running, startAuthService } from "./in-process.ts";
 import { newUser } from "./support.ts";
 
 const CONCURRENCY = 1_000;
-
-/** An HTTP passthrough to `target` that counts the whoami requests it forwards. */
-async function countingProxy(target: string) {
-  const up = new URL(target);
-  const agent = new http.Agent({ keepAlive: true, maxSockets: 64 });
-  let whoami = 0;
-  const server = http.createServer((req, res) => {
-    if (req.url?.startsWith("/sessions/whoami")) whoami++;
-    const fwd = http.request(
-      { host: up.hostname, port: up.port, method: req.method, path: req.url, headers: req.headers, agent },
-      (r) => {
-        res.writeHead(r.statusCode ?? 502, r.headers);
-        r.pipe(res);
-      },
-    );
-    fwd.on("error", () => res.destroy());
-    req.pipe(fwd);
-  });
-  await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
-  return {
-    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
-    get whoami() {
-      return whoami;
-    },
-    async close() {
-      agent.destroy();
-      server.closeAllConnections();
-      await new Promise<void>((r) => server.close(() => r()));
-    },
-  };
-}
 
 /** A further session of an existing identity, through the native-app login flow. */
 async function login(email: string): Promise<string> {
@@ -63,7 +31,7 @@ interface Burst {
 }
 
 /** Fires CONCURRENCY exchanges of one session at once, over connections opened beforehand. */
-async function burst(url: string, sessionToken: string, proxy: { whoami: number }): Promise<Burst> {
+async function burst(url: string, sessionToken: string, proxy: { readonly count: number }): Promise<Burst> {
   const pool = new Pool(url, { connections: CONCURRENCY, pipelining: 1 });
   try {
     // Open every connection first, so the exchanges start together instead of
@@ -74,7 +42,7 @@ async function burst(url: string, sessionToken: string, proxy: { whoami: number 
         await r.body.dump();
       }),
     );
-    const before = proxy.whoami;
+    const before = proxy.count;
     const replies = await Promise.all(
       Array.from({ length: CONCURRENCY }, async () => {
         const r = await pool.request({
@@ -87,7 +55,7 @@ async function burst(url: string, sessionToken: string, proxy: { whoami: number 
         return { status: r.statusCode, token: body.access_token };
       }),
     );
-    return { whoami: proxy.whoami - before, replies };
+    return { whoami: proxy.count - before, replies };
   } finally {
     await pool.close();
   }
@@ -99,14 +67,11 @@ describe(`session cache single-flight: ${CONCURRENCY} concurrent POST /v1/token 
   let result: Burst;
 
   beforeAll(async () => {
-    proxy = await countingProxy(stack().kratosPublic);
+    proxy = await countingProxy(stack().kratosPublic, "/sessions/whoami");
     svc = await startAuthService({ KRATOS_PUBLIC_URL: proxy.url, RATE_LIMIT_PER_MINUTE: "1000000" });
     // The service learns the user (record, roles) from a first session; the burst
     // then uses a second, never-seen session of the same user. What is cold is the
-    // session, which is what the session cache single-flights. (With a brand-new
-    // user every one of the concurrent requests would also upsert the user and load
-    // its roles, since TokenExchange has no single-flight of its own: on a busy
-    // machine that exhausts the database pool, see bench/README.md.)
+    // session, which is what the session cache single-flights.
     const user = await newUser("singleflight");
     const first = await fetch(`${svc.url}/v1/token`, {
       method: "POST",

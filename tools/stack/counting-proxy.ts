@@ -1,6 +1,6 @@
 // An HTTP passthrough (keep-alive both ways) that counts the requests it forwards
 // whose path starts with a prefix: put in front of Kratos it counts whoami calls,
-// in front of the auth-service token exchanges.
+// in front of the auth-service token exchanges. Used by the tests and by bench/.
 import http from "node:http";
 import type { AddressInfo } from "node:net";
 
