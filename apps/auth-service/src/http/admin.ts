@@ -9,7 +9,7 @@ import { z } from "zod";
 import type { App } from "../app.ts";
 import { createApiKey, revokeApiKey } from "../domain/api-keys.ts";
 import { handleRegistrationWebhook } from "../webhooks/registration.ts";
-import { ApiError, errorHandler, notFound } from "./errors.ts";
+import { ApiError, errorHandler, notFound, wrap } from "./errors.ts";
 import { healthRoutes } from "./health.ts";
 import { accessLog, jsonBody, requestId } from "./middleware.ts";
 import { API_KEY_FIELDS, parseBody } from "./validate.ts";
@@ -22,11 +22,15 @@ export function secretEquals(given: string | undefined, expected: string): boole
   return timingSafeEqual(a, b);
 }
 
-const wrap =
-  (fn: (req: Request, res: express.Response) => Promise<void>): RequestHandler =>
-  (req, res, next) => {
-    fn(req, res).catch(next);
-  };
+// Request bodies (and one path), built once: constructing a zod schema per request is work for nothing.
+const uuid = z.string().uuid();
+const BODY = {
+  rotate: z.object({ force: z.boolean().optional() }).strict(),
+  revoke: z.union([z.object({ session_id: uuid }).strict(), z.object({ identity_id: uuid }).strict()]),
+  apiKey: z.object({ organization_id: uuid, identity_id: uuid.optional(), ...API_KEY_FIELDS }).strict(),
+  apiKeyPath: z.object({ orgId: uuid, keyId: uuid }),
+  introspect: z.object({ token: z.string().min(1).max(16_384) }).strict(),
+};
 
 function operatorOnly(app: App): RequestHandler {
   return (req, _res, next) => {
@@ -77,7 +81,7 @@ export function adminApp(app: App): express.Express {
   ops.post(
     "/admin/keys/rotate",
     wrap(async (req, res) => {
-      const body = parseBody(req, z.object({ force: z.boolean().optional() }).strict());
+      const body = parseBody(req, BODY.rotate);
       const result = await app.keys.rotate(ctx(req), { force: body.force ?? false });
       res.json(result);
     }),
@@ -86,13 +90,7 @@ export function adminApp(app: App): express.Express {
   ops.post(
     "/admin/sessions/revoke",
     wrap(async (req, res) => {
-      const body = parseBody(
-        req,
-        z.union([
-          z.object({ session_id: z.string().uuid() }).strict(),
-          z.object({ identity_id: z.string().uuid() }).strict(),
-        ]),
-      );
+      const body = parseBody(req, BODY.revoke);
       const out =
         "session_id" in body
           ? await app.revocation.revokeSession(body.session_id, ctx(req))
@@ -104,16 +102,7 @@ export function adminApp(app: App): express.Express {
   ops.post(
     "/admin/api-keys",
     wrap(async (req, res) => {
-      const body = parseBody(
-        req,
-        z
-          .object({
-            organization_id: z.string().uuid(),
-            identity_id: z.string().uuid().optional(),
-            ...API_KEY_FIELDS,
-          })
-          .strict(),
-      );
+      const body = parseBody(req, BODY.apiKey);
       const out = await createApiKey(
         app.db,
         {
@@ -133,7 +122,7 @@ export function adminApp(app: App): express.Express {
   ops.delete(
     "/admin/organizations/:orgId/api-keys/:keyId",
     wrap(async (req, res) => {
-      const ids = z.object({ orgId: z.string().uuid(), keyId: z.string().uuid() }).safeParse(req.params);
+      const ids = BODY.apiKeyPath.safeParse(req.params);
       if (!ids.success) throw new ApiError(400, "bad_request", "path parameters must be UUIDs");
       await revokeApiKey(app.db, { orgId: ids.data.orgId, id: ids.data.keyId }, ctx(req));
       await app.bus.publish({ t: "identity", id: `api_key:${ids.data.keyId}` });
@@ -147,7 +136,7 @@ export function adminApp(app: App): express.Express {
   ops.post(
     "/admin/introspect",
     wrap(async (req, res) => {
-      const body = parseBody(req, z.object({ token: z.string().min(1).max(16_384) }).strict());
+      const body = parseBody(req, BODY.introspect);
       let claims: Awaited<ReturnType<typeof verifier.verify>>;
       try {
         claims = await verifier.verify(body.token);

@@ -4,7 +4,7 @@
 
 import type { ServerResponse } from "node:http";
 import { KratosError } from "@gatehouse/kratos";
-import type { ErrorRequestHandler, RequestHandler, Response } from "express";
+import type { ErrorRequestHandler, Request, RequestHandler, Response } from "express";
 import type { Logger } from "pino";
 import { DomainError } from "../domain/errors.ts";
 
@@ -147,6 +147,13 @@ export function failure(log: Logger, e: unknown, requestId: unknown): ApiError {
   }
   return err;
 }
+
+/** An async route handler whose rejection goes to errorHandler (Express 5 would too; this keeps it explicit). */
+export const wrap =
+  (fn: (req: Request, res: Response) => Promise<void>): RequestHandler =>
+  (req, res, next) => {
+    fn(req, res).catch(next);
+  };
 
 export function errorHandler(log: Logger): ErrorRequestHandler {
   return (e, _req, res, _next) => {

@@ -5,11 +5,12 @@ import type { RequestListener } from "node:http";
 import { authorize, type Principal as GuardPrincipal } from "@gatehouse/guard";
 import { permissionsFor } from "@gatehouse/tokens";
 import cors from "cors";
-import express, { type Request, type RequestHandler, type Router } from "express";
+import express, { type Request, type Router } from "express";
 import helmet from "helmet";
 import proxyAddr from "proxy-addr";
 import { z } from "zod";
 import type { App } from "../app.ts";
+import { ORG_ROLES, PLANS, TEAM_ROLES } from "../db/schema.ts";
 import { createApiKey, listApiKeys, revokeApiKey } from "../domain/api-keys.ts";
 import { listAudit } from "../domain/audit.ts";
 import { addMember, changeRole, listMembers, listMembershipsForUser, removeMember } from "../domain/memberships.ts";
@@ -28,7 +29,7 @@ import { findUserByEmail } from "../domain/users.ts";
 import type { Principal } from "../exchange/exchange.ts";
 import { JWKS_CACHE_CONTROL } from "../keys/store.ts";
 import { assertAllowedOrigin, sessionCredential } from "./credentials.ts";
-import { ApiError, errorHandler, notFound } from "./errors.ts";
+import { ApiError, errorHandler, notFound, wrap } from "./errors.ts";
 import { healthRoutes } from "./health.ts";
 import { accessLog, jsonBody, requestId } from "./middleware.ts";
 import { RateLimiter, rateLimit } from "./rate-limit.ts";
@@ -36,6 +37,23 @@ import { issueToken, staticHeaders, tokenLane } from "./token.ts";
 import { API_KEY_FIELDS, parseBody } from "./validate.ts";
 
 const uuid = z.string().uuid();
+
+// Request bodies, built once: constructing a zod schema per request is work for nothing.
+const BODY = {
+  onboarding: z.object({ name: z.string().trim().min(1).max(200), plan: z.enum(PLANS).optional() }).strict(),
+  addMember: z
+    .object({ identity_id: uuid.optional(), email: z.string().email().max(320).optional(), role: z.enum(ORG_ROLES) })
+    .strict()
+    .refine(
+      (b) => (b.identity_id === undefined) !== (b.email === undefined),
+      "send identity_id or email (one of them)",
+    ),
+  role: z.object({ role: z.enum(ORG_ROLES) }).strict(),
+  plan: z.object({ plan: z.enum(PLANS) }).strict(),
+  apiKey: z.object({ ...API_KEY_FIELDS, as_user: z.boolean().default(false) }).strict(),
+  team: z.object({ name: z.string().trim().min(1).max(100) }).strict(),
+  teamMember: z.object({ role: z.enum(TEAM_ROLES).default("member") }).strict(),
+};
 
 /** Resolves the signed-in caller for the organization API (cookie or session token). */
 function signedIn(app: App, allowed: ReadonlySet<string>) {
@@ -77,12 +95,6 @@ const need = (p: Caller, roles: readonly string[]) => {
   if (!v.ok) throw new ApiError(403, "forbidden", v.message);
 };
 
-const wrap =
-  (fn: (req: Request, res: express.Response) => Promise<void>): RequestHandler =>
-  (req, res, next) => {
-    fn(req, res).catch(next);
-  };
-
 export function publicRouter(app: App, tokenLimiter: RateLimiter): Router {
   const r = express.Router();
   const allowed = new Set(app.cfg.corsOrigins);
@@ -117,19 +129,11 @@ export function publicRouter(app: App, tokenLimiter: RateLimiter): Router {
   r.post(
     "/v1/onboarding",
     wrap(async (req, res) => {
-      const body = parseBody(
-        req,
-        z
-          .object({
-            name: z.string().trim().min(1).max(200),
-            plan: z.enum(["starter", "pro", "enterprise"]).optional(),
-          })
-          .strict(),
-      );
+      const body = parseBody(req, BODY.onboarding);
       const p = await me(req);
       const user = await app.users.get(p.identityId);
       const tier = user?.signupTier;
-      const plan = body.plan ?? (tier === "starter" || tier === "pro" || tier === "enterprise" ? tier : "starter");
+      const plan = body.plan ?? PLANS.find((x) => x === tier) ?? "starter";
       const out = await onboard(app.db, { identityId: p.identityId, name: body.name, plan }, ctx(req, p.identityId));
       await app.bus.publish({ t: "identity", id: p.identityId });
       res.status(out.created ? 201 : 200).json({ organization: out.organization, created: out.created });
@@ -157,20 +161,7 @@ export function publicRouter(app: App, tokenLimiter: RateLimiter): Router {
     "/v1/organizations/:orgId/members",
     wrap(async (req, res) => {
       const orgId = parseParam(req.params.orgId);
-      const body = parseBody(
-        req,
-        z
-          .object({
-            identity_id: uuid.optional(),
-            email: z.string().email().max(320).optional(),
-            role: z.enum(["owner", "admin", "member"]),
-          })
-          .strict()
-          .refine(
-            (b) => (b.identity_id === undefined) !== (b.email === undefined),
-            "send identity_id or email (one of them)",
-          ),
-      );
+      const body = parseBody(req, BODY.addMember);
       const p = await me(req, orgId);
       need(p, ["owner", "admin"]);
       if (body.role === "owner") need(p, ["owner"]);
@@ -194,7 +185,7 @@ export function publicRouter(app: App, tokenLimiter: RateLimiter): Router {
     wrap(async (req, res) => {
       const orgId = parseParam(req.params.orgId);
       const identityId = parseParam(req.params.identityId);
-      const body = parseBody(req, z.object({ role: z.enum(["owner", "admin", "member"]) }).strict());
+      const body = parseBody(req, BODY.role);
       const p = await me(req, orgId);
       need(p, ["owner", "admin"]);
       if (body.role === "owner") need(p, ["owner"]);
@@ -222,7 +213,7 @@ export function publicRouter(app: App, tokenLimiter: RateLimiter): Router {
     "/v1/organizations/:orgId",
     wrap(async (req, res) => {
       const orgId = parseParam(req.params.orgId);
-      const body = parseBody(req, z.object({ plan: z.enum(["starter", "pro", "enterprise"]) }).strict());
+      const body = parseBody(req, BODY.plan);
       const p = await me(req, orgId);
       need(p, ["owner"]);
       const org = await changePlan(app.db, orgId, body.plan, ctx(req, p.identityId));
@@ -258,15 +249,7 @@ export function publicRouter(app: App, tokenLimiter: RateLimiter): Router {
     tokenLimit,
     wrap(async (req, res) => {
       const orgId = parseParam(req.params.orgId);
-      const body = parseBody(
-        req,
-        z
-          .object({
-            ...API_KEY_FIELDS,
-            as_user: z.boolean().default(false),
-          })
-          .strict(),
-      );
+      const body = parseBody(req, BODY.apiKey);
       const p = await me(req, orgId);
       need(p, ["owner", "admin"]);
       const out = await createApiKey(
@@ -324,7 +307,7 @@ export function publicRouter(app: App, tokenLimiter: RateLimiter): Router {
     "/v1/organizations/:orgId/teams",
     wrap(async (req, res) => {
       const orgId = parseParam(req.params.orgId);
-      const body = parseBody(req, z.object({ name: z.string().trim().min(1).max(100) }).strict());
+      const body = parseBody(req, BODY.team);
       const p = await me(req, orgId);
       need(p, ["owner", "admin"]);
       res.status(201).json({ team: await createTeam(app.db, { orgId, name: body.name }, ctx(req, p.identityId)) });
@@ -336,7 +319,7 @@ export function publicRouter(app: App, tokenLimiter: RateLimiter): Router {
     wrap(async (req, res) => {
       const orgId = parseParam(req.params.orgId);
       const teamId = parseParam(req.params.teamId);
-      const body = parseBody(req, z.object({ name: z.string().trim().min(1).max(100) }).strict());
+      const body = parseBody(req, BODY.team);
       const p = await me(req, orgId);
       need(p, ["owner", "admin"]);
       res.json({ team: await renameTeam(app.db, { orgId, teamId, name: body.name }, ctx(req, p.identityId)) });
@@ -363,7 +346,7 @@ export function publicRouter(app: App, tokenLimiter: RateLimiter): Router {
       const orgId = parseParam(req.params.orgId);
       const teamId = parseParam(req.params.teamId);
       const identityId = parseParam(req.params.identityId);
-      const body = parseBody(req, z.object({ role: z.enum(["lead", "member"]).default("member") }).strict());
+      const body = parseBody(req, BODY.teamMember);
       const p = await me(req, orgId);
       need(p, ["owner", "admin"]);
       const existing = (await listTeamMembers(app.db, { orgId, teamId })).find((m) => m.identityId === identityId);

@@ -5,10 +5,9 @@
 import type { Request } from "express";
 import { z } from "zod";
 import type { App } from "../app.ts";
+import { PLANS } from "../db/schema.ts";
 import { upsertUserFromKratos } from "../domain/users.ts";
 import { parseBody } from "../http/validate.ts";
-
-const PLANS = ["starter", "pro", "enterprise"] as const;
 
 const body = z.object({
   identity_id: z.string().uuid(),
