@@ -24,8 +24,20 @@ function key(l: Labels): string {
   return k;
 }
 
+/** One labelled series of a counter, for callers that increment it on a hot path. */
+export interface CounterSeries {
+  inc(by?: number): void;
+}
+
+class CounterValue implements CounterSeries {
+  value = 0;
+  inc(by = 1): void {
+    this.value += by;
+  }
+}
+
 export class Counter {
-  readonly values = new Map<string, number>();
+  readonly #values = new Map<string, CounterValue>();
   readonly name: string;
   readonly help: string;
   constructor(name: string, help: string) {
@@ -33,19 +45,50 @@ export class Counter {
     this.help = help;
   }
   inc(labels: Labels = {}, by = 1): void {
+    this.labels(labels).inc(by);
+  }
+  /**
+   * The series of one label set. Holding on to it skips the label-key lookup of
+   * inc(labels) (a few µs on a request path that is otherwise sub-10 µs).
+   */
+  labels(labels: Labels = {}): CounterSeries {
     const k = key(labels);
-    this.values.set(k, (this.values.get(k) ?? 0) + by);
+    let v = this.#values.get(k);
+    if (v === undefined) {
+      v = new CounterValue();
+      this.#values.set(k, v);
+    }
+    return v;
   }
   render(): string {
     const lines = [`# HELP ${this.name} ${this.help}`, `# TYPE ${this.name} counter`];
-    if (this.values.size === 0) lines.push(`${this.name} 0`);
-    for (const [k, v] of this.values) lines.push(`${this.name}${k ? `{${k}}` : ""} ${v}`);
+    if (this.#values.size === 0) lines.push(`${this.name} 0`);
+    for (const [k, v] of this.#values) lines.push(`${this.name}${k ? `{${k}}` : ""} ${v.value}`);
     return lines.join("\n");
   }
 }
 
+/** One labelled series of a histogram, for callers that observe it on a hot path. */
+export interface HistogramSeries {
+  observe(seconds: number): void;
+}
+
+class HistogramValue implements HistogramSeries {
+  // Per bucket, not cumulative: an observation touches one slot; render() sums.
+  readonly counts: number[] = BUCKETS.map(() => 0);
+  sum = 0;
+  count = 0;
+  observe(seconds: number): void {
+    let i = 0;
+    while (i < BUCKETS.length && seconds > (BUCKETS[i] as number)) i++;
+    if (i < BUCKETS.length) this.counts[i] = (this.counts[i] as number) + 1;
+    this.sum += seconds;
+    this.count++;
+  }
+}
+
 export class Histogram {
-  readonly series = new Map<string, { counts: number[]; sum: number; count: number }>();
+  readonly #series = new Map<string, HistogramValue>();
   readonly name: string;
   readonly help: string;
   constructor(name: string, help: string) {
@@ -53,21 +96,27 @@ export class Histogram {
     this.help = help;
   }
   observe(labels: Labels, seconds: number): void {
+    this.labels(labels).observe(seconds);
+  }
+  /** The series of one label set; see Counter.labels. */
+  labels(labels: Labels = {}): HistogramSeries {
     const k = key(labels);
-    let s = this.series.get(k);
-    if (!s) {
-      s = { counts: BUCKETS.map(() => 0), sum: 0, count: 0 };
-      this.series.set(k, s);
+    let s = this.#series.get(k);
+    if (s === undefined) {
+      s = new HistogramValue();
+      this.#series.set(k, s);
     }
-    for (let i = 0; i < BUCKETS.length; i++) if (seconds <= (BUCKETS[i] ?? 0)) s.counts[i] = (s.counts[i] ?? 0) + 1;
-    s.sum += seconds;
-    s.count++;
+    return s;
   }
   render(): string {
     const lines = [`# HELP ${this.name} ${this.help}`, `# TYPE ${this.name} histogram`];
-    for (const [k, s] of this.series) {
+    for (const [k, s] of this.#series) {
       const pre = k ? `${k},` : "";
-      for (const [i, b] of BUCKETS.entries()) lines.push(`${this.name}_bucket{${pre}le="${b}"} ${s.counts[i]}`);
+      let cumulative = 0;
+      for (const [i, b] of BUCKETS.entries()) {
+        cumulative += s.counts[i] as number;
+        lines.push(`${this.name}_bucket{${pre}le="${b}"} ${cumulative}`);
+      }
       lines.push(`${this.name}_bucket{${pre}le="+Inf"} ${s.count}`);
       lines.push(`${this.name}_sum${k ? `{${k}}` : ""} ${s.sum}`);
       lines.push(`${this.name}_count${k ? `{${k}}` : ""} ${s.count}`);

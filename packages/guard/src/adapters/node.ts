@@ -46,8 +46,8 @@ class NodeGuardRequest implements GuardRequest {
   readonly headers: GuardRequest["headers"];
   #url: string | undefined;
   readonly #urlOf: () => string;
-  constructor(req: IncomingMessage, urlOf: () => string) {
-    this.method = req.method ?? "GET";
+  constructor(req: IncomingMessage, urlOf: () => string, method: string) {
+    this.method = method;
     this.headers = new RawHeaders(req);
     this.#urlOf = urlOf;
   }
@@ -60,9 +60,15 @@ class NodeGuardRequest implements GuardRequest {
 /**
  * The GuardRequest for a Node request. The absolute URL is only needed to build a
  * login redirect's return_to, so it is computed when read, not on every request.
+ * `method` is the request's own unless given (forward-auth decides about the
+ * original request a proxy describes).
  */
-export function guardRequest(req: IncomingMessage, urlOf: () => string): GuardRequest {
-  return new NodeGuardRequest(req, urlOf);
+export function guardRequest(
+  req: IncomingMessage,
+  urlOf: () => string,
+  method: string = req.method ?? "GET",
+): GuardRequest {
+  return new NodeGuardRequest(req, urlOf, method);
 }
 
 /** Absolute URL of the request; never throws (an unusable Host becomes "localhost"). */

@@ -32,8 +32,9 @@ export function authorize(principal: Principal, rule: Rule): Verdict {
   if (rule.aal === "aal2" && principal.aal !== "aal2") {
     return { ok: false, code: "aal2_required", message: "this route needs a second factor" };
   }
-  return { ok: true };
+  return OK;
 }
+const OK: Verdict = Object.freeze({ ok: true });
 
 function fail(option: string, message: string): never {
   throw new GuardError("invalid_options", `rule.${option}: ${message}`, { option: `rule.${option}` });

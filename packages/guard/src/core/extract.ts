@@ -104,12 +104,22 @@ function parseAuthorization(value: string | null): Parsed {
   return { kind: "jwt", value: token };
 }
 
-function parseSimple(value: string | null, make: (v: string) => Credential): Parsed {
+/** X-API-Key / X-Session-Token: one token, no list. */
+function parseSimple(value: string | null, kind: "api_key" | "session"): Parsed {
   if (value === null) return undefined;
   const v = value.trim();
   if (v === "") return undefined;
   if (v.includes(",")) return "ambiguous";
-  return isValidToken(v) ? make(v) : "malformed";
+  if (!isValidToken(v)) return "malformed";
+  return kind === "session" ? { kind, source: "token", value: v } : { kind, value: v };
+}
+
+function read(headers: { get(name: string): string | null }, name: string): string | null {
+  try {
+    return headers.get(name);
+  } catch {
+    return null; // a hostile header object must not crash the guard
+  }
 }
 
 export interface ExtractOptions {
@@ -128,45 +138,40 @@ export function extractCredential(
   options: ExtractOptions,
 ): Credential | undefined {
   const accept = options.accept;
-  const read = (name: string): string | null => {
-    try {
-      return headers.get(name);
-    } catch {
-      return null; // a hostile header object must not crash the guard
-    }
-  };
-  // Every guarded request comes through here: plain variables, no per-call collections.
+  // Every guarded request comes through here: plain variables and functions, no
+  // per-call closures or collections.
   const acceptsSession = accept.includes("session");
-  const auth = parseAuthorization(read("authorization"));
-  const key = accept.includes("api_key")
-    ? parseSimple(read("x-api-key"), (v) => ({ kind: "api_key", value: v }))
-    : undefined;
-  const token = acceptsSession
-    ? parseSimple(read("x-session-token"), (v) => ({ kind: "session", source: "token", value: v }))
-    : undefined;
-
-  let first: Credential | undefined;
-  let conflict = false;
-  let malformed = false;
-  for (const p of [auth, key, token]) {
-    if (p === undefined) continue;
-    if (p === "ambiguous") throw new GuardError("ambiguous_credentials", "a credential header was sent more than once");
-    if (p === "malformed") {
-      malformed = true;
-      continue;
-    }
-    if (!accept.includes(p.kind)) continue;
-    if (first === undefined) first = p;
-    else if (p.kind !== first.kind || p.value !== first.value) conflict = true;
-  }
+  const state: Scan = { first: undefined, conflict: false, malformed: false };
+  consider(state, parseAuthorization(read(headers, "authorization")), accept);
+  if (accept.includes("api_key")) consider(state, parseSimple(read(headers, "x-api-key"), "api_key"), accept);
+  if (acceptsSession) consider(state, parseSimple(read(headers, "x-session-token"), "session"), accept);
   // A broken explicit credential is answered as such, never shadowed by another
   // credential or by the cookie.
-  if (malformed) throw new GuardError("unauthenticated", "the credential is malformed");
-  if (conflict) {
+  if (state.malformed) throw new GuardError("unauthenticated", "the credential is malformed");
+  if (state.conflict) {
     throw new GuardError("ambiguous_credentials", "the request carries more than one different credential");
   }
-  if (first !== undefined) return first;
+  if (state.first !== undefined) return state.first;
   if (!acceptsSession) return undefined;
-  const cookie = extractSessionCookie(read("cookie"), options.cookieName);
+  const cookie = extractSessionCookie(read(headers, "cookie"), options.cookieName);
   return cookie === undefined ? undefined : { kind: "session", source: "cookie", value: cookie };
+}
+
+interface Scan {
+  first: Credential | undefined;
+  conflict: boolean;
+  malformed: boolean;
+}
+
+/** Folds one explicit credential header into the scan (in header order: Authorization, X-API-Key, X-Session-Token). */
+function consider(scan: Scan, p: Parsed, accept: readonly CredentialKind[]): void {
+  if (p === undefined) return;
+  if (p === "ambiguous") throw new GuardError("ambiguous_credentials", "a credential header was sent more than once");
+  if (p === "malformed") {
+    scan.malformed = true;
+    return;
+  }
+  if (!accept.includes(p.kind)) return;
+  if (scan.first === undefined) scan.first = p;
+  else if (p.kind !== scan.first.kind || p.value !== scan.first.value) scan.conflict = true;
 }
