@@ -145,14 +145,15 @@ function snapshotHeaders(req: IncomingMessage): GuardRequest["headers"] {
 const only = (v: string | string[] | undefined): string | undefined => (typeof v === "string" ? v : undefined);
 
 // Client-sent headers the upstream never receives: identity claims, forwarding
-// information (we set our own) and the credentials the guard consumed. Remembered
-// per name (bounded: a client can invent names), as every header of every proxied
-// request is checked.
+// information (we set our own) and the credentials the guard consumed, in any
+// case. Remembered per name as sent (bounded: a client can invent names), as every
+// header of every proxied request is checked.
 const dropped = new Map<string, boolean>();
 function dropForUpstream(name: string): boolean {
   let d = dropped.get(name);
   if (d === undefined) {
-    d = isIdentityHeader(name) || FORWARDED.has(name) || name === "authorization" || name === "x-api-key";
+    const lower = name.toLowerCase();
+    d = isIdentityHeader(lower) || FORWARDED.has(lower) || lower === "authorization" || lower === "x-api-key";
     if (dropped.size >= 4_096) dropped.clear();
     dropped.set(name, d);
   }
@@ -319,7 +320,14 @@ export function createGateway(deps: GatewayDeps): Gateway {
     query: string,
   ): void {
     const fwdChain = fromTrustedProxy(req) ? String(req.headers["x-forwarded-for"] ?? "") : "";
-    for (const name in req.headers) if (dropForUpstream(name)) delete req.headers[name];
+    // rawHeaders (a plain array) lists every name req.headers has, in its own case:
+    // walking it is cheaper than enumerating req.headers' keys. What the proxy
+    // sends upstream is req.headers.
+    const raw = req.rawHeaders;
+    for (let i = 0; i < raw.length; i += 2) {
+      const name = raw[i] as string;
+      if (dropForUpstream(name)) delete req.headers[name.toLowerCase()];
+    }
     if (!route.forward.kratosCookie) {
       delete req.headers["x-session-token"];
       const c = req.headers.cookie;
@@ -369,7 +377,7 @@ export function createGateway(deps: GatewayDeps): Gateway {
       return readiness().then((ready) => sendJson(res, ready.ok ? 200 : 503, ready));
     }
     if (path === "/metrics" && cfg.METRICS_PORT === undefined) return sendMetrics(res);
-    if (KRATOS_PATHS.test(path)) {
+    if ((path.startsWith("/s") || path.startsWith("/.")) && KRATOS_PATHS.test(path)) {
       routeName = "kratos";
       for (const name of Object.keys(req.headers)) if (isIdentityHeader(name)) delete req.headers[name];
       return kratos(req, res, path, query);
