@@ -221,6 +221,35 @@ describe("guarded reverse proxy (real Kratos + auth-service + upstream echo)", (
     expect(lastSeen()?.headers["x-user-id"]).toBeUndefined();
   });
 
+  it("identity and forwarding headers are stripped in every spelling the client sends them, and a second Authorization is refused", async () => {
+    const u = await newUser("gw-spell");
+    // Raw bytes: fetch would lower-case the names; servers behind us may not care about case or "_".
+    const r = await rawRequest(
+      `GET /api/spelled HTTP/1.1\r\nHost: ${host}\r\nAccept: application/json\r\nX-Session-Token: ${u.sessionToken}\r\n` +
+        "X-USER-ID: spoof-1\r\nX_User_Roles: owner\r\nx-Org-Id: spoof-org\r\nX-Forwarded-For: 6.6.6.6\r\nX-Real-IP: 6.6.6.6\r\n" +
+        "Remote-User: root\r\nConnection: close\r\n\r\n",
+    );
+    expect(r.status).toBe(200);
+    const seen = lastSeen()?.headers ?? {};
+    expect(seen["x-user-id"]).toBe(u.identityId);
+    expect(seen.x_user_roles).toBeUndefined();
+    expect(seen["x-org-id"]).toBeUndefined();
+    expect(seen["remote-user"]).toBeUndefined();
+    expect(seen["x-real-ip"]).toBeUndefined();
+    // The test client is a trusted proxy here: its chain is kept, and the peer appended to it.
+    expect(seen["x-forwarded-for"]).toBe("6.6.6.6, 127.0.0.1");
+
+    // Node keeps only the first of two Authorization headers; the guard reads both and refuses.
+    const before = up.seen.length;
+    const jwt = await token(u);
+    const twice = await rawRequest(
+      `GET /api/twice HTTP/1.1\r\nHost: ${host}\r\nAccept: application/json\r\nAuthorization: Bearer ${jwt}\r\n` +
+        "Authorization: Bearer eyJhbGciOiJub25lIn0.eyJzdWIiOiJ4In0.\r\nConnection: close\r\n\r\n",
+    );
+    expect(twice.status).toBe(400);
+    expect(up.seen.length).toBe(before);
+  });
+
   it("unknown paths are a 404 JSON", async () => {
     const r = await get("/nothing-here");
     expect(r.status).toBe(404);
