@@ -34,6 +34,22 @@ function errorCode(fn: () => unknown): string | undefined {
 }
 
 describe("credential extraction", () => {
+  it("a JWT the guard verified before skips the syntax scan, but not the duplicate and conflict checks", () => {
+    const known = (t: string) => t === JWT;
+    const read = (headers: Record<string, string>, accept: CredentialKind[] = ALL) =>
+      extractCredential(new Headers(headers), { accept, cookieName: "ory_kratos_session", knownJwt: known });
+    expect(read({ authorization: `Bearer ${JWT}` })).toEqual({ kind: "jwt", value: JWT });
+    expect(read({ authorization: `bearer ${JWT}` })).toEqual({ kind: "jwt", value: JWT });
+    // Sent twice (joined by ", "): not the known token, so the general path refuses it.
+    expect(errorCode(() => read({ authorization: `Bearer ${JWT}, Bearer ${JWT}x` }))).toBe("ambiguous_credentials");
+    // Known, but another explicit credential disagrees.
+    expect(errorCode(() => read({ authorization: `Bearer ${JWT}`, "x-api-key": KEY }))).toBe("ambiguous_credentials");
+    // Known, on a route that does not take JWTs: ignored, as an unknown one would be.
+    expect(read({ authorization: `Bearer ${JWT}` }, ["session"])).toBeUndefined();
+    // Unknown and malformed: still refused.
+    expect(errorCode(() => read({ authorization: "Bearer a b" }))).toBe("unauthenticated");
+  });
+
   it("reads each kind of credential", () => {
     expect(extract({ cookie: `theme=dark; ory_kratos_session=${COOKIE}` })).toEqual({
       kind: "session",

@@ -6,7 +6,7 @@ import type { NextFunction, Request, RequestHandler, Response } from "express";
 import { validateRule } from "../core/authorize.ts";
 import type { Guard } from "../core/guard.ts";
 import type { GuardOptions } from "../core/options.ts";
-import type { Principal, Rule } from "../core/types.ts";
+import type { Decision, Principal, Rule } from "../core/types.ts";
 import { createGuard } from "../index.ts";
 import { absoluteUrl, guardRequest, sendDecision, stripIdentityHeaders, whenDecided } from "./node.ts";
 
@@ -45,6 +45,17 @@ function hasGuard(options: GatehouseExpressOptions): options is { guard: Guard }
   return "guard" in options && typeof (options as { guard?: Guard }).guard?.check === "function";
 }
 
+const fail = (_req: Request, _res: Response, next: NextFunction, error: unknown) => next(error);
+
+function apply(req: Request, res: Response, next: NextFunction, decision: Decision): void {
+  if (decision.kind === "allow") {
+    if (decision.principal !== undefined) req.auth = decision.principal;
+    next();
+    return;
+  }
+  sendDecision(req, res, decision);
+}
+
 export function gatehouse(options: GatehouseExpressOptions): GatehouseExpress {
   const owned = !hasGuard(options);
   const guard = hasGuard(options) ? options.guard : createGuard(options);
@@ -56,20 +67,7 @@ export function gatehouse(options: GatehouseExpressOptions): GatehouseExpress {
       // A principal only ever comes from this guard, never from an earlier middleware.
       delete req.auth;
       const request = guardRequest(req, () => absoluteUrl(req.protocol, req.host, req.originalUrl ?? req.url));
-      whenDecided(
-        guard,
-        request,
-        rule,
-        (decision) => {
-          if (decision.kind === "allow") {
-            if (decision.principal !== undefined) req.auth = decision.principal;
-            next();
-            return;
-          }
-          sendDecision(req, res, decision);
-        },
-        next,
-      );
+      whenDecided(guard, request, rule, req, res, next, apply, fail);
     };
   }
 

@@ -111,30 +111,47 @@ export function setHeader(req: IncomingMessage, name: string, value: string): vo
 
 /** Client-sent identity headers never get past the guard, whatever the decision. */
 export function stripIdentityHeaders(req: IncomingMessage): void {
-  deleteHeaders(req, isIdentityHeader);
+  // Almost no request carries one: look through rawHeaders (a plain array, every
+  // name as sent; isIdentityHeader ignores case and remembers its answers) and edit
+  // only when there is something to drop.
+  const raw = req.rawHeaders;
+  for (let i = 0; i < raw.length; i += 2) {
+    if (isIdentityHeader(raw[i] as string)) {
+      deleteHeaders(req, isIdentityHeader);
+      return;
+    }
+  }
 }
 
 /**
  * Runs guard.decide() and hands the decision on: at once when the credential was
- * cached (no promise, no microtask on the hot path), when settled otherwise. A
- * failure (a bug or an invalid rule) goes to `fail`.
+ * cached (no promise, no microtask), when settled otherwise. A failure (a bug or an
+ * invalid rule) goes to `fail`. The request, response and `next` are passed
+ * through to module-level handlers, so the hot path creates no closures.
  */
-export function whenDecided(
+export function whenDecided<Q, S, N>(
   guard: Pick<Guard, "decide">,
   request: GuardRequest,
   rule: Rule,
-  then: (decision: Decision) => void,
-  fail: (error: unknown) => void,
+  req: Q,
+  res: S,
+  next: N,
+  then: (req: Q, res: S, next: N, decision: Decision) => void,
+  fail: (req: Q, res: S, next: N, error: unknown) => void,
 ): void {
   let decision: Decision | Promise<Decision>;
   try {
     decision = guard.decide(request, rule);
   } catch (error) {
-    fail(error);
+    fail(req, res, next, error);
     return;
   }
-  if (decision instanceof Promise) decision.then(then, fail);
-  else then(decision);
+  if (decision instanceof Promise)
+    decision.then(
+      (d) => then(req, res, next, d),
+      (error: unknown) => fail(req, res, next, error),
+    );
+  else then(req, res, next, decision);
 }
 
 /** Writes a deny or redirect decision. */

@@ -9,7 +9,7 @@ import { validateRule } from "../core/authorize.ts";
 import { removeCookie } from "../core/extract.ts";
 import type { Guard } from "../core/guard.ts";
 import { identityHeaders, isIdentityHeader } from "../core/mutate.ts";
-import { GuardError, type Principal, type Rule } from "../core/types.ts";
+import { type Decision, GuardError, type Principal, type Rule } from "../core/types.ts";
 import {
   absoluteUrl,
   deleteHeaders,
@@ -19,6 +19,14 @@ import {
   stripIdentityHeaders,
   whenDecided,
 } from "./node.ts";
+
+type Next = (err?: unknown) => void;
+
+/** A bug or an invalid rule: to Express' error handler when there is one, else a bare 500. */
+function failed(_req: IncomingMessage, res: ServerResponse, next: Next | undefined, error: unknown): void {
+  if (next) next(error);
+  else res.writeHead(500).end();
+}
 
 export interface ForwardOptions {
   /** Send `Authorization: Bearer <Gatehouse JWT>` upstream. Default true. */
@@ -128,31 +136,21 @@ export function guardedProxy(options: GuardedProxyOptions): GuardedProxy {
     (req as Stashed)[FORWARD] = add;
   }
 
-  const handler = (req: IncomingMessage, res: ServerResponse, next?: (err?: unknown) => void): void => {
+  const handler = (req: IncomingMessage, res: ServerResponse, next?: Next): void => {
     stripIdentityHeaders(req);
     const encrypted = (req.socket as { encrypted?: boolean }).encrypted === true;
     const path = (req as { originalUrl?: string }).originalUrl ?? req.url ?? "/";
     const request = guardRequest(req, () => absoluteUrl(encrypted ? "https" : "http", req.headers.host, path));
-    whenDecided(
-      guard,
-      request,
-      rule,
-      (decision) => {
-        if (decision.kind !== "allow") {
-          sendDecision(req, res, decision);
-          return;
-        }
-        prepare(req, decision.principal);
-        void proxy(req, res, next);
-      },
-      (error: unknown) => {
-        if (next) next(error);
-        else {
-          res.writeHead(500).end();
-        }
-      },
-    );
+    whenDecided(guard, request, rule, req, res, next, forwardIfAllowed, failed);
   };
+  function forwardIfAllowed(req: IncomingMessage, res: ServerResponse, next: Next | undefined, decision: Decision) {
+    if (decision.kind !== "allow") {
+      sendDecision(req, res, decision);
+      return;
+    }
+    prepare(req, decision.principal);
+    void proxy(req, res, next);
+  }
   return Object.assign(handler, {
     close() {
       agent.destroy();

@@ -82,8 +82,15 @@ type Parsed = Credential | "ambiguous" | "malformed" | undefined;
 // ~1 KB JWT on every JWT-authenticated request; anything else takes the general path.
 const PLAIN_BEARER = /^bearer ([A-Za-z0-9\-._~+/]+=*)$/i;
 
-function parseAuthorization(value: string | null): Parsed {
+function parseAuthorization(value: string | null, known: ((token: string) => boolean) | undefined): Parsed {
   if (value === null) return undefined;
+  // A token this guard has verified before is known to be well-formed: only the
+  // verifier's cache holds it, and only well-formed tokens get verified. Checking
+  // that first skips the syntax scan of a ~1 KB JWT (~1 µs) on every repeat request.
+  if (known !== undefined && value.length > 7 && value.charCodeAt(6) === 32 && isBearer(value)) {
+    const candidate = value.slice(7);
+    if (known(candidate)) return { kind: "jwt", value: candidate };
+  }
   let token: string;
   const plain = value.length <= MAX_JWT_LENGTH + 7 ? PLAIN_BEARER.exec(value) : null;
   if (plain !== null) token = plain[1] as string;
@@ -105,6 +112,8 @@ function parseAuthorization(value: string | null): Parsed {
 }
 
 /** X-API-Key / X-Session-Token: one token, no list. */
+const isBearer = (value: string) => value.startsWith("Bearer") || value.slice(0, 6).toLowerCase() === "bearer";
+
 function parseSimple(value: string | null, kind: "api_key" | "session"): Parsed {
   if (value === null) return undefined;
   const v = value.trim();
@@ -125,6 +134,8 @@ function read(headers: { get(name: string): string | null }, name: string): stri
 export interface ExtractOptions {
   accept: readonly CredentialKind[];
   cookieName: string;
+  /** True for a JWT the guard has already verified (its verified-token cache); optional. */
+  knownJwt?: (token: string) => boolean;
 }
 
 /**
@@ -142,7 +153,7 @@ export function extractCredential(
   // per-call closures or collections.
   const acceptsSession = accept.includes("session");
   const state: Scan = { first: undefined, conflict: false, malformed: false };
-  consider(state, parseAuthorization(read(headers, "authorization")), accept);
+  consider(state, parseAuthorization(read(headers, "authorization"), options.knownJwt), accept);
   if (accept.includes("api_key")) consider(state, parseSimple(read(headers, "x-api-key"), "api_key"), accept);
   if (acceptsSession) consider(state, parseSimple(read(headers, "x-session-token"), "session"), accept);
   // A broken explicit credential is answered as such, never shadowed by another

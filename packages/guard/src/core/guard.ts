@@ -100,6 +100,8 @@ export function createGuard(options: GuardOptions): Guard {
     onEvent: o.onEvent,
   });
 
+  const knownJwt = (token: string) => verifier.peek(token) !== undefined;
+
   function authenticate(credential: Credential, rule: Rule): Principal | Promise<Principal> {
     if (credential.kind === "jwt") return jwts.authenticate(credential.value);
     // Ask the auth-service for a token scoped to the route's organization (it answers
@@ -175,7 +177,7 @@ export function createGuard(options: GuardOptions): Guard {
     const accept = rule.accept ?? o.accept;
     let pending: Principal | Promise<Principal>;
     try {
-      const credential = extractCredential(request.headers, { accept, cookieName: o.cookieName });
+      const credential = extractCredential(request.headers, { accept, cookieName: o.cookieName, knownJwt });
       if (credential === undefined) {
         if (rule.anonymous === true) return { kind: "allow", headers: {} };
         throw new GuardError("unauthenticated", `sign in first (accepted: ${accept.join(", ")})`);
