@@ -4,11 +4,12 @@
 // aal, amr, expiresAt), that what it hands out cannot alter the cache, and that
 // the resolver serves the same session from memory as from Kratos.
 import { credentialKey, type KratosClient, type KratosSession, mapSession } from "@gatehouse/kratos";
+import { digestHex } from "@gatehouse/kratos/credentials";
 import pino from "pino";
 import { describe, expect, it } from "vitest";
 import { InvalidationBus } from "../src/cache/bus.ts";
 import { CompactSession, Interner } from "../src/cache/compact-session.ts";
-import { credentialDigest, hexOf, SessionResolver } from "../src/exchange/sessions.ts";
+import { credentialDigest, SessionResolver } from "../src/exchange/sessions.ts";
 import { Metrics } from "../src/ops/metrics.ts";
 
 const NOW = Date.parse("2025-06-01T10:00:00.000Z");
@@ -133,7 +134,7 @@ describe("CompactSession: the session cache's entry layout", () => {
       { kind: "token", value: "" },
     ] as const) {
       const d = credentialDigest(cred);
-      expect(hexOf(d)).toBe(await credentialKey(cred));
+      expect(digestHex(d)).toBe(await credentialKey(cred));
       expect(d).toHaveLength(32);
     }
   });

@@ -4,7 +4,7 @@
 // passthrough proxy in front of the real auth-service.
 import { Redis } from "ioredis";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { createGuard, type Guard } from "../src/index.ts";
+import { createGuard, credentialKey, type Guard } from "../src/index.ts";
 import {
   BROWSER_NAV,
   type CountingProxy,
@@ -183,10 +183,13 @@ describe("session cache (counted at a passthrough proxy in front of the auth-ser
       if (second.kind !== "allow" || !second.principal) throw new Error("expected allow from Redis");
       expect(second.principal.subject).toBe(user.identityId);
       expect(proxy.count("/v1/token")).toBe(1);
-      // What sits in Redis is keyed by a hash, never by the credential.
+      // What sits in Redis is keyed by a hash, never by the credential: the hex
+      // credentialKey, so guards of other versions find the same entries.
       const keys = await redis.keys("gh:guard:v1:*");
       expect(keys.length).toBeGreaterThan(0);
       expect(keys.some((k) => k.includes(user.sessionToken))).toBe(false);
+      const hex = await credentialKey({ kind: "session", source: "token", value: user.sessionToken });
+      expect(keys).toContain(`gh:guard:v1:${hex}`);
     } finally {
       await a.close();
       await b.close();

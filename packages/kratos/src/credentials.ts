@@ -96,7 +96,7 @@ export function credentialKey(cred: KratosCredential): Promise<string> {
 // ~35–40 µs (measured in bench/gateway.ts; it ran on every guarded request). It is
 // looked up at run time, not imported, so Edge runtimes (no getBuiltinModule) take
 // the WebCrypto path and this file keeps no Node-only import.
-type NodeHash = (algorithm: string, data: string, encoding: "hex") => string;
+type NodeHash = (algorithm: string, data: string, encoding: "hex" | "latin1") => string;
 const nodeHash: NodeHash | undefined = (() => {
   // Next.js' Edge runtime defines EdgeRuntime and throws (rather than answering
   // undefined) when process.getBuiltinModule is touched: do not touch it there.
@@ -118,6 +118,32 @@ export function hashCredentialSync(kind: string, value: string): string | undefi
 /** The hash behind credentialKey, for callers with more kinds of credential (the guard: jwt, api_key). */
 export async function hashCredential(kind: string, value: string): Promise<string> {
   if (nodeHash) return nodeHash("sha256", `${kind}:${value}`, "hex");
+  return digestHex(await digestCredential(kind, value));
+}
+
+/**
+ * The same SHA-256 as hashCredential, as its 32 raw bytes in a 32-character latin1
+ * string: the in-process caches' key (the auth-service's session cache, the guard's
+ * token cache). Half the length of the hex form, and no hex encoding per lookup;
+ * digestHex turns it into the hex form that names shared (Redis) entries.
+ * Synchronous where node:crypto is there; undefined where it is not (Edge runtimes).
+ */
+export function digestCredentialSync(kind: string, value: string): string | undefined {
+  return nodeHash?.("sha256", `${kind}:${value}`, "latin1");
+}
+
+/** digestCredentialSync on any runtime (WebCrypto where node:crypto is missing). */
+export async function digestCredential(kind: string, value: string): Promise<string> {
+  if (nodeHash) return nodeHash("sha256", `${kind}:${value}`, "latin1");
   const digest = await globalThis.crypto.subtle.digest("SHA-256", new TextEncoder().encode(`${kind}:${value}`));
-  return Array.from(new Uint8Array(digest), (b) => b.toString(16).padStart(2, "0")).join("");
+  return String.fromCharCode(...new Uint8Array(digest));
+}
+
+const HEX = Array.from({ length: 256 }, (_, b) => b.toString(16).padStart(2, "0"));
+
+/** Hex of a latin1 digest (digestCredential's form → hashCredential's), on any runtime. */
+export function digestHex(digest: string): string {
+  let out = "";
+  for (let i = 0; i < digest.length; i++) out += HEX[digest.charCodeAt(i) & 0xff];
+  return out;
 }

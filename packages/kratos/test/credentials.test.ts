@@ -125,3 +125,22 @@ describe("hashCredential: node:crypto fast path and WebCrypto agree", () => {
     }
   });
 });
+
+describe("digestCredential: the in-process cache key", () => {
+  it("is the same SHA-256 as hashCredential, one character per byte, and digestHex gives the hex form back", async () => {
+    const { digestCredential, digestCredentialSync, digestHex, hashCredential } = await import("../src/credentials.ts");
+    for (const [kind, value] of [
+      ["cookie", "MTY5abc-_="],
+      ["token", "ory_st_abcdef"],
+      ["jwt", "é unicode ✓"],
+    ] as const) {
+      const digest = digestCredentialSync(kind, value);
+      expect(digest).toHaveLength(32);
+      expect(await digestCredential(kind, value)).toBe(digest);
+      const d = new Uint8Array(await crypto.subtle.digest("SHA-256", new TextEncoder().encode(`${kind}:${value}`)));
+      // What the WebCrypto path (Edge runtimes) builds from the same bytes.
+      expect(String.fromCharCode(...d)).toBe(digest);
+      expect(digestHex(digest as string)).toBe(await hashCredential(kind, value));
+    }
+  });
+});

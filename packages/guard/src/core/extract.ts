@@ -12,6 +12,8 @@
 // auth-service read the same cookie the same way and compute the same cache key.
 import {
   DEFAULT_SESSION_COOKIE,
+  digestCredential,
+  digestCredentialSync,
   extractSessionCookie,
   hashCredential,
   hashCredentialSync,
@@ -70,6 +72,19 @@ export function credentialKey(cred: Credential): Promise<string> {
 /** credentialKey without a promise where the runtime hashes synchronously (Node); undefined elsewhere (Edge). */
 export function credentialKeySync(cred: Credential): string | undefined {
   return hashCredentialSync(kindOf(cred), cred.value);
+}
+
+/**
+ * The same SHA-256 as credentialKey as a 32-character latin1 string (@gatehouse/kratos'
+ * digestCredential): the token cache's in-process key. Synchronous on Node,
+ * undefined elsewhere; credentialDigest for any runtime.
+ */
+export function credentialDigestSync(cred: Credential): string | undefined {
+  return digestCredentialSync(kindOf(cred), cred.value);
+}
+
+export function credentialDigest(cred: Credential): Promise<string> {
+  return digestCredential(kindOf(cred), cred.value);
 }
 
 const kindOf = (cred: Credential): string =>

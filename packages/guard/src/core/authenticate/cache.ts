@@ -5,8 +5,11 @@
 // every read: a tampered Redis can at worst replay a genuine, unexpired token.
 // Redis is only ever a cache: when it is slow or down the guard asks the
 // auth-service instead, it never denies because of Redis.
+import { digestHex } from "@gatehouse/kratos/credentials";
 import { LruCache, settleWithin } from "@gatehouse/tokens";
 import type { GuardEvent, Principal } from "../types.ts";
+
+const DIGEST_CHARS = 32;
 
 /**
  * The few Redis commands the guard uses, typed structurally so any ioredis-compatible
@@ -72,6 +75,13 @@ export class TokenCache {
     return undefined;
   }
 
+  // Keys are a credential's latin1 digest (32 characters), then "|<organization id>"
+  // when the token is scoped to one: Redis gets the digest in hex, which is also
+  // what @gatehouse/kratos' credentialKey computes.
+  #redisKey(key: string): string {
+    return this.#prefix + digestHex(key.slice(0, DIGEST_CHARS)) + key.slice(DIGEST_CHARS);
+  }
+
   forget(key: string): void {
     this.#l1.delete(key);
   }
@@ -83,7 +93,7 @@ export class TokenCache {
     let raw: string | null;
     try {
       raw = await settleWithin(
-        redis.get(this.#prefix + key),
+        redis.get(this.#redisKey(key)),
         this.#redisTimeoutMs,
         () => new Error("Redis GET timed out"),
       );
@@ -112,7 +122,7 @@ export class TokenCache {
     if (redis === undefined) return;
     try {
       await settleWithin(
-        redis.set(this.#prefix + key, JSON.stringify({ t: entry.token, x: entry.expiresAtMs }), "PX", ttlMs),
+        redis.set(this.#redisKey(key), JSON.stringify({ t: entry.token, x: entry.expiresAtMs }), "PX", ttlMs),
         this.#redisTimeoutMs,
         () => new Error("Redis SET timed out"),
       );

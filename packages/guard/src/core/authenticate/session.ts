@@ -4,7 +4,7 @@
 // min(token exp − margin, maxTtl), so a warm session costs no network I/O; a
 // revoked session stops working within maxTtl. Only positive answers are cached.
 import type { Verifier } from "@gatehouse/tokens";
-import { type Credential, credentialKey, credentialKeySync } from "../extract.ts";
+import { type Credential, credentialDigest, credentialDigestSync } from "../extract.ts";
 import type { InvalidationView } from "../invalidation.ts";
 import { type CredentialKind, GuardError, type Principal } from "../types.ts";
 import type { CachedToken, TokenCache } from "./cache.ts";
@@ -102,9 +102,9 @@ export function createExchangeAuthenticator(options: ExchangeAuthenticatorOption
   return {
     authenticate(credential, organizationId) {
       if (credential.kind === "jwt") throw new TypeError("a JWT is not exchanged");
-      const base = credentialKeySync(credential);
+      const base = credentialDigestSync(credential);
       if (base === undefined) {
-        return credentialKey(credential).then((b) => {
+        return credentialDigest(credential).then((b) => {
           const key = organizationId === undefined ? b : `${b}|${organizationId}`;
           return slow(key, credential, organizationId);
         });
