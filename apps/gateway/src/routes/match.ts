@@ -10,10 +10,14 @@ export function matchRoute(
   method: string,
 ): CompiledRoute | undefined {
   const segs = segmentsOf(matchPath);
-  const h = hostName(hostHeader);
+  let h: string | undefined; // parsed only if some route names hosts
   for (const r of table.routes) {
     if (r.methods && !r.methods.has(method)) continue;
-    if (r.hosts && !r.hosts.some((p) => hostMatches(p, h))) continue;
+    if (r.hosts) {
+      if (h === undefined) h = hostName(hostHeader);
+      const name = h;
+      if (!r.hosts.some((p) => hostMatches(p, name))) continue;
+    }
     if (matches(r.pattern, segs)) return r;
   }
   return table.fallback;
