@@ -664,7 +664,7 @@ function report(r: Awaited<ReturnType<typeof main>>, totalSec: number): string {
   lines.push(
     [
       `Goals: 1. ${f(r.proxy.ratio)}× (≥ ${GOALS.gatewayRatio}×) ${ok(r.proxy.ratio >= GOALS.gatewayRatio)}`,
-      `+${f(l.addedP99)} ms p99 (≤ ${GOALS.gatewayAddedP99Ms} ms) ${ok(l.addedP99 <= GOALS.gatewayAddedP99Ms)}`,
+      `${l.addedP99 >= 0 ? "+" : ""}${f(l.addedP99)} ms p99 (≤ ${GOALS.gatewayAddedP99Ms} ms) ${ok(l.addedP99 <= GOALS.gatewayAddedP99Ms)}`,
       `2. ${f(r.expressGuard.ratio)}× (≥ ${GOALS.expressGuardRatio}×) ${ok(r.expressGuard.ratio >= GOALS.expressGuardRatio)}`,
       `3. ${f(r.jwt.ratio)}× (≥ ${GOALS.jwtRatio}×) ${ok(r.jwt.ratio >= GOALS.jwtRatio)}`,
       `4. ${f(r.decisions.ratio)}× (≥ ${GOALS.decisionsRatio}×) ${ok(r.decisions.ratio >= GOALS.decisionsRatio)}`,
