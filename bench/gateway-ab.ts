@@ -15,7 +15,8 @@ import { writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { internalUrls, REPO_ROOT, stackConfig, startStack, stopStack } from "../tools/stack/index.ts";
 import { httpOk, startProcess, stopProcess, waitReady } from "../tools/stack/supervisor.ts";
-import { startAuth } from "./lib/auth.ts";
+import { accessToken, startAuth } from "./lib/auth.ts";
+import { apiReq, decisionsReq, helloReq, ROUTES_YAML } from "./lib/gateway-requests.ts";
 import {
   Child,
   cleanup,
@@ -83,18 +84,7 @@ async function main() {
   const auth = await startAuth(cfg, {}, "auth.log", { cpuProf: false });
   cleanups.push(() => stopProcess(auth.pid));
   const sessions = await pooled(Array.from({ length: SESSIONS }), 4, () => register(urls.kratosPublic, "ab"));
-  const jwts = await Promise.all(
-    sessions.map(async (s) => {
-      const r = await fetch(`${auth.url}/v1/token`, {
-        method: "POST",
-        headers: { "x-session-token": s.token, "content-type": "application/json" },
-        body: "{}",
-      });
-      const body = (await r.json()) as { access_token?: string };
-      if (r.status !== 200 || !body.access_token) throw new Error(`POST /v1/token answered ${r.status}`);
-      return body.access_token;
-    }),
-  );
+  const jwts = await Promise.all(sessions.map((s) => accessToken(auth.url, s.token)));
 
   // The baseline, from this checkout.
   let baseline: Server;
@@ -114,10 +104,7 @@ async function main() {
 
   // One server per checkout: the gateway (as bench/gateway.ts starts it) or the Express app.
   const routes = join(cfg.dir, "gateway-routes.yaml");
-  writeFileSync(
-    routes,
-    `routes:\n  - name: bench-api\n    match: { path: /api/** }\n    upstream: ${upstreamOrigin}\n    auth: { accept: [session, jwt] }\n    forward: { jwt: true, identity_headers: true, kratos_cookie: false }\n`,
-  );
+  writeFileSync(routes, ROUTES_YAML(upstreamOrigin));
   const builds: Server[] = await Promise.all(
     checkouts.map(async (dir, i): Promise<Server> => {
       const port = basePort + 50 + i;
@@ -157,34 +144,13 @@ async function main() {
   await Promise.all([upstream.ready, loadgen.ready]);
 
   const requests = (origin: string): Req[] =>
-    sessions.map((s, i) => {
-      if (mode === "jwt")
-        return {
-          origin,
-          path: "/hello",
-          method: "GET",
-          headers: { authorization: `Bearer ${jwts[i]}`, accept: "application/json" },
-        };
-      if (mode === "decisions")
-        return {
-          origin,
-          path: "/decisions",
-          method: "GET",
-          headers: {
-            "x-original-uri": "/api/items?page=2",
-            "x-original-method": "GET",
-            "x-forwarded-host": "app.example.com",
-            "x-session-token": s.token,
-            accept: "application/json",
-          },
-        };
-      return {
-        origin,
-        path: "/api/items",
-        method: "GET",
-        headers: { "x-session-token": s.token, accept: "application/json" },
-      };
-    });
+    sessions.map((s, i) =>
+      mode === "jwt"
+        ? helloReq(origin, jwts[i] as string)
+        : mode === "decisions"
+          ? decisionsReq(origin, s.token)
+          : apiReq(origin, s.token),
+    );
   const prime = await loadgen.run<SequenceResult>({
     kind: "sequence",
     requests: builds.flatMap((b) => requests(b.origin)),

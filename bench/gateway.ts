@@ -23,7 +23,8 @@ import { join, resolve } from "node:path";
 import { countingProxy } from "../tools/stack/counting-proxy.ts";
 import { internalUrls, REPO_ROOT, type StackConfig, stackConfig, startStack, stopStack } from "../tools/stack/index.ts";
 import { httpOk, startProcess, stopProcess, waitReady } from "../tools/stack/supervisor.ts";
-import { startAuth } from "./lib/auth.ts";
+import { accessToken, startAuth } from "./lib/auth.ts";
+import { apiReq, decisionsReq, helloReq, ROUTES_YAML } from "./lib/gateway-requests.ts";
 import {
   Child,
   cleanups,
@@ -153,15 +154,6 @@ function zipfOrder(n: number, s: number, count: number, seed = 0x5eed): number[]
   });
 }
 
-const ROUTES_YAML = (upstream: string) => `# bench/gateway.ts: one guarded route to the bench upstream
-routes:
-  - name: bench-api
-    match: { path: /api/** }
-    upstream: ${upstream}
-    auth: { accept: [session, jwt] }
-    forward: { jwt: true, identity_headers: true, kratos_cookie: false }
-`;
-
 // BENCH_CPU_PROF=<dir>: V8 CPU profiles of the gateway and of every bench server
 // (so baseline and subject pay the same profiler overhead), written there on exit
 // as <name>.cpuprofile (gateway, raw-proxy, upstream, express-proxy,
@@ -284,43 +276,7 @@ async function main() {
   progress(`gateway up (pid ${gateway.pid}); Express apps up`);
 
   // A real Gatehouse JWT per warm session, from the auth-service.
-  const jwts = await Promise.all(
-    warmSessions.map(async (s) => {
-      const r = await fetch(`${auth.url}/v1/token`, {
-        method: "POST",
-        headers: { "x-session-token": s.token, "content-type": "application/json" },
-        body: "{}",
-      });
-      const body = (await r.json()) as { access_token?: string };
-      if (r.status !== 200 || !body.access_token) throw new Error(`POST /v1/token answered ${r.status}`);
-      return body.access_token;
-    }),
-  );
-
-  const apiReq = (o: string, token: string): Req => ({
-    origin: o,
-    path: "/api/items",
-    method: "GET",
-    headers: { "x-session-token": token, accept: "application/json" },
-  });
-  const decisionsReq = (token: string): Req => ({
-    origin: gateway.url,
-    path: "/decisions",
-    method: "GET",
-    headers: {
-      "x-original-uri": "/api/items?page=2",
-      "x-original-method": "GET",
-      "x-forwarded-host": "app.example.com",
-      "x-session-token": token,
-      accept: "application/json",
-    },
-  });
-  const helloReq = (o: string, jwt: string): Req => ({
-    origin: o,
-    path: "/hello",
-    method: "GET",
-    headers: { authorization: `Bearer ${jwt}`, accept: "application/json" },
-  });
+  const jwts = await Promise.all(warmSessions.map((s) => accessToken(auth.url, s.token)));
 
   // Prime: each warm session exchanged once by the gateway and by the Express guard
   // (their caches are then warm), each JWT verified once (keys fetched, token cached).
@@ -328,7 +284,7 @@ async function main() {
     kind: "sequence",
     requests: [
       ...warmSessions.map((s) => apiReq(gateway.url, s.token)),
-      ...warmSessions.map((s) => decisionsReq(s.token)),
+      ...warmSessions.map((s) => decisionsReq(gateway.url, s.token)),
       ...warmSessions.map((s) => apiReq(origin("expressGuardProxy"), s.token)),
       ...jwts.map((j) => helloReq(origin("expressJwt"), j)),
     ],
@@ -458,7 +414,7 @@ async function main() {
       ],
       pid: upstream.pid,
     },
-    { name: "decisions", requests: warmSessions.map((s) => decisionsReq(s.token)), pid: gateway.pid },
+    { name: "decisions", requests: warmSessions.map((s) => decisionsReq(gateway.url, s.token)), pid: gateway.pid },
   );
 
   // --- 5. single-flight through the gateway ---------------------------------------------

@@ -51,3 +51,15 @@ export async function startAuth(
   await waitReady("auth-service", pid, log, () => httpOk(`${admin}/health/ready`), 60_000);
   return { pid, url: `http://127.0.0.1:${publicPort}`, admin };
 }
+
+/** A Gatehouse access token for a Kratos session token, from the auth-service's POST /v1/token. */
+export async function accessToken(authUrl: string, sessionToken: string): Promise<string> {
+  const r = await fetch(`${authUrl}/v1/token`, {
+    method: "POST",
+    headers: { "x-session-token": sessionToken, "content-type": "application/json" },
+    body: "{}",
+  });
+  const body = (await r.json()) as { access_token?: string };
+  if (r.status !== 200 || !body.access_token) throw new Error(`POST /v1/token answered ${r.status}`);
+  return body.access_token;
+}
