@@ -449,6 +449,7 @@ export const gateway: ServiceDef = {
         ALLOWED_RETURN_HOSTS: [...new Set([b.web, b.api, b.gateway, b.marketing].map(hostOf))].join(","),
         TRUSTED_PROXIES: "127.0.0.1/32,::1",
         LOG_LEVEL: process.env.GATEWAY_LOG_LEVEL ?? "info",
+        ACCESS_LOG: "true", // a laptop stack shows its traffic
       },
       health: [`${internal}/health/alive`],
     });

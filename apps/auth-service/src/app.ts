@@ -1,9 +1,10 @@
 // Builds the auth-service from its configuration: one place where the parts are
 // wired, so tests can build the same thing in-process.
 import { createKratosClient, type KratosClient } from "@gatehouse/kratos";
+import { createServiceLogger } from "@gatehouse/observability/logger";
 import { Redis } from "ioredis";
 import type { Kysely } from "kysely";
-import pino, { type Logger } from "pino";
+import type { DestinationStream, Logger } from "pino";
 import { InvalidationBus } from "./cache/bus.ts";
 import type { AuthConfig } from "./config.ts";
 import { createDb, migrateToLatest } from "./db/index.ts";
@@ -47,17 +48,15 @@ export interface App {
  * SIGKILL or a power cut loses at most the last second of lines. LOG_SYNC=true writes
  * each line as it is logged.
  */
-export function createLogger(
-  cfg: Pick<AuthConfig, "logLevel" | "logSync">,
-  destination?: pino.DestinationStream,
-): Logger {
-  const opts: pino.LoggerOptions = {
-    level: cfg.logLevel,
-    base: { service: "auth-service" },
-    // Defence in depth: request logging never includes headers, but if anything
-    // ever logs one of these paths, it is censored.
-    redact: {
-      paths: [
+export function createLogger(cfg: Pick<AuthConfig, "logLevel" | "logSync">, destination?: DestinationStream): Logger {
+  return createServiceLogger(
+    {
+      service: "auth-service",
+      level: cfg.logLevel,
+      sync: cfg.logSync,
+      // Defence in depth: request logging never includes headers, but if anything
+      // ever logs one of these paths, it is censored.
+      redact: [
         "req.headers.cookie",
         "req.headers.authorization",
         'req.headers["x-session-token"]',
@@ -70,15 +69,8 @@ export function createLogger(
         "*.cookie",
         "*.token",
       ],
-      censor: "[redacted]",
     },
-  };
-  return pino(
-    opts,
-    destination ??
-      (cfg.logSync
-        ? pino.destination({ dest: 1, sync: true })
-        : pino.destination({ dest: 1, sync: false, minLength: 4096, periodicFlush: 1000 })),
+    destination,
   );
 }
 

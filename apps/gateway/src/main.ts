@@ -4,16 +4,33 @@ import { watch } from "node:fs";
 import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { createGuard, type InvalidationLog, subscribeInvalidations } from "@gatehouse/guard";
+import { createServiceLogger } from "@gatehouse/observability/logger";
 import { Redis } from "ioredis";
-import pino, { type DestinationStream } from "pino";
+import type { DestinationStream } from "pino";
 import { ConfigError, loadConfig } from "./config.ts";
 import { loadRoutesFile, RoutesError } from "./routes/schema.ts";
 import { createGateway } from "./server.ts";
 
 export async function start(env: NodeJS.ProcessEnv = process.env, opts: { logDestination?: DestinationStream } = {}) {
   const cfg = loadConfig(env);
-  const logOpts = { level: cfg.LOG_LEVEL, base: { service: "gateway" } };
-  const log = opts.logDestination ? pino(logOpts, opts.logDestination) : pino(logOpts);
+  const log = createServiceLogger(
+    {
+      service: "gateway",
+      level: cfg.LOG_LEVEL,
+      sync: cfg.LOG_SYNC,
+      // Defence in depth: nothing here logs headers, but if anything ever does, these are censored.
+      redact: [
+        "cookie",
+        "authorization",
+        "token",
+        "*.cookie",
+        "*.authorization",
+        "*.token",
+        'headers["x-session-token"]',
+      ],
+    },
+    opts.logDestination,
+  );
   const table = loadRoutesFile(cfg.ROUTES_FILE);
   let redis: Redis | undefined;
   let subscriber: Redis | undefined;
@@ -111,6 +128,7 @@ export async function start(env: NodeJS.ProcessEnv = process.env, opts: { logDes
       await guard.close();
       await redis?.quit().catch(() => {});
       subscriber?.disconnect();
+      log.info("stopped");
     },
   };
 }

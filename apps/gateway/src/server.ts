@@ -16,6 +16,7 @@ import {
 } from "@gatehouse/guard";
 import { guardRequest } from "@gatehouse/guard/node";
 import { Counter, type CounterSeries, Histogram, type HistogramSeries, renderAll } from "@gatehouse/observability";
+import { accessLineWriter } from "@gatehouse/observability/logger";
 import { createProxyMiddleware, type RequestHandler } from "http-proxy-middleware";
 import type { Redis } from "ioredis";
 import type { Logger } from "pino";
@@ -215,6 +216,28 @@ export function createGateway(deps: GatewayDeps): Gateway {
   const countForwardAuth = (route: string, d: Decision) => forwardAuthSeries(route, outcomeOf(d)).inc();
   const observe = (route: string, status: number, t0: number) =>
     requestSeries(route, status).observe((performance.now() - t0) / 1000);
+  // ACCESS_LOG: one line per answered request. Its fields are ours and never secret:
+  // no header, cookie or query string is ever put on it.
+  const access = cfg.ACCESS_LOG ? accessLineWriter(log) : undefined;
+  function logAccess(
+    req: IncomingMessage,
+    id: string,
+    method: string,
+    path: string,
+    route: string,
+    status: number,
+    t0: number,
+  ): void {
+    access?.({
+      request_id: id,
+      method,
+      path,
+      route,
+      status,
+      ms: Math.round((performance.now() - t0) * 10) / 10,
+      client: clientIp(req),
+    });
+  }
 
   // --- who is the client ----------------------------------------------------------
   // A connection's peer never changes: decide trust once per socket, not per check.
@@ -368,7 +391,11 @@ export function createGateway(deps: GatewayDeps): Gateway {
     req.headers["x-request-id"] = id;
     res.setHeader("x-request-id", id);
     let routeName = "-";
-    res.on("finish", () => observe(routeName, res.statusCode, t0));
+    res.on("finish", () => {
+      observe(routeName, res.statusCode, t0);
+      if (access !== undefined)
+        logAccess(req, id, req.method ?? "GET", n.ok ? n.path : "-", routeName, res.statusCode, t0);
+    });
     if (!n.ok) return sendError(res, 400, "bad_request", `refused path: ${n.reason}`);
     const { path, query } = n;
 
@@ -420,6 +447,7 @@ export function createGateway(deps: GatewayDeps): Gateway {
       res.setHeader("x-request-id", id);
       sendError(res, status, error, message);
       observe("decisions", status, t0);
+      if (access !== undefined) logAccess(req, id, req.method ?? "GET", "-", "decisions", status, t0);
     };
     if (!fromTrustedProxy(req)) return refuse(403, "forbidden", "forward-auth answers only configured trusted proxies");
     const headers = req.headers;
@@ -448,17 +476,21 @@ export function createGateway(deps: GatewayDeps): Gateway {
     const p = headers["x-forwarded-proto"] === "https" ? "https" : "http";
     const request = guardRequest(req, () => `${p}://${host ?? "localhost"}${n.path}${n.query}`, method);
     const decided = guard.decide(request, ruleOf(route));
-    if (decided instanceof Promise) return decided.then((d) => answerForwardAuth(res, route, nginx, id, t0, d));
-    answerForwardAuth(res, route, nginx, id, t0, decided);
+    if (decided instanceof Promise)
+      return decided.then((d) => answerForwardAuth(req, res, route, nginx, id, t0, d, method, n.path));
+    answerForwardAuth(req, res, route, nginx, id, t0, decided, method, n.path);
   }
 
   function answerForwardAuth(
+    req: IncomingMessage,
     res: ServerResponse,
     route: CompiledRoute,
     nginx: boolean,
     id: string,
     t0: number,
     decision: Decision,
+    method: string,
+    path: string,
   ): void {
     countForwardAuth(route.name, decision);
     if (decision.kind === "allow") {
@@ -466,6 +498,7 @@ export function createGateway(deps: GatewayDeps): Gateway {
       res.writeHead(200, ["cache-control", "no-store", "x-request-id", id, ...fwd]);
       res.end();
       observe("decisions", 200, t0);
+      if (access !== undefined) logAccess(req, id, method, path, `decisions:${route.name}`, 200, t0);
       return;
     }
     res.setHeader("x-request-id", id);
@@ -479,6 +512,7 @@ export function createGateway(deps: GatewayDeps): Gateway {
       res.end();
     } else respondDecision(res, decision);
     observe("decisions", res.statusCode, t0);
+    if (access !== undefined) logAccess(req, id, method, path, `decisions:${route.name}`, res.statusCode, t0);
   }
 
   async function readiness(): Promise<{ ok: boolean; checks: Record<string, boolean> }> {

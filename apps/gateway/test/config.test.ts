@@ -32,6 +32,10 @@ describe("gateway configuration", () => {
     expect(bad({ ...good, GATEWAY_PORT: "7400", METRICS_PORT: "7400" })).toMatch(/METRICS_PORT: must differ/);
     expect(loadConfig({ ...good, METRICS_PORT: "7431" }).METRICS_PORT).toBe(7431);
     expect(loadConfig(good).METRICS_PORT).toBeUndefined();
+    expect(bad({ ...good, ACCESS_LOG: "yes please" })).toMatch(/ACCESS_LOG/);
+    expect(bad({ ...good, LOG_SYNC: "sometimes" })).toMatch(/LOG_SYNC/);
+    expect(loadConfig(good).ACCESS_LOG).toBe(false);
+    expect(loadConfig({ ...good, ACCESS_LOG: "true" }).ACCESS_LOG).toBe(true);
   });
 
   it("trusted proxies match by CIDR, IPv4 and IPv6", () => {

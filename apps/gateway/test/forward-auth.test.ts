@@ -107,6 +107,27 @@ describe("forward-auth /decisions", () => {
     expect((await denied.json()).request_id).toBeTruthy();
   });
 
+  it("logs each decision with the original method, path and route, and no credential", async () => {
+    const u = await newUser("fa-log");
+    const ok = await decide(gw.url, "/decisions", {
+      "x-original-uri": "/projects/9?api_key=query-secret",
+      "x-original-method": "DELETE",
+      "x-forwarded-host": "app.example.com",
+      "x-session-token": u.sessionToken,
+      "x-request-id": "fa-log-1",
+    });
+    expect(ok.status).toBe(200);
+    const jwt = String(ok.headers.get("authorization")).slice(7);
+    await new Promise((res) => setTimeout(res, 50));
+    const line = gw.logLines
+      .map((l) => JSON.parse(l) as Record<string, unknown>)
+      .find((l) => l.msg === "request" && l.request_id === "fa-log-1");
+    expect(line).toMatchObject({ method: "DELETE", path: "/projects/9", status: 200 });
+    expect(String(line?.route)).toMatch(/^decisions:/);
+    const all = gw.logLines.join("\n");
+    for (const secret of [u.sessionToken, "query-secret", jwt]) expect(all).not.toContain(secret);
+  });
+
   it("Envoy ext_authz style: the original path appended to /decisions", async () => {
     const u = await newUser("fa-envoy");
     const ok = await decide(gw.url, "/decisions/projects/7", {

@@ -250,6 +250,33 @@ describe("guarded reverse proxy (real Kratos + auth-service + upstream echo)", (
     expect(up.seen.length).toBe(before);
   });
 
+  it("writes one access line per request, with what happened and nothing secret", async () => {
+    const u = await newUser("gw-log");
+    const r = await get("/api/logged?access_token=query-secret", {
+      "x-session-token": u.sessionToken,
+      cookie: "ory_kratos_session=cookie-secret; theme=dark",
+      "x-request-id": "log-test-1",
+    });
+    expect(r.status).toBe(200);
+    const jwt = String(lastSeen()?.headers.authorization ?? "").slice(7);
+    const denied = await get("/api/logged", { "x-request-id": "log-test-2" });
+    expect(denied.status).toBe(401);
+    // Lines are written when the response is done; give the listener a turn.
+    await new Promise((res) => setTimeout(res, 50));
+    const lines = gw.logLines.map((l) => JSON.parse(l) as Record<string, unknown>).filter((l) => l.msg === "request");
+    expect(lines.find((l) => l.request_id === "log-test-1")).toMatchObject({
+      method: "GET",
+      path: "/api/logged",
+      route: "api",
+      status: 200,
+      client: "127.0.0.1",
+      ms: expect.any(Number),
+    });
+    expect(lines.find((l) => l.request_id === "log-test-2")).toMatchObject({ route: "api", status: 401 });
+    const all = gw.logLines.join("\n");
+    for (const secret of [u.sessionToken, "cookie-secret", "query-secret", jwt]) expect(all).not.toContain(secret);
+  });
+
   it("unknown paths are a 404 JSON", async () => {
     const r = await get("/nothing-here");
     expect(r.status).toBe(404);

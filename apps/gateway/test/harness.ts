@@ -80,6 +80,7 @@ export async function startGateway(routes: string, env: Record<string, string> =
       ALLOWED_RETURN_HOSTS: `app.${s.GATEHOUSE_DOMAIN},api.${s.GATEHOUSE_DOMAIN}`,
       TRUSTED_PROXIES: "127.0.0.1/32,::1",
       LOG_LEVEL: "debug",
+      ACCESS_LOG: "true",
       ...env,
     },
     { logDestination: { write: (l: string) => void logLines.push(l) } },

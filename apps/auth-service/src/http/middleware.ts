@@ -3,6 +3,7 @@
 // lane of POST /v1/token in token.ts).
 import { randomUUID } from "node:crypto";
 import type { ServerResponse } from "node:http";
+import { accessLineWriter } from "@gatehouse/observability/logger";
 import express, { type RequestHandler } from "express";
 import type { Logger } from "pino";
 import type { Metrics } from "../ops/metrics.ts";
@@ -40,26 +41,21 @@ export type LogWhenFinished = (res: ServerResponse, r: AccessLogFields) => void;
  * method, path, route, status, duration. Never headers, bodies or query strings.
  */
 export function whenFinished(log: Logger, metrics: Metrics, listener: string): LogWhenFinished {
-  // Those fields are fixed and never secret, so the line skips the root logger's
-  // redaction pass (pino's documented `redact: []` on a child): ~2 µs a request.
-  const access = log.child({}, { redact: [] });
+  const access = accessLineWriter(log);
   return (res, r) => {
     const t0 = performance.now();
     res.on("finish", () => {
       const ms = performance.now() - t0;
       const route = r.route();
       metrics.observeRequest(listener, r.method, route, res.statusCode, ms / 1000);
-      access.info(
-        {
-          request_id: r.requestId(),
-          method: r.method,
-          path: r.path,
-          route,
-          status: res.statusCode,
-          ms: Math.round(ms * 10) / 10,
-        },
-        "request",
-      );
+      access({
+        request_id: String(r.requestId()),
+        method: r.method,
+        path: r.path,
+        route,
+        status: res.statusCode,
+        ms: Math.round(ms * 10) / 10,
+      });
     });
   };
 }
