@@ -41,12 +41,11 @@ export interface App {
 /**
  * The service's pino logger: JSON lines on standard output (or `destination`, in tests).
  *
- * Standard output is written in chunks of 4 KB, at least once a second, and on exit
- * (pino flushes an asynchronous destination when the process exits, also after an
- * uncaught error): one write per line cost ~15 µs of CPU per request, most of a warm
- * token exchange's gap to a hello-world (bench/README.md). What that gives up: a
- * SIGKILL or a power cut loses at most the last second of lines. LOG_SYNC=true writes
- * each line as it is logged.
+ * Standard output is written in batches (@gatehouse/observability/logger: 64 lines or
+ * 16 KB, at least once a second, and at exit, also after an uncaught error): a write
+ * per line cost ~15 µs of CPU per request, most of a warm token exchange's gap to a
+ * hello-world (bench/README.md). What that gives up: a SIGKILL or a power cut loses at
+ * most the last second of lines. LOG_SYNC=true writes each line as it is logged.
  */
 export function createLogger(cfg: Pick<AuthConfig, "logLevel" | "logSync">, destination?: DestinationStream): Logger {
   return createServiceLogger(
