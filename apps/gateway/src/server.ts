@@ -17,7 +17,12 @@ import {
 import { guardRequest } from "@gatehouse/guard/node";
 import { Counter, type CounterSeries, Histogram, type HistogramSeries, renderAll } from "@gatehouse/observability";
 import { accessLineWriter } from "@gatehouse/observability/logger";
-import { createProxyMiddleware, type RequestHandler } from "http-proxy-middleware";
+import {
+  createProxyMiddleware,
+  debugProxyErrorsPlugin,
+  proxyEventsPlugin,
+  type RequestHandler,
+} from "http-proxy-middleware";
 import type { Redis } from "ioredis";
 import type { Logger } from "pino";
 import type { GatewayConfig } from "./config.ts";
@@ -304,6 +309,11 @@ export function createGateway(deps: GatewayDeps): Gateway {
         agent,
         ws: false, // upgrades are guarded and handed over explicitly
         xfwd: false, // forwarded headers are set by us, from trusted values only
+        // hpm's default plugins minus its logger plugin: that one builds the target URL
+        // of every proxied response (a URL parse and a walk over the agent's sockets)
+        // for a log line we do not want; errors and access lines are ours.
+        ejectPlugins: true,
+        plugins: [debugProxyErrorsPlugin, proxyEventsPlugin],
         on: {
           // Our own deadline, so a timeout is told apart from an upstream reset (504 vs 502).
           proxyReq(proxyReq) {
