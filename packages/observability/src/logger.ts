@@ -22,18 +22,32 @@ const BATCH_LINES = 64;
 const BATCH_CHARS = 16 * 1024;
 const FLUSH_MS = 1_000;
 
+// One timer and one exit hook for every batched destination of the process (tests
+// create many loggers; a listener each would pile up).
+const live = new Set<BatchedDestination>();
+let flushing = false;
+function flushAll(): void {
+  for (const d of live) d.flushSync();
+}
+function startFlushing(): void {
+  if (flushing) return;
+  flushing = true;
+  setInterval(flushAll, FLUSH_MS).unref();
+  // "exit" runs synchronously after process.exit(), an uncaught error or the last
+  // callback: nothing is lost on a stop that exits; a hard kill loses at most a second.
+  process.on("exit", flushAll);
+}
+
 /** A destination that batches lines in memory and writes them synchronously, in order. */
 export class BatchedDestination implements DestinationStream {
   readonly #out: { write(s: string): unknown };
   #lines: string[] = [];
   #chars = 0;
 
-  constructor(out: { write(s: string): unknown }, flushMs = FLUSH_MS) {
+  constructor(out: { write(s: string): unknown }) {
     this.#out = out;
-    setInterval(() => this.flushSync(), flushMs).unref();
-    // "exit" runs synchronously after process.exit() or the last callback: nothing is lost
-    // on a normal or signalled stop that exits; a hard kill loses at most one batch.
-    process.on("exit", () => this.flushSync());
+    live.add(this);
+    startFlushing();
   }
 
   write(line: string): void {
