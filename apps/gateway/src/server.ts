@@ -14,7 +14,7 @@ import {
   type Rule,
   removeCookie,
 } from "@gatehouse/guard";
-import { guardRequest } from "@gatehouse/guard/node";
+import { guardRequest, stripIdentityHeaders } from "@gatehouse/guard/node";
 import { Counter, type CounterSeries, Histogram, type HistogramSeries, renderAll } from "@gatehouse/observability";
 import { accessLineWriter } from "@gatehouse/observability/logger";
 import {
@@ -416,7 +416,7 @@ export function createGateway(deps: GatewayDeps): Gateway {
     if (path === "/metrics" && cfg.METRICS_PORT === undefined) return sendMetrics(res);
     if ((path.startsWith("/s") || path.startsWith("/.")) && KRATOS_PATHS.test(path)) {
       routeName = "kratos";
-      for (const name of Object.keys(req.headers)) if (isIdentityHeader(name)) delete req.headers[name];
+      stripIdentityHeaders(req);
       return kratos(req, res, path, query);
     }
 
