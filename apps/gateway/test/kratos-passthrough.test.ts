@@ -1,6 +1,7 @@
+import { connect } from "node:net";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import { registerApi, stack, uniqueEmail } from "../../../test/support/kratos.ts";
-import { routesFile, startGateway } from "./harness.ts";
+import { echoUpstream, routesFile, startGateway } from "./harness.ts";
 
 let gw: Awaited<ReturnType<typeof startGateway>>;
 beforeAll(async () => {
@@ -125,3 +126,42 @@ describe("Kratos public API on the gateway's origin", () => {
     expect(r.status).toBe(413);
   });
 });
+
+// What Kratos receives cannot be observed on the real Kratos, so an echo server
+// (a stub standing in for Kratos' public API) records it; the passthrough itself is
+// the real one, and the tests above run it against the real Kratos.
+describe("Kratos passthrough, seen from the upstream (echo stub in Kratos' place)", () => {
+  it("client identity headers never reach Kratos, in any spelling; cookies and the session token do", async () => {
+    const echo = await echoUpstream();
+    const g = await startGateway(routesFile("routes: []\n"), { KRATOS_PUBLIC_URL: echo.url });
+    try {
+      const r = await rawRequest(
+        g.port,
+        "GET /sessions/whoami HTTP/1.1\r\nHost: localhost\r\nX-Session-Token: ory_st_passthrough\r\n" +
+          "Cookie: ory_kratos_session=abc\r\nX-USER-ID: spoof\r\nX_Org_Id: spoof-org\r\nRemote-User: root\r\nConnection: close\r\n\r\n",
+      );
+      expect(r).toMatch(/^HTTP\/1\.1 200/);
+      const seen = echo.seen[echo.seen.length - 1]?.headers ?? {};
+      expect(seen["x-session-token"]).toBe("ory_st_passthrough");
+      expect(seen.cookie).toBe("ory_kratos_session=abc");
+      expect(seen["x-user-id"]).toBeUndefined();
+      expect(seen.x_org_id).toBeUndefined();
+      expect(seen["remote-user"]).toBeUndefined();
+    } finally {
+      await g.stop();
+      await echo.close();
+    }
+  });
+});
+
+function rawRequest(port: number, text: string): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const socket = connect(port, "127.0.0.1", () => socket.write(text));
+    let data = "";
+    socket.on("data", (c) => {
+      data += c;
+    });
+    socket.on("end", () => resolve(data));
+    socket.on("error", reject);
+  });
+}
