@@ -110,11 +110,6 @@ const nodeHash: NodeHash | undefined = (() => {
   }
 })();
 
-/** hashCredential, synchronously where node:crypto is there; undefined where it is not (Edge runtimes). */
-export function hashCredentialSync(kind: string, value: string): string | undefined {
-  return nodeHash?.("sha256", `${kind}:${value}`, "hex");
-}
-
 /** The hash behind credentialKey, for callers with more kinds of credential (the guard: jwt, api_key). */
 export async function hashCredential(kind: string, value: string): Promise<string> {
   if (nodeHash) return nodeHash("sha256", `${kind}:${value}`, "hex");

@@ -16,7 +16,6 @@ import {
   digestCredentialSync,
   extractSessionCookie,
   hashCredential,
-  hashCredentialSync,
   isValidCookieValue,
   isValidToken,
   MAX_COOKIE_HEADER,
@@ -67,11 +66,6 @@ export function removeCookie(cookieHeader: string, name: string): string | undef
  */
 export function credentialKey(cred: Credential): Promise<string> {
   return hashCredential(kindOf(cred), cred.value);
-}
-
-/** credentialKey without a promise where the runtime hashes synchronously (Node); undefined elsewhere (Edge). */
-export function credentialKeySync(cred: Credential): string | undefined {
-  return hashCredentialSync(kindOf(cred), cred.value);
 }
 
 /**
