@@ -219,27 +219,33 @@ export function createGateway(deps: GatewayDeps): Gateway {
   const outcomeOf = (d: Decision) => (d.kind === "deny" ? String(d.status) : d.kind);
   const countDecision = (route: string, d: Decision) => decisionSeries(route, outcomeOf(d)).inc();
   const countForwardAuth = (route: string, d: Decision) => forwardAuthSeries(route, outcomeOf(d)).inc();
-  const observe = (route: string, status: number, t0: number) =>
-    requestSeries(route, status).observe((performance.now() - t0) / 1000);
   // ACCESS_LOG: one line per answered request. Its fields are ours and never secret:
   // no header, cookie or query string is ever put on it.
   const access = cfg.ACCESS_LOG ? accessLineWriter(log) : undefined;
-  function logAccess(
+  /**
+   * A request is answered: its latency observation and, with ACCESS_LOG, its line.
+   * Forward-auth answers count under the route "decisions" and log as
+   * "decisions:<matched route>" (`route` empty when none matched).
+   */
+  function answered(
     req: IncomingMessage,
     id: string,
+    t0: number,
+    status: number,
     method: string,
     path: string,
     route: string,
-    status: number,
-    t0: number,
+    forwardAuth: boolean,
   ): void {
+    const ms = performance.now() - t0;
+    requestSeries(forwardAuth ? "decisions" : route, status).observe(ms / 1000);
     access?.({
       request_id: id,
       method,
       path,
-      route,
+      route: forwardAuth ? (route ? `decisions:${route}` : "decisions") : route,
       status,
-      ms: Math.round((performance.now() - t0) * 10) / 10,
+      ms: Math.round(ms * 10) / 10,
       client: clientIp(req),
     });
   }
@@ -402,9 +408,7 @@ export function createGateway(deps: GatewayDeps): Gateway {
     res.setHeader("x-request-id", id);
     let routeName = "-";
     res.on("finish", () => {
-      observe(routeName, res.statusCode, t0);
-      if (access !== undefined)
-        logAccess(req, id, req.method ?? "GET", n.ok ? n.path : "-", routeName, res.statusCode, t0);
+      answered(req, id, t0, res.statusCode, req.method ?? "GET", n.ok ? n.path : "-", routeName, false);
     });
     if (!n.ok) return sendError(res, 400, "bad_request", `refused path: ${n.reason}`);
     const { path, query } = n;
@@ -456,8 +460,7 @@ export function createGateway(deps: GatewayDeps): Gateway {
     const refuse = (status: number, error: string, message: string) => {
       res.setHeader("x-request-id", id);
       sendError(res, status, error, message);
-      observe("decisions", status, t0);
-      if (access !== undefined) logAccess(req, id, req.method ?? "GET", "-", "decisions", status, t0);
+      answered(req, id, t0, status, req.method ?? "GET", "-", "", true);
     };
     if (!fromTrustedProxy(req)) return refuse(403, "forbidden", "forward-auth answers only configured trusted proxies");
     const headers = req.headers;
@@ -507,8 +510,7 @@ export function createGateway(deps: GatewayDeps): Gateway {
       const fwd = forwardedHeaders(decision.headers, route.forward);
       res.writeHead(200, ["cache-control", "no-store", "x-request-id", id, ...fwd]);
       res.end();
-      observe("decisions", 200, t0);
-      if (access !== undefined) logAccess(req, id, method, path, `decisions:${route.name}`, 200, t0);
+      answered(req, id, t0, 200, method, path, route.name, true);
       return;
     }
     res.setHeader("x-request-id", id);
@@ -521,8 +523,7 @@ export function createGateway(deps: GatewayDeps): Gateway {
       });
       res.end();
     } else respondDecision(res, decision);
-    observe("decisions", res.statusCode, t0);
-    if (access !== undefined) logAccess(req, id, method, path, `decisions:${route.name}`, res.statusCode, t0);
+    answered(req, id, t0, res.statusCode, method, path, route.name, true);
   }
 
   async function readiness(): Promise<{ ok: boolean; checks: Record<string, boolean> }> {
