@@ -14,39 +14,27 @@ import {
   type Rule,
   removeCookie,
 } from "@gatehouse/guard";
-import { guardRequest, stripIdentityHeaders } from "@gatehouse/guard/node";
+import {
+  guardRequest,
+  isClientAddressHeader,
+  isRoutingOverrideHeader,
+  stripIdentityHeaders,
+} from "@gatehouse/guard/node";
 import { Counter, type CounterSeries, Histogram, type HistogramSeries, renderAll } from "@gatehouse/observability";
 import { accessLineWriter } from "@gatehouse/observability/logger";
-import {
-  createProxyMiddleware,
-  debugProxyErrorsPlugin,
-  proxyEventsPlugin,
-  type RequestHandler,
-} from "http-proxy-middleware";
 import type { Redis } from "ioredis";
 import type { Logger } from "pino";
 import type { GatewayConfig } from "./config.ts";
 import { trustChecker } from "./config.ts";
 import { KRATOS_PATHS, kratosPassthrough } from "./kratos/passthrough.ts";
+import { bodyFraming, callUpstream, forwardableHeaders, relayResponse, type UpstreamError } from "./proxy/forward.ts";
+import { forwardUpgrade, refuseSocket } from "./proxy/websocket.ts";
 import { matchRoute } from "./routes/match.ts";
 import { matchKey, normalizePath } from "./routes/normalize.ts";
 import type { CompiledRoute, RouteTable } from "./routes/schema.ts";
 import { BruteForce } from "./throttle/brute-force.ts";
 
 const REQUEST_ID_RE = /^[A-Za-z0-9._:-]{1,128}$/;
-const FORWARDED = new Set([
-  "forwarded",
-  "x-forwarded-for",
-  "x-forwarded-proto",
-  "x-forwarded-host",
-  "x-forwarded-port",
-  "x-forwarded-prefix",
-  "x-real-ip",
-  "x-original-uri",
-  "x-original-method",
-  "x-forwarded-uri",
-  "x-forwarded-method",
-]);
 
 export interface GatewayDeps {
   cfg: GatewayConfig;
@@ -150,20 +138,34 @@ function snapshotHeaders(req: IncomingMessage): GuardRequest["headers"] {
 
 const only = (v: string | string[] | undefined): string | undefined => (typeof v === "string" ? v : undefined);
 
-// Client-sent headers the upstream never receives: identity claims, forwarding
-// information (we set our own) and the credentials the guard consumed, in any
-// case. Remembered per name as sent (bounded: a client can invent names), as every
-// header of every proxied request is checked.
-const dropped = new Map<string, boolean>();
-function dropForUpstream(name: string): boolean {
-  let d = dropped.get(name);
-  if (d === undefined) {
+// Client-sent headers the upstream never receives: identity claims, what only a
+// proxy may say about the client (we say it ourselves), routing overrides unless
+// the route opts in, the credentials the guard consumed and the client's request
+// id (ours replaces it), in any case. One verdict per name as sent (bounded: a
+// client can invent names), as every header of every proxied request is checked.
+const Verdict = { Keep: 0, Drop: 1, Routing: 2, Cookie: 3, SessionToken: 4 } as const;
+type Verdict = (typeof Verdict)[keyof typeof Verdict];
+const verdicts = new Map<string, Verdict>();
+function verdictOf(name: string): Verdict {
+  let v = verdicts.get(name);
+  if (v === undefined) {
     const lower = name.toLowerCase();
-    d = isIdentityHeader(lower) || FORWARDED.has(lower) || lower === "authorization" || lower === "x-api-key";
-    if (dropped.size >= 4_096) dropped.clear();
-    dropped.set(name, d);
+    if (isRoutingOverrideHeader(lower)) v = Verdict.Routing;
+    else if (lower === "cookie") v = Verdict.Cookie;
+    else if (lower === "x-session-token") v = Verdict.SessionToken;
+    else if (
+      isIdentityHeader(lower) ||
+      isClientAddressHeader(lower) ||
+      lower === "authorization" ||
+      lower === "x-api-key" ||
+      lower === "x-request-id"
+    )
+      v = Verdict.Drop;
+    else v = Verdict.Keep;
+    if (verdicts.size >= 4_096) verdicts.clear();
+    verdicts.set(name, v);
   }
-  return d;
+  return v;
 }
 
 /** A request id the client sent, if it is a sane one, or a fresh one. */
@@ -195,7 +197,16 @@ export function createGateway(deps: GatewayDeps): Gateway {
   let table = deps.table;
   const trusted = trustChecker(cfg.TRUSTED_PROXIES);
   const agent = new Agent({ keepAlive: true, maxSockets: 512, keepAliveMsecs: 10_000 });
-  const proxies = new Map<string, RequestHandler<IncomingMessage, ServerResponse>>();
+  // Upstream origins, parsed once per route table.
+  const origins = new Map<string, URL>();
+  const originOf = (upstream: string) => {
+    let u = origins.get(upstream);
+    if (u === undefined) {
+      u = new URL(upstream);
+      origins.set(upstream, u);
+    }
+    return u;
+  };
   const metrics = {
     requests: new Histogram(
       "gatehouse_gateway_request_duration_seconds",
@@ -306,84 +317,79 @@ export function createGateway(deps: GatewayDeps): Gateway {
     sendError,
   });
 
-  function proxyFor(route: CompiledRoute): RequestHandler<IncomingMessage, ServerResponse> {
-    const key = `${route.upstream}|${route.timeoutMs}|${route.websocket}`;
-    let p = proxies.get(key);
-    if (!p) {
-      p = createProxyMiddleware<IncomingMessage, ServerResponse>({
-        target: route.upstream,
-        agent,
-        ws: false, // upgrades are guarded and handed over explicitly
-        xfwd: false, // forwarded headers are set by us, from trusted values only
-        // hpm's default plugins minus its logger plugin: that one builds the target URL
-        // of every proxied response (a URL parse and a walk over the agent's sockets)
-        // for a log line we do not want; errors and access lines are ours.
-        ejectPlugins: true,
-        plugins: [debugProxyErrorsPlugin, proxyEventsPlugin],
-        on: {
-          // Our own deadline, so a timeout is told apart from an upstream reset (504 vs 502).
-          proxyReq(proxyReq) {
-            proxyReq.setTimeout(route.timeoutMs, () => {
-              const e = new Error("upstream timeout") as NodeJS.ErrnoException;
-              e.code = "UPSTREAM_TIMEOUT";
-              proxyReq.destroy(e);
-            });
-          },
-          error(err, _req, res) {
-            const code = (err as NodeJS.ErrnoException).code;
-            if ("writeHead" in res) {
-              if (code === "UPSTREAM_TIMEOUT")
-                sendError(res, 504, "upstream_timeout", "the upstream did not answer in time");
-              else sendError(res, 502, "bad_gateway", "the upstream could not be reached");
-            } else res.destroy();
-            log.warn({ err: err.message, code, upstream: route.upstream }, "upstream error");
-          },
-        },
-        logger: {
-          info: () => {},
-          warn: (m: unknown) => log.warn({ msg: String(m) }),
-          error: (m: unknown) => log.error({ msg: String(m) }),
-        },
-      });
-      proxies.set(key, p);
-    }
-    return p;
-  }
-
-  /** What the upstream may and may not see. */
-  function mutateForUpstream(
+  /**
+   * The headers the upstream gets: the client's, minus what it may not say (see
+   * verdictOf) and the hop-by-hop ones, plus the guard's identity headers, our
+   * X-Forwarded-* and request id, and the body's framing.
+   */
+  function upstreamHeaders(
     req: IncomingMessage,
     route: CompiledRoute,
     decision: Extract<Decision, { kind: "allow" }>,
-    path: string,
-    query: string,
-  ): void {
-    const fwdChain = fromTrustedProxy(req) ? String(req.headers["x-forwarded-for"] ?? "") : "";
-    // rawHeaders (a plain array) lists every name req.headers has, in its own case:
-    // walking it is cheaper than enumerating req.headers' keys. What the proxy
-    // sends upstream is req.headers.
-    const raw = req.rawHeaders;
-    for (let i = 0; i < raw.length; i += 2) {
-      const name = raw[i] as string;
-      if (dropForUpstream(name)) delete req.headers[name.toLowerCase()];
-    }
-    if (!route.forward.kratosCookie) {
-      delete req.headers["x-session-token"];
-      const c = req.headers.cookie;
-      if (c) {
-        const rest = removeCookie(c, cfg.KRATOS_COOKIE_NAME);
-        if (rest) req.headers.cookie = rest;
-        else delete req.headers.cookie;
+    id: string,
+  ): string[] {
+    const keepCredentials = route.forward.kratosCookie;
+    const out = forwardableHeaders(req, (name, value) => {
+      switch (verdictOf(name)) {
+        case Verdict.Keep:
+          return value;
+        case Verdict.Drop:
+          return undefined;
+        case Verdict.Routing:
+          return route.forward.routingHeaders ? value : undefined;
+        case Verdict.SessionToken:
+          return keepCredentials ? value : undefined;
+        case Verdict.Cookie:
+          return keepCredentials ? value : removeCookie(value, cfg.KRATOS_COOKIE_NAME);
       }
-    }
+    });
     const add = forwardedHeaders(decision.headers, route.forward);
-    for (let i = 0; i < add.length; i += 2) req.headers[add[i] as string] = add[i + 1] as string;
+    for (let i = 0; i < add.length; i++) out.push(add[i] as string);
     // The chain a trusted proxy sent, plus the peer that sent it to us.
+    const fwdChain = fromTrustedProxy(req) ? String(req.headers["x-forwarded-for"] ?? "") : "";
     const peer = req.socket.remoteAddress ?? "";
-    req.headers["x-forwarded-for"] = fwdChain ? `${fwdChain}, ${peer}` : peer;
-    req.headers["x-forwarded-proto"] = proto(req);
-    if (req.headers.host) req.headers["x-forwarded-host"] = req.headers.host;
-    req.url = path + query;
+    out.push("x-forwarded-for", fwdChain ? `${fwdChain}, ${peer}` : peer, "x-forwarded-proto", proto(req));
+    if (req.headers.host) out.push("x-forwarded-host", req.headers.host);
+    out.push("x-request-id", id);
+    return out;
+  }
+
+  /** Sends an allowed request on and relays the answer; a failure is this request's 502/504, never the process'. */
+  function proxy(
+    req: IncomingMessage,
+    res: ServerResponse,
+    route: CompiledRoute,
+    decision: Extract<Decision, { kind: "allow" }>,
+    id: string,
+    target: string,
+  ): Promise<void> {
+    const headers = upstreamHeaders(req, route, decision, id);
+    const framing = bodyFraming(req);
+    for (const h of framing) headers.push(h);
+    return callUpstream({
+      origin: originOf(route.upstream),
+      agent,
+      method: req.method ?? "GET",
+      path: target,
+      headers,
+      body: framing.length > 0 ? req : undefined,
+      timeoutMs: route.timeoutMs,
+    }).then(
+      (upstream) =>
+        relayResponse(upstream, res, [], (e) =>
+          log.warn({ err: e.message, upstream: route.upstream }, "upstream answer broke off"),
+        ),
+      (e: UpstreamError) => {
+        log.warn({ err: e.message, kind: e.kind, upstream: route.upstream }, "upstream error");
+        if (res.headersSent || res.destroyed) {
+          res.destroy();
+          return;
+        }
+        if (e.kind === "timeout") sendError(res, 504, "upstream_timeout", "the upstream did not answer in time");
+        else if (e.kind === "aborted") res.destroy();
+        else sendError(res, 502, "bad_gateway", "the upstream could not be reached");
+      },
+    );
   }
 
   function respondDecision(res: ServerResponse, d: Exclude<Decision, { kind: "allow" }>): void {
@@ -434,8 +440,7 @@ export function createGateway(deps: GatewayDeps): Gateway {
     const proceed = (decision: Decision): void | Promise<void> => {
       countDecision(route.name, decision);
       if (decision.kind !== "allow") return respondDecision(res, decision);
-      mutateForUpstream(req, route, decision, path, query);
-      return proxyFor(route)(req, res);
+      return proxy(req, res, route, decision, id, path + query);
     };
     return decided instanceof Promise ? decided.then(proceed) : proceed(decided);
   }
@@ -565,14 +570,13 @@ export function createGateway(deps: GatewayDeps): Gateway {
   recheck.unref();
 
   async function upgrade(req: IncomingMessage, socket: Socket, head: Buffer): Promise<void> {
-    const refuse = (status: number, error: string, message: string) => {
-      const body = JSON.stringify({ error, message, request_id: randomUUID() });
-      socket.end(
-        `HTTP/1.1 ${status} ${error}\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`,
-      );
-    };
+    socket.on("error", () => socket.destroy());
+    const id = requestIdOf(req);
+    const refuse = (status: number, error: string, message: string) => refuseSocket(socket, status, error, message, id);
     const n = normalizePath(req.url ?? "/");
     if (!n.ok) return refuse(400, "bad_request", `refused path: ${n.reason}`);
+    if (req.method !== "GET" || String(req.headers.upgrade ?? "").toLowerCase() !== "websocket")
+      return refuse(400, "bad_request", "only websocket upgrades of a GET are proxied");
     const route = matchRoute(table, req.headers.host, matchKey(n.path), "GET");
     if (!route?.websocket) return refuse(404, "not_found", "no websocket route for this request");
     const greq: GuardRequest = {
@@ -586,16 +590,22 @@ export function createGateway(deps: GatewayDeps): Gateway {
       if (d.kind === "redirect") return refuse(401, "unauthenticated", "sign in first");
       return refuse(d.status, d.error, d.message);
     }
-    mutateForUpstream(req, route, d, n.path, n.query);
+    if (socket.destroyed) return;
     const entry = { socket, req: greq, rule };
     sockets.add(entry);
     socket.on("close", () => sockets.delete(entry));
-    createProxyMiddleware<IncomingMessage, ServerResponse>({
-      target: route.upstream,
-      ws: true,
-      xfwd: false,
-      agent,
-    }).upgrade(req, socket, head);
+    forwardUpgrade(
+      socket,
+      head,
+      {
+        origin: originOf(route.upstream),
+        path: n.path + n.query,
+        headers: upstreamHeaders(req, route, d, id),
+        timeoutMs: route.timeoutMs,
+      },
+      id,
+      (e) => log.warn({ err: e.message, upstream: route.upstream }, "websocket upstream error"),
+    );
   }
 
   const server = createServer(
@@ -650,7 +660,7 @@ export function createGateway(deps: GatewayDeps): Gateway {
     },
     reload(next) {
       table = next;
-      proxies.clear();
+      origins.clear();
     },
     async close() {
       clearInterval(recheck);

@@ -41,6 +41,9 @@ const forward = z
     jwt: z.boolean().default(true),
     identity_headers: z.boolean().default(true),
     kratos_cookie: z.boolean().default(false),
+    // X-Original-URL, X-Rewrite-URL, X-HTTP-Method-Override…: a client could make an
+    // upstream that honours them serve another path or method than the rule allowed.
+    routing_headers: z.boolean().default(false),
   })
   .strict();
 
@@ -57,7 +60,7 @@ const route = z
     priority: z.number().int().min(-1000).max(1000).default(0),
     upstream,
     auth: auth.default({ accept: ["session", "jwt"], anonymous: false, roles: [], permissions: [] }),
-    forward: forward.default({ jwt: true, identity_headers: true, kratos_cookie: false }),
+    forward: forward.default({ jwt: true, identity_headers: true, kratos_cookie: false, routing_headers: false }),
     websocket: z.boolean().default(false),
     timeout_ms: z.number().int().min(100).max(300_000).default(30_000),
   })
@@ -79,7 +82,7 @@ export interface CompiledRoute {
   priority: number;
   upstream: string;
   auth: { accept: CredentialKind[]; anonymous: boolean; roles: string[]; permissions: string[]; aal?: "aal1" | "aal2" };
-  forward: { jwt: boolean; identityHeaders: boolean; kratosCookie: boolean };
+  forward: { jwt: boolean; identityHeaders: boolean; kratosCookie: boolean; routingHeaders: boolean };
   websocket: boolean;
   timeoutMs: number;
 }
@@ -134,7 +137,12 @@ function compile(
       permissions: r.auth.permissions,
       ...(r.auth.aal ? { aal: r.auth.aal } : {}),
     },
-    forward: { jwt: r.forward.jwt, identityHeaders: r.forward.identity_headers, kratosCookie: r.forward.kratos_cookie },
+    forward: {
+      jwt: r.forward.jwt,
+      identityHeaders: r.forward.identity_headers,
+      kratosCookie: r.forward.kratos_cookie,
+      routingHeaders: r.forward.routing_headers,
+    },
     websocket: r.websocket,
     timeoutMs: r.timeout_ms,
   };

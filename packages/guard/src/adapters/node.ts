@@ -7,6 +7,15 @@ import { isIdentityHeader } from "../core/mutate.ts";
 import type { Decision, GuardRequest, Rule } from "../core/types.ts";
 import { denyBody, denyHeaders, redirectHeaders, requestIdFrom } from "./respond.ts";
 
+export {
+  connectionListed,
+  isClientAddressHeader,
+  isHopByHopHeader,
+  isRoutingOverrideHeader,
+  type UntrustedKind,
+  untrustedKind,
+} from "../core/untrusted.ts";
+
 /**
  * Headers as the guard reads them. Built from rawHeaders because Node's req.headers
  * silently keeps only the first Authorization of several; here duplicates are
