@@ -9,6 +9,7 @@ import addFormats from "ajv-formats";
 import { beforeAll, describe, expect, it } from "vitest";
 import { parse } from "yaml";
 import {
+  KRATOS_LOG,
   kratosConfigFor,
   kratosValues,
   readKratosYml,
@@ -165,6 +166,8 @@ describe("kratos.config", () => {
       /^selfservice\.flows\.registration\.after\.password\.hooks\.0\.config\.(url|body|auth\.config\.value)$/,
       /^identity\.schemas\.0\.url$/,
       /^courier\.smtp\.(connection_uri|from_address)$/,
+      // The cluster's logging is the deploy's decision (KRATOS_LOG), not the local default's.
+      /^log\.(level|format|leak_sensitive_values)$/,
     ];
     for (const env of envs) {
       const config = (committed(env).kratos as Obj).config as Obj;
@@ -215,6 +218,72 @@ describe("kratos.config", () => {
         expect(getPath(v.kratos.config, path ?? []), name).not.toBe("");
       }
     }
+  });
+});
+
+describe("logs: no codes, links or addresses at a level that ships by default", () => {
+  // Levels at which Kratos and its courier log no SQL, request or message details.
+  // Kratos' schema spells warning in full; logrus (LOG_LEVEL) reads it too.
+  const QUIET = ["info", "warning", "error", "fatal", "panic"];
+  type Values = Obj & { kratos: { config: Obj } };
+
+  /** What each process runs with, the chart's own defaults filled in from its values.yaml. */
+  function logging(values: Values) {
+    const chart = reference() as { statefulSet: { log: { level: string } } };
+    const config = (values.kratos.config.log ?? {}) as Obj;
+    const courier = ((values.statefulSet as Obj | undefined)?.log ?? {}) as Obj;
+    return {
+      // kratos serve reads log.level (the chart sets no LOG_LEVEL on its Deployment).
+      kratos: config.level,
+      // The courier's StatefulSet gets LOG_LEVEL from statefulSet.log.level, which wins over log.level.
+      courier: courier.level ?? chart.statefulSet.log.level,
+      leak: config.leak_sensitive_values,
+    };
+  }
+
+  /** Every env list the chart passes to a Kratos process: none may set LOG_* behind the values' back. */
+  function logEnv(values: Values): string[] {
+    const lists = [
+      getPath(values, ["deployment", "extraEnv"]),
+      getPath(values, ["deployment", "automigration", "extraEnv"]),
+      getPath(values, ["statefulSet", "extraEnv"]),
+      getPath(values, ["job", "extraEnv"]),
+      getPath(values, ["cronjob", "cleanup", "extraEnv"]),
+    ];
+    return lists
+      .flatMap((l) => (Array.isArray(l) ? (l as { name: string }[]) : []))
+      .map((e) => e.name)
+      .filter((n) => /^LOG_/.test(n));
+  }
+
+  it("Kratos and the courier log at info, as JSON, with sensitive values redacted, in every environment", () => {
+    for (const env of envs) {
+      const values = committed(env) as Values;
+      const l = logging(values);
+      expect(l, env.name).toEqual({ kratos: KRATOS_LOG.level, courier: KRATOS_LOG.level, leak: false });
+      expect(QUIET, `${env.name}: Kratos`).toContain(l.kratos);
+      expect(QUIET, `${env.name}: courier`).toContain(l.courier);
+      expect(getPath(values, ["statefulSet", "log", "format"]), env.name).toBe("json");
+      expect(getPath(values.kratos.config, ["log", "format"]), env.name).toBe("json");
+      expect(logEnv(values), env.name).toEqual([]);
+      // envFrom a Secret could set LOG_LEVEL unseen; --dev relaxes Kratos' cookie and CORS checks.
+      expect(getPath(values, ["deployment", "environmentSecretsName"]), env.name).toBeUndefined();
+      expect(getPath(values, ["statefulSet", "environmentSecretsName"]), env.name).toBeUndefined();
+      expect(getPath(values, ["kratos", "development"]), env.name).toBe(false);
+    }
+  });
+
+  it("the check catches the chart's trace default, a debug level, leaked values and a LOG_LEVEL override", () => {
+    const v = committed(loadEnvironment("prod")) as Values;
+    delete (v.statefulSet as Obj).log;
+    expect(logging(v).courier).toBe("trace");
+    const w = committed(loadEnvironment("staging")) as Values;
+    (w.kratos.config.log as Obj).level = "debug";
+    (w.kratos.config.log as Obj).leak_sensitive_values = true;
+    (w.deployment as { extraEnv: Obj[] }).extraEnv.push({ name: "LOG_LEVEL", value: "trace" });
+    expect(logging(w)).toMatchObject({ kratos: "debug", leak: true });
+    expect(QUIET).not.toContain(logging(w).kratos);
+    expect(logEnv(w)).toEqual(["LOG_LEVEL"]);
   });
 });
 
