@@ -315,8 +315,20 @@ describe("in step with the Gatehouse chart", () => {
       expect(k.publicUrl).toBe(serviceUrls(env).kratosPublic);
       expect(k.adminUrl).toBe(serviceUrls(env).kratosAdmin);
       expect(k.namespace).toBe(env.namespaces.kratos);
-      // The NetworkPolicies select Kratos' pods by the chart's name label.
+      // The NetworkPolicies select Kratos' pods by the chart's name label and the release.
       expect(k.podLabels).toEqual({ "app.kubernetes.io/name": "kratos" });
+      expect(k.release).toBe(env.releases.kratos);
+      // …which is the chart's own name as long as its values leave the name alone.
+      const kv = committed(env);
+      expect(kv.nameOverride ?? "", env.name).toBe("");
+      expect(kv.fullnameOverride ?? "", env.name).toBe("");
+      for (const at of [
+        ["deployment", "labels"],
+        ["deployment", "podMetadata", "labels"],
+        ["global", "podMetadata", "labels"],
+      ])
+        for (const key of ["app.kubernetes.io/name", "app.kubernetes.io/instance", "app.kubernetes.io/component"])
+          expect(Object.keys((getPath(kv, at) ?? {}) as Obj), `${env.name}: ${at.join(".")}`).not.toContain(key);
 
       const config = (committed(env).kratos as Obj).config as Obj;
       const envOf = (comp: string) =>
