@@ -212,8 +212,11 @@ export function kratosValues(env: Environment, kratosYml: Obj = readKratosYml())
     strategy: { type: "RollingUpdate", rollingUpdate: { maxSurge: 1, maxUnavailable: 0 } },
     // DSN, SECRETS_* and the SMTP URI come from this existing Secret; the chart creates none.
     secret: { enabled: false, nameOverride: env.kratos.secret },
-    service: { admin: { enabled: true }, public: { enabled: true } },
-    // Kratos' public API is served through the gateway (brute-force protection): no Ingress here.
+    // Browsers reach Kratos' public API only through the gateway (brute-force protection), on
+    // the auth host, which serve.public.base_url names: no Ingress, no LoadBalancer or
+    // NodePort here. The admin API (no authentication of its own) stays in the cluster;
+    // the Gatehouse chart's NetworkPolicies say which pods reach either.
+    service: { admin: { enabled: true, type: "ClusterIP" }, public: { enabled: true, type: "ClusterIP" } },
     ingress: { admin: { enabled: false }, public: { enabled: false } },
     kratos: {
       development: false,

@@ -8,6 +8,7 @@ import { Ajv } from "ajv";
 import addFormats from "ajv-formats";
 import { beforeAll, describe, expect, it } from "vitest";
 import { parse } from "yaml";
+import { KRATOS_PATHS } from "../../apps/gateway/src/kratos/passthrough.ts";
 import {
   KRATOS_LOG,
   kratosConfigFor,
@@ -284,6 +285,66 @@ describe("logs: no codes, links or addresses at a level that ships by default", 
     expect(logging(w)).toMatchObject({ kratos: "debug", leak: true });
     expect(QUIET).not.toContain(logging(w).kratos);
     expect(logEnv(w)).toEqual(["LOG_LEVEL"]);
+  });
+});
+
+describe("browsers reach Kratos' public API only through the gateway", () => {
+  /** Ways the Kratos chart would expose Kratos outside the cluster, its defaults filled in from its values.yaml. */
+  function exposures(values: Obj): string[] {
+    const ref = reference();
+    const value = (path: string[]) => getPath(values, path) ?? getPath(ref, path);
+    const out: string[] = [];
+    for (const api of ["public", "admin"]) {
+      if (value(["ingress", api, "enabled"]) !== false) out.push(`ingress.${api} enabled`);
+      if (value(["service", api, "enabled"]) !== false && value(["service", api, "type"]) !== "ClusterIP")
+        out.push(`service.${api} is ${String(value(["service", api, "type"]))}`);
+    }
+    if (value(["service", "courier", "type"]) !== "ClusterIP") out.push("service.courier is not ClusterIP");
+    return out;
+  }
+
+  it("the Kratos values enable no Ingress and only ClusterIP Services, in every environment", () => {
+    for (const env of envs) expect(exposures(committed(env)), env.name).toEqual([]);
+  });
+
+  it("the check catches Kratos' own public Ingress and a LoadBalancer", () => {
+    const v = committed(loadEnvironment("prod"));
+    (getPath(v, ["ingress", "public"]) as Obj).enabled = true;
+    delete (getPath(v, ["ingress", "admin"]) as Obj).enabled; // the chart's default (false) is fine
+    (getPath(v, ["service", "admin"]) as Obj).type = "LoadBalancer";
+    expect(exposures(v)).toEqual(["ingress.public enabled", "service.admin is LoadBalancer"]);
+  });
+
+  it("serve.public.base_url is the gateway's origin: the auth host, which only the gateway's Ingress serves", () => {
+    for (const env of envs) {
+      const config = (committed(env).kratos as Obj).config as Obj;
+      const base = new URL(String(getPath(config, ["serve", "public", "base_url"])));
+      expect([base.protocol, base.host, base.pathname], env.name).toEqual(["https:", env.hosts.auth, "/"]);
+      const r = renderEnvironment(env);
+      const gw = must(find(r, "Service", "gateway"), "gateway Service").metadata.name;
+      type Rule = { host: string; http: { paths: { path: string; backend: { service: { name: string } } }[] } };
+      const rules = r.manifests.filter((m) => m.kind === "Ingress").flatMap((m) => (m.spec as { rules: Rule[] }).rules);
+      // Every Ingress path leads to the gateway; the auth host's / among them (so /self-service/… does).
+      for (const rule of rules)
+        for (const p of rule.http.paths) expect(p.backend.service.name, `${env.name} ${rule.host}`).toBe(gw);
+      expect(
+        rules.some((x) => x.host === base.host && x.http.paths.some((p) => p.path === "/")),
+        env.name,
+      ).toBe(true);
+      // …whose passthrough forwards Kratos' public API, and nothing of its admin API, to Kratos' Service.
+      for (const path of [
+        "/self-service/login/browser",
+        "/self-service/login",
+        "/sessions/whoami",
+        "/.well-known/ory/webauthn.js",
+      ])
+        expect(KRATOS_PATHS.test(path), path).toBe(true);
+      for (const path of ["/admin/identities", "/health/ready", "/schemas/person", "/"])
+        expect(KRATOS_PATHS.test(path), path).toBe(false);
+      const gwEnv = (containersOf(podSpecOf(must(find(r, "Deployment", "gateway"), "gateway")) ?? {})[0] as Obj)
+        .env as Obj[];
+      expect(gwEnv.find((e) => e.name === "KRATOS_PUBLIC_URL")?.value, env.name).toBe(serviceUrls(env).kratosPublic);
+    }
   });
 });
 
