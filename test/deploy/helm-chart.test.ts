@@ -246,6 +246,27 @@ describe("workloads", () => {
     }
   });
 
+  it("no component logs at debug or trace in any rendering (the env var each app reads, LOG_LEVEL)", () => {
+    const levels = (ms: Manifest[]) =>
+      ms.flatMap((m) =>
+        containersOf(podSpecOf(m) ?? {}).flatMap((c) =>
+          ((c.env ?? []) as Obj[])
+            .filter((e) => e.name === "LOG_LEVEL")
+            .map((e) => `${m.kind}/${m.metadata.name} ${String(e.value)}`),
+        ),
+      );
+    for (const r of renderings) {
+      const found = levels(r.manifests);
+      expect(found.length, r.name).toBeGreaterThanOrEqual(2);
+      expect(
+        found.filter((l) => /\s(trace|debug)$/.test(l)),
+        r.name,
+      ).toEqual([]);
+    }
+    const debug = renderChart("debug", [DEFAULT_VALUES], { setJson: ['gateway.logLevel="debug"'] });
+    expect(levels(debug.manifests).filter((l) => / debug$/.test(l))).toHaveLength(1);
+  });
+
   it("secrets come only from existing Secrets, and rendering fails without a Secret name", () => {
     for (const r of renderings) {
       const auth = containersOf(podSpecOf(must(find(r, "Deployment", "auth-service"), "a")) ?? {})[0] as Obj;
