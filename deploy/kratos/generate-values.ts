@@ -45,10 +45,10 @@ export const WEBHOOK_SECRET_PLACEHOLDER = "set-from-the-kratos-secret-webhookSec
 export const SMTP_URI_PLACEHOLDER = "smtps://set-from-the-kratos-secret-smtpConnectionURI.invalid/";
 
 /**
- * Kratos' logging in every cluster. At debug and trace Kratos and its courier log SQL,
- * request details and message data (codes, links, addresses); leak_sensitive_values
- * would print them at any level. The courier takes its level from the chart's
- * statefulSet.log (LOG_LEVEL, which overrides log.level; the chart's default is trace).
+ * Kratos' logging in every cluster: info, redacted. At debug and trace Kratos and its
+ * courier log far more of each request, flow and message, and leak_sensitive_values would
+ * print identifiers and addresses at any level. The courier takes its level from the
+ * chart's statefulSet.log (LOG_LEVEL, which overrides log.level; the chart's default is trace).
  */
 export const KRATOS_LOG = { level: "info", format: "json", leak_sensitive_values: false } as const;
 
