@@ -21,7 +21,10 @@
 //   - the webhook's shared secret and the SMTP URI are placeholders in the config:
 //     the real values come from the Secret (webhookSecret through deployment.extraEnv,
 //     smtpConnectionURI through the chart's own wiring);
-//   - the breached-password check is on (README "Kratos configuration").
+//   - the breached-password check is on (README "Kratos configuration");
+//   - logging is the deploy's decision, not kratos.yml's: info, JSON, sensitive values
+//     redacted, for Kratos (log.*) and for the courier, whose level the chart sets with
+//     LOG_LEVEL from statefulSet.log (the chart's default there is trace).
 import { readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { basename, relative, resolve } from "node:path";
 import { parse, stringify } from "yaml";
@@ -40,6 +43,14 @@ export const CHART_CONFIG_DIR = "/etc/config";
 export const WEBHOOK_SECRET_ENV = "SELFSERVICE_FLOWS_REGISTRATION_AFTER_PASSWORD_HOOKS_0_CONFIG_AUTH_CONFIG_VALUE";
 export const WEBHOOK_SECRET_PLACEHOLDER = "set-from-the-kratos-secret-webhookSecret";
 export const SMTP_URI_PLACEHOLDER = "smtps://set-from-the-kratos-secret-smtpConnectionURI.invalid/";
+
+/**
+ * Kratos' logging in every cluster: info, redacted. At debug and trace Kratos and its
+ * courier log far more of each request, flow and message, and leak_sensitive_values would
+ * print identifiers and addresses at any level. The courier takes its level from the
+ * chart's statefulSet.log (LOG_LEVEL, which overrides log.level; the chart's default is trace).
+ */
+export const KRATOS_LOG = { level: "info", format: "json", leak_sensitive_values: false } as const;
 
 type Json = null | boolean | number | string | Json[] | { [k: string]: Json };
 type Obj = { [k: string]: Json };
@@ -100,6 +111,8 @@ export function kratosConfigFor(env: Environment, kratosYml: Obj = readKratosYml
   pub.port = 4433;
   adm.port = 4434;
   obj(pub.cors, "serve.public.cors").allowed_origins = environmentOrigins(env);
+
+  config.log = { ...KRATOS_LOG };
 
   obj(config.cookies, "cookies").domain = env.domain;
   obj(obj(config.session, "session").cookie, "session.cookie").domain = env.domain;
@@ -199,8 +212,11 @@ export function kratosValues(env: Environment, kratosYml: Obj = readKratosYml())
     strategy: { type: "RollingUpdate", rollingUpdate: { maxSurge: 1, maxUnavailable: 0 } },
     // DSN, SECRETS_* and the SMTP URI come from this existing Secret; the chart creates none.
     secret: { enabled: false, nameOverride: env.kratos.secret },
-    service: { admin: { enabled: true }, public: { enabled: true } },
-    // Kratos' public API is served through the gateway (brute-force protection): no Ingress here.
+    // Browsers reach Kratos' public API only through the gateway (brute-force protection), on
+    // the auth host, which serve.public.base_url names: no Ingress, no LoadBalancer or
+    // NodePort here. The admin API (no authentication of its own) stays in the cluster;
+    // the Gatehouse chart's NetworkPolicies say which pods reach either.
+    service: { admin: { enabled: true, type: "ClusterIP" }, public: { enabled: true, type: "ClusterIP" } },
     ingress: { admin: { enabled: false }, public: { enabled: false } },
     kratos: {
       development: false,
@@ -215,7 +231,8 @@ export function kratosValues(env: Environment, kratosYml: Obj = readKratosYml())
       automountServiceAccountToken: false,
       topologySpreadConstraints: spread("kratos"),
     },
-    statefulSet: { resources },
+    // The courier (a StatefulSet): its LOG_LEVEL and LOG_FORMAT, or it logs at the chart's trace.
+    statefulSet: { resources, log: { level: KRATOS_LOG.level, format: KRATOS_LOG.format } },
     job: { resources: { requests: { cpu: "50m", memory: "64Mi" }, limits: { cpu: "500m", memory: "256Mi" } } },
     courier: { enabled: true },
     pdb: { enabled: env.kratos.replicas > 1, spec: { minAvailable: null, maxUnavailable: 1 } },

@@ -9,6 +9,7 @@ import { resolve } from "node:path";
 import { beforeAll, describe, expect, it } from "vitest";
 import { parse } from "yaml";
 import { webConfig } from "../../apps/example-web/lib/config.ts";
+import { KRATOS_PATHS } from "../../apps/gateway/src/kratos/passthrough.ts";
 import { compileRoutes } from "../../apps/gateway/src/routes/schema.ts";
 import { environmentNames, kratosValuesFile, loadEnvironment } from "../../deploy/lib/environments.ts";
 import { envToConfigPath, getPath } from "../../deploy/lib/kratos-env.ts";
@@ -21,6 +22,7 @@ type Service = {
   command?: string[];
   environment?: Record<string, string>;
   ports?: { target: number; published?: string; host_ip?: string }[];
+  expose?: string[];
   depends_on?: Record<string, { condition: string }>;
   healthcheck?: Obj;
   user?: string;
@@ -117,9 +119,39 @@ describe("docker-compose.yml", () => {
     const kv = parse(readFileSync(kratosValuesFile(loadEnvironment("prod")), "utf8")) as {
       kratos: { config: { serve: { public: { port: number }; admin: { port: number } } } };
     };
-    expect(ports(svc("kratos"))).toEqual([kv.kratos.config.serve.public.port, kv.kratos.config.serve.admin.port]);
+    // Kratos listens on the chart's ports but publishes none (the next test).
+    expect((svc("kratos").expose ?? []).map(Number).sort()).toEqual([
+      kv.kratos.config.serve.public.port,
+      kv.kratos.config.serve.admin.port,
+    ]);
     for (const [name, s] of Object.entries(compose.services))
       for (const p of s.ports ?? []) expect(p.host_ip, `${name}:${p.target}`).toBe("127.0.0.1");
+  });
+
+  it("publishes no Kratos port: browsers reach its public API through the gateway, services call kratos:4433", () => {
+    const k = svc("kratos");
+    const gw = svc("gateway");
+    // As in the cluster (no Ingress for Kratos, its admin API never public): nothing on the host.
+    expect(k.ports ?? []).toEqual([]);
+    // Kratos' base URL, where its flows' form actions point, is the gateway's published origin.
+    const gwPort = must(
+      gw.ports?.find((p) => p.target === Number(gw.environment?.GATEWAY_PORT)),
+      "gateway port",
+    );
+    expect(k.environment?.SERVE_PUBLIC_BASE_URL).toBe(`http://localhost:${gwPort.published}/`);
+    // The gateway passes Kratos' public paths to Kratos' public port; the services call it (and admin) by name.
+    const [publicPort, adminPort] = (k.expose ?? []).map(Number).sort();
+    expect(gw.environment?.KRATOS_PUBLIC_URL).toBe(`http://kratos:${publicPort}`);
+    expect(
+      KRATOS_PATHS.test(new URL("/self-service/login/browser", k.environment?.SERVE_PUBLIC_BASE_URL).pathname),
+    ).toBe(true);
+    expect(svc("auth-service").environment?.KRATOS_PUBLIC_URL).toBe(`http://kratos:${publicPort}`);
+    expect(svc("auth-service").environment?.KRATOS_ADMIN_URL).toBe(`http://kratos:${adminPort}`);
+    expect(svc("web").environment?.KRATOS_PUBLIC_URL).toBe(`http://kratos:${publicPort}`);
+    // Nothing hands a browser a Kratos URL other than the gateway's.
+    for (const [name, s] of Object.entries(compose.services))
+      for (const [key, value] of Object.entries(s.environment ?? {}))
+        expect(String(value), `${name} ${key}`).not.toMatch(/localhost:7433|localhost:7434|127\.0\.0\.1:743[34]/);
   });
 
   it("sets the same variables as the Helm chart for the auth-service and the gateway", () => {
@@ -207,8 +239,10 @@ describe("docker-compose.yml", () => {
     expect(c.authServiceUrl).toBe(`http://auth-service:${auth.AUTH_PUBLIC_PORT}`);
     expect(c.kratosUrl).toBe(auth.KRATOS_PUBLIC_URL);
     expect(c.gatewayInternalUrl).toBe(`http://gateway:${gw.GATEWAY_PORT}`);
-    // For the browser: Kratos' own base URL (flow actions are mapped back to kratosUrl), the gateway's port.
+    // For the browser: Kratos' own base URL (flow actions are mapped back to kratosUrl), which
+    // is the gateway's origin: the browser reaches Kratos through the gateway only.
     expect(`${c.kratosBrowserUrl}/`).toBe(kratos.SERVE_PUBLIC_BASE_URL);
+    expect(c.kratosBrowserUrl).toBe(c.gatewayUrl);
     expect(c.gatewayUrl).toBe(`http://localhost:${published(svc("gateway"), gw.GATEWAY_PORT)}`);
     // It verifies the auth-service's tokens and reads Kratos' cookie (host-only on localhost).
     expect(c.issuer).toBe(auth.TOKEN_ISSUER);

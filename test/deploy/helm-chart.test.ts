@@ -15,6 +15,7 @@ import { loadConfig as loadGatewayConfig } from "../../apps/gateway/src/config.t
 import { compileRoutes } from "../../apps/gateway/src/routes/schema.ts";
 import { environmentNames, GATEHOUSE_CHART, loadEnvironment } from "../../deploy/lib/environments.ts";
 import { K8S_VERSIONS, k8sValidator, missingSchemas } from "../../deploy/lib/k8s-schemas.ts";
+import { allows, type Pod, podOf } from "../../deploy/lib/network-policy.ts";
 import {
   containersOf,
   coverageViolations,
@@ -28,6 +29,7 @@ import {
   find,
   helm,
   helmBinary,
+  kratosPods,
   must,
   PRODUCTION_VALUES,
   REPO_ROOT,
@@ -244,6 +246,27 @@ describe("workloads", () => {
     }
   });
 
+  it("no component logs at debug or trace in any rendering (the env var each app reads, LOG_LEVEL)", () => {
+    const levels = (ms: Manifest[]) =>
+      ms.flatMap((m) =>
+        containersOf(podSpecOf(m) ?? {}).flatMap((c) =>
+          ((c.env ?? []) as Obj[])
+            .filter((e) => e.name === "LOG_LEVEL")
+            .map((e) => `${m.kind}/${m.metadata.name} ${String(e.value)}`),
+        ),
+      );
+    for (const r of renderings) {
+      const found = levels(r.manifests);
+      expect(found.length, r.name).toBeGreaterThanOrEqual(2);
+      expect(
+        found.filter((l) => /\s(trace|debug)$/.test(l)),
+        r.name,
+      ).toEqual([]);
+    }
+    const debug = renderChart("debug", [DEFAULT_VALUES], { setJson: ['gateway.logLevel="debug"'] });
+    expect(levels(debug.manifests).filter((l) => / debug$/.test(l))).toHaveLength(1);
+  });
+
   it("secrets come only from existing Secrets, and rendering fails without a Secret name", () => {
     for (const r of renderings) {
       const auth = containersOf(podSpecOf(must(find(r, "Deployment", "auth-service"), "a")) ?? {})[0] as Obj;
@@ -300,9 +323,18 @@ describe("workloads", () => {
     const noAuth = renderChart("no auth", [DEFAULT_VALUES], {
       setJson: ["authService.enabled=false", 'gateway.authServiceUrl="http://auth.elsewhere:7410"'],
     });
-    expect(noAuth.manifests.filter((m) => o(m.metadata.labels)["app.kubernetes.io/component"] !== "gateway")).toEqual(
-      [],
-    );
+    // Besides the gateway's objects, only Kratos' policies, which then admit the gateway alone.
+    const component = (m: Manifest) => String(o(m.metadata.labels)["app.kubernetes.io/component"]);
+    expect(
+      noAuth.manifests
+        .filter((m) => component(m) !== "gateway")
+        .map((m) => `${m.kind}/${component(m)}`)
+        .sort(),
+    ).toEqual(["NetworkPolicy/kratos", "NetworkPolicy/kratos-courier"]);
+    const kratosNp = must(find(noAuth, "NetworkPolicy", "kratos"), "kratos np");
+    expect((o(kratosNp.spec).ingress as Obj[]).map((rule) => (rule.ports as Obj[]).map((p) => p.port))).toEqual([
+      [4433],
+    ]);
     expect(find(noAuth, "Deployment", "gateway")).toBeDefined();
     const noGw = renderChart("no gateway", [DEFAULT_VALUES], { setJson: ["gateway.enabled=false"] });
     expect(noGw.manifests.some((m) => o(m.metadata.labels)["app.kubernetes.io/component"] === "gateway")).toBe(false);
@@ -428,5 +460,213 @@ describe("NetworkPolicy", () => {
         if (comp === "auth-service") expect([...new Set(ports)].sort()).toEqual([4433, 4434, 53, 5432, 6379]);
       }
     }
+  });
+});
+
+describe("Kratos' NetworkPolicies (rendered by this chart into Kratos' namespace)", () => {
+  const KRATOS = { public: 4433, admin: 4434, courierMetrics: 4434 };
+
+  /** Where Kratos runs for a rendering: the environment's namespace and release, else the chart's defaults. */
+  function kratosOf(r: Rendering) {
+    const env = r.name.startsWith("environment ") ? loadEnvironment(r.name.slice("environment ".length)) : undefined;
+    const values = parse(readFileSync(DEFAULT_VALUES, "utf8")) as { kratos: { namespace: string; release: string } };
+    return {
+      namespace: env?.namespaces.kratos ?? values.kratos.namespace,
+      release: env?.releases.kratos ?? values.kratos.release,
+    };
+  }
+
+  /** Every pod asked about: this release's as rendered, the official chart's as it labels them, and strangers. */
+  function cast(r: Rendering, kratos = kratosOf(r)) {
+    const pod = (comp: string, kind = "Deployment") => podOf(must(find(r, kind, comp), `${kind} ${comp}`), r.namespace);
+    const k = kratosPods(kratos.release, kratos.namespace);
+    return {
+      gateway: pod("gateway"),
+      authService: pod("auth-service"),
+      migrate: pod("migrate", "Job"),
+      kratos: must(k.serve, "serve"),
+      courier: must(k.courier, "courier"),
+      kratosMigrate: must(k.migrate, "migrate"),
+      kratosCleanup: must(k.cleanup, "cleanup"),
+      neighbour: { namespace: r.namespace, labels: { "app.kubernetes.io/name": "something-else" } },
+      kratosNeighbour: { namespace: kratos.namespace, labels: { "app.kubernetes.io/name": "something-else" } },
+      product: { namespace: "example-apps", labels: { "app.kubernetes.io/name": "example-api" } },
+      ingressController: { namespace: "ingress-nginx", labels: { "app.kubernetes.io/name": "ingress-nginx" } },
+      prometheus: { namespace: "monitoring", labels: { "app.kubernetes.io/name": "prometheus" } },
+    } satisfies Record<string, Pod>;
+  }
+
+  const who = (r: Rendering, pods: Record<string, Pod>, to: Pod, port: number) =>
+    Object.entries(pods)
+      .filter(([, from]) => from !== to && allows(r.manifests, r.namespace, from, to, port))
+      .map(([name]) => name)
+      .sort();
+  const scraped = (r: Rendering) => r.valuesFiles.includes(PRODUCTION_VALUES);
+
+  /** The whole matrix for one rendering: who reaches Kratos' admin and public ports, the courier, and the webhook. */
+  function expectLockedDown(r: Rendering, kratos = kratosOf(r)) {
+    const pods = cast(r, kratos);
+    const metrics = scraped(r) ? ["prometheus"] : [];
+    expect(who(r, pods, pods.kratos, KRATOS.admin), `${r.name}: Kratos admin`).toEqual(
+      ["authService", ...metrics].sort(),
+    );
+    expect(who(r, pods, pods.kratos, KRATOS.public), `${r.name}: Kratos public`).toEqual(
+      ["authService", "gateway"].sort(),
+    );
+    expect(who(r, pods, pods.courier, KRATOS.courierMetrics), `${r.name}: courier`).toEqual(metrics);
+    // The after-registration webhook still reaches the auth-service's admin port, from the serve pods only.
+    const admin = 7411;
+    expect(allows(r.manifests, r.namespace, pods.kratos, pods.authService, admin), r.name).toBe(true);
+    expect(allows(r.manifests, r.namespace, pods.courier, pods.authService, admin), r.name).toBe(false);
+  }
+
+  it("admin only from the auth-service (and Prometheus in prod), public only from the gateway and the auth-service", () => {
+    for (const r of renderings) expectLockedDown(r);
+  });
+
+  it("the policies live in Kratos' namespace and select the official chart's pods by name and release", () => {
+    for (const r of renderings) {
+      const k = kratosOf(r);
+      const serve = must(find(r, "NetworkPolicy", "kratos"), `${r.name} kratos np`);
+      expect(serve.metadata.namespace, r.name).toBe(k.namespace);
+      expect(o(serve.spec).podSelector, r.name).toEqual({
+        matchLabels: { "app.kubernetes.io/name": "kratos", "app.kubernetes.io/instance": k.release },
+      });
+      expect(o(serve.spec).policyTypes, r.name).toEqual(["Ingress"]);
+      const courier = must(find(r, "NetworkPolicy", "kratos-courier"), `${r.name} courier np`);
+      expect(courier.metadata.namespace, r.name).toBe(k.namespace);
+      // No rule opens a port to everyone: every rule names peers and ports.
+      for (const np of [serve, courier])
+        for (const rule of (o(np.spec).ingress ?? []) as Obj[]) {
+          expect((rule.from as Obj[]).length, r.name).toBeGreaterThan(0);
+          expect((rule.ports as Obj[]).length, r.name).toBeGreaterThan(0);
+        }
+    }
+  });
+
+  it("also when Kratos runs in Gatehouse's own namespace: its neighbours there get nothing either", () => {
+    const beside = [
+      renderChart("kratos beside gatehouse", [DEFAULT_VALUES], { setJson: ['kratos.namespace="gatehouse-auth"'] }),
+      renderChart("kratos beside gatehouse, prod", [DEFAULT_VALUES, PRODUCTION_VALUES], {
+        setJson: ['kratos.namespace="gatehouse-auth"'],
+      }),
+    ];
+    for (const r of beside) {
+      const k = { namespace: r.namespace, release: "kratos" };
+      expect(must(find(r, "NetworkPolicy", "kratos"), "np").metadata.namespace).toBe(r.namespace);
+      expectLockedDown(r, k);
+      const pods = cast(r, k);
+      expect(pods.neighbour.namespace).toBe(pods.kratos.namespace);
+    }
+  });
+
+  it("a release of another name, and Prometheus only where Kratos' values scrape it", () => {
+    const r = renderChart("other kratos release", [DEFAULT_VALUES], {
+      setJson: ['kratos.release="identity"', 'kratos.namespace="identity"'],
+    });
+    expectLockedDown(r, { namespace: "identity", release: "identity" });
+    // The other release's pods are not the ones this policy protects: it selects by instance.
+    const stranger = kratosPods("kratos", "identity").serve as Pod;
+    const pods = cast(r, { namespace: "identity", release: "identity" });
+    expect(allows(r.manifests, r.namespace, pods.product, stranger, KRATOS.admin)).toBe(true);
+    for (const n of environmentNames()) {
+      const env = loadEnvironment(n);
+      const kv = parse(readFileSync(resolve(REPO_ROOT, `deploy/kratos/values.${n}.yaml`), "utf8")) as {
+        serviceMonitor: { enabled: boolean };
+      };
+      const e = renderEnvironment(env);
+      const p = cast(e);
+      expect(allows(e.manifests, e.namespace, p.prometheus, p.kratos, KRATOS.admin), n).toBe(kv.serviceMonitor.enabled);
+      expect(allows(e.manifests, e.namespace, p.prometheus, p.courier, KRATOS.courierMetrics), n).toBe(
+        kv.serviceMonitor.enabled,
+      );
+    }
+  });
+
+  it("the check is not vacuous: it fails without the policy, with a peer that forgets its namespace or its pods", () => {
+    const r = byName("environment prod");
+    const pods = cast(r);
+    const mutated = (change: (np: Manifest) => void): Rendering => {
+      const manifests = clone(r.manifests);
+      change(must(find({ ...r, manifests }, "NetworkPolicy", "kratos"), "kratos np"));
+      return { ...r, manifests };
+    };
+    const peers = (np: Manifest) => (o(np.spec).ingress as Obj[]).flatMap((rule) => rule.from as Obj[]);
+    // No policy: Kratos' pods are not isolated, anyone reaches the admin API.
+    const without = { ...r, manifests: r.manifests.filter((m) => m !== find(r, "NetworkPolicy", "kratos")) };
+    expect(who(without, pods, pods.kratos, KRATOS.admin)).toEqual(expect.arrayContaining(["product", "neighbour"]));
+    expect(() => expectLockedDown(without)).toThrow(/Kratos admin/);
+    // A peer with only a podSelector means "in Kratos' namespace": the auth-service next door is cut off.
+    const noNs = mutated((np) => {
+      for (const peer of peers(np)) if (peer.podSelector) delete peer.namespaceSelector;
+    });
+    expect(who(noNs, pods, pods.kratos, KRATOS.admin)).not.toContain("authService");
+    expect(() => expectLockedDown(noNs)).toThrow();
+    // A peer with only a namespaceSelector lets every pod of Gatehouse's namespace in.
+    const noPods = mutated((np) => {
+      for (const peer of peers(np)) if (peer.namespaceSelector && peer.podSelector) delete peer.podSelector;
+    });
+    expect(who(noPods, pods, pods.kratos, KRATOS.admin)).toContain("neighbour");
+    expect(() => expectLockedDown(noPods)).toThrow(/Kratos admin/);
+    // Opening the admin port to the gateway in Kratos' policy still leaves the gateway's own egress (public only).
+    const gwToAdmin = mutated((np) => {
+      delete ((o(np.spec).ingress as Obj[])[0] as Obj).ports;
+    });
+    expect(who(gwToAdmin, pods, pods.kratos, KRATOS.admin)).not.toContain("gateway");
+    const gwEgress = must(find(r, "NetworkPolicy", "gateway"), "gateway np");
+    const kratosPorts = (o(gwEgress.spec).egress as Obj[])
+      .filter((rule) =>
+        ((rule.to ?? []) as Obj[]).some(
+          (peer) =>
+            o(peer.podSelector).matchLabels !== undefined &&
+            o(o(peer.podSelector).matchLabels)["app.kubernetes.io/name"] === "kratos",
+        ),
+      )
+      .flatMap((rule) => (rule.ports as Obj[]).map((p) => p.port));
+    expect(kratosPorts).toEqual([KRATOS.public]);
+  });
+
+  it("the evaluator follows Kubernetes' rules: isolation, peers, namespaces, ports, both directions", () => {
+    const ns = "a";
+    const x: Pod = { namespace: ns, labels: { app: "x" } };
+    const y: Pod = { namespace: ns, labels: { app: "y" } };
+    const z: Pod = { namespace: "b", labels: { app: "x" } };
+    const np = (spec: Obj, namespace = ns) =>
+      ({
+        apiVersion: "networking.k8s.io/v1",
+        kind: "NetworkPolicy",
+        metadata: { name: "p", namespace },
+        spec,
+      }) as Manifest;
+    const toY = (rules: Obj[]) => [
+      np({ podSelector: { matchLabels: { app: "y" } }, policyTypes: ["Ingress"], ingress: rules }),
+    ];
+    expect(allows([], ns, x, y, 80)).toBe(true); // nothing selects y: not isolated
+    expect(allows(toY([]), ns, x, y, 80)).toBe(false); // selected, no rule: nothing
+    expect(allows(toY([{}]), ns, z, y, 80)).toBe(true); // a rule without from or ports: everyone, every port
+    const podOnly = toY([{ from: [{ podSelector: { matchLabels: { app: "x" } } }], ports: [{ port: 80 }] }]);
+    expect(allows(podOnly, ns, x, y, 80)).toBe(true);
+    expect(allows(podOnly, ns, z, y, 80)).toBe(false); // podSelector alone: the policy's namespace
+    expect(allows(podOnly, ns, x, y, 81)).toBe(false);
+    const nsAndPod = toY([
+      {
+        from: [
+          {
+            namespaceSelector: { matchLabels: { "kubernetes.io/metadata.name": "b" } },
+            podSelector: { matchExpressions: [{ key: "app", operator: "In", values: ["x"] }] },
+          },
+        ],
+      },
+    ]);
+    expect(allows(nsAndPod, ns, z, y, 80)).toBe(true);
+    expect(allows(nsAndPod, ns, x, y, 80)).toBe(false);
+    expect(allows(toY([{ from: [{ ipBlock: { cidr: "10.0.0.0/8" } }] }]), ns, z, y, 80)).toBe(true); // conservative
+    // Egress counts too.
+    const egress = [
+      np({ podSelector: {}, policyTypes: ["Egress"], egress: [{ to: [{ podSelector: {} }], ports: [{ port: 53 }] }] }),
+    ];
+    expect(allows(egress, ns, x, y, 80)).toBe(false);
+    expect(allows(egress, ns, x, y, 53)).toBe(true);
+    expect(allows(egress, ns, z, y, 80)).toBe(true); // z's namespace has no policy
   });
 });

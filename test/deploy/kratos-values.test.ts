@@ -8,7 +8,9 @@ import { Ajv } from "ajv";
 import addFormats from "ajv-formats";
 import { beforeAll, describe, expect, it } from "vitest";
 import { parse } from "yaml";
+import { KRATOS_PATHS } from "../../apps/gateway/src/kratos/passthrough.ts";
 import {
+  KRATOS_LOG,
   kratosConfigFor,
   kratosValues,
   readKratosYml,
@@ -165,6 +167,8 @@ describe("kratos.config", () => {
       /^selfservice\.flows\.registration\.after\.password\.hooks\.0\.config\.(url|body|auth\.config\.value)$/,
       /^identity\.schemas\.0\.url$/,
       /^courier\.smtp\.(connection_uri|from_address)$/,
+      // The cluster's logging is the deploy's decision (KRATOS_LOG), not the local default's.
+      /^log\.(level|format|leak_sensitive_values)$/,
     ];
     for (const env of envs) {
       const config = (committed(env).kratos as Obj).config as Obj;
@@ -218,6 +222,132 @@ describe("kratos.config", () => {
   });
 });
 
+describe("logs: no codes, links or addresses at a level that ships by default", () => {
+  // Levels at which Kratos and its courier log no SQL, request or message details.
+  // Kratos' schema spells warning in full; logrus (LOG_LEVEL) reads it too.
+  const QUIET = ["info", "warning", "error", "fatal", "panic"];
+  type Values = Obj & { kratos: { config: Obj } };
+
+  /** What each process runs with, the chart's own defaults filled in from its values.yaml. */
+  function logging(values: Values) {
+    const chart = reference() as { statefulSet: { log: { level: string } } };
+    const config = (values.kratos.config.log ?? {}) as Obj;
+    const courier = ((values.statefulSet as Obj | undefined)?.log ?? {}) as Obj;
+    return {
+      // kratos serve reads log.level (the chart sets no LOG_LEVEL on its Deployment).
+      kratos: config.level,
+      // The courier's StatefulSet gets LOG_LEVEL from statefulSet.log.level, which wins over log.level.
+      courier: courier.level ?? chart.statefulSet.log.level,
+      leak: config.leak_sensitive_values,
+    };
+  }
+
+  /** Every env list the chart passes to a Kratos process: none may set LOG_* behind the values' back. */
+  function logEnv(values: Values): string[] {
+    const lists = [
+      getPath(values, ["deployment", "extraEnv"]),
+      getPath(values, ["deployment", "automigration", "extraEnv"]),
+      getPath(values, ["statefulSet", "extraEnv"]),
+      getPath(values, ["job", "extraEnv"]),
+      getPath(values, ["cronjob", "cleanup", "extraEnv"]),
+    ];
+    return lists
+      .flatMap((l) => (Array.isArray(l) ? (l as { name: string }[]) : []))
+      .map((e) => e.name)
+      .filter((n) => /^LOG_/.test(n));
+  }
+
+  it("Kratos and the courier log at info, as JSON, with sensitive values redacted, in every environment", () => {
+    for (const env of envs) {
+      const values = committed(env) as Values;
+      const l = logging(values);
+      expect(l, env.name).toEqual({ kratos: KRATOS_LOG.level, courier: KRATOS_LOG.level, leak: false });
+      expect(QUIET, `${env.name}: Kratos`).toContain(l.kratos);
+      expect(QUIET, `${env.name}: courier`).toContain(l.courier);
+      expect(getPath(values, ["statefulSet", "log", "format"]), env.name).toBe("json");
+      expect(getPath(values.kratos.config, ["log", "format"]), env.name).toBe("json");
+      expect(logEnv(values), env.name).toEqual([]);
+      // envFrom a Secret could set LOG_LEVEL unseen; --dev relaxes Kratos' cookie and CORS checks.
+      expect(getPath(values, ["deployment", "environmentSecretsName"]), env.name).toBeUndefined();
+      expect(getPath(values, ["statefulSet", "environmentSecretsName"]), env.name).toBeUndefined();
+      expect(getPath(values, ["kratos", "development"]), env.name).toBe(false);
+    }
+  });
+
+  it("the check catches the chart's trace default, a debug level, leaked values and a LOG_LEVEL override", () => {
+    const v = committed(loadEnvironment("prod")) as Values;
+    delete (v.statefulSet as Obj).log;
+    expect(logging(v).courier).toBe("trace");
+    const w = committed(loadEnvironment("staging")) as Values;
+    (w.kratos.config.log as Obj).level = "debug";
+    (w.kratos.config.log as Obj).leak_sensitive_values = true;
+    (w.deployment as { extraEnv: Obj[] }).extraEnv.push({ name: "LOG_LEVEL", value: "trace" });
+    expect(logging(w)).toMatchObject({ kratos: "debug", leak: true });
+    expect(QUIET).not.toContain(logging(w).kratos);
+    expect(logEnv(w)).toEqual(["LOG_LEVEL"]);
+  });
+});
+
+describe("browsers reach Kratos' public API only through the gateway", () => {
+  /** Ways the Kratos chart would expose Kratos outside the cluster, its defaults filled in from its values.yaml. */
+  function exposures(values: Obj): string[] {
+    const ref = reference();
+    const value = (path: string[]) => getPath(values, path) ?? getPath(ref, path);
+    const out: string[] = [];
+    for (const api of ["public", "admin"]) {
+      if (value(["ingress", api, "enabled"]) !== false) out.push(`ingress.${api} enabled`);
+      if (value(["service", api, "enabled"]) !== false && value(["service", api, "type"]) !== "ClusterIP")
+        out.push(`service.${api} is ${String(value(["service", api, "type"]))}`);
+    }
+    if (value(["service", "courier", "type"]) !== "ClusterIP") out.push("service.courier is not ClusterIP");
+    return out;
+  }
+
+  it("the Kratos values enable no Ingress and only ClusterIP Services, in every environment", () => {
+    for (const env of envs) expect(exposures(committed(env)), env.name).toEqual([]);
+  });
+
+  it("the check catches Kratos' own public Ingress and a LoadBalancer", () => {
+    const v = committed(loadEnvironment("prod"));
+    (getPath(v, ["ingress", "public"]) as Obj).enabled = true;
+    delete (getPath(v, ["ingress", "admin"]) as Obj).enabled; // the chart's default (false) is fine
+    (getPath(v, ["service", "admin"]) as Obj).type = "LoadBalancer";
+    expect(exposures(v)).toEqual(["ingress.public enabled", "service.admin is LoadBalancer"]);
+  });
+
+  it("serve.public.base_url is the gateway's origin: the auth host, which only the gateway's Ingress serves", () => {
+    for (const env of envs) {
+      const config = (committed(env).kratos as Obj).config as Obj;
+      const base = new URL(String(getPath(config, ["serve", "public", "base_url"])));
+      expect([base.protocol, base.host, base.pathname], env.name).toEqual(["https:", env.hosts.auth, "/"]);
+      const r = renderEnvironment(env);
+      const gw = must(find(r, "Service", "gateway"), "gateway Service").metadata.name;
+      type Rule = { host: string; http: { paths: { path: string; backend: { service: { name: string } } }[] } };
+      const rules = r.manifests.filter((m) => m.kind === "Ingress").flatMap((m) => (m.spec as { rules: Rule[] }).rules);
+      // Every Ingress path leads to the gateway; the auth host's / among them (so /self-service/… does).
+      for (const rule of rules)
+        for (const p of rule.http.paths) expect(p.backend.service.name, `${env.name} ${rule.host}`).toBe(gw);
+      expect(
+        rules.some((x) => x.host === base.host && x.http.paths.some((p) => p.path === "/")),
+        env.name,
+      ).toBe(true);
+      // …whose passthrough forwards Kratos' public API, and nothing of its admin API, to Kratos' Service.
+      for (const path of [
+        "/self-service/login/browser",
+        "/self-service/login",
+        "/sessions/whoami",
+        "/.well-known/ory/webauthn.js",
+      ])
+        expect(KRATOS_PATHS.test(path), path).toBe(true);
+      for (const path of ["/admin/identities", "/health/ready", "/schemas/person", "/"])
+        expect(KRATOS_PATHS.test(path), path).toBe(false);
+      const gwEnv = (containersOf(podSpecOf(must(find(r, "Deployment", "gateway"), "gateway")) ?? {})[0] as Obj)
+        .env as Obj[];
+      expect(gwEnv.find((e) => e.name === "KRATOS_PUBLIC_URL")?.value, env.name).toBe(serviceUrls(env).kratosPublic);
+    }
+  });
+});
+
 describe("in step with the Gatehouse chart", () => {
   it("the webhook reaches the auth-service's admin Service, with the secret from the Kratos Secret", () => {
     for (const env of envs) {
@@ -246,8 +376,20 @@ describe("in step with the Gatehouse chart", () => {
       expect(k.publicUrl).toBe(serviceUrls(env).kratosPublic);
       expect(k.adminUrl).toBe(serviceUrls(env).kratosAdmin);
       expect(k.namespace).toBe(env.namespaces.kratos);
-      // The NetworkPolicies select Kratos' pods by the chart's name label.
+      // The NetworkPolicies select Kratos' pods by the chart's name label and the release.
       expect(k.podLabels).toEqual({ "app.kubernetes.io/name": "kratos" });
+      expect(k.release).toBe(env.releases.kratos);
+      // …which is the chart's own name as long as its values leave the name alone.
+      const kv = committed(env);
+      expect(kv.nameOverride ?? "", env.name).toBe("");
+      expect(kv.fullnameOverride ?? "", env.name).toBe("");
+      for (const at of [
+        ["deployment", "labels"],
+        ["deployment", "podMetadata", "labels"],
+        ["global", "podMetadata", "labels"],
+      ])
+        for (const key of ["app.kubernetes.io/name", "app.kubernetes.io/instance", "app.kubernetes.io/component"])
+          expect(Object.keys((getPath(kv, at) ?? {}) as Obj), `${env.name}: ${at.join(".")}`).not.toContain(key);
 
       const config = (committed(env).kratos as Obj).config as Obj;
       const envOf = (comp: string) =>

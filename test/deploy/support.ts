@@ -6,11 +6,13 @@ import { join, resolve } from "node:path";
 import { parseAllDocuments } from "yaml";
 import {
   type Environment,
+  fullname,
   GATEHOUSE_CHART,
   gatehouseValuesFiles,
   loadEnvironment,
   REPO_ROOT,
 } from "../../deploy/lib/environments.ts";
+import type { Pod } from "../../deploy/lib/network-policy.ts";
 import type { Manifest } from "../../deploy/lib/policies.ts";
 
 export { REPO_ROOT };
@@ -110,4 +112,39 @@ export const find = (r: Rendering, kind: string, component: string) =>
 export function must<T>(v: T | undefined, what: string): T {
   if (v === undefined) throw new Error(`${what} not rendered`);
   return v;
+}
+
+/**
+ * The pods of the official Kratos chart (0.59.0) as its templates label them, for a
+ * release in a namespace: `kratos serve` (deployment-kratos.yaml: kratos.labels, name =
+ * the chart's name or nameOverride), the courier (statefulset-mail.yaml: name =
+ * <fullname>-courier, component courier), the migration Job and the cleanup CronJob.
+ * When KRATOS_CHART names a copy of the chart, kratos-values.test.ts checks these against
+ * its own rendering.
+ */
+export function kratosPods(release: string, namespace: string, nameOverride = ""): Record<string, Pod> {
+  const name = nameOverride || "kratos";
+  const full = fullname(release, name);
+  const common = { "app.kubernetes.io/instance": release };
+  return {
+    serve: {
+      namespace,
+      labels: {
+        ...common,
+        "app.kubernetes.io/name": name,
+        "helm.sh/chart": "kratos-0.59.0",
+        "app.kubernetes.io/version": "v1.3.1",
+        "app.kubernetes.io/managed-by": "Helm",
+      },
+    },
+    courier: {
+      namespace,
+      labels: { ...common, "app.kubernetes.io/name": `${full}-courier`, "app.kubernetes.io/component": "courier" },
+    },
+    migrate: { namespace, labels: { ...common, "app.kubernetes.io/name": `${name}-automigrate` } },
+    cleanup: {
+      namespace,
+      labels: { ...common, "app.kubernetes.io/name": `${name}-cleanup`, "app.kubernetes.io/component": "cleanup" },
+    },
+  };
 }

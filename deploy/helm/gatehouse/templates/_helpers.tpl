@@ -152,16 +152,39 @@ topologySpreadConstraints:
   {{- end }}
 {{- end -}}
 
+{{/* The `kratos serve` pods of the official chart's release (not its courier, jobs or test pod). */}}
+{{- define "gatehouse.kratosPodLabels" -}}
+{{- toYaml .Values.kratos.podLabels }}
+app.kubernetes.io/instance: {{ required "kratos.release: the Kratos chart's release name" .Values.kratos.release }}
+{{- end -}}
+
+{{/* A peer: Kratos' serve pods, in their namespace (the same as this release's or another). */}}
+{{- define "gatehouse.kratosPeer" -}}
+- namespaceSelector:
+    matchLabels:
+      kubernetes.io/metadata.name: {{ .Values.kratos.namespace }}
+  podSelector:
+    matchLabels:
+      {{- include "gatehouse.kratosPodLabels" . | nindent 6 }}
+{{- end -}}
+
+{{/* A peer: one component's pods of this release, named by namespace so that the rule also
+     holds in a policy that lives in Kratos' namespace. (dict "root" $ "component" "gateway") */}}
+{{- define "gatehouse.componentPeer" -}}
+- namespaceSelector:
+    matchLabels:
+      kubernetes.io/metadata.name: {{ .root.Release.Namespace }}
+  podSelector:
+    matchLabels:
+      {{- include "gatehouse.selectorLabels" . | nindent 6 }}
+{{- end -}}
+
+{{/* Egress to Kratos' serve pods on some of its ports: (dict "root" $ "ports" (list 4433)) */}}
 {{- define "gatehouse.egressKratos" -}}
 - to:
-    - namespaceSelector:
-        matchLabels:
-          kubernetes.io/metadata.name: {{ .Values.kratos.namespace }}
-      podSelector:
-        matchLabels:
-          {{- toYaml .Values.kratos.podLabels | nindent 10 }}
+    {{- include "gatehouse.kratosPeer" .root | nindent 4 }}
   ports:
-    {{- range .Values.kratos.ports }}
+    {{- range .ports }}
     - protocol: TCP
       port: {{ . }}
     {{- end }}
