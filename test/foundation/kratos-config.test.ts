@@ -68,7 +68,9 @@ describe("kratos-config validates against Kratos v1.3.1's own schemas", () => {
     const warnings = log
       .split("\n")
       .filter((l) => /"level":"(warning|error|fatal)"|level=(warning|error|fatal)/.test(l))
-      .filter((l) => !/DEV MODE/.test(l));
+      .filter((l) => !/DEV MODE/.test(l))
+      // Errors answering requests (other tests send bad ones on purpose) are not about the config.
+      .filter((l) => !l.includes('"http_request"'));
     expect(warnings).toEqual([]);
   });
 });

@@ -40,7 +40,14 @@ const schema = z.object({
   BRUTE_FORCE_MAX_IP_FAILURES: z.coerce.number().int().min(1).max(100_000).default(50),
   BRUTE_FORCE_LOCKOUT_SECONDS: z.coerce.number().int().min(1).max(86_400).default(900),
   BRUTE_FORCE_DELAY_BASE_MS: z.coerce.number().int().min(0).max(10_000).default(250),
-  BRUTE_FORCE_FAIL_OPEN: bool.default(true),
+  // A failed login is answered no sooner than this after it reached Kratos (and later
+  // when Kratos' recent refusals were slower), so its timing does not tell whether
+  // the account exists. 0 turns it off.
+  LOGIN_FAILURE_FLOOR_MS: z.coerce.number().int().min(0).max(10_000).default(750),
+  // Base URL of the self-service UI pages (<base>login, <base>registration…): a browser
+  // form that is throttled is sent back to its page with ?retry_after=. Default: the
+  // directory of LOGIN_URL.
+  SELF_SERVICE_UI_URL: url.optional(),
   WEBSOCKET_RECHECK_SECONDS: z.coerce.number().int().min(1).max(3_600).default(30),
   LOG_LEVEL: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).default("info"),
   // One line per request (method, path, route, status, duration, client, request id;

@@ -11,6 +11,7 @@ import {
   type Guard,
   type GuardRequest,
   isIdentityHeader,
+  parseAllowedHosts,
   type Rule,
   removeCookie,
 } from "@gatehouse/guard";
@@ -27,12 +28,20 @@ import type { Logger } from "pino";
 import type { GatewayConfig } from "./config.ts";
 import { trustChecker } from "./config.ts";
 import { KRATOS_PATHS, kratosPassthrough } from "./kratos/passthrough.ts";
-import { bodyFraming, callUpstream, forwardableHeaders, relayResponse, type UpstreamError } from "./proxy/forward.ts";
+import {
+  callUpstream,
+  forwardableRequestHeaders,
+  hasBody,
+  relayResponse,
+  type UpstreamError,
+} from "./proxy/forward.ts";
 import { forwardUpgrade, refuseSocket } from "./proxy/websocket.ts";
 import { matchRoute } from "./routes/match.ts";
 import { matchKey, normalizePath } from "./routes/normalize.ts";
 import type { CompiledRoute, RouteTable } from "./routes/schema.ts";
 import { BruteForce } from "./throttle/brute-force.ts";
+import { FallbackCounters, RedisCounters } from "./throttle/counters.ts";
+import { FailureFloor } from "./throttle/failure-floor.ts";
 
 const REQUEST_ID_RE = /^[A-Za-z0-9._:-]{1,128}$/;
 
@@ -292,27 +301,36 @@ export function createGateway(deps: GatewayDeps): Gateway {
     return p === "https" || p === "http" ? p : "http";
   };
 
-  const bruteForce = deps.redis
-    ? {
-        login: new BruteForce(deps.redis, {
-          maxFailures: cfg.BRUTE_FORCE_MAX_FAILURES,
-          lockoutSec: cfg.BRUTE_FORCE_LOCKOUT_SECONDS,
-          maxIpFailures: cfg.BRUTE_FORCE_MAX_IP_FAILURES,
-          delayBaseMs: cfg.BRUTE_FORCE_DELAY_BASE_MS,
-        }),
-        attempts: new BruteForce(deps.redis, {
-          maxFailures: cfg.BRUTE_FORCE_MAX_ATTEMPTS,
-          lockoutSec: cfg.BRUTE_FORCE_LOCKOUT_SECONDS,
-          maxIpFailures: cfg.BRUTE_FORCE_MAX_IP_FAILURES * 2,
-          delayBaseMs: 0,
-        }),
-      }
-    : undefined;
+  // Brute-force counters: in Redis (shared by every instance) while it answers, in
+  // this instance's memory while it does not, never "no limit".
+  const counters = new FallbackCounters({
+    redis: deps.redis ? new RedisCounters(deps.redis) : undefined,
+    onChange: (degraded, e) =>
+      degraded
+        ? log.warn({ err: e?.message }, "brute-force counters: Redis unavailable, counting in this instance's memory")
+        : log.info("brute-force counters: back on Redis"),
+  });
+  const allowedReturnHosts = parseAllowedHosts(cfg.ALLOWED_RETURN_HOSTS);
   const kratos = kratosPassthrough({
     kratosPublicUrl: cfg.KRATOS_PUBLIC_URL,
-    ...(bruteForce ?? {}),
-    failOpen: cfg.BRUTE_FORCE_FAIL_OPEN,
+    login: new BruteForce(counters, {
+      maxFailures: cfg.BRUTE_FORCE_MAX_FAILURES,
+      lockoutSec: cfg.BRUTE_FORCE_LOCKOUT_SECONDS,
+      maxIpFailures: cfg.BRUTE_FORCE_MAX_IP_FAILURES,
+      delayBaseMs: cfg.BRUTE_FORCE_DELAY_BASE_MS,
+    }),
+    attempts: new BruteForce(counters, {
+      maxFailures: cfg.BRUTE_FORCE_MAX_ATTEMPTS,
+      lockoutSec: cfg.BRUTE_FORCE_LOCKOUT_SECONDS,
+      maxIpFailures: cfg.BRUTE_FORCE_MAX_IP_FAILURES * 2,
+      delayBaseMs: 0,
+    }),
+    floor: new FailureFloor({ minMs: cfg.LOGIN_FAILURE_FLOOR_MS }),
+    allowedReturnHosts,
+    returnBase: cfg.LOGIN_URL ? new URL(cfg.LOGIN_URL).origin : undefined,
+    uiUrl: cfg.SELF_SERVICE_UI_URL ?? (cfg.LOGIN_URL ? new URL(".", cfg.LOGIN_URL).href : undefined),
     clientIp,
+    proto,
     log,
     sendError,
   });
@@ -329,7 +347,7 @@ export function createGateway(deps: GatewayDeps): Gateway {
     id: string,
   ): string[] {
     const keepCredentials = route.forward.kratosCookie;
-    const out = forwardableHeaders(req, (name, value) => {
+    const out = forwardableRequestHeaders(req, (name, value) => {
       switch (verdictOf(name)) {
         case Verdict.Keep:
           return value;
@@ -364,15 +382,13 @@ export function createGateway(deps: GatewayDeps): Gateway {
     target: string,
   ): Promise<void> {
     const headers = upstreamHeaders(req, route, decision, id);
-    const framing = bodyFraming(req);
-    for (const h of framing) headers.push(h);
     return callUpstream({
       origin: originOf(route.upstream),
       agent,
       method: req.method ?? "GET",
       path: target,
       headers,
-      body: framing.length > 0 ? req : undefined,
+      body: hasBody(req) ? req : undefined,
       timeoutMs: route.timeoutMs,
     }).then(
       (upstream) =>

@@ -22,7 +22,7 @@ routes:
     upstream: ${up.url}
     auth: { accept: [session, jwt, api_key] }
   - name: public
-    match: { path: /public/**, methods: [GET] }
+    match: { path: /public/**, methods: [GET, POST] }
     upstream: ${up.url}
     auth: { anonymous: true, accept: [session] }
   - name: slow
@@ -43,8 +43,13 @@ afterAll(async () => {
   await up?.close();
 });
 
-const get = (path: string, headers: Record<string, string> = {}, method = "GET") =>
-  fetch(`${gw.url}${path}`, { method, headers: { host, accept: "application/json", ...headers }, redirect: "manual" });
+const get = (path: string, headers: Record<string, string> = {}, method = "GET", body?: string) =>
+  fetch(`${gw.url}${path}`, {
+    method,
+    headers: { host, accept: "application/json", ...headers },
+    redirect: "manual",
+    ...(body !== undefined ? { body } : {}),
+  });
 const lastSeen = () => up.seen[up.seen.length - 1];
 const jwks = () => createRemoteJWKSet(new URL(`${inject("stack").AUTH_SERVICE_URL}/.well-known/jwks.json`));
 
@@ -204,6 +209,31 @@ describe("guarded reverse proxy (real Kratos + auth-service + upstream echo)", (
     );
     expect(r.status).toBe(400);
     expect(up.seen.length).toBe(before);
+  });
+
+  it("request bodies reach the upstream intact, with a length or chunked, framed by the gateway alone", async () => {
+    const payload = JSON.stringify({ name: "Launch site", note: "é ✓".repeat(500) });
+    const sized = await get("/public/echo", { "content-type": "application/json" }, "POST", payload);
+    expect(sized.status).toBe(200);
+    expect(((await sized.json()) as { body: string }).body).toBe(payload);
+    expect(lastSeen()?.headers["content-length"]).toBe(String(Buffer.byteLength(payload)));
+    // A streamed (chunked) body: re-chunked to the upstream, never relayed raw.
+    const stream = new ReadableStream({
+      start(c) {
+        c.enqueue(new TextEncoder().encode(payload.slice(0, 100)));
+        c.enqueue(new TextEncoder().encode(payload.slice(100)));
+        c.close();
+      },
+    });
+    const chunked = await fetch(`${gw.url}/public/echo`, {
+      method: "POST",
+      headers: { host, "content-type": "application/json" },
+      body: stream,
+      duplex: "half",
+    } as RequestInit);
+    expect(chunked.status).toBe(200);
+    expect(((await chunked.json()) as { body: string }).body).toBe(payload);
+    expect(lastSeen()?.headers["transfer-encoding"]).toBe("chunked");
   });
 
   it("upstream down → 502, upstream too slow → 504, both in the JSON error shape", async () => {

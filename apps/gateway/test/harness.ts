@@ -13,6 +13,8 @@ export interface Seen {
   method: string;
   url: string;
   headers: IncomingHttpHeaders;
+  /** The request body as received (set once it has been read). */
+  body?: string;
 }
 
 export async function echoUpstream(): Promise<{
@@ -25,11 +27,17 @@ export async function echoUpstream(): Promise<{
   const seen: Seen[] = [];
   const sockets = new Set<Socket>();
   const server = createServer((req, res) => {
-    seen.push({ method: req.method ?? "", url: req.url ?? "", headers: req.headers });
+    const entry: Seen = { method: req.method ?? "", url: req.url ?? "", headers: req.headers };
+    seen.push(entry);
     if (req.url?.startsWith("/slow")) return; // never answers: the gateway must time out
-    const body = JSON.stringify({ url: req.url, method: req.method });
-    res.writeHead(200, { "content-type": "application/json", "set-cookie": "upstream=1; Path=/" });
-    res.end(body);
+    const chunks: Buffer[] = [];
+    req.on("data", (c: Buffer) => chunks.push(c));
+    req.on("end", () => {
+      entry.body = Buffer.concat(chunks).toString();
+      const body = JSON.stringify({ url: req.url, method: req.method, body: entry.body });
+      res.writeHead(200, { "content-type": "application/json", "set-cookie": "upstream=1; Path=/" });
+      res.end(body);
+    });
   });
   // A minimal websocket endpoint: completes the handshake and keeps the socket open.
   server.on("upgrade", (req, socket: Socket) => {

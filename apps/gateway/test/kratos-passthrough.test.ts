@@ -1,6 +1,7 @@
 import { connect } from "node:net";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import { registerApi, stack, uniqueEmail } from "../../../test/support/kratos.ts";
+import { privateRedis } from "../../../test/support/redis.ts";
 import { echoUpstream, routesFile, startGateway } from "./harness.ts";
 
 let gw: Awaited<ReturnType<typeof startGateway>>;
@@ -9,6 +10,7 @@ beforeAll(async () => {
     BRUTE_FORCE_MAX_FAILURES: "5",
     BRUTE_FORCE_MAX_IP_FAILURES: "10000",
     BRUTE_FORCE_DELAY_BASE_MS: "1",
+    LOGIN_FAILURE_FLOOR_MS: "0",
   });
 });
 afterAll(() => gw?.stop());
@@ -99,20 +101,41 @@ describe("Kratos public API on the gateway's origin", () => {
     expect(statuses).toEqual([...Array(10).fill(200), 429]);
   });
 
-  it("Redis down: login still works through Kratos (fail open, documented)", async () => {
-    const noRedis = await startGateway(routesFile("routes: []\n"), { REDIS_URL: "redis://127.0.0.1:9" });
+  it("Redis killed: the limit holds, counted in the gateway's memory; login still works", async () => {
+    const redis = await privateRedis();
+    const g = await startGateway(routesFile("routes: []\n"), {
+      REDIS_URL: redis.url,
+      BRUTE_FORCE_MAX_FAILURES: "5",
+      BRUTE_FORCE_MAX_IP_FAILURES: "10000",
+      BRUTE_FORCE_DELAY_BASE_MS: "1",
+      LOGIN_FAILURE_FLOOR_MS: "0",
+    });
     try {
       const email = uniqueEmail("bf-noredis");
+      const other = uniqueEmail("bf-noredis-ok");
       expect((await registerApi(stack(), { email })).status).toBe(200);
-      const flow = await json(await fetch(`${noRedis.url}/self-service/login/api`));
-      const r = await fetch(`${noRedis.url}/self-service/login?flow=${flow.id}`, {
-        method: "POST",
-        headers: { "content-type": "application/json" },
-        body: JSON.stringify({ method: "password", identifier: email, password: "correct-horse-battery-staple-42" }),
-      });
-      expect(r.status).toBe(200);
+      expect((await registerApi(stack(), { email: other })).status).toBe(200);
+      const attempt = async (identifier: string, password: string) => {
+        const flow = await json(await fetch(`${g.url}/self-service/login/api`));
+        return fetch(`${g.url}/self-service/login?flow=${flow.id}`, {
+          method: "POST",
+          headers: { "content-type": "application/json", accept: "application/json" },
+          body: JSON.stringify({ method: "password", identifier, password }),
+        });
+      };
+      // Two failures counted in Redis, then Redis dies: counting goes on in memory.
+      for (let i = 0; i < 2; i++) expect((await attempt(email, "wrong-password-123")).status).toBe(400);
+      await redis.kill();
+      for (let i = 0; i < 5; i++) expect((await attempt(email, "wrong-password-123")).status).toBe(400);
+      const locked = await attempt(email, "correct-horse-battery-staple-42");
+      expect(locked.status).toBe(429);
+      expect(Number(locked.headers.get("retry-after"))).toBeGreaterThan(0);
+      // Everybody else still signs in while Redis is down.
+      expect((await attempt(other, "correct-horse-battery-staple-42")).status).toBe(200);
+      expect(g.logLines.join("\n")).toMatch(/counting in this instance's memory/);
     } finally {
-      await noRedis.stop();
+      await g.stop();
+      await redis.stop();
     }
   });
 

@@ -1,157 +1,202 @@
-// Kratos' public API on the gateway's own origin (/self-service/*, /sessions/*,
-// /.well-known/ory/*), so frontends need no CORS. Requests and responses pass
-// through unchanged, cookies and CSRF tokens included (every Set-Cookie kept).
-// The four self-service submissions are buffered (bounded) so the brute-force
-// guard can see the identifier and the outcome.
-import { Agent, request as httpRequest, type IncomingMessage, type ServerResponse } from "node:http";
+// Kratos' public API on the gateway's origin (/self-service/*, /sessions/*,
+// /.well-known/ory/*), so frontends need no CORS and browsers never reach Kratos
+// directly. Answers come back as Kratos gave them, cookies and CSRF tokens included
+// (every Set-Cookie kept). On the way in:
+//  - client headers that claim an identity or say who the client is are dropped; we
+//    state the client's address ourselves (X-Forwarded-For, X-Real-IP);
+//  - every `return_to` is checked by the guard's validator (return-to.ts);
+//  - the four self-service submissions are read once (submission.ts), counted by the
+//    brute-force guard, sent to Kratos as parsed, and their answer held until it is
+//    counted; a failed login is held until the failure floor has passed.
+import { Agent, type IncomingMessage, type ServerResponse } from "node:http";
+import { type AllowedHost, isIdentityHeader } from "@gatehouse/guard";
+import { isClientAddressHeader } from "@gatehouse/guard/node";
 import type { Logger } from "pino";
+import {
+  callUpstream,
+  forwardableHeaders,
+  forwardableRequestHeaders,
+  hasBody,
+  readResponse,
+  relayResponse,
+  UpstreamError,
+} from "../proxy/forward.ts";
 import type { BruteForce } from "../throttle/brute-force.ts";
+import type { FailureFloor } from "../throttle/failure-floor.ts";
+import { checkedReturnTo } from "./return-to.ts";
+import { parseSubmission, type SelfServiceFlow, type Submission } from "./submission.ts";
 
 export const KRATOS_PATHS = /^\/(self-service\/|sessions(\/|$)|\.well-known\/ory\/)/;
 const SUBMISSION = /^\/self-service\/(login|registration|recovery|verification)$/;
 const MAX_SUBMISSION = 64 * 1024;
-const HOP_BY_HOP = [
-  "connection",
-  "keep-alive",
-  "proxy-connection",
-  "transfer-encoding",
-  "upgrade",
-  "te",
-  "trailer",
-  "proxy-authorization",
-];
+const MAX_ANSWER = 1024 * 1024;
+const TIMEOUT_MS = 10_000;
 
 export interface PassthroughOptions {
   kratosPublicUrl: string;
-  /** Login failures (maxFailures) and submission attempts for other flows. */
-  login?: BruteForce;
-  attempts?: BruteForce;
-  /** When Redis cannot be asked: true = let the submission through (Kratos still checks it). */
-  failOpen: boolean;
+  /** Login failures (maxFailures) and submission attempts for the other flows. */
+  login: BruteForce;
+  attempts: BruteForce;
+  floor: FailureFloor;
+  /** Where `return_to` may point, and the origin relative ones resolve against. */
+  allowedReturnHosts: readonly AllowedHost[];
+  returnBase: string | undefined;
+  /** Base URL of the self-service UI ("…/auth/"): a throttled browser form goes back to `<base><flow>`. */
+  uiUrl: string | undefined;
   clientIp(req: IncomingMessage): string;
+  proto(req: IncomingMessage): string;
   log: Logger;
   sendError(res: ServerResponse, status: number, error: string, message: string, retryAfterSec?: number): void;
 }
 
+/** Client headers Kratos never sees: identity claims and what only a proxy may say about the client. */
+function dropped(name: string): boolean {
+  const lower = name.toLowerCase();
+  return isIdentityHeader(lower) || isClientAddressHeader(lower) || lower === "host";
+}
+/** Also not copied for a submission: its body is re-serialized, with our own type and length. */
+function droppedForSubmission(name: string): boolean {
+  const lower = name.toLowerCase();
+  return dropped(lower) || lower === "content-type" || lower === "content-length" || lower === "content-encoding";
+}
+
 export function kratosPassthrough(o: PassthroughOptions) {
-  const target = new URL(o.kratosPublicUrl);
+  const origin = new URL(o.kratosPublicUrl);
   const agent = new Agent({ keepAlive: true, maxSockets: 256 });
 
-  interface Forwarded {
-    status: number;
-    setCookies: string[];
-    /** Present when the answer was held back (submissions): the caller sends it. */
-    held?: { headers: Record<string, string | string[]>; body: Buffer };
+  function headersFor(req: IncomingMessage, submission: Submission | undefined): string[] {
+    const out = submission
+      ? forwardableHeaders(req, (name, value) => (droppedForSubmission(name) ? undefined : value))
+      : forwardableRequestHeaders(req, (name, value) => (dropped(name) ? undefined : value));
+    const ip = o.clientIp(req);
+    out.push("host", origin.host, "x-forwarded-for", ip, "x-real-ip", ip, "x-forwarded-proto", o.proto(req));
+    if (req.headers.host) out.push("x-forwarded-host", req.headers.host);
+    if (submission) out.push("content-type", submission.contentType, "content-length", String(submission.body.length));
+    return out;
   }
 
-  /**
-   * Sends the request to Kratos. Ordinary requests stream straight back. A
-   * submission's answer is held until the caller has counted it, so a client's next
-   * attempt never races the counter of its previous one.
-   */
-  function forward(
-    req: IncomingMessage,
-    res: ServerResponse,
-    path: string,
-    body: Buffer | undefined,
-  ): Promise<Forwarded> {
-    return new Promise((resolve) => {
-      const headers: Record<string, string | string[]> = {};
-      for (const [k, v] of Object.entries(req.headers)) if (v !== undefined && !HOP_BY_HOP.includes(k)) headers[k] = v;
-      headers.host = target.host;
-      headers["x-forwarded-host"] = req.headers.host ?? "";
-      headers["x-forwarded-for"] = o.clientIp(req);
-      if (body) headers["content-length"] = String(body.length);
-      const up = httpRequest(
-        {
-          protocol: target.protocol,
-          hostname: target.hostname,
-          port: target.port,
-          method: req.method,
-          path,
-          headers,
-          agent,
-          timeout: 10_000,
-        },
-        (ur) => {
-          const out: Record<string, string | string[]> = {};
-          for (const [k, v] of Object.entries(ur.headers)) if (v !== undefined && !HOP_BY_HOP.includes(k)) out[k] = v;
-          const status = ur.statusCode ?? 502;
-          const setCookies = ur.headers["set-cookie"] ?? [];
-          if (!body) {
-            res.writeHead(status, out);
-            ur.pipe(res);
-            ur.on("end", () => resolve({ status, setCookies }));
-            ur.on("error", () => resolve({ status: 502, setCookies }));
-            return;
-          }
-          const chunks: Buffer[] = [];
-          ur.on("data", (c: Buffer) => chunks.push(c));
-          ur.on("end", () => resolve({ status, setCookies, held: { headers: out, body: Buffer.concat(chunks) } }));
-          ur.on("error", () => resolve({ status: 502, setCookies }));
-        },
-      );
-      up.on("timeout", () => up.destroy(new Error("timeout")));
-      up.on("error", (e) => {
-        if (!res.headersSent) o.sendError(res, 502, "bad_gateway", "Kratos did not answer; retry later", 5);
-        else res.destroy();
-        o.log.warn({ err: e.message }, "kratos passthrough failed");
-        resolve({ status: 502, setCookies: [] });
+  function unavailable(res: ServerResponse, e: unknown): void {
+    o.log.warn({ err: (e as Error).message }, "kratos passthrough failed");
+    if (res.headersSent) res.destroy();
+    else if (e instanceof UpstreamError && e.kind === "aborted") res.destroy();
+    else o.sendError(res, 502, "bad_gateway", "Kratos did not answer; retry later", 5);
+  }
+
+  /** Anything but a submission: streamed both ways. */
+  async function stream(req: IncomingMessage, res: ServerResponse, target: string): Promise<void> {
+    try {
+      const answer = await callUpstream({
+        origin,
+        agent,
+        method: req.method ?? "GET",
+        path: target,
+        headers: headersFor(req, undefined),
+        body: hasBody(req) ? req : undefined,
+        timeoutMs: TIMEOUT_MS,
       });
-      if (body) up.end(body);
-      else req.pipe(up);
-    });
+      relayResponse(answer, res, [], (e) => o.log.warn({ err: e.message }, "kratos answer broke off"));
+    } catch (e) {
+      unavailable(res, e);
+    }
+  }
+
+  /** A throttled submission: 429 with Retry-After, or for a browser's form, back to the UI saying so. */
+  function throttled(req: IncomingMessage, res: ServerResponse, s: Submission, retryAfterSec: number): void {
+    const browserForm =
+      s.contentType === "application/x-www-form-urlencoded" && (req.headers.accept ?? "").includes("text/html");
+    if (browserForm && o.uiUrl !== undefined) {
+      const to = new URL(s.flow, o.uiUrl);
+      if (s.flowId) to.searchParams.set("flow", s.flowId);
+      to.searchParams.set("retry_after", String(retryAfterSec));
+      res.writeHead(303, { location: to.href, "cache-control": "no-store", "retry-after": String(retryAfterSec) });
+      res.end();
+      return;
+    }
+    // Same answer whether or not the account exists.
+    o.sendError(res, 429, "too_many_attempts", "too many attempts; try again later", retryAfterSec);
+  }
+
+  async function submit(req: IncomingMessage, res: ServerResponse, flow: SelfServiceFlow, path: string, query: string) {
+    const raw = await readBounded(req, MAX_SUBMISSION);
+    if (raw === "too_large") return o.sendError(res, 413, "payload_too_large", "submission too large");
+    if (raw === "aborted") {
+      res.destroy();
+      return;
+    }
+    const parsed = parseSubmission(
+      flow,
+      { contentType: req.headers["content-type"], contentEncoding: req.headers["content-encoding"] },
+      raw,
+      query,
+    );
+    if (!parsed.ok)
+      return o.sendError(
+        res,
+        parsed.status,
+        parsed.status === 415 ? "unsupported_media_type" : "bad_request",
+        parsed.message,
+      );
+    const s = parsed.submission;
+    // Without an identifier (a code guess, say), the flow is what is being guessed at.
+    const who = s.identifier ?? (s.flowId ? `flow:${s.flowId}` : undefined);
+    const guard = flow === "login" ? o.login : o.attempts;
+    const ip = o.clientIp(req);
+    const v = await guard.check(flow, ip, who);
+    if (!v.allow) return throttled(req, res, s, v.retryAfterSec);
+    if (v.delayMs > 0) await new Promise((r) => setTimeout(r, v.delayMs));
+
+    const t0 = performance.now();
+    let answer: IncomingMessage;
+    let body: Buffer;
+    try {
+      answer = await callUpstream({
+        origin,
+        agent,
+        method: "POST",
+        path: path + query,
+        headers: headersFor(req, s),
+        body: s.body,
+        timeoutMs: TIMEOUT_MS,
+      });
+      body = await readResponse(answer, MAX_ANSWER);
+    } catch (e) {
+      return unavailable(res, e);
+    }
+    const status = answer.statusCode ?? 502;
+    if (flow === "login") {
+      const setCookies = answer.headers["set-cookie"] ?? [];
+      const signedIn = status === 200 || status === 422 || setCookies.some((c) => /^ory_kratos_session=[^;]+/.test(c));
+      if (signedIn) await guard.success(flow, who);
+      else if (status < 500) {
+        o.floor.observe(performance.now() - t0);
+        await guard.failure(flow, ip, who);
+        await o.floor.wait(t0);
+      }
+    } else if (status < 500) {
+      await guard.failure(flow, ip, who);
+    }
+    const headers = forwardableHeaders(answer, (name, value) =>
+      name.toLowerCase() === "content-length" ? undefined : value,
+    );
+    headers.push("content-length", String(body.length));
+    try {
+      res.writeHead(status, headers);
+      res.end(body);
+    } catch (e) {
+      unavailable(res, e);
+    }
   }
 
   return async function handle(req: IncomingMessage, res: ServerResponse, path: string, query: string): Promise<void> {
+    const q = checkedReturnTo(query, o.allowedReturnHosts, o.returnBase);
     const m = SUBMISSION.exec(path);
-    if (!m || req.method !== "POST" || !(o.login && o.attempts)) {
-      await forward(req, res, path + query, undefined);
-      return;
-    }
-    const flow = m[1] as "login" | "registration" | "recovery" | "verification";
-    const body = await readBounded(req, MAX_SUBMISSION);
-    if (body === "too_large") return o.sendError(res, 413, "payload_too_large", "submission too large");
-    const identifier = identifierOf(flow, req.headers["content-type"], body, query);
-    const guard = flow === "login" ? o.login : o.attempts;
-    const ip = o.clientIp(req);
-    try {
-      const v = await guard.check(flow, ip, identifier);
-      if (!v.allow) {
-        // Same answer whether or not the account exists.
-        return o.sendError(res, 429, "too_many_attempts", "too many attempts; try again later", v.retryAfterSec);
-      }
-      if (v.delayMs > 0) await new Promise((r) => setTimeout(r, v.delayMs));
-    } catch (e) {
-      o.log.warn({ err: (e as Error).message, flow }, "brute-force store unavailable");
-      if (!o.failOpen)
-        return o.sendError(res, 503, "dependency_unavailable", "sign-in is temporarily unavailable; retry later", 5);
-    }
-    const out = await forward(req, res, path + query, body);
-    if (!out.held) {
-      // Kratos failed: answer if nobody has yet.
-      if (!res.headersSent) o.sendError(res, 502, "bad_gateway", "Kratos did not answer; retry later", 5);
-      return;
-    }
-    try {
-      if (flow === "login") {
-        const ok =
-          out.status === 200 || out.status === 422 || out.setCookies.some((c) => /^ory_kratos_session=[^;]+/.test(c));
-        if (ok) await guard.success(flow, identifier);
-        else if (out.status < 500) await guard.failure(flow, ip, identifier);
-      } else if (out.status < 500) {
-        await guard.failure(flow, ip, identifier);
-      }
-    } catch {
-      /* Redis failed while counting: answer anyway (see failOpen) */
-    }
-    res.writeHead(out.status, out.held.headers);
-    res.end(out.held.body);
+    if (m && req.method === "POST") return submit(req, res, m[1] as SelfServiceFlow, path, q);
+    return stream(req, res, path + q);
   };
 }
 
-function readBounded(req: IncomingMessage, max: number): Promise<Buffer | "too_large"> {
-  return new Promise((resolve, reject) => {
+function readBounded(req: IncomingMessage, max: number): Promise<Buffer | "too_large" | "aborted"> {
+  return new Promise((resolve) => {
     const chunks: Buffer[] = [];
     let size = 0;
     req.on("data", (c: Buffer) => {
@@ -164,37 +209,7 @@ function readBounded(req: IncomingMessage, max: number): Promise<Buffer | "too_l
       chunks.push(c);
     });
     req.on("end", () => resolve(Buffer.concat(chunks)));
-    req.on("error", reject);
+    req.on("error", () => resolve("aborted"));
+    req.on("aborted", () => resolve("aborted"));
   });
-}
-
-/** The identifier a submission is about: the login identifier or email, else the flow id (code guesses). */
-export function identifierOf(
-  flow: string,
-  contentType: string | undefined,
-  body: Buffer,
-  query: string,
-): string | undefined {
-  let fields: Record<string, unknown> = {};
-  try {
-    if (/json/.test(contentType ?? "")) {
-      const j = JSON.parse(body.toString()) as Record<string, unknown>;
-      fields = j && typeof j === "object" ? j : {};
-    } else {
-      fields = Object.fromEntries(new URLSearchParams(body.toString()));
-    }
-  } catch {
-    fields = {};
-  }
-  const traits = fields.traits as Record<string, unknown> | undefined;
-  const pick = (v: unknown) => (typeof v === "string" && v.length > 0 && v.length <= 320 ? v : undefined);
-  const id =
-    flow === "login"
-      ? pick(fields.identifier)
-      : flow === "registration"
-        ? (pick(fields["traits.email"]) ?? pick(traits?.email))
-        : pick(fields.email);
-  if (id) return id;
-  const flowId = new URLSearchParams(query.replace(/^\?/, "")).get("flow");
-  return flowId ? `flow:${flowId}` : undefined;
 }

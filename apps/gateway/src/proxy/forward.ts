@@ -55,14 +55,28 @@ export function forwardableHeaders(
   return out;
 }
 
-/** How the client framed its body, as the header the upstream request needs (none without a body). */
-export function bodyFraming(req: IncomingMessage): string[] {
-  const length = req.headers["content-length"];
+/**
+ * A request's headers for the next hop (forwardableHeaders), with its body framed
+ * by us: the length Node validated, or chunked; never the client's own headers.
+ */
+export function forwardableRequestHeaders(
+  req: IncomingMessage,
+  edit?: (name: string, value: string) => string | undefined,
+): string[] {
+  const out = forwardableHeaders(req, (name, value) => {
+    if (name.length === 14 && name.toLowerCase() === "content-length") return undefined;
+    return edit === undefined ? value : edit(name, value);
+  });
   // Node's parser accepted at most one well-formed length, and refuses length + chunked.
-  if (length !== undefined) return ["content-length", length];
-  if (req.headers["transfer-encoding"] !== undefined) return ["transfer-encoding", "chunked"];
-  return [];
+  const length = req.headers["content-length"];
+  if (length !== undefined) out.push("content-length", length);
+  else if (req.headers["transfer-encoding"] !== undefined) out.push("transfer-encoding", "chunked");
+  return out;
 }
+
+/** Whether a request carries a body to stream on. */
+export const hasBody = (req: IncomingMessage): boolean =>
+  req.headers["content-length"] !== undefined || req.headers["transfer-encoding"] !== undefined;
 
 export interface UpstreamCall {
   origin: URL;
@@ -70,7 +84,7 @@ export interface UpstreamCall {
   method: string;
   /** Path and query, already normalized by the caller. */
   path: string;
-  /** Every header to send (flat list), framing included (see bodyFraming). */
+  /** Every header to send (flat list), framing included (see forwardableRequestHeaders). */
   headers: string[];
   /** The client's body, streamed; a Buffer when the caller read it already; undefined for none. */
   body: IncomingMessage | Buffer | undefined;

@@ -1,11 +1,11 @@
 // Brute-force protection Kratos OSS lacks, in front of its self-service
-// submissions. Two counters in Redis: per client IP and per identifier (a hash of
-// the lower-cased email, so Redis never holds the address). Failures add a
-// progressive delay; `maxFailures` within the window lock the identifier (and,
-// at a higher threshold, the IP) for `lockoutSec`. The answer to a locked request
-// is the same 429 whether or not the account exists.
-import { createHash } from "node:crypto";
-import type { Redis } from "ioredis";
+// submissions. Two counters: per client address and per account (identifierKey: a
+// hash of the canonical spelling, so the store never holds an address and no
+// respelling gets a fresh counter). Failures add a progressive delay; `maxFailures`
+// within the window lock the account (and, at a higher threshold, the address) for
+// `lockoutSec`. A locked request gets the same 429 whether or not the account exists.
+import { identifierKey } from "../kratos/identifier.ts";
+import type { CounterStore } from "./counters.ts";
 
 export interface BruteForceOptions {
   /** Failures per identifier before a lockout (seed: 5). */
@@ -20,16 +20,15 @@ export interface BruteForceOptions {
 
 export type Verdict = { allow: true; delayMs: number } | { allow: false; retryAfterSec: number };
 
-const PREFIX = "gh:bf:";
-export const identifierKey = (identifier: string) =>
-  createHash("sha256").update(identifier.trim().toLowerCase()).digest("hex").slice(0, 32);
+/** Redis key prefix of the counters (also what the memory fallback names them). */
+export const BRUTE_FORCE_PREFIX = "gh:bf:";
 
 export class BruteForce {
-  readonly #redis: Redis;
+  readonly #store: CounterStore;
   readonly #o: BruteForceOptions;
 
-  constructor(redis: Redis, options: BruteForceOptions) {
-    this.#redis = redis;
+  constructor(store: CounterStore, options: BruteForceOptions) {
+    this.#store = store;
     this.#o = options;
   }
 
@@ -37,22 +36,16 @@ export class BruteForce {
     return this.#o;
   }
 
-  /** Before forwarding a submission. Throws when Redis cannot be asked (the caller decides; see README). */
   /**
    * Before forwarding a submission. `scope` separates the counters of different
-   * flows (a login lockout does not block recovery). Throws when Redis cannot be
-   * asked; the caller decides (see README "Brute-force protection").
+   * flows (a login lockout does not block recovery); `identifier` as sent (it is
+   * normalized here).
    */
   async check(scope: string, ip: string, identifier: string | undefined): Promise<Verdict> {
     const k = this.#keys(scope, ip, identifier);
-    const m = this.#redis.multi().pttl(k.ipLock);
-    if (k.idLock && k.idFail) m.pttl(k.idLock).get(k.idFail);
-    const res = (await m.exec()) ?? [];
-    const val = (i: number) => res[i]?.[1];
-    const lockMs = Math.max(Number(val(0) ?? -2), k.idLock ? Number(val(1) ?? -2) : -2);
+    const { lockMs, count } = await this.#store.read(k.idLock ? [k.ipLock, k.idLock] : [k.ipLock], k.idFail);
     if (lockMs > 0) return { allow: false, retryAfterSec: Math.ceil(lockMs / 1000) };
-    const failures = k.idFail ? Number(val(2) ?? 0) : 0;
-    const delayMs = failures <= 0 ? 0 : Math.min(4_000, this.#o.delayBaseMs * 2 ** (failures - 1));
+    const delayMs = count <= 0 ? 0 : Math.min(4_000, this.#o.delayBaseMs * 2 ** (count - 1));
     return { allow: true, delayMs };
   }
 
@@ -60,26 +53,22 @@ export class BruteForce {
   async failure(scope: string, ip: string, identifier: string | undefined): Promise<void> {
     const k = this.#keys(scope, ip, identifier);
     const win = this.#o.lockoutSec * 1000;
-    const m = this.#redis.multi().incr(k.ipFail).pexpire(k.ipFail, win, "NX");
-    if (k.idFail) m.incr(k.idFail).pexpire(k.idFail, win, "NX");
-    const res = (await m.exec()) ?? [];
-    const ipCount = Number(res[0]?.[1] ?? 0);
-    const idCount = k.idFail ? Number(res[2]?.[1] ?? 0) : 0;
-    const lock = this.#redis.multi();
-    if (ipCount >= this.#o.maxIpFailures) lock.set(k.ipLock, "1", "PX", win);
-    if (k.idLock && idCount >= this.#o.maxFailures) lock.set(k.idLock, "1", "PX", win);
-    await lock.exec();
+    const [ipCount = 0, idCount = 0] = await this.#store.increment(k.idFail ? [k.ipFail, k.idFail] : [k.ipFail], win);
+    const lock: string[] = [];
+    if (ipCount >= this.#o.maxIpFailures) lock.push(k.ipLock);
+    if (k.idLock && idCount >= this.#o.maxFailures) lock.push(k.idLock);
+    await this.#store.lock(lock, win);
   }
 
   /** A successful login clears the identifier's failures (not the IP's). */
   async success(scope: string, identifier: string | undefined): Promise<void> {
     if (!identifier) return;
-    await this.#redis.del(`${PREFIX}${scope}:fail:id:${identifierKey(identifier)}`);
+    await this.#store.remove([`${BRUTE_FORCE_PREFIX}${scope}:fail:id:${identifierKey(identifier)}`]);
   }
 
   #keys(scope: string, ip: string, identifier: string | undefined) {
     const id = identifier ? identifierKey(identifier) : undefined;
-    const p = `${PREFIX}${scope}:`;
+    const p = `${BRUTE_FORCE_PREFIX}${scope}:`;
     return {
       ipFail: `${p}fail:ip:${ip}`,
       ipLock: `${p}lock:ip:${ip}`,
