@@ -8,17 +8,17 @@
 // Builds first when no build of the current sources exists (scripts/build.ts).
 // `node server.ts --dev` runs Next's development server instead (no build, reloads).
 import { mkdirSync, writeFileSync } from "node:fs";
-import { createServer, type Server } from "node:http";
+import { createServer, type IncomingMessage, type Server } from "node:http";
 import { join } from "node:path";
 import next from "next";
 import { ConfigError, webConfig } from "./lib/config.ts";
 import { APP_DIR, ensureBuild, throwawayTsconfig } from "./scripts/build.ts";
 
-function port(name: string, fallback: number): number {
+function port(name: string, fallback: number, min = 1): number {
   const raw = process.env[name];
   const n = raw ? Number(raw) : fallback;
-  if (!Number.isInteger(n) || n < 1 || n > 65_535) {
-    console.error(`${name} must be a port number, got "${raw}"`);
+  if (!Number.isInteger(n) || n < min || n > 65_535) {
+    console.error(`${name} must be ${min === 0 ? "a number" : "a port number"}, got "${raw}"`);
     process.exit(2);
   }
   return n;
@@ -62,8 +62,24 @@ await app.prepare();
 const handle = app.getRequestHandler();
 const upgrade = dev ? app.getUpgradeHandler() : undefined;
 
+// Who the client is, as this app tells the services it calls (the gateway counts
+// sign-in attempts per address): the peer, or with TRUST_PROXY_HOPS=n behind n
+// proxies, the address the nearest of them saw. A client's own X-Forwarded-For is
+// never believed beyond that (Next.js would otherwise pass it on as it came).
+const trustedHops = port("TRUST_PROXY_HOPS", 0, 0);
+function clientAddress(req: IncomingMessage): string {
+  const peer = req.socket.remoteAddress ?? "";
+  if (trustedHops === 0) return peer;
+  const chain = String(req.headers["x-forwarded-for"] ?? "")
+    .split(",")
+    .map((s) => s.trim())
+    .filter(Boolean);
+  return chain[chain.length - trustedHops] ?? chain[0] ?? peer;
+}
+
 function listen(p: number, label: string): Promise<Server> {
   const server = createServer((req, res) => {
+    req.headers["x-forwarded-for"] = clientAddress(req);
     handle(req, res).catch((e: unknown) => {
       console.error(`${label}: ${(e as Error).message}`);
       if (!res.headersSent) {

@@ -89,13 +89,24 @@ describe("Kratos browser flows (cookie jar + CSRF)", () => {
     expect(res.setCookies.some((c) => c.startsWith("ory_kratos_session="))).toBe(false);
   });
 
-  it("refuses return_to outside the allowlist", async () => {
+  it("Kratos itself refuses return_to outside the allowlist (the layer behind the gateway's check)", async () => {
+    const s = stack();
+    const res = await fetch(`${s.kratosPublic}/self-service/login/browser?return_to=https://evil.example/steal`, {
+      headers: { accept: "application/json" },
+    });
+    expect(res.status).toBe(400);
+    expect(await res.text()).toMatch(/return_to|redirect/i);
+  });
+
+  it("through the gateway an off-product return_to never reaches Kratos: the flow starts without it", async () => {
     const s = stack();
     const b = new Browser();
     const res = await b.request(`${s.kratosBrowser}/self-service/login/browser?return_to=https://evil.example/steal`, {
       headers: { accept: "application/json" },
     });
-    expect(res.status).toBe(400);
-    expect(res.text).toMatch(/return_to|redirect/i);
+    expect(res.status).toBe(200);
+    const flow = JSON.parse(res.text) as Flow & { return_to?: string; request_url: string };
+    expect(flow.return_to ?? "").not.toMatch(/evil/);
+    expect(flow.request_url).not.toMatch(/evil/);
   });
 });

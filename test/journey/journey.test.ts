@@ -9,13 +9,13 @@
 import { mkdirSync, readdirSync, rmSync } from "node:fs";
 import { resolve } from "node:path";
 import pg from "pg";
-import { type Browser, type BrowserContext, chromium, type Page } from "playwright-core";
+import type { Browser, BrowserContext, Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import { waitForCode } from "../../tools/mailcatcher/client.ts";
+import { launchChromium } from "../support/chromium.ts";
 import { totp, totpCounter } from "./totp.ts";
 
 const OUT = resolve(import.meta.dirname, "../../test-results/journey");
-const CHROMIUM = process.env.CHROMIUM_PATH ?? "/usr/bin/chromium";
 const PASSWORD_A = "journey-owner-password-2024!";
 const PASSWORD_B = "journey-member-password-2024!";
 const PASSWORD_B2 = "journey-member-new-password-2025!";
@@ -134,21 +134,7 @@ describe("product journey in Chromium", () => {
   beforeAll(async () => {
     rmSync(OUT, { recursive: true, force: true });
     mkdirSync(OUT, { recursive: true });
-    browser = await chromium.launch({
-      executablePath: CHROMIUM,
-      headless: true,
-      args: [
-        `--host-resolver-rules=MAP *.${DOMAIN} 127.0.0.1`,
-        "--no-sandbox",
-        "--disable-gpu",
-        "--disable-quic",
-        "--no-first-run",
-        "--disable-background-networking",
-        "--disable-component-update",
-        "--disable-sync",
-        "--disable-dev-shm-usage",
-      ],
-    });
+    browser = await launchChromium(DOMAIN);
   });
 
   afterAll(async () => {

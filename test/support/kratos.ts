@@ -79,7 +79,9 @@ export async function registerApi(
   opts: { password?: string; transientPayload?: Record<string, unknown> } = {},
 ): Promise<{ status: number; body: Record<string, unknown> & { session_token?: string; identity?: { id: string } } }> {
   const flow = await json<Flow>(await fetch(`${s.kratosPublic}/self-service/registration/api`));
-  const r = await fetch(flow.ui.action.replace(s.kratosBrowser, s.kratosPublic), {
+  // The action names Kratos' browser-facing origin (the gateway); submit straight to Kratos.
+  const action = new URL(flow.ui.action);
+  const r = await fetch(`${s.kratosPublic}${action.pathname}${action.search}`, {
     method: "POST",
     headers: { "content-type": "application/json", accept: "application/json" },
     body: JSON.stringify({

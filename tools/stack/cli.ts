@@ -40,7 +40,7 @@ function printUrls(cfg: StackConfig): void {
     console.log(`  Read mail:  ${b.mail}               (verification and recovery codes)`);
     console.log(`  API:        ${b.gateway}/v1/projects  (through the gateway, with your session cookie)`);
   } else if (running.has("kratos")) {
-    console.log(`\n  Register:  ${b.kratosPublic}/self-service/registration/browser`);
+    console.log(`\n  Register:  ${b.kratos}/self-service/registration/browser`);
     console.log(`  Read mail: ${b.mail}`);
   }
   console.log("");

@@ -110,7 +110,7 @@ export function stackConfig(
 }
 
 /** Hostname a browser uses for one part of the product. */
-export function hostFor(cfg: StackConfig, sub: "www" | "app" | "auth" | "api" | "gateway"): string {
+export function hostFor(cfg: StackConfig, sub: "www" | "app" | "api" | "gateway"): string {
   return cfg.domain === "localhost" ? "localhost" : `${sub}.${cfg.domain}`;
 }
 
@@ -122,7 +122,9 @@ export function browserUrls(cfg: StackConfig) {
     marketing: `http://${hostFor(cfg, "www")}:${p.marketing}`,
     api: `http://${hostFor(cfg, "api")}:${p.api}`,
     gateway: `http://${hostFor(cfg, "gateway")}:${p.gateway}`,
-    kratosPublic: `http://${hostFor(cfg, "auth")}:${p.kratosPublic}`,
+    // Browsers reach Kratos' public API only through the gateway (its brute-force
+    // limits, return_to checks and header hygiene); Kratos' own port is for services.
+    kratos: `http://${hostFor(cfg, "gateway")}:${p.gateway}`,
     mail: `http://localhost:${p.mailHttp}`,
   };
 }

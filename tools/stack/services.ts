@@ -262,7 +262,8 @@ export function kratosEnv(cfg: StackConfig, smtpUri: string, dsn: string): Recor
   const origins = [b.web, b.marketing, b.gateway, b.api];
   return {
     DSN: dsn,
-    SERVE_PUBLIC_BASE_URL: `${b.kratosPublic}/`,
+    // Form actions and flow URLs point at the gateway: browsers never post to Kratos directly.
+    SERVE_PUBLIC_BASE_URL: `${b.kratos}/`,
     SERVE_ADMIN_BASE_URL: `${i.kratosAdmin}/`,
     SERVE_PUBLIC_PORT: String(cfg.ports.kratosPublic),
     SERVE_PUBLIC_HOST: "127.0.0.1",
@@ -326,11 +327,11 @@ export const kratos: ServiceDef = {
     return {
       name: "kratos",
       pid,
-      url: browserUrls(cfg).kratosPublic,
+      url: `${i.kratosPublic} (browsers: through the gateway)`,
       log,
       env: {
         KRATOS_PUBLIC_URL: i.kratosPublic,
-        KRATOS_BROWSER_URL: browserUrls(cfg).kratosPublic,
+        KRATOS_BROWSER_URL: browserUrls(cfg).kratos,
         KRATOS_ADMIN_URL: i.kratosAdmin,
       },
     };
@@ -449,6 +450,10 @@ export const gateway: ServiceDef = {
         ALLOWED_RETURN_HOSTS: [...new Set([b.web, b.api, b.gateway, b.marketing].map(hostOf))].join(","),
         TRUSTED_PROXIES: "127.0.0.1/32,::1",
         LOG_LEVEL: process.env.GATEWAY_LOG_LEVEL ?? "info",
+        // Every test client is 127.0.0.1: the per-address lock would lock the whole
+        // suite out. Per-account limits stay as configured; tests of the per-address
+        // lock send their own X-Forwarded-For (127.0.0.1 is a trusted proxy here).
+        ...(cfg.name === "test" ? { BRUTE_FORCE_MAX_IP_FAILURES: "100000" } : {}),
         ACCESS_LOG: "true", // a laptop stack shows its traffic
       },
       health: [`${internal}/health/alive`],
@@ -496,8 +501,10 @@ export const exampleWeb: ServiceDef = {
         MARKETING_PORT: String(cfg.ports.marketing),
         WEB_URL: b.web,
         MARKETING_URL: b.marketing,
-        KRATOS_PUBLIC_URL: process.env.KRATOS_PUBLIC_URL || i.kratosPublic,
-        KRATOS_BROWSER_URL: process.env.KRATOS_BROWSER_URL || b.kratosPublic,
+        // Server-side self-service calls (the registration form's JSON submission among
+        // them) go through the gateway too, so its limits count them.
+        KRATOS_PUBLIC_URL: `http://127.0.0.1:${cfg.ports.gateway}`,
+        KRATOS_BROWSER_URL: process.env.KRATOS_BROWSER_URL || b.kratos,
         AUTH_SERVICE_URL: i.authPublic,
         TOKEN_ISSUER: i.authPublic,
         GATEWAY_URL: b.gateway,

@@ -60,7 +60,6 @@ const newSession = async () => {
   const r = await registerApi(
     {
       kratosPublic: `http://127.0.0.1:${cfg.ports.kratosPublic}`,
-      kratosBrowser: `http://auth.gatehouse.test:${cfg.ports.kratosPublic}`,
     } as never,
     { email: uniqueEmail("fault") },
   );

@@ -36,12 +36,15 @@ export async function loadFlow(
   sp: Record<string, string | string[] | undefined>,
   startQuery: Record<string, string | undefined>,
 ): Promise<Loaded> {
+  // A return_to is checked here, before Kratos (or the gateway) ever sees it: an
+  // unsafe one is dropped and the flow ends at the default page.
+  const query = { ...startQuery, return_to: safeReturn(startQuery.return_to) };
   const result = await getFlow(kind, param(sp.flow), await requestCookie());
   switch (result.kind) {
     case "flow":
       return { flow: result.flow };
     case "restart":
-      return redirect(startFlowUrl(kind, startQuery));
+      return redirect(startFlowUrl(kind, query));
     case "redirect":
       return redirect(result.to);
     case "signin": {
@@ -49,7 +52,7 @@ export async function loadFlow(
       return redirect(`/auth/login?return_to=${encodeURIComponent(back)}`);
     }
     case "already_signed_in":
-      return redirect(safeReturn(startQuery.return_to) ?? "/dashboard");
+      return redirect(query.return_to ?? "/dashboard");
     case "error":
       return { error: { title: result.title, message: result.message } };
   }

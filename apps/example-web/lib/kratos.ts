@@ -62,10 +62,18 @@ export function toInternal(browserUrl: string): string {
 
 export async function kratosFetch(
   path: string,
-  init: { cookie?: string | undefined; method?: string; json?: unknown; userAgent?: string | undefined } = {},
+  init: {
+    cookie?: string | undefined;
+    method?: string;
+    json?: unknown;
+    userAgent?: string | undefined;
+    /** The browser's address (server.ts sets it): the gateway counts attempts per address. */
+    clientAddress?: string | null | undefined;
+  } = {},
 ): Promise<Response> {
   const headers: Record<string, string> = { accept: "application/json" };
   if (init.cookie) headers.cookie = init.cookie;
+  if (init.clientAddress) headers["x-forwarded-for"] = init.clientAddress;
   if (init.userAgent) headers["user-agent"] = init.userAgent;
   let body: string | undefined;
   if (init.json !== undefined) {

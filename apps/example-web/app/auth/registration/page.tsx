@@ -1,6 +1,7 @@
 import type { Metadata } from "next";
 import { AuthShell, ErrorCard } from "../../../components/auth-shell.tsx";
 import { FlowForms, Messages } from "../../../components/kratos-ui.tsx";
+import { ThrottleNotice } from "../../../components/throttle-notice.tsx";
 import { isPlan, webConfig } from "../../../lib/config.ts";
 import { loadFlow, type SearchParams } from "../../../lib/flow-page.ts";
 import { param, tierFromReturnTo } from "../../../lib/kratos.ts";
@@ -48,6 +49,7 @@ export default async function RegistrationPage({ searchParams }: { searchParams:
       }
     >
       <div className="flow-messages">
+        <ThrottleNotice retryAfter={param(sp.retry_after)} />
         <Messages messages={flow.ui.messages} />
       </div>
       <FlowForms flow={flow} action={`/auth/registration/submit?flow=${encodeURIComponent(flow.id)}`} />

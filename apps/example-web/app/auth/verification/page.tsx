@@ -1,6 +1,7 @@
 import type { Metadata } from "next";
 import { AuthShell, ErrorCard } from "../../../components/auth-shell.tsx";
 import { FlowForms, Messages } from "../../../components/kratos-ui.tsx";
+import { ThrottleNotice } from "../../../components/throttle-notice.tsx";
 import { loadFlow, type SearchParams } from "../../../lib/flow-page.ts";
 import { param } from "../../../lib/kratos.ts";
 
@@ -29,6 +30,7 @@ export default async function VerificationPage({ searchParams }: { searchParams:
       }
     >
       <div className="flow-messages">
+        <ThrottleNotice retryAfter={param(sp.retry_after)} />
         <Messages messages={flow.ui.messages} />
       </div>
       <FlowForms flow={flow} />

@@ -69,11 +69,18 @@ export async function POST(req: NextRequest): Promise<Response> {
       cookie,
       json: body,
       userAgent: req.headers.get("user-agent") ?? undefined,
+      clientAddress: req.headers.get("x-forwarded-for"),
     });
   } catch {
     return redirect303("/auth/error?reason=unavailable");
   }
   const setCookies = r.headers.getSetCookie();
+  // The gateway's attempt limit: back to the form, saying how long to wait.
+  if (r.status === 429) {
+    await r.body?.cancel();
+    const wait = Number(r.headers.get("retry-after")) || 60;
+    return redirect303(`/auth/registration?flow=${flow.id}&retry_after=${wait}`, setCookies);
+  }
   let doc: unknown;
   try {
     doc = await r.json();
