@@ -40,7 +40,6 @@ import {
 export const KRATOS_CONFIG_DIR = resolve(REPO_ROOT, "kratos-config");
 /** Where the chart mounts its config ConfigMap (kratos.yaml and kratos.identitySchemas). */
 export const CHART_CONFIG_DIR = "/etc/config";
-export const WEBHOOK_SECRET_ENV = "SELFSERVICE_FLOWS_REGISTRATION_AFTER_PASSWORD_HOOKS_0_CONFIG_AUTH_CONFIG_VALUE";
 export const WEBHOOK_SECRET_PLACEHOLDER = "set-from-the-kratos-secret-webhookSecret";
 export const SMTP_URI_PLACEHOLDER = "smtps://set-from-the-kratos-secret-smtpConnectionURI.invalid/";
 
@@ -135,14 +134,19 @@ export function kratosConfigFor(env: Environment, kratosYml: Obj = readKratosYml
   // Webhooks: jsonnet bodies inline, shared secrets from the Secret.
   const flows = obj(selfservice.flows, "selfservice.flows");
   const hooks: Obj[] = [];
-  const collect = (n: Json) => {
-    if (Array.isArray(n)) n.forEach(collect);
+  const secretEnvs: string[] = [];
+  const collect = (n: Json, path: string[]) => {
+    if (Array.isArray(n)) for (const [i, c] of n.entries()) collect(c, [...path, String(i)]);
     else if (n && typeof n === "object") {
-      if (n.hook === "web_hook") hooks.push(n);
-      Object.values(n).forEach(collect);
+      if (n.hook === "web_hook") {
+        hooks.push(n);
+        // Kratos reads the env var named after the config path (SELFSERVICE_FLOWS_…_HOOKS_<i>_…).
+        secretEnvs.push(["selfservice", "flows", ...path, "config", "auth", "config", "value"].join("_").toUpperCase());
+      }
+      for (const [k, v] of Object.entries(n)) collect(v, [...path, k]);
     }
   };
-  collect(flows);
+  collect(flows, []);
   for (const h of hooks) {
     const c = obj(h.config, "web_hook.config");
     const body = typeof c.body === "string" ? fileRef(c.body) : undefined;
@@ -183,12 +187,12 @@ export function kratosConfigFor(env: Environment, kratosYml: Obj = readKratosYml
     }
     courier.template_override_path = "/conf/courier-templates";
   }
-  return { config, identitySchemas, emailTemplates };
+  return { config, identitySchemas, emailTemplates, webhookSecretEnvs: secretEnvs };
 }
 
 /** The whole values file for the official chart. Only keys of its values.yaml. */
 export function kratosValues(env: Environment, kratosYml: Obj = readKratosYml()): Obj {
-  const { config, identitySchemas, emailTemplates } = kratosConfigFor(env, kratosYml);
+  const { config, identitySchemas, emailTemplates, webhookSecretEnvs } = kratosConfigFor(env, kratosYml);
   const prod = env.profile === "prod";
   const secretEnv = (name: string, key: string) => ({
     name,
@@ -226,7 +230,10 @@ export function kratosValues(env: Environment, kratosYml: Obj = readKratosYml())
       config,
     },
     deployment: {
-      extraEnv: [secretEnv(WEBHOOK_SECRET_ENV, "webhookSecret"), { name: "SQA_OPT_OUT", value: "true" }],
+      extraEnv: [
+        ...webhookSecretEnvs.map((name) => secretEnv(name, "webhookSecret")),
+        { name: "SQA_OPT_OUT", value: "true" },
+      ],
       resources,
       automountServiceAccountToken: false,
       topologySpreadConstraints: spread("kratos"),

@@ -15,7 +15,6 @@ import {
   kratosValues,
   readKratosYml,
   renderValuesFile,
-  WEBHOOK_SECRET_ENV,
 } from "../../deploy/kratos/generate-values.ts";
 import {
   type Environment,
@@ -164,7 +163,8 @@ describe("kratos.config", () => {
       /^selfservice\.flows\.\w+\.ui_url$/,
       /^selfservice\.flows\.\w+\.after\.default_browser_return_url$/,
       /^selfservice\.methods\.password\.config\.haveibeenpwned_enabled$/,
-      /^selfservice\.flows\.registration\.after\.password\.hooks\.0\.config\.(url|body|auth\.config\.value)$/,
+      // Webhooks: the auth-service's in-cluster URL, the body inline, the secret from the Secret.
+      /^selfservice\.flows\.[\w.]+\.hooks\.\d+\.config\.(url|body|auth\.config\.value)$/,
       /^identity\.schemas\.0\.url$/,
       /^courier\.smtp\.(connection_uri|from_address)$/,
       // The cluster's logging is the deploy's decision (KRATOS_LOG), not the local default's.
@@ -349,20 +349,40 @@ describe("browsers reach Kratos' public API only through the gateway", () => {
 });
 
 describe("in step with the Gatehouse chart", () => {
-  it("the webhook reaches the auth-service's admin Service, with the secret from the Kratos Secret", () => {
+  it("every webhook reaches the auth-service's admin Service, with the secret from the Kratos Secret", () => {
     for (const env of envs) {
       const r = renderEnvironment(env);
       const svc = must(find(r, "Service", "auth-service"), "auth-service Service");
       const admin = (svc.spec as { ports: { name: string; port: number }[] }).ports.find((p) => p.name === "admin");
       const v = committed(env) as { kratos: { config: Obj }; deployment: { extraEnv: Obj[] }; secret: Obj };
-      const hook = getPath(v.kratos.config, ["selfservice", "flows", "registration", "after", "password", "hooks", 0]);
-      const url = new URL((hook as { config: { url: string } }).config.url);
-      expect(url.host).toBe(`${svc.metadata.name}.${env.namespaces.auth}.svc.cluster.local:${admin?.port}`);
-      expect(url.pathname).toBe("/v1/webhooks/kratos/registration");
-      expect(v.deployment.extraEnv.find((e) => e.name === WEBHOOK_SECRET_ENV)).toEqual({
-        name: WEBHOOK_SECRET_ENV,
-        valueFrom: { secretKeyRef: { name: env.kratos.secret, key: "webhookSecret" } },
-      });
+      const hooks: { path: string[]; url: string }[] = [];
+      const walk = (n: unknown, path: string[]) => {
+        if (Array.isArray(n)) for (const [i, c] of n.entries()) walk(c, [...path, String(i)]);
+        else if (n && typeof n === "object") {
+          const o = n as { hook?: string; config?: { url: string } };
+          if (o.hook === "web_hook" && o.config) hooks.push({ path, url: o.config.url });
+          for (const [k, c] of Object.entries(n)) walk(c, [...path, k]);
+        }
+      };
+      walk(getPath(v.kratos.config, ["selfservice", "flows"]), ["selfservice", "flows"]);
+      expect(hooks.map((h) => new URL(h.url).pathname).sort()).toEqual([
+        "/v1/webhooks/kratos/registration",
+        "/v1/webhooks/kratos/sessions-revoked",
+        "/v1/webhooks/kratos/sessions-revoked",
+      ]);
+      for (const h of hooks) {
+        expect(new URL(h.url).host).toBe(
+          `${svc.metadata.name}.${env.namespaces.auth}.svc.cluster.local:${admin?.port}`,
+        );
+        const name = [...h.path, "config", "auth", "config", "value"].join("_").toUpperCase();
+        expect(
+          v.deployment.extraEnv.find((e) => e.name === name),
+          name,
+        ).toEqual({
+          name,
+          valueFrom: { secretKeyRef: { name: env.kratos.secret, key: "webhookSecret" } },
+        });
+      }
       expect(v.secret).toEqual({ enabled: false, nameOverride: env.kratos.secret });
     }
   });

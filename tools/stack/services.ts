@@ -254,6 +254,19 @@ export const mail: ServiceDef = {
 
 // --- Kratos -------------------------------------------------------------------
 
+/**
+ * This stack's URL and secret for kratos.yml's webhook behind revoke_active_sessions
+ * (entry 1 of the list). Entry 0 is named again: Kratos' env override of an entry past
+ * the first turns the entries before it into null unless they are set too.
+ */
+function revokeThenTell(cfg: StackConfig, prefix: string, reason: "password_changed" | "recovered") {
+  return {
+    [`${prefix}_HOOKS_0_HOOK`]: "revoke_active_sessions",
+    [`${prefix}_HOOKS_1_CONFIG_URL`]: `${internalUrls(cfg).authAdmin}/v1/webhooks/kratos/sessions-revoked?reason=${reason}`,
+    [`${prefix}_HOOKS_1_CONFIG_AUTH_CONFIG_VALUE`]: cfg.secrets.webhook,
+  };
+}
+
 /** Env that turns kratos-config/kratos.yml into this stack's Kratos. */
 export function kratosEnv(cfg: StackConfig, smtpUri: string, dsn: string): Record<string, string> {
   const b = browserUrls(cfg);
@@ -287,6 +300,8 @@ export function kratosEnv(cfg: StackConfig, smtpUri: string, dsn: string): Recor
     SELFSERVICE_FLOWS_LOGOUT_AFTER_DEFAULT_BROWSER_RETURN_URL: `${b.web}/auth/login`,
     SELFSERVICE_FLOWS_REGISTRATION_AFTER_PASSWORD_HOOKS_0_CONFIG_URL: `${i.authAdmin}/v1/webhooks/kratos/registration`,
     SELFSERVICE_FLOWS_REGISTRATION_AFTER_PASSWORD_HOOKS_0_CONFIG_AUTH_CONFIG_VALUE: cfg.secrets.webhook,
+    ...revokeThenTell(cfg, "SELFSERVICE_FLOWS_SETTINGS_AFTER_PASSWORD", "password_changed"),
+    ...revokeThenTell(cfg, "SELFSERVICE_FLOWS_RECOVERY_AFTER", "recovered"),
     COURIER_SMTP_CONNECTION_URI: smtpUri,
     COURIER_SMTP_FROM_ADDRESS: `no-reply@${cfg.domain === "localhost" ? "gatehouse.localhost" : cfg.domain}`,
     LOG_LEVEL: process.env.KRATOS_LOG_LEVEL ?? "info",
@@ -405,6 +420,7 @@ export const exampleApi: ServiceDef = {
         API_PORT: String(cfg.ports.api),
         DATABASE_URL: process.env.DATABASE_URL || i.database,
         AUTH_SERVICE_URL: i.authPublic,
+        REDIS_URL: process.env.REDIS_URL || i.redis,
         CORS_ALLOWED_ORIGINS: [b.web, b.marketing].join(","),
       },
       health: [`http://127.0.0.1:${cfg.ports.api}/health/alive`],

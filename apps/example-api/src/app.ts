@@ -1,6 +1,7 @@
 // The example API: projects belonging to the caller's organization. Every route
 // goes through the guard the product ships; the data is always scoped by the
 // organization in the verified token, never by anything the client sends.
+import type { InvalidationView } from "@gatehouse/guard";
 import { type GatehouseExpress, gatehouse } from "@gatehouse/guard/express";
 import cors from "cors";
 import express, { type ErrorRequestHandler, type Request, type RequestHandler } from "express";
@@ -13,6 +14,8 @@ export interface ApiConfig {
   audience: string;
   corsOrigins: string[];
   cookieName: string;
+  /** Logouts and role changes pushed by the auth-service (main.ts subscribes when REDIS_URL is set). */
+  invalidations?: InvalidationView;
 }
 
 export const MIGRATION = `
@@ -53,6 +56,7 @@ export function createApi(cfg: ApiConfig, db: pg.Pool): { app: express.Express; 
     audience: cfg.audience,
     cookieName: cfg.cookieName,
     accept: ["session", "jwt"],
+    ...(cfg.invalidations ? { invalidations: cfg.invalidations } : {}),
   });
   const app = express();
   app.disable("x-powered-by");

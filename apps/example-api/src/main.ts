@@ -1,3 +1,5 @@
+import { subscribeInvalidations } from "@gatehouse/guard";
+import { Redis } from "ioredis";
 import pg from "pg";
 import { z } from "zod";
 import { createApi, MIGRATION } from "./app.ts";
@@ -10,6 +12,13 @@ const schema = z.object({
   TOKEN_AUDIENCE: z.string().default("gatehouse"),
   CORS_ALLOWED_ORIGINS: z.string().default(""),
   KRATOS_COOKIE_NAME: z.string().default("ory_kratos_session"),
+  // The auth-service's Redis: logouts and role changes reach this API at once. Without it a
+  // JWT stays valid until it expires (at most the token lifetime, 5 minutes by default).
+  REDIS_URL: z
+    .string()
+    .url()
+    .refine((u) => /^rediss?:\/\//.test(u), "must be a redis:// URL")
+    .optional(),
 });
 
 export async function start(env: NodeJS.ProcessEnv = process.env) {
@@ -21,12 +30,14 @@ export async function start(env: NodeJS.ProcessEnv = process.env) {
   const c = r.data;
   const db = new pg.Pool({ connectionString: c.DATABASE_URL, max: 10, connectionTimeoutMillis: 3_000 });
   await db.query(MIGRATION);
+  const redis = c.REDIS_URL ? redisPair(c.REDIS_URL) : undefined;
   const { app, guard } = createApi(
     {
       authServiceUrl: c.AUTH_SERVICE_URL,
       audience: c.TOKEN_AUDIENCE,
       corsOrigins: c.CORS_ALLOWED_ORIGINS.split(",").filter(Boolean),
       cookieName: c.KRATOS_COOKIE_NAME,
+      ...(redis ? { invalidations: redis.invalidations } : {}),
     },
     db,
   );
@@ -39,6 +50,25 @@ export async function start(env: NodeJS.ProcessEnv = process.env) {
       await new Promise<void>((res) => server.close(() => res()));
       await guard.close();
       await db.end();
+      redis?.close();
+    },
+  };
+}
+
+/** A subscriber and a reader for the invalidation channel; both reconnect by themselves. */
+function redisPair(url: string) {
+  const subscriber = new Redis(url, { connectTimeout: 2_000, maxRetriesPerRequest: null });
+  const reader = new Redis(url, { connectTimeout: 2_000, maxRetriesPerRequest: 1 });
+  for (const c of [subscriber, reader]) c.on("error", () => {});
+  const invalidations = subscribeInvalidations(subscriber, {
+    reader,
+    onError: (e) => console.error(JSON.stringify({ msg: "invalidation channel not subscribed", err: e.message })),
+  });
+  return {
+    invalidations,
+    close() {
+      subscriber.disconnect();
+      reader.disconnect();
     },
   };
 }

@@ -51,15 +51,18 @@ export async function start(env: NodeJS.ProcessEnv = process.env, opts: { logDes
           "redis not reachable at start; brute-force protection and the shared cache wait for it",
         ),
       );
-    // Role changes and revocations announced by the auth-service reach the guard's cache at once.
+    // Role changes and revocations announced by the auth-service reach the guard at once;
+    // after a reconnect it catches up on the revocations it missed (through `redis`).
     subscriber = new Redis(cfg.REDIS_URL, { connectTimeout: 2_000, maxRetriesPerRequest: null });
     subscriber.on("error", () => {});
-    invalidations = subscribeInvalidations(subscriber, (e) =>
-      log.warn(
-        { err: e.message },
-        "invalidation channel not subscribed; cached sessions follow changes after their TTL",
-      ),
-    );
+    invalidations = subscribeInvalidations(subscriber, {
+      reader: redis,
+      onError: (e) =>
+        log.warn(
+          { err: e.message },
+          "invalidation channel not subscribed; revocations and role changes apply from the reconnect on",
+        ),
+    });
   }
 
   const guard = createGuard({
@@ -71,8 +74,8 @@ export async function start(env: NodeJS.ProcessEnv = process.env, opts: { logDes
     sessionCache: {
       maxTtlSec: cfg.SESSION_CACHE_TTL_SECONDS,
       ...(redis ? { redis } : {}),
-      ...(invalidations ? { invalidations } : {}),
     },
+    ...(invalidations ? { invalidations } : {}),
     onEvent: (e) => log.warn({ event: e }, "guard event"),
   });
   const gw = createGateway({ cfg, log, guard, table, ...(redis ? { redis } : {}) });

@@ -6,7 +6,12 @@ import type { GuardOptions } from "./core/options.ts";
 import { undiciTransport } from "./transport/undici.ts";
 
 export * from "./core/index.ts";
-export { type RedisSubscriber, subscribeInvalidations } from "./invalidation-redis.ts";
+export {
+  type RedisReader,
+  type RedisSubscriber,
+  type SubscribeOptions,
+  subscribeInvalidations,
+} from "./invalidation-redis.ts";
 export { type UndiciTransportOptions, undiciTransport } from "./transport/undici.ts";
 
 /** createGuard with an undici Pool transport unless `options.transport` is given. */

@@ -16,6 +16,25 @@ describe("InvalidationLog (the auth-service's announcements, as the guard's cach
     expect(log.isStale("user-9", "sess-9", 1_999)).toBe(true);
   });
 
+  it("a revoked session is refused until its last token has expired; a role change revokes nothing", () => {
+    let now = 1_000_000;
+    const log = new InvalidationLog(() => now);
+    log.apply(JSON.stringify({ t: "identity", id: "user-1" }));
+    expect(log.isRevoked("user-1")).toBe(false);
+    log.apply(JSON.stringify({ t: "session", sid: "sess-1", until: now + 300_000 }));
+    expect(log.isRevoked("sess-1")).toBe(true);
+    expect(log.isRevoked("sess-2")).toBe(false);
+    now += 299_999;
+    expect(log.isRevoked("sess-1")).toBe(true);
+    now += 2;
+    expect(log.isRevoked("sess-1")).toBe(false);
+    // Caught up from Redis after a reconnect: the same answer; an already-expired entry is not kept.
+    log.revoke("api_key:k1", now + 1_000);
+    log.revoke("sess-old", now - 1);
+    expect(log.isRevoked("api_key:k1")).toBe(true);
+    expect(log.isRevoked("sess-old")).toBe(false);
+  });
+
   it("ignores malformed or foreign messages", () => {
     const log = new InvalidationLog(() => 5_000);
     for (const m of ["", "{", "null", "[]", '{"t":"identity"}', '{"t":"identity","id":5}', '{"t":"keys"}'])

@@ -25,8 +25,11 @@ export interface KratosClientOptions {
 }
 
 export interface ListSessionsOptions {
-  /** Only sessions Kratos still considers active (default true): the ones worth blocklisting. */
-  activeOnly?: boolean;
+  /**
+   * "active" (default): the sessions still signed in, the ones worth revoking;
+   * "inactive": the ones already revoked (e.g. by Kratos' revoke_active_sessions hook); "any".
+   */
+  state?: "active" | "inactive" | "any";
   /** Sessions per admin request, 1..1000. Default 1000. */
   pageSize?: number;
 }
@@ -298,7 +301,7 @@ export function createKratosClient(options: KratosClientOptions): KratosClient {
 
     async listIdentitySessions(identityId, listOptions = {}) {
       const id = requireUuid(identityId, "identityId");
-      const activeOnly = listOptions.activeOnly ?? true;
+      const state = listOptions.state ?? "active";
       const pageSize = listOptions.pageSize ?? 1000;
       if (!Number.isSafeInteger(pageSize) || pageSize < 1 || pageSize > 1000) {
         throw new KratosError("bad_request", "pageSize must be an integer from 1 to 1000");
@@ -309,7 +312,7 @@ export function createKratosClient(options: KratosClientOptions): KratosClient {
       // Kratos whose pagination is fixed.
       const ids = new Set<string>();
       for (let page = 0; page < MAX_LIST_PAGES; page++) {
-        const query = `per_page=${pageSize}&page=${page}${activeOnly ? "&active=true" : ""}`;
+        const query = `per_page=${pageSize}&page=${page}${state === "any" ? "" : `&active=${state === "active"}`}`;
         const reply = await call(admin, {
           op: "listIdentitySessions",
           method: "GET",

@@ -203,9 +203,10 @@ describe("admin calls against the real Kratos", () => {
     const second = await kratos.whoami({ kind: "token", value: await loginApi(u.email) });
     await kratos.revokeSession(u.sessionId);
     expect(await kratos.listIdentitySessions(u.identityId)).toEqual([second.id]);
-    expect((await kratos.listIdentitySessions(u.identityId, { activeOnly: false })).sort()).toEqual(
+    expect((await kratos.listIdentitySessions(u.identityId, { state: "any" })).sort()).toEqual(
       [u.sessionId, second.id].sort(),
     );
+    expect(await kratos.listIdentitySessions(u.identityId, { state: "inactive" })).toEqual([u.sessionId]);
     expect(await kratos.listIdentitySessions(randomUUID())).toEqual([]);
   });
 

@@ -1,15 +1,11 @@
 // Cross-instance invalidation over Redis pub/sub. Cached entries carry the
 // generation of their identity at the time they were filled; bumping the
 // generation makes every such entry stale at once, in O(1), on every instance.
+import { INVALIDATION_CHANNEL, type Invalidation } from "@gatehouse/guard";
 import type { Redis } from "ioredis";
 import type { Logger } from "pino";
 
-export type Invalidation =
-  | { t: "identity"; id: string } // roles, memberships, plan or teams changed
-  | { t: "session"; sid: string; until: number } // session revoked (until = epoch ms to remember it)
-  | { t: "keys" }; // signing keys rotated
-
-const CHANNEL = "gatehouse:invalidate";
+export type { Invalidation };
 
 export class InvalidationBus {
   readonly #gen = new Map<string, number>();
@@ -31,7 +27,7 @@ export class InvalidationBus {
         this.#log.warn("ignored malformed invalidation message");
       }
     });
-    await sub.subscribe(CHANNEL);
+    await sub.subscribe(INVALIDATION_CHANNEL);
   }
 
   generation(identityId: string): number {
@@ -55,7 +51,7 @@ export class InvalidationBus {
   /** Applies locally at once, then tells the other instances. */
   async publish(msg: Invalidation): Promise<void> {
     this.#apply(msg);
-    if (this.#pub) await this.#pub.publish(CHANNEL, JSON.stringify(msg));
+    if (this.#pub) await this.#pub.publish(INVALIDATION_CHANNEL, JSON.stringify(msg));
   }
 
   #apply(msg: Invalidation): void {

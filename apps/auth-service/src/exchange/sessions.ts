@@ -9,6 +9,7 @@
 // cached sessions take ~36 MB instead of ~99 MB (bench/README.md). The hex form
 // of the same digest (what credentialKey returns) names the Redis entries and is
 // the `key` callers get.
+import { REVOKED_KEY_PREFIX } from "@gatehouse/guard";
 import type { KratosClient, KratosCredential, KratosSession } from "@gatehouse/kratos";
 import { digestCredentialSync, digestHex } from "@gatehouse/kratos/credentials";
 import { LruCache } from "@gatehouse/tokens";
@@ -35,7 +36,6 @@ export interface SessionRef {
 
 const L2_PREFIX = "gh:s:";
 const SID_KEYS_PREFIX = "gh:sk:";
-const REVOKED_PREFIX = "gh:rv:";
 
 /**
  * SHA-256 of `kind:value` (UTF-8), computed synchronously, as a 32-character (one
@@ -142,7 +142,7 @@ export class SessionResolver {
         authenticatedAt: new Date(e.s.authenticatedAt),
       };
       if (e.x <= Date.now()) return undefined;
-      if (await this.#redis.exists(REVOKED_PREFIX + session.id)) return undefined;
+      if (await this.#redis.exists(REVOKED_KEY_PREFIX + session.id)) return undefined;
       return { session, expiresAtMs: e.x };
     } catch (err) {
       // Redis is a cache here: when it fails, ask Kratos instead (see README "When Redis is down").
@@ -174,7 +174,7 @@ export class SessionResolver {
     const m = this.#redis.multi();
     for (const k of keys) m.del(L2_PREFIX + k);
     m.del(SID_KEYS_PREFIX + sid);
-    m.set(REVOKED_PREFIX + sid, "1", "PX", Math.max(1, untilMs - Date.now()));
+    m.set(REVOKED_KEY_PREFIX + sid, "1", "PX", Math.max(1, untilMs - Date.now()));
     await m.exec();
   }
 }

@@ -9,6 +9,7 @@ import { z } from "zod";
 import type { App } from "../app.ts";
 import { createApiKey, revokeApiKey } from "../domain/api-keys.ts";
 import { handleRegistrationWebhook } from "../webhooks/registration.ts";
+import { handleSessionsRevokedWebhook } from "../webhooks/sessions-revoked.ts";
 import { ApiError, errorHandler, notFound, wrap } from "./errors.ts";
 import { healthRoutes } from "./health.ts";
 import { accessLog, jsonBody, requestId } from "./middleware.ts";
@@ -56,16 +57,28 @@ export function adminApp(app: App): express.Express {
     res.type("text/plain; version=0.0.4").send(app.metrics.render());
   });
 
+  const fromKratos = (req: Request) => {
+    if (!secretEquals(req.headers["x-gatehouse-webhook-secret"] as string | undefined, app.cfg.webhookSecret)) {
+      app.metrics.webhooks.inc({ outcome: "unauthenticated" });
+      throw new ApiError(401, "unauthenticated", "missing or wrong webhook secret");
+    }
+  };
   e.post(
     "/v1/webhooks/kratos/registration",
     wrap(async (req, res) => {
-      if (!secretEquals(req.headers["x-gatehouse-webhook-secret"] as string | undefined, app.cfg.webhookSecret)) {
-        app.metrics.webhooks.inc({ outcome: "unauthenticated" });
-        throw new ApiError(401, "unauthenticated", "missing or wrong webhook secret");
-      }
+      fromKratos(req);
       const out = await handleRegistrationWebhook(app, req);
       app.metrics.webhooks.inc({ outcome: out.created ? "created" : "duplicate" });
       res.status(200).json({ ok: true, created: out.created });
+    }),
+  );
+  e.post(
+    "/v1/webhooks/kratos/sessions-revoked",
+    wrap(async (req, res) => {
+      fromKratos(req);
+      const out = await handleSessionsRevokedWebhook(app, req);
+      app.metrics.webhooks.inc({ outcome: "sessions_revoked" });
+      res.status(200).json({ ok: true, revoked: out.revoked });
     }),
   );
 

@@ -3,6 +3,7 @@
 // remembered in Redis for as long as a token minted from it can live, for guards
 // that check revocation. Bound for already-issued tokens: their lifetime
 // (TOKEN_TTL_SECONDS) unless the verifier checks revocation.
+import { REVOKED_KEY_PREFIX } from "@gatehouse/guard";
 import type { KratosClient } from "@gatehouse/kratos";
 import type { Redis } from "ioredis";
 import type { Kysely } from "kysely";
@@ -10,8 +11,6 @@ import type { Database } from "../db/schema.ts";
 import { type AuditContext, writeAudit } from "../domain/audit.ts";
 import type { SessionResolver } from "../exchange/sessions.ts";
 import { DependencyUnavailableError } from "../http/errors.ts";
-
-const REVOKED_PREFIX = "gh:rv:";
 
 export class Revocation {
   readonly #kratos: KratosClient;
@@ -59,14 +58,42 @@ export class Revocation {
     return { revoked: sids };
   }
 
-  /** Remembers a revoked credential id (session id or `api_key:<id>`) for as long as its tokens can live. */
+  /**
+   * Kratos ended an identity's other sessions itself (its revoke_active_sessions hook,
+   * after a password change or a recovery): announces every session of it Kratos now
+   * holds inactive, so guards refuse their tokens at once. Sessions revoked earlier are
+   * announced again, which is harmless.
+   */
+  async announceRevokedSessions(
+    identityId: string,
+    reason: "password_changed" | "recovered",
+    ctx: AuditContext,
+  ): Promise<{ revoked: string[] }> {
+    const sids = await this.#kratos.listIdentitySessions(identityId, { state: "inactive" });
+    const until = Date.now() + this.#rememberMs;
+    for (const sid of sids) await this.#sessions.forgetSession(sid, until);
+    await this.#db.transaction().execute((trx) =>
+      writeAudit(trx, ctx, {
+        action: "identity.other_sessions_revoked",
+        targetType: "identity",
+        targetId: identityId,
+        after: { reason, sessions: sids.length },
+      }),
+    );
+    return { revoked: sids };
+  }
+
+  /**
+   * Remembers a revoked credential id (session id or `api_key:<id>`) for as long as its
+   * tokens can live, and announces it so guards refuse those tokens at once.
+   */
   async markRevoked(sid: string): Promise<void> {
-    await this.#redis.set(REVOKED_PREFIX + sid, "1", "PX", this.#rememberMs);
+    await this.#sessions.forgetSession(sid, Date.now() + this.#rememberMs);
   }
 
   /** For introspection: fails closed (throws) when Redis cannot be asked. */
   async isRevoked(sid: string): Promise<boolean> {
     if (this.#redis.status !== "ready") throw new DependencyUnavailableError("redis not ready");
-    return (await this.#redis.exists(REVOKED_PREFIX + sid)) === 1;
+    return (await this.#redis.exists(REVOKED_KEY_PREFIX + sid)) === 1;
   }
 }

@@ -89,13 +89,14 @@ export function createGuard(options: GuardOptions): Guard {
     maxTtlMs: o.cache.maxTtlMs,
     marginMs: FORWARD_MARGIN_MS,
     now: o.now,
-    invalidations: o.cache.invalidations,
+    invalidations: o.invalidations,
   };
   const sessions = createSessionAuthenticator(exchangeOptions);
   const apiKeys = createApiKeyAuthenticator(exchangeOptions);
   const jwts = createJwtAuthenticator({
     verifier,
     revocation: o.revocation,
+    invalidations: o.invalidations,
     retryAfterSec: o.retryAfterSec,
     onEvent: o.onEvent,
   });

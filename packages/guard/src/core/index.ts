@@ -23,7 +23,14 @@ export {
   removeCookie,
 } from "./extract.ts";
 export { createGuard, type Guard } from "./guard.ts";
-export { INVALIDATION_CHANNEL, InvalidationLog, type InvalidationView } from "./invalidation.ts";
+export {
+  apiKeySessionId,
+  INVALIDATION_CHANNEL,
+  type Invalidation,
+  InvalidationLog,
+  type InvalidationView,
+  REVOKED_KEY_PREFIX,
+} from "./invalidation.ts";
 export { IDENTITY_HEADERS, type IdentityHeaderOptions, identityHeaders, isIdentityHeader } from "./mutate.ts";
 export type { GuardOptions, LoginOptions, SessionCacheOptions } from "./options.ts";
 export { type AllowedHost, parseAllowedHosts, safeReturnTo, withReturnTo } from "./redirect.ts";

@@ -1,15 +1,34 @@
-// What the auth-service announced on its invalidation channel: identities whose
-// roles, memberships, teams or plan changed, and revoked sessions. A cached token
-// issued before such a change is not reused (the guard exchanges again), so a role
-// change or a logout reaches the guard at once instead of after the cache TTL.
+// What the auth-service announces on its invalidation channel, defined once for both
+// sides (the auth-service publishes these types; guards apply them):
+// identities whose roles, memberships, teams or plan changed, revoked sessions (a
+// logout, an admin revocation, other sessions ended by a password change) and
+// revoked API keys, and rotated signing keys. A cached token issued before a change
+// is not reused (the guard exchanges again); a token of a revoked session or key is
+// refused outright, on the JWT path too, with no network call per request.
 // Edge-safe: it only parses messages; a Node entry feeds it from Redis pub/sub.
 
-/** The auth-service's Redis pub/sub channel (apps/auth-service/src/cache/bus.ts). */
+/** The auth-service's Redis pub/sub channel. */
 export const INVALIDATION_CHANNEL = "gatehouse:invalidate";
+
+/**
+ * Redis keys "gh:rv:<sid>" (value "1", expiring when the last token of that session
+ * or key expires): the revocations a subscriber that was away catches up on.
+ */
+export const REVOKED_KEY_PREFIX = "gh:rv:";
+
+/** The credential id of an API key in tokens' `sid` and in revocations. */
+export const apiKeySessionId = (keyId: string): string => `api_key:${keyId}`;
+
+export type Invalidation =
+  | { t: "identity"; id: string } // roles, memberships, plan or teams changed
+  | { t: "session"; sid: string; until: number } // session or API key revoked; until = epoch ms to remember it
+  | { t: "keys" }; // signing keys rotated
 
 export interface InvalidationView {
   /** True when a token for `subject`/`sessionId` issued at `issuedAtSec` predates a change. */
   isStale(subject: string, sessionId: string, issuedAtSec: number): boolean;
+  /** True when the session (or API key, `api_key:<id>`) was revoked: its tokens are refused. */
+  isRevoked(sessionId: string): boolean;
 }
 
 const MAX_ENTRIES = 100_000;
@@ -17,6 +36,7 @@ const REMEMBER_MS = 60 * 60 * 1000;
 
 export class InvalidationLog implements InvalidationView {
   readonly #changed = new Map<string, number>();
+  readonly #revoked = new Map<string, number>();
   readonly #now: () => number;
 
   constructor(now: () => number = Date.now) {
@@ -32,9 +52,17 @@ export class InvalidationLog implements InvalidationView {
       return;
     }
     if (typeof msg !== "object" || msg === null) return;
-    const m = msg as { t?: unknown; id?: unknown; sid?: unknown };
-    if (m.t === "identity" && typeof m.id === "string") this.#mark(m.id);
-    else if (m.t === "session" && typeof m.sid === "string") this.#mark(m.sid);
+    const m = msg as { t?: unknown; id?: unknown; sid?: unknown; until?: unknown };
+    if (m.t === "identity" && typeof m.id === "string") this.#mark(this.#changed, m.id, this.#now());
+    else if (m.t === "session" && typeof m.sid === "string") {
+      this.#mark(this.#changed, m.sid, this.#now());
+      this.revoke(m.sid, typeof m.until === "number" ? m.until : this.#now() + REMEMBER_MS);
+    }
+  }
+
+  /** Remembers a revoked session until `untilMs` (when its last token has expired). */
+  revoke(sessionId: string, untilMs: number): void {
+    if (untilMs > this.#now()) this.#mark(this.#revoked, sessionId, Math.min(untilMs, this.#now() + REMEMBER_MS));
   }
 
   isStale(subject: string, sessionId: string, issuedAtSec: number): boolean {
@@ -45,16 +73,22 @@ export class InvalidationLog implements InvalidationView {
     return (a !== undefined && a >= issuedMs) || (b !== undefined && b >= issuedMs);
   }
 
-  #mark(id: string): void {
+  isRevoked(sessionId: string): boolean {
+    const until = this.#revoked.get(sessionId);
+    return until !== undefined && until > this.#now();
+  }
+
+  /** Sets `at` for `id`, keeping insertion order = age, and the map bounded. */
+  #mark(map: Map<string, number>, id: string, at: number): void {
+    map.delete(id);
+    map.set(id, at);
+    if (map.size <= MAX_ENTRIES) return;
+    // Oldest first (Map keeps insertion order). A revocation dropped here under a flood of
+    // over 100,000 in an hour is still refused at the next exchange, just not on the JWT path.
     const now = this.#now();
-    this.#changed.delete(id);
-    this.#changed.set(id, now);
-    if (this.#changed.size > MAX_ENTRIES) {
-      // Oldest first (Map keeps insertion order); entries older than any cache TTL are useless anyway.
-      for (const [k, at] of this.#changed) {
-        if (this.#changed.size <= MAX_ENTRIES && now - at < REMEMBER_MS) break;
-        this.#changed.delete(k);
-      }
+    for (const [k, v] of map) {
+      if (map.size <= MAX_ENTRIES && (map === this.#revoked ? v > now : now - v < REMEMBER_MS)) break;
+      map.delete(k);
     }
   }
 }

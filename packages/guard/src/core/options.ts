@@ -39,11 +39,6 @@ export interface SessionCacheOptions {
   size?: number;
   /** Shared second-level cache (an ioredis client). The guard never closes it. */
   redis?: RedisLike;
-  /**
-   * Role changes and revocations announced by the auth-service, so a cached token
-   * issued before them is not reused. Node: `await subscribeInvalidations(new Redis(url))`.
-   */
-  invalidations?: InvalidationView;
   /** Key prefix in Redis. Default "gh:guard:v1:". */
   redisPrefix?: string;
   /** Per Redis command; slower counts as a miss. Default 250 ms. */
@@ -78,7 +73,17 @@ export interface GuardOptions {
   jwks?: { cooldownMs?: number; cacheMaxAgeMs?: number; timeoutMs?: number };
   /** Verified tokens remembered to skip the signature check. Default 10 000. */
   verifiedTokenCacheSize?: number;
-  /** Revocation check on the JWT path, e.g. redisRevocationList(redis). Fails closed (503). */
+  /**
+   * Role changes and revocations announced by the auth-service: a cached token issued
+   * before a change is not reused, and a token (JWT path included) of a revoked session
+   * or API key is refused, with no network call per request. Node:
+   * `subscribeInvalidations(new Redis(url), { reader: redis })`.
+   */
+  invalidations?: InvalidationView;
+  /**
+   * An extra revocation check on the JWT path that asks Redis on every request, e.g.
+   * redisRevocationList(redis). Fails closed (503). `invalidations` is usually enough.
+   */
   revocation?: RevocationCheck;
   /** HTTP client for the auth-service. Default: fetch (core, Next.js) or an undici Pool (Node entries). */
   transport?: Transport;
@@ -119,8 +124,8 @@ export interface ResolvedOptions {
     redis: RedisLike | undefined;
     prefix: string;
     redisTimeoutMs: number;
-    invalidations: InvalidationView | undefined;
   };
+  invalidations: InvalidationView | undefined;
   jwks: { cooldownMs: number; cacheMaxAgeMs: number; timeoutMs: number };
   verifiedTokenCacheSize: number;
   revocation: RevocationCheck | undefined;
@@ -178,6 +183,7 @@ const KNOWN = new Set([
   "sessionCache",
   "jwks",
   "verifiedTokenCacheSize",
+  "invalidations",
   "revocation",
   "transport",
   "fetch",
@@ -267,6 +273,12 @@ export function resolveOptions(options: GuardOptions): ResolvedOptions {
   const prefix = sc.redisPrefix ?? "gh:guard:v1:";
   if (typeof prefix !== "string") fail("sessionCache.redisPrefix", "must be a string");
 
+  if (
+    options.invalidations !== undefined &&
+    (typeof options.invalidations.isStale !== "function" || typeof options.invalidations.isRevoked !== "function")
+  ) {
+    fail("invalidations", "must have isStale() and isRevoked() functions (an InvalidationLog)");
+  }
   if (options.revocation !== undefined && typeof options.revocation.isRevoked !== "function") {
     fail("revocation", "must have an isRevoked(sessionId) function");
   }
@@ -297,8 +309,8 @@ export function resolveOptions(options: GuardOptions): ResolvedOptions {
       redis,
       prefix,
       redisTimeoutMs: number(sc.redisTimeoutMs, "sessionCache.redisTimeoutMs", 250, 1, 10_000),
-      invalidations: sc.invalidations,
     },
+    invalidations: options.invalidations,
     jwks: {
       cooldownMs: number(jwks.cooldownMs, "jwks.cooldownMs", 30_000, 0, 3_600_000),
       cacheMaxAgeMs: number(jwks.cacheMaxAgeMs, "jwks.cacheMaxAgeMs", 600_000, 0, 86_400_000),

@@ -1,8 +1,10 @@
-// Optional revocation check for the JWT path. A token stays valid until it expires
-// (minutes); a guard that must honour a revocation sooner asks this list, which the
-// auth-service fills on POST /admin/sessions/revoke (Redis keys "gh:rv:<sid>").
+// Optional strict revocation check for the JWT path: asks Redis ("gh:rv:<sid>", filled
+// by the auth-service on every logout and revocation) on every request. The pushed
+// InvalidationLog (options.invalidations) already refuses revoked tokens in memory;
+// this check is for a guard that must not rely on pub/sub delivery at all.
 import { settleWithin } from "@gatehouse/tokens";
 import type { RedisLike } from "./authenticate/cache.ts";
+import { REVOKED_KEY_PREFIX } from "./invalidation.ts";
 
 export interface RevocationCheck {
   /** True when the session was revoked. Rejecting makes the guard answer 503 (fail closed). */
@@ -14,7 +16,7 @@ export function redisRevocationList(
   redis: RedisLike,
   options: { prefix?: string; timeoutMs?: number } = {},
 ): RevocationCheck {
-  const prefix = options.prefix ?? "gh:rv:";
+  const prefix = options.prefix ?? REVOKED_KEY_PREFIX;
   const timeoutMs = options.timeoutMs ?? 250;
   return {
     async isRevoked(sessionId) {

@@ -4,6 +4,7 @@
 // jku/x5u/jwk/x5c/crit headers, caches imported keys, refetches the JWKS on an
 // unknown kid at most once per cooldown, and remembers verified tokens.
 import { type AccessTokenClaims, isTokenError, type Verifier } from "@gatehouse/tokens";
+import type { InvalidationView } from "../invalidation.ts";
 import type { RevocationCheck } from "../revocation.ts";
 import { type CredentialKind, GuardError, type GuardEvent, type Principal } from "../types.ts";
 
@@ -57,14 +58,20 @@ export interface JwtAuthenticator {
 export function createJwtAuthenticator(options: {
   verifier: Verifier;
   revocation?: RevocationCheck | undefined;
+  /** Revocations pushed by the auth-service: checked in memory on every request. */
+  invalidations?: InvalidationView | undefined;
   retryAfterSec: number;
   onEvent: (event: GuardEvent) => void;
 }): JwtAuthenticator {
-  const { verifier, revocation } = options;
+  const { verifier, revocation, invalidations } = options;
   // The verifier hands back the same frozen claims for a token it has seen (its
   // verified-token cache), so the principal is built once per token, not per request.
   const principals = new WeakMap<AccessTokenClaims, Principal>();
   function principalOf(claims: AccessTokenClaims, token: string): Principal {
+    // A logout (or a revoked key) ends its tokens at once, not when they expire.
+    if (invalidations?.isRevoked(claims.sid)) {
+      throw new GuardError("session_revoked", "the session behind this token was revoked");
+    }
     let principal = principals.get(claims);
     if (principal === undefined) {
       principal = principalFromClaims(claims, token, "jwt");

@@ -1,0 +1,23 @@
+// Kratos' web_hook after its revoke_active_sessions hook (settings: password changed;
+// recovery). Kratos already ended the other sessions; this announces them so tokens
+// minted from them stop at once everywhere. Idempotent: Kratos may deliver twice.
+import type { Request } from "express";
+import { z } from "zod";
+import type { App } from "../app.ts";
+import { ApiError } from "../http/errors.ts";
+import { parseBody } from "../http/validate.ts";
+
+const body = z.object({ identity_id: z.string().uuid() });
+const reason = z.enum(["password_changed", "recovered"]);
+
+export async function handleSessionsRevokedWebhook(app: App, req: Request): Promise<{ revoked: number }> {
+  const why = reason.safeParse(req.query.reason);
+  if (!why.success)
+    throw new ApiError(400, "bad_request", "query parameter reason must be password_changed or recovered");
+  const b = parseBody(req, body);
+  const out = await app.revocation.announceRevokedSessions(b.identity_id, why.data, {
+    actor: "kratos-webhook",
+    requestId: String(req.res?.locals.requestId ?? ""),
+  });
+  return { revoked: out.revoked.length };
+}

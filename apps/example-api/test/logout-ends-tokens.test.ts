@@ -1,0 +1,109 @@
+// Logout means logout on every entry point, the JWT path included: the auth-service
+// pushes the revocation over Redis and every instance refuses the session's tokens
+// from then on, with no network call per request. Two gateway instances and the
+// example API (Express guard) hold the same token; a third guard that was away when
+// the logout happened catches up from Redis when it (re)subscribes.
+import { createGuard, subscribeInvalidations } from "@gatehouse/guard";
+import { Redis } from "ioredis";
+import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
+import { call, newUser, token } from "../../auth-service/test/support.ts";
+import { echoUpstream, routesFile, startGateway } from "../../gateway/test/harness.ts";
+import { start as startApi } from "../src/main.ts";
+
+type Gateway = Awaited<ReturnType<typeof startGateway>>;
+let upstream: Awaited<ReturnType<typeof echoUpstream>>;
+let gateways: Gateway[] = [];
+let api: Awaited<ReturnType<typeof startApi>>;
+const clients: Redis[] = [];
+
+beforeAll(async () => {
+  const s = inject("stack");
+  upstream = await echoUpstream();
+  const routes = routesFile(`
+routes:
+  - name: jwt
+    match: { path: /api/** }
+    upstream: ${upstream.url}
+    auth: { accept: [jwt] }
+`);
+  gateways = [await startGateway(routes), await startGateway(routes)];
+  api = await startApi({
+    API_PORT: "0",
+    DATABASE_URL: s.DATABASE_URL,
+    AUTH_SERVICE_URL: s.AUTH_SERVICE_URL,
+    REDIS_URL: s.REDIS_URL,
+  });
+});
+afterAll(async () => {
+  for (const g of gateways) await g.stop();
+  await api?.stop();
+  await upstream?.close();
+  for (const c of clients) c.disconnect();
+});
+
+const sidOf = (jwt: string): string =>
+  (JSON.parse(Buffer.from(jwt.split(".")[1] ?? "", "base64url").toString()) as { sid: string }).sid;
+
+/** Polls until `refused()` holds; fails after 10 s (pub/sub delivers in milliseconds). */
+async function eventually(what: string, refused: () => Promise<boolean>): Promise<void> {
+  const deadline = Date.now() + 10_000;
+  while (!(await refused())) {
+    if (Date.now() > deadline) throw new Error(`${what}: the revoked token was still accepted after 10 s`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+const entryPoints = (jwt: string) => [
+  ...gateways.map((g, i) => ({
+    name: `gateway ${i + 1}`,
+    ask: () => fetch(`${g.url}/api/x`, { headers: { authorization: `Bearer ${jwt}` } }),
+  })),
+  {
+    name: "example API",
+    ask: () => fetch(`http://127.0.0.1:${api.port}/v1/me`, { headers: { authorization: `Bearer ${jwt}` } }),
+  },
+];
+
+describe("logout ends the session's JWTs everywhere", () => {
+  it("two gateway instances and the Express guard refuse the token once the session is logged out", async () => {
+    const u = await newUser("logout-jwt");
+    const jwt = await token(u);
+    const other = await token(await newUser("logout-bystander"));
+    for (const e of entryPoints(jwt)) expect((await e.ask()).status, e.name).toBe(200);
+
+    expect((await call("/v1/logout", { token: u.sessionToken, method: "POST" })).status).toBe(204);
+
+    for (const e of entryPoints(jwt)) {
+      await eventually(e.name, async () => (await e.ask()).status === 401);
+      const r = await e.ask();
+      expect(((await r.json()) as { error: string }).error, e.name).toBe("session_revoked");
+    }
+    // Only that session: another user's token still works.
+    for (const e of entryPoints(other)) expect((await e.ask()).status, e.name).toBe(200);
+  });
+
+  it("an instance that was not subscribed during the logout catches up when it subscribes", async () => {
+    const s = inject("stack");
+    const u = await newUser("logout-late");
+    const jwt = await token(u);
+    expect((await call("/v1/logout", { token: u.sessionToken, method: "POST" })).status).toBe(204);
+
+    // A guard that starts (or reconnects) only now: the pub/sub message is long gone.
+    const url = s.REDIS_URL ?? "";
+    const subscriber = new Redis(url);
+    const reader = new Redis(url);
+    clients.push(subscriber, reader);
+    const invalidations = subscribeInvalidations(subscriber, { reader });
+    await eventually("late subscriber", async () => invalidations.isRevoked(sidOf(jwt)));
+    const guard = createGuard({ authServiceUrl: s.AUTH_SERVICE_URL ?? "", audience: "gatehouse", invalidations });
+    try {
+      const d = await guard.check(
+        { method: "GET", url: "http://api.test/x", headers: new Headers({ authorization: `Bearer ${jwt}` }) },
+        { accept: ["jwt"] },
+      );
+      expect(d).toMatchObject({ kind: "deny", status: 401, error: "session_revoked" });
+    } finally {
+      await guard.close();
+    }
+  });
+});
