@@ -26,9 +26,12 @@ export type UpstreamFailure = "timeout" | "unreachable" | "aborted";
 export class UpstreamError extends Error {
   override readonly name = "UpstreamError";
   readonly kind: UpstreamFailure;
-  constructor(kind: UpstreamFailure, message: string, options?: { cause?: unknown }) {
+  /** Failed on a reused keep-alive socket before any answer: safe to send again. */
+  readonly staleSocket: boolean;
+  constructor(kind: UpstreamFailure, message: string, options?: { cause?: unknown; staleSocket?: boolean }) {
     super(message, options);
     this.kind = kind;
+    this.staleSocket = options?.staleSocket ?? false;
   }
 }
 
@@ -95,8 +98,18 @@ export interface UpstreamCall {
 /**
  * Sends the call and resolves with the upstream's response once its headers are
  * in; rejects with an UpstreamError (never throws). The body is consumed either way.
+ * A request without a body that failed on a reused keep-alive socket (the upstream
+ * closed it as we picked it: ECONNRESET/EPIPE before any answer) is sent once more on
+ * a fresh one, as Node's documentation advises; it cannot have been processed.
  */
 export function callUpstream(call: UpstreamCall): Promise<IncomingMessage> {
+  return sendUpstream(call).catch((error: unknown) => {
+    const stale = error instanceof UpstreamError && error.staleSocket && call.body === undefined;
+    return stale ? sendUpstream(call) : Promise.reject(error);
+  });
+}
+
+function sendUpstream(call: UpstreamCall): Promise<IncomingMessage> {
   return new Promise((resolve, reject) => {
     let up: ClientRequest;
     try {
@@ -124,7 +137,15 @@ export function callUpstream(call: UpstreamCall): Promise<IncomingMessage> {
       fail("timeout", new Error(`no answer within ${call.timeoutMs} ms`));
       up.destroy();
     });
-    up.on("error", (error) => fail("unreachable", error));
+    up.on("error", (error) => {
+      const code = (error as NodeJS.ErrnoException).code;
+      if (!settled && up.reusedSocket && (code === "ECONNRESET" || code === "EPIPE")) {
+        settled = true;
+        reject(new UpstreamError("unreachable", error.message, { cause: error, staleSocket: true }));
+        return;
+      }
+      fail("unreachable", error);
+    });
     up.on("response", (res) => {
       settled = true;
       // Socket-level timeouts stay armed while the body streams; the relay owns it now.
