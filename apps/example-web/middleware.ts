@@ -9,7 +9,7 @@
 //   /dashboard, /team, /onboard, /projects → the guard: signed in, or 303 to the login
 //                            with return_to; the page gets the Gatehouse JWT in
 //                            `Authorization` and X-User-* headers
-import { createNextGuard, isBrowserNavigation, type NextGuard, safeReturnTo } from "@gatehouse/guard/next";
+import { createNextGuard, isBrowserNavigation, type NextGuard, type Rule, safeReturnTo } from "@gatehouse/guard/next";
 import { type NextRequest, NextResponse } from "next/server";
 import { webConfig } from "./lib/config.ts";
 
@@ -50,6 +50,23 @@ function publicRequest(req: NextRequest, host: string): Request {
   return new Request(u, { method: req.method, headers: req.headers });
 }
 
+/**
+ * A page load that could not be checked (auth-service down, rate limited) gets a page
+ * saying so, with the guard's status; API-style callers get its JSON. Anything else
+ * (401 redirect, 403) is the guard's answer as it is.
+ */
+function unavailable(req: NextRequest, response: Response): Response {
+  if ((response.status !== 503 && response.status !== 429) || !isBrowserNavigation(req)) return response;
+  const u = req.nextUrl.clone();
+  u.pathname = "/unavailable";
+  u.search = "";
+  const retry = response.headers.get("retry-after");
+  return NextResponse.rewrite(u, {
+    status: response.status,
+    headers: { "cache-control": "no-store", ...(retry ? { "retry-after": retry } : {}) },
+  });
+}
+
 function redirectTo(url: string, status = 303): NextResponse {
   return NextResponse.redirect(url, { status, headers: { "cache-control": "no-store" } });
 }
@@ -80,9 +97,14 @@ export async function middleware(req: NextRequest): Promise<Response> {
   if (path === "/pricing") return redirectTo(`${c.marketingUrl}/pricing${search}`, 308);
 
   const request = publicRequest(req, host || webHost);
+  // server.ts sets X-Forwarded-For to the browser's address (or what a trusted proxy said).
+  const who = { clientAddress: req.headers.get("x-forwarded-for")?.split(",")[0]?.trim() || undefined };
+  const check = (rule: Rule) => getGuard().check(request, rule, who);
 
   if (path === "/") {
-    const { principal } = await getGuard().check(request, { anonymous: true });
+    const { principal, response } = await check({ anonymous: true });
+    // Could not tell (auth-service down or rate limiting): never "signed out".
+    if (response) return unavailable(req, response);
     return redirectTo(principal ? `${c.webUrl}/dashboard` : `${c.marketingUrl}/`);
   }
 
@@ -90,7 +112,8 @@ export async function middleware(req: NextRequest): Promise<Response> {
     const p = req.nextUrl.searchParams;
     // A second factor or a re-authentication is asked for by a signed-in user.
     if (p.has("aal") || p.has("refresh") || p.has("flow")) return NextResponse.next();
-    const { principal } = await getGuard().check(request, { anonymous: true });
+    const { principal, response } = await check({ anonymous: true });
+    if (response) return unavailable(req, response);
     if (principal) {
       const back = safeReturnTo(p.get("return_to") ?? undefined, [webHost, marketingHost], c.webUrl);
       return redirectTo(back ?? `${c.webUrl}/dashboard`);
@@ -99,22 +122,8 @@ export async function middleware(req: NextRequest): Promise<Response> {
   }
 
   if (isProtected(path)) {
-    const { response, requestHeaders } = await getGuard().check(request, {});
-    if (response) {
-      // A page load that could not be checked (auth-service down, rate limited) gets
-      // a page saying so, with the guard's status; API-style callers get its JSON.
-      if ((response.status === 503 || response.status === 429) && isBrowserNavigation(req)) {
-        const u = req.nextUrl.clone();
-        u.pathname = "/unavailable";
-        u.search = "";
-        const retry = response.headers.get("retry-after");
-        return NextResponse.rewrite(u, {
-          status: response.status,
-          headers: { "cache-control": "no-store", ...(retry ? { "retry-after": retry } : {}) },
-        });
-      }
-      return response;
-    }
+    const { response, requestHeaders } = await check({});
+    if (response) return unavailable(req, response);
     return requestHeaders ? NextResponse.next({ request: { headers: requestHeaders } }) : NextResponse.next();
   }
 

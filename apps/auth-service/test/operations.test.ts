@@ -53,6 +53,66 @@ describe("operations", () => {
     expect(last?.body).toMatchObject({ error: "rate_limited" });
   });
 
+  it("counts each caller, not the guard in front of them: one user's flood leaves another's exchanges alone", async () => {
+    // Both come from this process (loopback, trusted as a proxy by default) without
+    // X-Forwarded-For: what tells them apart is their credential.
+    const a = await newUser("limit-a");
+    const b = await newUser("limit-b");
+    const ask = (u: typeof a, headers: Record<string, string> = {}) =>
+      call("/v1/token", { base: svc.url, token: u.sessionToken, json: {}, headers });
+    const flood: number[] = [];
+    for (let i = 0; i < 6; i++) flood.push((await ask(a)).status);
+    expect(flood).toEqual([200, 200, 200, 200, 200, 429]);
+    expect((await ask(b)).status).toBe(200);
+  });
+
+  it("counts the end client a trusted guard names, whatever credentials it tries", async () => {
+    const from = (ip: string, i: number) =>
+      call("/v1/token", {
+        base: svc.url,
+        headers: { "x-session-token": `ory_st_guess${ip.replace(/\./g, "")}n${i}`, "x-forwarded-for": ip },
+        json: {},
+      });
+    const statuses: number[] = [];
+    for (let i = 0; i < 6; i++) statuses.push((await from("203.0.113.7", i)).status);
+    expect(statuses).toEqual([401, 401, 401, 401, 401, 429]);
+    expect((await from("203.0.113.8", 0)).status).toBe(401);
+  });
+
+  it("an untrusted caller's X-Forwarded-For counts for nothing: it is limited by its own address", async () => {
+    const strict = await startAuthService({ RATE_LIMIT_PER_MINUTE: "5", TRUST_PROXY: "10.9.9.9" });
+    try {
+      const statuses: number[] = [];
+      for (let i = 0; i < 6; i++) {
+        const r = await call("/v1/token", {
+          base: strict.url,
+          headers: { "x-session-token": `ory_st_spoof${i}`, "x-forwarded-for": `198.51.100.${i}` },
+          json: {},
+        });
+        statuses.push(r.status);
+      }
+      expect(statuses).toEqual([401, 401, 401, 401, 401, 429]);
+    } finally {
+      await strict.stop();
+    }
+  });
+
+  it("remembers Kratos' 'not a session' for a moment, so the same bad cookie does not reach Kratos again", async () => {
+    const denied = async () => {
+      const text = await (await fetch(`${svc.admin}/metrics`)).text();
+      const m = /gatehouse_session_cache_total\{result="denied",tier="memory"\} (\d+)/.exec(text);
+      return Number(m?.[1] ?? 0);
+    };
+    const before = await denied();
+    const bad = {
+      "x-session-token": `ory_st_negative${crypto.randomUUID().replace(/-/g, "")}`,
+      "x-forwarded-for": "203.0.113.50",
+    };
+    for (let i = 0; i < 3; i++)
+      expect((await call("/v1/token", { base: svc.url, headers: bad, json: {} })).status).toBe(401);
+    expect((await denied()) - before).toBe(2);
+  });
+
   it("exposes Prometheus metrics on the admin listener only", async () => {
     const m = await fetch(`${svc.admin}/metrics`);
     expect(m.status).toBe(200);

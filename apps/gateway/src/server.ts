@@ -450,7 +450,12 @@ export function createGateway(deps: GatewayDeps): Gateway {
     if (!route) return sendError(res, 404, "not_found", "no route for this request");
     routeName = route.name;
     const p = proto(req);
-    const request = guardRequest(req, () => `${p}://${req.headers.host ?? "localhost"}${path}${query}`);
+    const request = guardRequest(
+      req,
+      () => `${p}://${req.headers.host ?? "localhost"}${path}${query}`,
+      req.method,
+      clientIp,
+    );
     // decide(): a cached session is decided without a promise.
     const decided = guard.decide(request, ruleOf(route));
     const proceed = (decision: Decision): void | Promise<void> => {
@@ -508,7 +513,7 @@ export function createGateway(deps: GatewayDeps): Gateway {
     const route = matchRoute(table, host, matchKey(n.path), method);
     if (!route) return refuse(404, "not_found", "no route for this request");
     const p = headers["x-forwarded-proto"] === "https" ? "https" : "http";
-    const request = guardRequest(req, () => `${p}://${host ?? "localhost"}${n.path}${n.query}`, method);
+    const request = guardRequest(req, () => `${p}://${host ?? "localhost"}${n.path}${n.query}`, method, clientIp);
     const decided = guard.decide(request, ruleOf(route));
     if (decided instanceof Promise)
       return decided.then((d) => answerForwardAuth(req, res, route, nginx, id, t0, d, method, n.path));
@@ -599,6 +604,7 @@ export function createGateway(deps: GatewayDeps): Gateway {
       method: "GET",
       url: `${proto(req)}://${req.headers.host ?? "localhost"}${n.path}${n.query}`,
       headers: snapshotHeaders(req),
+      clientAddress: clientIp(req),
     };
     const rule = ruleOf(route);
     const d = await guard.check(greq, rule);

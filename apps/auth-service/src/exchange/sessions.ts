@@ -1,8 +1,8 @@
 // Credential → Kratos session, through an in-process LRU, then Redis, then one
 // whoami per credential however many requests ask at once. Keys are a hash of
-// the credential, never the raw cookie or token. Only positive answers are
-// cached (Kratos answers 401 even when its own database fails), and an entry
-// lives no longer than the session or SESSION_CACHE_TTL_SECONDS, whichever ends first.
+// the credential, never the raw cookie or token. An entry lives no longer than the
+// session or SESSION_CACHE_TTL_SECONDS, whichever ends first. A "not a valid
+// session" is remembered for 5 s in this process only (DENIED_TTL_MS).
 //
 // The in-process tier holds CompactSession entries (../cache/compact-session.ts)
 // keyed by the raw 32-byte SHA-256 digest as a 32-character string: 100,000
@@ -10,7 +10,7 @@
 // of the same digest (what credentialKey returns) names the Redis entries and is
 // the `key` callers get.
 import { REVOKED_KEY_PREFIX } from "@gatehouse/guard";
-import type { KratosClient, KratosCredential, KratosSession } from "@gatehouse/kratos";
+import { type KratosClient, type KratosCredential, KratosError, type KratosSession } from "@gatehouse/kratos";
 import { digestCredentialSync, digestHex } from "@gatehouse/kratos/credentials";
 import { LruCache } from "@gatehouse/tokens";
 import type { Redis } from "ioredis";
@@ -48,8 +48,16 @@ export function credentialDigest(cred: KratosCredential): string {
   return digest;
 }
 
+/**
+ * How long Kratos' "not a valid session" is believed without asking again: a flood of
+ * the same bad cookie reaches Kratos once per this, not once per request. Short, because
+ * a credential never turns valid later, but a wrong 401 (an outage) must not linger.
+ */
+const DENIED_TTL_MS = 5_000;
+
 export class SessionResolver {
   readonly #l1: LruCache<string, CompactSession>;
+  readonly #denied = new LruCache<string, number>(10_000);
   readonly #inflight = new Map<string, Promise<KratosSession>>();
   readonly #kratos: KratosClient;
   readonly #redis: Redis | undefined;
@@ -96,11 +104,22 @@ export class SessionResolver {
       return { digest: l1, sid: hit.sid, identityId: hit.iid, session: () => hit.toSession() };
     }
     if (hit) this.#l1.delete(l1);
+    const denied = this.#denied.get(l1);
+    if (denied !== undefined && denied > now) {
+      this.#metrics.cache.inc({ tier: "memory", result: "denied" });
+      throw new KratosError("unauthenticated", "Kratos said this is not a valid session (remembered)");
+    }
     this.#metrics.cache.inc({ tier: "memory", result: "miss" });
     let pending = this.#inflight.get(l1);
     if (!pending) {
       // The hex form (credentialKey) names the Redis entries; only a miss needs it.
-      pending = this.#fill(l1, digestHex(l1), cred).finally(() => this.#inflight.delete(l1));
+      pending = this.#fill(l1, digestHex(l1), cred)
+        .catch((e: unknown) => {
+          if (e instanceof KratosError && e.code === "unauthenticated")
+            this.#denied.set(l1, Date.now() + DENIED_TTL_MS);
+          throw e;
+        })
+        .finally(() => this.#inflight.delete(l1));
       this.#inflight.set(l1, pending);
     }
     const session = await pending;

@@ -1,6 +1,7 @@
 // Which credential a request carries, and the cross-site check for cookies.
 import type { IncomingHttpHeaders } from "node:http";
 import { credentialFrom, type KratosCredential } from "@gatehouse/kratos";
+import { digestCredentialSync } from "@gatehouse/kratos/credentials";
 import { ApiError } from "./errors.ts";
 
 /** What these checks read of a request: its headers (an Express or a plain node:http request fits). */
@@ -52,4 +53,13 @@ export function apiKeyFrom(req: WithHeaders): string | undefined {
   if (x !== undefined && bearer !== undefined && x !== bearer)
     throw new ApiError(400, "bad_request", "two different API keys sent");
   return x ?? bearer;
+}
+
+/** A digest naming the credential a request sends (an API key, else a session), for rate limits. */
+export function credentialDigestOf(
+  apiKey: string | undefined,
+  session: KratosCredential | undefined,
+): string | undefined {
+  if (apiKey !== undefined) return digestCredentialSync("api_key", apiKey);
+  return session && digestCredentialSync(session.kind, session.value);
 }

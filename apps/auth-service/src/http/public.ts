@@ -1,13 +1,12 @@
 // The public listener: token exchange, JWKS, and the organization API for
 // signed-in users. Safe to expose to the internet.
 
-import type { RequestListener } from "node:http";
+import type { IncomingMessage, RequestListener } from "node:http";
 import { authorize, type Principal as GuardPrincipal } from "@gatehouse/guard";
 import { permissionsFor } from "@gatehouse/tokens";
 import cors from "cors";
-import express, { type Request, type Router } from "express";
+import express, { type Request, type RequestHandler, type Router } from "express";
 import helmet from "helmet";
-import proxyAddr from "proxy-addr";
 import { z } from "zod";
 import type { App } from "../app.ts";
 import { ORG_ROLES, PLANS, TEAM_ROLES } from "../db/schema.ts";
@@ -28,11 +27,11 @@ import {
 import { findUserByEmail } from "../domain/users.ts";
 import type { Principal } from "../exchange/exchange.ts";
 import { JWKS_CACHE_CONTROL } from "../keys/store.ts";
-import { assertAllowedOrigin, sessionCredential } from "./credentials.ts";
+import { assertAllowedOrigin, credentialDigestOf, sessionCredential } from "./credentials.ts";
 import { ApiError, errorHandler, notFound, wrap } from "./errors.ts";
 import { healthRoutes } from "./health.ts";
 import { accessLog, jsonBody, requestId } from "./middleware.ts";
-import { RateLimiter, rateLimit } from "./rate-limit.ts";
+import { endClient, RateLimiter, takeForCaller } from "./rate-limit.ts";
 import { issueToken, staticHeaders, tokenLane } from "./token.ts";
 import { API_KEY_FIELDS, parseBody } from "./validate.ts";
 
@@ -95,12 +94,25 @@ const need = (p: Caller, roles: readonly string[]) => {
   if (!v.ok) throw new ApiError(403, "forbidden", v.message);
 };
 
-export function publicRouter(app: App, tokenLimiter: RateLimiter): Router {
+export function publicRouter(
+  app: App,
+  tokenLimiter: RateLimiter,
+  clientAddress: (req: IncomingMessage) => string | undefined,
+): Router {
   const r = express.Router();
   const allowed = new Set(app.cfg.corsOrigins);
   const me = signedIn(app, allowed);
+  // Credential-checking routes besides /v1/token count against the same per-caller limit.
+  const limitCaller: RequestHandler = (req, _res, next) => {
+    try {
+      const credentialDigest = credentialDigestOf(undefined, sessionCredential(req, app.cfg.kratos.cookieName));
+      takeForCaller(tokenLimiter, { credentialDigest, clientAddress: clientAddress(req) });
+      next();
+    } catch (e) {
+      next(e);
+    }
+  };
   const ctx = (req: Request, actor: string) => ({ actor, requestId: String(req.res?.locals.requestId ?? "") });
-  const tokenLimit = rateLimit(tokenLimiter);
 
   r.get(
     "/.well-known/jwks.json",
@@ -114,12 +126,12 @@ export function publicRouter(app: App, tokenLimiter: RateLimiter): Router {
   // The ordinary requests never get here: tokenLane (token.ts) answers them first.
   r.post(
     "/v1/token",
-    tokenLimit,
     wrap(async (req, res) => {
-      const out = await issueToken(app, allowed, {
+      const out = await issueToken(app, allowed, tokenLimiter, {
         headers: req.headers,
         body: req.body,
         queryOrganization: req.query.organization_id,
+        clientAddress: clientAddress(req),
       });
       res.setHeader("Cache-Control", "no-store");
       res.json(out);
@@ -246,7 +258,7 @@ export function publicRouter(app: App, tokenLimiter: RateLimiter): Router {
   // --- API keys (owners and admins) -------------------------------------------
   r.post(
     "/v1/organizations/:orgId/api-keys",
-    tokenLimit,
+    limitCaller,
     wrap(async (req, res) => {
       const orgId = parseParam(req.params.orgId);
       const body = parseBody(req, BODY.apiKey);
@@ -420,19 +432,18 @@ export function publicApp(app: App): RequestListener {
   e.use(corsMiddleware);
   e.use(jsonBody(app.cfg.bodyLimitBytes));
   e.use(healthRoutes(app));
-  e.use(publicRouter(app, tokenLimiter));
+  const trust = e.get("trust proxy fn") as (addr: string, hop: number) => boolean;
+  const clientAddress = (req: IncomingMessage) => endClient(req, trust);
+  e.use(publicRouter(app, tokenLimiter, clientAddress));
   e.use(notFound);
   e.use(errorHandler(app.log));
 
-  const trust = e.get("trust proxy fn") as (addr: string, hop: number) => boolean;
   const lane = tokenLane({
     app,
     allowedOrigins: allowed,
     limiter: tokenLimiter,
     securityHeaders: staticHeaders(security),
-    // Without X-Forwarded-For, proxy-addr's answer is the peer itself: skip its parsing.
-    clientIp: (req) =>
-      req.headers["x-forwarded-for"] === undefined ? (req.socket.remoteAddress ?? "") : proxyAddr(req, trust),
+    clientAddress,
   });
   return (req, res) => {
     if (!lane(req, res)) e(req, res);

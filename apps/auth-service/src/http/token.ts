@@ -8,8 +8,8 @@
 //    (bench/README.md). The lane runs the same steps as that middleware, without
 //    the framework: the request id, the access log and metrics (the same
 //    functions), helmet's headers (captured from helmet once), the headers the
-//    cors middleware sends on a non-preflight request, the JSON body, the rate
-//    limit (the same limiter). test/token-endpoint.test.ts holds the two doors to
+//    cors middleware sends on a non-preflight request, the JSON body; the rate
+//    limit is issueToken's own. test/token-endpoint.test.ts holds the two doors to
 //    the same answers and headers.
 //  - the Express route (public.ts) takes what the lane leaves: other spellings of the
 //    path (/v1/token/, /V1/TOKEN), compressed bodies, other charsets, a body without
@@ -18,10 +18,16 @@ import type { IncomingMessage, ServerResponse } from "node:http";
 import { parse as parseQuery } from "node:querystring";
 import { z } from "zod";
 import type { App } from "../app.ts";
-import { apiKeyFrom, assertAllowedOrigin, sessionCredential, type WithHeaders } from "./credentials.ts";
+import {
+  apiKeyFrom,
+  assertAllowedOrigin,
+  credentialDigestOf,
+  sessionCredential,
+  type WithHeaders,
+} from "./credentials.ts";
 import { ApiError, failure, writeError } from "./errors.ts";
 import { hasBody, pickRequestId, whenFinished } from "./middleware.ts";
-import type { RateLimiter } from "./rate-limit.ts";
+import { type RateLimiter, takeForCaller } from "./rate-limit.ts";
 import { parseValue } from "./validate.ts";
 
 // Built once: schema construction showed up as ~15% of CPU on the warm token path.
@@ -41,11 +47,16 @@ export interface TokenResponse {
 export async function issueToken(
   app: App,
   allowedOrigins: ReadonlySet<string>,
-  req: WithHeaders & { body: unknown; queryOrganization: unknown },
+  limiter: RateLimiter,
+  req: WithHeaders & { body: unknown; queryOrganization: unknown; clientAddress: string | undefined },
 ): Promise<TokenResponse> {
   const body = parseValue(TOKEN_BODY, req.body);
   const apiKey = apiKeyFrom(req);
   const cred = sessionCredential(req, app.cfg.kratos.cookieName);
+  takeForCaller(limiter, {
+    credentialDigest: credentialDigestOf(apiKey, cred),
+    clientAddress: req.clientAddress,
+  });
   if (apiKey !== undefined) {
     if (cred) throw new ApiError(400, "bad_request", "send either an API key or a session, not both");
     if (body.organization_id)
@@ -73,8 +84,8 @@ export interface TokenLaneDeps {
   limiter: RateLimiter;
   /** Response headers helmet sets on every response (see staticHeaders). */
   securityHeaders: readonly (readonly [string, string])[];
-  /** The client address as Express derives it under its trust-proxy setting. */
-  clientIp: (req: IncomingMessage) => string;
+  /** The end client (see endClient in rate-limit.ts). */
+  clientAddress: (req: IncomingMessage) => string | undefined;
 }
 
 /** Returns a handler that answers the request and returns true, or returns false to leave it to Express. */
@@ -99,9 +110,13 @@ export function tokenLane(deps: TokenLaneDeps): (req: IncomingMessage, res: Serv
   async function run(req: IncomingMessage, res: ServerResponse, query: string, headers: string[]): Promise<void> {
     let body: unknown;
     if (hasBody(req.headers)) body = await readJson(req, limit);
-    limiter.take(deps.clientIp(req));
     const queryOrganization = query === "" ? undefined : parseQuery(query).organization_id;
-    const out = await issueToken(app, allowedOrigins, { headers: req.headers, body, queryOrganization });
+    const out = await issueToken(app, allowedOrigins, limiter, {
+      headers: req.headers,
+      body,
+      queryOrganization,
+      clientAddress: deps.clientAddress(req),
+    });
     const text = JSON.stringify(out);
     headers.push(
       "Cache-Control",

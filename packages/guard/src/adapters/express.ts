@@ -66,7 +66,13 @@ export function gatehouse(options: GatehouseExpressOptions): GatehouseExpress {
       stripIdentityHeaders(req);
       // A principal only ever comes from this guard, never from an earlier middleware.
       delete req.auth;
-      const request = guardRequest(req, () => absoluteUrl(req.protocol, req.host, req.originalUrl ?? req.url));
+      // req.ip: the client as Express' "trust proxy" setting resolves it.
+      const request = guardRequest(
+        req,
+        () => absoluteUrl(req.protocol, req.host, req.originalUrl ?? req.url),
+        req.method,
+        () => req.ip,
+      );
       whenDecided(guard, request, rule, req, res, next, apply, fail);
     };
   }

@@ -45,7 +45,12 @@ export interface NextGuardResult {
 
 export interface NextGuard {
   readonly guard: Guard;
-  check(request: Request, rule?: Rule): Promise<NextGuardResult>;
+  /**
+   * `clientAddress`: the end client as this app trusts it (Edge middleware sees no socket;
+   * e.g. the X-Forwarded-For your own server or platform sets), for the auth-service's
+   * per-client rate limits.
+   */
+  check(request: Request, rule?: Rule, context?: { clientAddress?: string | undefined }): Promise<NextGuardResult>;
   close(): Promise<void>;
 }
 
@@ -98,9 +103,19 @@ export function createNextGuard(options: NextGuardOptions): NextGuard {
 
   return {
     guard,
-    async check(request, rule = {}) {
+    async check(request, rule = {}, context = {}) {
       validateRule(rule);
-      const decision = await guard.check(request, rule);
+      const decision = await guard.check(
+        context.clientAddress === undefined
+          ? request
+          : {
+              method: request.method,
+              url: request.url,
+              headers: request.headers,
+              clientAddress: context.clientAddress,
+            },
+        rule,
+      );
       if (decision.kind === "allow") {
         return {
           requestHeaders: requestHeadersFor(request, decision.principal),

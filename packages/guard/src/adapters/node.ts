@@ -55,14 +55,27 @@ class NodeGuardRequest implements GuardRequest {
   readonly headers: GuardRequest["headers"];
   #url: string | undefined;
   readonly #urlOf: () => string;
-  constructor(req: IncomingMessage, urlOf: () => string, method: string) {
+  readonly #req: IncomingMessage;
+  readonly #clientOf: ((req: IncomingMessage) => string | undefined) | undefined;
+  constructor(
+    req: IncomingMessage,
+    urlOf: () => string,
+    method: string,
+    clientOf: ((req: IncomingMessage) => string | undefined) | undefined,
+  ) {
     this.method = method;
     this.headers = new RawHeaders(req);
     this.#urlOf = urlOf;
+    this.#req = req;
+    this.#clientOf = clientOf;
   }
   get url(): string {
     this.#url ??= this.#urlOf();
     return this.#url;
+  }
+  /** Read only for an exchange (a cache miss), so the trusted-proxy parsing is not paid per request. */
+  get clientAddress(): string | undefined {
+    return this.#clientOf ? this.#clientOf(this.#req) : this.#req.socket.remoteAddress;
   }
 }
 
@@ -70,14 +83,16 @@ class NodeGuardRequest implements GuardRequest {
  * The GuardRequest for a Node request. The absolute URL is only needed to build a
  * login redirect's return_to, so it is computed when read, not on every request.
  * `method` is the request's own unless given (forward-auth decides about the
- * original request a proxy describes).
+ * original request a proxy describes). `clientOf` names the end client (default: the
+ * socket's peer); an entry point behind trusted proxies passes its own resolution.
  */
 export function guardRequest(
   req: IncomingMessage,
   urlOf: () => string,
   method: string = req.method ?? "GET",
+  clientOf?: (req: IncomingMessage) => string | undefined,
 ): GuardRequest {
-  return new NodeGuardRequest(req, urlOf, method);
+  return new NodeGuardRequest(req, urlOf, method, clientOf);
 }
 
 /** Absolute URL of the request; never throws (an unusable Host becomes "localhost"). */

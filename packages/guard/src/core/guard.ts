@@ -103,13 +103,13 @@ export function createGuard(options: GuardOptions): Guard {
 
   const knownJwt = (token: string) => verifier.peek(token) !== undefined;
 
-  function authenticate(credential: Credential, rule: Rule): Principal | Promise<Principal> {
+  function authenticate(credential: Credential, rule: Rule, request: GuardRequest): Principal | Promise<Principal> {
     if (credential.kind === "jwt") return jwts.authenticate(credential.value);
     // Ask the auth-service for a token scoped to the route's organization (it answers
     // 403 for non-members). Ids it could not parse are left to authorize() to refuse.
     const org = typeof rule.organization === "string" && UUID.test(rule.organization) ? rule.organization : undefined;
     const authenticator = credential.kind === "session" ? sessions : apiKeys;
-    return authenticator.authenticate(credential, org);
+    return authenticator.authenticate(credential, org, request.clientAddress);
   }
 
   function deny(status: DenyDecision["status"], error: GuardError): DenyDecision {
@@ -184,7 +184,7 @@ export function createGuard(options: GuardOptions): Guard {
         throw new GuardError("unauthenticated", `sign in first (accepted: ${accept.join(", ")})`);
       }
       // Cache hits answer synchronously; only a real lookup costs a promise.
-      pending = authenticate(credential, rule);
+      pending = authenticate(credential, rule, request);
     } catch (error) {
       if (error instanceof GuardError) return failure(error, request, rule);
       throw error;

@@ -13,6 +13,12 @@ export interface GuardRequest {
    * with ", " (what the Web `Headers` class does), so duplicates stay detectable.
    */
   headers: { get(name: string): string | null };
+  /**
+   * The end client's address as this entry point trusts it (its socket, or what a
+   * trusted proxy in front said). Sent along with an exchange so the auth-service's
+   * rate limits count each client, not every client behind this guard as one.
+   */
+  readonly clientAddress?: string | undefined;
 }
 
 /** How the caller proved who they are. */

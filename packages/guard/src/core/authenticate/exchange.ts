@@ -23,7 +23,11 @@ export type ExchangeCredential = Exclude<Credential, { kind: "jwt" }>;
 
 export interface ExchangeClient {
   /** Resolves with the access token; rejects with GuardError. */
-  exchange(credential: ExchangeCredential, organizationId?: string): Promise<string>;
+  /**
+   * `clientAddress`: the end client this exchange is for, sent as X-Forwarded-For so
+   * the auth-service's rate limits count that client, never this guard.
+   */
+  exchange(credential: ExchangeCredential, organizationId?: string, clientAddress?: string): Promise<string>;
 }
 
 const MAX_ANSWER_BYTES = 64 * 1024;
@@ -77,7 +81,7 @@ export function createExchangeClient(options: ExchangeOptions): ExchangeClient {
     return error;
   };
 
-  async function call(credential: ExchangeCredential, organizationId: string | undefined) {
+  async function call(credential: ExchangeCredential, organizationId: string | undefined, clientAddress?: string) {
     const request = transport.request({
       method: "POST",
       url: tokenUrl,
@@ -85,6 +89,7 @@ export function createExchangeClient(options: ExchangeOptions): ExchangeClient {
         accept: "application/json",
         "content-type": "application/json",
         ...credentialHeaders(credential, cookieName),
+        ...(clientAddress ? { "x-forwarded-for": clientAddress } : {}),
       },
       body: JSON.stringify(organizationId === undefined ? {} : { organization_id: organizationId }),
       timeoutMs,
@@ -106,10 +111,10 @@ export function createExchangeClient(options: ExchangeOptions): ExchangeClient {
   }
 
   return {
-    async exchange(credential, organizationId) {
+    async exchange(credential, organizationId, clientAddress) {
       let answer: Awaited<ReturnType<typeof call>>;
       try {
-        answer = await call(credential, organizationId);
+        answer = await call(credential, organizationId, clientAddress);
       } catch (error) {
         const kind = error instanceof TransportError ? error.kind : "network";
         throw unavailable(`the auth-service cannot be reached (${kind}): ${errorMessage(error)}`, error);

@@ -28,7 +28,8 @@ export interface ExchangeAuthenticatorOptions {
 
 export interface ExchangeAuthenticator {
   /** Synchronous on an in-process cache hit; a promise otherwise. */
-  authenticate(credential: Credential, organizationId?: string): Principal | Promise<Principal>;
+  /** `clientAddress`: the end client, for the auth-service's rate limits (see ExchangeClient). */
+  authenticate(credential: Credential, organizationId?: string, clientAddress?: string): Principal | Promise<Principal>;
 }
 
 export function createExchangeAuthenticator(options: ExchangeAuthenticatorOptions): ExchangeAuthenticator {
@@ -47,7 +48,12 @@ export function createExchangeAuthenticator(options: ExchangeAuthenticatorOption
     }
   }
 
-  async function load(key: string, credential: ExchangeCredential, organizationId: string | undefined) {
+  async function load(
+    key: string,
+    credential: ExchangeCredential,
+    organizationId: string | undefined,
+    clientAddress: string | undefined,
+  ) {
     const shared = await cache.shared(key);
     if (shared !== undefined) {
       const verified = await reuse(shared.token);
@@ -56,7 +62,7 @@ export function createExchangeAuthenticator(options: ExchangeAuthenticatorOption
         return verified.principal;
       }
     }
-    const token = await exchange.exchange(credential, organizationId);
+    const token = await exchange.exchange(credential, organizationId, clientAddress);
     let claims: Awaited<ReturnType<typeof verifyToken>>;
     try {
       claims = await verifyToken(verifier, token);
@@ -87,7 +93,12 @@ export function createExchangeAuthenticator(options: ExchangeAuthenticatorOption
     return v !== undefined && !invalidations?.isStale(v.principal.subject, v.principal.sessionId, v.issuedAtSec);
   }
 
-  async function slow(key: string, credential: ExchangeCredential, organizationId: string | undefined) {
+  async function slow(
+    key: string,
+    credential: ExchangeCredential,
+    organizationId: string | undefined,
+    clientAddress: string | undefined,
+  ) {
     const hit = cache.local(key);
     if (hit !== undefined) {
       const v = hit.verified ?? (await reuse(hit.token));
@@ -96,17 +107,17 @@ export function createExchangeAuthenticator(options: ExchangeAuthenticatorOption
       }
       cache.forget(key);
     }
-    return cache.singleFlight(key, () => load(key, credential, organizationId));
+    return cache.singleFlight(key, () => load(key, credential, organizationId, clientAddress));
   }
 
   return {
-    authenticate(credential, organizationId) {
+    authenticate(credential, organizationId, clientAddress) {
       if (credential.kind === "jwt") throw new TypeError("a JWT is not exchanged");
       const base = credentialDigestSync(credential);
       if (base === undefined) {
         return credentialDigest(credential).then((b) => {
           const key = organizationId === undefined ? b : `${b}|${organizationId}`;
-          return slow(key, credential, organizationId);
+          return slow(key, credential, organizationId, clientAddress);
         });
       }
       const key = organizationId === undefined ? base : `${base}|${organizationId}`;
@@ -117,7 +128,7 @@ export function createExchangeAuthenticator(options: ExchangeAuthenticatorOption
       if (current(v)) {
         return v.principal;
       }
-      return slow(key, credential, organizationId);
+      return slow(key, credential, organizationId, clientAddress);
     },
   };
 }
