@@ -77,6 +77,14 @@ export interface Member {
   nameLast: string | null;
 }
 
+export interface Invitation {
+  id: string;
+  email: string;
+  role: "owner" | "admin" | "member";
+  status: "pending" | "accepted" | "revoked" | "expired";
+  expiresAt: string;
+}
+
 export interface Project {
   id: string;
   name: string;
