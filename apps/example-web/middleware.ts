@@ -6,14 +6,15 @@
 // sent to the app host. On the app host:
 //   /                      → /dashboard when signed in, else the marketing site
 //   /auth/login, /auth/registration → on to return_to (or /dashboard) when signed in
-//   /dashboard, /team, /onboard, /projects → the guard: signed in, or 303 to the login
+//   /invite?token=         → the token into a cookie, then /invitations/accept (app/invite/route.ts)
+//   /dashboard, /team, /onboard, /projects, /invitations → the guard: signed in, or 303 to the login
 //                            with return_to; the page gets the Gatehouse JWT in
 //                            `Authorization` and X-User-* headers
 import { createNextGuard, isBrowserNavigation, type NextGuard, type Rule, safeReturnTo } from "@gatehouse/guard/next";
 import { type NextRequest, NextResponse } from "next/server";
 import { webConfig } from "./lib/config.ts";
 
-const PROTECTED = ["/dashboard", "/team", "/onboard", "/projects"];
+const PROTECTED = ["/dashboard", "/team", "/onboard", "/projects", "/invitations"];
 const MARKETING_PAGES: Record<string, string> = { "/": "/site", "/pricing": "/site/pricing" };
 
 let guard: NextGuard | undefined;

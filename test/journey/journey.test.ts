@@ -218,16 +218,34 @@ describe("product journey in Chromium", () => {
       await A().waitForURL(at(WEB, "/dashboard"));
     });
 
-    await step("a second user is added as member: reads work, admin actions get 403", B, async () => {
+    await step("a second user is invited as member and accepts: reads work, admin actions get 403", B, async () => {
       await B().goto(`${WEB}/auth/registration`);
       await B().waitForURL((u) => at(WEB, "/auth/registration")(u) && u.searchParams.has("flow"));
-      await register(B(), emailB, "Grace", "Hopper", PASSWORD_B);
+      const since = await register(B(), emailB, "Grace", "Hopper", PASSWORD_B);
+      const { code } = await waitForCode(MAIL, emailB, { since });
+      await B().getByLabel(/code/i).fill(code);
+      await B().getByTestId("submit-method-code").click();
+      await B().getByRole("heading", { name: "Email verified" }).waitFor();
 
       await A().goto(`${WEB}/team`);
       await A().getByLabel("Email address").fill(emailB);
       await A().getByLabel("Role", { exact: true }).selectOption("member");
-      await A().getByTestId("add-member").click();
+      await A().getByTestId("invite-member").click();
+      const link = (await A().getByTestId("invitation-link").inputValue()).trim();
+      expect(link).toMatch(/\/invite\?token=inv_/);
+      await A().locator(`tr[data-invitation="${emailB}"]`).waitFor();
+      await snap(A(), "team-invited");
+
+      // The link's token moves into a cookie at once: the accept page's address has none.
+      await B().goto(link);
+      await B().waitForURL(at(WEB, "/invitations/accept"));
+      expect(B().url()).not.toContain("inv_");
+      await snap(B(), "accept-invitation");
+      await B().getByTestId("accept-invitation").click();
+      await B().waitForURL(at(WEB, "/dashboard"));
+      await A().goto(`${WEB}/team`);
       await A().locator(`tr[data-member="${emailB}"]`).waitFor();
+      expect(await A().locator(`tr[data-invitation="${emailB}"]`).count()).toBe(0);
       await snap(A(), "team-owner");
 
       await B().goto(`${WEB}/dashboard`);
@@ -239,7 +257,7 @@ describe("product journey in Chromium", () => {
       await snap(B(), "member-refused");
       await B().goto(`${WEB}/team`);
       await B().getByTestId("read-only").waitFor();
-      expect(await B().getByTestId("add-member").count()).toBe(0);
+      expect(await B().getByTestId("invite-member").count()).toBe(0);
       await snap(B(), "team-member");
 
       // At the API, from the browser on the gateway's origin (the cookie is shared).

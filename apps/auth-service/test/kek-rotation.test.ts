@@ -9,6 +9,7 @@ import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import { ConfigError, loadConfig } from "../src/config.ts";
 import { createDb, type Database } from "../src/db/index.ts";
 import { listAudit } from "../src/domain/audit.ts";
+import { OPERATOR } from "../src/domain/authz.ts";
 import { insertSigningKey } from "../src/domain/signing-keys.ts";
 import { type Running, startAuthService } from "./in-process.ts";
 import { call, newUser } from "./support.ts";
@@ -138,7 +139,7 @@ describe("rotating the key-encryption key (SIGNING_KEY_KEK_PREVIOUS + reencrypt-
     expect(reencrypted).toHaveLength(3);
 
     // One audit row per re-encrypted key, saying which KEK it moved from and to, and nothing secret.
-    const audit = (await listAudit(db, { targetType: "signing_key", limit: 100 })).filter(
+    const audit = (await listAudit(db, { targetType: "signing_key", limit: 100 }, OPERATOR)).filter(
       (a) => a.action === "signing_key.reencrypted",
     );
     expect(audit.map((a) => a.targetId).sort()).toEqual([...reencrypted].sort());

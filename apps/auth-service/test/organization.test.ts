@@ -1,6 +1,8 @@
 import { createRemoteJWKSet, jwtVerify } from "jose";
 import { describe, expect, it } from "vitest";
-import { auth, call, expectErrorShape, newUser, token } from "./support.ts";
+import { verifyEmail } from "../../../test/support/invitations.ts";
+import { stack } from "../../../test/support/kratos.ts";
+import { auth, call, expectErrorShape, joinOrg, newUser, token } from "./support.ts";
 
 const claims = async (jwt: string) =>
   (
@@ -18,10 +20,7 @@ describe("organization plan and audit log", () => {
         .organization as { id: string }
     ).id;
     const admin = await newUser("plan-admin");
-    await call(`/v1/organizations/${orgId}/members`, {
-      token: owner.sessionToken,
-      json: { identity_id: admin.identityId, role: "admin" },
-    });
+    await joinOrg(owner, orgId, admin, "admin");
     expect((await claims(await token(admin))).plan).toBe("starter");
 
     const refused = await call(`/v1/organizations/${orgId}`, {
@@ -58,10 +57,16 @@ describe("organization plan and audit log", () => {
       }
     ).id;
     const member = await newUser("audit-member");
-    await call(`/v1/organizations/${orgId}/members`, {
+    const invited = await call(`/v1/organizations/${orgId}/invitations`, {
       token: owner.sessionToken,
-      json: { identity_id: member.identityId, role: "member" },
-      headers: { "x-request-id": "req-add-member-1" },
+      json: { email: member.email, role: "member" },
+      headers: { "x-request-id": "req-invite-1" },
+    });
+    await verifyEmail(stack().kratosAdmin, member.identityId, member.email);
+    await call("/v1/invitations/accept", {
+      token: member.sessionToken,
+      json: { token: invited.body.token },
+      headers: { "x-request-id": "req-accept-1" },
     });
     await call(`/v1/organizations/${orgId}/members/${member.identityId}`, {
       method: "PATCH",
@@ -80,11 +85,19 @@ describe("organization plan and audit log", () => {
       after: unknown;
     }[];
     const actions = entries.map((e) => e.action);
-    for (const a of ["membership.added", "membership.role_changed", "organization.plan_changed"])
-      expect(actions.join(" ")).toMatch(new RegExp(a.split(".")[0] ?? a));
-    const added = entries.find((e) => e.requestId === "req-add-member-1");
-    expect(added?.actor).toBe(owner.identityId);
-    expect(JSON.stringify(entries)).not.toMatch(/sk_|hash|private/i);
+    for (const a of [
+      "invitation.created",
+      "invitation.accepted",
+      "membership.added",
+      "membership.role_changed",
+      "organization.plan_changed",
+    ])
+      expect(actions).toContain(a);
+    // The invitation is the inviter's doing; the membership is the invitee's own.
+    expect(entries.find((e) => e.requestId === "req-invite-1")?.actor).toBe(owner.identityId);
+    const added = entries.find((e) => e.requestId === "req-accept-1" && e.action === "membership.added");
+    expect(added?.actor).toBe(member.identityId);
+    expect(JSON.stringify(entries)).not.toMatch(/sk_|inv_|hash|private/i);
 
     await call(`/v1/organizations/${orgId}/members/${member.identityId}`, {
       method: "PATCH",

@@ -1,6 +1,7 @@
 // Shared helpers for auth-service tests: URLs of the test stack's auth-service and
 // a way to get a real signed-in user from the real Kratos.
 import { inject } from "vitest";
+import { joinOrganization } from "../../../test/support/invitations.ts";
 import { registerApi, stack, uniqueEmail } from "../../../test/support/kratos.ts";
 
 export function auth() {
@@ -62,6 +63,11 @@ export async function call(
     /* not JSON: tests assert on that */
   }
   return { status: r.status, headers: r.headers, body: parsed, text };
+}
+
+/** Makes `user` a member of the organization with `role`: `inviter` invites them, they accept. */
+export async function joinOrg(inviter: TestUser, orgId: string, user: TestUser, role: string): Promise<void> {
+  await joinOrganization({ authUrl: auth().url, kratosAdmin: stack().kratosAdmin }, inviter, orgId, user, role);
 }
 
 export async function token(user: TestUser, orgId?: string): Promise<string> {

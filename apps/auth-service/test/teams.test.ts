@@ -1,6 +1,6 @@
 import { createRemoteJWKSet, jwtVerify } from "jose";
 import { describe, expect, it } from "vitest";
-import { auth, call, expectErrorShape, newUser, token } from "./support.ts";
+import { auth, call, expectErrorShape, joinOrg, newUser, token } from "./support.ts";
 
 const claims = async (jwt: string) =>
   (
@@ -20,10 +20,7 @@ describe("teams", () => {
     ).id;
     const dev = await newUser("teams-dev");
     const outsider = await newUser("teams-outsider");
-    await call(`/v1/organizations/${orgId}/members`, {
-      token: owner.sessionToken,
-      json: { identity_id: dev.identityId, role: "member" },
-    });
+    await joinOrg(owner, orgId, dev, "member");
 
     const team = await call(`/v1/organizations/${orgId}/teams`, {
       token: owner.sessionToken,

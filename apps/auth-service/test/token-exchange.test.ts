@@ -3,7 +3,7 @@ import pg from "pg";
 import { describe, expect, inject, it } from "vitest";
 import { Browser } from "../../../test/support/browser.ts";
 import { PASSWORD, stack, startBrowserFlow, submitBrowserFlow, uniqueEmail } from "../../../test/support/kratos.ts";
-import { auth, call, expectErrorShape, newUser, token } from "./support.ts";
+import { auth, call, expectErrorShape, joinOrg, newUser, token } from "./support.ts";
 
 // A consumer nobody here wrote: plain jose against the JWKS fetched over HTTP.
 const verifyWithJwks = async (jwt: string) => {
@@ -73,11 +73,7 @@ describe("POST /v1/token: a real Kratos session becomes a signed access token", 
     const orgId = payload.org as string;
 
     const member = await newUser("member");
-    const added = await call(`/v1/organizations/${orgId}/members`, {
-      token: owner.sessionToken,
-      json: { identity_id: member.identityId, role: "member" },
-    });
-    expect(added.status).toBe(201);
+    await joinOrg(owner, orgId, member, "member");
     const m1 = (await verifyWithJwks(await token(member))).payload;
     expect(m1).toMatchObject({ org: orgId, role: "member", plan: "pro" });
     expect(m1.perms).not.toContain("members:write");
@@ -101,10 +97,16 @@ describe("POST /v1/token: a real Kratos session becomes a signed access token", 
     expect(m2.role).toBe("admin");
     expect(m2.perms).toContain("members:write");
 
-    // The last owner cannot be removed.
-    const last = await call(`/v1/organizations/${orgId}/members/${owner.identityId}`, {
+    // An admin cannot remove an owner; the last owner cannot leave either.
+    const byAdmin = await call(`/v1/organizations/${orgId}/members/${owner.identityId}`, {
       method: "DELETE",
       token: member.sessionToken,
+    });
+    expect(byAdmin.status).toBe(403);
+    expectErrorShape(byAdmin.body, "forbidden");
+    const last = await call(`/v1/organizations/${orgId}/members/${owner.identityId}`, {
+      method: "DELETE",
+      token: owner.sessionToken,
     });
     expect(last.status).toBe(409);
     expectErrorShape(last.body, "last_owner");

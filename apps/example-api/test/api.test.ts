@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
-import { call, newUser, type TestUser, token } from "../../auth-service/test/support.ts";
+import { call, joinOrg, newUser, type TestUser, token } from "../../auth-service/test/support.ts";
 import { routesFile, startGateway } from "../../gateway/test/harness.ts";
 import { start } from "../src/main.ts";
 
@@ -40,14 +40,8 @@ routes:
       id: string;
     }
   ).id;
-  await call(`/v1/organizations/${orgId}/members`, {
-    token: owner.sessionToken,
-    json: { identity_id: admin.identityId, role: "admin" },
-  });
-  await call(`/v1/organizations/${orgId}/members`, {
-    token: owner.sessionToken,
-    json: { identity_id: member.identityId, role: "member" },
-  });
+  await joinOrg(owner, orgId, admin, "admin");
+  await joinOrg(owner, orgId, member, "member");
 });
 afterAll(async () => {
   await gw?.stop();

@@ -5,13 +5,16 @@
 import { useActionState, useEffect, useRef } from "react";
 import { useFormStatus } from "react-dom";
 import {
-  addMember,
+  acceptInvitation,
   changeRole,
   createOrganization,
   createProject,
   deleteProject,
   type FormState,
+  inviteMember,
+  openOrganization,
   removeMember,
+  revokeInvitation,
 } from "../app/(app)/actions.ts";
 import { PLAN_INFO } from "./plans.ts";
 
@@ -169,8 +172,8 @@ export function DeleteProjectButton({ id, name }: { id: string; name: string }) 
   );
 }
 
-export function AddMemberForm({ canGrantOwner }: { canGrantOwner: boolean }) {
-  const [state, action] = useActionState(addMember, INITIAL);
+export function InviteForm({ canGrantOwner }: { canGrantOwner: boolean }) {
+  const [state, action] = useActionState(inviteMember, INITIAL);
   const ref = useResetOnSuccess(state);
   const emailErr = state.fields?.email;
   return (
@@ -198,13 +201,77 @@ export function AddMemberForm({ canGrantOwner }: { canGrantOwner: boolean }) {
             {canGrantOwner ? <option value="owner">Owner</option> : null}
           </select>
         </div>
-        <Submit testId="add-member">Add member</Submit>
+        <Submit testId="invite-member">Invite</Submit>
       </div>
       <p id="member-email-hint" className="muted small">
-        They need a Gatehouse account first.
+        They join when they open the link, signed in with this address (verified). They do not need an account yet.
       </p>
       <FieldError id="member-email-error" text={emailErr} />
       <FormMessage state={state} id="member-message" />
+      {state.ok && state.link ? (
+        <div className="field">
+          <label htmlFor="invitation-link">Invitation link (shown once)</label>
+          <input
+            id="invitation-link"
+            type="text"
+            readOnly
+            value={state.link}
+            data-testid="invitation-link"
+            onFocus={(e) => e.currentTarget.select()}
+          />
+        </div>
+      ) : null}
+    </form>
+  );
+}
+
+export function RevokeInvitationButton({ id, email }: { id: string; email: string }) {
+  const [state, action] = useActionState(revokeInvitation, INITIAL);
+  return (
+    <form action={action} className="inline-form">
+      <input type="hidden" name="invitationId" value={id} />
+      <button type="submit" className="btn btn-danger btn-small" aria-label={`Revoke the invitation of ${email}`}>
+        Revoke
+      </button>
+      {state.message && !state.ok ? (
+        <span className="message message-error" role="alert">
+          {state.message}
+        </span>
+      ) : null}
+    </form>
+  );
+}
+
+export function AcceptInvitationForm() {
+  const [state, action] = useActionState(acceptInvitation, INITIAL);
+  return (
+    <form action={action} className="form">
+      <FormMessage state={state} id="accept-message" />
+      {state.next === "verify" ? (
+        <p>
+          <a href="/auth/verification">Verify your email address</a>
+        </p>
+      ) : null}
+      <div className="actions">
+        <Submit testId="accept-invitation">Accept invitation</Submit>
+      </div>
+    </form>
+  );
+}
+
+export function OpenOrganizationButton({ id, name }: { id: string; name: string }) {
+  const [state, action] = useActionState(openOrganization, INITIAL);
+  return (
+    <form action={action} className="inline-form">
+      <input type="hidden" name="organizationId" value={id} />
+      <button type="submit" className="btn btn-secondary btn-small" aria-label={`Open ${name}`}>
+        Open
+      </button>
+      {state.message && !state.ok ? (
+        <span className="message message-error" role="alert">
+          {state.message}
+        </span>
+      ) : null}
     </form>
   );
 }

@@ -77,6 +77,14 @@ export interface Member {
   nameLast: string | null;
 }
 
+export interface Invitation {
+  id: string;
+  email: string;
+  role: "owner" | "admin" | "member";
+  status: "pending" | "accepted" | "revoked" | "expired";
+  expiresAt: string;
+}
+
 export interface Project {
   id: string;
   name: string;
@@ -92,7 +100,7 @@ export function explain(r: ApiResult<unknown>, action: string): string {
   }
   if (r.status === 401) return "Your session has ended. Sign in again.";
   if (r.status === 404) return r.error?.message ? capitalize(r.error.message) : "Not found.";
-  if (r.status === 400 || r.status === 409 || r.status === 422)
+  if (r.status === 400 || r.status === 409 || r.status === 410 || r.status === 422)
     return r.error?.message ? capitalize(r.error.message) : "Please check what you entered.";
   if (r.status === 429) return "Too many attempts. Wait a minute and try again.";
   return r.error?.message && r.status === 0

@@ -1,7 +1,7 @@
 import { connect } from "node:net";
 import { createRemoteJWKSet, jwtVerify } from "jose";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
-import { call, newUser, token } from "../../auth-service/test/support.ts";
+import { call, joinOrg, newUser, token } from "../../auth-service/test/support.ts";
 import { echoUpstream, routesFile, startGateway } from "./harness.ts";
 
 let up: Awaited<ReturnType<typeof echoUpstream>>;
@@ -111,10 +111,7 @@ describe("guarded reverse proxy (real Kratos + auth-service + upstream echo)", (
       }
     ).id;
     const member = await newUser("gw-member");
-    await call(`/v1/organizations/${orgId}/members`, {
-      token: owner.sessionToken,
-      json: { identity_id: member.identityId, role: "member" },
-    });
+    await joinOrg(owner, orgId, member, "member");
     const before = up.seen.length;
     const denied = await get("/api/admin/users", { "x-session-token": member.sessionToken });
     expect(denied.status).toBe(403);
@@ -136,10 +133,7 @@ describe("guarded reverse proxy (real Kratos + auth-service + upstream echo)", (
       }
     ).id;
     const member = await newUser("gw-promote");
-    await call(`/v1/organizations/${orgId}/members`, {
-      token: owner.sessionToken,
-      json: { identity_id: member.identityId, role: "member" },
-    });
+    await joinOrg(owner, orgId, member, "member");
     expect((await get("/api/admin/x", { "x-session-token": member.sessionToken })).status).toBe(403);
     await call(`/v1/organizations/${orgId}/members/${member.identityId}`, {
       method: "PATCH",

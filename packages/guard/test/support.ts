@@ -14,6 +14,7 @@ import {
 import type { AddressInfo } from "node:net";
 import { inject } from "vitest";
 import { Browser } from "../../../test/support/browser.ts";
+import { joinOrganization } from "../../../test/support/invitations.ts";
 import {
   PASSWORD,
   registerApi,
@@ -129,12 +130,10 @@ export async function onboard(user: TestUser, name = "Guarded Inc"): Promise<str
   return (r.body.organization as { id: string }).id;
 }
 
+/** Makes `member` a member of the organization: the owner invites them, they accept. */
 export async function addMember(owner: TestUser, orgId: string, member: TestUser, role: "admin" | "member") {
-  const r = await authCall(`/v1/organizations/${orgId}/members`, {
-    token: owner.sessionToken,
-    json: { identity_id: member.identityId, role },
-  });
-  if (r.status !== 201) throw new Error(`adding member failed: ${r.status}`);
+  const s = stackEnv();
+  await joinOrganization({ authUrl: s.authUrl, kratosAdmin: stack().kratosAdmin }, owner, orgId, member, role);
 }
 
 export async function revokeSession(sessionId: string): Promise<void> {

@@ -20,6 +20,9 @@ export type { OrgRole, Plan, TeamRole };
 export { ORG_ROLES, PLANS, SIGNING_ALGS, TEAM_ROLES };
 export type SigningKeyAlg = SigningAlg;
 
+export const JOINED_VIA = ["onboarding", "invitation", "direct"] as const;
+export type JoinedVia = (typeof JOINED_VIA)[number];
+
 export const SIGNING_KEY_STATES = ["next", "active", "retiring", "retired"] as const;
 export type SigningKeyState = (typeof SIGNING_KEY_STATES)[number];
 
@@ -52,6 +55,8 @@ export interface UsersTable {
   name_first: string | null;
   name_last: string | null;
   signup_tier: Plan | null;
+  /** The organization the user's tokens default to; set only by the user's own actions. */
+  default_organization_id: ColumnType<string | null, string | null | undefined, string | null>;
   deleted_at: NullableTimestamp;
   created_at: AutoTimestamp;
   updated_at: AutoTimestamp;
@@ -62,6 +67,8 @@ export interface MembershipsTable {
   organization_id: string;
   identity_id: string;
   role: OrgRole;
+  /** How the membership came about; only the user's own ways make it a default organization. */
+  joined_via: ColumnType<JoinedVia, JoinedVia | undefined, JoinedVia>;
   deleted_at: NullableTimestamp;
   created_at: AutoTimestamp;
   updated_at: AutoTimestamp;
@@ -94,9 +101,29 @@ export interface ApiKeysTable {
   /** Hex SHA-256 of the full raw key. Never leave the data layer with this. */
   hash: string;
   scopes: ColumnType<string[], string[] | undefined, string[]>;
+  /** The member who created the key (null: an operator). Its permissions cap the key's. */
+  created_by: ColumnType<string | null, string | null | undefined, string | null>;
   expires_at: NullableTimestamp;
   last_used_at: NullableTimestamp;
   revoked_at: NullableTimestamp;
+  created_at: AutoTimestamp;
+  updated_at: AutoTimestamp;
+}
+
+export interface InvitationsTable {
+  id: Generated<string>;
+  organization_id: string;
+  /** Lowercased, trimmed. */
+  email: string;
+  role: OrgRole;
+  /** Hex SHA-256 of the token's secret part. Never leaves the data layer. */
+  secret_hash: string;
+  invited_by: string;
+  expires_at: ColumnType<Date, Date | string, Date | string>;
+  accepted_at: NullableTimestamp;
+  accepted_by: string | null;
+  revoked_at: NullableTimestamp;
+  revoked_by: string | null;
   created_at: AutoTimestamp;
   updated_at: AutoTimestamp;
 }
@@ -137,6 +164,7 @@ export interface Database {
   teams: TeamsTable;
   team_memberships: TeamMembershipsTable;
   api_keys: ApiKeysTable;
+  invitations: InvitationsTable;
   signing_keys: SigningKeysTable;
   audit_log: AuditLogTable;
 }
@@ -149,5 +177,6 @@ export type MembershipRow = Selectable<MembershipsTable>;
 export type TeamRow = Selectable<TeamsTable>;
 export type TeamMembershipRow = Selectable<TeamMembershipsTable>;
 export type ApiKeyRow = Selectable<ApiKeysTable>;
+export type InvitationRow = Selectable<InvitationsTable>;
 export type SigningKeyRow = Selectable<SigningKeysTable>;
 export type AuditLogRow = Selectable<AuditLogTable>;

@@ -2,6 +2,7 @@ import { createHash, randomBytes } from "node:crypto";
 import { type Kysely, sql } from "kysely";
 import type { Database } from "../db/schema.ts";
 import { type AuditContext, assertAuditContext, writeAudit } from "./audit.ts";
+import { type Authority, authorize } from "./authz.ts";
 import { DomainError, withDomainErrors } from "./errors.ts";
 import { requireLiveOrganization } from "./organizations.ts";
 import { assertDate, assertUuid, cleanName, inTransaction } from "./support.ts";
@@ -11,6 +12,8 @@ export interface ApiKey {
   id: string;
   organizationId: string;
   identityId: string | null;
+  /** The member who created it (null: an operator). The key never does more than they may now. */
+  createdBy: string | null;
   name: string;
   /** First 12 characters of the raw key, for display ("sk_AbCdEfGhI…"). */
   prefix: string;
@@ -27,6 +30,7 @@ const API_KEY_COLUMNS = [
   "k.id",
   "k.organization_id as organizationId",
   "k.identity_id as identityId",
+  "k.created_by as createdBy",
   "k.name",
   "k.prefix",
   "k.scopes",
@@ -72,11 +76,16 @@ export interface CreateApiKeyInput {
 /**
  * Creates a key and returns the raw value once. Only its SHA-256 is stored; the raw
  * key is not stored, logged or audited, so it cannot be shown again.
+ *
+ * A member (owner or admin) creates keys whose scopes are a subset of their own role's
+ * permissions, for the organization or owned by themselves; the key records them as its
+ * creator, and every exchange cuts its permissions down to what they may still do.
  */
 export async function createApiKey(
   db: Kysely<Database>,
   input: CreateApiKeyInput,
   ctx: AuditContext,
+  by: Authority,
 ): Promise<{ rawKey: string; apiKey: ApiKey }> {
   assertAuditContext(ctx);
   const orgId = assertUuid(input.orgId, "orgId");
@@ -91,7 +100,15 @@ export async function createApiKey(
   const rawKey = RAW_KEY_PREFIX + randomBytes(32).toString("base64url");
   const prefix = rawKey.slice(0, PREFIX_LENGTH);
 
+  const createdBy = by.kind === "member" ? assertUuid(by.identityId, "identityId") : null;
+
   return inTransaction(db, async (trx) => {
+    await authorize(trx, by, orgId, {
+      kind: "api_key.create",
+      scopes,
+      forSelf: identityId !== null && identityId === createdBy,
+      forOther: identityId !== null && identityId !== createdBy,
+    });
     await requireLiveOrganization(trx, orgId);
     if (identityId !== null) {
       const member = await trx
@@ -112,6 +129,7 @@ export async function createApiKey(
         prefix,
         hash: hashKey(rawKey),
         scopes,
+        created_by: createdBy,
         expires_at: expiresAt,
       })
       .returning("id")
@@ -121,7 +139,7 @@ export async function createApiKey(
       targetType: "api_key",
       targetId: id,
       organizationId: orgId,
-      after: { name, prefix, scopes, identityId, expiresAt: expiresAt?.toISOString() ?? null },
+      after: { name, prefix, scopes, identityId, createdBy, expiresAt: expiresAt?.toISOString() ?? null },
     });
     const apiKey = await trx
       .selectFrom("api_keys as k")
@@ -174,16 +192,18 @@ export async function findApiKeyByRaw(db: Kysely<Database>, raw: string): Promis
   );
 }
 
-/** Revokes a key of this organization. Already revoked → returned as is, no audit row. */
+/** Revokes a key of this organization (owners, admins). Already revoked → returned as is, no audit row. */
 export async function revokeApiKey(
   db: Kysely<Database>,
   input: { orgId: string; id: string },
   ctx: AuditContext,
+  by: Authority,
 ): Promise<ApiKey> {
   assertAuditContext(ctx);
   const orgId = assertUuid(input.orgId, "orgId");
   const id = assertUuid(input.id, "id");
   return inTransaction(db, async (trx) => {
+    await authorize(trx, by, orgId, { kind: "api_key.revoke" });
     const current = await trx
       .selectFrom("api_keys as k")
       .select(API_KEY_COLUMNS)
@@ -205,18 +225,19 @@ export async function revokeApiKey(
   });
 }
 
-/** Every key of the organization, revoked and expired included, newest first. */
-export async function listApiKeys(db: Kysely<Database>, orgId: string): Promise<ApiKey[]> {
+/** Every key of the organization, revoked and expired included, newest first (owners, admins). */
+export async function listApiKeys(db: Kysely<Database>, orgId: string, by: Authority): Promise<ApiKey[]> {
   const id = assertUuid(orgId, "orgId");
-  return withDomainErrors(() =>
-    db
+  return withDomainErrors(async () => {
+    await authorize(db, by, id, { kind: "api_key.list" });
+    return db
       .selectFrom("api_keys as k")
       .select(API_KEY_COLUMNS)
       .where("k.organization_id", "=", id)
       .orderBy("k.created_at", "desc")
       .orderBy("k.id")
-      .execute(),
-  );
+      .execute();
+  });
 }
 
 /**

@@ -1,5 +1,6 @@
 import type { Kysely, Transaction } from "kysely";
 import type { AuditLogRow, Database, JsonObject, JsonValue } from "../db/schema.ts";
+import { type Authority, authorize } from "./authz.ts";
 import { DomainError, withDomainErrors } from "./errors.ts";
 import { assertUuid } from "./support.ts";
 
@@ -112,8 +113,8 @@ export interface ListAuditOptions {
   beforeId?: string;
 }
 
-/** Newest first. */
-export async function listAudit(db: Kysely<Database>, opts: ListAuditOptions): Promise<AuditRecord[]> {
+/** Newest first. A member reads one organization's log, as its owner or admin. */
+export async function listAudit(db: Kysely<Database>, opts: ListAuditOptions, by: Authority): Promise<AuditRecord[]> {
   if (!Number.isInteger(opts.limit) || opts.limit < 1 || opts.limit > 500) {
     throw new DomainError("invalid_input", "limit must be an integer from 1 to 500");
   }
@@ -121,7 +122,11 @@ export async function listAudit(db: Kysely<Database>, opts: ListAuditOptions): P
     throw new DomainError("invalid_input", "beforeId must be an audit row id");
   }
   const orgId = opts.organizationId === undefined ? undefined : assertUuid(opts.organizationId, "organizationId");
+  if (by.kind === "member" && orgId === undefined) {
+    throw new DomainError("forbidden", "members read the audit log of one organization");
+  }
   return withDomainErrors(async () => {
+    if (orgId !== undefined) await authorize(db, by, orgId, { kind: "audit.read" });
     let query = db.selectFrom("audit_log").selectAll().orderBy("id", "desc").limit(opts.limit);
     if (orgId !== undefined) query = query.where("organization_id", "=", orgId);
     if (opts.targetType !== undefined) query = query.where("target_type", "=", opts.targetType);

@@ -3,11 +3,18 @@ import pg from "pg";
 /**
  * What the HTTP layer branches on:
  *   not_found → 404, conflict → 409, last_owner → 409 (or 422), invalid_input → 400,
- *   forbidden → 403.
+ *   forbidden → 403, email_unverified → 403, gone → 410 (an invitation expired, revoked or used).
  * Anything that is not a DomainError (connection refused, pool timeout, Postgres
  * shutting down, serialization failure…) is an outage or a bug: 503/500.
  */
-export type DomainErrorCode = "not_found" | "conflict" | "last_owner" | "invalid_input" | "forbidden";
+export type DomainErrorCode =
+  | "not_found"
+  | "conflict"
+  | "last_owner"
+  | "invalid_input"
+  | "forbidden"
+  | "email_unverified"
+  | "gone";
 
 export class DomainError extends Error {
   override name = "DomainError";

@@ -2,7 +2,9 @@
 // one transaction together with its audit_log row(s) and takes an AuditContext.
 export * from "./api-keys.ts";
 export * from "./audit.ts";
+export * from "./authz.ts";
 export * from "./errors.ts";
+export * from "./invitations.ts";
 export * from "./memberships.ts";
 export * from "./organizations.ts";
 export * from "./principal.ts";

@@ -1,6 +1,7 @@
 import { type Kysely, sql } from "kysely";
 import { type Database, type OrganizationRow, PLANS, type Plan } from "../db/schema.ts";
 import { type AuditContext, assertAuditContext, writeAudit } from "./audit.ts";
+import { type Authority, authorize } from "./authz.ts";
 import { DomainError, withDomainErrors } from "./errors.ts";
 import { assertOneOf, assertUuid, cleanName, inTransaction } from "./support.ts";
 
@@ -32,8 +33,10 @@ export interface OnboardInput {
 
 /**
  * Creates an organization with the user as its owner, in one transaction (the database
- * refuses an organization without an owner at commit). Idempotent per user: if the user
- * already owns a live organization, that one comes back with `created: false`.
+ * refuses an organization without an owner at commit), and makes it the user's default
+ * organization. Idempotent per user: if the user already created a live organization
+ * they still own, that one comes back with `created: false` (one they were invited to
+ * or put in, even as owner, does not count).
  * A per-identity advisory lock makes concurrent double-submits queue, so the second
  * sees the first's organization instead of creating another.
  */
@@ -64,6 +67,7 @@ export async function onboard(
       .selectAll("o")
       .where("m.identity_id", "=", identityId)
       .where("m.role", "=", "owner")
+      .where("m.joined_via", "=", "onboarding")
       .where("m.deleted_at", "is", null)
       .where("o.deleted_at", "is", null)
       .orderBy("m.created_at")
@@ -75,9 +79,14 @@ export async function onboard(
     const org = await trx.insertInto("organizations").values({ name, plan }).returningAll().executeTakeFirstOrThrow();
     const membership = await trx
       .insertInto("memberships")
-      .values({ organization_id: org.id, identity_id: identityId, role: "owner" })
+      .values({ organization_id: org.id, identity_id: identityId, role: "owner", joined_via: "onboarding" })
       .returning("id")
       .executeTakeFirstOrThrow();
+    await trx
+      .updateTable("users")
+      .set({ default_organization_id: org.id })
+      .where("identity_id", "=", identityId)
+      .execute();
     await writeAudit(trx, ctx, {
       action: "organization.created",
       targetType: "organization",
@@ -90,7 +99,7 @@ export async function onboard(
       targetType: "membership",
       targetId: membership.id,
       organizationId: org.id,
-      after: { identityId, role: "owner" },
+      after: { identityId, role: "owner", joinedVia: "onboarding" },
     });
     return { created: true, organization: toOrganization(org) };
   });
@@ -139,17 +148,19 @@ export async function requireLiveOrganization(trx: Kysely<Database>, orgId: stri
   if (!row) throw new DomainError("not_found", "organization not found");
 }
 
-/** Sets the plan; unchanged plan → no write, no audit row. */
+/** Sets the plan (owners); unchanged plan → no write, no audit row. */
 export async function changePlan(
   db: Kysely<Database>,
   orgId: string,
   plan: Plan,
   ctx: AuditContext,
+  by: Authority,
 ): Promise<Organization> {
   assertAuditContext(ctx);
   const id = assertUuid(orgId, "orgId");
   const newPlan = assertOneOf(plan, PLANS, "plan");
   return inTransaction(db, async (trx) => {
+    await authorize(trx, by, id, { kind: "organization.change_plan" });
     const current = await lockLiveOrganization(trx, id);
     if (current.plan === newPlan) return toOrganization(current);
     const row = await trx
@@ -173,16 +184,18 @@ export async function changePlan(
 /**
  * Soft delete. Memberships, teams and API keys stay as they are (a restore brings
  * them back), but every read path ignores a deleted organization: it drops out of
- * principals and listings, and its API keys stop working.
+ * principals and listings, and its API keys stop working. Owners only.
  */
 export async function softDeleteOrganization(
   db: Kysely<Database>,
   orgId: string,
   ctx: AuditContext,
+  by: Authority,
 ): Promise<Organization> {
   assertAuditContext(ctx);
   const id = assertUuid(orgId, "orgId");
   return inTransaction(db, async (trx) => {
+    await authorize(trx, by, id, { kind: "organization.delete" });
     const current = await lockLiveOrganization(trx, id);
     const row = await trx
       .updateTable("organizations")

@@ -27,9 +27,13 @@ export interface PrincipalData {
   /** Live memberships in live organizations, oldest first. */
   memberships: PrincipalMembership[];
   /**
-   * The organization the token is for: `orgId` if the user is a live member of it,
-   * else (no orgId given) the oldest membership. Absent when `orgId` is not one of the
-   * user's organizations (answer 403) or the user has none.
+   * The organization the token is for: `orgId` if the user is a live member of it;
+   * else (no orgId given) the user's default organization, one they joined themselves:
+   * users.default_organization_id (the one they last created, accepted an invitation
+   * to, or chose) if they are still in it, otherwise the oldest membership they created
+   * or accepted. A membership someone else created ("direct") is never the default
+   * unless the user chose it. Absent when `orgId` is not one of the user's
+   * organizations (answer 403) or there is no such default.
    */
   active?: ActiveMembership;
 }
@@ -55,19 +59,22 @@ export async function loadPrincipalData(
   return withDomainErrors(async () => {
     const { rows } = await sql<PrincipalQueryRow>`
       with u as (
-        select identity_id, email, name_first, name_last, signup_tier
+        select identity_id, email, name_first, name_last, signup_tier, default_organization_id
           from users
          where identity_id = ${id} and deleted_at is null
       ), ms as (
-        select m.id, m.created_at, m.organization_id, o.plan, m.role
+        select m.id, m.created_at, m.organization_id, o.plan, m.role,
+               m.organization_id is not distinct from (select default_organization_id from u) as chosen,
+               m.joined_via <> 'direct' as own
           from memberships m
           join organizations o on o.id = m.organization_id and o.deleted_at is null
          where m.identity_id = ${id} and m.deleted_at is null
            and exists (select 1 from u)
       ), active as (
         select * from ms
-         where ${wanted}::uuid is null or ms.organization_id = ${wanted}::uuid
-         order by ms.created_at, ms.id
+         where case when ${wanted}::uuid is null then ms.chosen or ms.own
+                    else ms.organization_id = ${wanted}::uuid end
+         order by ms.chosen desc, ms.created_at, ms.id
          limit 1
       )
       select

@@ -1,9 +1,10 @@
 // Every function takes the organization id as well as the team id and matches both,
-// so an HTTP handler that authorized the caller for org A cannot touch a team of org B
-// by passing its id.
+// and authorizes `by` in that organization (authz.ts: members read, owners and admins
+// write), so a caller of org A cannot touch a team of org B by passing its id.
 import { type Kysely, sql } from "kysely";
 import { type Database, TEAM_ROLES, type TeamMembershipRow, type TeamRole, type TeamRow } from "../db/schema.ts";
 import { type AuditContext, assertAuditContext, writeAudit } from "./audit.ts";
+import { type Authority, authorize } from "./authz.ts";
 import { DomainError, withDomainErrors } from "./errors.ts";
 import { requireLiveOrganization } from "./organizations.ts";
 import { assertOneOf, assertUuid, cleanName, inTransaction } from "./support.ts";
@@ -73,11 +74,13 @@ export async function createTeam(
   db: Kysely<Database>,
   input: { orgId: string; name: string },
   ctx: AuditContext,
+  by: Authority,
 ): Promise<Team> {
   assertAuditContext(ctx);
   const orgId = assertUuid(input.orgId, "orgId");
   const name = cleanName(input.name, "name");
   return inTransaction(db, async (trx) => {
+    await authorize(trx, by, orgId, { kind: "team.write" });
     await requireLiveOrganization(trx, orgId);
     const row = await trx
       .insertInto("teams")
@@ -99,11 +102,13 @@ export async function renameTeam(
   db: Kysely<Database>,
   input: TeamRef & { name: string },
   ctx: AuditContext,
+  by: Authority,
 ): Promise<Team> {
   assertAuditContext(ctx);
   const ref = teamRefOf(input);
   const name = cleanName(input.name, "name");
   return inTransaction(db, async (trx) => {
+    await authorize(trx, by, ref.orgId, { kind: "team.write" });
     const current = await lockLiveTeam(trx, ref);
     if (current.name === name) return toTeam(current);
     const row = await trx
@@ -125,10 +130,16 @@ export async function renameTeam(
 }
 
 /** Soft delete; the team's member rows stay (and are ignored while the team is deleted). */
-export async function softDeleteTeam(db: Kysely<Database>, input: TeamRef, ctx: AuditContext): Promise<void> {
+export async function softDeleteTeam(
+  db: Kysely<Database>,
+  input: TeamRef,
+  ctx: AuditContext,
+  by: Authority,
+): Promise<void> {
   assertAuditContext(ctx);
   const ref = teamRefOf(input);
   await inTransaction(db, async (trx) => {
+    await authorize(trx, by, ref.orgId, { kind: "team.write" });
     const current = await lockLiveTeam(trx, ref);
     await trx.updateTable("teams").set({ deleted_at: sql<Date>`now()` }).where("id", "=", ref.teamId).execute();
     await writeAudit(trx, ctx, {
@@ -150,12 +161,14 @@ export async function addTeamMember(
   db: Kysely<Database>,
   input: TeamRef & { identityId: string; role: TeamRole },
   ctx: AuditContext,
+  by: Authority,
 ): Promise<TeamMember> {
   assertAuditContext(ctx);
   const ref = teamRefOf(input);
   const identityId = assertUuid(input.identityId, "identityId");
   const role = assertOneOf(input.role, TEAM_ROLES, "role");
   return inTransaction(db, async (trx) => {
+    await authorize(trx, by, ref.orgId, { kind: "team.write" });
     await lockLiveTeam(trx, ref);
     const member = await trx
       .selectFrom("memberships")
@@ -187,12 +200,14 @@ export async function setTeamRole(
   db: Kysely<Database>,
   input: TeamRef & { identityId: string; role: TeamRole },
   ctx: AuditContext,
+  by: Authority,
 ): Promise<TeamMember> {
   assertAuditContext(ctx);
   const ref = teamRefOf(input);
   const identityId = assertUuid(input.identityId, "identityId");
   const role = assertOneOf(input.role, TEAM_ROLES, "role");
   return inTransaction(db, async (trx) => {
+    await authorize(trx, by, ref.orgId, { kind: "team.write" });
     await lockLiveTeam(trx, ref);
     const current = await trx
       .selectFrom("team_memberships")
@@ -226,11 +241,13 @@ export async function removeTeamMember(
   db: Kysely<Database>,
   input: TeamRef & { identityId: string },
   ctx: AuditContext,
+  by: Authority,
 ): Promise<void> {
   assertAuditContext(ctx);
   const ref = teamRefOf(input);
   const identityId = assertUuid(input.identityId, "identityId");
   await inTransaction(db, async (trx) => {
+    await authorize(trx, by, ref.orgId, { kind: "team.write" });
     await lockLiveTeam(trx, ref);
     const removed = await trx
       .deleteFrom("team_memberships")
@@ -254,9 +271,10 @@ export interface TeamSummary extends Team {
 }
 
 /** Live teams of a live organization, by name. */
-export async function listTeams(db: Kysely<Database>, orgId: string): Promise<TeamSummary[]> {
+export async function listTeams(db: Kysely<Database>, orgId: string, by: Authority): Promise<TeamSummary[]> {
   const id = assertUuid(orgId, "orgId");
   return withDomainErrors(async () => {
+    await authorize(db, by, id, { kind: "organization.read" });
     const rows = await db
       .selectFrom("teams as t")
       .innerJoin("organizations as o", "o.id", "t.organization_id")
@@ -284,9 +302,14 @@ export interface TeamMemberDetail extends TeamMember {
 }
 
 /** Members of a live team, leads first. */
-export async function listTeamMembers(db: Kysely<Database>, input: TeamRef): Promise<TeamMemberDetail[]> {
+export async function listTeamMembers(
+  db: Kysely<Database>,
+  input: TeamRef,
+  by: Authority,
+): Promise<TeamMemberDetail[]> {
   const ref = teamRefOf(input);
   return withDomainErrors(async () => {
+    await authorize(db, by, ref.orgId, { kind: "organization.read" });
     const rows = await db
       .selectFrom("team_memberships as tm")
       .innerJoin("teams as t", "t.id", "tm.team_id")

@@ -1,7 +1,10 @@
 // API key → access token. Machines get the same kind of token as people, so a
 // guard needs one verification path. A user-owned key acts for its user within
 // its scopes (intersection of the user's role permissions and the key's scopes);
-// an organization key carries only its scopes and no person claims.
+// an organization key carries only its scopes and no person claims. Either way a
+// key a member created never does more than that member may do now: its
+// permissions are intersected, at every exchange, with the creator's current role's,
+// and it stops working when the creator leaves the organization.
 import { createHash } from "node:crypto";
 import {
   type AccessTokenClaims,
@@ -32,6 +35,9 @@ interface Cached {
   kid: string;
   keyId: string;
   gen: number;
+  /** The people whose role bounds the token (owner, creator), and the sum of their generations then. */
+  people: string[];
+  peopleGen: number;
 }
 
 export class ApiKeyExchange {
@@ -65,7 +71,8 @@ export class ApiKeyExchange {
       hit &&
       hit.reuseUntilMs > now &&
       hit.kid === this.#keys.activeKid &&
-      hit.gen === this.#bus.generation(`api_key:${hit.keyId}`)
+      hit.gen === this.#bus.generation(`api_key:${hit.keyId}`) &&
+      hit.peopleGen === this.#peopleGen(hit.people)
     ) {
       this.#metrics.tokensReused.inc();
       return { accessToken: hit.token, expiresIn: hit.exp - Math.floor(now / 1000) };
@@ -73,6 +80,10 @@ export class ApiKeyExchange {
     const key = await findApiKeyByRaw(this.#db, raw);
     if (!key) throw new ApiError(401, "unauthenticated", "unknown, revoked or expired API key");
     const gen = this.#bus.generation(`api_key:${key.id}`);
+    // A role change of the owner or the creator bumps their generation (the membership
+    // routes publish it), so the next exchange mints with their new rights.
+    const people = [...new Set([key.identityId, key.createdBy].filter((x): x is string => x !== null))];
+    const peopleGen = this.#peopleGen(people);
     const claims = await this.#claims(key, Math.floor(now / 1000));
     const signer = await this.#keys.signer();
     const token = await signer.sign(claims);
@@ -85,12 +96,21 @@ export class ApiKeyExchange {
       kid: signer.kid,
       keyId: key.id,
       gen,
+      people,
+      peopleGen,
     });
     if ((this.#touched.get(key.id) ?? 0) + TOUCH_EVERY_MS < now) {
       this.#touched.set(key.id, now);
       void touchApiKeyLastUsed(this.#db, key.id).catch(() => {});
     }
     return { accessToken: token, expiresIn: claims.exp - Math.floor(now / 1000) };
+  }
+
+  /** Generations only grow, so their sum changes whenever one of them does. */
+  #peopleGen(people: readonly string[]): number {
+    let sum = 0;
+    for (const id of people) sum += this.#bus.generation(id);
+    return sum;
   }
 
   async #claims(key: ApiKey, nowSec: number): Promise<AccessTokenClaims> {
@@ -104,8 +124,21 @@ export class ApiKeyExchange {
       aal: "aal1" as const,
       amr: ["api_key"],
     };
+    // What the creator may do now: the ceiling of the key's permissions.
+    let creator: Awaited<ReturnType<typeof loadPrincipalData>> | undefined;
+    let ceiling: (perms: string[]) => string[] = (perms) => perms;
+    if (key.createdBy) {
+      creator = await loadPrincipalData(this.#db, key.createdBy, key.organizationId);
+      if (!creator.user || !creator.active)
+        throw new ApiError(401, "unauthenticated", "this API key's creator is no longer a member of its organization");
+      const allowed = new Set(permissionsFor(creator.active.role as OrgRole, this.#cfg.permissions));
+      ceiling = (perms) => perms.filter((p) => allowed.has(p));
+    }
     if (key.identityId) {
-      const data = await loadPrincipalData(this.#db, key.identityId, key.organizationId);
+      const data =
+        creator && key.createdBy === key.identityId
+          ? creator
+          : await loadPrincipalData(this.#db, key.identityId, key.organizationId);
       // The owner left the organization (or was deleted): the key no longer works.
       if (!data.user || !data.active)
         throw new ApiError(401, "unauthenticated", "this API key's owner is no longer a member");
@@ -119,7 +152,7 @@ export class ApiKeyExchange {
           org: key.organizationId,
           plan: data.active.plan as Plan,
           role: data.active.role as OrgRole,
-          perms: key.scopes.length ? rolePerms.filter((p) => key.scopes.includes(p)) : rolePerms,
+          perms: ceiling(key.scopes.length ? rolePerms.filter((p) => key.scopes.includes(p)) : rolePerms),
         },
         { now: nowSec, lifetimeSec: this.#cfg.token.ttlSec, notAfter },
       );
@@ -132,7 +165,7 @@ export class ApiKeyExchange {
         sub: `api_key:${key.id}`,
         org: key.organizationId,
         plan: org.plan as Plan,
-        perms: [...key.scopes].sort(),
+        perms: ceiling([...new Set(key.scopes)].sort()),
       },
       { now: nowSec, lifetimeSec: this.#cfg.token.ttlSec, notAfter },
     );

@@ -8,6 +8,7 @@ import helmet from "helmet";
 import { z } from "zod";
 import type { App } from "../app.ts";
 import { createApiKey, revokeApiKey } from "../domain/api-keys.ts";
+import { OPERATOR } from "../domain/authz.ts";
 import { handleRegistrationWebhook } from "../webhooks/registration.ts";
 import { handleSessionsRevokedWebhook } from "../webhooks/sessions-revoked.ts";
 import { ApiError, errorHandler, notFound, wrap } from "./errors.ts";
@@ -126,6 +127,7 @@ export function adminApp(app: App): express.Express {
           ...(body.expires_at ? { expiresAt: new Date(body.expires_at) } : {}),
         },
         ctx(req),
+        OPERATOR,
       );
       res.setHeader("Cache-Control", "no-store");
       res.status(201).json({ api_key: out.apiKey, key: out.rawKey });
@@ -137,7 +139,7 @@ export function adminApp(app: App): express.Express {
     wrap(async (req, res) => {
       const ids = BODY.apiKeyPath.safeParse(req.params);
       if (!ids.success) throw new ApiError(400, "bad_request", "path parameters must be UUIDs");
-      await revokeApiKey(app.db, { orgId: ids.data.orgId, id: ids.data.keyId }, ctx(req));
+      await revokeApiKey(app.db, { orgId: ids.data.orgId, id: ids.data.keyId }, ctx(req), OPERATOR);
       await app.bus.publish({ t: "identity", id: `api_key:${ids.data.keyId}` });
       await app.revocation.markRevoked(`api_key:${ids.data.keyId}`);
       res.status(204).end();

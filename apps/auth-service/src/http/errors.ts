@@ -15,11 +15,13 @@ export type ErrorCode =
   | "payload_too_large"
   | "unauthenticated"
   | "forbidden"
+  | "email_unverified"
   | "origin_not_allowed"
   | "aal_required"
   | "not_found"
   | "method_not_allowed"
   | "conflict"
+  | "gone"
   | "last_owner"
   | "rate_limited"
   | "dependency_unavailable"
@@ -95,6 +97,8 @@ export function toApiError(e: unknown): ApiError {
       last_owner: [409, "last_owner"],
       invalid_input: [400, "bad_request"],
       forbidden: [403, "forbidden"],
+      email_unverified: [403, "email_unverified"],
+      gone: [410, "gone"],
     } as const;
     const [status, code] = map[e.code];
     return new ApiError(status, code, e.message);

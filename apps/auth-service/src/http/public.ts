@@ -2,8 +2,6 @@
 // signed-in users. Safe to expose to the internet.
 
 import type { IncomingMessage, RequestListener } from "node:http";
-import { authorize, type Principal as GuardPrincipal } from "@gatehouse/guard";
-import { permissionsFor } from "@gatehouse/tokens";
 import cors from "cors";
 import express, { type Request, type RequestHandler, type Router } from "express";
 import helmet from "helmet";
@@ -12,7 +10,21 @@ import type { App } from "../app.ts";
 import { ORG_ROLES, PLANS, TEAM_ROLES } from "../db/schema.ts";
 import { createApiKey, listApiKeys, revokeApiKey } from "../domain/api-keys.ts";
 import { listAudit } from "../domain/audit.ts";
-import { addMember, changeRole, listMembers, listMembershipsForUser, removeMember } from "../domain/memberships.ts";
+import { asMember, OPERATOR } from "../domain/authz.ts";
+import {
+  acceptInvitation,
+  createInvitation,
+  listInvitations,
+  looksLikeInvitationToken,
+  revokeInvitation,
+} from "../domain/invitations.ts";
+import {
+  changeRole,
+  chooseDefaultOrganization,
+  listMembers,
+  listMembershipsForUser,
+  removeMember,
+} from "../domain/memberships.ts";
 import { changePlan, onboard } from "../domain/organizations.ts";
 import {
   addTeamMember,
@@ -24,7 +36,7 @@ import {
   setTeamRole,
   softDeleteTeam,
 } from "../domain/teams.ts";
-import { findUserByEmail } from "../domain/users.ts";
+import { upsertUserFromKratos } from "../domain/users.ts";
 import type { Principal } from "../exchange/exchange.ts";
 import { JWKS_CACHE_CONTROL } from "../keys/store.ts";
 import { assertAllowedOrigin, credentialDigestOf, sessionCredential } from "./credentials.ts";
@@ -36,17 +48,26 @@ import { issueToken, staticHeaders, tokenLane } from "./token.ts";
 import { API_KEY_FIELDS, parseBody } from "./validate.ts";
 
 const uuid = z.string().uuid();
+/** Invitations one member may create per hour (per instance), on top of the per-client limit. */
+const INVITATIONS_PER_HOUR = 100;
 
 // Request bodies, built once: constructing a zod schema per request is work for nothing.
 const BODY = {
   onboarding: z.object({ name: z.string().trim().min(1).max(200), plan: z.enum(PLANS).optional() }).strict(),
-  addMember: z
-    .object({ identity_id: uuid.optional(), email: z.string().email().max(320).optional(), role: z.enum(ORG_ROLES) })
-    .strict()
-    .refine(
-      (b) => (b.identity_id === undefined) !== (b.email === undefined),
-      "send identity_id or email (one of them)",
-    ),
+  invitation: z
+    .object({
+      email: z.string().trim().email().max(320),
+      role: z.enum(ORG_ROLES),
+      expires_at: z
+        .string()
+        .datetime()
+        .refine((v) => Date.parse(v) > Date.now(), "must be in the future")
+        .optional(),
+    })
+    .strict(),
+  // The shape only; whether it names an invitation is the domain's question.
+  accept: z.object({ token: z.string().max(200).refine(looksLikeInvitationToken, "not an invitation token") }).strict(),
+  defaultOrganization: z.object({ organization_id: uuid }).strict(),
   role: z.object({ role: z.enum(ORG_ROLES) }).strict(),
   plan: z.object({ plan: z.enum(PLANS) }).strict(),
   apiKey: z.object({ ...API_KEY_FIELDS, as_user: z.boolean().default(false) }).strict(),
@@ -62,37 +83,16 @@ function signedIn(app: App, allowed: ReadonlySet<string>) {
     if (cred.kind === "cookie") assertAllowedOrigin(req, allowed);
     const { session } = await app.exchange.sessions.resolve(cred);
     const principal = await app.exchange.principal(session, orgId);
-    const email = session.identity.traits.email;
+    // Who asks, for the domain layer, which decides what they may do (domain/authz.ts).
     return {
       ...principal,
-      email,
-      // The same principal shape and authorization step as the guard the product ships.
-      guard: {
-        subject: principal.identityId,
-        sessionId: session.id,
-        email,
-        ...(principal.organizationId ? { organizationId: principal.organizationId } : {}),
-        ...(principal.plan ? { plan: principal.plan } : {}),
-        ...(principal.role ? { role: principal.role } : {}),
-        teams: principal.teams,
-        permissions: permissionsFor(principal.role, app.cfg.permissions),
-        aal: session.aal === "aal2" || session.aal === "aal3" ? "aal2" : "aal1",
-        amr: session.amr,
-        via: "session",
-        token: "",
-        expiresAt: Math.floor(session.expiresAt.getTime() / 1000),
-      },
+      email: session.identity.traits.email,
+      by: asMember(principal.identityId, app.cfg.permissions),
     };
   };
 }
 
-type Caller = Principal & { email: string; guard: GuardPrincipal };
-
-/** Role check through the guard core's authorize step (no implied role hierarchy, as there). */
-const need = (p: Caller, roles: readonly string[]) => {
-  const v = authorize(p.guard, { roles });
-  if (!v.ok) throw new ApiError(403, "forbidden", v.message);
-};
+type Caller = Principal & { email: string; by: ReturnType<typeof asMember> };
 
 export function publicRouter(
   app: App,
@@ -113,6 +113,8 @@ export function publicRouter(
     }
   };
   const ctx = (req: Request, actor: string) => ({ actor, requestId: String(req.res?.locals.requestId ?? "") });
+  // Per inviter, on top of the per-client limit: invitations are cheap to create.
+  const invitationLimiter = new RateLimiter({ windowMs: 3_600_000, max: INVITATIONS_PER_HOUR, name: "invitation" });
 
   r.get(
     "/.well-known/jwks.json",
@@ -160,35 +162,40 @@ export function publicRouter(
     }),
   );
 
+  r.post(
+    "/v1/me/default-organization",
+    wrap(async (req, res) => {
+      const body = parseBody(req, BODY.defaultOrganization);
+      const p = await me(req);
+      await chooseDefaultOrganization(
+        app.db,
+        { identityId: p.identityId, orgId: body.organization_id },
+        ctx(req, p.identityId),
+      );
+      await app.bus.publish({ t: "identity", id: p.identityId });
+      res.status(204).end();
+    }),
+  );
+
+  // --- Members (who may do what: domain/authz.ts) -------------------------------
   r.get(
     "/v1/organizations/:orgId/members",
     wrap(async (req, res) => {
       const orgId = parseParam(req.params.orgId);
-      await me(req, orgId);
-      res.json({ members: await listMembers(app.db, orgId) });
+      const p = await me(req, orgId);
+      res.json({ members: await listMembers(app.db, orgId, p.by) });
     }),
   );
 
+  // Nobody is put in an organization without consent: members join by invitation.
   r.post(
     "/v1/organizations/:orgId/members",
-    wrap(async (req, res) => {
-      const orgId = parseParam(req.params.orgId);
-      const body = parseBody(req, BODY.addMember);
-      const p = await me(req, orgId);
-      need(p, ["owner", "admin"]);
-      if (body.role === "owner") need(p, ["owner"]);
-      let identityId = body.identity_id;
-      if (body.email !== undefined) {
-        const found = await findUserByEmail(app.db, body.email);
-        if (!found)
-          throw new ApiError(404, "not_found", "nobody with that email has signed up yet; ask them to register first");
-        identityId = found.identityId;
-      }
-      const id = identityId ?? "";
-      await app.ensureUser(id);
-      const m = await addMember(app.db, { orgId, identityId: id, role: body.role }, ctx(req, p.identityId));
-      await app.bus.publish({ t: "identity", id });
-      res.status(201).json({ membership: m });
+    wrap(async () => {
+      throw new ApiError(
+        410,
+        "gone",
+        "members join by invitation: POST /v1/organizations/:orgId/invitations, then the invitee accepts",
+      );
     }),
   );
 
@@ -199,9 +206,7 @@ export function publicRouter(
       const identityId = parseParam(req.params.identityId);
       const body = parseBody(req, BODY.role);
       const p = await me(req, orgId);
-      need(p, ["owner", "admin"]);
-      if (body.role === "owner") need(p, ["owner"]);
-      const m = await changeRole(app.db, { orgId, identityId, role: body.role }, ctx(req, p.identityId));
+      const m = await changeRole(app.db, { orgId, identityId, role: body.role }, ctx(req, p.identityId), p.by);
       await app.bus.publish({ t: "identity", id: identityId });
       res.json({ membership: m });
     }),
@@ -213,10 +218,94 @@ export function publicRouter(
       const orgId = parseParam(req.params.orgId);
       const identityId = parseParam(req.params.identityId);
       const p = await me(req, orgId);
-      need(p, ["owner", "admin"]);
-      await removeMember(app.db, { orgId, identityId }, ctx(req, p.identityId));
+      await removeMember(app.db, { orgId, identityId }, ctx(req, p.identityId), p.by);
       await app.bus.publish({ t: "identity", id: identityId });
       res.status(204).end();
+    }),
+  );
+
+  // --- Invitations (owners and admins invite; the invitee accepts) ---------------
+  r.post(
+    "/v1/organizations/:orgId/invitations",
+    limitCaller,
+    wrap(async (req, res) => {
+      const orgId = parseParam(req.params.orgId);
+      const body = parseBody(req, BODY.invitation);
+      const p = await me(req, orgId);
+      invitationLimiter.take(p.identityId);
+      const out = await createInvitation(
+        app.db,
+        {
+          orgId,
+          email: body.email,
+          role: body.role,
+          ...(body.expires_at ? { expiresAt: new Date(body.expires_at) } : {}),
+        },
+        ctx(req, p.identityId),
+        p.by,
+      );
+      res.setHeader("Cache-Control", "no-store");
+      // The token is shown once, here, and never again. The answer is the same whether
+      // or not anyone has an account with that address.
+      res.status(201).json({ invitation: out.invitation, token: out.token });
+    }),
+  );
+
+  r.get(
+    "/v1/organizations/:orgId/invitations",
+    wrap(async (req, res) => {
+      const orgId = parseParam(req.params.orgId);
+      const p = await me(req, orgId);
+      const all = req.query.all === "true";
+      res.json({ invitations: await listInvitations(app.db, orgId, p.by, { all }) });
+    }),
+  );
+
+  r.delete(
+    "/v1/organizations/:orgId/invitations/:invitationId",
+    wrap(async (req, res) => {
+      const orgId = parseParam(req.params.orgId);
+      const id = parseParam(req.params.invitationId);
+      const p = await me(req, orgId);
+      await revokeInvitation(app.db, { orgId, id }, ctx(req, p.identityId), p.by);
+      res.status(204).end();
+    }),
+  );
+
+  r.post(
+    "/v1/invitations/accept",
+    limitCaller,
+    wrap(async (req, res) => {
+      const body = parseBody(req, BODY.accept);
+      const cred = sessionCredential(req, app.cfg.kratos.cookieName);
+      if (!cred)
+        throw new ApiError(401, "unauthenticated", "sign in first: no Kratos session cookie or X-Session-Token");
+      if (cred.kind === "cookie") assertAllowedOrigin(req, allowed);
+      // Straight from Kratos, not from the session cache: the address and whether it is
+      // verified must be what they are now (a cached answer may predate verification,
+      // or an address change).
+      const session = await app.kratos.whoami(cred);
+      const identity = session.identity;
+      const name = identity.traits.name;
+      await upsertUserFromKratos(
+        app.db,
+        {
+          identityId: identity.id,
+          email: identity.traits.email,
+          ...(name?.first ? { nameFirst: name.first } : {}),
+          ...(name?.last ? { nameLast: name.last } : {}),
+        },
+        { actor: "system", requestId: String(res.locals.requestId ?? "") },
+      );
+      const out = await acceptInvitation(
+        app.db,
+        body.token,
+        { identityId: identity.id, email: identity.traits.email, emailVerified: identity.emailVerified },
+        ctx(req, identity.id),
+      );
+      await app.bus.publish({ t: "identity", id: identity.id });
+      res.setHeader("Cache-Control", "no-store");
+      res.json({ membership: out.membership, organization_id: out.membership.organizationId });
     }),
   );
 
@@ -227,10 +316,10 @@ export function publicRouter(
       const orgId = parseParam(req.params.orgId);
       const body = parseBody(req, BODY.plan);
       const p = await me(req, orgId);
-      need(p, ["owner"]);
-      const org = await changePlan(app.db, orgId, body.plan, ctx(req, p.identityId));
+      const org = await changePlan(app.db, orgId, body.plan, ctx(req, p.identityId), p.by);
       // The plan is in every member's token: all of them get fresh claims.
-      for (const m of await listMembers(app.db, orgId)) await app.bus.publish({ t: "identity", id: m.identityId });
+      for (const m of await listMembers(app.db, orgId, OPERATOR))
+        await app.bus.publish({ t: "identity", id: m.identityId });
       res.json({ organization: org });
     }),
   );
@@ -240,17 +329,16 @@ export function publicRouter(
     wrap(async (req, res) => {
       const orgId = parseParam(req.params.orgId);
       const p = await me(req, orgId);
-      need(p, ["owner", "admin"]);
       const limitRaw = typeof req.query.limit === "string" ? Number(req.query.limit) : 50;
       if (!Number.isInteger(limitRaw) || limitRaw < 1 || limitRaw > 500)
         throw new ApiError(400, "bad_request", "limit: an integer from 1 to 500");
       const before = typeof req.query.before === "string" ? req.query.before : undefined;
       res.json({
-        entries: await listAudit(app.db, {
-          organizationId: orgId,
-          limit: limitRaw,
-          ...(before ? { beforeId: before } : {}),
-        }),
+        entries: await listAudit(
+          app.db,
+          { organizationId: orgId, limit: limitRaw, ...(before ? { beforeId: before } : {}) },
+          p.by,
+        ),
       });
     }),
   );
@@ -263,7 +351,6 @@ export function publicRouter(
       const orgId = parseParam(req.params.orgId);
       const body = parseBody(req, BODY.apiKey);
       const p = await me(req, orgId);
-      need(p, ["owner", "admin"]);
       const out = await createApiKey(
         app.db,
         {
@@ -274,6 +361,7 @@ export function publicRouter(
           ...(body.expires_at ? { expiresAt: new Date(body.expires_at) } : {}),
         },
         ctx(req, p.identityId),
+        p.by,
       );
       res.setHeader("Cache-Control", "no-store");
       // The raw key is shown once, here, and never again.
@@ -286,8 +374,7 @@ export function publicRouter(
     wrap(async (req, res) => {
       const orgId = parseParam(req.params.orgId);
       const p = await me(req, orgId);
-      need(p, ["owner", "admin"]);
-      res.json({ api_keys: await listApiKeys(app.db, orgId) });
+      res.json({ api_keys: await listApiKeys(app.db, orgId, p.by) });
     }),
   );
 
@@ -297,8 +384,7 @@ export function publicRouter(
       const orgId = parseParam(req.params.orgId);
       const keyId = parseParam(req.params.keyId);
       const p = await me(req, orgId);
-      need(p, ["owner", "admin"]);
-      await revokeApiKey(app.db, { orgId, id: keyId }, ctx(req, p.identityId));
+      await revokeApiKey(app.db, { orgId, id: keyId }, ctx(req, p.identityId), p.by);
       await app.bus.publish({ t: "identity", id: `api_key:${keyId}` });
       await app.revocation.markRevoked(`api_key:${keyId}`);
       res.status(204).end();
@@ -310,8 +396,8 @@ export function publicRouter(
     "/v1/organizations/:orgId/teams",
     wrap(async (req, res) => {
       const orgId = parseParam(req.params.orgId);
-      await me(req, orgId);
-      res.json({ teams: await listTeams(app.db, orgId) });
+      const p = await me(req, orgId);
+      res.json({ teams: await listTeams(app.db, orgId, p.by) });
     }),
   );
 
@@ -321,8 +407,9 @@ export function publicRouter(
       const orgId = parseParam(req.params.orgId);
       const body = parseBody(req, BODY.team);
       const p = await me(req, orgId);
-      need(p, ["owner", "admin"]);
-      res.status(201).json({ team: await createTeam(app.db, { orgId, name: body.name }, ctx(req, p.identityId)) });
+      res
+        .status(201)
+        .json({ team: await createTeam(app.db, { orgId, name: body.name }, ctx(req, p.identityId), p.by) });
     }),
   );
 
@@ -333,8 +420,7 @@ export function publicRouter(
       const teamId = parseParam(req.params.teamId);
       const body = parseBody(req, BODY.team);
       const p = await me(req, orgId);
-      need(p, ["owner", "admin"]);
-      res.json({ team: await renameTeam(app.db, { orgId, teamId, name: body.name }, ctx(req, p.identityId)) });
+      res.json({ team: await renameTeam(app.db, { orgId, teamId, name: body.name }, ctx(req, p.identityId), p.by) });
     }),
   );
 
@@ -344,9 +430,8 @@ export function publicRouter(
       const orgId = parseParam(req.params.orgId);
       const teamId = parseParam(req.params.teamId);
       const p = await me(req, orgId);
-      need(p, ["owner", "admin"]);
-      const members = await listTeamMembers(app.db, { orgId, teamId });
-      await softDeleteTeam(app.db, { orgId, teamId }, ctx(req, p.identityId));
+      const members = await listTeamMembers(app.db, { orgId, teamId }, p.by);
+      await softDeleteTeam(app.db, { orgId, teamId }, ctx(req, p.identityId), p.by);
       for (const m of members) await app.bus.publish({ t: "identity", id: m.identityId });
       res.status(204).end();
     }),
@@ -360,11 +445,12 @@ export function publicRouter(
       const identityId = parseParam(req.params.identityId);
       const body = parseBody(req, BODY.teamMember);
       const p = await me(req, orgId);
-      need(p, ["owner", "admin"]);
-      const existing = (await listTeamMembers(app.db, { orgId, teamId })).find((m) => m.identityId === identityId);
+      const existing = (await listTeamMembers(app.db, { orgId, teamId }, p.by)).find(
+        (m) => m.identityId === identityId,
+      );
       const out = existing
-        ? await setTeamRole(app.db, { orgId, teamId, identityId, role: body.role }, ctx(req, p.identityId))
-        : await addTeamMember(app.db, { orgId, teamId, identityId, role: body.role }, ctx(req, p.identityId));
+        ? await setTeamRole(app.db, { orgId, teamId, identityId, role: body.role }, ctx(req, p.identityId), p.by)
+        : await addTeamMember(app.db, { orgId, teamId, identityId, role: body.role }, ctx(req, p.identityId), p.by);
       await app.bus.publish({ t: "identity", id: identityId });
       res.status(existing ? 200 : 201).json({ member: out });
     }),
@@ -377,8 +463,7 @@ export function publicRouter(
       const teamId = parseParam(req.params.teamId);
       const identityId = parseParam(req.params.identityId);
       const p = await me(req, orgId);
-      need(p, ["owner", "admin"]);
-      await removeTeamMember(app.db, { orgId, teamId, identityId }, ctx(req, p.identityId));
+      await removeTeamMember(app.db, { orgId, teamId, identityId }, ctx(req, p.identityId), p.by);
       await app.bus.publish({ t: "identity", id: identityId });
       res.status(204).end();
     }),

@@ -8,6 +8,7 @@ import {
   revokeApiKey,
   touchApiKeyLastUsed,
 } from "../../src/domain/api-keys.ts";
+import { OPERATOR } from "../../src/domain/authz.ts";
 import { addMember, removeMember } from "../../src/domain/memberships.ts";
 import { softDeleteOrganization } from "../../src/domain/organizations.ts";
 import { auditRows, ctx, domainError, newOrg, newUser, useDb } from "./helpers.ts";
@@ -22,6 +23,7 @@ describe("API keys", () => {
       ref.db,
       { orgId, identityId: ownerId, name: "CI", scopes: ["deploy", "read:logs"] },
       c,
+      OPERATOR,
     );
     expect(rawKey).toMatch(/^sk_[A-Za-z0-9_-]{43}$/);
     expect(apiKey).toMatchObject({
@@ -53,22 +55,23 @@ describe("API keys", () => {
 
   it("finds a live key by its raw value, and not a revoked, expired or unknown one", async () => {
     const { orgId, ownerId } = await newOrg(ref.db);
-    const live = await createApiKey(ref.db, { orgId, name: "live", scopes: [] }, ctx());
+    const live = await createApiKey(ref.db, { orgId, name: "live", scopes: [] }, ctx(), OPERATOR);
     expect((await findApiKeyByRaw(ref.db, live.rawKey))?.id).toBe(live.apiKey.id);
 
-    const revoked = await createApiKey(ref.db, { orgId, name: "revoked", scopes: [] }, ctx());
+    const revoked = await createApiKey(ref.db, { orgId, name: "revoked", scopes: [] }, ctx(), OPERATOR);
     const c = ctx(ownerId);
-    const after = await revokeApiKey(ref.db, { orgId, id: revoked.apiKey.id }, c);
+    const after = await revokeApiKey(ref.db, { orgId, id: revoked.apiKey.id }, c, OPERATOR);
     expect(after.revokedAt).toBeInstanceOf(Date);
     expect(await findApiKeyByRaw(ref.db, revoked.rawKey)).toBeUndefined();
     // Revoking again changes nothing and writes no second audit row.
-    await revokeApiKey(ref.db, { orgId, id: revoked.apiKey.id }, c);
+    await revokeApiKey(ref.db, { orgId, id: revoked.apiKey.id }, c, OPERATOR);
     expect((await auditRows(ref.db, c.requestId)).map((a) => a.action)).toEqual(["api_key.revoked"]);
 
     const soon = await createApiKey(
       ref.db,
       { orgId, name: "expiring", scopes: [], expiresAt: new Date(Date.now() + 3_600_000) },
       ctx(),
+      OPERATOR,
     );
     expect(await findApiKeyByRaw(ref.db, soon.rawKey)).toBeDefined();
     await ref.db
@@ -86,22 +89,22 @@ describe("API keys", () => {
   it("a key stops working when its organization is deleted or its owner leaves", async () => {
     const { orgId } = await newOrg(ref.db);
     const userId = await newUser(ref.db);
-    await addMember(ref.db, { orgId, identityId: userId, role: "admin" }, ctx());
-    const owned = await createApiKey(ref.db, { orgId, identityId: userId, name: "mine", scopes: [] }, ctx());
-    const orgKey = await createApiKey(ref.db, { orgId, name: "shared", scopes: [] }, ctx());
+    await addMember(ref.db, { orgId, identityId: userId, role: "admin" }, ctx(), OPERATOR);
+    const owned = await createApiKey(ref.db, { orgId, identityId: userId, name: "mine", scopes: [] }, ctx(), OPERATOR);
+    const orgKey = await createApiKey(ref.db, { orgId, name: "shared", scopes: [] }, ctx(), OPERATOR);
     expect(await findApiKeyByRaw(ref.db, owned.rawKey)).toBeDefined();
-    await removeMember(ref.db, { orgId, identityId: userId }, ctx());
+    await removeMember(ref.db, { orgId, identityId: userId }, ctx(), OPERATOR);
     expect(await findApiKeyByRaw(ref.db, owned.rawKey)).toBeUndefined();
     expect(await findApiKeyByRaw(ref.db, orgKey.rawKey)).toBeDefined();
-    await softDeleteOrganization(ref.db, orgId, ctx());
+    await softDeleteOrganization(ref.db, orgId, ctx(), OPERATOR);
     expect(await findApiKeyByRaw(ref.db, orgKey.rawKey)).toBeUndefined();
   });
 
   it("lists an organization's keys without hashes, and records last use", async () => {
     const { orgId } = await newOrg(ref.db);
-    const a = await createApiKey(ref.db, { orgId, name: "a", scopes: ["x"] }, ctx());
-    const b = await createApiKey(ref.db, { orgId, name: "b", scopes: [] }, ctx());
-    const keys = await listApiKeys(ref.db, orgId);
+    const a = await createApiKey(ref.db, { orgId, name: "a", scopes: ["x"] }, ctx(), OPERATOR);
+    const b = await createApiKey(ref.db, { orgId, name: "b", scopes: [] }, ctx(), OPERATOR);
+    const keys = await listApiKeys(ref.db, orgId, OPERATOR);
     expect(keys.map((k) => k.id).sort()).toEqual([a.apiKey.id, b.apiKey.id].sort());
     for (const k of keys) expect(Object.keys(k)).not.toContain("hash");
     expect(a.apiKey.lastUsedAt).toBeNull();
@@ -113,20 +116,26 @@ describe("API keys", () => {
     const { orgId } = await newOrg(ref.db);
     const other = await newOrg(ref.db);
     const outsider = await newUser(ref.db);
-    await domainError(createApiKey(ref.db, { orgId, name: "", scopes: [] }, ctx()), "invalid_input");
-    await domainError(createApiKey(ref.db, { orgId, name: "k", scopes: ["has space"] }, ctx()), "invalid_input");
+    await domainError(createApiKey(ref.db, { orgId, name: "", scopes: [] }, ctx(), OPERATOR), "invalid_input");
     await domainError(
-      createApiKey(ref.db, { orgId, name: "k", scopes: [], expiresAt: new Date(Date.now() - 1000) }, ctx()),
+      createApiKey(ref.db, { orgId, name: "k", scopes: ["has space"] }, ctx(), OPERATOR),
       "invalid_input",
     );
     await domainError(
-      createApiKey(ref.db, { orgId, identityId: outsider, name: "k", scopes: [] }, ctx()),
+      createApiKey(ref.db, { orgId, name: "k", scopes: [], expiresAt: new Date(Date.now() - 1000) }, ctx(), OPERATOR),
       "invalid_input",
     );
-    await domainError(createApiKey(ref.db, { orgId: randomUUID(), name: "k", scopes: [] }, ctx()), "not_found");
-    const key = await createApiKey(ref.db, { orgId, name: "k", scopes: [] }, ctx());
-    await domainError(revokeApiKey(ref.db, { orgId: other.orgId, id: key.apiKey.id }, ctx()), "not_found");
-    await domainError(revokeApiKey(ref.db, { orgId, id: "nope" }, ctx()), "invalid_input");
+    await domainError(
+      createApiKey(ref.db, { orgId, identityId: outsider, name: "k", scopes: [] }, ctx(), OPERATOR),
+      "invalid_input",
+    );
+    await domainError(
+      createApiKey(ref.db, { orgId: randomUUID(), name: "k", scopes: [] }, ctx(), OPERATOR),
+      "not_found",
+    );
+    const key = await createApiKey(ref.db, { orgId, name: "k", scopes: [] }, ctx(), OPERATOR);
+    await domainError(revokeApiKey(ref.db, { orgId: other.orgId, id: key.apiKey.id }, ctx(), OPERATOR), "not_found");
+    await domainError(revokeApiKey(ref.db, { orgId, id: "nope" }, ctx(), OPERATOR), "invalid_input");
     await domainError(touchApiKeyLastUsed(ref.db, "nope"), "invalid_input");
   });
 });

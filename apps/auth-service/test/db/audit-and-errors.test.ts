@@ -4,6 +4,7 @@ import { sql } from "kysely";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createDb } from "../../src/db/index.ts";
 import { listAudit, writeAudit } from "../../src/domain/audit.ts";
+import { OPERATOR } from "../../src/domain/authz.ts";
 import { DomainError, mapPgError } from "../../src/domain/errors.ts";
 import { addMember, changeRole } from "../../src/domain/memberships.ts";
 import { changePlan, getOrganization } from "../../src/domain/organizations.ts";
@@ -16,11 +17,11 @@ describe("audit log", () => {
   it("lists an organization's audit rows newest first, with limit and keyset paging", async () => {
     const { orgId, ownerId } = await newOrg(ref.db);
     const userId = await newUser(ref.db);
-    await addMember(ref.db, { orgId, identityId: userId, role: "member" }, ctx(ownerId));
-    await changeRole(ref.db, { orgId, identityId: userId, role: "admin" }, ctx(ownerId));
-    await changePlan(ref.db, orgId, "enterprise", ctx(ownerId));
+    await addMember(ref.db, { orgId, identityId: userId, role: "member" }, ctx(ownerId), OPERATOR);
+    await changeRole(ref.db, { orgId, identityId: userId, role: "admin" }, ctx(ownerId), OPERATOR);
+    await changePlan(ref.db, orgId, "enterprise", ctx(ownerId), OPERATOR);
 
-    const all = await listAudit(ref.db, { organizationId: orgId, limit: 100 });
+    const all = await listAudit(ref.db, { organizationId: orgId, limit: 100 }, OPERATOR);
     expect(all.map((a) => a.action)).toEqual([
       "organization.plan_changed",
       "membership.role_changed",
@@ -29,12 +30,12 @@ describe("audit log", () => {
       "organization.created",
     ]);
     expect(all.every((a) => a.organizationId === orgId && typeof a.actor === "string")).toBe(true);
-    const page = await listAudit(ref.db, { organizationId: orgId, limit: 2 });
+    const page = await listAudit(ref.db, { organizationId: orgId, limit: 2 }, OPERATOR);
     expect(page.map((a) => a.id)).toEqual(all.slice(0, 2).map((a) => a.id));
-    const rest = await listAudit(ref.db, { organizationId: orgId, limit: 100, beforeId: page[1]?.id ?? "1" });
+    const rest = await listAudit(ref.db, { organizationId: orgId, limit: 100, beforeId: page[1]?.id ?? "1" }, OPERATOR);
     expect(rest.map((a) => a.id)).toEqual(all.slice(2).map((a) => a.id));
-    await domainError(listAudit(ref.db, { limit: 0 }), "invalid_input");
-    await domainError(listAudit(ref.db, { organizationId: "x", limit: 5 }), "invalid_input");
+    await domainError(listAudit(ref.db, { limit: 0 }, OPERATOR), "invalid_input");
+    await domainError(listAudit(ref.db, { organizationId: "x", limit: 5 }, OPERATOR), "invalid_input");
   });
 
   it("drops secret-looking fields and raw API keys from before/after", async () => {
@@ -49,7 +50,7 @@ describe("audit log", () => {
         after: { name: "k", hash: "abc", privateKeyEnc: "v1.a.b", nested: { password: "p", note: raw } },
       }),
     );
-    const [row] = await listAudit(ref.db, { targetType: "test", targetId, limit: 1 });
+    const [row] = await listAudit(ref.db, { targetType: "test", targetId, limit: 1 }, OPERATOR);
     expect(row?.after).toEqual({
       name: "k",
       hash: "[redacted]",
@@ -61,7 +62,7 @@ describe("audit log", () => {
 
   it("requires an actor, and rows cannot be edited afterwards", async () => {
     const { orgId } = await newOrg(ref.db);
-    await domainError(changePlan(ref.db, orgId, "starter", { actor: "" }), "invalid_input");
+    await domainError(changePlan(ref.db, orgId, "starter", { actor: "" }, OPERATOR), "invalid_input");
     expect((await getOrganization(ref.db, orgId))?.plan).toBe("pro");
     const error = await sql`update audit_log set actor = 'someone-else' where organization_id = ${orgId}`
       .execute(ref.db)

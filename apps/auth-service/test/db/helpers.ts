@@ -4,11 +4,15 @@
 import { randomBytes, randomUUID } from "node:crypto";
 import { type Kysely, sql } from "kysely";
 import { afterAll, beforeAll, inject } from "vitest";
+import { DEFAULT_PERMISSIONS } from "../../src/config.ts";
 import { createDb, type Database, migrateToLatest } from "../../src/db/index.ts";
+import type { OrgRole } from "../../src/db/schema.ts";
 import type { AuditContext } from "../../src/domain/audit.ts";
+import { type Authority, asMember, OPERATOR } from "../../src/domain/authz.ts";
 import { DomainError, type DomainErrorCode } from "../../src/domain/errors.ts";
+import { acceptInvitation, createInvitation } from "../../src/domain/invitations.ts";
 import { onboard } from "../../src/domain/organizations.ts";
-import { upsertUserFromKratos } from "../../src/domain/users.ts";
+import { getUser, upsertUserFromKratos } from "../../src/domain/users.ts";
 
 // Declared by test/global-setup.ts, which this package's tsconfig does not include.
 declare module "vitest" {
@@ -106,6 +110,19 @@ export async function newOrg(db: Kysely<Database>): Promise<{ orgId: string; own
     ctx(),
   );
   return { orgId: organization.id, ownerId };
+}
+
+/** A signed-in member acting through the organization API, with the default permission map. */
+export function member(identityId: string): Authority {
+  return asMember(identityId, DEFAULT_PERMISSIONS);
+}
+
+/** The user joins the organization the only way a person does: invited (by an operator), then accepting. */
+export async function join(db: Kysely<Database>, orgId: string, identityId: string, role: OrgRole): Promise<void> {
+  const user = await getUser(db, identityId);
+  if (!user) throw new Error("no such user");
+  const { token } = await createInvitation(db, { orgId, email: user.email, role }, ctx(), OPERATOR);
+  await acceptInvitation(db, token, { identityId, email: user.email, emailVerified: true }, ctx(identityId));
 }
 
 /** Resolves to the DomainError `promise` rejects with; fails if it rejects with anything else or resolves. */

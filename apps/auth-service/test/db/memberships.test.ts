@@ -2,6 +2,7 @@ import { randomUUID } from "node:crypto";
 import { type Kysely, sql } from "kysely";
 import { describe, expect, it } from "vitest";
 import type { Database, OrgRole } from "../../src/db/schema.ts";
+import { OPERATOR } from "../../src/domain/authz.ts";
 import { mapPgError } from "../../src/domain/errors.ts";
 import {
   addMember,
@@ -19,33 +20,33 @@ describe("memberships", () => {
   const ref = useDb();
 
   async function owners(orgId: string): Promise<string[]> {
-    return (await listMembers(ref.db, orgId)).filter((m) => m.role === "owner").map((m) => m.identityId);
+    return (await listMembers(ref.db, orgId, OPERATOR)).filter((m) => m.role === "owner").map((m) => m.identityId);
   }
 
   it("adds, changes and removes members, each with an audit row carrying actor and request id", async () => {
     const { orgId, ownerId } = await newOrg(ref.db);
     const userId = await newUser(ref.db, "bob");
     const c = ctx(ownerId);
-    const m = await addMember(ref.db, { orgId, identityId: userId, role: "member" }, c);
+    const m = await addMember(ref.db, { orgId, identityId: userId, role: "member" }, c, OPERATOR);
     expect(m).toMatchObject({ organizationId: orgId, identityId: userId, role: "member" });
-    await changeRole(ref.db, { orgId, identityId: userId, role: "admin" }, c);
-    await removeMember(ref.db, { orgId, identityId: userId }, c);
+    await changeRole(ref.db, { orgId, identityId: userId, role: "admin" }, c, OPERATOR);
+    await removeMember(ref.db, { orgId, identityId: userId }, c, OPERATOR);
     const audit = await auditRows(ref.db, c.requestId);
     expect(audit.map((a) => a.action)).toEqual(["membership.added", "membership.role_changed", "membership.removed"]);
     for (const row of audit) {
       expect(row).toMatchObject({ actor: ownerId, request_id: c.requestId, organization_id: orgId, target_id: m.id });
     }
     expect(audit[1]).toMatchObject({ before: { role: "member" }, after: { role: "admin" } });
-    expect(await listMembers(ref.db, orgId)).toHaveLength(1);
+    expect(await listMembers(ref.db, orgId, OPERATOR)).toHaveLength(1);
   });
 
   it("lists members with their email, and a user's organizations in the order they joined", async () => {
     const a = await newOrg(ref.db);
     const b = await newOrg(ref.db);
     const userId = await newUser(ref.db, "carol");
-    await addMember(ref.db, { orgId: b.orgId, identityId: userId, role: "admin" }, ctx());
-    await addMember(ref.db, { orgId: a.orgId, identityId: userId, role: "member" }, ctx());
-    const members = await listMembers(ref.db, b.orgId);
+    await addMember(ref.db, { orgId: b.orgId, identityId: userId, role: "admin" }, ctx(), OPERATOR);
+    await addMember(ref.db, { orgId: a.orgId, identityId: userId, role: "member" }, ctx(), OPERATOR);
+    const members = await listMembers(ref.db, b.orgId, OPERATOR);
     expect(members.map((m) => m.role)).toEqual(["owner", "admin"]);
     expect(members[1]?.email).toMatch(/^carol-.*@example\.test$/);
     expect(await listMembershipsForUser(ref.db, userId)).toEqual([
@@ -57,9 +58,9 @@ describe("memberships", () => {
   it("the last owner can be neither removed nor demoted, and the organization keeps its owner", async () => {
     const { orgId, ownerId } = await newOrg(ref.db);
     const c = ctx();
-    await domainError(removeMember(ref.db, { orgId, identityId: ownerId }, c), "last_owner");
+    await domainError(removeMember(ref.db, { orgId, identityId: ownerId }, c, OPERATOR), "last_owner");
     for (const role of ["admin", "member"] as OrgRole[]) {
-      await domainError(changeRole(ref.db, { orgId, identityId: ownerId, role }, c), "last_owner");
+      await domainError(changeRole(ref.db, { orgId, identityId: ownerId, role }, c, OPERATOR), "last_owner");
     }
     expect(await owners(orgId)).toEqual([ownerId]);
     // Nothing of the failed attempts was written, audit rows included.
@@ -86,22 +87,22 @@ describe("memberships", () => {
   it("with a second owner, the first can be demoted or removed", async () => {
     const { orgId, ownerId } = await newOrg(ref.db);
     const second = await newUser(ref.db);
-    await addMember(ref.db, { orgId, identityId: second, role: "owner" }, ctx());
-    await changeRole(ref.db, { orgId, identityId: ownerId, role: "admin" }, ctx());
+    await addMember(ref.db, { orgId, identityId: second, role: "owner" }, ctx(), OPERATOR);
+    await changeRole(ref.db, { orgId, identityId: ownerId, role: "admin" }, ctx(), OPERATOR);
     expect(await owners(orgId)).toEqual([second]);
-    await removeMember(ref.db, { orgId, identityId: ownerId }, ctx());
-    await domainError(removeMember(ref.db, { orgId, identityId: second }, ctx()), "last_owner");
+    await removeMember(ref.db, { orgId, identityId: ownerId }, ctx(), OPERATOR);
+    await domainError(removeMember(ref.db, { orgId, identityId: second }, ctx(), OPERATOR), "last_owner");
   });
 
   it("owners can be swapped in one transaction, demoting first", async () => {
     const { orgId, ownerId } = await newOrg(ref.db);
     const heir = await newUser(ref.db);
-    await addMember(ref.db, { orgId, identityId: heir, role: "member" }, ctx());
+    await addMember(ref.db, { orgId, identityId: heir, role: "member" }, ctx(), OPERATOR);
     const c = ctx(ownerId);
     await ref.db.transaction().execute(async (trx) => {
       // Between these two statements the organization has no owner; the check is deferred to COMMIT.
-      await changeRole(trx, { orgId, identityId: ownerId, role: "admin" }, c);
-      await changeRole(trx, { orgId, identityId: heir, role: "owner" }, c);
+      await changeRole(trx, { orgId, identityId: ownerId, role: "admin" }, c, OPERATOR);
+      await changeRole(trx, { orgId, identityId: heir, role: "owner" }, c, OPERATOR);
     });
     expect(await owners(orgId)).toEqual([heir]);
     expect((await auditRows(ref.db, c.requestId)).map((a) => a.action)).toEqual([
@@ -113,10 +114,10 @@ describe("memberships", () => {
   it("two owners removing each other at the same time cannot leave the organization ownerless", async () => {
     const { orgId, ownerId } = await newOrg(ref.db);
     const second = await newUser(ref.db);
-    await addMember(ref.db, { orgId, identityId: second, role: "owner" }, ctx());
+    await addMember(ref.db, { orgId, identityId: second, role: "owner" }, ctx(), OPERATOR);
     const results = await Promise.allSettled([
-      removeMember(ref.db, { orgId, identityId: ownerId }, ctx()),
-      removeMember(ref.db, { orgId, identityId: second }, ctx()),
+      removeMember(ref.db, { orgId, identityId: ownerId }, ctx(), OPERATOR),
+      removeMember(ref.db, { orgId, identityId: second }, ctx(), OPERATOR),
     ]);
     expect(results.filter((r) => r.status === "fulfilled")).toHaveLength(1);
     const rejected = results.find((r) => r.status === "rejected");
@@ -127,7 +128,7 @@ describe("memberships", () => {
   it("the owner check serializes racing transactions: the second remover waits and then fails", async () => {
     const { orgId, ownerId } = await newOrg(ref.db);
     const second = await newUser(ref.db);
-    await addMember(ref.db, { orgId, identityId: second, role: "owner" }, ctx());
+    await addMember(ref.db, { orgId, identityId: second, role: "owner" }, ctx(), OPERATOR);
     const removeAndCheck = (identityId: string) => async (trx: Kysely<Database>) => {
       await sql`update memberships set deleted_at = now()
                  where organization_id = ${orgId} and identity_id = ${identityId} and deleted_at is null`.execute(trx);
@@ -156,11 +157,11 @@ describe("memberships", () => {
   it("a duplicate live membership is a conflict; re-adding after removal works", async () => {
     const { orgId } = await newOrg(ref.db);
     const userId = await newUser(ref.db);
-    const first = await addMember(ref.db, { orgId, identityId: userId, role: "member" }, ctx());
-    await domainError(addMember(ref.db, { orgId, identityId: userId, role: "admin" }, ctx()), "conflict");
-    await removeMember(ref.db, { orgId, identityId: userId }, ctx());
-    await domainError(removeMember(ref.db, { orgId, identityId: userId }, ctx()), "not_found");
-    const again = await addMember(ref.db, { orgId, identityId: userId, role: "admin" }, ctx());
+    const first = await addMember(ref.db, { orgId, identityId: userId, role: "member" }, ctx(), OPERATOR);
+    await domainError(addMember(ref.db, { orgId, identityId: userId, role: "admin" }, ctx(), OPERATOR), "conflict");
+    await removeMember(ref.db, { orgId, identityId: userId }, ctx(), OPERATOR);
+    await domainError(removeMember(ref.db, { orgId, identityId: userId }, ctx(), OPERATOR), "not_found");
+    const again = await addMember(ref.db, { orgId, identityId: userId, role: "admin" }, ctx(), OPERATOR);
     expect(again.id).not.toBe(first.id);
     expect(again.role).toBe("admin");
   });
@@ -169,7 +170,7 @@ describe("memberships", () => {
     const { orgId } = await newOrg(ref.db);
     const userId = await newUser(ref.db);
     const results = await Promise.allSettled(
-      [1, 2, 3].map(() => addMember(ref.db, { orgId, identityId: userId, role: "member" }, ctx())),
+      [1, 2, 3].map(() => addMember(ref.db, { orgId, identityId: userId, role: "member" }, ctx(), OPERATOR)),
     );
     expect(results.filter((r) => r.status === "fulfilled")).toHaveLength(1);
     for (const r of results) if (r.status === "rejected") expect(r.reason).toMatchObject({ code: "conflict" });
@@ -177,36 +178,42 @@ describe("memberships", () => {
 
   it("unknown users and organizations are not_found; bad ids are invalid_input", async () => {
     const { orgId } = await newOrg(ref.db);
-    await domainError(addMember(ref.db, { orgId, identityId: randomUUID(), role: "member" }, ctx()), "not_found");
-    const userId = await newUser(ref.db);
     await domainError(
-      addMember(ref.db, { orgId: randomUUID(), identityId: userId, role: "member" }, ctx()),
+      addMember(ref.db, { orgId, identityId: randomUUID(), role: "member" }, ctx(), OPERATOR),
       "not_found",
     );
-    await domainError(addMember(ref.db, { orgId: "x", identityId: userId, role: "member" }, ctx()), "invalid_input");
+    const userId = await newUser(ref.db);
     await domainError(
-      addMember(ref.db, { orgId, identityId: userId, role: "superuser" as OrgRole }, ctx()),
+      addMember(ref.db, { orgId: randomUUID(), identityId: userId, role: "member" }, ctx(), OPERATOR),
+      "not_found",
+    );
+    await domainError(
+      addMember(ref.db, { orgId: "x", identityId: userId, role: "member" }, ctx(), OPERATOR),
       "invalid_input",
     );
-    await domainError(changeRole(ref.db, { orgId, identityId: userId, role: "admin" }, ctx()), "not_found");
-    await domainError(listMembers(ref.db, "'; drop table users; --"), "invalid_input");
+    await domainError(
+      addMember(ref.db, { orgId, identityId: userId, role: "superuser" as OrgRole }, ctx(), OPERATOR),
+      "invalid_input",
+    );
+    await domainError(changeRole(ref.db, { orgId, identityId: userId, role: "admin" }, ctx(), OPERATOR), "not_found");
+    await domainError(listMembers(ref.db, "'; drop table users; --", OPERATOR), "invalid_input");
   });
 
   it("removing a member also takes them off the organization's teams", async () => {
     const { orgId } = await newOrg(ref.db);
     const userId = await newUser(ref.db);
-    await addMember(ref.db, { orgId, identityId: userId, role: "member" }, ctx());
-    const team = await createTeam(ref.db, { orgId, name: "Ops" }, ctx());
-    await addTeamMember(ref.db, { orgId, teamId: team.id, identityId: userId, role: "lead" }, ctx());
-    expect((await listTeams(ref.db, orgId))[0]?.memberCount).toBe(1);
-    await removeMember(ref.db, { orgId, identityId: userId }, ctx());
-    expect((await listTeams(ref.db, orgId))[0]?.memberCount).toBe(0);
+    await addMember(ref.db, { orgId, identityId: userId, role: "member" }, ctx(), OPERATOR);
+    const team = await createTeam(ref.db, { orgId, name: "Ops" }, ctx(), OPERATOR);
+    await addTeamMember(ref.db, { orgId, teamId: team.id, identityId: userId, role: "lead" }, ctx(), OPERATOR);
+    expect((await listTeams(ref.db, orgId, OPERATOR))[0]?.memberCount).toBe(1);
+    await removeMember(ref.db, { orgId, identityId: userId }, ctx(), OPERATOR);
+    expect((await listTeams(ref.db, orgId, OPERATOR))[0]?.memberCount).toBe(0);
   });
 
   it("a user can belong to several organizations, owning one of them", async () => {
     const userId = await newUser(ref.db);
     const { orgId } = await newOrg(ref.db);
-    await addMember(ref.db, { orgId, identityId: userId, role: "member" }, ctx());
+    await addMember(ref.db, { orgId, identityId: userId, role: "member" }, ctx(), OPERATOR);
     const own = await onboard(ref.db, { identityId: userId, name: "Mine", plan: "starter" }, ctx());
     expect(own.created).toBe(true);
     expect((await listMembershipsForUser(ref.db, userId)).map((m) => m.role)).toEqual(["member", "owner"]);

@@ -1,8 +1,8 @@
 import { execFile } from "node:child_process";
-import { randomBytes } from "node:crypto";
+import { randomBytes, randomUUID } from "node:crypto";
 import { fileURLToPath } from "node:url";
 import { sql } from "kysely";
-import { Migrator } from "kysely/migration";
+import { Migrator, NO_MIGRATIONS } from "kysely/migration";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createDb, migrateToLatest, migrationNames } from "../../src/db/index.ts";
 import { migrations } from "../../src/db/migrations/index.ts";
@@ -12,6 +12,7 @@ const CLI = fileURLToPath(new URL("../../src/cli.ts", import.meta.url));
 const TABLES = [
   "api_keys",
   "audit_log",
+  "invitations",
   "memberships",
   "organizations",
   "signing_keys",
@@ -86,13 +87,75 @@ describe("migrations on a fresh database", () => {
     const db = createDb(scratchUrl, { max: 1 });
     try {
       const migrator = new Migrator({ db, provider: { getMigrations: async () => ({ ...migrations }) } });
-      const down = await migrator.migrateDown();
+      const down = await migrator.migrateTo(NO_MIGRATIONS);
       expect(down.error).toBeUndefined();
       const left = await sql<{ n: number }>`
         select count(*)::int as n from information_schema.tables where table_schema = 'public' and table_name = any(${TABLES})
       `.execute(db);
       expect(left.rows[0]?.n).toBe(0);
       expect(await migrateToLatest(db)).toEqual({ applied: migrationNames() });
+    } finally {
+      await db.destroy();
+    }
+  });
+
+  it("0002 marks how existing memberships came about and who created existing API keys", async () => {
+    await sql.raw(`drop database ${name} with (force)`).execute(ref.db);
+    await sql.raw(`create database ${name}`).execute(ref.db);
+    const db = createDb(scratchUrl, { max: 1 });
+    try {
+      const migrator = new Migrator({ db, provider: { getMigrations: async () => ({ ...migrations }) } });
+      expect((await migrator.migrateTo("0001_initial")).error).toBeUndefined();
+      const [creator, victim, joiner] = [randomUUID(), randomUUID(), randomUUID()];
+      const org = randomUUID();
+      // As 0001-era code wrote them: onboarding (organization and owner in one transaction),
+      // an admin adding someone, and someone whose own request added them.
+      await sql`insert into users (identity_id, email) values (${creator}, 'c@x.test'), (${victim}, 'v@x.test'), (${joiner}, 'j@x.test')`.execute(
+        db,
+      );
+      await db.transaction().execute(async (trx) => {
+        await sql`insert into organizations (id, name, plan) values (${org}, 'Old', 'pro')`.execute(trx);
+        await sql`insert into memberships (organization_id, identity_id, role) values (${org}, ${creator}, 'owner')`.execute(
+          trx,
+        );
+      });
+      const added = await sql<{ id: string }>`
+        insert into memberships (organization_id, identity_id, role) values (${org}, ${victim}, 'admin') returning id`.execute(
+        db,
+      );
+      const self = await sql<{ id: string }>`
+        insert into memberships (organization_id, identity_id, role) values (${org}, ${joiner}, 'member') returning id`.execute(
+        db,
+      );
+      const key = await sql<{ id: string }>`
+        insert into api_keys (organization_id, name, prefix, hash, scopes)
+        values (${org}, 'old', 'sk_old', ${"a".repeat(64)}, '{org:delete}') returning id`.execute(db);
+      const opKey = await sql<{ id: string }>`
+        insert into api_keys (organization_id, name, prefix, hash, scopes)
+        values (${org}, 'op', 'sk_op', ${"b".repeat(64)}, '{}') returning id`.execute(db);
+      await sql`insert into audit_log (actor, action, target_type, target_id, organization_id) values
+        (${creator}, 'membership.added', 'membership', ${added.rows[0]?.id}, ${org}),
+        (${joiner}, 'membership.added', 'membership', ${self.rows[0]?.id}, ${org}),
+        (${victim}, 'api_key.created', 'api_key', ${key.rows[0]?.id}, ${org}),
+        ('operator', 'api_key.created', 'api_key', ${opKey.rows[0]?.id}, ${org})`.execute(db);
+
+      expect(await migrateToLatest(db)).toEqual({ applied: ["0002_invitations"] });
+      const ms = await sql<{ identity_id: string; joined_via: string }>`
+        select identity_id, joined_via from memberships where organization_id = ${org}`.execute(db);
+      expect(Object.fromEntries(ms.rows.map((r) => [r.identity_id, r.joined_via]))).toEqual({
+        [creator]: "onboarding",
+        [victim]: "direct",
+        [joiner]: "onboarding",
+      });
+      const keys = await sql<{ name: string; created_by: string | null }>`
+        select name, created_by from api_keys where organization_id = ${org} order by name`.execute(db);
+      expect(keys.rows).toEqual([
+        { name: "old", created_by: victim },
+        { name: "op", created_by: null },
+      ]);
+      const defaults = await sql<{ n: number }>`
+        select count(*)::int as n from users where default_organization_id is not null`.execute(db);
+      expect(defaults.rows[0]?.n).toBe(0);
     } finally {
       await db.destroy();
     }

@@ -1,6 +1,7 @@
 import { randomUUID } from "node:crypto";
 import { describe, expect, it } from "vitest";
 import type { Plan } from "../../src/db/schema.ts";
+import { OPERATOR } from "../../src/domain/authz.ts";
 import { listMembers, listMembershipsForUser } from "../../src/domain/memberships.ts";
 import { changePlan, getOrganization, onboard, softDeleteOrganization } from "../../src/domain/organizations.ts";
 import { inTransaction } from "../../src/domain/support.ts";
@@ -15,7 +16,7 @@ describe("organizations", () => {
     const out = await onboard(ref.db, { identityId, name: "  Acme  ", plan: "starter" }, c);
     expect(out.created).toBe(true);
     expect(out.organization).toMatchObject({ name: "Acme", plan: "starter", deletedAt: null });
-    expect(await listMembers(ref.db, out.organization.id)).toEqual([
+    expect(await listMembers(ref.db, out.organization.id, OPERATOR)).toEqual([
       expect.objectContaining({ identityId, role: "owner" }),
     ]);
     const audit = await auditRows(ref.db, c.requestId);
@@ -66,7 +67,7 @@ describe("organizations", () => {
   it("changes the plan and audits before/after", async () => {
     const { orgId, ownerId } = await newOrg(ref.db);
     const c = ctx(ownerId);
-    const org = await changePlan(ref.db, orgId, "enterprise", c);
+    const org = await changePlan(ref.db, orgId, "enterprise", c, OPERATOR);
     expect(org.plan).toBe("enterprise");
     expect((await getOrganization(ref.db, orgId))?.plan).toBe("enterprise");
     const audit = await auditRows(ref.db, c.requestId);
@@ -77,20 +78,20 @@ describe("organizations", () => {
       before: { plan: "pro" },
       after: { plan: "enterprise" },
     });
-    await domainError(changePlan(ref.db, orgId, "platinum" as Plan, ctx()), "invalid_input");
-    await domainError(changePlan(ref.db, randomUUID(), "pro", ctx()), "not_found");
-    await domainError(changePlan(ref.db, "123", "pro", ctx()), "invalid_input");
+    await domainError(changePlan(ref.db, orgId, "platinum" as Plan, ctx(), OPERATOR), "invalid_input");
+    await domainError(changePlan(ref.db, randomUUID(), "pro", ctx(), OPERATOR), "not_found");
+    await domainError(changePlan(ref.db, "123", "pro", ctx(), OPERATOR), "invalid_input");
   });
 
   it("a soft-deleted organization disappears from reads, and onboarding then makes a new one", async () => {
     const { orgId, ownerId } = await newOrg(ref.db);
     const c = ctx(ownerId);
-    await softDeleteOrganization(ref.db, orgId, c);
+    await softDeleteOrganization(ref.db, orgId, c, OPERATOR);
     expect(await getOrganization(ref.db, orgId)).toBeUndefined();
     expect((await getOrganization(ref.db, orgId, { includeDeleted: true }))?.deletedAt).toBeInstanceOf(Date);
     expect(await listMembershipsForUser(ref.db, ownerId)).toEqual([]);
     expect((await auditRows(ref.db, c.requestId)).map((a) => a.action)).toEqual(["organization.deleted"]);
-    await domainError(softDeleteOrganization(ref.db, orgId, ctx()), "not_found");
+    await domainError(softDeleteOrganization(ref.db, orgId, ctx(), OPERATOR), "not_found");
     const again = await onboard(ref.db, { identityId: ownerId, name: "Phoenix", plan: "pro" }, ctx());
     expect(again.created).toBe(true);
     expect(again.organization.id).not.toBe(orgId);

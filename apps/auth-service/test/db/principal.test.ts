@@ -3,12 +3,14 @@ import { Kysely, PostgresDialect } from "kysely";
 import pg from "pg";
 import { describe, expect, it } from "vitest";
 import type { Database } from "../../src/db/schema.ts";
-import { addMember } from "../../src/domain/memberships.ts";
-import { softDeleteOrganization } from "../../src/domain/organizations.ts";
+import { OPERATOR } from "../../src/domain/authz.ts";
+import { createInvitation } from "../../src/domain/invitations.ts";
+import { addMember, chooseDefaultOrganization, removeMember } from "../../src/domain/memberships.ts";
+import { onboard, softDeleteOrganization } from "../../src/domain/organizations.ts";
 import { loadPrincipalData } from "../../src/domain/principal.ts";
 import { addTeamMember, createTeam, softDeleteTeam } from "../../src/domain/teams.ts";
-import { softDeleteUser } from "../../src/domain/users.ts";
-import { ctx, databaseUrl, domainError, newOrg, newUser, useDb } from "./helpers.ts";
+import { getUser, softDeleteUser } from "../../src/domain/users.ts";
+import { ctx, databaseUrl, domainError, join, member, newOrg, newUser, useDb } from "./helpers.ts";
 
 describe("loadPrincipalData", () => {
   const ref = useDb();
@@ -19,17 +21,27 @@ describe("loadPrincipalData", () => {
     const second = await newOrg(ref.db);
     const stranger = await newOrg(ref.db);
     const userId = await newUser(ref.db, "principal");
-    await addMember(ref.db, { orgId: first.orgId, identityId: userId, role: "member" }, ctx());
-    await addMember(ref.db, { orgId: second.orgId, identityId: userId, role: "admin" }, ctx());
-    const lead = await createTeam(ref.db, { orgId: second.orgId, name: "Leads" }, ctx());
-    const gone = await createTeam(ref.db, { orgId: second.orgId, name: "Gone" }, ctx());
-    await addTeamMember(ref.db, { orgId: second.orgId, teamId: lead.id, identityId: userId, role: "lead" }, ctx());
-    await addTeamMember(ref.db, { orgId: second.orgId, teamId: gone.id, identityId: userId, role: "member" }, ctx());
-    await softDeleteTeam(ref.db, { orgId: second.orgId, teamId: gone.id }, ctx());
+    await join(ref.db, first.orgId, userId, "member");
+    await join(ref.db, second.orgId, userId, "admin");
+    const lead = await createTeam(ref.db, { orgId: second.orgId, name: "Leads" }, ctx(), OPERATOR);
+    const gone = await createTeam(ref.db, { orgId: second.orgId, name: "Gone" }, ctx(), OPERATOR);
+    await addTeamMember(
+      ref.db,
+      { orgId: second.orgId, teamId: lead.id, identityId: userId, role: "lead" },
+      ctx(),
+      OPERATOR,
+    );
+    await addTeamMember(
+      ref.db,
+      { orgId: second.orgId, teamId: gone.id, identityId: userId, role: "member" },
+      ctx(),
+      OPERATOR,
+    );
+    await softDeleteTeam(ref.db, { orgId: second.orgId, teamId: gone.id }, ctx(), OPERATOR);
     return { userId, first: first.orgId, second: second.orgId, stranger: stranger.orgId, leadTeam: lead.id };
   }
 
-  it("defaults to the first membership by creation time", async () => {
+  it("defaults to the organization the user last joined themselves (accepting an invitation)", async () => {
     const f = await fixture();
     const data = await loadPrincipalData(ref.db, f.userId);
     expect(data.user).toMatchObject({ identityId: f.userId, signupTier: null });
@@ -38,7 +50,50 @@ describe("loadPrincipalData", () => {
       { organizationId: f.first, plan: "pro", role: "member" },
       { organizationId: f.second, plan: "pro", role: "admin" },
     ]);
-    expect(data.active).toEqual({ organizationId: f.first, plan: "pro", role: "member", teams: [] });
+    expect(data.active).toEqual({
+      organizationId: f.second,
+      plan: "pro",
+      role: "admin",
+      teams: [{ id: f.leadTeam, role: "lead" }],
+    });
+  });
+
+  it("never defaults to an organization the user did not join themselves, even after they create their own", async () => {
+    const victim = await newUser(ref.db, "victim");
+    const attacker = await newOrg(ref.db);
+    // Put there directly (how the old POST …/members worked; now an operator's tool only).
+    await addMember(ref.db, { orgId: attacker.orgId, identityId: victim, role: "admin" }, ctx(), OPERATOR);
+    let data = await loadPrincipalData(ref.db, victim);
+    expect(data.memberships.map((m) => m.organizationId)).toEqual([attacker.orgId]);
+    expect(data).not.toHaveProperty("active");
+    const own = await onboard(ref.db, { identityId: victim, name: "Mine", plan: "starter" }, ctx(victim));
+    expect(own.created).toBe(true);
+    data = await loadPrincipalData(ref.db, victim);
+    expect(data.active?.organizationId).toBe(own.organization.id);
+    // Asked for by name, the membership still works (the user may use it, or leave it).
+    expect((await loadPrincipalData(ref.db, victim, attacker.orgId)).active?.role).toBe("admin");
+    // Choosing it is joining it: then it is the default.
+    await chooseDefaultOrganization(ref.db, { identityId: victim, orgId: attacker.orgId }, ctx(victim));
+    expect((await loadPrincipalData(ref.db, victim)).active?.organizationId).toBe(attacker.orgId);
+    // Only among the user's own memberships.
+    const elsewhere = await newOrg(ref.db);
+    await domainError(
+      chooseDefaultOrganization(ref.db, { identityId: victim, orgId: elsewhere.orgId }, ctx()),
+      "not_found",
+    );
+  });
+
+  it("an invitation not accepted changes nothing; leaving the default falls back to the oldest own membership", async () => {
+    const userId = await newUser(ref.db, "chooser");
+    const mine = await onboard(ref.db, { identityId: userId, name: "Mine", plan: "starter" }, ctx(userId));
+    const other = await newOrg(ref.db);
+    const user = await getUser(ref.db, userId);
+    await createInvitation(ref.db, { orgId: other.orgId, email: user?.email ?? "", role: "owner" }, ctx(), OPERATOR);
+    expect((await loadPrincipalData(ref.db, userId)).active?.organizationId).toBe(mine.organization.id);
+    await join(ref.db, other.orgId, userId, "member");
+    expect((await loadPrincipalData(ref.db, userId)).active?.organizationId).toBe(other.orgId);
+    await removeMember(ref.db, { orgId: other.orgId, identityId: userId }, ctx(), member(userId));
+    expect((await loadPrincipalData(ref.db, userId)).active?.organizationId).toBe(mine.organization.id);
   });
 
   it("uses the organization asked for, with the user's live teams in it", async () => {
@@ -63,10 +118,14 @@ describe("loadPrincipalData", () => {
 
   it("drops deleted organizations, and fails closed for unknown or deleted users", async () => {
     const f = await fixture();
-    await softDeleteOrganization(ref.db, f.first, ctx());
+    await softDeleteOrganization(ref.db, f.first, ctx(), OPERATOR);
     const data = await loadPrincipalData(ref.db, f.userId);
     expect(data.memberships.map((m) => m.organizationId)).toEqual([f.second]);
     expect(data.active?.organizationId).toBe(f.second);
+    // Deleting the default organization falls back to the next one the user joined.
+    const g = await fixture();
+    await softDeleteOrganization(ref.db, g.second, ctx(), OPERATOR);
+    expect((await loadPrincipalData(ref.db, g.userId)).active?.organizationId).toBe(g.first);
     expect((await loadPrincipalData(ref.db, f.userId, f.first)).active).toBeUndefined();
 
     expect(await loadPrincipalData(ref.db, randomUUID())).toEqual({ user: undefined, memberships: [] });

@@ -3,9 +3,11 @@
 // session (never a service credential), so the auth-service and the example API
 // decide what the user may do; a refusal comes back as a sentence for the UI.
 import { revalidatePath } from "next/cache";
+import { cookies } from "next/headers";
 import { redirect } from "next/navigation";
 import { type ApiResult, authApi, explain, gatewayApi } from "../../lib/api.ts";
-import { isPlan } from "../../lib/config.ts";
+import { isPlan, webConfig } from "../../lib/config.ts";
+import { INVITATION_COOKIE, INVITATION_COOKIE_PATH, INVITATION_TOKEN, invitationLink } from "../../lib/invitation.ts";
 import { getViewer, ServiceUnavailable, type Viewer } from "../../lib/session.ts";
 
 export interface FormState {
@@ -17,6 +19,10 @@ export interface FormState {
   values?: Record<string, string>;
   /** Bumped on success so a form can reset itself. */
   seq?: number;
+  /** An invitation link, shown once after the invitation is created. */
+  link?: string;
+  /** The next step the user should take after a refusal (accepting an invitation). */
+  next?: "verify" | "sign_out";
 }
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
@@ -102,7 +108,7 @@ function orgOf(v: Viewer): string | undefined {
   return v.claims.org;
 }
 
-export async function addMember(_prev: FormState, form: FormData): Promise<FormState> {
+export async function inviteMember(_prev: FormState, form: FormData): Promise<FormState> {
   const email = field(form, "email").toLowerCase();
   const role = field(form, "role");
   const fields: Record<string, string> = {};
@@ -115,19 +121,77 @@ export async function addMember(_prev: FormState, form: FormData): Promise<FormS
   if (!isViewer(v)) return { ...v, values };
   const org = orgOf(v);
   if (!org) return { ok: false, message: "Create your organization first.", values };
-  const r = await authApi(`/v1/organizations/${org}/members`, v.cookie, { json: { email, role } });
+  const r = await authApi<{ token: string }>(`/v1/organizations/${org}/invitations`, v.cookie, {
+    json: { email, role },
+  });
+  if (!r.ok || !r.data?.token) return { ...failure(r, "invite members"), values };
+  revalidatePath("/team");
+  return {
+    ok: true,
+    message: `Invitation for ${email} as ${role} created. Copy the link and send it to them: it is shown only this once and works for 7 days.`,
+    link: invitationLink(webConfig().webUrl, r.data.token),
+    seq: Date.now(),
+  };
+}
+
+export async function revokeInvitation(_prev: FormState, form: FormData): Promise<FormState> {
+  const id = field(form, "invitationId");
+  if (!UUID.test(id)) return { ok: false, message: "That invitation does not exist." };
+  const v = await viewerOrLogin("/team");
+  if (!isViewer(v)) return v;
+  const org = orgOf(v);
+  if (!org) return { ok: false, message: "Create your organization first." };
+  const r = await authApi(`/v1/organizations/${org}/invitations/${id}`, v.cookie, { method: "DELETE" });
+  if (!r.ok) return failure(r, "revoke invitations");
+  revalidatePath("/team");
+  return { ok: true, message: "Invitation revoked." };
+}
+
+// --- invitations, as the invitee ------------------------------------------------
+
+export async function acceptInvitation(_prev: FormState, _form: FormData): Promise<FormState> {
+  const jar = await cookies();
+  const token = jar.get(INVITATION_COOKIE)?.value ?? "";
+  if (!INVITATION_TOKEN.test(token)) {
+    return { ok: false, message: "There is no invitation to accept here. Open the link you were sent again." };
+  }
+  const v = await viewerOrLogin("/invitations/accept");
+  if (!isViewer(v)) return v;
+  const r = await authApi<{ organization_id: string }>("/v1/invitations/accept", v.cookie, { json: { token } });
   if (!r.ok) {
-    if (r.status === 404) {
+    const done = r.status === 404 || r.status === 410 || r.status === 409;
+    if (done) jar.delete({ name: INVITATION_COOKIE, path: INVITATION_COOKIE_PATH });
+    if (r.error?.code === "email_unverified") {
       return {
         ok: false,
-        fields: { email: "Nobody has signed up with this email yet. Ask them to create an account first." },
-        values,
+        next: "verify",
+        message: "Verify your email address first (we sent you a code when you signed up), then accept again.",
       };
     }
-    return { ...failure(r, "add members"), values };
+    if (r.status === 403) {
+      return {
+        ok: false,
+        next: "sign_out",
+        message: `This invitation was sent to another email address than ${v.claims.email ?? "yours"}. Sign out and sign in (or sign up) with the address it was sent to.`,
+      };
+    }
+    if (r.status === 404) return { ok: false, message: "This invitation link is not valid. Ask for a new one." };
+    return failure(r, "accept this invitation");
   }
-  revalidatePath("/team");
-  return { ok: true, message: `${email} was added as ${role}.`, seq: Date.now() };
+  jar.delete({ name: INVITATION_COOKIE, path: INVITATION_COOKIE_PATH });
+  redirect("/dashboard");
+}
+
+// --- the organization my tokens default to ----------------------------------
+
+export async function openOrganization(_prev: FormState, form: FormData): Promise<FormState> {
+  const id = field(form, "organizationId");
+  if (!UUID.test(id)) return { ok: false, message: "That organization does not exist." };
+  const v = await viewerOrLogin("/onboard");
+  if (!isViewer(v)) return v;
+  const r = await authApi("/v1/me/default-organization", v.cookie, { json: { organization_id: id } });
+  if (!r.ok) return failure(r, "open that organization");
+  redirect("/dashboard");
 }
 
 export async function changeRole(_prev: FormState, form: FormData): Promise<FormState> {

@@ -2,7 +2,9 @@
 // refuses to run them out of order); add new files here as 0002_..., 0003_....
 import type { Migration } from "kysely/migration";
 import * as m0001 from "./0001_initial.ts";
+import * as m0002 from "./0002_invitations.ts";
 
 export const migrations: Readonly<Record<string, Migration>> = {
   "0001_initial": m0001,
+  "0002_invitations": m0002,
 };

@@ -2,8 +2,9 @@ import type { Metadata } from "next";
 import { cookies } from "next/headers";
 import { redirect } from "next/navigation";
 import { AppShell } from "../../../components/app-shell.tsx";
-import { OnboardForm } from "../../../components/forms.tsx";
+import { OnboardForm, OpenOrganizationButton } from "../../../components/forms.tsx";
 import { Unavailable } from "../../../components/unavailable.tsx";
+import { authApi, type Organization } from "../../../lib/api.ts";
 import { isPlan } from "../../../lib/config.ts";
 import type { SearchParams } from "../../../lib/flow-page.ts";
 import { param } from "../../../lib/kratos.ts";
@@ -23,6 +24,10 @@ export default async function OnboardPage({ searchParams }: { searchParams: Sear
   const fromCookie = (await cookies()).get("gh_signup_tier")?.value;
   const plan = isPlan(fromUrl) ? fromUrl : isPlan(fromCookie) ? fromCookie : "starter";
   const first = viewer.claims.name?.first;
+  // Memberships the user did not make their default (someone else put them there, before
+  // invitations): never opened for them, but theirs to open.
+  const orgs = (await authApi<{ organizations: Organization[] }>("/v1/organizations", viewer.cookie)).data;
+  const existing = orgs?.organizations ?? [];
   return (
     <AppShell who={viewer.claims.email ?? ""}>
       <div className="auth-card" style={{ margin: "0 auto" }}>
@@ -31,6 +36,19 @@ export default async function OnboardPage({ searchParams }: { searchParams: Sear
           <p className="muted">Create your organization to get started. You will be its owner.</p>
           <OnboardForm defaultPlan={plan} defaultName={first ? `${first}'s team` : ""} />
         </div>
+        {existing.length > 0 ? (
+          <div className="card" data-testid="existing-organizations">
+            <h2>Or open an organization you belong to</h2>
+            <ul>
+              {existing.map((o) => (
+                <li key={o.organizationId}>
+                  {o.name} <span className={`badge badge-${o.role}`}>{o.role}</span>{" "}
+                  <OpenOrganizationButton id={o.organizationId} name={o.name} />
+                </li>
+              ))}
+            </ul>
+          </div>
+        ) : null}
       </div>
     </AppShell>
   );

@@ -1,8 +1,8 @@
 import type { Metadata } from "next";
 import { AppShell } from "../../../components/app-shell.tsx";
-import { AddMemberForm, MemberControls } from "../../../components/forms.tsx";
+import { InviteForm, MemberControls, RevokeInvitationButton } from "../../../components/forms.tsx";
 import { Unavailable } from "../../../components/unavailable.tsx";
-import { authApi, explain, type Member, type Organization } from "../../../lib/api.ts";
+import { authApi, explain, type Invitation, type Member, type Organization } from "../../../lib/api.ts";
 import { pageViewer } from "../../../lib/viewer-page.ts";
 
 export const dynamic = "force-dynamic";
@@ -17,13 +17,17 @@ export default async function TeamPage() {
   if (viewer === "unavailable") return <Unavailable current="/team" />;
   const c = viewer.claims;
   const org = c.org as string;
-  const [members, orgs] = await Promise.all([
-    authApi<{ members: Member[] }>(`/v1/organizations/${org}/members`, viewer.cookie),
-    authApi<{ organizations: Organization[] }>("/v1/organizations", viewer.cookie),
-  ]);
-  const orgName = orgs.data?.organizations.find((o) => o.organizationId === org)?.name ?? "Your organization";
   const canManage = c.role === "owner" || c.role === "admin";
   const canGrantOwner = c.role === "owner";
+  const [members, orgs, invitations] = await Promise.all([
+    authApi<{ members: Member[] }>(`/v1/organizations/${org}/members`, viewer.cookie),
+    authApi<{ organizations: Organization[] }>("/v1/organizations", viewer.cookie),
+    canManage
+      ? authApi<{ invitations: Invitation[] }>(`/v1/organizations/${org}/invitations`, viewer.cookie)
+      : Promise.resolve(undefined),
+  ]);
+  const orgName = orgs.data?.organizations.find((o) => o.organizationId === org)?.name ?? "Your organization";
+  const pending = invitations?.data?.invitations ?? [];
   return (
     <AppShell current="/team" who={c.email ?? ""}>
       <div className="page-head">
@@ -36,9 +40,40 @@ export default async function TeamPage() {
       </div>
 
       {canManage ? (
-        <section className="card" aria-labelledby="add-title">
-          <h2 id="add-title">Add a member</h2>
-          <AddMemberForm canGrantOwner={canGrantOwner} />
+        <section className="card" aria-labelledby="invite-title">
+          <h2 id="invite-title">Invite a member</h2>
+          <InviteForm canGrantOwner={canGrantOwner} />
+          {pending.length > 0 ? (
+            <table data-testid="invitations">
+              <caption className="sr-only">Pending invitations</caption>
+              <thead>
+                <tr>
+                  <th scope="col">Invited</th>
+                  <th scope="col">Role</th>
+                  <th scope="col">Expires</th>
+                  <th scope="col">
+                    <span className="sr-only">Actions</span>
+                  </th>
+                </tr>
+              </thead>
+              <tbody>
+                {pending.map((i) => (
+                  <tr key={i.id} data-invitation={i.email}>
+                    <td>{i.email}</td>
+                    <td>
+                      <span className={`badge badge-${i.role}`}>{i.role}</span>
+                    </td>
+                    <td className="muted">{new Date(i.expiresAt).toLocaleDateString("en")}</td>
+                    <td>
+                      {canGrantOwner || i.role !== "owner" ? (
+                        <RevokeInvitationButton id={i.id} email={i.email} />
+                      ) : null}
+                    </td>
+                  </tr>
+                ))}
+              </tbody>
+            </table>
+          ) : null}
         </section>
       ) : (
         <p className="message banner" role="status" data-testid="read-only">
@@ -76,7 +111,7 @@ export default async function TeamPage() {
                   </td>
                   {canManage ? (
                     <td>
-                      {m.identityId === c.sub ? null : (
+                      {m.identityId === c.sub || (m.role === "owner" && !canGrantOwner) ? null : (
                         <MemberControls
                           identityId={m.identityId}
                           email={m.email}
