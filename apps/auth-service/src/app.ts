@@ -9,6 +9,7 @@ import { InvalidationBus } from "./cache/bus.ts";
 import type { AuthConfig } from "./config.ts";
 import { createDb, migrateToLatest } from "./db/index.ts";
 import type { Database } from "./db/schema.ts";
+import { onCommit } from "./domain/support.ts";
 import { getUser, upsertUserFromKratos } from "./domain/users.ts";
 import { ApiKeyExchange } from "./exchange/api-keys.ts";
 import { TokenExchange } from "./exchange/exchange.ts";
@@ -16,6 +17,7 @@ import { SessionResolver } from "./exchange/sessions.ts";
 import { ApiError } from "./http/errors.ts";
 import { KeyStore } from "./keys/store.ts";
 import { Metrics } from "./ops/metrics.ts";
+import { OutboxRelay } from "./outbox/relay.ts";
 import { Revocation } from "./revocation/revocation.ts";
 
 export const LEEWAY_SEC = 30;
@@ -132,6 +134,15 @@ export async function createApp(cfg: AuthConfig, log: Logger = createLogger(cfg)
     tokenTtlSec: cfg.token.ttlSec,
     leewaySec: LEEWAY_SEC,
   });
+  const outbox = new OutboxRelay({
+    db,
+    bus,
+    revoke: (sid, until) => sessions.forgetSession(sid, until),
+    rememberMs: (cfg.token.ttlSec + LEEWAY_SEC) * 1000,
+    log,
+  });
+  onCommit(db, () => outbox.flush());
+  outbox.start();
 
   return {
     cfg,
@@ -185,6 +196,7 @@ export async function createApp(cfg: AuthConfig, log: Logger = createLogger(cfg)
       return { postgres, redis: redisOk, kratos: kratosOk };
     },
     async close() {
+      outbox.stop();
       await Promise.allSettled([db.destroy(), redis.quit(), redisSub.quit(), kratos.close()]);
     },
   };

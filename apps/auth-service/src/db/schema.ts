@@ -157,6 +157,15 @@ export interface AuditLogTable {
   request_id: string | null;
 }
 
+export interface OutboxTable {
+  /** bigserial, as a string (see AuditLogTable.id). */
+  id: ColumnType<string, never, never>;
+  created_at: AutoTimestamp;
+  topic: "invalidation";
+  payload: ColumnType<JsonObject, string, string>;
+  published_at: ColumnType<Date | null, never, Date | null>;
+}
+
 export interface Database {
   organizations: OrganizationsTable;
   users: UsersTable;
@@ -167,6 +176,7 @@ export interface Database {
   invitations: InvitationsTable;
   signing_keys: SigningKeysTable;
   audit_log: AuditLogTable;
+  outbox: OutboxTable;
 }
 
 export type OrganizationRow = Selectable<OrganizationsTable>;

@@ -1,5 +1,6 @@
 import type { Kysely, Transaction } from "kysely";
 import type { AuditLogRow, Database, JsonObject, JsonValue } from "../db/schema.ts";
+import { affectedBy } from "./affected.ts";
 import { type Authority, authorize } from "./authz.ts";
 import { DomainError, withDomainErrors } from "./errors.ts";
 import { assertUuid } from "./support.ts";
@@ -68,11 +69,19 @@ export function assertAuditContext(ctx: AuditContext): void {
 }
 
 /**
- * Appends one audit row. Takes a Transaction so the row commits or rolls back with
- * the change it describes; for a standalone event, wrap it in `db.transaction()`.
+ * Appends one audit row, and the change's announcement (which tokens it makes stale,
+ * see affected.ts) to the outbox. Takes a Transaction so both commit or roll back with
+ * the change they describe; for a standalone event, wrap it in `db.transaction()`.
  */
 export async function writeAudit(trx: Transaction<Database>, ctx: AuditContext, event: AuditEvent): Promise<void> {
   assertAuditContext(ctx);
+  const affected = await affectedBy(trx, event);
+  if (affected.identities.length > 0 || affected.revoked.length > 0) {
+    await trx
+      .insertInto("outbox")
+      .values({ topic: "invalidation", payload: JSON.stringify({ action: event.action, ...affected }) })
+      .execute();
+  }
   await trx
     .insertInto("audit_log")
     .values({

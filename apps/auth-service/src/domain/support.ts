@@ -11,8 +11,24 @@ import { DomainError, withDomainErrors } from "./errors.ts";
  * Postgres constraint errors come out as DomainErrors (including those raised at
  * COMMIT by deferred triggers, which is why the mapping wraps the whole transaction).
  */
-export function inTransaction<T>(db: Kysely<Database>, fn: (trx: Transaction<Database>) => Promise<T>): Promise<T> {
-  return withDomainErrors(() => (db instanceof Transaction ? fn(db) : db.transaction().execute(fn)));
+export async function inTransaction<T>(
+  db: Kysely<Database>,
+  fn: (trx: Transaction<Database>) => Promise<T>,
+): Promise<T> {
+  if (db instanceof Transaction) return withDomainErrors(() => fn(db));
+  const out = await withDomainErrors(() => db.transaction().execute(fn));
+  await afterCommit.get(db)?.();
+  return out;
+}
+
+// Per database handle (tests run several apps in one process): what to do once a
+// change committed — the app delivers its outbox, so the change is announced before
+// the caller hears "done" when Redis is up, and later, never lost, when it is not.
+const afterCommit = new WeakMap<Kysely<Database>, () => Promise<void>>();
+
+/** Runs `hook` after every transaction inTransaction() commits on `db`. The hook must not throw. */
+export function onCommit(db: Kysely<Database>, hook: () => Promise<void>): void {
+  afterCommit.set(db, hook);
 }
 
 const UUID_RE = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;

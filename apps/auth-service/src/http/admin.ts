@@ -140,8 +140,6 @@ export function adminApp(app: App): express.Express {
       const ids = BODY.apiKeyPath.safeParse(req.params);
       if (!ids.success) throw new ApiError(400, "bad_request", "path parameters must be UUIDs");
       await revokeApiKey(app.db, { orgId: ids.data.orgId, id: ids.data.keyId }, ctx(req), OPERATOR);
-      await app.bus.publish({ t: "identity", id: `api_key:${ids.data.keyId}` });
-      await app.revocation.markRevoked(`api_key:${ids.data.keyId}`);
       res.status(204).end();
     }),
   );

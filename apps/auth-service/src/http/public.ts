@@ -10,7 +10,7 @@ import type { App } from "../app.ts";
 import { ORG_ROLES, PLANS, TEAM_ROLES } from "../db/schema.ts";
 import { createApiKey, listApiKeys, revokeApiKey } from "../domain/api-keys.ts";
 import { listAudit } from "../domain/audit.ts";
-import { asMember, OPERATOR } from "../domain/authz.ts";
+import { asMember } from "../domain/authz.ts";
 import {
   acceptInvitation,
   createInvitation,
@@ -149,7 +149,6 @@ export function publicRouter(
       const tier = user?.signupTier;
       const plan = body.plan ?? PLANS.find((x) => x === tier) ?? "starter";
       const out = await onboard(app.db, { identityId: p.identityId, name: body.name, plan }, ctx(req, p.identityId));
-      await app.bus.publish({ t: "identity", id: p.identityId });
       res.status(out.created ? 201 : 200).json({ organization: out.organization, created: out.created });
     }),
   );
@@ -172,7 +171,6 @@ export function publicRouter(
         { identityId: p.identityId, orgId: body.organization_id },
         ctx(req, p.identityId),
       );
-      await app.bus.publish({ t: "identity", id: p.identityId });
       res.status(204).end();
     }),
   );
@@ -207,7 +205,6 @@ export function publicRouter(
       const body = parseBody(req, BODY.role);
       const p = await me(req, orgId);
       const m = await changeRole(app.db, { orgId, identityId, role: body.role }, ctx(req, p.identityId), p.by);
-      await app.bus.publish({ t: "identity", id: identityId });
       res.json({ membership: m });
     }),
   );
@@ -219,7 +216,6 @@ export function publicRouter(
       const identityId = parseParam(req.params.identityId);
       const p = await me(req, orgId);
       await removeMember(app.db, { orgId, identityId }, ctx(req, p.identityId), p.by);
-      await app.bus.publish({ t: "identity", id: identityId });
       res.status(204).end();
     }),
   );
@@ -303,7 +299,6 @@ export function publicRouter(
         { identityId: identity.id, email: identity.traits.email, emailVerified: identity.emailVerified },
         ctx(req, identity.id),
       );
-      await app.bus.publish({ t: "identity", id: identity.id });
       res.setHeader("Cache-Control", "no-store");
       res.json({ membership: out.membership, organization_id: out.membership.organizationId });
     }),
@@ -317,9 +312,6 @@ export function publicRouter(
       const body = parseBody(req, BODY.plan);
       const p = await me(req, orgId);
       const org = await changePlan(app.db, orgId, body.plan, ctx(req, p.identityId), p.by);
-      // The plan is in every member's token: all of them get fresh claims.
-      for (const m of await listMembers(app.db, orgId, OPERATOR))
-        await app.bus.publish({ t: "identity", id: m.identityId });
       res.json({ organization: org });
     }),
   );
@@ -385,8 +377,6 @@ export function publicRouter(
       const keyId = parseParam(req.params.keyId);
       const p = await me(req, orgId);
       await revokeApiKey(app.db, { orgId, id: keyId }, ctx(req, p.identityId), p.by);
-      await app.bus.publish({ t: "identity", id: `api_key:${keyId}` });
-      await app.revocation.markRevoked(`api_key:${keyId}`);
       res.status(204).end();
     }),
   );
@@ -430,9 +420,7 @@ export function publicRouter(
       const orgId = parseParam(req.params.orgId);
       const teamId = parseParam(req.params.teamId);
       const p = await me(req, orgId);
-      const members = await listTeamMembers(app.db, { orgId, teamId }, p.by);
       await softDeleteTeam(app.db, { orgId, teamId }, ctx(req, p.identityId), p.by);
-      for (const m of members) await app.bus.publish({ t: "identity", id: m.identityId });
       res.status(204).end();
     }),
   );
@@ -451,7 +439,6 @@ export function publicRouter(
       const out = existing
         ? await setTeamRole(app.db, { orgId, teamId, identityId, role: body.role }, ctx(req, p.identityId), p.by)
         : await addTeamMember(app.db, { orgId, teamId, identityId, role: body.role }, ctx(req, p.identityId), p.by);
-      await app.bus.publish({ t: "identity", id: identityId });
       res.status(existing ? 200 : 201).json({ member: out });
     }),
   );
@@ -464,7 +451,6 @@ export function publicRouter(
       const identityId = parseParam(req.params.identityId);
       const p = await me(req, orgId);
       await removeTeamMember(app.db, { orgId, teamId, identityId }, ctx(req, p.identityId), p.by);
-      await app.bus.publish({ t: "identity", id: identityId });
       res.status(204).end();
     }),
   );

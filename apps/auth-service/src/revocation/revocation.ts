@@ -83,14 +83,6 @@ export class Revocation {
     return { revoked: sids };
   }
 
-  /**
-   * Remembers a revoked credential id (session id or `api_key:<id>`) for as long as its
-   * tokens can live, and announces it so guards refuse those tokens at once.
-   */
-  async markRevoked(sid: string): Promise<void> {
-    await this.#sessions.forgetSession(sid, Date.now() + this.#rememberMs);
-  }
-
   /** For introspection: fails closed (throws) when Redis cannot be asked. */
   async isRevoked(sid: string): Promise<boolean> {
     if (this.#redis.status !== "ready") throw new DependencyUnavailableError("redis not ready");

@@ -44,7 +44,7 @@ describe("audit log", () => {
     const targetId = randomUUID();
     await ref.db.transaction().execute((trx) =>
       writeAudit(trx, c, {
-        action: "test.redaction",
+        action: "api_key.created", // a real action: every audited change has an invalidation rule (affected.ts)
         targetType: "test",
         targetId,
         after: { name: "k", hash: "abc", privateKeyEnc: "v1.a.b", nested: { password: "p", note: raw } },

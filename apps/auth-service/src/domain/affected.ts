@@ -1,0 +1,83 @@
+// Which tokens an audited change makes stale, decided once, from the change itself:
+// identities whose claims it touched (their cached exchanges are redone) and
+// credentials it revoked (their tokens are refused). writeAudit() puts the answer in
+// the outbox in the change's own transaction, so no route handler can forget it and
+// a Redis outage delays it instead of failing a committed write.
+
+import { apiKeySessionId } from "@gatehouse/guard";
+import type { Transaction } from "kysely";
+import type { Database, JsonObject } from "../db/schema.ts";
+import type { AuditEvent } from "./audit.ts";
+
+export interface Affected {
+  /** Identity ids (and `api_key:<id>`) whose token claims changed. */
+  identities: string[];
+  /** Session ids or `api_key:<id>` whose tokens must be refused from now on. */
+  revoked: string[];
+}
+
+const NONE: Affected = { identities: [], revoked: [] };
+
+const identityIn = (o: JsonObject | null | undefined): string | undefined =>
+  typeof o?.identityId === "string" ? o.identityId : undefined;
+
+async function liveMembers(trx: Transaction<Database>, orgId: string): Promise<string[]> {
+  const rows = await trx
+    .selectFrom("memberships")
+    .select("identity_id")
+    .where("organization_id", "=", orgId)
+    .where("deleted_at", "is", null)
+    .execute();
+  return rows.map((r) => r.identity_id);
+}
+
+async function teamMembers(trx: Transaction<Database>, teamId: string): Promise<string[]> {
+  const rows = await trx.selectFrom("team_memberships").select("identity_id").where("team_id", "=", teamId).execute();
+  return rows.map((r) => r.identity_id);
+}
+
+/** Throws for an action it does not know: every audited change must say what it affects. */
+export async function affectedBy(trx: Transaction<Database>, event: AuditEvent): Promise<Affected> {
+  const one = (id: string | undefined | null): Affected => (id ? { identities: [id], revoked: [] } : NONE);
+  switch (event.action) {
+    case "membership.added":
+    case "membership.role_changed":
+    case "membership.removed":
+    case "invitation.accepted":
+    case "team.member_added":
+    case "team.member_role_changed":
+    case "team.member_removed":
+      return one(identityIn(event.after) ?? identityIn(event.before));
+    case "user.default_organization_changed":
+    case "user.deleted":
+      return one(event.targetId);
+    case "organization.plan_changed":
+    case "organization.deleted":
+      // The plan (or the organization itself) is in every member's token.
+      return { identities: event.organizationId ? await liveMembers(trx, event.organizationId) : [], revoked: [] };
+    case "team.deleted":
+      return { identities: event.targetId ? await teamMembers(trx, event.targetId) : [], revoked: [] };
+    case "api_key.revoked": {
+      const sid = apiKeySessionId(event.targetId ?? "");
+      return { identities: [sid], revoked: [sid] };
+    }
+    // Changes that no token carries.
+    case "organization.created":
+    case "invitation.created":
+    case "invitation.revoked":
+    case "team.created":
+    case "team.renamed":
+    case "api_key.created":
+    case "user.created":
+    case "signing_key.created":
+    case "signing_key.state_changed":
+    case "signing_key.reencrypted":
+    // Session revocations announce themselves (revocation/revocation.ts).
+    case "session.revoked":
+    case "identity.sessions_revoked":
+    case "identity.other_sessions_revoked":
+      return NONE;
+    default:
+      throw new Error(`affectedBy: no rule for the audit action "${event.action}"`);
+  }
+}
