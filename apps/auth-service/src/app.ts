@@ -73,8 +73,27 @@ export function createLogger(cfg: Pick<AuthConfig, "logLevel" | "logSync">, dest
   );
 }
 
+/**
+ * A logger for a burst of the same failure (every pooled connection breaks at once
+ * when Postgres dies): the first at once, then one line per `intervalMs` with a count.
+ */
+export function everyFewSeconds(log: Logger, msg: string, intervalMs = 10_000): (err: Error) => void {
+  let last = 0;
+  let suppressed = 0;
+  return (err) => {
+    const now = Date.now();
+    if (now - last < intervalMs) {
+      suppressed++;
+      return;
+    }
+    last = now;
+    log.warn({ err: { message: err.message, code: (err as { code?: unknown }).code }, suppressed }, msg);
+    suppressed = 0;
+  };
+}
+
 export async function createApp(cfg: AuthConfig, log: Logger = createLogger(cfg)): Promise<App> {
-  const db = createDb(cfg.databaseUrl);
+  const db = createDb(cfg.databaseUrl, { onConnectionError: everyFewSeconds(log, "postgres connection lost") });
   if (cfg.migrateOnStart) {
     const { applied } = await migrateToLatest(db);
     if (applied.length) log.info({ applied }, "migrations applied");
