@@ -34,7 +34,12 @@ export interface App {
   metrics: Metrics;
   users: { get(identityId: string): Promise<{ signupTier: string | null } | undefined> };
   ensureUser(identityId: string): Promise<void>;
-  readiness(): Promise<Record<"postgres" | "redis" | "kratos", boolean>>;
+  /**
+   * What this instance can reach. Postgres and Kratos are required (without them no
+   * new session can be exchanged); Redis is not (caches, revocation markers, the
+   * invalidation channel): without it the service is degraded, not unready.
+   */
+  readiness(): Promise<Record<"postgres" | "redis" | "kratos" | "invalidations", boolean>>;
   close(): Promise<void>;
 }
 
@@ -98,6 +103,9 @@ export async function createApp(cfg: AuthConfig, log: Logger = createLogger(cfg)
     const { applied } = await migrateToLatest(db);
     if (applied.length) log.info({ applied }, "migrations applied");
   }
+  // Redis holds caches, revocation markers and the invalidation channel; nothing at
+  // start-up waits for it. With Redis down the service starts and serves (degraded,
+  // see /health/ready), and both connections keep reconnecting on their own.
   const redisOpts = {
     maxRetriesPerRequest: 1,
     enableOfflineQueue: false,
@@ -105,19 +113,21 @@ export async function createApp(cfg: AuthConfig, log: Logger = createLogger(cfg)
     lazyConnect: true,
   } as const;
   const redis = new Redis(cfg.redisUrl, redisOpts);
-  const redisSub = new Redis(cfg.redisUrl, { ...redisOpts, enableOfflineQueue: true, maxRetriesPerRequest: null });
-  for (const r of [redis, redisSub]) r.on("error", () => {});
-  await redis
-    .connect()
-    .catch((e: Error) =>
-      log.warn({ err: e.message }, "redis not reachable at start; running without cache until it is"),
-    );
+  // The bus subscribes on every 'ready' itself (autoResubscribe off), so it knows when it is subscribed.
+  const redisSub = new Redis(cfg.redisUrl, { ...redisOpts, autoResubscribe: false });
+  const redisDown = everyFewSeconds(log, "redis unreachable; serving without it until it is back");
+  for (const r of [redis, redisSub]) r.on("error", redisDown);
   const metrics = new Metrics();
   const bus = new InvalidationBus(log);
-  await redisSub.connect().catch(() => {});
-  await bus
-    .attach(redis, redisSub)
-    .catch((e: Error) => log.warn({ err: e.message }, "invalidation bus not attached yet"));
+  bus.attach(redis, redisSub);
+  await Promise.all([
+    redis
+      .connect()
+      .catch((e: Error) =>
+        log.warn({ err: e.message }, "redis not reachable at start; running without it until it is"),
+      ),
+    redisSub.connect().catch(() => {}),
+  ]);
   const kratos = createKratosClient({
     publicUrl: cfg.kratos.publicUrl,
     adminUrl: cfg.kratos.adminUrl,
@@ -201,7 +211,7 @@ export async function createApp(cfg: AuthConfig, log: Logger = createLogger(cfg)
         ),
         timeout(kratos.ready()).catch(() => false),
       ]);
-      return { postgres, redis: redisOk, kratos: kratosOk };
+      return { postgres, redis: redisOk, kratos: kratosOk, invalidations: bus.subscribed };
     },
     async close() {
       await Promise.allSettled([db.destroy(), redis.quit(), redisSub.quit(), kratos.close()]);
