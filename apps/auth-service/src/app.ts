@@ -138,6 +138,7 @@ export async function createApp(cfg: AuthConfig, log: Logger = createLogger(cfg)
     kek: cfg.kek,
     previousKeks: cfg.previousKeks,
     policy: { alg: cfg.token.alg, tokenTtlSec: cfg.token.ttlSec, publishLeadSec: 300, leewaySec: LEEWAY_SEC },
+    reloadEveryMs: cfg.keysReloadSec * 1000,
     bus,
     log,
   });

@@ -3,6 +3,8 @@
 // an exit this test sees: during each outage it answers 503 + Retry-After in the usual
 // error shape, after it 2xx again, without a restart.
 import { randomBytes } from "node:crypto";
+import { createLocalJWKSet, decodeJwt, jwtVerify } from "jose";
+import pino from "pino";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { registerApi, stack, uniqueEmail } from "../../../test/support/kratos.ts";
 import {
@@ -13,10 +15,15 @@ import {
   privatePostgres,
   privateStackConfig,
 } from "../../../test/support/private-services.ts";
+import { InvalidationBus } from "../src/cache/bus.ts";
+import { createDb } from "../src/db/index.ts";
+import { DependencyUnavailableError } from "../src/http/errors.ts";
+import { KeyStore } from "../src/keys/store.ts";
 
 let pg: PrivatePostgres;
 let svc: ChildService;
 let base: string;
+const kekHex = randomBytes(32).toString("hex");
 
 beforeAll(async () => {
   const cfg = await privateStackConfig("pgkill");
@@ -35,11 +42,14 @@ beforeAll(async () => {
       KRATOS_PUBLIC_URL: s.kratosPublic,
       KRATOS_ADMIN_URL: s.kratosAdmin,
       TOKEN_ISSUER: "http://auth.pgkill.test",
-      SIGNING_KEY_KEK: randomBytes(32).toString("hex"),
+      SIGNING_KEY_KEK: kekHex,
       WEBHOOK_SECRET: "pgkill-webhook-secret-000000000000000000",
       ADMIN_API_TOKEN: "pgkill-admin-token-00000000000000000000",
       MIGRATE_ON_START: "true",
       RATE_LIMIT_PER_MINUTE: "1000000",
+      // Short, so an outage outlasts a cached token's reuse (3/4 of 30 s) and the key reload interval.
+      TOKEN_TTL_SECONDS: "30",
+      SIGNING_KEYS_RELOAD_SECONDS: "1",
       LOG_LEVEL: "info",
     },
     async () => (await fetch(`${admin}/health/alive`)).ok,
@@ -172,4 +182,99 @@ describe("auth-service under write load while Postgres is killed five times", ()
     // No session token reaches a log line, on any error path.
     for (const o of owners) expect(out).not.toContain(o.token);
   }, 240_000);
+});
+
+describe("signing keys during a Postgres outage", () => {
+  it("the JWKS is served from memory, and tokens are still signed with the key in memory, capped to when it is sure to be published", async () => {
+    const r = await registerApi(stack(), { email: uniqueEmail("pgkill-keys") });
+    const token = r.body.session_token ?? "";
+    const first = await post("/v1/token", token, {});
+    expect(first.status).toBe(200);
+    const jwks = async () => {
+      const res = await fetch(`${base}/.well-known/jwks.json`);
+      return { status: res.status, cache: res.headers.get("cache-control"), body: await res.text() };
+    };
+    const before = await jwks();
+    expect(before.status).toBe(200);
+
+    const killedAt = Date.now();
+    await pg.kill();
+    try {
+      // Past the reload interval (1 s): the reload fails, the set in memory is served.
+      await new Promise((r) => setTimeout(r, 1_500));
+      for (let i = 0; i < 3; i++) {
+        const during = await jwks();
+        expect(during.status).toBe(200);
+        expect(during.body).toBe(before.body);
+        expect(during.cache).toBe(before.cache);
+      }
+      // Once the first token may no longer be reused (3/4 of its 30 s), a new one is
+      // signed: session and roles are cached, the key is in memory.
+      const firstJwt = first.body.access_token as string;
+      const reuseEnds = (decodeJwt(firstJwt).iat ?? 0) * 1000 + 23_000;
+      await new Promise((r) => setTimeout(r, Math.max(0, reuseEnds - Date.now())));
+      const again = await post("/v1/token", token, {});
+      expect(again.status, JSON.stringify(again.body)).toBe(200);
+      const jwt = again.body.access_token as string;
+      expect(jwt).not.toBe(firstJwt);
+      const { payload } = await jwtVerify(jwt, createLocalJWKSet(JSON.parse(before.body)), {
+        issuer: "http://auth.pgkill.test",
+        audience: "gatehouse",
+      });
+      // Its key was read before the kill; it stays published at least 30 + 30 s after that.
+      expect(payload.exp).toBeLessThanOrEqual(Math.floor(killedAt / 1000) + 60);
+      expect(svc.exited()).toBeUndefined();
+    } finally {
+      await pg.restart();
+    }
+    expect(
+      (
+        await eventually(
+          () => post("/v1/token", token, {}),
+          (a) => a.status === 200,
+        )
+      ).status,
+    ).toBe(200);
+    expect(svc.output()).toContain("signing keys could not be reloaded; serving the ones in memory");
+  }, 120_000);
+
+  it("the key in memory stops signing (503) once its tokens could outlive its publication", async () => {
+    const db = createDb(pg.url, { max: 2 });
+    const log = pino({ level: "silent" });
+    const keys = new KeyStore({
+      db,
+      kek: Buffer.from(kekHex, "hex"), // the service's: the keys in the database are its
+
+      policy: { alg: "ES256", tokenTtlSec: 60, publishLeadSec: 300, leewaySec: 30 },
+      reloadEveryMs: 1_000,
+      bus: new InvalidationBus(log),
+      log,
+    });
+    let killed = false;
+    try {
+      await keys.ensureActiveKey({ actor: "test" });
+      const loaded = Date.now();
+      await pg.kill();
+      killed = true;
+      await new Promise((r) => setTimeout(r, 1_200));
+      // Still signing, with the key read before the kill.
+      const signer = await keys.signer();
+      expect(signer.kid).toBe(keys.activeKid);
+      expect(keys.verifiableUntilSec).toBeLessThanOrEqual(Math.floor(loaded / 1000 + 90));
+      expect((await keys.jwks()).keys.map((k) => k.kid)).toContain(signer.kid);
+      // 61 s later (the clock moved; the database is still gone): tokens would have under 30 s left.
+      const realNow = Date.now;
+      Date.now = () => realNow() + 61_000;
+      try {
+        await expect(keys.signer()).rejects.toBeInstanceOf(DependencyUnavailableError);
+        // The key set itself is still served.
+        expect((await keys.jwks()).keys.map((k) => k.kid)).toContain(signer.kid);
+      } finally {
+        Date.now = realNow;
+      }
+    } finally {
+      if (killed) await pg.restart();
+      await db.destroy();
+    }
+  }, 60_000);
 });
