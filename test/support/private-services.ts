@@ -4,7 +4,7 @@
 // process exit the test sees rather than an error inside the test worker. The test
 // stack's shared services are never touched.
 import { type ChildProcess, spawn } from "node:child_process";
-import { readdirSync, readFileSync } from "node:fs";
+import { readdirSync, readFileSync, rmSync } from "node:fs";
 import { resolve } from "node:path";
 import { PORT_OFFSETS, REPO_ROOT, type StackConfig, stackConfig } from "../../tools/stack/config.ts";
 import { kratos, postgres, wipeData } from "../../tools/stack/services.ts";
@@ -88,6 +88,7 @@ export async function privatePostgres(cfg: StackConfig): Promise<PrivatePostgres
     async stop() {
       await stopProcess(running.pid);
       wipeData(cfg);
+      rmSync(cfg.dir, { recursive: true, force: true });
     },
   };
 }
