@@ -36,7 +36,12 @@ export interface App {
   metrics: Metrics;
   users: { get(identityId: string): Promise<{ signupTier: string | null } | undefined> };
   ensureUser(identityId: string): Promise<void>;
-  readiness(): Promise<Record<"postgres" | "redis" | "kratos", boolean>>;
+  /**
+   * What this instance can reach. Postgres and Kratos are required (without them no
+   * new session can be exchanged); Redis is not (caches, revocation markers, the
+   * invalidation channel): without it the service is degraded, not unready.
+   */
+  readiness(): Promise<Record<"postgres" | "redis" | "kratos" | "invalidations", boolean>>;
   close(): Promise<void>;
 }
 
@@ -75,12 +80,34 @@ export function createLogger(cfg: Pick<AuthConfig, "logLevel" | "logSync">, dest
   );
 }
 
+/**
+ * A logger for a burst of the same failure (every pooled connection breaks at once
+ * when Postgres dies): the first at once, then one line per `intervalMs` with a count.
+ */
+export function everyFewSeconds(log: Logger, msg: string, intervalMs = 10_000): (err: Error) => void {
+  let last = 0;
+  let suppressed = 0;
+  return (err) => {
+    const now = Date.now();
+    if (now - last < intervalMs) {
+      suppressed++;
+      return;
+    }
+    last = now;
+    log.warn({ err: { message: err.message, code: (err as { code?: unknown }).code }, suppressed }, msg);
+    suppressed = 0;
+  };
+}
+
 export async function createApp(cfg: AuthConfig, log: Logger = createLogger(cfg)): Promise<App> {
-  const db = createDb(cfg.databaseUrl);
+  const db = createDb(cfg.databaseUrl, { onConnectionError: everyFewSeconds(log, "postgres connection lost") });
   if (cfg.migrateOnStart) {
     const { applied } = await migrateToLatest(db);
     if (applied.length) log.info({ applied }, "migrations applied");
   }
+  // Redis holds caches, revocation markers and the invalidation channel; nothing at
+  // start-up waits for it. With Redis down the service starts and serves (degraded,
+  // see /health/ready), and both connections keep reconnecting on their own.
   const redisOpts = {
     maxRetriesPerRequest: 1,
     enableOfflineQueue: false,
@@ -88,19 +115,21 @@ export async function createApp(cfg: AuthConfig, log: Logger = createLogger(cfg)
     lazyConnect: true,
   } as const;
   const redis = new Redis(cfg.redisUrl, redisOpts);
-  const redisSub = new Redis(cfg.redisUrl, { ...redisOpts, enableOfflineQueue: true, maxRetriesPerRequest: null });
-  for (const r of [redis, redisSub]) r.on("error", () => {});
-  await redis
-    .connect()
-    .catch((e: Error) =>
-      log.warn({ err: e.message }, "redis not reachable at start; running without cache until it is"),
-    );
+  // The bus subscribes on every 'ready' itself (autoResubscribe off), so it knows when it is subscribed.
+  const redisSub = new Redis(cfg.redisUrl, { ...redisOpts, autoResubscribe: false });
+  const redisDown = everyFewSeconds(log, "redis unreachable; serving without it until it is back");
+  for (const r of [redis, redisSub]) r.on("error", redisDown);
   const metrics = new Metrics();
   const bus = new InvalidationBus(log);
-  await redisSub.connect().catch(() => {});
-  await bus
-    .attach(redis, redisSub)
-    .catch((e: Error) => log.warn({ err: e.message }, "invalidation bus not attached yet"));
+  bus.attach(redis, redisSub);
+  await Promise.all([
+    redis
+      .connect()
+      .catch((e: Error) =>
+        log.warn({ err: e.message }, "redis not reachable at start; running without it until it is"),
+      ),
+    redisSub.connect().catch(() => {}),
+  ]);
   const kratos = createKratosClient({
     publicUrl: cfg.kratos.publicUrl,
     adminUrl: cfg.kratos.adminUrl,
@@ -111,6 +140,7 @@ export async function createApp(cfg: AuthConfig, log: Logger = createLogger(cfg)
     kek: cfg.kek,
     previousKeks: cfg.previousKeks,
     policy: { alg: cfg.token.alg, tokenTtlSec: cfg.token.ttlSec, publishLeadSec: 300, leewaySec: LEEWAY_SEC },
+    reloadEveryMs: cfg.keysReloadSec * 1000,
     bus,
     log,
   });
@@ -193,7 +223,7 @@ export async function createApp(cfg: AuthConfig, log: Logger = createLogger(cfg)
         ),
         timeout(kratos.ready()).catch(() => false),
       ]);
-      return { postgres, redis: redisOk, kratos: kratosOk };
+      return { postgres, redis: redisOk, kratos: kratosOk, invalidations: bus.subscribed };
     },
     async close() {
       outbox.stop();

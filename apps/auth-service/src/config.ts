@@ -59,6 +59,8 @@ const schema = z.object({
   TOKEN_AUDIENCE: list.pipe(z.array(z.string().min(1)).min(1)).default(["gatehouse"]),
   TOKEN_TTL_SECONDS: z.coerce.number().int().min(30).max(3_600).default(300),
   TOKEN_ALG: z.enum(["RS256", "ES256", "EdDSA"]).default("RS256"),
+  // At most the 30 s leeway: a key read this recently is sure to stay published for a whole token lifetime.
+  SIGNING_KEYS_RELOAD_SECONDS: z.coerce.number().int().min(1).max(30).default(30),
   SIGNING_KEY_KEK: z.string().min(1),
   SIGNING_KEY_KEK_PREVIOUS: z.string().default(""),
   WEBHOOK_SECRET: z.string().min(32, "must be at least 32 characters"),
@@ -83,6 +85,8 @@ export interface AuthConfig {
   redisUrl: string;
   kratos: { publicUrl: string; adminUrl: string; cookieName: string };
   token: { issuer: string; audience: string[]; ttlSec: number; alg: SigningAlg };
+  /** How often each instance rereads the signing keys (other instances may have rotated). */
+  keysReloadSec: number;
   kek: Uint8Array;
   /** Older KEKs, only for decrypting keys not yet re-encrypted under `kek` (KEK rotation). */
   previousKeks: Uint8Array[];
@@ -158,6 +162,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AuthConfig {
     redisUrl: c.REDIS_URL,
     kratos: { publicUrl: c.KRATOS_PUBLIC_URL, adminUrl: c.KRATOS_ADMIN_URL, cookieName: c.KRATOS_COOKIE_NAME },
     token: { issuer: c.TOKEN_ISSUER, audience: c.TOKEN_AUDIENCE, ttlSec: c.TOKEN_TTL_SECONDS, alg: c.TOKEN_ALG },
+    keysReloadSec: c.SIGNING_KEYS_RELOAD_SECONDS,
     kek,
     previousKeks,
     webhookSecret: c.WEBHOOK_SECRET,

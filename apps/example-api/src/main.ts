@@ -29,6 +29,11 @@ export async function start(env: NodeJS.ProcessEnv = process.env) {
     );
   const c = r.data;
   const db = new pg.Pool({ connectionString: c.DATABASE_URL, max: 10, connectionTimeoutMillis: 3_000 });
+  // A broken connection emits 'error' on its client, and on the pool when the client
+  // was idle; unheard, either kills the process. The query in flight (if any) fails on
+  // its own, and the pool drops the client.
+  db.on("error", () => {});
+  db.on("connect", (client) => client.on("error", () => {}));
   await db.query(MIGRATION);
   const redis = c.REDIS_URL ? redisPair(c.REDIS_URL) : undefined;
   const { app, guard } = createApi(

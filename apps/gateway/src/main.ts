@@ -42,7 +42,10 @@ export async function start(env: NodeJS.ProcessEnv = process.env, opts: { logDes
       connectTimeout: 2_000,
       lazyConnect: true,
     });
-    redis.on("error", () => {});
+    const redisDown = everyFewSeconds((err) =>
+      log.warn({ err: err.message }, "redis unreachable; serving without it until it is back (degraded)"),
+    );
+    redis.on("error", redisDown);
     await redis
       .connect()
       .catch((e: Error) =>
@@ -53,8 +56,14 @@ export async function start(env: NodeJS.ProcessEnv = process.env, opts: { logDes
       );
     // Role changes and revocations announced by the auth-service reach the guard at once;
     // after a reconnect it catches up on the revocations it missed (through `redis`).
-    subscriber = new Redis(cfg.REDIS_URL, { connectTimeout: 2_000, maxRetriesPerRequest: null });
-    subscriber.on("error", () => {});
+    // It subscribes on every 'ready' itself (and so knows when it listens): no autoResubscribe, no offline queue.
+    subscriber = new Redis(cfg.REDIS_URL, {
+      connectTimeout: 2_000,
+      maxRetriesPerRequest: 1,
+      enableOfflineQueue: false,
+      autoResubscribe: false,
+    });
+    subscriber.on("error", redisDown);
     invalidations = subscribeInvalidations(subscriber, {
       reader: redis,
       onError: (e) =>
@@ -78,7 +87,14 @@ export async function start(env: NodeJS.ProcessEnv = process.env, opts: { logDes
     ...(invalidations ? { invalidations } : {}),
     onEvent: (e) => log.warn({ event: e }, "guard event"),
   });
-  const gw = createGateway({ cfg, log, guard, table, ...(redis ? { redis } : {}) });
+  const gw = createGateway({
+    cfg,
+    log,
+    guard,
+    table,
+    ...(redis ? { redis } : {}),
+    ...(invalidations ? { invalidations } : {}),
+  });
   await new Promise<void>((res, rej) => gw.server.listen(cfg.GATEWAY_PORT, cfg.GATEWAY_HOST, res).once("error", rej));
   const port = (gw.server.address() as AddressInfo).port;
   let metricsServer: Server | undefined;
@@ -133,6 +149,17 @@ export async function start(env: NodeJS.ProcessEnv = process.env, opts: { logDes
       subscriber?.disconnect();
       log.info("stopped");
     },
+  };
+}
+
+/** Calls `fn` for the first of a burst (every reconnect attempt fails alike), then at most once per `intervalMs`. */
+function everyFewSeconds(fn: (err: Error) => void, intervalMs = 10_000): (err: Error) => void {
+  let last = 0;
+  return (err) => {
+    const now = Date.now();
+    if (now - last < intervalMs) return;
+    last = now;
+    fn(err);
   };
 }
 

@@ -51,6 +51,8 @@ export interface GatewayDeps {
   guard: Guard;
   table: RouteTable;
   redis?: Redis;
+  /** The auth-service's invalidation channel, as the guard hears it (for readiness). */
+  invalidations?: { readonly listening: boolean };
 }
 
 export interface Gateway {
@@ -552,7 +554,18 @@ export function createGateway(deps: GatewayDeps): Gateway {
     answered(req, id, t0, res.statusCode, method, path, route.name, true);
   }
 
-  async function readiness(): Promise<{ ok: boolean; checks: Record<string, boolean> }> {
+  /**
+   * Ready when the auth-service and Kratos answer. Redis is optional: without it the
+   * brute-force counters fall back to this instance's memory, the shared session
+   * cache is skipped and role changes reach cached sessions after their TTL, so the
+   * gateway is "degraded", not unready (an unready gateway serves nobody).
+   */
+  async function readiness(): Promise<{
+    ok: boolean;
+    status: "ok" | "degraded" | "unavailable";
+    checks: Record<string, boolean>;
+    missing: string[];
+  }> {
     const timeout = <T>(p: Promise<T>) =>
       Promise.race([p, new Promise<never>((_, rej) => setTimeout(() => rej(new Error("timeout")), 2_000))]);
     const [auth, kr, rd] = await Promise.all([
@@ -571,8 +584,13 @@ export function createGateway(deps: GatewayDeps): Gateway {
           )
         : Promise.resolve(true),
     ]);
-    const checks = { auth_service: auth, kratos: kr, redis: rd };
-    return { ok: auth && kr && rd, checks };
+    const checks: Record<string, boolean> = { auth_service: auth, kratos: kr, redis: rd };
+    if (deps.invalidations) checks.invalidations = deps.invalidations.listening;
+    const missing = Object.entries(checks)
+      .filter(([, up]) => !up)
+      .map(([name]) => name);
+    const ok = auth && kr;
+    return { ok, status: !ok ? "unavailable" : missing.length > 0 ? "degraded" : "ok", checks, missing };
   }
 
   // --- websockets -------------------------------------------------------------------

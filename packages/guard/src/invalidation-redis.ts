@@ -1,16 +1,21 @@
 // Node entry: feeds an InvalidationLog from the auth-service's Redis channel.
 // Pass a dedicated ioredis connection (a subscribed connection can do nothing else).
-// Subscribing never blocks start-up: with Redis down, ioredis queues the command
-// and re-subscribes on reconnect. Pub/sub drops what is published while a
-// subscriber is away, so after every (re)subscription the log catches up on the
-// revocations still in force (the auth-service's "gh:rv:<sid>" keys) through `reader`:
-// a logout made while this instance was disconnected is honoured from the reconnect on.
+// Subscribing never blocks start-up: with Redis down, the log waits, and it subscribes
+// whenever the connection becomes ready (at start, or when Redis comes back, however
+// long it was away). Pub/sub drops what is published while a subscriber is away, so
+// after each (re)subscription every token issued until then counts as stale once
+// (InvalidationLog.resync()), and the log catches up on the revocations still in force
+// (the auth-service's "gh:rv:<sid>" keys) through `reader`: a logout made while this
+// instance was disconnected is honoured from the reconnect on.
+// `log.listening` says whether the channel is heard right now (for readiness).
 import { INVALIDATION_CHANNEL, InvalidationLog, REVOKED_KEY_PREFIX } from "./core/invalidation.ts";
 
 export interface RedisSubscriber {
   subscribe(channel: string): Promise<unknown>;
   on(event: "message", listener: (channel: string, message: string) => void): unknown;
-  on(event: "ready", listener: () => void): unknown;
+  on(event: "ready" | "close", listener: () => void): unknown;
+  /** ioredis' connection status ("ready" once connected). */
+  readonly status?: string;
 }
 
 /** A second connection (any ioredis client) that reads the revocations in force. */
@@ -32,14 +37,24 @@ export function subscribeInvalidations(subscriber: RedisSubscriber, options: Sub
   subscriber.on("message", (channel, message) => {
     if (channel === INVALIDATION_CHANNEL) log.apply(message);
   });
-  const subscribeAndCatchUp = async () => {
-    await subscriber.subscribe(INVALIDATION_CHANNEL);
-    if (reader) await catchUp(reader, log);
+  const subscribe = () => {
+    subscriber
+      .subscribe(INVALIDATION_CHANNEL)
+      .then(async () => {
+        if (!log.listening) {
+          log.listening = true;
+          log.resync();
+        }
+        if (reader) await catchUp(reader, log);
+      })
+      .catch(onError);
   };
-  subscribeAndCatchUp().catch(onError);
-  // ioredis re-subscribes by itself on reconnect; subscribing again is harmless and
-  // orders the catch-up after the subscription, so nothing falls between the two.
-  subscriber.on("ready", () => void subscribeAndCatchUp().catch(onError));
+  subscriber.on("ready", subscribe);
+  subscriber.on("close", () => {
+    log.listening = false;
+  });
+  // Already connected (or a client without ioredis' status): subscribe now; else on 'ready'.
+  if (subscriber.status === undefined || subscriber.status === "ready") subscribe();
   return log;
 }
 

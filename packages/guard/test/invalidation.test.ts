@@ -42,3 +42,16 @@ describe("InvalidationLog (the auth-service's announcements, as the guard's cach
     expect(log.isStale("5", "x", 1)).toBe(false);
   });
 });
+
+describe("InvalidationLog.resync (announcements may have been missed while the channel was down)", () => {
+  it("makes every token issued until then stale, and none issued after", () => {
+    let now = 1_000_000;
+    const log = new InvalidationLog(() => now);
+    expect(log.isStale("user-1", "sess-1", 999)).toBe(false);
+    log.resync();
+    expect(log.isStale("user-1", "sess-1", 999)).toBe(true);
+    expect(log.isStale("user-2", "sess-2", 1_000)).toBe(true); // the same second: one extra exchange
+    now = 1_001_000;
+    expect(log.isStale("user-1", "sess-1", 1_001)).toBe(false);
+  });
+});

@@ -7,7 +7,13 @@
 // listIdentitySessions, isReady) and were checked against a running v1.3.1.
 import type { IncomingHttpHeaders } from "node:http";
 import { Pool } from "undici";
-import { DEFAULT_SESSION_COOKIE, isValidCookieValue, isValidToken, type KratosCredential } from "./credentials.ts";
+import {
+  DEFAULT_SESSION_COOKIE,
+  isValidCookieValue,
+  isValidToken,
+  type KratosCredential,
+  looksLikeKratosSession,
+} from "./credentials.ts";
 import { KratosError, networkErrorCode, parseRetryAfter, STALE_SOCKET_CODES } from "./errors.ts";
 import { type KratosIdentity, type KratosSession, mapIdentity, mapSession } from "./session.ts";
 
@@ -22,6 +28,11 @@ export interface KratosClientOptions {
   timeoutMs?: number;
   /** Keep-alive connections per Kratos origin. Default 32. */
   connections?: number;
+  /**
+   * How long a readiness answer is trusted when deciding whether to believe a whoami
+   * 401 (see whoami). Default 1000 ms.
+   */
+  readinessCacheMs?: number;
 }
 
 export interface ListSessionsOptions {
@@ -35,7 +46,16 @@ export interface ListSessionsOptions {
 }
 
 export interface KratosClient {
-  /** Verifies a session cookie or token with Kratos. Rejects with a KratosError. */
+  /**
+   * Verifies a session cookie or token with Kratos. Rejects with a KratosError.
+   *
+   * Kratos answers whoami with 401 for every session while its own database is down.
+   * A 401 for a credential shaped like a session Kratos issued (looksLikeKratosSession)
+   * is believed only when Kratos' readiness check (which pings its database) passes;
+   * otherwise it is 'unavailable', never 'unauthenticated'. The readiness answer is
+   * cached for readinessCacheMs and one probe serves every caller meanwhile, so a burst
+   * of 401s costs at most one extra call a second.
+   */
   whoami(cred: KratosCredential): Promise<KratosSession>;
   /** Revokes one session. An unknown session counts as already revoked. */
   revokeSession(sessionId: string): Promise<void>;
@@ -54,6 +74,7 @@ export interface KratosClient {
 const DEFAULT_TIMEOUT_MS = 3000;
 const DEFAULT_CONNECTIONS = 32;
 const READY_TIMEOUT_MS = 1000;
+const DEFAULT_READINESS_CACHE_MS = 1000;
 // Kratos idles keep-alive connections out after minutes; 10 s stays well below,
 // so we rarely send on a socket the server is closing.
 const KEEP_ALIVE_MS = 10_000;
@@ -170,6 +191,9 @@ export function createKratosClient(options: KratosClientOptions): KratosClient {
   const timeoutMs = positiveInt(options.timeoutMs, DEFAULT_TIMEOUT_MS, "timeoutMs");
   const connections = positiveInt(options.connections, DEFAULT_CONNECTIONS, "connections");
   const cookieName = options.cookieName ?? DEFAULT_SESSION_COOKIE;
+  const readinessCacheMs = options.readinessCacheMs ?? DEFAULT_READINESS_CACHE_MS;
+  if (!Number.isFinite(readinessCacheMs) || readinessCacheMs < 0)
+    throw new TypeError("createKratosClient: readinessCacheMs must be a number >= 0");
   if (!COOKIE_NAME.test(cookieName)) throw new TypeError("createKratosClient: cookieName is not a valid cookie name");
 
   // One pool per origin, shared when public and admin are served from the same origin.
@@ -260,8 +284,49 @@ export function createKratosClient(options: KratosClientOptions): KratosClient {
       timeoutMs,
       maxBody: MAX_SESSION_BODY,
     });
+    if (reply.status === 401 && looksLikeKratosSession(cred) && !(await readiness())) {
+      throw new KratosError("unavailable", "Kratos answered whoami 401 while it reports itself not ready", {
+        status: 401,
+      });
+    }
     if (reply.status !== 200) throw statusError("whoami", reply, true);
     return mapSession(parseJson(reply.text, "whoami", reply.status));
+  }
+
+  async function probeReady(): Promise<boolean> {
+    try {
+      const reply = await call(admin, {
+        op: "ready",
+        method: "GET",
+        // The spec lists /health/ready, but Kratos v1.3.1's admin port answers that
+        // with a 307 to /admin/health/ready; ask there directly.
+        path: "/admin/health/ready",
+        timeoutMs: Math.min(timeoutMs, READY_TIMEOUT_MS),
+        maxBody: 64 * 1024,
+      });
+      return reply.status === 200;
+    } catch {
+      return false;
+    }
+  }
+
+  // The last readiness answer and when it was asked for; one probe in flight at a time.
+  let known: { ready: boolean; at: number } | undefined;
+  let probing: Promise<boolean> | undefined;
+  function readiness(): Promise<boolean> {
+    if (known !== undefined && performance.now() - known.at < readinessCacheMs) return Promise.resolve(known.ready);
+    if (probing === undefined) {
+      const at = performance.now();
+      probing = probeReady()
+        .then((ready) => {
+          known = { ready, at };
+          return ready;
+        })
+        .finally(() => {
+          probing = undefined;
+        });
+    }
+    return probing;
   }
 
   async function revoke(op: string, path: string): Promise<void> {
@@ -339,20 +404,10 @@ export function createKratosClient(options: KratosClientOptions): KratosClient {
     },
 
     async ready() {
-      try {
-        const reply = await call(admin, {
-          op: "ready",
-          method: "GET",
-          // The spec lists /health/ready, but Kratos v1.3.1's admin port answers that
-          // with a 307 to /admin/health/ready; ask there directly.
-          path: "/admin/health/ready",
-          timeoutMs: Math.min(timeoutMs, READY_TIMEOUT_MS),
-          maxBody: 64 * 1024,
-        });
-        return reply.status === 200;
-      } catch {
-        return false;
-      }
+      const at = performance.now();
+      const ready = await probeReady();
+      known = { ready, at };
+      return ready;
     },
 
     close: (() => {

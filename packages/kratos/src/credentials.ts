@@ -60,6 +60,30 @@ export function extractSessionCookie(
   return found;
 }
 
+// Kratos v1.3.1 session tokens: "ory_st_" and 32 letters or digits (older ones lack the prefix).
+const SESSION_TOKEN = /^(?:ory_st_)?[A-Za-z0-9]{32}$/;
+// Its session cookie is a gorilla/securecookie value: base64url of "<unix time>|<base64url payload>|<HMAC>".
+const COOKIE_VALUE = /^[A-Za-z0-9_-]{40,4096}={0,2}$/;
+const COOKIE_DECODED = /^\d{9,12}\|[A-Za-z0-9_=-]{8,}\|[\s\S]{16,}$/;
+
+/**
+ * Whether a credential has the shape of a session Kratos issued (not whether it is
+ * valid: only Kratos knows that). A Kratos whose database is down answers whoami with
+ * 401 for every session; a caller that sees 401 for a credential of this shape asks
+ * Kratos whether it is healthy before believing it, so an outage never signs anybody
+ * out. Anything else (garbage, a wrong cookie) is answered 401 without that check.
+ */
+export function looksLikeKratosSession(cred: KratosCredential): boolean {
+  if (cred.kind === "token") return SESSION_TOKEN.test(cred.value);
+  if (!COOKIE_VALUE.test(cred.value)) return false;
+  try {
+    // atob (every runtime) reads standard base64; it is only called on a 401, so decoding is cheap enough.
+    return COOKIE_DECODED.test(globalThis.atob(cred.value.replace(/-/g, "+").replace(/_/g, "/")));
+  } catch {
+    return false;
+  }
+}
+
 /**
  * Chooses the credential to verify.
  *

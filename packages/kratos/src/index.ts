@@ -12,6 +12,7 @@ export {
   isValidCookieValue,
   isValidToken,
   type KratosCredential,
+  looksLikeKratosSession,
   MAX_COOKIE_HEADER,
   MAX_CREDENTIAL_LENGTH,
 } from "./credentials.ts";

@@ -10,7 +10,9 @@ import {
 } from "../src/index.ts";
 import { closedPort, json, type StubKratos, sessionBody, startStubKratos } from "./stub-kratos.ts";
 
-const COOKIE = "MTc5NTg0OTAxOHxEWDhFQVFMX2dBQUJFQUVRQUFCX180X0FBQUU9fA-_x==";
+// A session cookie as Kratos v1.3.1 issues it (base64url of "<time>|<payload>|<HMAC>"; from a throwaway Kratos).
+const COOKIE =
+  "MTc5NjI4MTk0OXxxbXFwTlJlS0FrdmdfMVNWV0toS1lBNDh1bUtWNXlWYWJyT1dCeXpDTm9LN2dibDRFbDFWbG44MFFIVWZpWHFrQkczNzlSUHZ5US1IbkJHa2IzU0c1emFuTUpYd255d2RxZkxJejNOLUM3WjhkZHVYOTNOcnZFaEhleFdMTGgtZkZfei1nZVNDc2VSaXZQT3VfOGx0NExubjVoZzh5QUtnTDJvd0FDZ3BLcHo2cWM0MXZ6Z2hpNnNNSnZKRnJ1emRiVU5zLTlqcGk4a2ZpVC1KemNadFVPd2JJbXJqQ1JUOWdWaTFRcGJtWGpXZ01CSTZUTzJMS2V5XzFQeGNMeUYxMFBPQU9ScXRfcFVHLTVwOUo1ZHV8C3FRGg2-Pyreho13Bvc38HBWtfoe7_tKtatkgG3rXVA=";
 const cookieCred: KratosCredential = { kind: "cookie", value: COOKIE };
 const tokenCred: KratosCredential = { kind: "token", value: "ory_st_stubtoken0123456789" };
 
@@ -33,7 +35,15 @@ async function expectCode(p: Promise<unknown>, code: KratosErrorCode): Promise<K
 let stub: StubKratos;
 let client: KratosClient;
 const clients: KratosClient[] = [];
-function makeClient(opts: { timeoutMs?: number; cookieName?: string; publicUrl?: string; adminUrl?: string } = {}) {
+function makeClient(
+  opts: {
+    timeoutMs?: number;
+    cookieName?: string;
+    publicUrl?: string;
+    adminUrl?: string;
+    readinessCacheMs?: number;
+  } = {},
+) {
   const c = createKratosClient({ publicUrl: stub.url, adminUrl: stub.url, ...opts });
   clients.push(c);
   return c;
@@ -189,12 +199,54 @@ describe("whoami against a stub Kratos: the session it returns", () => {
 });
 
 describe("whoami against a stub Kratos: errors", () => {
-  it("401 is 'unauthenticated'", async () => {
-    stub.handle((_req, res) =>
-      json(res, 401, { error: { code: 401, message: "The request could not be authorized" } }),
+  it("401 is 'unauthenticated' when Kratos reports itself ready", async () => {
+    stub.handle((req, res) =>
+      req.url === "/admin/health/ready"
+        ? json(res, 200, { status: "ok" })
+        : json(res, 401, { error: { code: 401, message: "The request could not be authorized" } }),
     );
     const err = await expectCode(client.whoami(cookieCred), "unauthenticated");
     expect(err.status).toBe(401);
+  });
+
+  it("401 for a well-formed session while Kratos is not ready (its database down) is 'unavailable', never 'unauthenticated'", async () => {
+    const token: KratosCredential = { kind: "token", value: `ory_st_${"a1B2".repeat(8)}` };
+    stub.handle((req, res) =>
+      req.url === "/admin/health/ready"
+        ? json(res, 503, { errors: { database: "connection refused" } })
+        : json(res, 401, { error: { code: 401, message: "The request could not be authorized" } }),
+    );
+    for (const cred of [cookieCred, token]) {
+      const err = await expectCode(client.whoami(cred), "unavailable");
+      expect(err.status).toBe(401);
+    }
+  });
+
+  it("the readiness probe behind a 401 is single-flighted and cached for readinessCacheMs", async () => {
+    let ready = false;
+    stub.handle((req, res) => {
+      if (req.url !== "/admin/health/ready") return json(res, 401, {});
+      // Answers late, so every whoami of the burst is waiting on the same probe.
+      setTimeout(() => json(res, ready ? 200 : 503, {}), 50);
+    });
+    const c = makeClient({ readinessCacheMs: 300 });
+    const probes = () => stub.requests.filter((r) => r.url === "/admin/health/ready").length;
+    const burst = await Promise.all(Array.from({ length: 50 }, () => failure(c.whoami(cookieCred))));
+    expect(new Set(burst.map((e) => e.code))).toEqual(new Set(["unavailable"]));
+    expect(probes()).toBe(1);
+    ready = true;
+    await expectCode(c.whoami(cookieCred), "unavailable"); // still the cached answer
+    expect(probes()).toBe(1);
+    await new Promise((r) => setTimeout(r, 350));
+    await expectCode(c.whoami(cookieCred), "unauthenticated");
+    expect(probes()).toBe(2);
+  });
+
+  it("401 for something that is not shaped like a Kratos session is believed without a probe", async () => {
+    stub.handle((_req, res) => json(res, 401, {}));
+    await expectCode(client.whoami({ kind: "cookie", value: "not-a-kratos-cookie" }), "unauthenticated");
+    await expectCode(client.whoami({ kind: "token", value: "ory_st_short" }), "unauthenticated");
+    expect(stub.requests.map((r) => r.url)).toEqual(["/sessions/whoami", "/sessions/whoami"]);
   });
 
   it("403 session_aal2_required is 'aal_required' and keeps redirect_browser_to", async () => {

@@ -144,3 +144,30 @@ describe("digestCredential: the in-process cache key", () => {
     }
   });
 });
+
+describe("looksLikeKratosSession: which 401s are worth a readiness check", () => {
+  it("accepts the shapes Kratos v1.3.1 issues and refuses anything else", async () => {
+    const { looksLikeKratosSession } = await import("../src/credentials.ts");
+    // base64url("<unix time>|<payload>|<32-byte HMAC>"), as gorilla/securecookie writes it.
+    const mac = String.fromCharCode(...Array.from({ length: 32 }, (_, i) => (i * 37) % 256));
+    const cookie = btoa(`1796281949|${"qmqpNReKAkvg_1SVWKhKYA48umKV5yVabrOWByzCNoK7gbl4El1Vln80QHUfi"}|${mac}`)
+      .replace(/\+/g, "-")
+      .replace(/\//g, "_");
+    const yes = [
+      { kind: "cookie", value: cookie },
+      { kind: "token", value: `ory_st_${"aZ09".repeat(8)}` },
+      { kind: "token", value: "aZ09".repeat(8) }, // tokens from before the ory_st_ prefix
+    ] as const;
+    const no = [
+      { kind: "cookie", value: "MTY5garbage" },
+      { kind: "cookie", value: "a".repeat(200) },
+      { kind: "cookie", value: btoa(`1796281949|payload-without-mac`) },
+      { kind: "cookie", value: `${cookie}!` },
+      { kind: "token", value: "ory_st_short" },
+      { kind: "token", value: `ory_st_${"a".repeat(33)}` },
+      { kind: "token", value: `ory_st_${"a-b_".repeat(8)}` },
+    ] as const;
+    for (const c of yes) expect(looksLikeKratosSession(c), c.value).toBe(true);
+    for (const c of no) expect(looksLikeKratosSession(c), c.value).toBe(false);
+  });
+});

@@ -1,6 +1,13 @@
 // Cross-instance invalidation over Redis pub/sub. Cached entries carry the
 // generation of their identity at the time they were filled; bumping the
 // generation makes every such entry stale at once, in O(1), on every instance.
+//
+// Redis is optional for serving: the bus never blocks start-up on it. It subscribes
+// whenever the subscriber connection becomes ready (at start, or when Redis comes
+// back, however long it was away), and after every (re)subscription it assumes it
+// missed messages meanwhile: every generation moves on, so cached principals and
+// tokens are rebuilt, and the resync listeners (session cache, keys) run.
+// The channel and message shapes are the guard's (one contract for both sides).
 import { INVALIDATION_CHANNEL, type Invalidation } from "@gatehouse/guard";
 import type { Redis } from "ioredis";
 import type { Logger } from "pino";
@@ -8,18 +15,31 @@ import type { Logger } from "pino";
 export type { Invalidation };
 
 export class InvalidationBus {
+  // Generations come from one counter that only grows, so a value is never reused:
+  // after a resync (#base moves past every value handed out) no old entry matches.
+  #counter = 0;
+  #base = 0;
   readonly #gen = new Map<string, number>();
   readonly #revoked = new Map<string, number>();
   readonly #keyListeners = new Set<() => void>();
+  readonly #resyncListeners = new Set<() => void>();
   #pub: Redis | undefined;
+  #sub: Redis | undefined;
+  #subscribed = false;
   #log: Logger;
 
   constructor(log: Logger) {
     this.#log = log;
   }
 
-  async attach(pub: Redis, sub: Redis): Promise<void> {
+  /**
+   * Publishes on `pub`; listens on `sub`, a dedicated connection created with
+   * `autoResubscribe: false` (the bus subscribes on every 'ready' itself, so it knows
+   * when it is subscribed). Returns at once: nothing here waits for Redis.
+   */
+  attach(pub: Redis, sub: Redis): void {
     this.#pub = pub;
+    this.#sub = sub;
     sub.on("message", (_ch: string, raw: string) => {
       try {
         this.#apply(JSON.parse(raw) as Invalidation);
@@ -27,11 +47,42 @@ export class InvalidationBus {
         this.#log.warn("ignored malformed invalidation message");
       }
     });
-    await sub.subscribe(INVALIDATION_CHANNEL);
+    sub.on("close", () => {
+      if (this.#subscribed)
+        this.#log.warn("invalidation channel lost; cached entries follow their TTLs until it is back");
+      this.#subscribed = false;
+    });
+    sub.on("ready", () => this.#subscribe(sub));
+    if (sub.status === "ready") this.#subscribe(sub);
+  }
+
+  /** True while this instance hears the other instances' invalidations. */
+  get subscribed(): boolean {
+    return this.#subscribed && this.#sub?.status === "ready";
+  }
+
+  #subscribe(sub: Redis): void {
+    sub.subscribe(INVALIDATION_CHANNEL).then(
+      () => {
+        if (this.#subscribed) return;
+        this.#subscribed = true;
+        this.#log.info("invalidation channel subscribed");
+        this.#resync();
+      },
+      (e: Error) => this.#log.warn({ err: e.message }, "invalidation channel not subscribed yet"),
+    );
+  }
+
+  /** Messages may have been missed: nothing cached before now is trusted. */
+  #resync(): void {
+    this.#gen.clear();
+    this.#base = ++this.#counter;
+    for (const fn of this.#resyncListeners) fn();
+    for (const fn of this.#keyListeners) fn();
   }
 
   generation(identityId: string): number {
-    return this.#gen.get(identityId) ?? 0;
+    return this.#gen.get(identityId) ?? this.#base;
   }
 
   isSessionRevoked(sid: string): boolean {
@@ -48,6 +99,11 @@ export class InvalidationBus {
     this.#keyListeners.add(fn);
   }
 
+  /** Called after a (re)subscription, when messages may have been missed. */
+  onResync(fn: () => void): void {
+    this.#resyncListeners.add(fn);
+  }
+
   /** Applies locally at once, then tells the other instances. */
   async publish(msg: Invalidation): Promise<void> {
     this.#apply(msg);
@@ -57,7 +113,7 @@ export class InvalidationBus {
   #apply(msg: Invalidation): void {
     switch (msg.t) {
       case "identity":
-        this.#gen.set(msg.id, this.generation(msg.id) + 1);
+        this.#gen.set(msg.id, ++this.#counter);
         break;
       case "session":
         this.#revoked.set(msg.sid, msg.until);

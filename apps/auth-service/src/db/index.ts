@@ -10,12 +10,25 @@ export * from "./schema.ts";
 export interface CreateDbOptions {
   /** Pool size; default 10. */
   max?: number;
+  /**
+   * Told of every connection that breaks (Postgres killed, restarted, a network cut).
+   * The error is handled either way; this is for logging. Messages hold no credentials.
+   */
+  onConnectionError?: (err: Error) => void;
 }
 
 /**
  * A Kysely instance over a pg Pool. Call `db.destroy()` to close the pool.
  * Connecting gives up after 3 s, so a database outage surfaces as an error (the
  * HTTP layer answers 503) instead of requests queueing forever.
+ *
+ * A pg Client emits 'error' when its connection breaks, and an 'error' event without
+ * a listener kills the process. The pool listens only while a client is idle in it;
+ * a client checked out (a query in flight, a transaction between statements, the
+ * migrator's lock) has no listener of its own, so killing Postgres under load crashed
+ * the service. Every client gets a listener for its whole life, the moment the pool
+ * connects it. Its query (if any) still fails with the error, and the pool discards a
+ * client that is no longer queryable when it is released, so nothing reuses it.
  */
 export function createDb(url: string, opts: CreateDbOptions = {}): Kysely<Database> {
   const pool = new pg.Pool({
@@ -25,9 +38,12 @@ export function createDb(url: string, opts: CreateDbOptions = {}): Kysely<Databa
     idleTimeoutMillis: 30_000,
     keepAlive: true,
   });
-  // An idle client that loses its connection (Postgres restart) emits "error" on the
-  // pool; unhandled, that would crash the process. The pool drops the client, and the
-  // next query reconnects or fails with its own error, which callers do see.
+  const report = opts.onConnectionError ?? (() => {});
+  pool.on("connect", (client) => {
+    client.on("error", report);
+  });
+  // An idle client's error reaches both its own listener (above: reported there) and
+  // the pool's, which drops the client; the pool's must exist or the process dies.
   pool.on("error", () => {});
   return new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
 }

@@ -80,12 +80,12 @@ export class ApiKeyExchange {
     const key = await findApiKeyByRaw(this.#db, raw);
     if (!key) throw new ApiError(401, "unauthenticated", "unknown, revoked or expired API key");
     const gen = this.#bus.generation(`api_key:${key.id}`);
-    // A role change of the owner or the creator bumps their generation (the membership
-    // routes publish it), so the next exchange mints with their new rights.
+    // A role change of the owner or the creator bumps their generation (announced
+    // through the outbox), so the next exchange mints with their new rights.
     const people = [...new Set([key.identityId, key.createdBy].filter((x): x is string => x !== null))];
     const peopleGen = this.#peopleGen(people);
-    const claims = await this.#claims(key, Math.floor(now / 1000));
     const signer = await this.#keys.signer();
+    const claims = await this.#claims(key, Math.floor(now / 1000));
     const token = await signer.sign(claims);
     this.#metrics.tokensMinted.inc({ alg: signer.alg });
     const life = claims.exp - claims.iat;
@@ -115,7 +115,11 @@ export class ApiKeyExchange {
 
   async #claims(key: ApiKey, nowSec: number): Promise<AccessTokenClaims> {
     const aud = this.#cfg.token.audience.length === 1 ? (this.#cfg.token.audience[0] ?? "") : this.#cfg.token.audience;
-    const notAfter = key.expiresAt ? Math.floor(key.expiresAt.getTime() / 1000) : nowSec + this.#cfg.token.ttlSec;
+    const notAfter = Math.min(
+      key.expiresAt ? Math.floor(key.expiresAt.getTime() / 1000) : nowSec + this.#cfg.token.ttlSec,
+      // Not past the time the signing key is sure to be published (KeyStore.verifiableUntilSec).
+      this.#keys.verifiableUntilSec,
+    );
     const base = {
       iss: this.#cfg.token.issuer,
       aud,

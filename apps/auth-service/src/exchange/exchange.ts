@@ -157,7 +157,12 @@ export class TokenExchange {
         aal,
         amr: session.amr,
       },
-      { now: nowSec, lifetimeSec: this.#cfg.token.ttlSec, notAfter: Math.floor(session.expiresAt.getTime() / 1000) },
+      {
+        now: nowSec,
+        lifetimeSec: this.#cfg.token.ttlSec,
+        // Not past the session, nor past the time its signing key is sure to be published.
+        notAfter: Math.min(Math.floor(session.expiresAt.getTime() / 1000), this.#keys.verifiableUntilSec),
+      },
     );
   }
 

@@ -56,7 +56,7 @@ export function credentialDigest(cred: KratosCredential): string {
 const DENIED_TTL_MS = 5_000;
 
 export class SessionResolver {
-  readonly #l1: LruCache<string, CompactSession>;
+  #l1: LruCache<string, CompactSession>;
   readonly #denied = new LruCache<string, number>(10_000);
   readonly #inflight = new Map<string, Promise<KratosSession>>();
   readonly #kratos: KratosClient;
@@ -80,6 +80,10 @@ export class SessionResolver {
     this.#bus = opts.bus;
     this.#ttlMs = opts.ttlSec * 1000;
     this.#l1 = new LruCache(Math.max(1, opts.size));
+    // Revocations announced while the bus was not subscribed were missed: start afresh.
+    this.#bus.onResync(() => {
+      this.#l1 = new LruCache(Math.max(1, opts.size));
+    });
     this.#metrics = opts.metrics;
     this.#log = opts.log;
   }

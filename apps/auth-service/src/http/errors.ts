@@ -60,7 +60,9 @@ export function isDependencyFailure(e: unknown): boolean {
   }
   const name = e.name;
   if (name === "MaxRetriesPerRequestError" || name === "DependencyUnavailableError") return true;
-  return /Connection terminated|connect ECONNREFUSED|timeout exceeded when trying to connect|Connection is closed|Stream isn't writeable/i.test(
+  // pg: a client whose connection broke ("… is not queryable", also what a transaction's
+  // ROLLBACK meets after its connection died mid-way); ioredis: a closed connection.
+  return /Connection terminated|connect ECONNREFUSED|timeout exceeded when trying to connect|is not queryable|Connection is closed|Stream isn't writeable/i.test(
     e.message,
   );
 }

@@ -1,7 +1,15 @@
 import express, { type Router } from "express";
 import type { App } from "../app.ts";
 
-/** /health/alive: the process runs. /health/ready: Postgres, Redis and Kratos all answer. */
+// Without these no new session can be exchanged: the instance is not ready.
+const REQUIRED = ["postgres", "kratos"] as const;
+
+/**
+ * /health/alive: the process runs.
+ * /health/ready: 200 when Postgres and Kratos answer, 503 (+ Retry-After) when one of
+ * them does not. Redis is optional: without it (or without the invalidation channel)
+ * the answer is still 200, with status "degraded". `missing` names whatever is down.
+ */
 export function healthRoutes(app: App): Router {
   const r = express.Router();
   r.get("/health/alive", (_req, res) => {
@@ -11,9 +19,17 @@ export function healthRoutes(app: App): Router {
     app
       .readiness()
       .then((checks) => {
-        const ok = Object.values(checks).every(Boolean);
-        if (!ok) res.setHeader("Retry-After", "5");
-        res.status(ok ? 200 : 503).json({ status: ok ? "ok" : "unavailable", checks });
+        const missing = Object.entries(checks)
+          .filter(([, ok]) => !ok)
+          .map(([name]) => name);
+        const ready = REQUIRED.every((name) => checks[name]);
+        if (!ready) res.setHeader("Retry-After", "5");
+        res.setHeader("Cache-Control", "no-store");
+        res.status(ready ? 200 : 503).json({
+          status: !ready ? "unavailable" : missing.length > 0 ? "degraded" : "ok",
+          checks,
+          missing,
+        });
       })
       .catch(next);
   });

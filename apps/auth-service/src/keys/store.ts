@@ -31,8 +31,16 @@ import {
   type SigningKeyRecord,
   transitionSigningKeys,
 } from "../domain/signing-keys.ts";
+import { DependencyUnavailableError } from "../http/errors.ts";
 
 export { JWKS_CACHE_CONTROL };
+
+/** The key set is reloaded from the database when older than this (other instances may have rotated); at most the leeway. */
+const RELOAD_EVERY_MS = 30_000;
+/** After a failed reload, the keys in memory serve this long before the database is asked again. */
+const RETRY_AFTER_FAILURE_MS = 5_000;
+/** Tokens are not signed with less life left than this (see verifiableUntilSec). */
+const MIN_SIGNED_LIFETIME_SEC = 30;
 
 export interface KeyPolicy {
   alg: SigningAlg;
@@ -124,13 +132,17 @@ export async function reencryptSigningKeys(
 export class KeyStore {
   #signer: Signer | undefined;
   #jwks: JwksDocument = { keys: [] };
+  /** When the keys were last read from the database (0: never). */
   #loadedAt = 0;
+  #retryAt = 0;
+  #staleWarnedAt = 0;
   #loading: Promise<void> | undefined;
   readonly #db: Kysely<Database>;
   readonly #keks: Keks;
   readonly #policy: KeyPolicy;
   readonly #bus: InvalidationBus;
   readonly #log: Logger;
+  readonly #reloadEveryMs: number;
   /** Cached minted tokens signed by a key that is leaving are dropped through this. */
   readonly #onSignerChange = new Set<(activeKid: string | undefined) => void>();
 
@@ -140,9 +152,12 @@ export class KeyStore {
     /** Older KEKs that may still decrypt stored keys (KEK rotation); never used to encrypt. */
     previousKeks?: readonly Uint8Array[];
     policy: KeyPolicy;
+    /** Reread the keys when older than this; default and maximum 30 s (the leeway verifiableUntilSec relies on). */
+    reloadEveryMs?: number;
     bus: InvalidationBus;
     log: Logger;
   }) {
+    this.#reloadEveryMs = Math.min(opts.reloadEveryMs ?? RELOAD_EVERY_MS, opts.policy.leewaySec * 1000);
     this.#db = opts.db;
     this.#keks = { current: opts.kek, previous: opts.previousKeks ?? [] };
     this.#policy = opts.policy;
@@ -161,16 +176,57 @@ export class KeyStore {
     return this.#signer?.kid;
   }
 
-  /** The signer of the active key; reloads from the database at most every 30 s (other instances may have rotated). */
+  /**
+   * The signer of the active key; the keys are reloaded from the database when older
+   * than 30 s (other instances may have rotated). When that reload fails (Postgres
+   * down), signing goes on with the key in memory as long as its tokens are sure to
+   * verify (verifiableUntilSec), and stops (503) after that.
+   */
   async signer(): Promise<Signer> {
-    if (!this.#signer || Date.now() - this.#loadedAt > 30_000) await this.reload();
+    await this.#refresh();
     if (!this.#signer) throw new Error("no active signing key");
+    if (this.verifiableUntilSec - Date.now() / 1000 < MIN_SIGNED_LIFETIME_SEC) {
+      throw new DependencyUnavailableError("signing keys could not be reloaded from the database for too long");
+    }
     return this.#signer;
   }
 
+  /**
+   * Epoch seconds until which a token signed now with the key in memory is sure to
+   * verify: a key that was active when last read stays published at least
+   * tokenTtl + leeway after that (it can only start retiring later, and retiring keys
+   * are published that long), so tokens' exp is capped here. With keys read within
+   * the leeway (30 s) this is never sooner than a full token lifetime; during a Postgres
+   * outage tokens get shorter, then none are signed.
+   */
+  get verifiableUntilSec(): number {
+    return Math.floor(this.#loadedAt / 1000 + this.#policy.tokenTtlSec + this.#policy.leewaySec);
+  }
+
+  /** The published keys. During a Postgres outage, the last set read (it only changes through the database). */
   async jwks(): Promise<JwksDocument> {
-    if (Date.now() - this.#loadedAt > 30_000) await this.reload();
+    await this.#refresh();
     return this.#jwks;
+  }
+
+  /** Reloads when the keys are old; a failure with keys in memory keeps them (logged), without one it throws. */
+  async #refresh(): Promise<void> {
+    const now = Date.now();
+    if (now - this.#loadedAt <= this.#reloadEveryMs) return;
+    if (this.#loadedAt === 0) return this.reload();
+    if (now < this.#retryAt) return;
+    try {
+      await this.reload();
+    } catch (e) {
+      this.#retryAt = Date.now() + RETRY_AFTER_FAILURE_MS;
+      if (Date.now() - this.#staleWarnedAt >= 10_000) {
+        this.#staleWarnedAt = Date.now();
+        this.#log.warn(
+          { err: (e as Error).message, keysAgeSec: Math.round((Date.now() - this.#loadedAt) / 1000) },
+          "signing keys could not be reloaded; serving the ones in memory",
+        );
+      }
+    }
   }
 
   /** The published keys as a verification source (for introspection); follows rotations. */

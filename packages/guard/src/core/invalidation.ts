@@ -38,6 +38,10 @@ export class InvalidationLog implements InvalidationView {
   readonly #changed = new Map<string, number>();
   readonly #revoked = new Map<string, number>();
   readonly #now: () => number;
+  /** Anything issued at or before this (epoch ms) is stale: see resync(). */
+  #allBefore = Number.NEGATIVE_INFINITY;
+  /** Whether announcements are being heard right now (kept by whoever feeds this log). */
+  listening = false;
 
   constructor(now: () => number = Date.now) {
     this.#now = now;
@@ -65,9 +69,18 @@ export class InvalidationLog implements InvalidationView {
     if (untilMs > this.#now()) this.#mark(this.#revoked, sessionId, Math.min(untilMs, this.#now() + REMEMBER_MS));
   }
 
+  /**
+   * Announcements may have been missed (the channel was down, or was not up yet):
+   * every token issued until now counts as stale, so each is exchanged once more.
+   */
+  resync(): void {
+    this.#allBefore = this.#now();
+  }
+
   isStale(subject: string, sessionId: string, issuedAtSec: number): boolean {
     // Seconds vs milliseconds: a token from the same second as the change counts as stale (one extra exchange, never a stale grant).
     const issuedMs = issuedAtSec * 1000;
+    if (issuedMs <= this.#allBefore) return true;
     const a = this.#changed.get(subject);
     const b = this.#changed.get(sessionId);
     return (a !== undefined && a >= issuedMs) || (b !== undefined && b >= issuedMs);
