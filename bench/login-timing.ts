@@ -12,7 +12,15 @@
 // a coin toss (the timing says nothing), 100% tells every account apart.
 import { resolve } from "node:path";
 import { internalUrls, REPO_ROOT, stackConfig, startStack, stopStack } from "../tools/stack/index.ts";
-import { cleanups, f, progress, reportBuilder, runBench, stopOnSignalsAndDeadline } from "./lib/harness.ts";
+import {
+  cleanups,
+  f,
+  isolateBenchEnv,
+  progress,
+  reportBuilder,
+  runBench,
+  stopOnSignalsAndDeadline,
+} from "./lib/harness.ts";
 import { register } from "./lib/kratos.ts";
 import { percentile } from "./lib/loadgen.ts";
 
@@ -66,15 +74,8 @@ async function failedLogin(base: string, identifier: string, ip: string): Promis
 }
 
 async function main() {
-  for (const k of [
-    "DATABASE_URL",
-    "REDIS_URL",
-    "KRATOS_PUBLIC_URL",
-    "KRATOS_ADMIN_URL",
-    "MAIL_URL",
-    "AUTH_SERVICE_URL",
-  ])
-    delete process.env[k];
+  // The production bcrypt cost: the hash is what a known account's failure costs.
+  isolateBenchEnv({ keepHashCost: true });
   const basePort = Number(process.env.BENCH_PORT_BASE ?? 26_400);
   const cfg = stackConfig("bench-login", { basePort, ephemeral: true, domain: "localhost" });
   cleanups.push(() => stopStack(cfg));

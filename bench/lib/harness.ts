@@ -171,9 +171,10 @@ export function writeJson(out: string, data: unknown): void {
  * A bench runs its own stack: forget the URLs of one that may already run, and let
  * Kratos hash passwords at bcrypt cost 4 (cost 12 takes ~0.3 s per sign-up here; the
  * hundreds of sign-ups a bench needs would take minutes). Only registration and login
- * hash, and neither is what the benches measure.
+ * hash, and neither is what the benches measure — except login-timing, which keeps
+ * the configured cost (`keepHashCost`).
  */
-export function isolateBenchEnv(): void {
+export function isolateBenchEnv(options: { keepHashCost?: boolean } = {}): void {
   for (const k of [
     "DATABASE_URL",
     "REDIS_URL",
@@ -183,7 +184,7 @@ export function isolateBenchEnv(): void {
     "AUTH_SERVICE_URL",
   ])
     delete process.env[k];
-  process.env.HASHERS_BCRYPT_COST = "4";
+  if (!options.keepHashCost) process.env.HASHERS_BCRYPT_COST = "4";
 }
 
 // --- CPU profiles and phases (BENCH_CPU_PROF) -----------------------------------

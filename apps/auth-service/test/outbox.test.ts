@@ -7,6 +7,7 @@ import { Redis } from "ioredis";
 import pg from "pg";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import { joinOrganization } from "../../../test/support/invitations.ts";
+import { eventually } from "../../../test/support/private-services.ts";
 import { type PrivateRedis, privateRedis } from "../../../test/support/redis.ts";
 import { type Running, startAuthService } from "./in-process.ts";
 import { call, newUser, type TestUser } from "./support.ts";
@@ -42,14 +43,6 @@ const tokenOf = async (u: TestUser) => {
 };
 const pending = async () =>
   Number((await db.query("select count(*)::int as n from outbox where published_at is null")).rows[0].n);
-
-async function eventually(what: string, done: () => Promise<boolean>): Promise<void> {
-  const deadline = Date.now() + 15_000;
-  while (!(await done())) {
-    if (Date.now() > deadline) throw new Error(`${what}: not within 15 s`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
 
 describe("the outbox", () => {
   it("a role change while Redis is down is answered 200, and announced to other instances once Redis is back", async () => {
@@ -89,8 +82,8 @@ describe("the outbox", () => {
     expect(heardMember()).toBe(false);
 
     await redis.restart();
-    await eventually("delivered", async () => (await pending()) === 0);
-    await eventually("heard elsewhere", async () => heardMember());
+    expect(await eventually(async () => (await pending()) === 0, Boolean, 15_000), "delivered").toBe(true);
+    expect(await eventually(async () => heardMember(), Boolean, 15_000), "heard elsewhere").toBe(true);
   });
 
   it("a revoked API key is refused by other instances, even when revoked while Redis was down", async () => {
@@ -109,7 +102,7 @@ describe("the outbox", () => {
     for (const c of [subscriber, reader]) c.on("error", () => {});
     clients.push(subscriber, reader);
     const elsewhere = subscribeInvalidations(subscriber, { reader });
-    await eventually("subscribed", async () => subscriber.status === "ready");
+    expect(await eventually(async () => subscriber.status === "ready", Boolean, 15_000), "subscribed").toBe(true);
 
     await redis.kill();
     const revoked = await call(`/v1/organizations/${orgId}/api-keys/${keyId}`, {
@@ -119,6 +112,9 @@ describe("the outbox", () => {
     });
     expect(revoked.status).toBe(204);
     await redis.restart();
-    await eventually("refused elsewhere", async () => elsewhere.isRevoked(`api_key:${keyId}`));
+    expect(
+      await eventually(async () => elsewhere.isRevoked(`api_key:${keyId}`), Boolean, 15_000),
+      "refused elsewhere",
+    ).toBe(true);
   });
 });

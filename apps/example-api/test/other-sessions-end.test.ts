@@ -15,6 +15,7 @@ import {
   uniqueEmail,
   whoamiByCookie,
 } from "../../../test/support/kratos.ts";
+import { eventually } from "../../../test/support/private-services.ts";
 import { waitForCode } from "../../../tools/mailcatcher/client.ts";
 import { auth, call } from "../../auth-service/test/support.ts";
 import { echoUpstream, routesFile, startGateway } from "../../gateway/test/harness.ts";
@@ -64,14 +65,14 @@ async function expectEnded(device: Awaited<ReturnType<typeof secondDevice>>): Pr
   expect(whoami.status, "Kratos").toBe(401);
   // The auth-service and the JWT path need the announcement (Kratos' web_hook runs after
   // its response): poll, bounded.
-  const deadline = Date.now() + 10_000;
-  const ended = async () =>
-    (await call("/v1/token", { token: device.sessionToken, json: {} })).status === 401 &&
-    (await device.viaGateway.jwt()).status === 401;
-  while (!(await ended())) {
-    if (Date.now() > deadline) throw new Error("the other session or its JWT was still accepted after 10 s");
-    await new Promise((r) => setTimeout(r, 100));
-  }
+  const ended = await eventually(
+    async () =>
+      (await call("/v1/token", { token: device.sessionToken, json: {} })).status === 401 &&
+      (await device.viaGateway.jwt()).status === 401,
+    Boolean,
+    10_000,
+  );
+  expect(ended, "the other session and its JWT are refused").toBe(true);
   const refused = await device.viaGateway.jwt();
   expect(((await refused.json()) as { error: string }).error).toBe("session_revoked");
   expect((await device.viaGateway.session()).status, "gateway, session").toBe(401);
