@@ -6,6 +6,16 @@
 import { createGuard, subscribeInvalidations } from "@gatehouse/guard";
 import { Redis } from "ioredis";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
+import { Browser } from "../../../test/support/browser.ts";
+import {
+  PASSWORD,
+  registerApi,
+  stack,
+  startBrowserFlow,
+  submitBrowserFlow,
+  uniqueEmail,
+  whoamiByCookie,
+} from "../../../test/support/kratos.ts";
 import { eventually } from "../../../test/support/private-services.ts";
 import { call, newUser, token } from "../../auth-service/test/support.ts";
 import { echoUpstream, routesFile, startGateway } from "../../gateway/test/harness.ts";
@@ -73,6 +83,58 @@ describe("logout ends the session's JWTs everywhere", () => {
     }
     // Only that session: another user's token still works.
     for (const e of entryPoints(other)) expect((await e.ask()).status, e.name).toBe(200);
+  });
+
+  it("a logout done at Kratos itself (native app, through the gateway) ends the JWTs too", async () => {
+    const r = await registerApi(stack(), { email: uniqueEmail("kratos-logout-api") });
+    const sessionToken = r.body.session_token ?? "";
+    const exchanged = await call("/v1/token", { token: sessionToken, json: {} });
+    const jwt = exchanged.body.access_token as string;
+    for (const e of entryPoints(jwt)) expect((await e.ask()).status, e.name).toBe(200);
+
+    const out = await fetch(`${gateways[0]?.url}/self-service/logout/api`, {
+      method: "DELETE",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({ session_token: sessionToken }),
+    });
+    expect(out.status).toBe(204);
+    for (const e of entryPoints(jwt)) {
+      const refused = await eventually(e.ask, (a) => a.status === 401, 10_000);
+      expect(refused.status, e.name).toBe(401);
+    }
+  });
+
+  it("a logout done at Kratos itself (browser logout URL, through the gateway) ends the JWTs too", async () => {
+    const s = stack();
+    const b = new Browser();
+    const email = uniqueEmail("kratos-logout-browser");
+    const { flow } = await startBrowserFlow(b, s, "registration");
+    const reg = await submitBrowserFlow(b, flow, {
+      method: "password",
+      password: PASSWORD,
+      traits: { email, name: { first: "Ada", last: "Lovelace" } },
+    });
+    expect(reg.status).toBe(200);
+    const cookie = await b.jar.getCookieString(s.kratosBrowser);
+    const exchanged = await fetch(`${inject("stack").AUTH_SERVICE_URL}/v1/token`, {
+      method: "POST",
+      headers: { cookie, "content-type": "application/json" },
+      body: "{}",
+    });
+    const jwt = ((await exchanged.json()) as { access_token: string }).access_token;
+    for (const e of entryPoints(jwt)) expect((await e.ask()).status, e.name).toBe(200);
+
+    const started = await b.request(`${s.kratosBrowser}/self-service/logout/browser`, {
+      headers: { accept: "application/json" },
+    });
+    const { logout_url } = started.json<{ logout_url: string }>();
+    const out = await b.request(logout_url);
+    expect(out.status).toBe(303);
+    expect((await whoamiByCookie(b, s)).status).toBe(401);
+    for (const e of entryPoints(jwt)) {
+      const refused = await eventually(e.ask, (a) => a.status === 401, 10_000);
+      expect(refused.status, e.name).toBe(401);
+    }
   });
 
   it("an instance that was not subscribed during the logout catches up when it subscribes", async () => {

@@ -27,6 +27,7 @@ import type { Redis } from "ioredis";
 import type { Logger } from "pino";
 import type { GatewayConfig } from "./config.ts";
 import { trustChecker } from "./config.ts";
+import { announceRevoked } from "./kratos/logout.ts";
 import { KRATOS_PATHS, kratosPassthrough } from "./kratos/passthrough.ts";
 import {
   callUpstream,
@@ -203,6 +204,8 @@ function seriesTable<K, S>(make: (route: string, k: K) => S): (route: string, k:
   };
 }
 
+const announceOn = (redis: Redis) => (sid: string) => announceRevoked(redis, sid);
+
 export function createGateway(deps: GatewayDeps): Gateway {
   const { cfg, log, guard } = deps;
   let table = deps.table;
@@ -333,6 +336,8 @@ export function createGateway(deps: GatewayDeps): Gateway {
     uiUrl: cfg.SELF_SERVICE_UI_URL ?? (cfg.LOGIN_URL ? new URL(".", cfg.LOGIN_URL).href : undefined),
     clientIp,
     proto,
+    cookieName: cfg.KRATOS_COOKIE_NAME,
+    ...(deps.redis ? { announceRevoked: announceOn(deps.redis) } : {}),
     log,
     sendError,
   });

@@ -7,7 +7,8 @@
 //  - every `return_to` is checked by the guard's validator (return-to.ts);
 //  - the four self-service submissions are read once (submission.ts), counted by the
 //    brute-force guard, sent to Kratos as parsed, and their answer held until it is
-//    counted; a failed login is held until the failure floor has passed.
+//    counted; a failed login is held until the failure floor has passed;
+//  - a logout done at Kratos is announced so the session's tokens stop (logout.ts).
 import { Agent, type IncomingMessage, type ServerResponse } from "node:http";
 import { type AllowedHost, isIdentityHeader } from "@gatehouse/guard";
 import { isClientAddressHeader } from "@gatehouse/guard/node";
@@ -23,6 +24,7 @@ import {
 } from "../proxy/forward.ts";
 import type { BruteForce } from "../throttle/brute-force.ts";
 import type { FailureFloor } from "../throttle/failure-floor.ts";
+import { type LogoutKind, logoutKind, sessionEnded } from "./logout.ts";
 import { checkedReturnTo } from "./return-to.ts";
 import { parseSubmission, type SelfServiceFlow, type Submission } from "./submission.ts";
 
@@ -45,6 +47,10 @@ export interface PassthroughOptions {
   uiUrl: string | undefined;
   clientIp(req: IncomingMessage): string;
   proto(req: IncomingMessage): string;
+  /** Kratos' session cookie name: a browser logout's answer deletes it. */
+  cookieName: string;
+  /** Announces a session Kratos' own logout ended (logout.ts); none without Redis. */
+  announceRevoked?: (sid: string) => Promise<void>;
   log: Logger;
   sendError(res: ServerResponse, status: number, error: string, message: string, retryAfterSec?: number): void;
 }
@@ -187,12 +193,78 @@ export function kratosPassthrough(o: PassthroughOptions) {
     }
   }
 
+  /** Which session a credential is, by asking Kratos; undefined when it cannot tell. */
+  async function sessionIdOf(credential: [string, string]): Promise<string | undefined> {
+    try {
+      const answer = await callUpstream({
+        origin,
+        agent,
+        method: "GET",
+        path: "/sessions/whoami",
+        headers: ["host", origin.host, "accept", "application/json", ...credential],
+        body: undefined,
+        timeoutMs: TIMEOUT_MS,
+      });
+      const text = (await readResponse(answer, MAX_ANSWER)).toString();
+      const id = answer.statusCode === 200 ? (JSON.parse(text) as { id?: unknown }).id : undefined;
+      return typeof id === "string" ? id : undefined;
+    } catch {
+      return undefined;
+    }
+  }
+
+  /** Kratos' own logout, forwarded; the session it ends is announced (see logout.ts). */
+  async function logout(req: IncomingMessage, res: ServerResponse, kind: LogoutKind, target: string): Promise<void> {
+    let body: Buffer | undefined;
+    let credential: [string, string] | undefined;
+    if (kind === "api") {
+      const raw = await readBounded(req, MAX_SUBMISSION);
+      if (raw === "too_large") return o.sendError(res, 413, "payload_too_large", "request body too large");
+      if (raw === "aborted") return void res.destroy();
+      body = raw;
+      const token = parseSessionToken(raw);
+      if (token !== undefined) credential = ["x-session-token", token];
+    } else if (req.headers.cookie !== undefined) {
+      credential = ["cookie", req.headers.cookie];
+    }
+    const sid = credential && o.announceRevoked ? await sessionIdOf(credential) : undefined;
+    let answer: IncomingMessage;
+    try {
+      answer = await callUpstream({
+        origin,
+        agent,
+        method: req.method ?? "GET",
+        path: target,
+        headers: headersFor(req, undefined),
+        body,
+        timeoutMs: TIMEOUT_MS,
+      });
+    } catch (e) {
+      return unavailable(res, e);
+    }
+    if (sid !== undefined && o.announceRevoked && sessionEnded(kind, answer, o.cookieName)) {
+      await o.announceRevoked(sid).catch((e: Error) => o.log.warn({ err: e.message }, "logout not announced"));
+    }
+    relayResponse(answer, res, [], (e) => o.log.warn({ err: e.message }, "kratos answer broke off"));
+  }
+
   return async function handle(req: IncomingMessage, res: ServerResponse, path: string, query: string): Promise<void> {
     const q = checkedReturnTo(query, o.allowedReturnHosts, o.returnBase);
     const m = SUBMISSION.exec(path);
     if (m && req.method === "POST") return submit(req, res, m[1] as SelfServiceFlow, path, q);
+    const out = logoutKind(req.method, path);
+    if (out !== undefined) return logout(req, res, out, path + q);
     return stream(req, res, path + q);
   };
+}
+
+function parseSessionToken(raw: Buffer): string | undefined {
+  try {
+    const token = (JSON.parse(raw.toString("utf8")) as { session_token?: unknown }).session_token;
+    return typeof token === "string" && /^[\x21-\x7e]{1,512}$/.test(token) ? token : undefined;
+  } catch {
+    return undefined;
+  }
 }
 
 function readBounded(req: IncomingMessage, max: number): Promise<Buffer | "too_large" | "aborted"> {
