@@ -498,24 +498,34 @@ export function createGateway(deps: GatewayDeps): Gateway {
     if (!fromTrustedProxy(req)) return refuse(403, "forbidden", "forward-auth answers only configured trusted proxies");
     const headers = req.headers;
     const originalUri = only(headers["x-original-uri"]);
+    const forwardedUri = only(headers["x-forwarded-uri"]);
+    const suffix = path.length > "/decisions".length ? path.slice("/decisions".length) : undefined;
     const nginx = originalUri !== undefined;
-    const uri =
-      originalUri ??
-      only(headers["x-forwarded-uri"]) ??
-      (path.length > "/decisions".length ? path.slice("/decisions".length) : undefined);
+    const uri = originalUri ?? forwardedUri ?? suffix;
     if (!uri)
       return refuse(
         400,
         "bad_request",
         "send the original URI (X-Original-URI, X-Forwarded-Uri, or a path after /decisions)",
       );
-    const method = (
-      only(headers["x-original-method"]) ??
-      only(headers["x-forwarded-method"]) ??
-      (nginx ? "GET" : (req.method ?? "GET"))
-    ).toUpperCase();
-    const host = only(headers["x-forwarded-host"]) ?? headers.host;
+    // Each proxy says what the original request was in its own way, and passes the
+    // client's other headers on as they came: Traefik forwards a client's
+    // X-Original-URI next to its own X-Forwarded-Uri, nginx a client's X-Forwarded-Uri
+    // next to its X-Original-URI. Whichever we preferred, a client could name another
+    // path than the one the proxy will serve; when they disagree, refuse.
+    const originalMethod = only(headers["x-original-method"]);
+    const forwardedMethod = only(headers["x-forwarded-method"]);
     const n = normalizePath(uri);
+    if (
+      (originalUri !== undefined && forwardedUri !== undefined && originalUri !== forwardedUri) ||
+      (suffix !== undefined && uri !== suffix && n.ok && n.path !== suffix) ||
+      (originalMethod !== undefined &&
+        forwardedMethod !== undefined &&
+        originalMethod.toUpperCase() !== forwardedMethod.toUpperCase())
+    )
+      return refuse(400, "bad_request", "the original request is described twice, differently");
+    const method = (originalMethod ?? forwardedMethod ?? (nginx ? "GET" : (req.method ?? "GET"))).toUpperCase();
+    const host = only(headers["x-forwarded-host"]) ?? headers.host;
     if (!n.ok) return refuse(400, "bad_request", `refused path: ${n.reason}`);
     const route = matchRoute(table, host, matchKey(n.path), method);
     if (!route) return refuse(404, "not_found", "no route for this request");

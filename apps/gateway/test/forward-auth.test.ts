@@ -155,6 +155,26 @@ describe("forward-auth /decisions", () => {
   });
 });
 
+describe("forward-auth: the original request described twice", () => {
+  it("a client's X-Original-URI next to Traefik's X-Forwarded-Uri (or a method next to another) is refused, not believed", async () => {
+    const traefik = {
+      "x-forwarded-uri": "/projects",
+      "x-forwarded-host": "app.example.com",
+      "x-forwarded-method": "GET",
+    };
+    expect((await decide(gw.url, "/decisions", { ...traefik, "x-original-uri": "/public/x" })).status).toBe(400);
+    expect((await decide(gw.url, "/decisions", { ...traefik, "x-original-method": "OPTIONS" })).status).toBe(400);
+    expect(
+      (await decide(gw.url, "/decisions/projects", { host: "app.example.com", "x-forwarded-uri": "/public/x" })).status,
+    ).toBe(400);
+    // The same request described twice the same way is no contradiction.
+    expect((await decide(gw.url, "/decisions", { ...traefik, "x-original-uri": "/projects" })).status).toBe(401);
+    expect(
+      (await decide(gw.url, "/decisions/projects", { host: "app.example.com", "x-forwarded-uri": "/projects" })).status,
+    ).toBe(401);
+  });
+});
+
 describe("routes reload", () => {
   it("a bad new routes file is refused and the old routes stay; a good one takes effect", async () => {
     const file = routesFile(ROUTES);

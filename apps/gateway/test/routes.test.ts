@@ -42,6 +42,11 @@ describe("path normalization: tricks cannot reach another route or skip a guard"
     ["/admin/%00"],
     ["/admin/%5cusers"],
     ["/%252e%252e/admin"],
+    ["/public/%c0%ae%c0%ae/admin"],
+    ["/public/..%c0%afadmin"],
+    ["/public/%e0%80%ae%e0%80%ae/admin"],
+    ["/public/%ff"],
+    ["/public/\u00c0\u00ae\u00c0\u00ae/admin"],
   ])("%s is refused", (p) => {
     expect(route(p)).toMatch(/^refused/);
   });
@@ -53,6 +58,7 @@ describe("path normalization: tricks cannot reach another route or skip a guard"
     ["/%61dmin/users", "admin"],
     ["///admin//users//", "admin"],
     ["/public/page", "public"],
+    ["/public/caf%C3%A9", "public"],
     ["/public/a/b", "default"],
   ])("%s is matched as %s", (p, name) => {
     expect(route(p)).toBe(name);

@@ -2,7 +2,8 @@
 // path the upstream receives, so a request can never be matched as one path and
 // served as another. Anything whose meaning differs between servers is refused
 // instead of guessed at: encoded "/" "\" "." ";" "%", dot segments, "\",
-// ";" parameters, trailing dots, control characters.
+// ";" parameters, trailing dots, control characters, and bytes that are not UTF-8
+// (an overlong "%c0%ae" is "." to a lenient decoder and nothing to a strict one).
 
 export type NormalizeResult = { ok: true; path: string; query: string } | { ok: false; reason: string };
 
@@ -26,6 +27,9 @@ export function normalizePath(rawTarget: string): NormalizeResult {
   }
   // biome-ignore lint/suspicious/noControlCharactersInRegex: refusing control characters is the point
   if (/[\u0000-\u001f\u007f\s]/.test(rawPath)) return { ok: false, reason: "control character or whitespace in path" };
+  // A URI is ASCII (RFC 3986); Node's parser refuses raw bytes above it on the request
+  // line, but forward-auth reads the original URI from a header, where they pass.
+  if (/[^\x20-\x7e]/.test(rawPath)) return { ok: false, reason: "non-ASCII character in path (percent-encode it)" };
   if (rawPath.includes("\\")) return { ok: false, reason: "backslash in path" };
   if (rawPath.includes(";")) return { ok: false, reason: "path parameters (;) are not accepted" };
 
@@ -56,6 +60,17 @@ export function normalizePath(rawTarget: string): NormalizeResult {
       decoded += `%${hex.toUpperCase()}`;
     }
     i += 2;
+  }
+
+  // Percent-encoded bytes above 0x7F must be UTF-8, and only in its shortest form:
+  // overlong forms (%c0%ae, %e0%80%ae for ".", %c0%af for "/") are read as dots and
+  // slashes by some decoders. decodeURIComponent refuses exactly what is not UTF-8.
+  if (decoded.includes("%")) {
+    try {
+      decodeURIComponent(decoded);
+    } catch {
+      return { ok: false, reason: "percent-encoded bytes that are not UTF-8" };
+    }
   }
 
   // Collapse repeated slashes ("//admin" is "/admin" to most servers, so it must be to us).

@@ -54,6 +54,18 @@ const ROUTING_EXACT = new Set([
   "x-http-destinationurl",
   "x-envoy-original-path",
   "x-envoy-original-method",
+  // Next.js' own, between its router, middleware and renderers: a client's
+  // X-Middleware-Subrequest skipped the middleware (CVE-2025-29927) of every Next.js
+  // before 15.2.3, and X-Invoke-* name the page to render.
+  "x-middleware-subrequest",
+  "x-middleware-invoke",
+  "x-invoke-path",
+  "x-invoke-query",
+  "x-invoke-status",
+  "x-invoke-error",
+  "x-invoke-output",
+  "x-now-route-matches",
+  "x-matched-path",
 ]);
 
 // RFC 9110 §7.6.1, plus Trailer and Expect, which only make sense between the
