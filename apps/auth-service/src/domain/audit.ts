@@ -3,7 +3,7 @@ import type { AuditLogRow, Database, JsonObject, JsonValue } from "../db/schema.
 import { affectedBy } from "./affected.ts";
 import { type Authority, authorize } from "./authz.ts";
 import { DomainError, withDomainErrors } from "./errors.ts";
-import { assertUuid } from "./support.ts";
+import { assertUuid, willAnnounce } from "./support.ts";
 
 /**
  * Who is acting, for the audit log. `actor` is an identity id, "system",
@@ -81,6 +81,7 @@ export async function writeAudit(trx: Transaction<Database>, ctx: AuditContext, 
       .insertInto("outbox")
       .values({ topic: "invalidation", payload: JSON.stringify({ action: event.action, ...affected }) })
       .execute();
+    willAnnounce(trx);
   }
   await trx
     .insertInto("audit_log")

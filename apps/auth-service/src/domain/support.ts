@@ -16,15 +16,28 @@ export async function inTransaction<T>(
   fn: (trx: Transaction<Database>) => Promise<T>,
 ): Promise<T> {
   if (db instanceof Transaction) return withDomainErrors(() => fn(db));
-  const out = await withDomainErrors(() => db.transaction().execute(fn));
-  await afterCommit.get(db)?.();
+  let used: Transaction<Database> | undefined;
+  const out = await withDomainErrors(() =>
+    db.transaction().execute((trx) => {
+      used = trx;
+      return fn(trx);
+    }),
+  );
+  if (used !== undefined && announcing.has(used)) await afterCommit.get(db)?.();
   return out;
 }
 
 // Per database handle (tests run several apps in one process): what to do once a
-// change committed — the app delivers its outbox, so the change is announced before
-// the caller hears "done" when Redis is up, and later, never lost, when it is not.
+// change that wrote to the outbox committed — the app delivers it, so the change is
+// announced before the caller hears "done" when Redis is up, and later, never lost,
+// when it is not. Transactions that wrote nothing to announce skip the extra pass.
 const afterCommit = new WeakMap<Kysely<Database>, () => Promise<void>>();
+const announcing = new WeakSet<Transaction<Database>>();
+
+/** Marks a transaction as having written to the outbox (audit.ts). */
+export function willAnnounce(trx: Transaction<Database>): void {
+  announcing.add(trx);
+}
 
 /** Runs `hook` after every transaction inTransaction() commits on `db`. The hook must not throw. */
 export function onCommit(db: Kysely<Database>, hook: () => Promise<void>): void {
