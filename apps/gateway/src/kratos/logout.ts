@@ -36,6 +36,10 @@ export function logoutKind(method: string | undefined, path: string): LogoutKind
 /** Kratos' answer says the session ended: 204 (API), or its session cookie deleted (browser). */
 export function sessionEnded(kind: LogoutKind, answer: IncomingMessage, cookieName: string): boolean {
   if (kind === "api") return answer.statusCode === 204;
-  const deleted = new RegExp(`^${cookieName}=;|^${cookieName}=[^;]*;.*(max-age=(0|-)|expires=thu, 01 jan 1970)`, "i");
-  return (answer.headers["set-cookie"] ?? []).some((c) => deleted.test(c));
+  const prefix = `${cookieName.toLowerCase()}=`;
+  return (answer.headers["set-cookie"] ?? []).some((c) => {
+    const lower = c.toLowerCase();
+    if (!lower.startsWith(prefix)) return false;
+    return lower.startsWith(`${prefix};`) || /;\s*max-age=(0|-)|;\s*expires=thu, 01 jan 1970/.test(lower);
+  });
 }
