@@ -127,7 +127,7 @@ export function keepAliveLoad(o: LoadOptions): Load {
       let connected = false;
       let outstanding = false;
       let told = false; // the server said Connection: close
-      let buf = Buffer.alloc(0);
+      let buf: Buffer = Buffer.alloc(0);
       const send = () => {
         if (stopping || report.sent >= o.maxRequests) {
           socket.end();
@@ -194,4 +194,51 @@ export function keepAliveLoad(o: LoadOptions): Load {
       return done;
     },
   };
+}
+
+export interface RawConnection {
+  socket: Socket;
+  /** Everything read so far. */
+  read(): string;
+  /** Resolves when the connection has closed. */
+  closed: Promise<void>;
+}
+
+/** A raw TCP connection that collects what it reads (to send a request in parts, or hold one open). */
+export function rawConnection(port: number, host = "127.0.0.1"): Promise<RawConnection> {
+  return new Promise((resolve, reject) => {
+    const socket = connect(port, host);
+    let data = "";
+    socket.on("data", (d: Buffer) => {
+      data += d.toString();
+    });
+    const closed = new Promise<void>((r) => socket.once("close", () => r()));
+    socket.once("error", reject);
+    socket.once("connect", () => {
+      socket.off("error", reject);
+      socket.on("error", () => {});
+      resolve({ socket, read: () => data, closed });
+    });
+  });
+}
+
+/** True once a new connection to `port` is refused (the listener has closed). */
+export function connectionRefused(port: number, host = "127.0.0.1"): Promise<boolean> {
+  return new Promise((r) => {
+    const s = connect(port, host);
+    s.once("connect", () => {
+      s.destroy();
+      r(false);
+    });
+    s.once("error", (e: NodeJS.ErrnoException) => r(e.code === "ECONNREFUSED"));
+  });
+}
+
+/** Polls until a new connection to `port` is refused: a drain has begun. */
+export async function untilRefused(port: number, timeoutMs = 30_000): Promise<void> {
+  const end = Date.now() + timeoutMs;
+  while (!(await connectionRefused(port))) {
+    if (Date.now() > end) throw new Error(`port ${port} still accepts connections after ${timeoutMs} ms`);
+    await new Promise((r) => setTimeout(r, 10));
+  }
 }

@@ -1,7 +1,7 @@
 import { createServer, type Server } from "node:http";
-import { type AddressInfo, connect, type Socket } from "node:net";
+import type { AddressInfo } from "node:net";
 import { afterEach, describe, expect, it } from "vitest";
-import { keepAliveLoad } from "../../../test/support/keepalive-load.ts";
+import { connectionRefused, keepAliveLoad, rawConnection as raw } from "../../../test/support/keepalive-load.ts";
 import { HttpDrain, terminateOnSignals } from "../src/shutdown.ts";
 
 const servers: Server[] = [];
@@ -32,33 +32,9 @@ async function server(): Promise<{ server: Server; port: number; release(n: stri
   };
 }
 
-/** A raw connection that collects what it reads and tells when it closed. */
-function raw(port: number): Promise<{ socket: Socket; read: () => string; closed: Promise<void> }> {
-  return new Promise((resolve, reject) => {
-    const socket = connect(port, "127.0.0.1");
-    let data = "";
-    socket.on("data", (d) => {
-      data += d.toString();
-    });
-    socket.on("error", () => {});
-    const closed = new Promise<void>((r) => socket.once("close", () => r()));
-    socket.once("connect", () => resolve({ socket, read: () => data, closed }));
-    socket.once("error", reject);
-  });
-}
-
 const until = async (ok: () => boolean) => {
   while (!ok()) await new Promise((r) => setTimeout(r, 10));
 };
-const refused = (port: number) =>
-  new Promise<boolean>((r) => {
-    const s = connect(port, "127.0.0.1");
-    s.once("connect", () => {
-      s.destroy();
-      r(false);
-    });
-    s.once("error", (e: NodeJS.ErrnoException) => r(e.code === "ECONNREFUSED"));
-  });
 
 describe("HttpDrain", () => {
   it("answers a request on a kept-alive connection with Connection: close, finishes the one in flight, refuses new connections", async () => {
@@ -77,7 +53,7 @@ describe("HttpDrain", () => {
 
     const drained = drain.drain();
     expect(drain.draining).toBe(true);
-    expect(await refused(port)).toBe(true);
+    expect(await connectionRefused(port)).toBe(true);
 
     idle.socket.write("GET /again HTTP/1.1\r\nHost: x\r\n\r\n");
     await idle.closed;
