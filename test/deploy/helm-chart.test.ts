@@ -206,6 +206,30 @@ describe("workloads", () => {
     expect(server).toContain('path === "/health/alive"');
   });
 
+  it("a deleted pod drains before Kubernetes kills it: preStop sleep + SHUTDOWN_GRACE_SECONDS fit in terminationGracePeriodSeconds", () => {
+    for (const r of renderings) {
+      for (const comp of ["auth-service", "gateway"]) {
+        const d = find(r, "Deployment", comp);
+        if (!d) continue;
+        const pod = podSpecOf(d) ?? {};
+        const c = containersOf(pod)[0] as Obj;
+        const env = Object.fromEntries((c.env as Obj[]).map((e) => [e.name, e.value]));
+        const sleep = Number(o(o(o(c.lifecycle).preStop).sleep).seconds);
+        const grace = Number(env.SHUTDOWN_GRACE_SECONDS);
+        expect(sleep, `${r.name} ${comp}`).toBeGreaterThan(0);
+        expect(grace, `${r.name} ${comp}`).toBeGreaterThan(0);
+        // The app's default too, so a pod without the variable drains the same.
+        expect(grace, `${r.name} ${comp}`).toBeLessThan(30);
+        expect(Number(pod.terminationGracePeriodSeconds), `${r.name} ${comp}`).toBeGreaterThanOrEqual(
+          sleep + grace + 1,
+        );
+      }
+    }
+    expect(() =>
+      renderChart("grace too long", [DEFAULT_VALUES], { setJson: ["gateway.shutdown.graceSeconds=40"] }),
+    ).toThrow(/gateway: terminationGracePeriodSeconds \(30\) must be at least .* \(46\)/);
+  });
+
   it("the env each Deployment gets is accepted by the app's own configuration parser", () => {
     const fakeSecrets: Record<string, string> = {
       DATABASE_URL: "postgres://gatehouse:pw@postgres.data:5432/gatehouse",

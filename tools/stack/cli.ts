@@ -1,18 +1,24 @@
 // pnpm stack up [--detach] | down | status [-o env|json] | logs [service] [-f]
 import { spawn } from "node:child_process";
-import { existsSync } from "node:fs";
+import { closeSync, existsSync, openSync, readFileSync, statSync } from "node:fs";
 import { join } from "node:path";
+import { setTimeout as sleep } from "node:timers/promises";
 import { browserUrls, ConfigError, type StackConfig, stackConfig } from "./config.ts";
-import { redactUrl, stackEnv, startStack, stopStack } from "./index.ts";
+import { isSupervisor, redactUrl, runStack, stackEnv, stopStack } from "./index.ts";
+import { logLine, stackLogFile } from "./restart.ts";
 import { SERVICES } from "./services.ts";
-import { isAlive, readState, stopProcess } from "./supervisor.ts";
+import { isAlive, readState, tail } from "./supervisor.ts";
+
+/** The command `up --detach` runs in the background: the stack's supervisor. */
+const SUPERVISE = "__supervise";
 
 const USAGE = `usage: pnpm stack <command>
 
-  up [--detach] [--only a,b]   start the stack (foreground; Ctrl-C stops it)
+  up [--detach] [--only a,b]   start the stack (foreground; Ctrl-C stops it); a service
+                               that exits is started again (0.5 s, doubling to 10 s)
   down                         stop it
-  status [-o env|json]         what runs and where; -o env prints KEY=value lines
-  logs [service] [-f]          print (or follow) a service's log
+  status [-o env|json]         what runs and where, restarts; -o env prints KEY=value lines
+  logs [service|stack] [-f]    print (or follow) a service's log, or the stack's own
 
 environment: GATEHOUSE_PORT_BASE (default 7400), GATEHOUSE_DOMAIN (default localhost),
 GATEHOUSE_STACK (default dev)`;
@@ -33,7 +39,14 @@ function printUrls(cfg: StackConfig): void {
   for (const s of state?.services ?? []) {
     const mark = running.has(s.name) ? "●" : "○";
     console.log(`  ${mark} ${s.name.padEnd(10)} ${s.url.padEnd(52)} ${dim(s.log)}`);
+    if (s.restarts || s.lastExit) {
+      const last = s.lastExit ? `; last exit: ${s.lastExit.reason} at ${s.lastExit.at}` : "";
+      const now = running.has(s.name) ? "" : " (restarting)";
+      console.log(`    ${dim(`restarts: ${s.restarts ?? 0}${last}${now}`)}`);
+    }
   }
+  if (state?.supervisorPid === undefined || !isSupervisor(state.supervisorPid))
+    console.log(`\n  ${dim("no supervisor runs: a service that exits stays down (pnpm stack down, then up)")}`);
   if (running.has("web")) {
     console.log(`\n  Start here: ${b.marketing}          (marketing site → "Get started")`);
     console.log(`  Sign up:    ${b.web}/auth/registration`);
@@ -44,6 +57,50 @@ function printUrls(cfg: StackConfig): void {
     console.log(`  Read mail: ${b.mail}`);
   }
   console.log("");
+}
+
+/**
+ * `up --detach`: runs the stack's supervisor as a background process (its own process
+ * group, output to the stack's log), prints its progress from that log, and returns
+ * once every service is ready, or fails with the log's tail if it exits first.
+ */
+async function startDetached(cfg: StackConfig, args: string[], print: (l: string) => void): Promise<void> {
+  const logFile = stackLogFile(cfg);
+  logLine(cfg, "up --detach");
+  let offset = statSync(logFile).size;
+  const fd = openSync(logFile, "a");
+  const child = spawn(
+    process.execPath,
+    [import.meta.filename, SUPERVISE, ...args.filter((a) => a !== "--detach" && a !== "-d")],
+    {
+      detached: true,
+      stdio: ["ignore", fd, fd],
+      env: process.env,
+    },
+  );
+  closeSync(fd);
+  let exited: number | null | undefined;
+  child.once("exit", (code) => {
+    exited = code;
+  });
+  child.unref();
+  const follow = () => {
+    if (!existsSync(logFile)) return;
+    const buf = readFileSync(logFile);
+    if (buf.length < offset) offset = 0; // wiped (an ephemeral stack starts afresh)
+    const end = buf.lastIndexOf(0x0a) + 1; // whole lines only
+    if (end <= offset) return;
+    for (const line of buf.subarray(offset, end).toString("utf8").split("\n").filter(Boolean))
+      print(line.replace(/^\S+ \[stack\] /, ""));
+    offset = end;
+  };
+  for (;;) {
+    follow();
+    const st = readState(cfg.stateFile);
+    if (st && st.supervisorPid === child.pid && st.phase === "running") return;
+    if (exited !== undefined) fail(`the stack did not start (its log: ${logFile}):\n${tail(logFile, 30)}`, 1);
+    await sleep(100);
+  }
 }
 
 async function main(argv: string[]): Promise<void> {
@@ -59,7 +116,8 @@ async function main(argv: string[]): Promise<void> {
   }
 
   switch (cmd) {
-    case "up": {
+    case "up":
+    case SUPERVISE: {
       const known = new Set(["--detach", "-d", "--only"]);
       for (const f of flags) if (!known.has(f)) fail(`unknown flag ${f}\n\n${USAGE}`);
       const onlyIdx = rest.indexOf("--only");
@@ -68,53 +126,55 @@ async function main(argv: string[]): Promise<void> {
           ? (rest[onlyIdx + 1] ?? fail("--only needs a list, e.g. --only postgres,redis")).split(",")
           : undefined;
       const detach = flags.has("--detach") || flags.has("-d");
-      const prev = readState(cfg.stateFile);
-      if (prev?.services.some((s) => isAlive(s.pid))) {
-        fail(`the ${cfg.name} stack is already running (pnpm stack status); stop it with pnpm stack down`, 1);
-      }
       const log = (l: string) => console.log(dim(`  ${l}`));
-      try {
-        await startStack(cfg, { log, ...(only ? { only } : {}), ...(detach ? {} : { supervisorPid: process.pid }) });
-      } catch (e) {
-        fail((e as Error).message, 1);
+      if (cmd === SUPERVISE) {
+        // The --detach process: its lines go to the stack's log only.
+        await runStack(cfg, { ...(only ? { only } : {}) }).catch((e: Error) => {
+          logLine(cfg, `failed to start: ${e.message}`);
+          process.exit(1);
+        });
+        return;
       }
-      printUrls(cfg);
+      const prev = readState(cfg.stateFile);
+      const running = (prev?.services ?? []).filter((s) => isAlive(s.pid)).map((s) => s.name);
+      if (running.length > 0 || isSupervisor(prev?.supervisorPid)) {
+        const keeper = isSupervisor(prev?.supervisorPid)
+          ? `its supervisor (pid ${prev?.supervisorPid}) starts a service that exits again`
+          : "it has no supervisor: pnpm stack down, then up";
+        fail(
+          `the ${cfg.name} stack is already running (${running.join(", ") || "restarting"}; ${keeper}); see pnpm stack status, stop it with pnpm stack down`,
+          1,
+        );
+      }
       if (detach) {
+        await startDetached(cfg, rest, log);
+        printUrls(cfg);
         console.log(dim("  running in the background: pnpm stack down stops it\n"));
         return;
       }
-      console.log(dim("  Ctrl-C stops everything\n"));
-      let stopping = false;
-      const shutdown = async () => {
-        if (stopping) return;
-        stopping = true;
-        console.log(dim("\n  stopping…"));
-        await stopStack(cfg, log);
-        process.exit(0);
-      };
-      process.on("SIGINT", shutdown);
-      process.on("SIGTERM", shutdown);
-      // Stay alive; report a service that dies on its own.
-      setInterval(() => {
-        const st = readState(cfg.stateFile);
-        if (!st || st.services.length === 0) process.exit(0);
-        for (const s of st.services) {
-          if (!isAlive(s.pid)) {
-            console.error(`  ${s.name} exited unexpectedly; see ${s.log}`);
-            void shutdown();
-          }
-        }
-      }, 1_000);
+      try {
+        await runStack(cfg, {
+          log,
+          ...(only ? { only } : {}),
+          onLine: (l) => console.error(`  ${l}`),
+          onReady: () => {
+            printUrls(cfg);
+            console.log(dim("  Ctrl-C stops everything; a service that exits is started again\n"));
+          },
+        });
+      } catch (e) {
+        fail((e as Error).message, 1);
+      }
       return;
     }
     case "down": {
       const st = readState(cfg.stateFile);
-      if (!st?.services.some((s) => isAlive(s.pid))) {
+      if (!st?.services.some((s) => isAlive(s.pid)) && !isSupervisor(st?.supervisorPid)) {
         console.log(`the ${cfg.name} stack is not running`);
         return;
       }
+      // The supervisor first (it stops the services it watches), then anything left.
       await stopStack(cfg, (l) => console.log(dim(`  ${l}`)));
-      if (st.supervisorPid && isAlive(st.supervisorPid)) await stopProcess(st.supervisorPid, 3_000);
       console.log("stopped");
       return;
     }
@@ -123,6 +183,7 @@ async function main(argv: string[]): Promise<void> {
       const format = oi >= 0 ? rest[oi + 1] : "text";
       const st = readState(cfg.stateFile);
       const alive = (st?.services ?? []).filter((s) => isAlive(s.pid));
+      const supervised = isSupervisor(st?.supervisorPid) && st?.phase !== "stopping";
       if (format === "env") {
         if (alive.length === 0) fail(`the ${cfg.name} stack is not running (pnpm stack up)`, 1);
         for (const [k, v] of Object.entries(stackEnv(cfg, st))) console.log(`${k}=${v}`);
@@ -131,7 +192,18 @@ async function main(argv: string[]): Promise<void> {
       if (format === "json") {
         console.log(
           JSON.stringify(
-            { stack: cfg.name, services: alive.map((s) => ({ ...s, env: undefined })), env: stackEnv(cfg, st) },
+            {
+              stack: cfg.name,
+              supervisorPid: supervised ? st?.supervisorPid : undefined,
+              // A service being restarted is listed too, with alive: false.
+              services: (supervised ? (st?.services ?? []) : alive).map((s) => ({
+                ...s,
+                env: undefined,
+                alive: isAlive(s.pid),
+                restarts: s.restarts ?? 0,
+              })),
+              env: stackEnv(cfg, st),
+            },
             null,
             2,
           ),
@@ -139,7 +211,7 @@ async function main(argv: string[]): Promise<void> {
         return;
       }
       if (format !== "text") fail(`unknown output format "${format}" (use env or json)`);
-      if (alive.length === 0) {
+      if (alive.length === 0 && !supervised) {
         console.log(`the ${cfg.name} stack is not running (pnpm stack up)`);
         process.exit(1);
       }
@@ -153,9 +225,7 @@ async function main(argv: string[]): Promise<void> {
       const logDir = cfg.logDir;
       const files = name
         ? [join(logDir, `${name}.log`)]
-        : SERVICES.map((s) => s.name)
-            .map((n) => join(logDir, `${n}.log`))
-            .filter(existsSync);
+        : ["stack", ...SERVICES.map((s) => s.name)].map((n) => join(logDir, `${n}.log`)).filter(existsSync);
       for (const f of files) if (!existsSync(f)) fail(`no log for "${name}" in ${logDir}`);
       const args = flags.has("-f") || flags.has("--follow") ? ["-n", "100", "-F", ...files] : ["-n", "200", ...files];
       const t = spawn("tail", args, { stdio: "inherit" });

@@ -375,6 +375,8 @@ export function authServiceEnv(cfg: StackConfig, env: NodeJS.ProcessEnv = proces
     CORS_ALLOWED_ORIGINS: [b.web, b.marketing, b.gateway, b.api].join(","),
     MIGRATE_ON_START: "true",
     LOG_LEVEL: env.AUTH_LOG_LEVEL ?? "info",
+    // Well inside the 10 s `down` gives a service before SIGKILL (stopProcess).
+    SHUTDOWN_GRACE_SECONDS: "5",
   };
 }
 
@@ -471,6 +473,7 @@ export const gateway: ServiceDef = {
         // lock send their own X-Forwarded-For (127.0.0.1 is a trusted proxy here).
         ...(cfg.name === "test" ? { BRUTE_FORCE_MAX_IP_FAILURES: "100000" } : {}),
         ACCESS_LOG: "true", // a laptop stack shows its traffic
+        SHUTDOWN_GRACE_SECONDS: "5", // as the auth-service's
       },
       health: [`${internal}/health/alive`],
     });

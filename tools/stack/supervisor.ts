@@ -1,6 +1,7 @@
 // Starts service processes with their output in log files, records them in a
 // state file (so `down`, `status` and `logs` work from another shell), waits for
 // readiness by probing rather than sleeping, and stops them in reverse order.
+// (Restarting a service that exits is restart.ts'.)
 import { type SpawnOptions, spawn } from "node:child_process";
 import { closeSync, existsSync, mkdirSync, openSync, readFileSync, renameSync, writeFileSync } from "node:fs";
 import { connect } from "node:net";
@@ -14,14 +15,26 @@ export interface RunningService {
   log: string;
   /** KEY=value lines this service contributes to `status -o env`. */
   env: Record<string, string>;
+  /** When this process of it started (ISO 8601). */
+  startedAt?: string;
+  /** How often the stack's supervisor has started it again after it exited. */
+  restarts?: number;
+  /** Why it last exited (e.g. "killed by SIGKILL"), and when. */
+  lastExit?: { reason: string; at: string };
 }
 
 export interface StackState {
   name: string;
   basePort: number;
   startedAt: string;
-  /** The `pnpm stack up` process in foreground mode; absent when detached. */
+  /**
+   * The process that watches the services and restarts one that exits: `pnpm stack up`
+   * itself in the foreground, its background process with --detach. Absent for a stack
+   * started without one (the test suite's).
+   */
   supervisorPid?: number;
+  /** "starting" until every service is ready; "stopping" once `down` (or Ctrl-C) began: nothing is restarted then. */
+  phase?: "starting" | "running" | "stopping";
   services: RunningService[];
 }
 
@@ -61,6 +74,25 @@ export interface StartSpec {
   gid?: number;
 }
 
+export interface ExitStatus {
+  code: number | null;
+  signal: NodeJS.Signals | null;
+}
+
+// How each process this one started ended, by pid (its supervisor reads it to say why).
+const exits = new Map<number, ExitStatus>();
+
+/** How a process started by startProcess in this process ended, once it has. */
+export function exitStatus(pid: number): ExitStatus | undefined {
+  return exits.get(pid);
+}
+
+/** "exit code 1", "killed by SIGKILL", or "exited" when this process did not start it. */
+export function describeExit(e: ExitStatus | undefined): string {
+  if (!e) return "exited";
+  return e.signal ? `killed by ${e.signal}` : `exit code ${e.code}`;
+}
+
 /** Spawns a process in its own process group with stdout+stderr appended to `log`. */
 export function startProcess(spec: StartSpec): number {
   mkdirSync(dirname(spec.log), { recursive: true });
@@ -76,8 +108,10 @@ export function startProcess(spec: StartSpec): number {
   const child = spawn(spec.command, spec.args, opts);
   closeSync(fd);
   if (child.pid === undefined) throw new Error(`${spec.name}: could not start ${spec.command}`);
+  const pid = child.pid;
+  child.once("exit", (code, signal) => exits.set(pid, { code, signal }));
   child.unref();
-  return child.pid;
+  return pid;
 }
 
 /** Runs a command to completion, output appended to `log`; rejects with the log's tail on failure. */

@@ -42,6 +42,8 @@ export interface App {
    * invalidation channel): without it the service is degraded, not unready.
    */
   readiness(): Promise<Record<"postgres" | "redis" | "kratos" | "invalidations", boolean>>;
+  /** Set when the instance begins to shut down (SIGTERM): readiness answers 503 from then on. */
+  draining: boolean;
   close(): Promise<void>;
 }
 
@@ -176,6 +178,7 @@ export async function createApp(cfg: AuthConfig, log: Logger = createLogger(cfg)
 
   return {
     cfg,
+    draining: false,
     log,
     db,
     redis,

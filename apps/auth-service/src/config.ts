@@ -75,6 +75,10 @@ const schema = z.object({
   BODY_LIMIT_BYTES: z.coerce.number().int().min(1_024).max(10_485_760).default(65_536),
   TRUST_PROXY: z.string().default("loopback"),
   RATE_LIMIT_PER_MINUTE: z.coerce.number().int().min(1).max(1_000_000).default(600),
+  // On SIGTERM: readiness 503, stop accepting, finish what is in flight, move keep-alive
+  // clients off with Connection: close; exit within this many seconds. Below Kubernetes'
+  // default terminationGracePeriodSeconds (30) with the chart's preStop sleep (deploy/README.md).
+  SHUTDOWN_GRACE_SECONDS: z.coerce.number().int().min(1).max(3_600).default(20),
 });
 
 export interface AuthConfig {
@@ -102,6 +106,8 @@ export interface AuthConfig {
   bodyLimitBytes: number;
   trustProxy: string;
   rateLimitPerMinute: number;
+  /** SIGTERM to exit, at most (see @gatehouse/observability/shutdown). */
+  shutdownGraceMs: number;
 }
 
 export class ConfigError extends Error {
@@ -176,5 +182,6 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AuthConfig {
     bodyLimitBytes: c.BODY_LIMIT_BYTES,
     trustProxy: c.TRUST_PROXY,
     rateLimitPerMinute: c.RATE_LIMIT_PER_MINUTE,
+    shutdownGraceMs: c.SHUTDOWN_GRACE_SECONDS * 1000,
   };
 }

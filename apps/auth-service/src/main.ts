@@ -1,6 +1,9 @@
-// Starts the public and admin listeners; drains in-flight requests on SIGTERM.
+// Starts the public and admin listeners. On SIGTERM both drain (readiness 503, no new
+// connections, requests in flight finished, keep-alive clients told Connection: close)
+// and the process exits within SHUTDOWN_GRACE_SECONDS (@gatehouse/observability/shutdown).
 import { randomUUID } from "node:crypto";
 import { createServer, type RequestListener, type Server } from "node:http";
+import { HttpDrain, terminateOnSignals } from "@gatehouse/observability/shutdown";
 import type { DestinationStream } from "pino";
 import { createApp, createLogger } from "./app.ts";
 import { ConfigError, loadConfig } from "./config.ts";
@@ -11,11 +14,12 @@ export async function start(env: NodeJS.ProcessEnv = process.env, opts: { logDes
   const cfg = loadConfig(env);
   const log = createLogger(cfg, opts.logDestination);
   const app = await createApp(cfg, log);
+  const drain = new HttpDrain({ graceMs: cfg.shutdownGraceMs, log });
   const listen = (handler: RequestListener, port: number) =>
     new Promise<Server>((res, rej) => {
-      const s = createServer(handler)
-        .listen(port, cfg.host, () => res(s))
-        .on("error", rej);
+      const s = createServer(handler);
+      drain.add(s);
+      s.listen(port, cfg.host, () => res(s)).on("error", rej);
       // Malformed requests Node rejects before Express sees them (oversized headers,
       // bad framing, smuggling attempts) still get the JSON error shape.
       s.on("clientError", (err: NodeJS.ErrnoException, socket) => {
@@ -38,34 +42,25 @@ export async function start(env: NodeJS.ProcessEnv = process.env, opts: { logDes
   const pub = await listen(publicApp(app), cfg.publicPort);
   const adm = await listen(adminApp(app), cfg.adminPort);
   log.info({ public: cfg.publicPort, admin: cfg.adminPort }, "auth-service listening");
-  let stopping = false;
-  const stop = async (signal: string) => {
-    if (stopping) return;
-    stopping = true;
-    log.info({ signal }, "draining");
-    // close() stops accepting, closes idle keep-alive connections and waits for
-    // requests in flight; dependencies are closed only after that.
-    const closed = (s: Server) => new Promise<void>((r) => s.close(() => r()));
-    const force = setTimeout(() => {
-      pub.closeAllConnections();
-      adm.closeAllConnections();
-    }, 10_000);
-    await Promise.all([closed(pub), closed(adm)]);
-    clearTimeout(force);
-    await app.close();
-    log.info("stopped");
+  let stopped: Promise<void> | undefined;
+  const stop = (signal: string) => {
+    stopped ??= (async () => {
+      log.info({ signal }, "stopping");
+      app.draining = true;
+      // Dependencies are closed only once no request can need them any more.
+      await drain.drain();
+      await app.close();
+      log.info("stopped");
+    })();
+    return stopped;
   };
-  return { app, stop, publicServer: pub, adminServer: adm };
+  return { app, stop, publicServer: pub, adminServer: adm, log, graceMs: cfg.shutdownGraceMs };
 }
 
 if (import.meta.main) {
   try {
     const s = await start();
-    for (const sig of ["SIGTERM", "SIGINT"] as const) {
-      process.on(sig, () => {
-        void s.stop(sig).then(() => process.exit(0));
-      });
-    }
+    terminateOnSignals(s.stop, { graceMs: s.graceMs, log: s.log });
   } catch (e) {
     if (e instanceof ConfigError) {
       console.error(`auth-service: ${e.message}`);

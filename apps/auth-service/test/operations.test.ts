@@ -1,8 +1,11 @@
 import { spawn } from "node:child_process";
-import { connect, createServer } from "node:net";
+import { connect } from "node:net";
 import { resolve } from "node:path";
 import pg from "pg";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
+import { keepAliveLoad, rawConnection, untilRefused } from "../../../test/support/keepalive-load.ts";
+import { childService } from "../../../test/support/private-services.ts";
+import { freePort } from "../../../test/support/redis.ts";
 import { freshDatabase, type Running, startAuthService } from "./in-process.ts";
 import { call, newUser } from "./support.ts";
 
@@ -184,14 +187,82 @@ describe("operations", () => {
     await expect(fetch(`${own.url}/health/alive`)).rejects.toThrow();
   });
 
-  it("writes its log in chunks yet loses no line: the buffer is flushed within a second and on a graceful stop", async () => {
-    const freePort = () =>
-      new Promise<number>((r) => {
-        const srv = createServer().listen(0, "127.0.0.1", () => {
-          const { port } = srv.address() as { port: number };
-          srv.close(() => r(port));
-        });
+  it("graceful shutdown under keep-alive load (the real process, SIGTERM): readiness 503 at once, no reset, no lost request, exits by itself within the grace period", async () => {
+    const u = await newUser("drain-load");
+    const [publicPort, adminPort] = [await freePort(), await freePort()];
+    const stack = inject("stack");
+    const graceSec = 10;
+    const svc = await childService(
+      "apps/auth-service/src/main.ts",
+      {
+        AUTH_HOST: "127.0.0.1",
+        AUTH_PUBLIC_PORT: String(publicPort),
+        AUTH_ADMIN_PORT: String(adminPort),
+        DATABASE_URL: await freshDatabase(),
+        REDIS_URL: stack.REDIS_URL ?? "",
+        KRATOS_PUBLIC_URL: stack.KRATOS_PUBLIC_URL ?? "",
+        KRATOS_ADMIN_URL: stack.KRATOS_ADMIN_URL ?? "",
+        TOKEN_ISSUER: "http://auth.drain.test",
+        SIGNING_KEY_KEK: "cd".repeat(32),
+        WEBHOOK_SECRET: "drain-webhook-secret-0000000000000000000",
+        ADMIN_API_TOKEN: "drain-admin-token-0000000000000000000000",
+        MIGRATE_ON_START: "true",
+        RATE_LIMIT_PER_MINUTE: "1000000",
+        SHUTDOWN_GRACE_SECONDS: String(graceSec),
+        LOG_SYNC: "true",
+      },
+      async () => (await fetch(`http://127.0.0.1:${adminPort}/health/ready`)).ok,
+    );
+    try {
+      const load = keepAliveLoad({
+        port: publicPort,
+        clients: 8,
+        maxRequests: 20_000,
+        request: () =>
+          `POST /v1/token HTTP/1.1\r\nHost: auth\r\nX-Session-Token: ${u.sessionToken}\r\nContent-Type: application/json\r\nContent-Length: 2\r\n\r\n{}`,
       });
+      await load.answered(300);
+      // A readiness request whose head is still arriving when the signal comes.
+      const probe = await rawConnection(adminPort);
+      probe.socket.write("GET /health/ready HTTP/1.1\r\nHost: auth\r\n");
+      const exited = new Promise<number | null>((r) => svc.child.once("exit", (code) => r(code)));
+      const atSignal = load.report.answered;
+      const t0 = performance.now();
+      svc.child.kill("SIGTERM");
+      await untilRefused(publicPort);
+      probe.socket.write("\r\n");
+      await probe.closed;
+      expect(probe.read()).toMatch(/^HTTP\/1\.1 503 [\s\S]*Connection: close[\s\S]*"status":"draining"/i);
+
+      const code = await exited;
+      const exitMs = performance.now() - t0;
+      const report = await load.done;
+      expect(code).toBe(0);
+      expect(exitMs).toBeLessThan(graceSec * 1000);
+      expect(report.resets).toEqual([]);
+      expect(report.lost).toEqual([]);
+      expect(Object.keys(report.statuses)).toEqual(["200"]);
+      expect(report.answered).toBe(report.sent);
+      // Every client was moved off (told to close, or its idle connection closed), then refused.
+      expect(report.closeAnswers + report.cleanCloses).toBeGreaterThanOrEqual(8);
+      expect(report.refused).toBe(8);
+      const drained = svc
+        .output()
+        .split("\n")
+        .filter((l) => l.includes('"msg":"drained"'))
+        .map((l) => JSON.parse(l) as { forced: number; ms: number });
+      expect(drained).toEqual([expect.objectContaining({ forced: 0 })]);
+      if (process.env.DRAIN_FIGURES)
+        console.log(
+          `auth-service drain: ${report.answered - atSignal} answers after the signal, drained in ${drained[0]?.ms} ms, exit after ${Math.round(exitMs)} ms`,
+          report,
+        );
+    } finally {
+      await svc.stop();
+    }
+  });
+
+  it("writes its log in chunks yet loses no line: the buffer is flushed within a second and on a graceful stop", async () => {
     const [publicPort, adminPort] = [await freePort(), await freePort()];
     const stack = inject("stack");
     const child = spawn(process.execPath, [resolve(import.meta.dirname, "../src/main.ts")], {

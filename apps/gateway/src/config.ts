@@ -57,6 +57,11 @@ const schema = z.object({
   ACCESS_LOG: bool.default(false),
   // A write per log line instead of buffered 4 KB chunks (see @gatehouse/observability/logger).
   LOG_SYNC: bool.default(false),
+  // On SIGTERM: readiness 503, stop accepting, finish what is in flight, move keep-alive
+  // clients off with Connection: close; exit within this many seconds, closing what is
+  // left (websockets included) just before. Below Kubernetes' default
+  // terminationGracePeriodSeconds (30) with the chart's preStop sleep (deploy/README.md).
+  SHUTDOWN_GRACE_SECONDS: z.coerce.number().int().min(1).max(3_600).default(20),
 });
 
 export type GatewayConfig = z.infer<typeof schema>;

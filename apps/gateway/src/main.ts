@@ -5,6 +5,7 @@ import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { createGuard, type InvalidationLog, subscribeInvalidations } from "@gatehouse/guard";
 import { createServiceLogger } from "@gatehouse/observability/logger";
+import { terminateOnSignals } from "@gatehouse/observability/shutdown";
 import { Redis } from "ioredis";
 import type { DestinationStream } from "pino";
 import { ConfigError, loadConfig } from "./config.ts";
@@ -100,6 +101,7 @@ export async function start(env: NodeJS.ProcessEnv = process.env, opts: { logDes
   let metricsServer: Server | undefined;
   if (cfg.METRICS_PORT !== undefined) {
     const m = createServer(gw.metricsHandler);
+    gw.drain.add(m);
     metricsServer = m;
     try {
       await new Promise<void>((res, rej) => m.listen(cfg.METRICS_PORT, cfg.GATEWAY_HOST, res).once("error", rej));
@@ -132,22 +134,28 @@ export async function start(env: NodeJS.ProcessEnv = process.env, opts: { logDes
   });
   watcher.on("error", () => {});
 
+  let stopped: Promise<void> | undefined;
   return {
     port,
     /** The metrics listener's port, when METRICS_PORT is set. */
     metricsPort,
     gateway: gw,
     reload,
-    async stop() {
-      process.off("SIGHUP", onHup);
-      watcher.close();
-      clearTimeout(debounce);
-      await gw.close();
-      if (metricsServer) await new Promise<void>((r) => metricsServer.close(() => r()));
-      await guard.close();
-      await redis?.quit().catch(() => {});
-      subscriber?.disconnect();
-      log.info("stopped");
+    log,
+    graceMs: cfg.SHUTDOWN_GRACE_SECONDS * 1000,
+    /** Drains both listeners (see Gateway.close), then closes the guard and Redis. */
+    stop(): Promise<void> {
+      stopped ??= (async () => {
+        process.off("SIGHUP", onHup);
+        watcher.close();
+        clearTimeout(debounce);
+        await gw.close();
+        await guard.close();
+        await redis?.quit().catch(() => {});
+        subscriber?.disconnect();
+        log.info("stopped");
+      })();
+      return stopped;
     },
   };
 }
@@ -166,7 +174,7 @@ function everyFewSeconds(fn: (err: Error) => void, intervalMs = 10_000): (err: E
 if (import.meta.main) {
   try {
     const s = await start();
-    for (const sig of ["SIGTERM", "SIGINT"] as const) process.on(sig, () => void s.stop().then(() => process.exit(0)));
+    terminateOnSignals(() => s.stop(), { graceMs: s.graceMs, log: s.log });
   } catch (e) {
     if (e instanceof ConfigError || e instanceof RoutesError) {
       console.error(`gateway: ${e.message}`);

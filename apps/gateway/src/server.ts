@@ -23,6 +23,7 @@ import {
 } from "@gatehouse/guard/node";
 import { Counter, type CounterSeries, Histogram, type HistogramSeries, renderAll } from "@gatehouse/observability";
 import { accessLineWriter } from "@gatehouse/observability/logger";
+import { HttpDrain } from "@gatehouse/observability/shutdown";
 import type { Redis } from "ioredis";
 import type { Logger } from "pino";
 import type { GatewayConfig } from "./config.ts";
@@ -64,7 +65,14 @@ export interface Gateway {
    */
   metricsHandler: (req: IncomingMessage, res: ServerResponse) => void;
   reload(table: RouteTable): void;
+  /**
+   * Drains the listener (and any other server added to `drain`): readiness 503 at once,
+   * no new connections, requests in flight finished, keep-alive clients moved off with
+   * Connection: close, websockets closed at the deadline (SHUTDOWN_GRACE_SECONDS).
+   */
   close(): Promise<void>;
+  /** The listener's drain; main.ts adds the metrics listener to it. */
+  readonly drain: HttpDrain;
   readonly table: RouteTable;
 }
 
@@ -424,6 +432,9 @@ export function createGateway(deps: GatewayDeps): Gateway {
     sendError(res, d.status, d.error, d.message, d.retryAfterSec);
   }
 
+  // SIGTERM: see close().
+  const drain = new HttpDrain({ graceMs: cfg.SHUTDOWN_GRACE_SECONDS * 1000, log });
+
   // Not async: a cached decision is answered without a promise; only the steps that
   // wait (a guard lookup, readiness, the proxy) return one.
   function handle(req: IncomingMessage, res: ServerResponse): void | Promise<void> {
@@ -444,6 +455,7 @@ export function createGateway(deps: GatewayDeps): Gateway {
 
     if (path === "/health/alive" || path === "/health") return sendJson(res, 200, { status: "ok" });
     if (path === "/health/ready") {
+      if (drain.draining) return sendJson(res, 503, { ok: false, status: "draining", checks: {}, missing: [] });
       return readiness().then((ready) => sendJson(res, ready.ok ? 200 : 503, ready));
     }
     if (path === "/metrics" && cfg.METRICS_PORT === undefined) return sendMetrics(res);
@@ -627,6 +639,8 @@ export function createGateway(deps: GatewayDeps): Gateway {
     socket.on("error", () => socket.destroy());
     const id = requestIdOf(req);
     const refuse = (status: number, error: string, message: string) => refuseSocket(socket, status, error, message, id);
+    // An upgrade on a connection opened before the drain: the client reconnects elsewhere.
+    if (drain.draining) return refuse(503, "unavailable", "this instance is shutting down; connect again");
     const n = normalizePath(req.url ?? "/");
     if (!n.ok) return refuse(400, "bad_request", `refused path: ${n.reason}`);
     if (req.method !== "GET" || String(req.headers.upgrade ?? "").toLowerCase() !== "websocket")
@@ -677,6 +691,7 @@ export function createGateway(deps: GatewayDeps): Gateway {
       }
     },
   );
+  drain.add(server);
   server.on("upgrade", (req: IncomingMessage, socket: Socket, head: Buffer) => {
     upgrade(req, socket, head).catch((e: Error) => {
       log.error({ err: e.message }, "upgrade failed");
@@ -717,10 +732,12 @@ export function createGateway(deps: GatewayDeps): Gateway {
       table = next;
       origins.clear();
     },
+    drain,
     async close() {
+      // Websockets stay open (and re-checked) until the drain's deadline closes them.
+      await drain.drain();
       clearInterval(recheck);
       for (const s of sockets) s.socket.destroy();
-      await new Promise<void>((r) => server.close(() => r()));
       agent.destroy();
     },
   };

@@ -9,6 +9,7 @@ const REQUIRED = ["postgres", "kratos"] as const;
  * /health/ready: 200 when Postgres and Kratos answer, 503 (+ Retry-After) when one of
  * them does not. Redis is optional: without it (or without the invalidation channel)
  * the answer is still 200, with status "degraded". `missing` names whatever is down.
+ * From SIGTERM on, 503 with status "draining", at once: the instance is leaving.
  */
 export function healthRoutes(app: App): Router {
   const r = express.Router();
@@ -16,6 +17,11 @@ export function healthRoutes(app: App): Router {
     res.json({ status: "ok" });
   });
   r.get("/health/ready", (_req, res, next) => {
+    if (app.draining) {
+      res.setHeader("Cache-Control", "no-store");
+      res.status(503).json({ status: "draining", checks: {}, missing: [] });
+      return;
+    }
     app
       .readiness()
       .then((checks) => {

@@ -189,3 +189,23 @@ app.kubernetes.io/instance: {{ required "kratos.release: the Kratos chart's rele
       port: {{ . }}
     {{- end }}
 {{- end -}}
+
+{{/*
+A component's shutdown (deploy/README.md "Shutdown"): the container's preStop sleep,
+checked against the pod's terminationGracePeriodSeconds, which must cover the sleep and
+the app's own grace period (SHUTDOWN_GRACE_SECONDS) with a second to spare:
+(dict "component" "gateway" "values" .Values.gateway)
+*/}}
+{{- define "gatehouse.lifecycle" -}}
+{{- $s := .values.shutdown -}}
+{{- $need := add (int $s.preStopSleepSeconds) (int $s.graceSeconds) 1 -}}
+{{- if lt (int .values.terminationGracePeriodSeconds) (int $need) -}}
+{{- fail (printf "%s: terminationGracePeriodSeconds (%v) must be at least shutdown.preStopSleepSeconds + shutdown.graceSeconds + 1 (%v), or Kubernetes kills the pod before it has drained" .component .values.terminationGracePeriodSeconds $need) -}}
+{{- end -}}
+{{- if gt (int $s.preStopSleepSeconds) 0 -}}
+lifecycle:
+  preStop:
+    sleep:
+      seconds: {{ int $s.preStopSleepSeconds }}
+{{- end -}}
+{{- end -}}
