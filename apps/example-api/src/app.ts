@@ -182,6 +182,7 @@ export function createApi(cfg: ApiConfig, db: pg.Pool): { app: express.Express; 
       return;
     }
     const dbDown = /ECONNREFUSED|Connection terminated|timeout exceeded/.test(String((e as Error)?.message));
+    if (dbDown) res.setHeader("retry-after", "5");
     res.status(dbDown ? 503 : 500).json({
       error: dbDown ? "dependency_unavailable" : "internal",
       message: dbDown ? "database unavailable; retry later" : "internal error",

@@ -163,7 +163,7 @@ describe("connection refused", () => {
     }
   });
 
-  it("JWT path with no key ever fetched → 503, not 401", async () => {
+  it("JWT path with no key ever fetched → 503 with Retry-After, not 401", async () => {
     const user = await newUser("jwks-never");
     const token = await exchangeToken(user);
     const guard = createGuard({
@@ -173,7 +173,7 @@ describe("connection refused", () => {
     });
     try {
       const d = await guard.check(req(PAGE, { authorization: `Bearer ${token}` }));
-      expect(d).toMatchObject({ kind: "deny", status: 503, error: "dependency_unavailable" });
+      expect(d).toMatchObject({ kind: "deny", status: 503, error: "dependency_unavailable", retryAfterSec: 5 });
     } finally {
       await guard.close();
     }

@@ -113,12 +113,14 @@ export function createGuard(options: GuardOptions): Guard {
   }
 
   function deny(status: DenyDecision["status"], error: GuardError): DenyDecision {
+    // Every 503 and 429 says when to retry, whichever step failed (the JWKS, the auth-service, Redis).
+    const retryAfterSec = error.retryAfterSec ?? (status === 503 || status === 429 ? o.retryAfterSec : undefined);
     return {
       kind: "deny",
       status,
       error: error.code,
       message: error.message,
-      ...(error.retryAfterSec !== undefined ? { retryAfterSec: error.retryAfterSec } : {}),
+      ...(retryAfterSec !== undefined ? { retryAfterSec } : {}),
     };
   }
 
