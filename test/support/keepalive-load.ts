@@ -10,6 +10,8 @@
 // server says); the client then connects again. A refused connection means the
 // instance is gone: that client stops (its next request was never sent).
 import { connect, type Socket } from "node:net";
+import { expect } from "vitest";
+import type { ChildService } from "./private-services.ts";
 
 export interface LoadReport {
   /** Requests written to a connection. */
@@ -241,4 +243,66 @@ export async function untilRefused(port: number, timeoutMs = 30_000): Promise<vo
     if (Date.now() > end) throw new Error(`port ${port} still accepts connections after ${timeoutMs} ms`);
     await new Promise((r) => setTimeout(r, 10));
   }
+}
+
+/** The child's exit code, once it has exited. */
+export function exitOf(svc: ChildService): Promise<number | null> {
+  return new Promise((r) => {
+    if (svc.exited() !== undefined) r(Number(svc.exited()));
+    else svc.child.once("exit", (code) => r(code));
+  });
+}
+
+/** A child service's JSON log lines whose msg is `msg`. */
+export function loggedLines(svc: ChildService, msg: string): Record<string, unknown>[] {
+  return svc
+    .output()
+    .split("\n")
+    .filter((l) => l.includes(`"msg":"${msg}"`))
+    .map((l) => JSON.parse(l) as Record<string, unknown>);
+}
+
+/**
+ * The drain contract both services keep, checked the same way for each: SIGTERM while
+ * 8 keep-alive clients send `request`; readiness (on `readyPort`, asked with a head still
+ * arriving at the signal) answers 503 draining with Connection: close; no reset, no lost
+ * request, every client moved off and then refused; the process exits 0 by itself within
+ * the grace period, having forced nothing.
+ */
+export async function expectCleanDrain(
+  svc: ChildService,
+  o: { port: number; readyPort: number; host: string; graceSec: number; request: (n: number) => string; name: string },
+): Promise<void> {
+  const load = keepAliveLoad({ port: o.port, clients: 8, maxRequests: 20_000, request: o.request });
+  await load.answered(300);
+  const probe = await rawConnection(o.readyPort);
+  probe.socket.write(`GET /health/ready HTTP/1.1\r\nHost: ${o.host}\r\n`);
+  const exited = exitOf(svc);
+  const atSignal = load.report.answered;
+  const t0 = performance.now();
+  svc.child.kill("SIGTERM");
+  await untilRefused(o.port);
+  probe.socket.write("\r\n");
+  await probe.closed;
+  expect(probe.read()).toMatch(/^HTTP\/1\.1 503 [\s\S]*Connection: close[\s\S]*"status":"draining"/i);
+
+  const code = await exited;
+  const exitMs = performance.now() - t0;
+  const report = await load.done;
+  expect(code).toBe(0);
+  expect(exitMs).toBeLessThan(o.graceSec * 1000);
+  expect(report.resets).toEqual([]);
+  expect(report.lost).toEqual([]);
+  expect(Object.keys(report.statuses)).toEqual(["200"]);
+  expect(report.answered).toBe(report.sent);
+  // Every client was moved off (told to close, or its idle connection closed), then refused.
+  expect(report.closeAnswers + report.cleanCloses).toBeGreaterThanOrEqual(8);
+  expect(report.refused).toBe(8);
+  const drained = loggedLines(svc, "drained");
+  expect(drained).toEqual([expect.objectContaining({ forced: 0 })]);
+  if (process.env.DRAIN_FIGURES)
+    console.log(
+      `${o.name} drain: ${report.answered - atSignal} answers after the signal, drained in ${drained[0]?.ms} ms, exit after ${Math.round(exitMs)} ms`,
+      report,
+    );
 }

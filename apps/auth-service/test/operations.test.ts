@@ -3,7 +3,7 @@ import { connect } from "node:net";
 import { resolve } from "node:path";
 import pg from "pg";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
-import { keepAliveLoad, rawConnection, untilRefused } from "../../../test/support/keepalive-load.ts";
+import { expectCleanDrain } from "../../../test/support/keepalive-load.ts";
 import { childService } from "../../../test/support/private-services.ts";
 import { freePort } from "../../../test/support/redis.ts";
 import { freshDatabase, type Running, startAuthService } from "./in-process.ts";
@@ -214,49 +214,15 @@ describe("operations", () => {
       async () => (await fetch(`http://127.0.0.1:${adminPort}/health/ready`)).ok,
     );
     try {
-      const load = keepAliveLoad({
+      await expectCleanDrain(svc, {
+        name: "auth-service",
         port: publicPort,
-        clients: 8,
-        maxRequests: 20_000,
+        readyPort: adminPort,
+        host: "auth",
+        graceSec,
         request: () =>
           `POST /v1/token HTTP/1.1\r\nHost: auth\r\nX-Session-Token: ${u.sessionToken}\r\nContent-Type: application/json\r\nContent-Length: 2\r\n\r\n{}`,
       });
-      await load.answered(300);
-      // A readiness request whose head is still arriving when the signal comes.
-      const probe = await rawConnection(adminPort);
-      probe.socket.write("GET /health/ready HTTP/1.1\r\nHost: auth\r\n");
-      const exited = new Promise<number | null>((r) => svc.child.once("exit", (code) => r(code)));
-      const atSignal = load.report.answered;
-      const t0 = performance.now();
-      svc.child.kill("SIGTERM");
-      await untilRefused(publicPort);
-      probe.socket.write("\r\n");
-      await probe.closed;
-      expect(probe.read()).toMatch(/^HTTP\/1\.1 503 [\s\S]*Connection: close[\s\S]*"status":"draining"/i);
-
-      const code = await exited;
-      const exitMs = performance.now() - t0;
-      const report = await load.done;
-      expect(code).toBe(0);
-      expect(exitMs).toBeLessThan(graceSec * 1000);
-      expect(report.resets).toEqual([]);
-      expect(report.lost).toEqual([]);
-      expect(Object.keys(report.statuses)).toEqual(["200"]);
-      expect(report.answered).toBe(report.sent);
-      // Every client was moved off (told to close, or its idle connection closed), then refused.
-      expect(report.closeAnswers + report.cleanCloses).toBeGreaterThanOrEqual(8);
-      expect(report.refused).toBe(8);
-      const drained = svc
-        .output()
-        .split("\n")
-        .filter((l) => l.includes('"msg":"drained"'))
-        .map((l) => JSON.parse(l) as { forced: number; ms: number });
-      expect(drained).toEqual([expect.objectContaining({ forced: 0 })]);
-      if (process.env.DRAIN_FIGURES)
-        console.log(
-          `auth-service drain: ${report.answered - atSignal} answers after the signal, drained in ${drained[0]?.ms} ms, exit after ${Math.round(exitMs)} ms`,
-          report,
-        );
     } finally {
       await svc.stop();
     }

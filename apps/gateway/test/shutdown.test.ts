@@ -4,7 +4,13 @@
 // the deadline, and the process exits by itself within SHUTDOWN_GRACE_SECONDS.
 import { createHash, randomBytes } from "node:crypto";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
-import { keepAliveLoad, rawConnection, untilRefused } from "../../../test/support/keepalive-load.ts";
+import {
+  exitOf,
+  expectCleanDrain,
+  loggedLines,
+  rawConnection,
+  untilRefused,
+} from "../../../test/support/keepalive-load.ts";
 import { type ChildService, childService } from "../../../test/support/private-services.ts";
 import { freePort } from "../../../test/support/redis.ts";
 import { echoUpstream, routesFile } from "./harness.ts";
@@ -49,13 +55,6 @@ async function gateway(graceSec: number): Promise<{ svc: ChildService; port: num
 }
 
 /** The gateway's log lines with this message. */
-const logged = (svc: ChildService, msg: string) =>
-  svc
-    .output()
-    .split("\n")
-    .filter((l) => l.includes(`"msg":"${msg}"`))
-    .map((l) => JSON.parse(l) as Record<string, unknown>);
-
 /** `p`, or an error naming `what` (with the gateway's log) when it has not settled within `ms`. */
 function within<T>(svc: ChildService, p: Promise<T>, what: string, ms = 20_000): Promise<T> {
   let t: NodeJS.Timeout | undefined;
@@ -68,56 +67,22 @@ const until = async (ok: () => boolean) => {
   while (!ok()) await new Promise((r) => setTimeout(r, 10));
 };
 
-const exitOf = (svc: ChildService) =>
-  new Promise<number | null>((r) => {
-    if (svc.exited() !== undefined) r(Number(svc.exited()));
-    else svc.child.once("exit", (code) => r(code));
-  });
-
 describe("gateway: SIGTERM drains", () => {
   it("under keep-alive load: readiness 503 at once, no reset, no lost request, exits by itself within the grace period", async () => {
     const graceSec = 10;
     const { svc, port } = await gateway(graceSec);
     try {
-      const load = keepAliveLoad({
+      await expectCleanDrain(svc, {
+        name: "gateway",
         port,
-        clients: 8,
-        maxRequests: 20_000,
+        readyPort: port,
+        host: "gw",
+        graceSec,
         request: (n) =>
           n % 2
             ? `GET /load/get/${n} HTTP/1.1\r\nHost: gw\r\n\r\n`
             : `POST /load/post/${n} HTTP/1.1\r\nHost: gw\r\nContent-Type: text/plain\r\nContent-Length: 5\r\n\r\nhello`,
       });
-      await load.answered(300);
-      // A readiness request whose head is still arriving when the signal comes.
-      const probe = await rawConnection(port);
-      probe.socket.write("GET /health/ready HTTP/1.1\r\nHost: gw\r\n");
-      const exited = exitOf(svc);
-      const atSignal = load.report.answered;
-      const t0 = performance.now();
-      svc.child.kill("SIGTERM");
-      await untilRefused(port);
-      probe.socket.write("\r\n");
-      await probe.closed;
-      expect(probe.read()).toMatch(/^HTTP\/1\.1 503 [\s\S]*Connection: close[\s\S]*"status":"draining"/i);
-
-      const code = await exited;
-      const exitMs = performance.now() - t0;
-      const report = await load.done;
-      expect(code).toBe(0);
-      expect(exitMs).toBeLessThan(graceSec * 1000);
-      expect(report.resets).toEqual([]);
-      expect(report.lost).toEqual([]);
-      expect(Object.keys(report.statuses)).toEqual(["200"]);
-      expect(report.answered).toBe(report.sent);
-      expect(report.closeAnswers + report.cleanCloses).toBeGreaterThanOrEqual(8);
-      expect(report.refused).toBe(8);
-      expect(logged(svc, "drained")).toEqual([expect.objectContaining({ forced: 0 })]);
-      if (process.env.DRAIN_FIGURES)
-        console.log(
-          `gateway drain: ${report.answered - atSignal} answers after the signal, drained in ${logged(svc, "drained")[0]?.ms} ms, exit after ${Math.round(exitMs)} ms`,
-          report,
-        );
     } finally {
       await svc.stop();
     }
@@ -158,10 +123,10 @@ describe("gateway: SIGTERM drains", () => {
       await within(svc, ws.closed, "the websocket's close");
       expect(await within(svc, exited, "the exit")).toBe(0);
       // …until the deadline closes it, both sides.
-      expect(logged(svc, "grace period over: closing the connections left")).toEqual([
+      expect(loggedLines(svc, "grace period over: closing the connections left")).toEqual([
         expect.objectContaining({ connections: 1 }),
       ]);
-      expect(logged(svc, "drained")).toEqual([expect.objectContaining({ forced: 1 })]);
+      expect(loggedLines(svc, "drained")).toEqual([expect.objectContaining({ forced: 1 })]);
       await within(
         svc,
         until(() => upstream.every((u) => u.readableEnded || u.destroyed)),
