@@ -1,10 +1,11 @@
-// pnpm stack up [--detach] | down | status [-o env|json] | logs [service] [-f]
+// pnpm stack up [--detach] | down | status [-o env|json] | logs [service] [-f] [-o json]
 import { spawn } from "node:child_process";
 import { closeSync, existsSync, openSync, readFileSync, statSync } from "node:fs";
 import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { browserUrls, ConfigError, type StackConfig, stackConfig } from "./config.ts";
 import { isSupervisor, redactUrl, runStack, stackEnv, stopStack } from "./index.ts";
+import { prettyStream } from "./pretty-logs.ts";
 import { logLine, stackLogFile } from "./restart.ts";
 import { SERVICES } from "./services.ts";
 import { isAlive, readState, tail } from "./supervisor.ts";
@@ -18,7 +19,9 @@ const USAGE = `usage: pnpm stack <command>
                                that exits is started again (0.5 s, doubling to 10 s)
   down                         stop it
   status [-o env|json]         what runs and where, restarts; -o env prints KEY=value lines
-  logs [service|stack] [-f]    print (or follow) a service's log, or the stack's own
+  logs [service|stack] [-f] [-o json]
+                               print (or follow) a service's log, or the stack's own;
+                               JSON lines pretty-printed unless -o json
 
 environment: GATEHOUSE_PORT_BASE (default 7400), GATEHOUSE_DOMAIN (default localhost),
 GATEHOUSE_STACK (default dev)`;
@@ -106,7 +109,6 @@ async function startDetached(cfg: StackConfig, args: string[], print: (l: string
 async function main(argv: string[]): Promise<void> {
   const [cmd, ...rest] = argv;
   const flags = new Set(rest.filter((a) => a.startsWith("-")));
-  const positional = rest.filter((a) => !a.startsWith("-"));
   let cfg: StackConfig;
   try {
     cfg = stackConfig(process.env.GATEHOUSE_STACK ?? "dev");
@@ -221,15 +223,21 @@ async function main(argv: string[]): Promise<void> {
       return;
     }
     case "logs": {
-      const name = positional[0];
+      const oi = rest.indexOf("-o");
+      const format = oi >= 0 ? rest[oi + 1] : "pretty";
+      if (format !== "json" && format !== "pretty") fail(`-o takes json (raw lines) or pretty, not "${format}"`);
+      const name = rest.filter((a, i) => !a.startsWith("-") && !(oi >= 0 && i === oi + 1))[0];
+      const names = ["stack", ...SERVICES.map((s) => s.name)];
+      if (name && !names.includes(name)) fail(`no service "${name}": one of ${names.join(", ")}`);
       const logDir = cfg.logDir;
       const files = name
         ? [join(logDir, `${name}.log`)]
-        : ["stack", ...SERVICES.map((s) => s.name)].map((n) => join(logDir, `${n}.log`)).filter(existsSync);
-      for (const f of files) if (!existsSync(f)) fail(`no log for "${name}" in ${logDir}`);
+        : names.map((n) => join(logDir, `${n}.log`)).filter(existsSync);
+      for (const f of files) if (!existsSync(f)) fail(`no log for "${name}" in ${logDir} (has the stack run?)`);
       const args = flags.has("-f") || flags.has("--follow") ? ["-n", "100", "-F", ...files] : ["-n", "200", ...files];
-      const t = spawn("tail", args, { stdio: "inherit" });
-      t.on("exit", (c) => process.exit(c ?? 0));
+      const t = spawn("tail", args, { stdio: ["ignore", format === "json" ? "inherit" : "pipe", "inherit"] });
+      const printed = t.stdout ? prettyStream(t.stdout, process.stdout, Boolean(process.stdout.isTTY)) : undefined;
+      t.on("exit", (c) => void (printed ?? Promise.resolve()).then(() => process.exit(c ?? 0)));
       return;
     }
     case undefined:
