@@ -53,6 +53,13 @@ const GOAL_FIRST_RATIO = 1.0; // gateway first-request p50 ÷ Oathkeeper's
 const PORTS = { upstream: 40, whoami: 47, oathkeeperProxy: 60, oathkeeperApi: 61 } as const;
 
 type Name = "gateway" | "oathkeeper" | "whoami";
+interface FirstStats {
+  n: number;
+  p50: number;
+  p99: number;
+  /** Median CPU ms the subject's processes used during one such request. */
+  cpuMs: number;
+}
 
 // --- Oathkeeper ------------------------------------------------------------------------
 
@@ -169,7 +176,7 @@ async function main() {
     BENCH_KRATOS: kratos,
   });
 
-  const auth = await startAuth(cfg, {}, "auth.log", { cpuProf: false });
+  const auth = await startAuth(cfg, {}, "auth.log");
   cleanups.push(() => stopProcess(auth.pid));
   const routes = join(cfg.dir, "gateway-routes.yaml");
   writeFileSync(routes, ROUTES_YAML(origin("upstream")));
@@ -207,12 +214,15 @@ async function main() {
   // --- sessions -----------------------------------------------------------------------
   const t0 = performance.now();
   const users = await pooled(Array.from({ length: WARM_SESSIONS + MIX_SESSIONS }), 4, () => register(kratos, "peer"));
-  // First requests: a new login of a user every server already knows (the common case:
-  // a returning user signs in), never seen by any of them before its measured request.
-  const firstSessions = await pooled(Array.from({ length: FIRST_PER_SUBJECT * names.length }), 4, (_, i) =>
+  // First requests, never seen by any server before the measured one: a new login of a
+  // user every server already knows (a returning user signs in), and a brand-new user's
+  // first session (the auth-service also records the user).
+  const perKind = FIRST_PER_SUBJECT * names.length;
+  const returning = await pooled(Array.from({ length: perKind }), 4, (_, i) =>
     login(kratos, (users[i % users.length] as Session).email),
   );
-  progress(`${users.length + firstSessions.length} Kratos sessions in ${Math.round(performance.now() - t0)} ms`);
+  const newcomers = await pooled(Array.from({ length: perKind }), 4, () => register(kratos, "peer-new"));
+  progress(`${users.length + 2 * perKind} Kratos sessions in ${Math.round(performance.now() - t0)} ms`);
   const warm = users.slice(0, WARM_SESSIONS);
   const mix = users.slice(WARM_SESSIONS);
 
@@ -224,26 +234,33 @@ async function main() {
   if (prime.status.some((s) => s !== 200)) throw new Error(`priming answered ${[...new Set(prime.status)]}`);
 
   // --- 1. first request -----------------------------------------------------------------
-  // Interleaved: session k goes to server (k + round) % 3, so each server gets
-  // FIRST_PER_SUBJECT never-seen sessions, spread over the whole phase.
-  const order: { name: Name; req: Req }[] = firstSessions.map((s, k) => {
-    const name = names[(k + Math.floor(k / names.length)) % names.length] as Name;
-    return { name, req: apiReq(servers[name].origin, s.token) };
-  });
+  // One at a time, interleaved: session k goes to server (k + round) % 3, so each server
+  // gets FIRST_PER_SUBJECT never-seen sessions spread over the whole phase.
   const allPids = names.flatMap((n) => servers[n].pids);
-  const seq = await phase("first", () =>
-    loadgen.run<SequenceResult>({ kind: "sequence", requests: order.map((o) => o.req), cpuPids: allPids }),
-  );
-  if (seq.status.some((s) => s !== 200)) throw new Error(`first requests answered ${[...new Set(seq.status)]}`);
-  const first = Object.fromEntries(
-    names.map((n) => {
-      const idx = order.flatMap((o, k) => (o.name === n ? [k] : []));
-      const ms = idx.map((k) => seq.ms[k] as number).sort((a, b) => a - b);
-      const cpuCols = servers[n].pids.map((pid) => allPids.indexOf(pid));
-      const cpu = median(idx.map((k) => cpuCols.reduce((sum, c) => sum + ((seq.cpuMs?.[k]?.[c] as number) ?? 0), 0)));
-      return [n, { n: ms.length, p50: percentile(ms, 0.5), p99: percentile(ms, 0.99), cpuMs: cpu }];
-    }),
-  ) as Record<Name, { n: number; p50: number; p99: number; cpuMs: number }>;
+  const firstRequests = async (label: string, sessions: Session[]) => {
+    const order = sessions.map((s, k) => {
+      const name = names[(k + Math.floor(k / names.length)) % names.length] as Name;
+      return { name, req: apiReq(servers[name].origin, s.token) };
+    });
+    const seq = await phase(label, () =>
+      loadgen.run<SequenceResult>({ kind: "sequence", requests: order.map((o) => o.req), cpuPids: allPids }),
+    );
+    if (seq.status.some((s) => s !== 200)) throw new Error(`${label}: answered ${[...new Set(seq.status)]}`);
+    return Object.fromEntries(
+      names.map((n) => {
+        const idx = order.flatMap((o, k) => (o.name === n ? [k] : []));
+        const ms = idx.map((k) => seq.ms[k] as number).sort((a, b) => a - b);
+        const cols = servers[n].pids.map((pid) => allPids.indexOf(pid));
+        const cpu = median(idx.map((k) => cols.reduce((sum, c) => sum + (seq.cpuMs?.[k]?.[c] ?? 0), 0)));
+        return [n, { n: ms.length, p50: percentile(ms, 50), p99: percentile(ms, 99), cpuMs: cpu }];
+      }),
+    ) as Record<Name, FirstStats>;
+  };
+  progress(`first requests: ${perKind} returning users' new logins, then ${perKind} new users`);
+  const first = {
+    returning: await firstRequests("first returning", returning),
+    newUser: await firstRequests("first new user", newcomers),
+  };
 
   // --- 2–4. throughput, interleaved rounds ----------------------------------------------
   const closedRound = async (label: string, pids: number[], requests: Req[], ms: number) => {
@@ -302,15 +319,20 @@ type Result = Awaited<ReturnType<typeof main>>;
 function report(r: Result, totalSec: number): string {
   const { lines, row, flush } = reportBuilder();
   lines.push(`Gatehouse vs Oathkeeper ${r.okVersion}, same Kratos and upstream, ${f(totalSec, 0)} s`);
-  lines.push("", "1. a session's first request (a returning user's new login), one at a time");
-  row("", "n", "p50 ms", "p99 ms", "server CPU ms/req");
-  for (const [n, x] of Object.entries(r.first)) row(n, String(x.n), f(x.p50), f(x.p99), f(x.cpuMs));
-  flush();
-  const ratio = r.first.gateway.p50 / r.first.oathkeeper.p50;
-  lines.push(
-    `  gateway ÷ oathkeeper p50: ${f(ratio)}× (goal ≤ ${GOAL_FIRST_RATIO}×: ${ratio <= GOAL_FIRST_RATIO ? "met" : "NOT met"}); ` +
-      `gateway ÷ whoami p50: ${f(r.first.gateway.p50 / r.first.whoami.p50)}×`,
-  );
+  for (const [label, first] of [
+    ["1a. a session's first request: a returning user's new login, one at a time", r.first.returning],
+    ["1b. a session's first request: a new user's first session, one at a time", r.first.newUser],
+  ] as const) {
+    lines.push("", label);
+    row("", "n", "p50 ms", "p99 ms", "server CPU ms/req");
+    for (const [n, x] of Object.entries(first)) row(n, String(x.n), f(x.p50), f(x.p99), f(x.cpuMs));
+    flush();
+    const ratio = first.gateway.p50 / first.oathkeeper.p50;
+    lines.push(
+      `  gateway ÷ oathkeeper p50: ${f(ratio)}× (goal ≤ ${GOAL_FIRST_RATIO}×: ${ratio <= GOAL_FIRST_RATIO ? "met" : "NOT met"}); ` +
+        `gateway ÷ whoami p50: ${f(first.gateway.p50 / first.whoami.p50)}×`,
+    );
+  }
   for (const [label, c] of [
     ["2. warm sessions (8), closed loop, 16 connections", r.warm],
     ["3. 200 sessions, closed loop, 16 connections", r.mixed],
