@@ -14,8 +14,9 @@
 import { writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { internalUrls, REPO_ROOT, stackConfig, startStack, stopStack } from "../tools/stack/index.ts";
-import { httpOk, startProcess, stopProcess, waitReady } from "../tools/stack/supervisor.ts";
+import { stopProcess } from "../tools/stack/supervisor.ts";
 import { accessToken, startAuth } from "./lib/auth.ts";
+import { startGateway } from "./lib/gateway.ts";
 import { apiReq, decisionsReq, helloReq, ROUTES_YAML } from "./lib/gateway-requests.ts";
 import {
   Child,
@@ -117,28 +118,15 @@ async function main() {
         await c.ready;
         return { name, pid: c.pid, origin: `http://127.0.0.1:${port}` };
       }
-      const log = join(cfg.logDir, `gateway-${i + 1}.log`);
-      const pid = startProcess({
+      const gw = await startGateway(cfg, {
         name: `gateway-${i + 1}`,
-        command: process.execPath,
-        args: [join(dir, "apps/gateway/src/main.ts")],
-        log,
-        env: {
-          GATEWAY_HOST: "127.0.0.1",
-          GATEWAY_PORT: String(port),
-          ROUTES_FILE: routes,
-          AUTH_SERVICE_URL: auth.url,
-          TOKEN_ISSUER: auth.url,
-          KRATOS_PUBLIC_URL: urls.kratosPublic,
-          REDIS_URL: urls.redis,
-          TRUSTED_PROXIES: "127.0.0.1",
-          LOG_LEVEL: "info",
-        },
+        port,
+        routes,
+        authUrl: auth.url,
+        main: join(dir, "apps/gateway/src/main.ts"),
       });
-      cleanups.push(() => stopProcess(pid));
-      const origin = `http://127.0.0.1:${port}`;
-      await waitReady(`gateway-${i + 1}`, pid, log, () => httpOk(`${origin}/health/ready`), 60_000);
-      return { name, pid, origin };
+      cleanups.push(() => stopProcess(gw.pid));
+      return { name, pid: gw.pid, origin: gw.url };
     }),
   );
   await Promise.all([upstream.ready, loadgen.ready]);

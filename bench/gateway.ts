@@ -21,9 +21,10 @@ import { writeFileSync } from "node:fs";
 import { cpus, loadavg } from "node:os";
 import { join, resolve } from "node:path";
 import { countingProxy } from "../tools/stack/counting-proxy.ts";
-import { internalUrls, REPO_ROOT, type StackConfig, stackConfig, startStack, stopStack } from "../tools/stack/index.ts";
-import { httpOk, startProcess, stopProcess, waitReady } from "../tools/stack/supervisor.ts";
+import { internalUrls, stackConfig, startStack, stopStack } from "../tools/stack/index.ts";
+import { stopProcess } from "../tools/stack/supervisor.ts";
 import { accessToken, startAuth } from "./lib/auth.ts";
+import { startGateway } from "./lib/gateway.ts";
 import { apiReq, decisionsReq, helloReq, ROUTES_YAML } from "./lib/gateway-requests.ts";
 import {
   Child,
@@ -72,7 +73,6 @@ const GOALS = {
 };
 const BENCH_DIR = import.meta.dirname;
 const OUT = resolve(BENCH_DIR, "results/gateway.json");
-const GATEWAY_MAIN = resolve(REPO_ROOT, "apps/gateway/src/main.ts");
 
 /** Ports of the bench's own servers, as offsets from the stack's base port (unused by the stack). */
 const PORTS = {
@@ -159,20 +159,6 @@ function zipfOrder(n: number, s: number, count: number, seed = 0x5eed): number[]
 // as <name>.cpuprofile (gateway, raw-proxy, upstream, express-proxy,
 // express-guard-proxy, express-hello, express-jwt), with phases.json (see harness.ts).
 
-async function startGateway(cfg: StackConfig, env: Record<string, string>): Promise<{ pid: number; url: string }> {
-  const log = join(cfg.logDir, "gateway.log");
-  const pid = startProcess({
-    name: "gateway",
-    command: process.execPath,
-    args: [...profArgs("gateway"), GATEWAY_MAIN],
-    env,
-    log,
-  });
-  const url = `http://127.0.0.1:${cfg.ports.gateway}`;
-  await waitReady("gateway", pid, log, () => httpOk(`${url}/health/ready`), 60_000);
-  return { pid, url };
-}
-
 // --- the run ------------------------------------------------------------------------
 
 stopOnSignalsAndDeadline(DEADLINE_MS);
@@ -238,15 +224,11 @@ async function main() {
   // behind the counting proxy (tokens are still issued by, and verified against,
   // the auth-service's own URL), only 127.0.0.1 trusted, and no browser login.
   const gatewayP = startGateway(cfg, {
-    GATEWAY_HOST: "127.0.0.1",
-    GATEWAY_PORT: String(cfg.ports.gateway),
-    ROUTES_FILE: routes,
-    AUTH_SERVICE_URL: tokenCounter.url,
-    TOKEN_ISSUER: auth.url,
-    KRATOS_PUBLIC_URL: kratos,
-    REDIS_URL: urls.redis,
-    TRUSTED_PROXIES: "127.0.0.1",
-    LOG_LEVEL: "info",
+    name: "gateway",
+    port: cfg.ports.gateway,
+    routes,
+    authUrl: auth.url,
+    env: { AUTH_SERVICE_URL: tokenCounter.url },
   });
   const guardEnv = { BENCH_UPSTREAM: origin("upstream"), BENCH_AUTH_URL: auth.url };
   const expressGuardProxy = child(

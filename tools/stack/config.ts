@@ -129,13 +129,21 @@ export function browserUrls(cfg: StackConfig) {
   };
 }
 
+/**
+ * Kratos' Postgres pool (ory/x sqlcon DSN parameters; its defaults on 2 cores are 4
+ * open and 2 idle). Kept equal, recycled every 30 min; the same in compose and the docs.
+ */
+export const KRATOS_POOL = "max_conns=16&max_idle_conns=16&max_conn_idle_time=5m&max_conn_lifetime=30m";
+
 /** Server-to-server URLs: loopback addresses, so no DNS is needed for the domain. */
 export function internalUrls(cfg: StackConfig) {
   const p = cfg.ports;
   return {
     databaseAdmin: `postgres://postgres@127.0.0.1:${p.postgres}/postgres?sslmode=disable`,
     database: `postgres://postgres@127.0.0.1:${p.postgres}/gatehouse?sslmode=disable`,
-    kratosDsn: `postgres://postgres@127.0.0.1:${p.postgres}/kratos?sslmode=disable&max_conns=20&max_idle_conns=4`,
+    // As many idle connections as open ones: with fewer, Go's pool closes a connection
+    // after each burst and Kratos pays a new Postgres connection on the next whoami.
+    kratosDsn: `postgres://postgres@127.0.0.1:${p.postgres}/kratos?sslmode=disable&${KRATOS_POOL}`,
     redis: `redis://127.0.0.1:${p.redis}`,
     kratosPublic: `http://127.0.0.1:${p.kratosPublic}`,
     kratosAdmin: `http://127.0.0.1:${p.kratosAdmin}`,
