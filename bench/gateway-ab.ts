@@ -1,7 +1,10 @@
 // A/B of gateway or guard builds on one comparison of bench/gateway.ts, in one command:
 //   node bench/gateway-ab.ts <decisions|proxy|jwt|guard-proxy> <checkout> [<checkout> …]
 // Each <checkout> is a directory holding the repository (its own node_modules, e.g.
-// a `git worktree` after `pnpm install`, or this one: `.`). Every build runs as its
+// a `git worktree` after `pnpm install`, or this one: `.`); `<checkout>+tracing` runs
+// that gateway with OpenTelemetry tracing on (every request sampled, spans exported to
+// a Jaeger the bench starts), `<checkout>+tracing=0.1` keeps that share of traces
+// (parentbased_traceidratio): tracing off vs on is `proxy . .+tracing`. Every build runs as its
 // own process next to the comparison's baseline, all measured in the same
 // interleaved rounds, so a change shows up as a difference within one run instead
 // of between two noisy ones. Comparisons (same requests as bench/gateway.ts):
@@ -14,6 +17,7 @@
 import { writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { internalUrls, REPO_ROOT, stackConfig, startStack, stopStack } from "../tools/stack/index.ts";
+import { otelEnv } from "../tools/stack/services.ts";
 import { stopProcess } from "../tools/stack/supervisor.ts";
 import { accessToken, startAuth } from "./lib/auth.ts";
 import { startGateway } from "./lib/gateway.ts";
@@ -57,7 +61,15 @@ const [modeArg, ...checkoutArgs] = process.argv.slice(2);
 if (!MODES.includes(modeArg as Mode)) usage(`unknown comparison ${JSON.stringify(modeArg ?? "")}`);
 const mode = modeArg as Mode;
 if (checkoutArgs.length === 0) usage("name at least one checkout");
-const checkouts = checkoutArgs.map((c) => resolve(c));
+// "<dir>", "<dir>+tracing" or "<dir>+tracing=<ratio>".
+const checkouts = checkoutArgs.map((arg) => {
+  const m = /^(.*?)(?:\+tracing(?:=([0-9.]+))?)?$/.exec(arg) as RegExpExecArray;
+  const traced = arg !== m[1];
+  const ratio = m[2] === undefined ? undefined : Number(m[2]);
+  if (ratio !== undefined && !(ratio >= 0 && ratio <= 1)) usage(`${arg}: the tracing ratio must be from 0 to 1`);
+  return { arg, dir: resolve(m[1] as string), traced, ratio };
+});
+const tracing = checkouts.some((c) => c.traced);
 const rounds = Number(process.env.AB_ROUNDS ?? 7);
 if (!Number.isInteger(rounds) || rounds < 1 || rounds > 30) usage("AB_ROUNDS must be an integer from 1 to 30");
 const basePort = Number(process.env.BENCH_PORT_BASE ?? 23_400);
@@ -69,7 +81,7 @@ stopOnSignalsAndDeadline(60_000 + checkouts.length * rounds * 3 * ROUND_MS + 120
 
 async function main() {
   isolateBenchEnv();
-  const cfg = stackConfig("ab", { basePort, ephemeral: true, domain: "localhost" });
+  const cfg = stackConfig("ab", { basePort, ephemeral: true, domain: "localhost", tracing });
   cleanups.push(() => stopStack(cfg));
   const child = (script: string, args: string[], env?: Record<string, string>) => {
     const c = new Child(script, [], { args, ...(env ? { env } : {}) });
@@ -80,12 +92,22 @@ async function main() {
   const upstream = child(resolve(REPO_ROOT, "bench/lib/upstream.ts"), [String(basePort + 40)]);
   const loadgen = child(resolve(REPO_ROOT, "bench/lib/loadgen.ts"), []);
   progress(`starting stack "${cfg.name}" on ports ${basePort}+`);
-  await startStack(cfg, { only: ["postgres", "redis", "mail", "kratos"] });
+  await startStack(cfg, { only: ["postgres", "redis", "mail", "kratos", ...(tracing ? ["jaeger"] : [])] });
   const urls = internalUrls(cfg);
   const auth = await startAuth(cfg, {}, "auth.log", { cpuProf: false });
   cleanups.push(() => stopProcess(auth.pid));
-  const sessions = await pooled(Array.from({ length: SESSIONS }), 4, () => register(urls.kratosPublic, "ab"));
-  const jwts = await Promise.all(sessions.map((s) => accessToken(auth.url, s.token)));
+  // Each build its own sessions: a token the auth-service issued for one gateway, and hands
+  // back to another from its cache, may predate the other's start-up resync, and that
+  // gateway would then exchange it again on every request (see bench/README.md).
+  const allSessions = await pooled(Array.from({ length: SESSIONS * checkouts.length }), 4, () =>
+    register(urls.kratosPublic, "ab"),
+  );
+  const sessionsOf = (build: number) => allSessions.slice(build * SESSIONS, (build + 1) * SESSIONS);
+  const sessions = sessionsOf(0);
+  // Only the JWT comparison needs tokens up front. Fetched before the gateways start, they
+  // would predate each gateway's start-up resync and the auth-service would hand the same
+  // (stale to the gateway) token back on every exchange: no request would be a cache hit.
+  const jwts = mode === "jwt" ? await Promise.all(sessions.map((s) => accessToken(auth.url, s.token))) : [];
 
   // The baseline, from this checkout.
   let baseline: Server;
@@ -107,9 +129,9 @@ async function main() {
   const routes = join(cfg.dir, "gateway-routes.yaml");
   writeFileSync(routes, ROUTES_YAML(upstreamOrigin));
   const builds: Server[] = await Promise.all(
-    checkouts.map(async (dir, i): Promise<Server> => {
+    checkouts.map(async ({ arg, dir, traced, ratio }, i): Promise<Server> => {
       const port = basePort + 50 + i;
-      const name = `${i + 1}: ${dir}`;
+      const name = `${i + 1}: ${traced ? arg : dir}`;
       if (express) {
         const c = child(join(dir, "bench/lib/express-app.ts"), [mode, String(port)], {
           BENCH_UPSTREAM: upstreamOrigin,
@@ -124,6 +146,12 @@ async function main() {
         routes,
         authUrl: auth.url,
         main: join(dir, "apps/gateway/src/main.ts"),
+        env: {
+          ...(traced ? otelEnv(cfg, `gateway-${i + 1}`) : {}),
+          ...(ratio !== undefined
+            ? { OTEL_TRACES_SAMPLER: "parentbased_traceidratio", OTEL_TRACES_SAMPLER_ARG: String(ratio) }
+            : {}),
+        },
       });
       cleanups.push(() => stopProcess(gw.pid));
       return { name, pid: gw.pid, origin: gw.url };
@@ -131,17 +159,17 @@ async function main() {
   );
   await Promise.all([upstream.ready, loadgen.ready]);
 
-  const requests = (origin: string): Req[] =>
-    sessions.map((s, i) =>
+  const requests = (server: Server): Req[] =>
+    sessionsOf(Math.max(0, builds.indexOf(server))).map((s, i) =>
       mode === "jwt"
-        ? helloReq(origin, jwts[i] as string)
+        ? helloReq(server.origin, jwts[i] as string)
         : mode === "decisions"
-          ? decisionsReq(origin, s.token)
-          : apiReq(origin, s.token),
+          ? decisionsReq(server.origin, s.token)
+          : apiReq(server.origin, s.token),
     );
   const prime = await loadgen.run<SequenceResult>({
     kind: "sequence",
-    requests: builds.flatMap((b) => requests(b.origin)),
+    requests: builds.flatMap((b) => requests(b)),
   });
   if (prime.status.some((s) => s !== 200)) throw new Error(`priming answered ${prime.status.join(",")}`);
 
@@ -151,7 +179,7 @@ async function main() {
     const c0 = cpuSeconds(s.pid);
     const r = await loadgen.run<ClosedResult>({
       kind: "closed",
-      requests: requests(s.origin),
+      requests: requests(s),
       connections: CONNECTIONS,
       durationMs: ms,
     });

