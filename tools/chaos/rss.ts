@@ -20,6 +20,8 @@ export interface RssTrend {
   maxMb: number;
   /** Least-squares slope over the second half of the soak (the first warms caches), MB per minute. */
   slopeMbPerMin: number;
+  /** [seconds into the soak, MB] */
+  series: [number, number][];
 }
 
 export function trend(service: string, points: { t: number; mb: number }[]): RssTrend {
@@ -36,5 +38,6 @@ export function trend(service: string, points: { t: number; mb: number }[]): Rss
     lastMb: points.at(-1)?.mb ?? 0,
     maxMb: Math.max(...points.map((p) => p.mb)),
     slopeMbPerMin: sxx > 0 ? (sxy / sxx) * 60_000 : 0,
+    series: points.map((p) => [Math.round(p.t / 1000), Math.round(p.mb * 10) / 10]),
   };
 }
