@@ -2,10 +2,18 @@
 // setup both go through startStack/stopStack, so what the tests run against is
 // exactly what a developer runs.
 import { mkdirSync, readFileSync } from "node:fs";
-import type { StackConfig } from "./config.ts";
+import { PORT_OFFSETS, type StackConfig } from "./config.ts";
 import { logLine, superviseStack } from "./restart.ts";
 import { SERVICES, type ServiceDef, wipeData } from "./services.ts";
-import { isAlive, type RunningService, readState, type StackState, stopProcess, writeState } from "./supervisor.ts";
+import {
+  isAlive,
+  portFree,
+  type RunningService,
+  readState,
+  type StackState,
+  stopProcess,
+  writeState,
+} from "./supervisor.ts";
 
 export * from "./config.ts";
 export { RESTART_POLICY, restartDelay, stackLogFile, superviseStack } from "./restart.ts";
@@ -161,4 +169,9 @@ export function stackEnv(
 
 export function redactUrl(u: string): string {
   return u.replace(/\/\/([^:@/]+):([^@/]+)@/, "//$1:***@");
+}
+
+/** Whether every port of a stack based at `base` is free right now. */
+export async function portBlockFree(base: number): Promise<boolean> {
+  return (await Promise.all(Object.values(PORT_OFFSETS).map((off) => portFree(base + off)))).every(Boolean);
 }
