@@ -43,12 +43,13 @@ cd "$work/traefik"
 
 # The ldflags of Traefik's Makefile (pkg/version), so `traefik version` names the version.
 pkg=github.com/traefik/traefik/v3/pkg/version
-ldflags="-s -w -X $pkg/Version=${TRAEFIK_VERSION#v} -X $pkg/Codename=module-proxy"
-ldflags+=" -X $pkg/BuildDate=$(date -u +%Y-%m-%dT%H:%M:%SZ)"
+ldflags="-s -w -X $pkg.Version=${TRAEFIK_VERSION#v} -X $pkg.Codename=module-proxy"
+ldflags+=" -X $pkg.BuildDate=$(date -u +%Y-%m-%dT%H:%M:%SZ)"
 
 echo "build-traefik: compiling ./cmd/traefik (~5 min on 2 cores)" >&2
 go build -trimpath -ldflags "$ldflags" -o "$work/traefik-bin" ./cmd/traefik
 
 mv "$work/traefik-bin" "$BIN.tmp" && mv "$BIN.tmp" "$BIN"
 "$BIN" version >&2
+cached || { echo "build-traefik: the binary does not report version $TRAEFIK_VERSION" >&2; exit 1; }
 echo "$BIN"
