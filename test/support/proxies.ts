@@ -39,9 +39,9 @@ function fill(name: string, text: string, values: Record<string, string>): strin
 }
 
 const claimed = new Set<number>();
-/** A free port below the ephemeral range (32768+), which outgoing connections draw from. */
+/** A free port above the test stacks' blocks (17400–27400) and below the ephemeral range (32768+). */
 async function freePort(): Promise<number> {
-  for (let p = 26_000 + ((process.pid * 7) % 1_000); p < 28_000; p++) {
+  for (let p = 28_000 + ((process.pid * 7) % 2_000); p < 32_000; p++) {
     if (claimed.has(p)) continue;
     if (await portFree(p)) {
       claimed.add(p);

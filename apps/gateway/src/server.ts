@@ -28,7 +28,7 @@ import type { Redis } from "ioredis";
 import type { Logger } from "pino";
 import type { GatewayConfig } from "./config.ts";
 import { trustChecker } from "./config.ts";
-import { authRequestStatus, originalRequest } from "./forward-auth/original-request.ts";
+import { authRequestStatus, originalRequest, parseErrorForAuthRequest } from "./forward-auth/original-request.ts";
 import { announceRevoked } from "./kratos/logout.ts";
 import { KRATOS_PATHS, kratosPassthrough } from "./kratos/passthrough.ts";
 import {
@@ -677,8 +677,12 @@ export function createGateway(deps: GatewayDeps): Gateway {
       message: tooBig ? "request headers too large" : "malformed HTTP request",
       request_id: randomUUID(),
     });
+    const status = tooBig ? "431 Request Header Fields Too Large" : "400 Bad Request";
+    const line = parseErrorForAuthRequest(cfg.FORWARD_AUTH_PROXY, (err as { rawPacket?: unknown }).rawPacket)
+      ? `403 Forbidden\r\nX-Auth-Status: ${status.slice(0, 3)}`
+      : status;
     socket.end(
-      `HTTP/1.1 ${tooBig ? "431 Request Header Fields Too Large" : "400 Bad Request"}\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`,
+      `HTTP/1.1 ${line}\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`,
     );
   });
 

@@ -1,4 +1,5 @@
 import { request } from "node:http";
+import { connect } from "node:net";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { newUser } from "../../auth-service/test/support.ts";
 import { routesFile, startGateway } from "./harness.ts";
@@ -91,6 +92,18 @@ describe("forward-auth /decisions", () => {
     expect([bad.status, bad.headers.get("x-auth-status")]).toEqual([403, "400"]);
     const none = await decide(gws.nginx, "/decisions", { ...nginx("/x"), "x-forwarded-host": "other.example.com" });
     expect([none.status, none.headers.get("x-auth-status")]).toEqual([403, "404"]);
+    // Refused by Node's parser before any handler (a control character in a header value).
+    const raw = await new Promise<string>((resolve) => {
+      let out = "";
+      const s = connect(gws.nginx.port, "127.0.0.1", () =>
+        s.write("GET /decisions HTTP/1.1\r\nHost: gw\r\nX-Original-URI: /x\r\nCookie: a=\u0001\r\n\r\n"),
+      );
+      s.on("data", (d) => {
+        out += d;
+      });
+      s.on("close", () => resolve(out));
+    });
+    expect(raw).toMatch(/^HTTP\/1\.1 403 Forbidden\r\nX-Auth-Status: 400\r\n/);
   });
 
   it("Traefik ForwardAuth and Caddy forward_auth: X-Forwarded-Method/-Uri/-Host/-Proto", async () => {

@@ -98,3 +98,14 @@ export function authRequestStatus(res: ServerResponse, status: number): number {
   res.setHeader("x-auth-status", String(status));
   return 403;
 }
+
+/**
+ * A check request Node's parser refused (a control character in a header value, too
+ * many header bytes) never reaches forwardAuth; for nginx its 400 or 431 must come as
+ * 403 + X-Auth-Status too, or auth_request makes it a 500. Whether the refused bytes
+ * were a /decisions request is read from their request line.
+ */
+export function parseErrorForAuthRequest(proxy: ForwardAuthProxy | undefined, rawPacket: unknown): boolean {
+  if (proxy !== "nginx" || !Buffer.isBuffer(rawPacket)) return false;
+  return /^[A-Z]+ \/decisions[/? ]/.test(rawPacket.toString("latin1", 0, 64));
+}
