@@ -132,6 +132,8 @@ async function main() {
           KRATOS_PUBLIC_URL: urls.kratosPublic,
           REDIS_URL: urls.redis,
           TRUSTED_PROXIES: "127.0.0.1",
+          // The /decisions requests are nginx auth_request's (lib/gateway-requests.ts).
+          FORWARD_AUTH_PROXY: "nginx",
           LOG_LEVEL: "info",
         },
       });

@@ -246,6 +246,8 @@ async function main() {
     KRATOS_PUBLIC_URL: kratos,
     REDIS_URL: urls.redis,
     TRUSTED_PROXIES: "127.0.0.1",
+    // The /decisions requests are nginx auth_request's (lib/gateway-requests.ts).
+    FORWARD_AUTH_PROXY: "nginx",
     LOG_LEVEL: "info",
   });
   const guardEnv = { BENCH_UPSTREAM: origin("upstream"), BENCH_AUTH_URL: auth.url };
