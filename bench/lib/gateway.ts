@@ -37,6 +37,8 @@ export async function startGateway(
       KRATOS_PUBLIC_URL: urls.kratosPublic,
       REDIS_URL: urls.redis,
       TRUSTED_PROXIES: "127.0.0.1",
+      // The benches' /decisions requests are nginx auth_request's (gateway-requests.ts).
+      FORWARD_AUTH_PROXY: "nginx",
       LOG_LEVEL: "info",
       ...o.env,
     },

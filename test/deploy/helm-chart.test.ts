@@ -291,6 +291,28 @@ describe("workloads", () => {
     expect(levels(debug.manifests).filter((l) => / debug$/.test(l))).toHaveLength(1);
   });
 
+  it("gateway.forwardAuthProxy names the one proxy whose headers /decisions reads; off when empty", () => {
+    const envOf = (r: ReturnType<typeof renderChart>) =>
+      Object.fromEntries(
+        ((containersOf(podSpecOf(must(find(r, "Deployment", "gateway"), "gateway")) ?? {})[0] as Obj).env as Obj[]).map(
+          (e) => [e.name, e.value],
+        ),
+      );
+    for (const r of renderings) expect(envOf(r).FORWARD_AUTH_PROXY, r.name).toBeUndefined();
+    const traefik = renderChart("traefik", [DEFAULT_VALUES], {
+      setJson: ['gateway.forwardAuthProxy="traefik"', 'gateway.trustedProxies=["10.42.0.0/16"]'],
+    });
+    expect(envOf(traefik)).toMatchObject({ FORWARD_AUTH_PROXY: "traefik", TRUSTED_PROXIES: "10.42.0.0/16" });
+    expect(() =>
+      renderChart("bad proxy", [DEFAULT_VALUES], {
+        setJson: ['gateway.forwardAuthProxy="haproxy"', 'gateway.trustedProxies=["10.42.0.0/16"]'],
+      }),
+    ).toThrow(/gateway.forwardAuthProxy must be one of nginx, traefik, caddy, envoy/);
+    expect(() =>
+      renderChart("no trusted proxy", [DEFAULT_VALUES], { setJson: ['gateway.forwardAuthProxy="nginx"'] }),
+    ).toThrow(/gateway.trustedProxies is required with gateway.forwardAuthProxy/);
+  });
+
   it("secrets come only from existing Secrets, and rendering fails without a Secret name", () => {
     for (const r of renderings) {
       const auth = containersOf(podSpecOf(must(find(r, "Deployment", "auth-service"), "a")) ?? {})[0] as Obj;

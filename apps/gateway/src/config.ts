@@ -2,6 +2,7 @@
 // with a message naming the variable.
 import { type TracingConfig, tracingConfig, tracingEnv } from "@gatehouse/observability/tracing-config";
 import { z } from "zod";
+import { FORWARD_AUTH_PROXIES } from "./forward-auth/original-request.ts";
 
 const url = z.string().url();
 const list = z.string().transform((s) =>
@@ -36,6 +37,9 @@ const schema = z
     LOGIN_URL: url.optional(),
     ALLOWED_RETURN_HOSTS: list.default([]),
     TRUSTED_PROXIES: list.pipe(z.array(cidr)).default([]),
+    // The proxy that calls /decisions: which one set of headers describes the original
+    // request (forward-auth/original-request.ts). Unset, /decisions answers 404.
+    FORWARD_AUTH_PROXY: z.enum(FORWARD_AUTH_PROXIES).optional(),
     SESSION_CACHE_TTL_SECONDS: z.coerce.number().int().min(0).max(3_600).default(60),
     BRUTE_FORCE_MAX_FAILURES: z.coerce.number().int().min(1).max(1_000).default(5),
     BRUTE_FORCE_MAX_ATTEMPTS: z.coerce.number().int().min(1).max(10_000).default(10),
@@ -85,6 +89,11 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): GatewayConfig 
   }
   if (r.data.METRICS_PORT !== undefined && r.data.METRICS_PORT !== 0 && r.data.METRICS_PORT === r.data.GATEWAY_PORT) {
     throw new ConfigError("invalid configuration:\n  METRICS_PORT: must differ from GATEWAY_PORT");
+  }
+  if (r.data.FORWARD_AUTH_PROXY && r.data.TRUSTED_PROXIES.length === 0) {
+    throw new ConfigError(
+      "invalid configuration:\n  TRUSTED_PROXIES: required with FORWARD_AUTH_PROXY (the addresses of the proxy that calls /decisions)",
+    );
   }
   if (r.data.LOGIN_URL && r.data.ALLOWED_RETURN_HOSTS.length === 0) {
     throw new ConfigError(
