@@ -53,5 +53,10 @@ describe("InvalidationLog.resync (announcements may have been missed while the c
     expect(log.isStale("user-2", "sess-2", 1_000)).toBe(true); // the same second: one extra exchange
     now = 1_001_000;
     expect(log.isStale("user-1", "sess-1", 1_001)).toBe(false);
+    // An older token the auth-service handed out again after the resync is its current
+    // answer; a per-subject change still applies to it.
+    expect(log.isStale("user-1", "sess-1", 999, 1_000_500)).toBe(false);
+    log.apply(JSON.stringify({ t: "identity", id: "user-1" }));
+    expect(log.isStale("user-1", "sess-1", 999, 1_000_500)).toBe(true);
   });
 });

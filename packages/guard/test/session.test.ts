@@ -4,6 +4,7 @@
 // passthrough proxy in front of the real auth-service.
 import { Redis } from "ioredis";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { InvalidationLog } from "../src/core/invalidation.ts";
 import { createGuard, credentialKey, type Guard } from "../src/index.ts";
 import {
   BROWSER_NAV,
@@ -121,6 +122,30 @@ describe("session cache (counted at a passthrough proxy in front of the auth-ser
       expect(proxy.seen.length - before).toBe(0);
     } finally {
       await guard.close();
+    }
+  });
+
+  it("after a resync (a restart), a token the auth-service hands out again from its cache is kept, not exchanged per request", async () => {
+    const user = await newUser("resync-reuse");
+    const warm = createGuard(viaProxy());
+    const log = new InvalidationLog();
+    const restarted = createGuard(viaProxy({ invalidations: log }));
+    try {
+      // The auth-service mints and caches this session's token…
+      expect((await warm.check(req(APP(), { "x-session-token": user.sessionToken }))).kind).toBe("allow");
+      await new Promise((r) => setTimeout(r, 1_100)); // …in an earlier second than the resync
+      log.resync(); // a guard that (re)subscribed: everything it held is doubted
+      proxy.reset();
+      for (let i = 0; i < 10; i++) {
+        const d = await restarted.check(req(APP(), { "x-session-token": user.sessionToken }));
+        expect(d.kind).toBe("allow");
+      }
+      // One exchange for the doubted token (the first token check may also fetch the
+      // JWKS); without the fix, each of the ten requests exchanged again.
+      expect(proxy.count("/v1/token")).toBeLessThanOrEqual(2);
+    } finally {
+      await warm.close();
+      await restarted.close();
     }
   });
 

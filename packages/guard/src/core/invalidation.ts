@@ -25,8 +25,12 @@ export type Invalidation =
   | { t: "keys" }; // signing keys rotated
 
 export interface InvalidationView {
-  /** True when a token for `subject`/`sessionId` issued at `issuedAtSec` predates a change. */
-  isStale(subject: string, sessionId: string, issuedAtSec: number): boolean;
+  /**
+   * True when a token for `subject`/`sessionId` issued at `issuedAtSec` predates a change.
+   * `confirmedAtMs`: when the auth-service last handed this token out (an exchange started
+   * then); a resync only doubts what was not confirmed since.
+   */
+  isStale(subject: string, sessionId: string, issuedAtSec: number, confirmedAtMs?: number): boolean;
   /** True when the session (or API key, `api_key:<id>`) was revoked: its tokens are refused. */
   isRevoked(sessionId: string): boolean;
 }
@@ -77,10 +81,14 @@ export class InvalidationLog implements InvalidationView {
     this.#allBefore = this.#now();
   }
 
-  isStale(subject: string, sessionId: string, issuedAtSec: number): boolean {
+  isStale(subject: string, sessionId: string, issuedAtSec: number, confirmedAtMs?: number): boolean {
     // Seconds vs milliseconds: a token from the same second as the change counts as stale (one extra exchange, never a stale grant).
     const issuedMs = issuedAtSec * 1000;
-    if (issuedMs <= this.#allBefore) return true;
+    // A resync doubts everything this guard held, not what the auth-service (which
+    // resyncs on its own) handed out since: its cached token may be older than the
+    // resync and is still its current answer. Without this, every request after a
+    // restart exchanged again until that token's reuse window ended.
+    if (Math.max(issuedMs, confirmedAtMs ?? issuedMs) <= this.#allBefore) return true;
     const a = this.#changed.get(subject);
     const b = this.#changed.get(sessionId);
     return (a !== undefined && a >= issuedMs) || (b !== undefined && b >= issuedMs);

@@ -28,11 +28,12 @@ export interface CachedToken {
   /** When the entry stops being served (epoch ms). */
   expiresAtMs: number;
   /**
-   * The principal built from the token when it was verified, with the token's `iat`
+   * The principal built from the token when it was verified, with the token's `iat` and,
+   * when it came from an exchange, when that exchange was asked (see InvalidationView)
    * (in-process only, never written to Redis). A hit then costs a map lookup and an
    * invalidation check instead of a verification and a new principal per request.
    */
-  verified?: { principal: Principal; issuedAtSec: number };
+  verified?: { principal: Principal; issuedAtSec: number; confirmedAtMs?: number };
 }
 
 // ioredis states in which a command would sit in the offline queue or fail:

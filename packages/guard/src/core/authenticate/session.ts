@@ -62,6 +62,7 @@ export function createExchangeAuthenticator(options: ExchangeAuthenticatorOption
         return verified.principal;
       }
     }
+    const asked = now();
     const token = await exchange.exchange(credential, organizationId, clientAddress);
     let claims: Awaited<ReturnType<typeof verifyToken>>;
     try {
@@ -84,13 +85,20 @@ export function createExchangeAuthenticator(options: ExchangeAuthenticatorOption
     const expiresAtMs = Math.min(claims.exp * 1000 - marginMs, at + maxTtlMs);
     const principal = principalFromClaims(claims, token, via);
     if (expiresAtMs > at)
-      await cache.store(key, { token, expiresAtMs, verified: { principal, issuedAtSec: claims.iat } });
+      await cache.store(key, {
+        token,
+        expiresAtMs,
+        verified: { principal, issuedAtSec: claims.iat, confirmedAtMs: asked },
+      });
     return principal;
   }
 
   /** A verified entry that predates no announced change (role change, revocation). */
   function current(v: CachedToken["verified"]): v is NonNullable<CachedToken["verified"]> {
-    return v !== undefined && !invalidations?.isStale(v.principal.subject, v.principal.sessionId, v.issuedAtSec);
+    return (
+      v !== undefined &&
+      !invalidations?.isStale(v.principal.subject, v.principal.sessionId, v.issuedAtSec, v.confirmedAtMs)
+    );
   }
 
   async function slow(
