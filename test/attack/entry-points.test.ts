@@ -501,6 +501,14 @@ const passedOn: Case[] = [
     never: (w) => [w.owner.cookie],
     only: (ep) => ep.key === "gateway" || /^proxy:(nginx|caddy)/.test(ep.key),
   },
+  {
+    // A backend with its own guard would see two credentials (400), a logging one a secret.
+    name: "the session token the gateway consumed does not reach the code behind",
+    attempt: (w) => ({ target: "protected", headers: [["X-Session-Token", w.owner.sessionToken]] }),
+    expect: allowedAs("owner"),
+    never: (w) => [w.owner.sessionToken],
+    only: (ep) => /^(gateway|proxy)/.test(ep.key),
+  },
   ...(
     [
       ["the member", (w: World) => [cookie(`${COOKIE}=${w.member.cookie}`)], { outcomes: ["forbidden"] }],
