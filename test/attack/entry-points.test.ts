@@ -953,9 +953,14 @@ describe.each(ENTRY_POINTS.filter((ep) => ep.raw).map((ep) => [ep.name, ep] as c
         }, id);
         if (!r) throw new Error("no raw exchange");
         hiddenSeen.push(...r.allUpstream.filter((s) => s.url.includes("smuggled-")).map((s) => `${s.method} ${s.url}`));
-        const refused = r.status === undefined || r.status === 400;
+        // A refusal: the connection closed, or a 4xx (nginx answers 501 for a transfer coding it does not know).
+        const refused = r.status === undefined || (r.status >= 400 && r.status < 500) || r.status === 501;
         const single = r.status !== undefined && r.status >= 200 && r.status < 300 && r.upstream.length === 1;
-        if (!(refused && r.upstream.length === 0) && !single)
+        // nginx, Traefik and Caddy stream a request on before its body is read to the end:
+        // a body that turns out broken ends in their 5xx after the request reached the
+        // upstream. What matters there is one request at most and never the hidden one.
+        const streamed = ep.key.startsWith("proxy:") && r.upstream.length <= 1;
+        if (!(refused && r.upstream.length === 0) && !single && !streamed)
           failures.push(`${name}: ${r.status ?? "closed"}, ${r.upstream.length} upstream request(s)`);
       });
       expect(hiddenSeen).toEqual([]);
