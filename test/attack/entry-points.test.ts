@@ -501,6 +501,14 @@ const passedOn: Case[] = [
     never: (w) => [w.owner.cookie],
     only: (ep) => ep.key === "gateway" || /^proxy:(nginx|caddy)/.test(ep.key),
   },
+  {
+    // A backend with its own guard would see two credentials (400), a logging one a secret.
+    name: "the session token the gateway consumed does not reach the code behind",
+    attempt: (w) => ({ target: "protected", headers: [["X-Session-Token", w.owner.sessionToken]] }),
+    expect: allowedAs("owner"),
+    never: (w) => [w.owner.sessionToken],
+    only: (ep) => /^(gateway|proxy)/.test(ep.key),
+  },
   ...(
     [
       ["the member", (w: World) => [cookie(`${COOKIE}=${w.member.cookie}`)], { outcomes: ["forbidden"] }],
@@ -945,9 +953,14 @@ describe.each(ENTRY_POINTS.filter((ep) => ep.raw).map((ep) => [ep.name, ep] as c
         }, id);
         if (!r) throw new Error("no raw exchange");
         hiddenSeen.push(...r.allUpstream.filter((s) => s.url.includes("smuggled-")).map((s) => `${s.method} ${s.url}`));
-        const refused = r.status === undefined || r.status === 400;
+        // A refusal: the connection closed, or a 4xx (nginx answers 501 for a transfer coding it does not know).
+        const refused = r.status === undefined || (r.status >= 400 && r.status < 500) || r.status === 501;
         const single = r.status !== undefined && r.status >= 200 && r.status < 300 && r.upstream.length === 1;
-        if (!(refused && r.upstream.length === 0) && !single)
+        // nginx, Traefik and Caddy stream a request on before its body is read to the end:
+        // a body that turns out broken ends in their 5xx after the request reached the
+        // upstream. What matters there is one request at most and never the hidden one.
+        const streamed = ep.key.startsWith("proxy:") && r.upstream.length <= 1;
+        if (!(refused && r.upstream.length === 0) && !single && !streamed)
           failures.push(`${name}: ${r.status ?? "closed"}, ${r.upstream.length} upstream request(s)`);
       });
       expect(hiddenSeen).toEqual([]);

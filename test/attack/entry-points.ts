@@ -423,6 +423,17 @@ export function realProxy(
         summary: summary(answer, `upstream saw ${reached.map((s) => `${s.method} ${s.url}`).join(", ") || "nothing"}`),
       };
     },
+    async raw(build, requestId) {
+      const before = upstream.seen.length;
+      const r = await rawExchange(proxy.port, { name: requestId, parts: build(host, paths) }, 3_000, 300);
+      await new Promise((res) => setTimeout(res, 100));
+      const after = upstream.seen.slice(before);
+      return {
+        status: r.status,
+        upstream: after.filter((s) => s.headers["x-request-id"] === requestId),
+        allUpstream: after,
+      };
+    },
   };
   return ep;
 }

@@ -37,7 +37,8 @@ export function rawExchange(port: number, c: RawCase, deadlineMs = 1_200, idleMs
       clearTimeout(idle);
       socket.destroy();
       const head = Buffer.concat(chunks).toString("latin1");
-      const m = /^HTTP\/1\.[01] (\d{3})/.exec(head);
+      // The final answer's status: interim ones (100 Continue) come first.
+      const m = /^(?:HTTP\/1\.[01] 1\d\d[^\r]*\r\n(?:[^\r]+\r\n)*\r\n)*HTTP\/1\.[01] (\d{3})/.exec(head);
       resolve({ head, status: m ? Number(m[1]) : undefined, bytes, closed });
     };
     const timer = setTimeout(() => finish(false), deadlineMs);

@@ -166,11 +166,10 @@ const readIf = (f: string) => (existsSync(f) ? readFileSync(f, "utf8") : "");
 async function traefikRouterReady(port: number): Promise<void> {
   for (let i = 0; i < 200; i++) {
     try {
-      const r = await fetch(`http://127.0.0.1:${port}/public/traefik-ready`, {
-        headers: { accept: "application/json" },
-      });
+      const r = await fetch(`http://127.0.0.1:${port}/traefik-ready`, { headers: { accept: "application/json" } });
       await r.arrayBuffer();
-      if (r.status !== 404) return;
+      // Traefik's own 404 (no router yet) is plain text; every answer of the gateway has a request id.
+      if (r.status !== 404 || r.headers.has("x-request-id")) return;
     } catch {
       /* not yet */
     }

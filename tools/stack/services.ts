@@ -584,6 +584,9 @@ export function gatewayEnv(cfg: StackConfig, env: NodeJS.ProcessEnv = process.en
     LOGIN_URL: `${b.web}/auth/login`,
     ALLOWED_RETURN_HOSTS: [...new Set([b.web, b.api, b.gateway, b.marketing].map(hostOf))].join(","),
     TRUSTED_PROXIES: "127.0.0.1/32,::1",
+    // /decisions answers in the local stack as Envoy asks (GET /decisions/<path>, no
+    // headers to set by hand); GATEWAY_FORWARD_AUTH_PROXY=nginx|traefik|caddy for another.
+    FORWARD_AUTH_PROXY: env.GATEWAY_FORWARD_AUTH_PROXY ?? "envoy",
     LOG_LEVEL: env.GATEWAY_LOG_LEVEL ?? "info",
     // Every test client is 127.0.0.1: the per-address lock would lock the whole
     // suite out. Per-account limits stay as configured; tests of the per-address
