@@ -1,5 +1,6 @@
 // The gateway's configuration: parsed once at start-up; a bad variable stops it
 // with a message naming the variable.
+import { type RedisTarget, readRedisConfig } from "@gatehouse/redis";
 import { z } from "zod";
 
 const url = z.string().url();
@@ -24,7 +25,7 @@ const schema = z.object({
   ROUTES_FILE: z.string().min(1),
   AUTH_SERVICE_URL: url,
   KRATOS_PUBLIC_URL: url,
-  REDIS_URL: url.refine((u) => /^rediss?:\/\//.test(u), "must be a redis:// URL").optional(),
+  // Redis (REDIS_URL, or Sentinel, or Cluster; optional) is read by @gatehouse/redis: see loadConfig.
   TOKEN_AUDIENCE: list.pipe(z.array(z.string().min(1)).min(1)).default(["gatehouse"]),
   TOKEN_ISSUER: url.optional(),
   KRATOS_COOKIE_NAME: z
@@ -64,7 +65,10 @@ const schema = z.object({
   SHUTDOWN_GRACE_SECONDS: z.coerce.number().int().min(1).max(3_600).default(20),
 });
 
-export type GatewayConfig = z.infer<typeof schema>;
+export type GatewayConfig = z.infer<typeof schema> & {
+  /** Unset: no Redis (per-instance caches and counters, no invalidation channel). */
+  redis: RedisTarget | undefined;
+};
 
 export class ConfigError extends Error {
   override name = "ConfigError";
@@ -72,10 +76,13 @@ export class ConfigError extends Error {
 
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): GatewayConfig {
   const r = schema.safeParse(env);
-  if (!r.success) {
-    throw new ConfigError(
-      `invalid configuration:\n${r.error.issues.map((i) => `  ${String(i.path[0])}: ${i.message}`).join("\n")}`,
-    );
+  const redis = readRedisConfig(env, { required: false });
+  if (!r.success || !("target" in redis)) {
+    const lines = [
+      ...(r.error?.issues ?? []).map((i) => `  ${String(i.path[0])}: ${i.message}`),
+      ...redis.issues.map((i) => `  ${i.variable}: ${i.message}`),
+    ];
+    throw new ConfigError(`invalid configuration:\n${lines.join("\n")}`);
   }
   if (r.data.METRICS_PORT !== undefined && r.data.METRICS_PORT !== 0 && r.data.METRICS_PORT === r.data.GATEWAY_PORT) {
     throw new ConfigError("invalid configuration:\n  METRICS_PORT: must differ from GATEWAY_PORT");
@@ -85,7 +92,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): GatewayConfig 
       "invalid configuration:\n  ALLOWED_RETURN_HOSTS: required with LOGIN_URL (the hosts return_to may point at)",
     );
   }
-  return r.data;
+  return { ...r.data, redis: redis.target };
 }
 
 // --- trusted proxies -----------------------------------------------------------

@@ -5,7 +5,7 @@
 // (TOKEN_TTL_SECONDS) unless the verifier checks revocation.
 import { REVOKED_KEY_PREFIX } from "@gatehouse/guard";
 import type { KratosClient } from "@gatehouse/kratos";
-import type { Redis } from "ioredis";
+import type { RedisClient } from "@gatehouse/redis";
 import type { Kysely } from "kysely";
 import type { Database } from "../db/schema.ts";
 import { type AuditContext, writeAudit } from "../domain/audit.ts";
@@ -15,14 +15,14 @@ import { DependencyUnavailableError } from "../http/errors.ts";
 export class Revocation {
   readonly #kratos: KratosClient;
   readonly #sessions: SessionResolver;
-  readonly #redis: Redis;
+  readonly #redis: RedisClient;
   readonly #db: Kysely<Database>;
   readonly #rememberMs: number;
 
   constructor(opts: {
     kratos: KratosClient;
     sessions: SessionResolver;
-    redis: Redis;
+    redis: RedisClient;
     db: Kysely<Database>;
     tokenTtlSec: number;
     leewaySec: number;
