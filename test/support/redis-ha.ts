@@ -74,6 +74,13 @@ export interface SentinelGroup {
   killPrimary(): Promise<{ from: number; to: number }>;
   /** Starts a killed server again (empty: it saves nothing); the sentinels make it a replica. */
   restart(port: number): Promise<void>;
+  /**
+   * Waits until the server that is not the primary replicates it again (the sentinels
+   * turn a former primary into a replica some seconds after a failover) and every
+   * sentinel sees it healthy: until then a second failover could promote a server
+   * that missed the latest writes.
+   */
+  settled(): Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -171,6 +178,26 @@ export async function sentinelGroup(opts: { downAfterMs?: number } = {}): Promis
     async restart(port) {
       await servers.get(port)?.start();
     },
+    async settled() {
+      const primary = await primaryPort();
+      const replica = primary === p0 ? p1 : p0;
+      await eventually(
+        () => ask<unknown[]>(replica, "ROLE").then((r) => `${r[0]}:${r[2]}:${r[3]}`),
+        (role) => role === `slave:${primary}:connected`,
+        60_000,
+      );
+      for (const s of [s0, s1, s2]) {
+        await eventually(
+          () => ask<string[][]>(s, "SENTINEL", "REPLICAS", name),
+          (list) => {
+            const info = list[0] ?? [];
+            const field = (k: string) => info[info.indexOf(k) + 1];
+            return list.length === 1 && field("flags") === "slave" && field("master-link-status") === "ok";
+          },
+          60_000,
+        );
+      }
+    },
     stop,
   };
 }
@@ -179,6 +206,8 @@ export interface RedisClusterNodes {
   ports: number[];
   /** REDIS_CLUSTER_NODES for an app. */
   env: Record<string, string>;
+  /** kill -9 of the i-th node (its slots stay uncovered: this cluster has no replicas). */
+  kill(i: number): Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -230,7 +259,15 @@ export async function redisCluster(): Promise<RedisClusterNodes> {
     await stop();
     throw e;
   }
-  return { ports, env: { REDIS_CLUSTER_NODES: ports.map((p) => `127.0.0.1:${p}`).join(",") }, stop };
+  return {
+    ports,
+    env: { REDIS_CLUSTER_NODES: ports.map((p) => `127.0.0.1:${p}`).join(",") },
+    kill: async (i) => {
+      const node = nodes[i];
+      if (node) await kill9(node);
+    },
+    stop,
+  };
 }
 
 async function distinctFreePorts(n: number): Promise<number[]> {
