@@ -156,10 +156,25 @@ describe("Redis through Sentinel: failovers under load sign nobody out, and the 
         const jwt = await token(victim);
         expect((await viaGateway(gw, jwt)).status).toBe(200);
 
+        // A user who logs out while it happens: a 503 that says when to retry is fair, and
+        // the retry must work (the session must not be gone at Kratos while unannounced).
+        const leaving = await newUser(`sentinel-leaving-${tag}`);
+        const leavingJwt = await token(leaving);
         await new Promise((r) => setTimeout(r, 500)); // load before the failover, too
         const t0 = Date.now();
-        const { from, to } = how === "kill -9" ? await group.killPrimary() : await group.failover();
+        const failingOver = how === "kill -9" ? group.killPrimary() : group.failover();
+        const logoutAnswers: string[] = [];
+        for (let i = 0; i < 100; i++) {
+          const r = await call("/v1/logout", { base: svc.url, token: leaving.sessionToken, method: "POST" });
+          logoutAnswers.push(`${r.status}${r.headers.get("retry-after") ? " retry-after" : ""}`);
+          if (r.status !== 503) break;
+          await new Promise((res) => setTimeout(res, 200));
+        }
+        const { from, to } = await failingOver;
         const promoted = Date.now();
+        console.log(`${how}: a logout during the failover was answered ${logoutAnswers.join(", ")}`);
+        expect(logoutAnswers.at(-1)).toBe("204");
+        expect(logoutAnswers.slice(0, -1).every((a) => a === "503 retry-after")).toBe(true);
         expect(to).not.toBe(from);
         await bothListening();
         const resubscribedMs = Date.now() - promoted;
@@ -180,6 +195,13 @@ describe("Redis through Sentinel: failovers under load sign nobody out, and the 
         );
         expect(((await refused.json()) as { error: string }).error).toBe("session_revoked");
         console.log(`${how}: a logout after the failover reached the gateway in ${Date.now() - t1} ms`);
+        // So did the one made during it.
+        const leftRefused = await eventually(
+          () => viaGateway(gw, leavingJwt),
+          (r) => r.status === 401,
+          RESUBSCRIBED_WITHIN_MS,
+        );
+        expect(leftRefused.status).toBe(401);
 
         // The revocation made before the failover is on the new primary: a gateway that
         // starts only now (or was away) catches up on it.

@@ -2,7 +2,7 @@
 // a replica and three sentinels (redis-sentinel), and a three-node Redis Cluster. For
 // tests that fail a primary over under load. Nothing here is shared with the test stack.
 import { type ChildProcess, spawn } from "node:child_process";
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Redis } from "ioredis";
@@ -100,8 +100,13 @@ export async function sentinelGroup(opts: { downAfterMs?: number } = {}): Promis
     rmSync(dir, { recursive: true, force: true });
   };
   try {
-    servers.set(p0, await serve(server, dataArgs(p0), p0));
-    servers.set(p1, await serve(server, [...dataArgs(p1), "--replicaof", "127.0.0.1", String(p0)], p1));
+    // A replica's full sync goes through an RDB file in --dir, even with saving off.
+    const own = (port: number) => {
+      mkdirSync(join(dir, String(port)));
+      return [...dataArgs(port), "--dir", join(dir, String(port))];
+    };
+    servers.set(p0, await serve(server, own(p0), p0));
+    servers.set(p1, await serve(server, [...own(p1), "--replicaof", "127.0.0.1", String(p0)], p1));
     await eventually(
       () => ask<string>(p1, "INFO", "replication"),
       (info) => info.includes("master_link_status:up"),
