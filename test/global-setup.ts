@@ -6,9 +6,9 @@
 import { mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { resolve } from "node:path";
 import type { TestProject } from "vitest/node";
-import { PORT_OFFSETS, REPO_ROOT, stackConfig, stackEnv, startStack, stopStack } from "../tools/stack/index.ts";
+import { portBlockFree, REPO_ROOT, stackConfig, stackEnv, startStack, stopStack } from "../tools/stack/index.ts";
 import { postgresDataDir } from "../tools/stack/services.ts";
-import { isAlive, portFree } from "../tools/stack/supervisor.ts";
+import { isAlive } from "../tools/stack/supervisor.ts";
 
 declare module "vitest" {
   export interface ProvidedContext {
@@ -49,8 +49,7 @@ function claim(base: number): boolean {
 async function freeBase(): Promise<number> {
   if (process.env.GATEHOUSE_TEST_PORT_BASE) return Number(process.env.GATEHOUSE_TEST_PORT_BASE);
   for (let base = 17_400; base < 27_400; base += 100) {
-    const checks = await Promise.all(Object.values(PORT_OFFSETS).map((off) => portFree(base + off)));
-    if (checks.every(Boolean) && claim(base)) return base;
+    if ((await portBlockFree(base)) && claim(base)) return base;
   }
   throw new Error("no free block of 100 ports between 17400 and 27400");
 }

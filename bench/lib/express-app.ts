@@ -4,6 +4,8 @@
 //   hello        GET /hello → a small JSON object
 //   jwt          the same with the guard in front, accepting only a Gatehouse JWT:
 //                gatehouse().middleware({ accept: ["jwt"] })
+//   whoami       Express asking Kratos' whoami (BENCH_KRATOS) for every request, then the
+//                proxy: the least a session check can cost (bench/peer.ts' floor)
 // The guard (packages/guard, Express adapter, default options: in-process session
 // cache, verified-token cache on) talks to the auth-service at BENCH_AUTH_URL.
 // Run as `express-app.ts <mode> <port>`; reports { port, version } over IPC.
@@ -28,6 +30,7 @@ const mode = process.argv[2];
 const port = Number(process.argv[3] ?? 0);
 const upstream = process.env.BENCH_UPSTREAM ?? "";
 const authUrl = process.env.BENCH_AUTH_URL ?? "";
+const kratos = process.env.BENCH_KRATOS ?? "";
 
 const guard = () => gatehouse({ authServiceUrl: authUrl, audience: "gatehouse", issuer: authUrl });
 const proxy = async () => {
@@ -35,6 +38,22 @@ const proxy = async () => {
   // Keep-alive upstream, as the gateway and the raw proxy.
   const agent: HttpAgent = new Agent({ keepAlive: true, maxSockets: 512, keepAliveMsecs: 10_000 });
   return createProxyMiddleware({ target: upstream, agent, xfwd: false });
+};
+/** X-Session-Token → Kratos whoami; 401 unless Kratos says 200. */
+const whoami: Handler = (req, res, next) => {
+  const token = req.headers["x-session-token"];
+  fetch(`${kratos}/sessions/whoami`, { headers: { "x-session-token": String(token ?? "") } }).then(
+    async (r) => {
+      await r.arrayBuffer();
+      if (r.status === 200) return next();
+      res.statusCode = 401;
+      res.json({ error: "unauthenticated" });
+    },
+    () => {
+      res.statusCode = 503;
+      res.json({ error: "unavailable" });
+    },
+  );
 };
 const hello: Handler = (_req, res) => {
   res.json({ hello: "world", items: [1, 2, 3], ok: true });
@@ -47,6 +66,10 @@ switch (mode) {
     break;
   case "guard-proxy":
     app.use(guard().requireAuth());
+    app.use(await proxy());
+    break;
+  case "whoami":
+    app.use(whoami);
     app.use(await proxy());
     break;
   case "hello":

@@ -182,6 +182,8 @@ export function isolateBenchEnv(options: { keepHashCost?: boolean } = {}): void 
     "KRATOS_ADMIN_URL",
     "MAIL_URL",
     "AUTH_SERVICE_URL",
+    "OTEL_EXPORTER_OTLP_ENDPOINT",
+    "GATEHOUSE_TRACING",
   ])
     delete process.env[k];
   if (!options.keepHashCost) process.env.HASHERS_BCRYPT_COST = "4";

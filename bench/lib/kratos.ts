@@ -1,6 +1,6 @@
 // Kratos sessions for the benchmarks, through the native-app (API) flows:
 // registration and login, answering with a session token.
-const PASSWORD = "bench-horse-battery-staple-42";
+export const PASSWORD = "bench-horse-battery-staple-42";
 
 export interface Session {
   token: string;

@@ -446,7 +446,9 @@ async function burst(job: BurstJob): Promise<BurstResult> {
   }
 }
 
-if (process.send) {
+// Only as the forked load generator itself: a module that merely imports percentile()
+// may run in a process forked with IPC (a vitest worker) whose messages are not ours.
+if (import.meta.main && process.send) {
   process.on("message", (msg: { id: number; job: Job }) => {
     const job = msg.job;
     const run =

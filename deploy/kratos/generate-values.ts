@@ -24,18 +24,23 @@
 //   - the breached-password check is on (README "Kratos configuration");
 //   - logging is the deploy's decision, not kratos.yml's: info, JSON, sensitive values
 //     redacted, for Kratos (log.*) and for the courier, whose level the chart sets with
-//     LOG_LEVEL from statefulSet.log (the chart's default there is trace).
+//     LOG_LEVEL from statefulSet.log (the chart's default there is trace);
+//   - tracing follows the Gatehouse chart's `tracing` values for the environment (the
+//     same collector and ratio as the gateway and the auth-service), as the local stack
+//     points Kratos at its Jaeger.
 import { readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { basename, relative, resolve } from "node:path";
 import { parse, stringify } from "yaml";
 import {
   type Environment,
   environmentNames,
+  gatehouseValuesFiles,
   kratosValuesFile,
   loadEnvironment,
   REPO_ROOT,
   serviceUrls,
 } from "../lib/environments.ts";
+import { kratosTracingConfig } from "../lib/kratos-env.ts";
 
 export const KRATOS_CONFIG_DIR = resolve(REPO_ROOT, "kratos-config");
 /** Where the chart mounts its config ConfigMap (kratos.yaml and kratos.identitySchemas). */
@@ -53,6 +58,20 @@ export const KRATOS_LOG = { level: "info", format: "json", leak_sensitive_values
 
 type Json = null | boolean | number | string | Json[] | { [k: string]: Json };
 type Obj = { [k: string]: Json };
+
+/** The Gatehouse chart's `tracing` values for an environment: its values files, merged in Helm's order. */
+export function gatehouseTracing(env: Environment): { enabled: boolean; otlpEndpoint: string; samplerRatio: number } {
+  const merged: Record<string, unknown> = {};
+  for (const file of gatehouseValuesFiles(env)) {
+    const doc = parse(readFileSync(file, "utf8")) as { tracing?: Record<string, unknown> } | null;
+    Object.assign(merged, doc?.tracing ?? {});
+  }
+  return {
+    enabled: merged.enabled === true,
+    otlpEndpoint: String(merged.otlpEndpoint ?? ""),
+    samplerRatio: Number(merged.samplerRatio ?? 0),
+  };
+}
 
 /** The local stack's ports (tools/stack/config.ts) → the environment's URL of that service. */
 export function localOrigins(env: Environment): Record<string, string> {
@@ -112,6 +131,8 @@ export function kratosConfigFor(env: Environment, kratosYml: Obj = readKratosYml
   obj(pub.cors, "serve.public.cors").allowed_origins = environmentOrigins(env);
 
   config.log = { ...KRATOS_LOG };
+  const tracing = gatehouseTracing(env);
+  if (tracing.enabled) config.tracing = kratosTracingConfig(tracing.otlpEndpoint, tracing.samplerRatio);
 
   obj(config.cookies, "cookies").domain = env.domain;
   obj(obj(config.session, "session").cookie, "session.cookie").domain = env.domain;

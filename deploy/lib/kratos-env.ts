@@ -33,3 +33,36 @@ export function getPath(config: Node, path: (string | number)[]): Node {
   for (const p of path) n = (n as Record<string | number, Node> | undefined)?.[p];
   return n;
 }
+
+/**
+ * Kratos' `tracing` config (ory/x otelx, provider otel) that sends its spans to an OTLP/HTTP
+ * collector: otelx takes host:port and a plain-text switch, and always posts to /v1/traces.
+ * It follows a traced caller's sampling decision and keeps `samplingRatio` of the rest.
+ * The local stack (as TRACING_* variables) and the Kratos values of each environment use it.
+ */
+export function kratosTracingConfig(otlpEndpoint: string, samplingRatio: number) {
+  const u = new URL(otlpEndpoint);
+  if (u.pathname !== "/" || u.search !== "") {
+    throw new Error(`${otlpEndpoint}: Kratos posts to <host:port>/v1/traces; name the collector's base URL, no path`);
+  }
+  const port = u.port || (u.protocol === "https:" ? "443" : "80");
+  return {
+    provider: "otel",
+    service_name: "kratos",
+    providers: {
+      otlp: {
+        server_url: `${u.hostname}:${port}`,
+        insecure: u.protocol === "http:",
+        sampling: { sampling_ratio: samplingRatio },
+      },
+    },
+  };
+}
+
+/** A config subtree as the environment variables Kratos reads for it (tracing → TRACING_PROVIDER, …). */
+export function configToEnv(prefix: string, node: unknown): Record<string, string> {
+  if (node === null || typeof node !== "object") return { [prefix.toUpperCase()]: String(node) };
+  const out: Record<string, string> = {};
+  for (const [k, v] of Object.entries(node)) Object.assign(out, configToEnv(`${prefix}_${k}`, v));
+  return out;
+}

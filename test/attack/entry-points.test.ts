@@ -1,8 +1,9 @@
 // The standing attack suite (security issue): one table of attacks, run against every
 // entry point a request can come in by — the gateway's proxied routes, its
-// forward-auth /decisions as nginx, Traefik and Envoy call it, the example API's
-// Express guard, and the Next.js middleware of the web app — each through one small
-// runner (entry-points.ts). Classes: forged and misplaced JWTs, identity and routing
+// forward-auth /decisions behind a real nginx, Traefik and Caddy running the
+// configurations deploy/README.md documents (read from that file, test/support/proxies.ts) and as
+// Envoy would call it, the example API's Express guard, and the Next.js middleware of
+// the web app — each through one small runner (entry-points.ts). Classes: forged and misplaced JWTs, identity and routing
 // headers sent by the client, path tricks next to an anonymous route, odd and
 // revoked session cookies, smuggling-shaped requests on the proxied route, and an
 // admin-only rule against a member. A valid credential works everywhere first, so
@@ -20,17 +21,19 @@ import { echoUpstream, routesFile, type Seen, startGateway } from "../../apps/ga
 import { IDENTITY_HEADERS } from "../../packages/guard/src/core/mutate.ts";
 import { Browser } from "../support/browser.ts";
 import { PASSWORD, stack, startBrowserFlow, submitBrowserFlow } from "../support/kratos.ts";
+import { type RealProxy, type Running, startProxy } from "../support/proxies.ts";
 import {
   type Attempt,
   type EntryPoint,
+  envoyExtAuthz,
   expressApi,
-  forwardAuth,
   gatewayProxy,
   gatewayRoutes,
   nextMiddleware,
   type Outcome,
   type Paths,
   type Result,
+  realProxy,
   uniqueId,
 } from "./entry-points.ts";
 import { forgedTokens } from "./forge.ts";
@@ -487,6 +490,49 @@ const headers: Case[] = [
   }),
 ];
 
+// What a proxy in front must not pass on, besides identity and routing claims: the
+// Kratos session cookie (a credential the gateway consumed; Traefik cannot remove one
+// cookie, deploy/README.md says so), and a method other than the one decided on.
+const passedOn: Case[] = [
+  {
+    name: "the Kratos session cookie does not reach the code behind, the other cookies do",
+    attempt: (w) => ({ target: "protected", headers: [cookie(`theme=dark; ${COOKIE}=${w.owner.cookie}; lang=en`)] }),
+    expect: allowedAs("owner"),
+    never: (w) => [w.owner.cookie],
+    only: (ep) => ep.key === "gateway" || /^proxy:(nginx|caddy)/.test(ep.key),
+  },
+  ...(
+    [
+      ["the member", (w: World) => [cookie(`${COOKIE}=${w.member.cookie}`)], { outcomes: ["forbidden"] }],
+      ["anonymous", () => [], UNAUTHENTICATED],
+    ] as [string, (w: World) => Header[], Expect][]
+  ).map(
+    ([who, creds, exp]): Case => ({
+      // The routes give DELETE on the public path to owners and admins only.
+      name: `DELETE on the public path by ${who}, with headers naming GET`,
+      attempt: (w) => ({
+        method: "DELETE",
+        target: () => "/public/x",
+        headers: [
+          ...creds(w),
+          ["X-HTTP-Method-Override", "GET"],
+          ["X-Original-Method", "GET"],
+          ["X-Forwarded-Method", "GET"],
+          ["X-Method-Override", "GET"],
+        ],
+      }),
+      expect: exp,
+      only: (ep) => /^(gateway|proxy|decisions)/.test(ep.key),
+    }),
+  ),
+  {
+    name: "DELETE on the public path by the owner is let through, as the owner",
+    attempt: (w) => ({ method: "DELETE", target: () => "/public/x", headers: [cookie(`${COOKIE}=${w.owner.cookie}`)] }),
+    expect: allowedAs("owner"),
+    only: (ep) => /^(gateway|proxy)/.test(ep.key),
+  },
+];
+
 // Path tricks: from the public route's directory to the protected one. `pub` is the
 // public route's first segment ("/public"), `prot` the protected path without its
 // leading slash ("private/x"), `head`/`tail` its first segment and the rest.
@@ -530,6 +576,10 @@ const TRICKS: Record<string, (pub: string, prot: string, head: string, tail: str
   "absolute-form target": (pub, prot) => `http://evil.example${pub}/../${prot}`,
   "absolute-form target, protected": (_, prot) => `http://evil.example/${prot}`,
   "a raw # before ..": (pub, prot) => `${pub}#/../${prot}`,
+  // Chosen by the resolved path (the public one), forwarded raw: read as the protected one.
+  "out of the protected path back to the public one": (pub, prot) =>
+    `/${prot}/${"../".repeat(prot.split("/").length)}${pub.slice(1)}/x`,
+  "the same, encoded": (pub, prot) => `/${prot}/${"%2e%2e/".repeat(prot.split("/").length)}${pub.slice(1)}/x`,
 };
 const paths: Case[] = Object.entries(TRICKS).map(
   ([name, make]): Case => ({
@@ -725,6 +775,7 @@ const CLASSES: Record<string, Case[]> = {
   "an admin-only rule against a member": authz,
   "forged and misplaced JWTs": jwt,
   "identity and routing headers from the client": headers,
+  "what a proxy must not pass on": passedOn,
   "path tricks next to an anonymous route": paths,
   "odd, duplicated, oversized and revoked session cookies": cookies,
 };
@@ -791,24 +842,48 @@ const portOf = (u: string | undefined) => Number(new URL(u ?? "").port);
 // The gateway and its echo upstream start in beforeAll; the runners read them when they run.
 const gw = { port: 0 };
 const up: { seen: Seen[] } = { seen: [] };
+// One gateway per forward-auth proxy (FORWARD_AUTH_PROXY names one), and the proxies.
+const gwEnvoy = { port: 0 };
+const proxies: Record<RealProxy, { port: number }> = { nginx: { port: 0 }, traefik: { port: 0 }, caddy: { port: 0 } };
 const ENTRY_POINTS: EntryPoint[] = [
   gatewayProxy(gw, up, domain),
-  forwardAuth(gw, domain, "nginx"),
-  forwardAuth(gw, domain, "traefik"),
-  forwardAuth(gw, domain, "envoy"),
+  realProxy(proxies.nginx, up, domain, "nginx", "/public/x"),
+  realProxy(proxies.nginx, up, domain, "nginx", "/static/x"),
+  // Every Traefik router goes through the decision (deploy/README.md says why): no route without one.
+  realProxy(proxies.traefik, up, domain, "traefik", "/public/x"),
+  realProxy(proxies.caddy, up, domain, "caddy", "/public/x"),
+  realProxy(proxies.caddy, up, domain, "caddy", "/static/x"),
+  envoyExtAuthz(gwEnvoy, domain),
   expressApi(portOf(env.API_URL), domain),
   nextMiddleware(portOf(env.WEB_URL), domain),
 ];
 
 let world: World;
 let upstream: Awaited<ReturnType<typeof echoUpstream>> | undefined;
-let gateway: Awaited<ReturnType<typeof startGateway>> | undefined;
+const gateways: Awaited<ReturnType<typeof startGateway>>[] = [];
+const running: Running[] = [];
 
 beforeAll(async () => {
   upstream = await echoUpstream();
   up.seen = upstream.seen;
-  gateway = await startGateway(routesFile(gatewayRoutes(upstream.url)), { LOG_LEVEL: "warn", ACCESS_LOG: "false" });
-  gw.port = gateway.port;
+  const routes = routesFile(gatewayRoutes(upstream.url));
+  const gateway = async (forwardAuthProxy?: string) => {
+    const g = await startGateway(routes, {
+      LOG_LEVEL: "warn",
+      ACCESS_LOG: "false",
+      ...(forwardAuthProxy ? { FORWARD_AUTH_PROXY: forwardAuthProxy } : {}),
+    });
+    gateways.push(g);
+    return g.port;
+  };
+  gw.port = await gateway();
+  gwEnvoy.port = await gateway("envoy");
+  const upstreamPort = Number(new URL(upstream.url).port);
+  for (const name of ["nginx", "traefik", "caddy"] as const) {
+    const p = await startProxy(name, await gateway(name), upstreamPort);
+    running.push(p);
+    proxies[name].port = p.port;
+  }
 
   const { p: owner, orgId } = await person("ep-owner", "owner");
   const { p: member } = await person("ep-member", "member", { owner, orgId });
@@ -834,7 +909,8 @@ beforeAll(async () => {
 }, 180_000);
 
 afterAll(async () => {
-  await gateway?.stop();
+  await Promise.all(running.map((p) => p.stop()));
+  await Promise.all(gateways.map((g) => g.stop()));
   await upstream?.close();
 });
 

@@ -205,7 +205,7 @@ const summary = (a: WireAnswer, extra = "") =>
 /**
  * Every path a lenient server could make of `target`: percent-decoded (repeatedly,
  * overlong UTF-8 for "." and "/" included), backslashes as slashes, with or without
- * ";" parameters and what follows a NUL, dot segments resolved, slashes collapsed,
+ * ";" parameters and what follows a NUL, dot segments resolved or not, slashes collapsed,
  * trailing dots dropped, lower-cased. Used to tell whether what an upstream received
  * could be the protected resource.
  */
@@ -235,6 +235,15 @@ export function lenientReadings(target: string): string[] {
         else segs.push(s.toLowerCase());
       }
       out.add(`/${segs.join("/")}`);
+      // And read as it stands, dot segments not resolved: a router that matches the
+      // raw path (Express) serves /private/x/../../public/x as /private.
+      out.add(
+        `/${q
+          .split("/")
+          .filter((s) => s !== "" && s !== ".")
+          .join("/")
+          .toLowerCase()}`,
+      );
     }
   }
   return [...out];
@@ -263,6 +272,11 @@ routes:
     match: { path: /public/** }
     upstream: ${upstream}
     auth: { anonymous: true, accept: [session, jwt] }
+  - name: public-delete
+    match: { path: /public/**, methods: [DELETE] }
+    priority: 20
+    upstream: ${upstream}
+    auth: { accept: [session, jwt], roles: [owner, admin] }
 `;
 const PROTECTED_AREAS = ["/private", "/admin"];
 
@@ -323,73 +337,32 @@ export function gatewayProxy(gateway: { port: number }, upstream: { seen: Seen[]
   return ep;
 }
 
-export type ForwardAuthProxy = "nginx" | "traefik" | "envoy";
-
 /**
- * The gateway's /decisions as each documented proxy calls it (deploy/README.md),
- * with the client's own headers passed on the way that proxy passes them:
- *   nginx auth_request: every client header, X-Original-URI/-Method and
- *     X-Forwarded-Host set by nginx (proxy_set_header replaces a client's);
- *   Traefik ForwardAuth: every client header except X-Forwarded-* (its entry point
- *     drops a client's), X-Forwarded-Method/-Uri/-Host/-Proto/-For set by Traefik;
- *   Envoy ext_authz: the original method and Host, the path after /decisions, and
- *     only the allowed headers (cookie, authorization, x-session-token, x-api-key).
- * The proxy then serves the client's request if the answer is 2xx, with the answer's
- * identity headers: that is what "allowed" and "downstream" mean here.
+ * The gateway's /decisions as Envoy's ext_authz (HTTP) calls it, configured as
+ * deploy/README.md shows (no Envoy build is reachable here, so this is the request
+ * Envoy would send): the original method and Host, the path after /decisions, and
+ * only the allowed headers. The proxy then serves the client's request if the answer
+ * is 2xx, with the answer's identity headers: that is what "allowed" and
+ * "downstream" mean here. nginx, Traefik and Caddy run for real (realProxy).
  */
-export function forwardAuth(gateway: { port: number }, domain: string, proxy: ForwardAuthProxy): EntryPoint {
+export function envoyExtAuthz(gateway: { port: number }, domain: string): EntryPoint {
   const appHost = `app.${domain}`;
   const ep: EntryPoint = {
-    key: `decisions:${proxy}`,
-    name: `gateway /decisions (${proxy})`,
+    key: "decisions:envoy",
+    name: "gateway /decisions (Envoy ext_authz, as Envoy would call it)",
     accepts: ["session", "jwt"],
     paths: GATEWAY_PATHS,
     admin: GATEWAY_ADMIN,
     async run(a) {
       const t = targetOf(ep, a);
       const client = clientHeaders(a);
-      const named = (n: string) => (h: readonly [string, string]) => h[0].toLowerCase() === n;
-      const without = (names: string[]) => client.filter((h) => !names.some((n) => named(n)(h)));
-      let wire: Wire;
-      if (proxy === "nginx") {
-        wire = {
-          method: "GET",
-          target: "/decisions",
-          headers: [
-            ["Host", "gatehouse-gateway.gatehouse-auth.svc"],
-            ...without(["x-original-uri", "x-original-method", "x-forwarded-host", "content-length"]),
-            ["X-Original-URI", t.target],
-            ["X-Original-Method", t.method],
-            ["X-Forwarded-Host", appHost],
-          ],
-        };
-      } else if (proxy === "traefik") {
-        wire = {
-          method: "GET",
-          target: "/decisions",
-          headers: [
-            ["Host", "gatehouse-gateway.gatehouse-auth.svc"],
-            ...client.filter(([n]) => !/^x-forwarded-|^x-real-ip$/i.test(n)),
-            ["X-Forwarded-Method", t.method],
-            ["X-Forwarded-Proto", "http"],
-            ["X-Forwarded-Host", appHost],
-            ["X-Forwarded-Uri", t.target],
-            ["X-Forwarded-For", "203.0.113.7"],
-          ],
-        };
-      } else {
-        const allowed = ["cookie", "authorization", "x-session-token", "x-api-key"];
-        wire = {
-          method: t.method,
-          target: `/decisions${t.target}`,
-          headers: [["Host", appHost], ...client.filter(([n]) => allowed.includes(n.toLowerCase()))],
-        };
-      }
-      const answer = await send(gateway.port, wire);
-      let c = classify(answer);
-      // nginx: auth_request knows 2xx/401/403 only; a browser's redirect comes as 401 + X-Auth-Redirect.
-      if (answer.status === 401 && loginRedirect(302, header(answer, "x-auth-redirect")))
-        c = { ...c, form: "login-redirect" };
+      const allowedHeaders = ["cookie", "authorization", "x-session-token", "x-api-key"];
+      const answer = await send(gateway.port, {
+        method: t.method,
+        target: `/decisions${t.target}`,
+        headers: [["Host", appHost], ...client.filter(([n]) => allowedHeaders.includes(n.toLowerCase()))],
+      });
+      const c = classify(answer);
       const allowed = c.outcome === "allowed";
       return {
         ...c,
@@ -397,6 +370,57 @@ export function forwardAuth(gateway: { port: number }, domain: string, proxy: Fo
         servedProtected: allowed && under(t.target, PROTECTED_AREAS),
         downstream: allowed ? JSON.stringify([...answer.headers]) : "",
         summary: summary(answer),
+      };
+    },
+  };
+  return ep;
+}
+
+/**
+ * A real nginx, Traefik or Caddy running its documented configuration (test/support/proxies.ts)
+ * in front of the gateway's /decisions and the echo upstream, which records what
+ * reached it. `publicPath` is the route anyone may open: the gateway's anonymous
+ * route, reached through the decision ("/public/x"), or the proxy's route without a
+ * decision ("/static/x", nginx and Caddy).
+ */
+export function realProxy(
+  proxy: { port: number },
+  upstream: { seen: Seen[] },
+  domain: string,
+  name: string,
+  publicPath: string,
+): EntryPoint {
+  const host = `app.${domain}`;
+  const paths: Paths = { public: publicPath, protected: GATEWAY_PATHS.protected };
+  const withoutDecision = publicPath !== GATEWAY_PATHS.public;
+  const ep: EntryPoint = {
+    key: `proxy:${name}${withoutDecision ? ":static" : ""}`,
+    name: `${name} in front of /decisions (${withoutDecision ? "a route without a decision" : "the anonymous route"})`,
+    accepts: ["session", "jwt"],
+    paths,
+    admin: GATEWAY_ADMIN,
+    async run(a) {
+      const t = targetOf(ep, a);
+      const id = uniqueId("px");
+      const answer = await send(proxy.port, {
+        method: t.method,
+        target: t.target,
+        headers: [["Host", host], ["X-Request-Id", id], ...clientHeaders(a)],
+        ...(t.body !== undefined ? { body: t.body } : {}),
+      });
+      const reached = upstream.seen.filter((s) => s.headers["x-request-id"] === id);
+      const c = classify(answer);
+      const seen = reached[0];
+      const one = (n: string) => {
+        const v = seen?.headers[n];
+        return Array.isArray(v) ? v.join(", ") : v;
+      };
+      return {
+        ...c,
+        ...(c.outcome === "allowed" && seen ? { identity: identityFromHeaders(one) } : {}),
+        servedProtected: reached.some((s) => under(s.url, PROTECTED_AREAS)),
+        downstream: JSON.stringify(reached.map((s) => ({ method: s.method, url: s.url, headers: s.headers }))),
+        summary: summary(answer, `upstream saw ${reached.map((s) => `${s.method} ${s.url}`).join(", ") || "nothing"}`),
       };
     },
   };

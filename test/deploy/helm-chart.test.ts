@@ -357,6 +357,28 @@ describe("workloads", () => {
     expect(levels(debug.manifests).filter((l) => / debug$/.test(l))).toHaveLength(1);
   });
 
+  it("gateway.forwardAuthProxy names the one proxy whose headers /decisions reads; off when empty", () => {
+    const envOf = (r: ReturnType<typeof renderChart>) =>
+      Object.fromEntries(
+        ((containersOf(podSpecOf(must(find(r, "Deployment", "gateway"), "gateway")) ?? {})[0] as Obj).env as Obj[]).map(
+          (e) => [e.name, e.value],
+        ),
+      );
+    for (const r of renderings) expect(envOf(r).FORWARD_AUTH_PROXY, r.name).toBeUndefined();
+    const traefik = renderChart("traefik", [DEFAULT_VALUES], {
+      setJson: ['gateway.forwardAuthProxy="traefik"', 'gateway.trustedProxies=["10.42.0.0/16"]'],
+    });
+    expect(envOf(traefik)).toMatchObject({ FORWARD_AUTH_PROXY: "traefik", TRUSTED_PROXIES: "10.42.0.0/16" });
+    expect(() =>
+      renderChart("bad proxy", [DEFAULT_VALUES], {
+        setJson: ['gateway.forwardAuthProxy="haproxy"', 'gateway.trustedProxies=["10.42.0.0/16"]'],
+      }),
+    ).toThrow(/gateway.forwardAuthProxy must be one of nginx, traefik, caddy, envoy/);
+    expect(() =>
+      renderChart("no trusted proxy", [DEFAULT_VALUES], { setJson: ['gateway.forwardAuthProxy="nginx"'] }),
+    ).toThrow(/gateway.trustedProxies is required with gateway.forwardAuthProxy/);
+  });
+
   it("secrets come only from existing Secrets, and rendering fails without a Secret name", () => {
     for (const r of renderings) {
       const auth = containersOf(podSpecOf(must(find(r, "Deployment", "auth-service"), "a")) ?? {})[0] as Obj;
@@ -534,22 +556,71 @@ describe("NetworkPolicy", () => {
     expect((o(svc.spec).ports as Obj[]).map((p) => p.name)).toEqual(["http", "metrics"]);
   });
 
-  it("egress goes only to DNS, Kratos, Postgres and Redis (and the gateway's upstreams), always port-bound", () => {
+  it("egress goes only to DNS, Kratos, Postgres and Redis (and the gateway's upstreams, the trace collector when tracing is on), always port-bound", () => {
     for (const r of renderings) {
+      // The environments trace (tracing.enabled, the collector on 4318); the chart's defaults do not.
+      const traced = r.name.startsWith("environment ");
       for (const comp of ["auth-service", "gateway", "migrate"]) {
         const np = must(find(r, "NetworkPolicy", comp), `${comp} np`);
         const rules = o(np.spec).egress as Obj[];
         for (const rule of rules) expect((rule.ports as Obj[]).length, `${r.name} ${comp}`).toBeGreaterThan(0);
         const ports = rules.flatMap((rule) => (rule.ports as Obj[]).map((p) => p.port));
-        const allowed = new Set([53, 4433, 4434, 5432, 6379, 7410, 7403]);
+        const allowed = new Set([
+          53,
+          4433,
+          4434,
+          5432,
+          6379,
+          7410,
+          7403,
+          ...(traced && comp !== "migrate" ? [4318] : []),
+        ]);
         expect(
           ports.filter((p) => !allowed.has(Number(p))),
           `${r.name} ${comp}`,
         ).toEqual([]);
         if (comp === "migrate") expect([...new Set(ports)].sort()).toEqual([53, 5432]);
-        if (comp === "auth-service") expect([...new Set(ports)].sort()).toEqual([4433, 4434, 53, 5432, 6379]);
+        if (comp === "auth-service")
+          expect([...new Set(ports)].sort()).toEqual([...(traced ? [4318] : []), 4433, 4434, 53, 5432, 6379]);
       }
     }
+  });
+
+  it("tracing: off by default; on, each service gets the OTEL_* of one collector and egress to it", () => {
+    const otel = (r: Rendering, comp: string) =>
+      Object.fromEntries(
+        ((containersOf(podSpecOf(must(find(r, "Deployment", comp), comp)) ?? {})[0] as Obj).env as Obj[])
+          .filter((e) => String(e.name).startsWith("OTEL_"))
+          .map((e) => [e.name, e.value]),
+      );
+    const off = renderChart("default", [DEFAULT_VALUES]);
+    for (const comp of ["auth-service", "gateway"]) expect(otel(off, comp), comp).toEqual({});
+    const endpoint = "http://otel-collector.observability.svc.cluster.local:4318";
+    const on = renderChart("traced", [DEFAULT_VALUES], {
+      setJson: [`tracing={"enabled":true,"otlpEndpoint":"${endpoint}","samplerRatio":0.25}`],
+    });
+    for (const comp of ["auth-service", "gateway"]) {
+      expect(otel(on, comp), comp).toEqual({
+        OTEL_EXPORTER_OTLP_ENDPOINT: endpoint,
+        OTEL_SERVICE_NAME: comp,
+        OTEL_TRACES_SAMPLER: "parentbased_traceidratio",
+        OTEL_TRACES_SAMPLER_ARG: "0.25",
+        OTEL_RESOURCE_ATTRIBUTES: "service.namespace=gatehouse,k8s.namespace.name=gatehouse-auth",
+      });
+      const rules = o(must(find(on, "NetworkPolicy", comp), comp).spec).egress as Obj[];
+      expect(
+        rules.some((rule) => (rule.ports as Obj[]).some((p) => p.port === 4318)),
+        comp,
+      ).toBe(true);
+    }
+    expect(() => renderChart("no endpoint", [DEFAULT_VALUES], { setJson: ["tracing.enabled=true"] })).toThrow(
+      /tracing\.otlpEndpoint/,
+    );
+    expect(() =>
+      renderChart("bad ratio", [DEFAULT_VALUES], {
+        setJson: [`tracing={"enabled":true,"otlpEndpoint":"${endpoint}","samplerRatio":2}`],
+      }),
+    ).toThrow(/tracing\.samplerRatio must be between 0 and 1/);
   });
 });
 

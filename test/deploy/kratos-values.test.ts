@@ -10,6 +10,7 @@ import { beforeAll, describe, expect, it } from "vitest";
 import { parse } from "yaml";
 import { KRATOS_PATHS } from "../../apps/gateway/src/kratos/passthrough.ts";
 import {
+  gatehouseTracing,
   KRATOS_LOG,
   kratosConfigFor,
   kratosValues,
@@ -24,7 +25,7 @@ import {
   loadEnvironment,
   serviceUrls,
 } from "../../deploy/lib/environments.ts";
-import { envToConfigPath, getPath } from "../../deploy/lib/kratos-env.ts";
+import { envToConfigPath, getPath, kratosTracingConfig } from "../../deploy/lib/kratos-env.ts";
 import { containersOf, podSpecOf } from "../../deploy/lib/policies.ts";
 import { stackConfig } from "../../tools/stack/config.ts";
 import { kratosEnv } from "../../tools/stack/services.ts";
@@ -169,6 +170,8 @@ describe("kratos.config", () => {
       /^courier\.smtp\.(connection_uri|from_address)$/,
       // The cluster's logging is the deploy's decision (KRATOS_LOG), not the local default's.
       /^log\.(level|format|leak_sensitive_values)$/,
+      // Traces go where the Gatehouse chart's tracing values send the services' (checked below).
+      /^tracing$/,
     ];
     for (const env of envs) {
       const config = (committed(env).kratos as Obj).config as Obj;
@@ -189,6 +192,35 @@ describe("kratos.config", () => {
       expect(getPath(config, ["session", "cookie", "domain"])).toBe(env.domain);
       expect(getPath(config, ["serve", "public", "base_url"])).toBe(`https://${env.hosts.auth}/`);
     }
+  });
+
+  it("traces to the collector of the Gatehouse chart's tracing values, at its ratio, or not at all", () => {
+    for (const env of envs) {
+      const tracing = gatehouseTracing(env);
+      const config = (committed(env).kratos as Obj).config as Obj;
+      if (!tracing.enabled) {
+        expect(config.tracing, env.name).toBeUndefined();
+        continue;
+      }
+      const u = new URL(tracing.otlpEndpoint);
+      expect(config.tracing, env.name).toEqual({
+        provider: "otel",
+        service_name: "kratos",
+        providers: {
+          otlp: {
+            server_url: `${u.hostname}:${u.port}`,
+            insecure: u.protocol === "http:",
+            sampling: { sampling_ratio: tracing.samplerRatio },
+          },
+        },
+      });
+    }
+    expect(() => kratosTracingConfig("http://collector:4318/otlp", 1)).toThrow(/no path/);
+    expect(kratosTracingConfig("https://collector.example", 0.5).providers.otlp).toEqual({
+      server_url: "collector.example:443",
+      insecure: false,
+      sampling: { sampling_ratio: 0.5 },
+    });
   });
 
   it("ships the identity schema and the webhook body of kratos-config/ byte for byte", () => {

@@ -68,8 +68,17 @@ describe("pnpm stack (the local-stack CLI)", () => {
     expect(again.code).toBe(1);
     expect(again.stderr).toMatch(/already running/);
 
+    // For people: the JSON line pretty-printed (message first, fields indented);
+    // -o json gives the raw line for tools.
     const logs = await cli(["logs", "mail"], stackEnv);
-    expect(logs.stdout).toMatch(/mailcatcher listening/);
+    expect(logs.stdout).toMatch(/^mailcatcher listening$/m);
+    expect(logs.stdout).toMatch(/^ {4}smtp: \d+$/m);
+    expect(logs.stdout).not.toContain('{"msg"');
+    const raw = await cli(["logs", "mail", "-o", "json"], stackEnv);
+    expect(raw.stdout).toMatch(/^\{"msg":"mailcatcher listening"/m);
+    const unknown = await cli(["logs", "mailer"], stackEnv);
+    expect(unknown.code).toBe(2);
+    expect(unknown.stderr).toMatch(/no service "mailer": one of stack, postgres, redis, mail, kratos, auth/);
 
     const down = await cli(["down"], stackEnv);
     expect(down.code).toBe(0);

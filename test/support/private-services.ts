@@ -4,11 +4,12 @@
 // process exit the test sees rather than an error inside the test worker. The test
 // stack's shared services are never touched.
 import { type ChildProcess, spawn } from "node:child_process";
-import { readdirSync, readFileSync, rmSync } from "node:fs";
+import { rmSync } from "node:fs";
 import { resolve } from "node:path";
-import { PORT_OFFSETS, REPO_ROOT, type StackConfig, stackConfig } from "../../tools/stack/config.ts";
+import { REPO_ROOT, type StackConfig, stackConfig } from "../../tools/stack/config.ts";
+import { portBlockFree } from "../../tools/stack/index.ts";
 import { kratos, postgres, wipeData } from "../../tools/stack/services.ts";
-import { isAlive, portFree, stopProcess } from "../../tools/stack/supervisor.ts";
+import { killHard, stopProcess } from "../../tools/stack/supervisor.ts";
 
 /**
  * A stack configuration on a block of ports nothing listens on, below the ephemeral
@@ -17,49 +18,11 @@ import { isAlive, portFree, stopProcess } from "../../tools/stack/supervisor.ts"
  */
 export async function privateStackConfig(name: string, from = 28_000): Promise<StackConfig> {
   for (let base = from + (process.pid % 19) * 100; base < from + 4_000; base += 100) {
-    if ((await Promise.all(Object.values(PORT_OFFSETS).map((o) => portFree(base + o)))).every(Boolean)) {
+    if (await portBlockFree(base)) {
       return stackConfig(name, { basePort: base, ephemeral: true, domain: "gatehouse.test" });
     }
   }
   throw new Error("no free block of ports for a private stack");
-}
-
-/** Process ids of `pid`'s descendants (from /proc; Postgres' backends leave the postmaster's process group). */
-function descendants(pid: number): number[] {
-  const children = new Map<number, number[]>();
-  for (const entry of readdirSync("/proc")) {
-    if (!/^\d+$/.test(entry)) continue;
-    try {
-      const stat = readFileSync(`/proc/${entry}/stat`, "utf8");
-      // "pid (comm) state ppid …": comm may hold spaces and parentheses, so split after the last ")".
-      const ppid = Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[1]);
-      children.set(ppid, [...(children.get(ppid) ?? []), Number(entry)]);
-    } catch {
-      /* exited meanwhile */
-    }
-  }
-  const out: number[] = [];
-  const walk = (p: number) => {
-    for (const c of children.get(p) ?? []) {
-      out.push(c);
-      walk(c);
-    }
-  };
-  walk(pid);
-  return out;
-}
-
-/** kill -9 of a process and all its descendants at once (a Postgres' backends too), as a crash of its host would. */
-export async function killHard(pid: number): Promise<void> {
-  const all = [pid, ...descendants(pid)];
-  for (const p of all) {
-    try {
-      process.kill(p, "SIGKILL");
-    } catch {
-      /* already gone */
-    }
-  }
-  while (all.some(isAlive)) await new Promise((r) => setTimeout(r, 20));
 }
 
 export interface PrivatePostgres {

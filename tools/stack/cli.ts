@@ -1,13 +1,15 @@
-// pnpm stack up [--detach] | down | status [-o env|json] | logs [service] [-f]
+// pnpm stack up [--detach] | down | status [-o env|json] | logs [service] [-f] [-o json] | traces [id]
 import { spawn } from "node:child_process";
 import { closeSync, existsSync, openSync, readFileSync, statSync } from "node:fs";
 import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
-import { browserUrls, ConfigError, type StackConfig, stackConfig } from "./config.ts";
+import { browserUrls, ConfigError, internalUrls, type StackConfig, stackConfig } from "./config.ts";
 import { isSupervisor, redactUrl, runStack, stackEnv, stopStack } from "./index.ts";
+import { prettyStream } from "./pretty-logs.ts";
 import { logLine, stackLogFile } from "./restart.ts";
 import { SERVICES } from "./services.ts";
 import { isAlive, readState, tail } from "./supervisor.ts";
+import { fetchTrace, recentTraces, waterfall } from "./traces.ts";
 
 /** The command `up --detach` runs in the background: the stack's supervisor. */
 const SUPERVISE = "__supervise";
@@ -18,10 +20,14 @@ const USAGE = `usage: pnpm stack <command>
                                that exits is started again (0.5 s, doubling to 10 s)
   down                         stop it
   status [-o env|json]         what runs and where, restarts; -o env prints KEY=value lines
-  logs [service|stack] [-f]    print (or follow) a service's log, or the stack's own
+  logs [service|stack] [-f] [-o json]
+                               print (or follow) a service's log, or the stack's own;
+                               JSON lines pretty-printed unless -o json
+  traces [trace-id]            the gateway's latest traces; with an id, that one as a
+                               waterfall (each step's start and duration)
 
 environment: GATEHOUSE_PORT_BASE (default 7400), GATEHOUSE_DOMAIN (default localhost),
-GATEHOUSE_STACK (default dev)`;
+GATEHOUSE_STACK (default dev), GATEHOUSE_TRACING (on|off; default on for dev)`;
 
 const dim = (s: string) => (process.stdout.isTTY ? `\x1b[2m${s}\x1b[0m` : s);
 const bold = (s: string) => (process.stdout.isTTY ? `\x1b[1m${s}\x1b[0m` : s);
@@ -56,6 +62,7 @@ function printUrls(cfg: StackConfig): void {
     console.log(`\n  Register:  ${b.kratos}/self-service/registration/browser`);
     console.log(`  Read mail: ${b.mail}`);
   }
+  if (running.has("jaeger")) console.log(`  Traces:     ${b.traces}               (each request, step by step)`);
   console.log("");
 }
 
@@ -106,7 +113,6 @@ async function startDetached(cfg: StackConfig, args: string[], print: (l: string
 async function main(argv: string[]): Promise<void> {
   const [cmd, ...rest] = argv;
   const flags = new Set(rest.filter((a) => a.startsWith("-")));
-  const positional = rest.filter((a) => !a.startsWith("-"));
   let cfg: StackConfig;
   try {
     cfg = stackConfig(process.env.GATEHOUSE_STACK ?? "dev");
@@ -221,15 +227,45 @@ async function main(argv: string[]): Promise<void> {
       return;
     }
     case "logs": {
-      const name = positional[0];
+      const oi = rest.indexOf("-o");
+      const format = oi >= 0 ? rest[oi + 1] : "pretty";
+      if (format !== "json" && format !== "pretty") fail(`-o takes json (raw lines) or pretty, not "${format}"`);
+      const name = rest.filter((a, i) => !a.startsWith("-") && !(oi >= 0 && i === oi + 1))[0];
+      const names = ["stack", ...SERVICES.map((s) => s.name)];
+      if (name && !names.includes(name)) fail(`no service "${name}": one of ${names.join(", ")}`);
       const logDir = cfg.logDir;
       const files = name
         ? [join(logDir, `${name}.log`)]
-        : ["stack", ...SERVICES.map((s) => s.name)].map((n) => join(logDir, `${n}.log`)).filter(existsSync);
-      for (const f of files) if (!existsSync(f)) fail(`no log for "${name}" in ${logDir}`);
+        : names.map((n) => join(logDir, `${n}.log`)).filter(existsSync);
+      for (const f of files) if (!existsSync(f)) fail(`no log for "${name}" in ${logDir} (has the stack run?)`);
       const args = flags.has("-f") || flags.has("--follow") ? ["-n", "100", "-F", ...files] : ["-n", "200", ...files];
-      const t = spawn("tail", args, { stdio: "inherit" });
-      t.on("exit", (c) => process.exit(c ?? 0));
+      const t = spawn("tail", args, { stdio: ["ignore", format === "json" ? "inherit" : "pipe", "inherit"] });
+      const printed = t.stdout ? prettyStream(t.stdout, process.stdout, Boolean(process.stdout.isTTY)) : undefined;
+      t.on("exit", (c) => void (printed ?? Promise.resolve()).then(() => process.exit(c ?? 0)));
+      return;
+    }
+    case "traces": {
+      const st = readState(cfg.stateFile);
+      const jaeger = st?.services.find((s) => s.name === "jaeger" && isAlive(s.pid));
+      if (!jaeger) fail(`the ${cfg.name} stack runs no trace collector (pnpm stack up; GATEHOUSE_TRACING=on)`, 1);
+      const query = internalUrls(cfg).jaegerQuery;
+      const id = rest.find((a) => !a.startsWith("-"));
+      if (id) {
+        const spans = await fetchTrace(query, id);
+        if (spans.length === 0) fail(`no trace ${id} (yet)`, 1);
+        for (const line of waterfall(spans)) console.log(line);
+        return;
+      }
+      for (const t of await recentTraces(query, "gateway")) {
+        const root = t.find((s) => !t.some((p) => p.spanId === s.parentId)) ?? t[0];
+        if (!root) continue;
+        const services = [...new Set(t.map((s) => s.service))].join(",");
+        const took = `${(root.durationUs / 1000).toFixed(1)} ms`.padStart(10);
+        console.log(`${root.traceId}  ${took}  ${String(t.length).padStart(3)} spans  ${root.name}  ${dim(services)}`);
+      }
+      console.log(
+        dim(`\n  one as a waterfall: pnpm stack traces <trace-id>; in a browser: ${browserUrls(cfg).traces}`),
+      );
       return;
     }
     case undefined:

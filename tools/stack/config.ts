@@ -14,12 +14,15 @@ export const PORT_OFFSETS = {
   api: 3,
   authPublic: 10,
   authAdmin: 11,
+  otlpHttp: 18, // the trace collector's OTLP/HTTP receiver (as 4318)
   mailSmtp: 25,
   postgres: 32,
   kratosPublic: 33,
   kratosAdmin: 34,
   redis: 79,
   mailHttp: 80,
+  jaegerGrpc: 85, // the trace UI's query API over gRPC (as 16685)
+  jaegerUi: 86, // the trace UI and its HTTP query API (as 16686)
 } as const;
 
 export type PortName = keyof typeof PORT_OFFSETS;
@@ -38,6 +41,11 @@ export interface StackConfig {
   stateFile: string;
   /** Wipe data at start (tests) or keep it across restarts (dev). */
   ephemeral: boolean;
+  /**
+   * Start a trace collector (Jaeger) and point every service and Kratos at it. On in
+   * the dev stack, off in the others (tests, benches); GATEHOUSE_TRACING=on|off decides.
+   */
+  tracing: boolean;
   secrets: {
     kratosCookie: string;
     kratosCipher: string;
@@ -66,7 +74,7 @@ const DOMAIN_RE = /^(localhost|([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z][a-z0
 
 export function stackConfig(
   name: string,
-  opts: { env?: NodeJS.ProcessEnv; basePort?: number; domain?: string; ephemeral?: boolean } = {},
+  opts: { env?: NodeJS.ProcessEnv; basePort?: number; domain?: string; ephemeral?: boolean; tracing?: boolean } = {},
 ): StackConfig {
   const env = opts.env ?? process.env;
   const defaultBase = name === "test" ? 17_400 : 7_400;
@@ -86,6 +94,10 @@ export function stackConfig(
     number
   >;
   const dir = resolve(REPO_ROOT, ".stack", name === "dev" ? "dev" : `${name}-${basePort}`);
+  const tracingVar = env.GATEHOUSE_TRACING;
+  if (tracingVar !== undefined && tracingVar !== "" && tracingVar !== "on" && tracingVar !== "off") {
+    throw new ConfigError(`GATEHOUSE_TRACING must be "on" or "off", got "${tracingVar}"`);
+  }
   return {
     name,
     basePort,
@@ -96,6 +108,7 @@ export function stackConfig(
     dataDir: resolve(dir, "data"),
     stateFile: resolve(dir, "state.json"),
     ephemeral: opts.ephemeral ?? name === "test",
+    tracing: opts.tracing ?? (tracingVar ? tracingVar === "on" : name === "dev"),
     secrets: {
       // Local stacks only. Deployments bring their own (README "Secrets").
       kratosCookie: env.KRATOS_SECRETS_COOKIE ?? "gatehouse-local-cookie-secret-0000000001",
@@ -126,8 +139,15 @@ export function browserUrls(cfg: StackConfig) {
     // limits, return_to checks and header hygiene); Kratos' own port is for services.
     kratos: `http://${hostFor(cfg, "gateway")}:${p.gateway}`,
     mail: `http://localhost:${p.mailHttp}`,
+    traces: `http://localhost:${p.jaegerUi}`,
   };
 }
+
+/**
+ * Kratos' Postgres pool (ory/x sqlcon DSN parameters; its defaults on 2 cores are 4
+ * open and 2 idle). Kept equal, recycled every 30 min; the same in compose and the docs.
+ */
+export const KRATOS_POOL = "max_conns=16&max_idle_conns=16&max_conn_idle_time=5m&max_conn_lifetime=30m";
 
 /** Server-to-server URLs: loopback addresses, so no DNS is needed for the domain. */
 export function internalUrls(cfg: StackConfig) {
@@ -135,7 +155,9 @@ export function internalUrls(cfg: StackConfig) {
   return {
     databaseAdmin: `postgres://postgres@127.0.0.1:${p.postgres}/postgres?sslmode=disable`,
     database: `postgres://postgres@127.0.0.1:${p.postgres}/gatehouse?sslmode=disable`,
-    kratosDsn: `postgres://postgres@127.0.0.1:${p.postgres}/kratos?sslmode=disable&max_conns=20&max_idle_conns=4`,
+    // As many idle connections as open ones: with fewer, Go's pool closes a connection
+    // after each burst and Kratos pays a new Postgres connection on the next whoami.
+    kratosDsn: `postgres://postgres@127.0.0.1:${p.postgres}/kratos?sslmode=disable&${KRATOS_POOL}`,
     redis: `redis://127.0.0.1:${p.redis}`,
     kratosPublic: `http://127.0.0.1:${p.kratosPublic}`,
     kratosAdmin: `http://127.0.0.1:${p.kratosAdmin}`,
@@ -143,6 +165,8 @@ export function internalUrls(cfg: StackConfig) {
     smtp: `smtp://127.0.0.1:${p.mailSmtp}/?disable_starttls=true`,
     authPublic: `http://127.0.0.1:${p.authPublic}`,
     authAdmin: `http://127.0.0.1:${p.authAdmin}`,
+    otlp: `http://127.0.0.1:${p.otlpHttp}`,
+    jaegerQuery: `http://127.0.0.1:${p.jaegerUi}`,
   };
 }
 

@@ -2,10 +2,18 @@
 // setup both go through startStack/stopStack, so what the tests run against is
 // exactly what a developer runs.
 import { mkdirSync, readFileSync } from "node:fs";
-import type { StackConfig } from "./config.ts";
+import { PORT_OFFSETS, type StackConfig } from "./config.ts";
 import { logLine, superviseStack } from "./restart.ts";
 import { SERVICES, type ServiceDef, wipeData } from "./services.ts";
-import { isAlive, type RunningService, readState, type StackState, stopProcess, writeState } from "./supervisor.ts";
+import {
+  isAlive,
+  portFree,
+  type RunningService,
+  readState,
+  type StackState,
+  stopProcess,
+  writeState,
+} from "./supervisor.ts";
 
 export * from "./config.ts";
 export { RESTART_POLICY, restartDelay, stackLogFile, superviseStack } from "./restart.ts";
@@ -73,7 +81,9 @@ export async function startStack(cfg: StackConfig, opts: StartOptions = {}): Pro
     services: [],
   };
   if (opts.supervisorPid !== undefined) state.supervisorPid = opts.supervisorPid;
-  const selected: ServiceDef[] = SERVICES.filter((s) => !opts.only || opts.only.includes(s.name));
+  const selected: ServiceDef[] = SERVICES.filter(
+    (s) => (s.enabled?.(cfg) ?? true) && (!opts.only || opts.only.includes(s.name)),
+  );
   try {
     for (const svc of selected) {
       if (svc.overrideVar && env[svc.overrideVar]) {
@@ -159,4 +169,9 @@ export function stackEnv(
 
 export function redactUrl(u: string): string {
   return u.replace(/\/\/([^:@/]+):([^@/]+)@/, "//$1:***@");
+}
+
+/** Whether every port of a stack based at `base` is free right now. */
+export async function portBlockFree(base: number): Promise<boolean> {
+  return (await Promise.all(Object.values(PORT_OFFSETS).map((off) => portFree(base + off)))).every(Boolean);
 }

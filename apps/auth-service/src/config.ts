@@ -1,7 +1,9 @@
 // The auth-service's configuration: parsed and validated once, at start-up, into
 // one typed object. A missing or bad variable stops the process with a message
 // that names it; nothing downstream re-reads process.env.
-import { type RedisTarget, readRedisConfig } from "@gatehouse/redis";
+import { type TracingConfig, tracingConfig, tracingEnv } from "@gatehouse/observability/tracing-config";
+// The ioredis-free part: config.ts is loaded before tracing starts, ioredis only after (main.ts).
+import { type RedisTarget, readRedisConfig } from "@gatehouse/redis/config";
 import { parseKek, parseKekList, type SigningAlg } from "@gatehouse/tokens";
 import { z } from "zod";
 
@@ -44,43 +46,45 @@ const origin = z.string().refine((o) => {
   }
 }, "must be an origin like https://app.example.com (scheme, host and port only; no '*', no 'null', no path)");
 
-const schema = z.object({
-  AUTH_HOST: z.string().min(1).default("127.0.0.1"),
-  AUTH_PUBLIC_PORT: port.default(7410),
-  AUTH_ADMIN_PORT: port.default(7411),
-  DATABASE_URL: url.refine((u) => /^postgres(ql)?:\/\//.test(u), "must be a postgres:// URL"),
-  // Redis (REDIS_URL, or Sentinel, or Cluster) is read by @gatehouse/redis: readRedisConfig below.
-  KRATOS_PUBLIC_URL: url,
-  KRATOS_ADMIN_URL: url,
-  KRATOS_COOKIE_NAME: z
-    .string()
-    .regex(/^[A-Za-z0-9_.-]+$/)
-    .default("ory_kratos_session"),
-  TOKEN_ISSUER: url,
-  TOKEN_AUDIENCE: list.pipe(z.array(z.string().min(1)).min(1)).default(["gatehouse"]),
-  TOKEN_TTL_SECONDS: z.coerce.number().int().min(30).max(3_600).default(300),
-  TOKEN_ALG: z.enum(["RS256", "ES256", "EdDSA"]).default("RS256"),
-  // At most the 30 s leeway: a key read this recently is sure to stay published for a whole token lifetime.
-  SIGNING_KEYS_RELOAD_SECONDS: z.coerce.number().int().min(1).max(30).default(30),
-  SIGNING_KEY_KEK: z.string().min(1),
-  SIGNING_KEY_KEK_PREVIOUS: z.string().default(""),
-  WEBHOOK_SECRET: z.string().min(32, "must be at least 32 characters"),
-  ADMIN_API_TOKEN: z.string().min(32, "must be at least 32 characters"),
-  CORS_ALLOWED_ORIGINS: list.pipe(z.array(origin)).default([]),
-  PERMISSIONS_JSON: z.string().optional(),
-  SESSION_CACHE_TTL_SECONDS: z.coerce.number().int().min(0).max(3_600).default(60),
-  SESSION_CACHE_SIZE: z.coerce.number().int().min(0).max(10_000_000).default(100_000),
-  MIGRATE_ON_START: bool.default(false),
-  LOG_LEVEL: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).default("info"),
-  LOG_SYNC: bool.default(false),
-  BODY_LIMIT_BYTES: z.coerce.number().int().min(1_024).max(10_485_760).default(65_536),
-  TRUST_PROXY: z.string().default("loopback"),
-  RATE_LIMIT_PER_MINUTE: z.coerce.number().int().min(1).max(1_000_000).default(600),
-  // On SIGTERM: readiness 503, stop accepting, finish what is in flight, move keep-alive
-  // clients off with Connection: close; exit within this many seconds. Below Kubernetes'
-  // default terminationGracePeriodSeconds (30) with the chart's preStop sleep (deploy/README.md).
-  SHUTDOWN_GRACE_SECONDS: z.coerce.number().int().min(1).max(3_600).default(20),
-});
+const schema = z
+  .object({
+    AUTH_HOST: z.string().min(1).default("127.0.0.1"),
+    AUTH_PUBLIC_PORT: port.default(7410),
+    AUTH_ADMIN_PORT: port.default(7411),
+    DATABASE_URL: url.refine((u) => /^postgres(ql)?:\/\//.test(u), "must be a postgres:// URL"),
+    // Redis (REDIS_URL, or Sentinel, or Cluster) is read by @gatehouse/redis: readRedisConfig below.
+    KRATOS_PUBLIC_URL: url,
+    KRATOS_ADMIN_URL: url,
+    KRATOS_COOKIE_NAME: z
+      .string()
+      .regex(/^[A-Za-z0-9_.-]+$/)
+      .default("ory_kratos_session"),
+    TOKEN_ISSUER: url,
+    TOKEN_AUDIENCE: list.pipe(z.array(z.string().min(1)).min(1)).default(["gatehouse"]),
+    TOKEN_TTL_SECONDS: z.coerce.number().int().min(30).max(3_600).default(300),
+    TOKEN_ALG: z.enum(["RS256", "ES256", "EdDSA"]).default("RS256"),
+    // At most the 30 s leeway: a key read this recently is sure to stay published for a whole token lifetime.
+    SIGNING_KEYS_RELOAD_SECONDS: z.coerce.number().int().min(1).max(30).default(30),
+    SIGNING_KEY_KEK: z.string().min(1),
+    SIGNING_KEY_KEK_PREVIOUS: z.string().default(""),
+    WEBHOOK_SECRET: z.string().min(32, "must be at least 32 characters"),
+    ADMIN_API_TOKEN: z.string().min(32, "must be at least 32 characters"),
+    CORS_ALLOWED_ORIGINS: list.pipe(z.array(origin)).default([]),
+    PERMISSIONS_JSON: z.string().optional(),
+    SESSION_CACHE_TTL_SECONDS: z.coerce.number().int().min(0).max(3_600).default(60),
+    SESSION_CACHE_SIZE: z.coerce.number().int().min(0).max(10_000_000).default(100_000),
+    MIGRATE_ON_START: bool.default(false),
+    LOG_LEVEL: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).default("info"),
+    LOG_SYNC: bool.default(false),
+    BODY_LIMIT_BYTES: z.coerce.number().int().min(1_024).max(10_485_760).default(65_536),
+    TRUST_PROXY: z.string().default("loopback"),
+    RATE_LIMIT_PER_MINUTE: z.coerce.number().int().min(1).max(1_000_000).default(600),
+    // On SIGTERM: readiness 503, stop accepting, finish what is in flight, move keep-alive
+    // clients off with Connection: close; exit within this many seconds. Below Kubernetes'
+    // default terminationGracePeriodSeconds (30) with the chart's preStop sleep (deploy/README.md).
+    SHUTDOWN_GRACE_SECONDS: z.coerce.number().int().min(1).max(3_600).default(20),
+  })
+  .extend(tracingEnv.shape);
 
 export interface AuthConfig {
   host: string;
@@ -110,6 +114,8 @@ export interface AuthConfig {
   rateLimitPerMinute: number;
   /** SIGTERM to exit, at most (see @gatehouse/observability/shutdown). */
   shutdownGraceMs: number;
+  /** OpenTelemetry tracing, when OTEL_EXPORTER_OTLP_ENDPOINT is set (@gatehouse/observability/tracing-config). */
+  tracing?: TracingConfig;
 }
 
 export class ConfigError extends Error {
@@ -167,6 +173,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AuthConfig {
   if (c.AUTH_PUBLIC_PORT === c.AUTH_ADMIN_PORT && c.AUTH_PUBLIC_PORT !== 0) {
     throw new ConfigError("invalid configuration:\n  AUTH_ADMIN_PORT: must differ from AUTH_PUBLIC_PORT");
   }
+  const tracing = tracingConfig(c, "auth-service");
   return {
     host: c.AUTH_HOST,
     publicPort: c.AUTH_PUBLIC_PORT,
@@ -190,5 +197,6 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AuthConfig {
     trustProxy: c.TRUST_PROXY,
     rateLimitPerMinute: c.RATE_LIMIT_PER_MINUTE,
     shutdownGraceMs: c.SHUTDOWN_GRACE_SECONDS * 1000,
+    ...(tracing ? { tracing } : {}),
   };
 }

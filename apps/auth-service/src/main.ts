@@ -1,66 +1,20 @@
-// Starts the public and admin listeners. On SIGTERM both drain (readiness 503, no new
-// connections, requests in flight finished, keep-alive clients told Connection: close)
-// and the process exits within SHUTDOWN_GRACE_SECONDS (@gatehouse/observability/shutdown).
-import { randomUUID } from "node:crypto";
-import { createServer, type RequestListener, type Server } from "node:http";
-import { HttpDrain, terminateOnSignals } from "@gatehouse/observability/shutdown";
-import { describeRedis } from "@gatehouse/redis";
+// The auth-service's entry. Tracing, when configured (OTEL_EXPORTER_OTLP_ENDPOINT),
+// starts before the modules it instruments (node:http, pg, ioredis) are loaded, so the
+// service itself (service.ts) is imported only after it; with tracing off nothing of it loads.
 import type { DestinationStream } from "pino";
-import { createApp, createLogger } from "./app.ts";
 import { ConfigError, loadConfig } from "./config.ts";
-import { adminApp } from "./http/admin.ts";
-import { publicApp } from "./http/public.ts";
 
 export async function start(env: NodeJS.ProcessEnv = process.env, opts: { logDestination?: DestinationStream } = {}) {
   const cfg = loadConfig(env);
-  const log = createLogger(cfg, opts.logDestination);
-  const app = await createApp(cfg, log);
-  const drain = new HttpDrain({ graceMs: cfg.shutdownGraceMs, log });
-  const listen = (handler: RequestListener, port: number) =>
-    new Promise<Server>((res, rej) => {
-      const s = createServer(handler);
-      drain.add(s);
-      s.listen(port, cfg.host, () => res(s)).on("error", rej);
-      // Malformed requests Node rejects before Express sees them (oversized headers,
-      // bad framing, smuggling attempts) still get the JSON error shape.
-      s.on("clientError", (err: NodeJS.ErrnoException, socket) => {
-        if (!socket.writable) return socket.destroy();
-        const tooBig = err.code === "HPE_HEADER_OVERFLOW";
-        const status = tooBig ? 431 : 400;
-        const body = JSON.stringify({
-          error: tooBig ? "headers_too_large" : "bad_request",
-          message: tooBig ? "request headers too large" : "malformed HTTP request",
-          request_id: randomUUID(),
-        });
-        socket.end(
-          `HTTP/1.1 ${status} ${tooBig ? "Request Header Fields Too Large" : "Bad Request"}\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`,
-        );
-      });
-      s.keepAliveTimeout = 65_000;
-      s.headersTimeout = 66_000;
-      s.requestTimeout = 30_000;
-    });
-  const pub = await listen(publicApp(app), cfg.publicPort);
-  const adm = await listen(adminApp(app), cfg.adminPort);
-  log.info({ public: cfg.publicPort, admin: cfg.adminPort, redis: describeRedis(cfg.redis) }, "auth-service listening");
-  let stopped: Promise<void> | undefined;
-  const stop = (signal: string) => {
-    stopped ??= (async () => {
-      log.info({ signal }, "stopping");
-      app.draining = true;
-      // Dependencies are closed only once no request can need them any more.
-      await drain.drain();
-      await app.close();
-      log.info("stopped");
-    })();
-    return stopped;
-  };
-  return { app, stop, publicServer: pub, adminServer: adm, log, graceMs: cfg.shutdownGraceMs };
+  const tracing = cfg.tracing && (await import("@gatehouse/observability/tracing")).startTracing(cfg.tracing);
+  const { run } = await import("./service.ts");
+  return run(cfg, { ...opts, ...(tracing ? { tracing } : {}) });
 }
 
 if (import.meta.main) {
   try {
     const s = await start();
+    const { terminateOnSignals } = await import("@gatehouse/observability/shutdown");
     terminateOnSignals(s.stop, { graceMs: s.graceMs, log: s.log });
   } catch (e) {
     if (e instanceof ConfigError) {

@@ -3,6 +3,7 @@
 // organization in the verified token, never by anything the client sends.
 import type { InvalidationView } from "@gatehouse/guard";
 import { type GatehouseExpress, gatehouse } from "@gatehouse/guard/express";
+import { isDependencyFailure } from "@gatehouse/observability/dependency";
 import cors from "cors";
 import express, { type ErrorRequestHandler, type Request, type RequestHandler } from "express";
 import helmet from "helmet";
@@ -181,7 +182,7 @@ export function createApi(cfg: ApiConfig, db: pg.Pool): { app: express.Express; 
       res.status(413).json({ error: "payload_too_large", message: "request body too large", request_id: rid });
       return;
     }
-    const dbDown = /ECONNREFUSED|Connection terminated|timeout exceeded/.test(String((e as Error)?.message));
+    const dbDown = isDependencyFailure(e);
     if (dbDown) res.setHeader("retry-after", "5");
     res.status(dbDown ? 503 : 500).json({
       error: dbDown ? "dependency_unavailable" : "internal",

@@ -1,21 +1,24 @@
-import { subscribeInvalidations } from "@gatehouse/guard";
-import { openRedis, openSubscriber, type RedisTarget, readRedisConfig } from "@gatehouse/redis";
-import pg from "pg";
+// The example API's entry. Tracing, when configured (OTEL_EXPORTER_OTLP_ENDPOINT),
+// starts before the modules it instruments (node:http, pg, ioredis) are loaded: they
+// are imported only after it.
+import { tracingConfig, tracingEnv } from "@gatehouse/observability/tracing-config";
+import { type RedisTarget, readRedisConfig } from "@gatehouse/redis/config";
 import { z } from "zod";
-import { createApi, MIGRATION } from "./app.ts";
 
-const schema = z.object({
-  API_HOST: z.string().default("127.0.0.1"),
-  API_PORT: z.coerce.number().int().min(0).max(65_535).default(7403),
-  DATABASE_URL: z.string().url(),
-  AUTH_SERVICE_URL: z.string().url(),
-  TOKEN_AUDIENCE: z.string().default("gatehouse"),
-  CORS_ALLOWED_ORIGINS: z.string().default(""),
-  KRATOS_COOKIE_NAME: z.string().default("ory_kratos_session"),
-  // The auth-service's Redis (REDIS_URL, or Sentinel, or Cluster: @gatehouse/redis, read
-  // below): logouts and role changes reach this API at once. Without it a JWT stays
-  // valid until it expires (at most the token lifetime, 5 minutes by default).
-});
+const schema = z
+  .object({
+    API_HOST: z.string().default("127.0.0.1"),
+    API_PORT: z.coerce.number().int().min(0).max(65_535).default(7403),
+    DATABASE_URL: z.string().url(),
+    AUTH_SERVICE_URL: z.string().url(),
+    TOKEN_AUDIENCE: z.string().default("gatehouse"),
+    CORS_ALLOWED_ORIGINS: z.string().default(""),
+    KRATOS_COOKIE_NAME: z.string().default("ory_kratos_session"),
+    // The auth-service's Redis (REDIS_URL, or Sentinel, or Cluster: @gatehouse/redis, read
+    // below): logouts and role changes reach this API at once. Without it a JWT stays
+    // valid until it expires (at most the token lifetime, 5 minutes by default).
+  })
+  .extend(tracingEnv.shape);
 
 export async function start(env: NodeJS.ProcessEnv = process.env) {
   const r = schema.safeParse(env);
@@ -28,6 +31,10 @@ export async function start(env: NodeJS.ProcessEnv = process.env) {
       ].join("\n")}`,
     );
   const c = r.data;
+  const tracingCfg = tracingConfig(c, "example-api");
+  const tracing = tracingCfg && (await import("@gatehouse/observability/tracing")).startTracing(tracingCfg);
+  const pg = (await import("pg")).default;
+  const { createApi, MIGRATION } = await import("./app.ts");
   const db = new pg.Pool({ connectionString: c.DATABASE_URL, max: 10, connectionTimeoutMillis: 3_000 });
   // A broken connection emits 'error' on its client, and on the pool when the client
   // was idle; unheard, either kills the process. The query in flight (if any) fails on
@@ -35,7 +42,7 @@ export async function start(env: NodeJS.ProcessEnv = process.env) {
   db.on("error", () => {});
   db.on("connect", (client) => client.on("error", () => {}));
   await db.query(MIGRATION);
-  const redis = redisConfig.target ? redisPair(redisConfig.target) : undefined;
+  const redis = redisConfig.target ? await redisPair(redisConfig.target) : undefined;
   const { app, guard } = createApi(
     {
       authServiceUrl: c.AUTH_SERVICE_URL,
@@ -56,12 +63,15 @@ export async function start(env: NodeJS.ProcessEnv = process.env) {
       await guard.close();
       await db.end();
       redis?.close();
+      await tracing?.shutdown();
     },
   };
 }
 
 /** A subscriber and a reader for the invalidation channel; both reconnect by themselves. */
-function redisPair(target: RedisTarget) {
+async function redisPair(target: RedisTarget) {
+  const { openRedis, openSubscriber } = await import("@gatehouse/redis");
+  const { subscribeInvalidations } = await import("@gatehouse/guard");
   const subscriber = openSubscriber(target);
   const reader = openRedis(target);
   subscriber.on("error", () => {});

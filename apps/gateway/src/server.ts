@@ -28,6 +28,7 @@ import type { RedisClient } from "@gatehouse/redis";
 import type { Logger } from "pino";
 import type { GatewayConfig } from "./config.ts";
 import { trustChecker } from "./config.ts";
+import { authRequestStatus, originalRequest, parseErrorForAuthRequest } from "./forward-auth/original-request.ts";
 import { announceRevoked } from "./kratos/logout.ts";
 import { KRATOS_PATHS, kratosPassthrough } from "./kratos/passthrough.ts";
 import {
@@ -155,8 +156,6 @@ function snapshotHeaders(req: IncomingMessage): GuardRequest["headers"] {
     },
   };
 }
-
-const only = (v: string | string[] | undefined): string | undefined => (typeof v === "string" ? v : undefined);
 
 // Client-sent headers the upstream never receives: identity claims, what only a
 // proxy may say about the client (we say it ourselves), routing overrides unless
@@ -441,8 +440,7 @@ export function createGateway(deps: GatewayDeps): Gateway {
     const t0 = performance.now();
     const id = requestIdOf(req);
     const n = normalizePath(req.url ?? "/");
-    if (n.ok && (n.path === "/decisions" || n.path.startsWith("/decisions/")))
-      return forwardAuth(req, res, n.path, id, t0);
+    if (n.ok && (n.path === "/decisions" || n.path.startsWith("/decisions/"))) return forwardAuth(req, res, id, t0);
 
     req.headers["x-request-id"] = id;
     res.setHeader("x-request-id", id);
@@ -486,63 +484,33 @@ export function createGateway(deps: GatewayDeps): Gateway {
   }
 
   /**
-   * Forward-auth for nginx auth_request (X-Original-URI / X-Original-Method),
-   * Traefik ForwardAuth (X-Forwarded-Uri / -Method / -Host / -Proto) and Envoy
-   * ext_authz HTTP (original path appended to /decisions). Only trusted proxies may
-   * say what the original request was.
+   * Forward-auth: the proxy named by FORWARD_AUTH_PROXY (nginx auth_request, Traefik
+   * ForwardAuth, Caddy forward_auth, Envoy ext_authz HTTP) asks about a request,
+   * described in that proxy's headers only (forward-auth/original-request.ts). Only
+   * trusted proxies may ask.
    *
    * The hot path of a proxy in front of every request: an allowed, cached decision
    * is written with one writeHead of a prebuilt header list, and the request
    * metrics are recorded as it is written (no "finish" listener).
    */
-  function forwardAuth(
-    req: IncomingMessage,
-    res: ServerResponse,
-    path: string,
-    id: string,
-    t0: number,
-  ): void | Promise<void> {
+  function forwardAuth(req: IncomingMessage, res: ServerResponse, id: string, t0: number): void | Promise<void> {
+    const proxy = cfg.FORWARD_AUTH_PROXY;
     const refuse = (status: number, error: string, message: string) => {
       res.setHeader("x-request-id", id);
-      sendError(res, status, error, message);
+      sendError(res, proxy === "nginx" ? authRequestStatus(res, status) : status, error, message);
       answered(req, id, t0, status, req.method ?? "GET", "-", "", true);
     };
+    if (proxy === undefined) return refuse(404, "not_found", "forward-auth is off (FORWARD_AUTH_PROXY is not set)");
     if (!fromTrustedProxy(req)) return refuse(403, "forbidden", "forward-auth answers only configured trusted proxies");
-    const headers = req.headers;
-    const originalUri = only(headers["x-original-uri"]);
-    const forwardedUri = only(headers["x-forwarded-uri"]);
-    const suffix = path.length > "/decisions".length ? path.slice("/decisions".length) : undefined;
-    const nginx = originalUri !== undefined;
-    const uri = originalUri ?? forwardedUri ?? suffix;
-    if (!uri)
-      return refuse(
-        400,
-        "bad_request",
-        "send the original URI (X-Original-URI, X-Forwarded-Uri, or a path after /decisions)",
-      );
-    // Each proxy says what the original request was in its own way, and passes the
-    // client's other headers on as they came: Traefik forwards a client's
-    // X-Original-URI next to its own X-Forwarded-Uri, nginx a client's X-Forwarded-Uri
-    // next to its X-Original-URI. Whichever we preferred, a client could name another
-    // path than the one the proxy will serve; when they disagree, refuse.
-    const originalMethod = only(headers["x-original-method"]);
-    const forwardedMethod = only(headers["x-forwarded-method"]);
-    const n = normalizePath(uri);
-    if (
-      (originalUri !== undefined && forwardedUri !== undefined && originalUri !== forwardedUri) ||
-      (suffix !== undefined && uri !== suffix && n.ok && n.path !== suffix) ||
-      (originalMethod !== undefined &&
-        forwardedMethod !== undefined &&
-        originalMethod.toUpperCase() !== forwardedMethod.toUpperCase())
-    )
-      return refuse(400, "bad_request", "the original request is described twice, differently");
-    const method = (originalMethod ?? forwardedMethod ?? (nginx ? "GET" : (req.method ?? "GET"))).toUpperCase();
-    const host = only(headers["x-forwarded-host"]) ?? headers.host;
+    const described = originalRequest(proxy, req);
+    if (!described.ok) return refuse(400, "bad_request", described.message);
+    const { method, target, host, proto } = described.request;
+    const n = normalizePath(target);
     if (!n.ok) return refuse(400, "bad_request", `refused path: ${n.reason}`);
     const route = matchRoute(table, host, matchKey(n.path), method);
     if (!route) return refuse(404, "not_found", "no route for this request");
-    const p = headers["x-forwarded-proto"] === "https" ? "https" : "http";
-    const request = guardRequest(req, () => `${p}://${host ?? "localhost"}${n.path}${n.query}`, method, clientIp);
+    const request = guardRequest(req, () => `${proto}://${host ?? "localhost"}${n.path}${n.query}`, method, clientIp);
+    const nginx = proxy === "nginx";
     const decided = guard.decide(request, ruleOf(route));
     if (decided instanceof Promise)
       return decided.then((d) => answerForwardAuth(req, res, route, nginx, id, t0, d, method, n.path));
@@ -577,6 +545,9 @@ export function createGateway(deps: GatewayDeps): Gateway {
         "cache-control": "no-store",
       });
       res.end();
+    } else if (nginx && decision.kind !== "redirect") {
+      const status = authRequestStatus(res, decision.status);
+      sendError(res, status, decision.error, decision.message, decision.retryAfterSec);
     } else respondDecision(res, decision);
     answered(req, id, t0, res.statusCode, method, path, route.name, true);
   }
@@ -706,8 +677,12 @@ export function createGateway(deps: GatewayDeps): Gateway {
       message: tooBig ? "request headers too large" : "malformed HTTP request",
       request_id: randomUUID(),
     });
+    const status = tooBig ? "431 Request Header Fields Too Large" : "400 Bad Request";
+    const line = parseErrorForAuthRequest(cfg.FORWARD_AUTH_PROXY, (err as { rawPacket?: unknown }).rawPacket)
+      ? `403 Forbidden\r\nX-Auth-Status: ${status.slice(0, 3)}`
+      : status;
     socket.end(
-      `HTTP/1.1 ${tooBig ? "431 Request Header Fields Too Large" : "400 Bad Request"}\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`,
+      `HTTP/1.1 ${line}\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`,
     );
   });
 

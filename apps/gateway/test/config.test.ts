@@ -46,6 +46,16 @@ describe("gateway configuration", () => {
     });
     expect(loadConfig(good).ACCESS_LOG).toBe(false);
     expect(loadConfig({ ...good, ACCESS_LOG: "true" }).ACCESS_LOG).toBe(true);
+    expect(bad({ ...good, FORWARD_AUTH_PROXY: "haproxy", TRUSTED_PROXIES: "10.0.0.0/8" })).toMatch(
+      /FORWARD_AUTH_PROXY/,
+    );
+    expect(bad({ ...good, FORWARD_AUTH_PROXY: "traefik" })).toMatch(
+      /TRUSTED_PROXIES: required with FORWARD_AUTH_PROXY/,
+    );
+    expect(loadConfig({ ...good, FORWARD_AUTH_PROXY: "caddy", TRUSTED_PROXIES: "10.0.0.0/8" }).FORWARD_AUTH_PROXY).toBe(
+      "caddy",
+    );
+    expect(loadConfig(good).FORWARD_AUTH_PROXY).toBeUndefined();
   });
 
   it("trusted proxies match by CIDR, IPv4 and IPv6", () => {

@@ -4,6 +4,7 @@
 
 import type { ServerResponse } from "node:http";
 import { KratosError } from "@gatehouse/kratos";
+import { isDependencyFailure } from "@gatehouse/observability/dependency";
 import type { ErrorRequestHandler, Request, RequestHandler, Response } from "express";
 import type { Logger } from "pino";
 import { DomainError } from "../domain/errors.ts";
@@ -47,25 +48,6 @@ export class ApiError extends Error {
 }
 
 export const RETRY_AFTER_SEC = 5;
-
-/** Connection-level failures of Postgres or Redis: the dependency is down, not the request bad. */
-export function isDependencyFailure(e: unknown): boolean {
-  if (!(e instanceof Error)) return false;
-  const code = (e as { code?: unknown }).code;
-  if (typeof code === "string") {
-    if (["ECONNREFUSED", "ECONNRESET", "ETIMEDOUT", "EPIPE", "ENOTFOUND", "EHOSTUNREACH", "EAI_AGAIN"].includes(code))
-      return true;
-    // Postgres: connection exceptions (08xxx), shutdown (57P01..03), too many connections (53300).
-    if (/^08/.test(code) || /^57P0[1-3]$/.test(code) || code === "53300") return true;
-  }
-  const name = e.name;
-  if (name === "MaxRetriesPerRequestError" || name === "DependencyUnavailableError") return true;
-  // pg: a client whose connection broke ("… is not queryable", also what a transaction's
-  // ROLLBACK meets after its connection died mid-way); ioredis: a closed connection.
-  return /Connection terminated|connect ECONNREFUSED|timeout exceeded when trying to connect|is not queryable|Connection is closed|Stream isn't writeable/i.test(
-    e.message,
-  );
-}
 
 /** Raised by our own code when a dependency is known to be unusable. */
 export class DependencyUnavailableError extends Error {

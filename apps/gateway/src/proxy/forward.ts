@@ -20,6 +20,7 @@ import {
 } from "node:http";
 import { pipeline } from "node:stream";
 import { connectionListed, isHopByHopHeader } from "@gatehouse/guard/node";
+import { withTraceHeaders } from "@gatehouse/observability/trace-context";
 
 export type UpstreamFailure = "timeout" | "unreachable" | "aborted";
 
@@ -119,7 +120,8 @@ function sendUpstream(call: UpstreamCall): Promise<IncomingMessage> {
         port: call.origin.port,
         method: call.method,
         path: call.path,
-        headers: call.headers as unknown as OutgoingHttpHeaders,
+        // With tracing on, the next hop continues this request's trace, not the client's.
+        headers: withTraceHeaders(call.headers) as unknown as OutgoingHttpHeaders,
         agent: call.agent,
       });
     } catch (error) {

@@ -254,3 +254,35 @@ lifecycle:
       seconds: {{ int $s.preStopSleepSeconds }}
 {{- end -}}
 {{- end -}}
+
+{{/*
+OpenTelemetry for one component, when tracing.enabled (deploy/README.md "Traces"): the
+standard OTEL_* variables, which the services parse with the rest of their configuration.
+(dict "root" $ "service" "gateway")
+*/}}
+{{- define "gatehouse.tracingEnv" -}}
+{{- $t := .root.Values.tracing -}}
+{{- if $t.enabled -}}
+{{- $ratio := float64 $t.samplerRatio -}}
+{{- if or (lt $ratio 0.0) (gt $ratio 1.0) -}}
+{{- fail (printf "tracing.samplerRatio must be between 0 and 1, got %v" $t.samplerRatio) -}}
+{{- end -}}
+- name: OTEL_EXPORTER_OTLP_ENDPOINT
+  value: {{ required "tracing.otlpEndpoint: the collector's OTLP/HTTP URL, e.g. http://otel-collector.observability.svc.cluster.local:4318" $t.otlpEndpoint | quote }}
+- name: OTEL_SERVICE_NAME
+  value: {{ .service | quote }}
+- name: OTEL_TRACES_SAMPLER
+  value: parentbased_traceidratio
+- name: OTEL_TRACES_SAMPLER_ARG
+  value: {{ $t.samplerRatio | toString | quote }}
+- name: OTEL_RESOURCE_ATTRIBUTES
+  value: {{ printf "service.namespace=gatehouse,k8s.namespace.name=%s" .root.Release.Namespace | quote }}
+{{- end -}}
+{{- end -}}
+
+{{/* NetworkPolicy egress to the trace collector, when tracing.enabled. */}}
+{{- define "gatehouse.egressTracing" -}}
+{{- if .Values.tracing.enabled -}}
+{{- include "gatehouse.egressTo" .Values.tracing.networkPolicy -}}
+{{- end -}}
+{{- end -}}
