@@ -9,6 +9,17 @@
 // template renders absent values that way). Every mistake is reported with the name of
 // the variable to fix.
 
+/** Every variable read here: what a tool that starts apps on a Redis of its own clears. */
+export const REDIS_VARIABLES = [
+  "REDIS_URL",
+  "REDIS_SENTINELS",
+  "REDIS_SENTINEL_NAME",
+  "REDIS_SENTINEL_PASSWORD",
+  "REDIS_CLUSTER_NODES",
+  "REDIS_USERNAME",
+  "REDIS_PASSWORD",
+] as const;
+
 export interface HostPort {
   host: string;
   port: number;

@@ -1,6 +1,7 @@
 export {
   describeRedis,
   type HostPort,
+  REDIS_VARIABLES,
   type RedisConfigIssue,
   type RedisConfigResult,
   type RedisTarget,
