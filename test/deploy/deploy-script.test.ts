@@ -157,9 +157,14 @@ describe("node deploy/deploy.ts <env>", () => {
   it("checks the Secrets the environment's values name, with the keys the charts read", () => {
     const env = loadEnvironment("prod");
     const names = gatehouseSecretNames(env);
-    expect(names).toEqual({ auth: "gatehouse-auth-service", gateway: "gatehouse-gateway" });
+    expect(names).toEqual({ auth: "gatehouse-auth-service", gateway: "gatehouse-gateway", redisMode: "standalone" });
     const checked = requiredSecrets(env, names).flatMap((s) => s.keys);
     expect(checked.sort()).toEqual([...ALL_KEYS, "REDIS_URL"].sort());
+    // With Sentinel or a Cluster the Secrets hold only optional passwords: no REDIS_URL is asked for.
+    for (const redisMode of ["sentinel", "cluster"]) {
+      const keys = requiredSecrets(env, { ...names, redisMode }).flatMap((s) => s.keys);
+      expect(keys.sort()).toEqual(ALL_KEYS.filter((k) => k !== "REDIS_URL").sort());
+    }
   });
 
   it("refuses an unknown environment", () => {

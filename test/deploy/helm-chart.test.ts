@@ -270,6 +270,72 @@ describe("workloads", () => {
     }
   });
 
+  it("redis.mode sentinel and cluster: each app accepts its env, passwords come from the Secrets, egress reaches the sentinels", () => {
+    const secrets: Record<string, string> = {
+      DATABASE_URL: "postgres://gatehouse:pw@postgres.data:5432/gatehouse",
+      SIGNING_KEY_KEK: "ab".repeat(32),
+      WEBHOOK_SECRET: "w".repeat(40),
+      ADMIN_API_TOKEN: "a".repeat(40),
+      REDIS_PASSWORD: "data-node-password",
+      REDIS_SENTINEL_PASSWORD: "sentinel-password",
+    };
+    const modes = {
+      sentinel: [
+        'redis.mode="sentinel"',
+        'redis.sentinel.nodes=["redis-node-0.redis-headless.data:26379","redis-node-1.redis-headless.data"]',
+        'redis.sentinel.masterName="mymaster"',
+      ],
+      cluster: [
+        'redis.mode="cluster"',
+        'redis.cluster.nodes=["redis-cluster-0.data:6379","redis-cluster-1.data:6379"]',
+      ],
+    };
+    for (const [mode, setJson] of Object.entries(modes)) {
+      const r = renderChart(mode, [DEFAULT_VALUES, PRODUCTION_VALUES], { setJson });
+      const valid = k8sValidator(K8S_VERSIONS[0]);
+      expect(
+        r.manifests.flatMap((m) => valid.validate(m)),
+        mode,
+      ).toEqual([]);
+      expect(policyViolations(r.manifests), mode).toEqual([]);
+      for (const [comp, load] of [
+        ["auth-service", loadAuthConfig],
+        ["gateway", loadGatewayConfig],
+      ] as const) {
+        const c = containersOf(podSpecOf(must(find(r, "Deployment", comp), comp)) ?? {})[0] as Obj;
+        const env: Record<string, string> = {};
+        for (const e of c.env as Obj[]) {
+          const ref = o(o(e.valueFrom).secretKeyRef);
+          // An optional key the Secret lacks leaves the variable unset, as Kubernetes does.
+          if (ref.key && ref.optional === true && secrets[String(ref.key)] === undefined) continue;
+          env[String(e.name)] = ref.key ? must(secrets[String(ref.key)], `secret key ${ref.key}`) : String(e.value);
+        }
+        expect(env.REDIS_URL, `${mode} ${comp}`).toBeUndefined();
+        const redis = load(env).redis;
+        expect(redis, `${mode} ${comp}`).toMatchObject({ mode, password: "data-node-password" });
+        if (mode === "sentinel")
+          expect(redis).toMatchObject({ name: "mymaster", sentinelPassword: "sentinel-password" });
+        const np = must(find(r, "NetworkPolicy", comp), `${comp} np`);
+        const ports = (o(np.spec).egress as Obj[]).flatMap((rule) => (rule.ports as Obj[]).map((p) => p.port));
+        expect(ports.includes(26379), `${mode} ${comp}`).toBe(mode === "sentinel");
+        expect(ports, `${mode} ${comp}`).toContain(6379);
+      }
+    }
+    const refused = (setJson: string[]) => {
+      try {
+        renderChart("bad redis", [DEFAULT_VALUES], { setJson });
+      } catch (e) {
+        return String((e as Error).message);
+      }
+      throw new Error("expected rendering to fail");
+    };
+    expect(refused(['redis.mode="sentinel"', 'redis.sentinel.nodes=["s:26379"]'])).toMatch(
+      /redis\.sentinel\.masterName/,
+    );
+    expect(refused(['redis.mode="cluster"'])).toMatch(/redis\.cluster\.nodes/);
+    expect(refused(['redis.mode="replicated"'])).toMatch(/redis\.mode: standalone, sentinel or cluster/);
+  });
+
   it("no component logs at debug or trace in any rendering (the env var each app reads, LOG_LEVEL)", () => {
     const levels = (ms: Manifest[]) =>
       ms.flatMap((m) =>

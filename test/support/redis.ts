@@ -6,13 +6,14 @@ import { createServer } from "node:net";
 import { join } from "node:path";
 import { redisPing } from "../../tools/stack/services.ts";
 
-function redisServerBinary(): string {
+/** Debian's redis-server or redis-sentinel (scripts/bootstrap.sh installs both). */
+export function redisBinary(name: "redis-server" | "redis-sentinel"): string {
   const cache = process.env.GATEHOUSE_CACHE ?? join(process.env.HOME ?? "/root", ".cache/gatehouse");
   for (const dir of [join(cache, "bin"), ...(process.env.PATH ?? "").split(":"), "/usr/bin"]) {
-    const p = join(dir, "redis-server");
+    const p = join(dir, name);
     if (existsSync(p)) return p;
   }
-  throw new Error("redis-server not found: run scripts/bootstrap.sh");
+  throw new Error(`${name} not found: run scripts/bootstrap.sh`);
 }
 
 /** A port nothing listens on right now. */
@@ -39,7 +40,7 @@ export interface PrivateRedis {
 
 export async function privateRedis(extraArgs: string[] = []): Promise<PrivateRedis> {
   const port = await freePort();
-  const bin = redisServerBinary();
+  const bin = redisBinary("redis-server");
   let child: ChildProcess | undefined;
   const start = async () => {
     child = spawn(

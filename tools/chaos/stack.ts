@@ -6,6 +6,7 @@ import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync
 import { join, resolve } from "node:path";
 import {
   portBlockFree,
+  REDIS_VARIABLES,
   REPO_ROOT,
   readState,
   type StackConfig,
@@ -31,7 +32,7 @@ function cliEnv(base: number): NodeJS.ProcessEnv {
   for (const k of [
     "DATABASE_URL",
     "KRATOS_DATABASE_URL",
-    "REDIS_URL",
+    ...REDIS_VARIABLES,
     "MAIL_URL",
     "KRATOS_PUBLIC_URL",
     "KRATOS_ADMIN_URL",

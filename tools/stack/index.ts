@@ -15,6 +15,8 @@ import {
   writeState,
 } from "./supervisor.ts";
 
+// What a tool that runs its own stack clears, so no Sentinel or Cluster of the shell's mixes in.
+export { REDIS_VARIABLES } from "@gatehouse/redis/config";
 export * from "./config.ts";
 export { RESTART_POLICY, restartDelay, stackLogFile, superviseStack } from "./restart.ts";
 export { type RunningService, readState, type StackState } from "./supervisor.ts";
@@ -86,8 +88,9 @@ export async function startStack(cfg: StackConfig, opts: StartOptions = {}): Pro
   );
   try {
     for (const svc of selected) {
-      if (svc.overrideVar && env[svc.overrideVar]) {
-        log(`${svc.name}: using ${svc.overrideVar}=${redactUrl(env[svc.overrideVar] ?? "")}`);
+      const given = [svc.overrideVar ?? []].flat().find((k) => env[k]);
+      if (given) {
+        log(`${svc.name}: using ${given}=${redactUrl(env[given] ?? "")}`);
         continue;
       }
       const t0 = performance.now();

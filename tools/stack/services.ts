@@ -5,6 +5,7 @@ import { execFileSync } from "node:child_process";
 import { createHash } from "node:crypto";
 import { chownSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { basename, dirname, join, resolve } from "node:path";
+import { REDIS_VARIABLES } from "@gatehouse/redis/config";
 import pg from "pg";
 import { configToEnv, kratosTracingConfig } from "../../deploy/lib/kratos-env.ts";
 import { browserUrls, internalUrls, REPO_ROOT, type StackConfig } from "./config.ts";
@@ -12,8 +13,8 @@ import { httpOk, portFree, type RunningService, runToCompletion, startProcess, w
 
 export interface ServiceDef {
   name: string;
-  /** Env var that, when set, means "already running elsewhere: do not start it". */
-  overrideVar?: string;
+  /** Env var (or vars, any of them) that, when set, means "already running elsewhere: do not start it". */
+  overrideVar?: string | readonly string[];
   /** Whether this stack runs it at all (default: yes). */
   enabled?(cfg: StackConfig): boolean;
   start(cfg: StackConfig): Promise<RunningService>;
@@ -264,7 +265,8 @@ export async function ensureDatabases(adminUrl: string, names: string[]): Promis
 
 export const redis: ServiceDef = {
   name: "redis",
-  overrideVar: "REDIS_URL",
+  // One server, or a Sentinel group or a Cluster of the operator's (@gatehouse/redis).
+  overrideVar: ["REDIS_URL", "REDIS_SENTINELS", "REDIS_CLUSTER_NODES"],
   async start(cfg) {
     await ensurePortFree("redis", cfg.ports.redis);
     const data = join(cfg.dataDir, "redis");
@@ -469,6 +471,17 @@ export const kratos: ServiceDef = {
   },
 };
 
+/**
+ * The apps' Redis: the operator's own as given (REDIS_URL, or the Sentinel or Cluster
+ * variables with their credentials), else the stack's server. Never both: an app
+ * refuses to start with two.
+ */
+function redisEnv(env: NodeJS.ProcessEnv, stackUrl: string): Record<string, string> {
+  const given: Record<string, string> = {};
+  for (const k of REDIS_VARIABLES) if (env[k]) given[k] = env[k];
+  return given.REDIS_URL || given.REDIS_SENTINELS || given.REDIS_CLUSTER_NODES ? given : { REDIS_URL: stackUrl };
+}
+
 // --- auth-service -------------------------------------------------------------
 
 /** Local-only secrets for the auth-service; deployments set their own (README "Secrets"). */
@@ -480,7 +493,7 @@ export function authServiceEnv(cfg: StackConfig, env: NodeJS.ProcessEnv = proces
     AUTH_PUBLIC_PORT: String(cfg.ports.authPublic),
     AUTH_ADMIN_PORT: String(cfg.ports.authAdmin),
     DATABASE_URL: env.DATABASE_URL || i.database,
-    REDIS_URL: env.REDIS_URL || i.redis,
+    ...redisEnv(env, i.redis),
     KRATOS_PUBLIC_URL: env.KRATOS_PUBLIC_URL || i.kratosPublic,
     KRATOS_ADMIN_URL: env.KRATOS_ADMIN_URL || i.kratosAdmin,
     TOKEN_ISSUER: i.authPublic,
@@ -531,7 +544,7 @@ export function exampleApiEnv(cfg: StackConfig, env: NodeJS.ProcessEnv = process
     API_PORT: String(cfg.ports.api),
     DATABASE_URL: env.DATABASE_URL || i.database,
     AUTH_SERVICE_URL: i.authPublic,
-    REDIS_URL: env.REDIS_URL || i.redis,
+    ...redisEnv(env, i.redis),
     CORS_ALLOWED_ORIGINS: [b.web, b.marketing].join(","),
     ...otelEnv(cfg, "example-api", env),
   };
@@ -580,7 +593,7 @@ export function gatewayEnv(cfg: StackConfig, env: NodeJS.ProcessEnv = process.en
     ROUTES_FILE: routes,
     AUTH_SERVICE_URL: i.authPublic,
     KRATOS_PUBLIC_URL: env.KRATOS_PUBLIC_URL || i.kratosPublic,
-    REDIS_URL: env.REDIS_URL || i.redis,
+    ...redisEnv(env, i.redis),
     LOGIN_URL: `${b.web}/auth/login`,
     ALLOWED_RETURN_HOSTS: [...new Set([b.web, b.api, b.gateway, b.marketing].map(hostOf))].join(","),
     TRUSTED_PROXIES: "127.0.0.1/32,::1",

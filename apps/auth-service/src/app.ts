@@ -2,7 +2,7 @@
 // wired, so tests can build the same thing in-process.
 import { createKratosClient, type KratosClient } from "@gatehouse/kratos";
 import { createServiceLogger } from "@gatehouse/observability/logger";
-import { Redis } from "ioredis";
+import { openRedis, openSubscriber, type RedisClient } from "@gatehouse/redis";
 import type { Kysely } from "kysely";
 import type { DestinationStream, Logger } from "pino";
 import { InvalidationBus } from "./cache/bus.ts";
@@ -26,7 +26,7 @@ export interface App {
   cfg: AuthConfig;
   log: Logger;
   db: Kysely<Database>;
-  redis: Redis;
+  redis: RedisClient;
   bus: InvalidationBus;
   kratos: KratosClient;
   keys: KeyStore;
@@ -109,18 +109,14 @@ export async function createApp(cfg: AuthConfig, log: Logger = createLogger(cfg)
   }
   // Redis holds caches, revocation markers and the invalidation channel; nothing at
   // start-up waits for it. With Redis down the service starts and serves (degraded,
-  // see /health/ready), and both connections keep reconnecting on their own.
-  const redisOpts = {
-    maxRetriesPerRequest: 1,
-    enableOfflineQueue: false,
-    connectTimeout: 2_000,
-    lazyConnect: true,
-  } as const;
-  const redis = new Redis(cfg.redisUrl, redisOpts);
-  // The bus subscribes on every 'ready' itself (autoResubscribe off), so it knows when it is subscribed.
-  const redisSub = new Redis(cfg.redisUrl, { ...redisOpts, autoResubscribe: false });
+  // see /health/ready), and both connections keep reconnecting on their own (through a
+  // Sentinel failover, or to another node of a cluster: @gatehouse/redis).
+  const redis = openRedis(cfg.redis);
+  // The bus subscribes on every 'ready' itself, so it knows when it is subscribed.
+  const redisSub = openSubscriber(cfg.redis);
   const redisDown = everyFewSeconds(log, "redis unreachable; serving without it until it is back");
-  for (const r of [redis, redisSub]) r.on("error", redisDown);
+  redis.on("error", redisDown);
+  redisSub.on("error", redisDown);
   const metrics = new Metrics();
   const bus = new InvalidationBus(log);
   bus.attach(redis, redisSub);

@@ -2,6 +2,8 @@
 // one typed object. A missing or bad variable stops the process with a message
 // that names it; nothing downstream re-reads process.env.
 import { type TracingConfig, tracingConfig, tracingEnv } from "@gatehouse/observability/tracing-config";
+// The ioredis-free part: config.ts is loaded before tracing starts, ioredis only after (main.ts).
+import { type RedisTarget, readRedisConfig } from "@gatehouse/redis/config";
 import { parseKek, parseKekList, type SigningAlg } from "@gatehouse/tokens";
 import { z } from "zod";
 
@@ -50,7 +52,7 @@ const schema = z
     AUTH_PUBLIC_PORT: port.default(7410),
     AUTH_ADMIN_PORT: port.default(7411),
     DATABASE_URL: url.refine((u) => /^postgres(ql)?:\/\//.test(u), "must be a postgres:// URL"),
-    REDIS_URL: url.refine((u) => /^rediss?:\/\//.test(u), "must be a redis:// URL"),
+    // Redis (REDIS_URL, or Sentinel, or Cluster) is read by @gatehouse/redis: readRedisConfig below.
     KRATOS_PUBLIC_URL: url,
     KRATOS_ADMIN_URL: url,
     KRATOS_COOKIE_NAME: z
@@ -89,7 +91,8 @@ export interface AuthConfig {
   publicPort: number;
   adminPort: number;
   databaseUrl: string;
-  redisUrl: string;
+  /** One server, a Sentinel-watched primary or a Cluster (@gatehouse/redis). */
+  redis: RedisTarget;
   kratos: { publicUrl: string; adminUrl: string; cookieName: string };
   token: { issuer: string; audience: string[]; ttlSec: number; alg: SigningAlg };
   /** How often each instance rereads the signing keys (other instances may have rotated). */
@@ -145,11 +148,16 @@ function parsePermissions(raw: string | undefined): Record<Role, string[]> {
 
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): AuthConfig {
   const r = schema.safeParse(env);
-  if (!r.success) {
-    const lines = r.error.issues.map((i) => `  ${String(i.path[0])}: ${i.message}`);
+  const redis = readRedisConfig(env, { required: true });
+  if (!r.success || !("target" in redis)) {
+    const lines = [
+      ...(r.error?.issues ?? []).map((i) => `  ${String(i.path[0])}: ${i.message}`),
+      ...redis.issues.map((i) => `  ${i.variable}: ${i.message}`),
+    ];
     throw new ConfigError(`invalid configuration:\n${lines.join("\n")}`);
   }
   const c = r.data;
+  if (!redis.target) throw new ConfigError("invalid configuration:\n  REDIS_URL: required");
   let kek: Uint8Array;
   try {
     kek = parseKek(c.SIGNING_KEY_KEK);
@@ -171,7 +179,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AuthConfig {
     publicPort: c.AUTH_PUBLIC_PORT,
     adminPort: c.AUTH_ADMIN_PORT,
     databaseUrl: c.DATABASE_URL,
-    redisUrl: c.REDIS_URL,
+    redis: redis.target,
     kratos: { publicUrl: c.KRATOS_PUBLIC_URL, adminUrl: c.KRATOS_ADMIN_URL, cookieName: c.KRATOS_COOKIE_NAME },
     token: { issuer: c.TOKEN_ISSUER, audience: c.TOKEN_AUDIENCE, ttlSec: c.TOKEN_TTL_SECONDS, alg: c.TOKEN_ALG },
     keysReloadSec: c.SIGNING_KEYS_RELOAD_SECONDS,

@@ -5,6 +5,7 @@ import { randomUUID } from "node:crypto";
 import { createServer, type RequestListener, type Server } from "node:http";
 import { HttpDrain } from "@gatehouse/observability/shutdown";
 import type { Tracing } from "@gatehouse/observability/tracing";
+import { describeRedis } from "@gatehouse/redis";
 import type { DestinationStream } from "pino";
 import { createApp, createLogger } from "./app.ts";
 import type { AuthConfig } from "./config.ts";
@@ -41,7 +42,7 @@ export async function run(cfg: AuthConfig, opts: { logDestination?: DestinationS
     });
   const pub = await listen(publicApp(app), cfg.publicPort);
   const adm = await listen(adminApp(app), cfg.adminPort);
-  log.info({ public: cfg.publicPort, admin: cfg.adminPort }, "auth-service listening");
+  log.info({ public: cfg.publicPort, admin: cfg.adminPort, redis: describeRedis(cfg.redis) }, "auth-service listening");
   let stopped: Promise<void> | undefined;
   const stop = (signal: string) => {
     stopped ??= (async () => {

@@ -52,6 +52,16 @@ describe("auth-service configuration", () => {
       /PERMISSIONS_JSON/,
     );
     expect(fails({ ...good, AUTH_PUBLIC_PORT: "8000", AUTH_ADMIN_PORT: "8000" })).toMatch(/AUTH_ADMIN_PORT/);
+    // Redis in any of its three shapes (@gatehouse/redis), reported with the other mistakes.
+    expect(fails({ ...good, REDIS_URL: "http://x" })).toMatch(/REDIS_URL: must be a redis:\/\/ URL/);
+    expect(fails({ ...good, REDIS_URL: "", REDIS_SENTINELS: "s-0:26379", TOKEN_ALG: "x" })).toMatch(
+      /TOKEN_ALG[\s\S]*REDIS_SENTINEL_NAME: required with REDIS_SENTINELS/,
+    );
+    expect(fails({ ...good, REDIS_CLUSTER_NODES: "a:1" })).toMatch(/REDIS_CLUSTER_NODES: set only one of/);
+    expect(loadConfig({ ...good, REDIS_URL: undefined, REDIS_CLUSTER_NODES: "10.0.0.1:7000" }).redis).toEqual({
+      mode: "cluster",
+      nodes: [{ host: "10.0.0.1", port: 7000 }],
+    });
     const many = fails({});
     for (const v of ["DATABASE_URL", "REDIS_URL", "KRATOS_PUBLIC_URL", "TOKEN_ISSUER", "WEBHOOK_SECRET"])
       expect(many).toContain(v);

@@ -15,7 +15,7 @@ export interface ApiConfig {
   audience: string;
   corsOrigins: string[];
   cookieName: string;
-  /** Logouts and role changes pushed by the auth-service (main.ts subscribes when REDIS_URL is set). */
+  /** Logouts and role changes pushed by the auth-service (main.ts subscribes when Redis is configured: REDIS_URL, Sentinel or Cluster). */
   invalidations?: InvalidationView;
 }
 

@@ -2,6 +2,7 @@
 // starts before the modules it instruments (node:http, pg, ioredis) are loaded: they
 // are imported only after it.
 import { tracingConfig, tracingEnv } from "@gatehouse/observability/tracing-config";
+import { type RedisTarget, readRedisConfig } from "@gatehouse/redis/config";
 import { z } from "zod";
 
 const schema = z
@@ -13,21 +14,21 @@ const schema = z
     TOKEN_AUDIENCE: z.string().default("gatehouse"),
     CORS_ALLOWED_ORIGINS: z.string().default(""),
     KRATOS_COOKIE_NAME: z.string().default("ory_kratos_session"),
-    // The auth-service's Redis: logouts and role changes reach this API at once. Without it a
-    // JWT stays valid until it expires (at most the token lifetime, 5 minutes by default).
-    REDIS_URL: z
-      .string()
-      .url()
-      .refine((u) => /^rediss?:\/\//.test(u), "must be a redis:// URL")
-      .optional(),
+    // The auth-service's Redis (REDIS_URL, or Sentinel, or Cluster: @gatehouse/redis, read
+    // below): logouts and role changes reach this API at once. Without it a JWT stays
+    // valid until it expires (at most the token lifetime, 5 minutes by default).
   })
   .extend(tracingEnv.shape);
 
 export async function start(env: NodeJS.ProcessEnv = process.env) {
   const r = schema.safeParse(env);
-  if (!r.success)
+  const redisConfig = readRedisConfig(env, { required: false });
+  if (!r.success || !("target" in redisConfig))
     throw new Error(
-      `invalid configuration:\n${r.error.issues.map((i) => `  ${String(i.path[0])}: ${i.message}`).join("\n")}`,
+      `invalid configuration:\n${[
+        ...(r.error?.issues ?? []).map((i) => `  ${String(i.path[0])}: ${i.message}`),
+        ...redisConfig.issues.map((i) => `  ${i.variable}: ${i.message}`),
+      ].join("\n")}`,
     );
   const c = r.data;
   const tracingCfg = tracingConfig(c, "example-api");
@@ -41,7 +42,7 @@ export async function start(env: NodeJS.ProcessEnv = process.env) {
   db.on("error", () => {});
   db.on("connect", (client) => client.on("error", () => {}));
   await db.query(MIGRATION);
-  const redis = c.REDIS_URL ? await redisPair(c.REDIS_URL) : undefined;
+  const redis = redisConfig.target ? await redisPair(redisConfig.target) : undefined;
   const { app, guard } = createApi(
     {
       authServiceUrl: c.AUTH_SERVICE_URL,
@@ -68,16 +69,23 @@ export async function start(env: NodeJS.ProcessEnv = process.env) {
 }
 
 /** A subscriber and a reader for the invalidation channel; both reconnect by themselves. */
-async function redisPair(url: string) {
-  const { Redis } = await import("ioredis");
+async function redisPair(target: RedisTarget) {
+  const { openRedis, openSubscriber } = await import("@gatehouse/redis");
   const { subscribeInvalidations } = await import("@gatehouse/guard");
-  const subscriber = new Redis(url, { connectTimeout: 2_000, maxRetriesPerRequest: null });
-  const reader = new Redis(url, { connectTimeout: 2_000, maxRetriesPerRequest: 1 });
-  for (const c of [subscriber, reader]) c.on("error", () => {});
+  const subscriber = openSubscriber(target);
+  const reader = openRedis(target);
+  subscriber.on("error", () => {});
+  reader.on("error", () => {});
   const invalidations = subscribeInvalidations(subscriber, {
     reader,
     onError: (e) => console.error(JSON.stringify({ msg: "invalidation channel not subscribed", err: e.message })),
   });
+  // Lazy connections: the reader first, so the catch-up after subscribing finds it ready.
+  void reader
+    .connect()
+    .catch(() => {})
+    .then(() => subscriber.connect())
+    .catch(() => {});
   return {
     invalidations,
     close() {

@@ -1,6 +1,8 @@
 // The gateway's configuration: parsed once at start-up; a bad variable stops it
 // with a message naming the variable.
 import { type TracingConfig, tracingConfig, tracingEnv } from "@gatehouse/observability/tracing-config";
+// The ioredis-free part: config.ts is loaded before tracing starts, ioredis only after (main.ts).
+import { type RedisTarget, readRedisConfig } from "@gatehouse/redis/config";
 import { z } from "zod";
 import { FORWARD_AUTH_PROXIES } from "./forward-auth/original-request.ts";
 
@@ -27,7 +29,7 @@ const schema = z
     ROUTES_FILE: z.string().min(1),
     AUTH_SERVICE_URL: url,
     KRATOS_PUBLIC_URL: url,
-    REDIS_URL: url.refine((u) => /^rediss?:\/\//.test(u), "must be a redis:// URL").optional(),
+    // Redis (REDIS_URL, or Sentinel, or Cluster; optional) is read by @gatehouse/redis: see loadConfig.
     TOKEN_AUDIENCE: list.pipe(z.array(z.string().min(1)).min(1)).default(["gatehouse"]),
     TOKEN_ISSUER: url.optional(),
     KRATOS_COOKIE_NAME: z
@@ -72,6 +74,8 @@ const schema = z
   .extend(tracingEnv.shape);
 
 export type GatewayConfig = z.infer<typeof schema> & {
+  /** Unset: no Redis (per-instance caches and counters, no invalidation channel). */
+  redis: RedisTarget | undefined;
   /** OpenTelemetry tracing, when OTEL_EXPORTER_OTLP_ENDPOINT is set (@gatehouse/observability/tracing-config). */
   tracing?: TracingConfig;
 };
@@ -82,10 +86,13 @@ export class ConfigError extends Error {
 
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): GatewayConfig {
   const r = schema.safeParse(env);
-  if (!r.success) {
-    throw new ConfigError(
-      `invalid configuration:\n${r.error.issues.map((i) => `  ${String(i.path[0])}: ${i.message}`).join("\n")}`,
-    );
+  const redis = readRedisConfig(env, { required: false });
+  if (!r.success || !("target" in redis)) {
+    const lines = [
+      ...(r.error?.issues ?? []).map((i) => `  ${String(i.path[0])}: ${i.message}`),
+      ...redis.issues.map((i) => `  ${i.variable}: ${i.message}`),
+    ];
+    throw new ConfigError(`invalid configuration:\n${lines.join("\n")}`);
   }
   if (r.data.METRICS_PORT !== undefined && r.data.METRICS_PORT !== 0 && r.data.METRICS_PORT === r.data.GATEWAY_PORT) {
     throw new ConfigError("invalid configuration:\n  METRICS_PORT: must differ from GATEWAY_PORT");
@@ -101,7 +108,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): GatewayConfig 
     );
   }
   const tracing = tracingConfig(r.data, "gateway");
-  return tracing ? { ...r.data, tracing } : r.data;
+  return { ...r.data, redis: redis.target, ...(tracing ? { tracing } : {}) };
 }
 
 // --- trusted proxies -----------------------------------------------------------

@@ -24,7 +24,7 @@ import {
 import { Counter, type CounterSeries, Histogram, type HistogramSeries, renderAll } from "@gatehouse/observability";
 import { accessLineWriter } from "@gatehouse/observability/logger";
 import { HttpDrain } from "@gatehouse/observability/shutdown";
-import type { Redis } from "ioredis";
+import type { RedisClient } from "@gatehouse/redis";
 import type { Logger } from "pino";
 import type { GatewayConfig } from "./config.ts";
 import { trustChecker } from "./config.ts";
@@ -53,7 +53,7 @@ export interface GatewayDeps {
   log: Logger;
   guard: Guard;
   table: RouteTable;
-  redis?: Redis;
+  redis?: RedisClient;
   /** The auth-service's invalidation channel, as the guard hears it (for readiness). */
   invalidations?: { readonly listening: boolean };
 }
@@ -211,7 +211,7 @@ function seriesTable<K, S>(make: (route: string, k: K) => S): (route: string, k:
   };
 }
 
-const announceOn = (redis: Redis) => (sid: string) => announceRevoked(redis, sid);
+const announceOn = (redis: RedisClient) => (sid: string) => announceRevoked(redis, sid);
 
 export function createGateway(deps: GatewayDeps): Gateway {
   const { cfg, log, guard } = deps;

@@ -7,7 +7,7 @@ import type { AddressInfo } from "node:net";
 import { createGuard, type InvalidationLog, subscribeInvalidations } from "@gatehouse/guard";
 import { createServiceLogger } from "@gatehouse/observability/logger";
 import type { Tracing } from "@gatehouse/observability/tracing";
-import { Redis } from "ioredis";
+import { describeRedis, openRedis, openSubscriber, type RedisClient, type RedisSubscriber } from "@gatehouse/redis";
 import type { DestinationStream } from "pino";
 import type { GatewayConfig } from "./config.ts";
 import { loadRoutesFile } from "./routes/schema.ts";
@@ -33,16 +33,13 @@ export async function run(cfg: GatewayConfig, opts: { logDestination?: Destinati
     opts.logDestination,
   );
   const table = loadRoutesFile(cfg.ROUTES_FILE);
-  let redis: Redis | undefined;
-  let subscriber: Redis | undefined;
+  let redis: RedisClient | undefined;
+  let subscriber: RedisSubscriber | undefined;
   let invalidations: InvalidationLog | undefined;
-  if (cfg.REDIS_URL) {
-    redis = new Redis(cfg.REDIS_URL, {
-      maxRetriesPerRequest: 1,
-      enableOfflineQueue: false,
-      connectTimeout: 2_000,
-      lazyConnect: true,
-    });
+  if (cfg.redis) {
+    // Fails fast while Redis is away (no offline queue) and reconnects by itself, through
+    // a Sentinel failover or to another cluster node (@gatehouse/redis).
+    redis = openRedis(cfg.redis);
     const redisDown = everyFewSeconds((err) =>
       log.warn({ err: err.message }, "redis unreachable; serving without it until it is back (degraded)"),
     );
@@ -57,13 +54,8 @@ export async function run(cfg: GatewayConfig, opts: { logDestination?: Destinati
       );
     // Role changes and revocations announced by the auth-service reach the guard at once;
     // after a reconnect it catches up on the revocations it missed (through `redis`).
-    // It subscribes on every 'ready' itself (and so knows when it listens): no autoResubscribe, no offline queue.
-    subscriber = new Redis(cfg.REDIS_URL, {
-      connectTimeout: 2_000,
-      maxRetriesPerRequest: 1,
-      enableOfflineQueue: false,
-      autoResubscribe: false,
-    });
+    // It subscribes on every 'ready' itself (and so knows when it listens).
+    subscriber = openSubscriber(cfg.redis);
     subscriber.on("error", redisDown);
     invalidations = subscribeInvalidations(subscriber, {
       reader: redis,
@@ -73,6 +65,7 @@ export async function run(cfg: GatewayConfig, opts: { logDestination?: Destinati
           "invalidation channel not subscribed; revocations and role changes apply from the reconnect on",
         ),
     });
+    subscriber.connect().catch(() => {});
   }
 
   const guard = createGuard({
@@ -112,7 +105,10 @@ export async function run(cfg: GatewayConfig, opts: { logDestination?: Destinati
     }
   }
   const metricsPort = metricsServer ? (metricsServer.address() as AddressInfo).port : undefined;
-  log.info({ port, metricsPort, routes: table.routes.length }, "gateway listening");
+  log.info(
+    { port, metricsPort, routes: table.routes.length, redis: cfg.redis ? describeRedis(cfg.redis) : "none" },
+    "gateway listening",
+  );
 
   const reload = (why: string) => {
     try {

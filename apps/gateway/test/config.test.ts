@@ -34,6 +34,16 @@ describe("gateway configuration", () => {
     expect(loadConfig(good).METRICS_PORT).toBeUndefined();
     expect(bad({ ...good, ACCESS_LOG: "yes please" })).toMatch(/ACCESS_LOG/);
     expect(bad({ ...good, LOG_SYNC: "sometimes" })).toMatch(/LOG_SYNC/);
+    // Redis is optional here; when set, in any of its three shapes (@gatehouse/redis).
+    expect(loadConfig(good).redis).toBeUndefined();
+    expect(bad({ ...good, REDIS_SENTINELS: "s-0:26379,s-1:nope" })).toMatch(
+      /REDIS_SENTINELS: "s-1:nope" is not host:port[\s\S]*REDIS_SENTINEL_NAME: required/,
+    );
+    expect(loadConfig({ ...good, REDIS_SENTINELS: "s-0", REDIS_SENTINEL_NAME: "gh" }).redis).toEqual({
+      mode: "sentinel",
+      sentinels: [{ host: "s-0", port: 26379 }],
+      name: "gh",
+    });
     expect(loadConfig(good).ACCESS_LOG).toBe(false);
     expect(loadConfig({ ...good, ACCESS_LOG: "true" }).ACCESS_LOG).toBe(true);
     expect(bad({ ...good, FORWARD_AUTH_PROXY: "haproxy", TRUSTED_PROXIES: "10.0.0.0/8" })).toMatch(

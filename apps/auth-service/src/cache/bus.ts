@@ -9,7 +9,7 @@
 // tokens are rebuilt, and the resync listeners (session cache, keys) run.
 // The channel and message shapes are the guard's (one contract for both sides).
 import { INVALIDATION_CHANNEL, type Invalidation } from "@gatehouse/guard";
-import type { Redis } from "ioredis";
+import type { RedisClient, RedisSubscriber } from "@gatehouse/redis";
 import type { Logger } from "pino";
 
 export type { Invalidation };
@@ -23,8 +23,8 @@ export class InvalidationBus {
   readonly #revoked = new Map<string, number>();
   readonly #keyListeners = new Set<() => void>();
   readonly #resyncListeners = new Set<() => void>();
-  #pub: Redis | undefined;
-  #sub: Redis | undefined;
+  #pub: RedisClient | undefined;
+  #sub: RedisSubscriber | undefined;
   #subscribed = false;
   #log: Logger;
 
@@ -33,11 +33,11 @@ export class InvalidationBus {
   }
 
   /**
-   * Publishes on `pub`; listens on `sub`, a dedicated connection created with
-   * `autoResubscribe: false` (the bus subscribes on every 'ready' itself, so it knows
-   * when it is subscribed). Returns at once: nothing here waits for Redis.
+   * Publishes on `pub`; listens on `sub`, a dedicated connection that does not
+   * resubscribe by itself (openSubscriber: the bus subscribes on every 'ready' itself,
+   * so it knows when it is subscribed). Returns at once: nothing here waits for Redis.
    */
-  attach(pub: Redis, sub: Redis): void {
+  attach(pub: RedisClient, sub: RedisSubscriber): void {
     this.#pub = pub;
     this.#sub = sub;
     sub.on("message", (_ch: string, raw: string) => {
@@ -61,7 +61,7 @@ export class InvalidationBus {
     return this.#subscribed && this.#sub?.status === "ready";
   }
 
-  #subscribe(sub: Redis): void {
+  #subscribe(sub: RedisSubscriber): void {
     sub.subscribe(INVALIDATION_CHANNEL).then(
       () => {
         if (this.#subscribed) return;

@@ -12,8 +12,8 @@
 import { REVOKED_KEY_PREFIX } from "@gatehouse/guard";
 import { type KratosClient, type KratosCredential, KratosError, type KratosSession } from "@gatehouse/kratos";
 import { digestCredentialSync, digestHex } from "@gatehouse/kratos/credentials";
+import type { RedisClient } from "@gatehouse/redis";
 import { LruCache } from "@gatehouse/tokens";
-import type { Redis } from "ioredis";
 import type { Logger } from "pino";
 import type { InvalidationBus } from "../cache/bus.ts";
 import { CompactSession } from "../cache/compact-session.ts";
@@ -60,7 +60,7 @@ export class SessionResolver {
   readonly #denied = new LruCache<string, number>(10_000);
   readonly #inflight = new Map<string, Promise<KratosSession>>();
   readonly #kratos: KratosClient;
-  readonly #redis: Redis | undefined;
+  readonly #redis: RedisClient | undefined;
   readonly #bus: InvalidationBus;
   readonly #ttlMs: number;
   readonly #metrics: Metrics;
@@ -68,7 +68,7 @@ export class SessionResolver {
 
   constructor(opts: {
     kratos: KratosClient;
-    redis?: Redis;
+    redis?: RedisClient;
     bus: InvalidationBus;
     ttlSec: number;
     size: number;
@@ -177,13 +177,15 @@ export class SessionResolver {
   async #writeL2(key: string, e: Entry): Promise<void> {
     if (this.#redis?.status !== "ready") return;
     const ttl = Math.max(1, e.expiresAtMs - Date.now());
+    const sidKeys = SID_KEYS_PREFIX + e.session.id;
+    // Not one MULTI: in a cluster the entry and its session's index live in different
+    // slots. Should only the entry be written, a revocation still refuses it (#readL2
+    // checks the revocation marker); the index and its expiry go together (one key).
     try {
-      await this.#redis
-        .multi()
-        .set(L2_PREFIX + key, JSON.stringify({ s: e.session, x: e.expiresAtMs }), "PX", ttl)
-        .sadd(SID_KEYS_PREFIX + e.session.id, key)
-        .pexpire(SID_KEYS_PREFIX + e.session.id, ttl)
-        .exec();
+      await Promise.all([
+        this.#redis.set(L2_PREFIX + key, JSON.stringify({ s: e.session, x: e.expiresAtMs }), "PX", ttl),
+        this.#redis.multi().sadd(sidKeys, key).pexpire(sidKeys, ttl).exec(),
+      ]);
     } catch (err) {
       this.#log.warn({ err: (err as Error).message }, "session cache write failed");
     }
@@ -192,12 +194,12 @@ export class SessionResolver {
   /** Forgets a revoked session here, in Redis, and (through the bus) on every instance. */
   async forgetSession(sid: string, untilMs: number): Promise<void> {
     await this.#bus.publish({ t: "session", sid, until: untilMs });
-    if (!this.#redis) return;
-    const keys = await this.#redis.smembers(SID_KEYS_PREFIX + sid);
-    const m = this.#redis.multi();
-    for (const k of keys) m.del(L2_PREFIX + k);
-    m.del(SID_KEYS_PREFIX + sid);
-    m.set(REVOKED_KEY_PREFIX + sid, "1", "PX", Math.max(1, untilMs - Date.now()));
-    await m.exec();
+    const redis = this.#redis;
+    if (!redis) return;
+    // The marker first: from then on no cached copy is served (#readL2). One command per
+    // key, since in a cluster these keys live in different slots.
+    await redis.set(REVOKED_KEY_PREFIX + sid, "1", "PX", Math.max(1, untilMs - Date.now()));
+    const keys = await redis.smembers(SID_KEYS_PREFIX + sid);
+    await Promise.all([...keys.map((k) => redis.del(L2_PREFIX + k)), redis.del(SID_KEYS_PREFIX + sid)]);
   }
 }

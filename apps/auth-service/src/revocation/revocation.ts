@@ -5,7 +5,7 @@
 // (TOKEN_TTL_SECONDS) unless the verifier checks revocation.
 import { REVOKED_KEY_PREFIX } from "@gatehouse/guard";
 import type { KratosClient } from "@gatehouse/kratos";
-import type { Redis } from "ioredis";
+import type { RedisClient } from "@gatehouse/redis";
 import type { Kysely } from "kysely";
 import type { Database } from "../db/schema.ts";
 import { type AuditContext, writeAudit } from "../domain/audit.ts";
@@ -15,14 +15,14 @@ import { DependencyUnavailableError } from "../http/errors.ts";
 export class Revocation {
   readonly #kratos: KratosClient;
   readonly #sessions: SessionResolver;
-  readonly #redis: Redis;
+  readonly #redis: RedisClient;
   readonly #db: Kysely<Database>;
   readonly #rememberMs: number;
 
   constructor(opts: {
     kratos: KratosClient;
     sessions: SessionResolver;
-    redis: Redis;
+    redis: RedisClient;
     db: Kysely<Database>;
     tokenTtlSec: number;
     leewaySec: number;
@@ -34,9 +34,12 @@ export class Revocation {
     this.#rememberMs = (opts.tokenTtlSec + opts.leewaySec) * 1000;
   }
 
+  // Announced before Kratos is told: with Redis unreachable (an outage, a Sentinel
+  // failover) the caller gets a 503 and retries while the session is still live at Kratos.
+  // The other way round, the retry would find no session and the announcement was lost.
   async revokeSession(sid: string, ctx: AuditContext): Promise<{ revoked: string[] }> {
-    await this.#kratos.revokeSession(sid);
     await this.#sessions.forgetSession(sid, Date.now() + this.#rememberMs);
+    await this.#kratos.revokeSession(sid);
     await this.#db
       .transaction()
       .execute((trx) => writeAudit(trx, ctx, { action: "session.revoked", targetType: "session", targetId: sid }));
@@ -45,8 +48,8 @@ export class Revocation {
 
   async revokeIdentity(identityId: string, ctx: AuditContext): Promise<{ revoked: string[] }> {
     const sids = await this.#kratos.listIdentitySessions(identityId);
-    await this.#kratos.revokeIdentitySessions(identityId);
     for (const sid of sids) await this.#sessions.forgetSession(sid, Date.now() + this.#rememberMs);
+    await this.#kratos.revokeIdentitySessions(identityId);
     await this.#db.transaction().execute((trx) =>
       writeAudit(trx, ctx, {
         action: "identity.sessions_revoked",

@@ -5,8 +5,8 @@
 // instance counts on its own (N instances allow up to N × the limit), and counts
 // made in memory are not carried over when Redis returns.
 
+import type { RedisClient } from "@gatehouse/redis";
 import { LruCache } from "@gatehouse/tokens";
-import type { Redis } from "ioredis";
 
 export interface CounterStore {
   /** The longest remaining lock among `locks` (ms, 0 when none) and the value of `counter`. */
@@ -17,9 +17,14 @@ export interface CounterStore {
   remove(keys: readonly string[]): Promise<void>;
 }
 
+/**
+ * One command (or one MULTI on one key) per counter: an address' and an account's
+ * counters live in different slots of a Redis Cluster, where a MULTI over both is
+ * refused (CROSSSLOT). The commands are still sent back to back, one round trip.
+ */
 export class RedisCounters implements CounterStore {
-  readonly #redis: Redis;
-  constructor(redis: Redis) {
+  readonly #redis: RedisClient;
+  constructor(redis: RedisClient) {
     this.#redis = redis;
   }
 
@@ -28,36 +33,31 @@ export class RedisCounters implements CounterStore {
   }
 
   async read(locks: readonly string[], counter: string | undefined) {
-    const m = this.#redis.multi();
-    for (const k of locks) m.pttl(k);
-    if (counter !== undefined) m.get(counter);
-    const res = (await m.exec()) ?? [];
-    const failed = res.find(([e]) => e !== null);
-    if (failed) throw failed[0];
-    let lockMs = 0;
-    for (let i = 0; i < locks.length; i++) lockMs = Math.max(lockMs, Number(res[i]?.[1] ?? 0));
-    const count = counter === undefined ? 0 : Number(res[locks.length]?.[1] ?? 0);
-    return { lockMs, count };
+    const [ttls, count] = await Promise.all([
+      Promise.all(locks.map((k) => this.#redis.pttl(k))),
+      counter === undefined ? null : this.#redis.get(counter),
+    ]);
+    return { lockMs: Math.max(0, ...ttls), count: Number(count ?? 0) };
   }
 
   async increment(counters: readonly string[], windowMs: number) {
-    const m = this.#redis.multi();
-    for (const k of counters) m.incr(k).pexpire(k, windowMs, "NX");
-    const res = (await m.exec()) ?? [];
-    const failed = res.find(([e]) => e !== null);
-    if (failed) throw failed[0];
-    return counters.map((_, i) => Number(res[i * 2]?.[1] ?? 0));
+    // The count and its window go together: a counter without an expiry would never reset.
+    return Promise.all(
+      counters.map(async (k) => {
+        const res = (await this.#redis.multi().incr(k).pexpire(k, windowMs, "NX").exec()) ?? [];
+        const failed = res.find(([e]) => e !== null);
+        if (failed) throw failed[0];
+        return Number(res[0]?.[1] ?? 0);
+      }),
+    );
   }
 
   async lock(keys: readonly string[], ms: number) {
-    if (keys.length === 0) return;
-    const m = this.#redis.multi();
-    for (const k of keys) m.set(k, "1", "PX", ms);
-    await m.exec();
+    await Promise.all(keys.map((k) => this.#redis.set(k, "1", "PX", ms)));
   }
 
   async remove(keys: readonly string[]) {
-    if (keys.length > 0) await this.#redis.del(...keys);
+    await Promise.all(keys.map((k) => this.#redis.del(k)));
   }
 }
 

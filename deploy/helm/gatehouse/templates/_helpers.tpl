@@ -68,6 +68,51 @@ app.kubernetes.io/component: {{ .component }}
       key: {{ .name }}
 {{- end -}}
 
+{{/*
+Where Redis is (values `redis`, deploy/README.md "Redis: Sentinel and Cluster"), as the
+apps read it (@gatehouse/redis): REDIS_URL from the Secret for one server; the sentinels
+or the cluster's nodes as plain values, and the passwords from the Secret (optional keys).
+(dict "root" $ "secret" "<Secret name>"); an empty secret: standalone renders nothing.
+*/}}
+{{- define "gatehouse.redisEnv" -}}
+{{- $r := .root.Values.redis -}}
+{{- if eq $r.mode "standalone" -}}
+{{- with .secret }}
+{{ include "gatehouse.secretEnv" (dict "name" "REDIS_URL" "secret" .) }}
+{{- end }}
+{{- else if or (eq $r.mode "sentinel") (eq $r.mode "cluster") -}}
+{{- if eq $r.mode "sentinel" }}
+- name: REDIS_SENTINELS
+  value: {{ required "redis.sentinel.nodes: the sentinels' host:port (redis.mode sentinel)" (join "," $r.sentinel.nodes) | quote }}
+- name: REDIS_SENTINEL_NAME
+  value: {{ required "redis.sentinel.masterName: the primary's name in Sentinel's configuration (redis.mode sentinel)" $r.sentinel.masterName | quote }}
+{{- else }}
+- name: REDIS_CLUSTER_NODES
+  value: {{ required "redis.cluster.nodes: host:port of some or all of the cluster's nodes (redis.mode cluster)" (join "," $r.cluster.nodes) | quote }}
+{{- end }}
+{{- with $r.username }}
+- name: REDIS_USERNAME
+  value: {{ . | quote }}
+{{- end }}
+{{- with .secret }}
+{{ include "gatehouse.optionalSecretEnv" (dict "name" "REDIS_PASSWORD" "secret" .) }}
+{{- if eq $r.mode "sentinel" }}
+{{ include "gatehouse.optionalSecretEnv" (dict "name" "REDIS_SENTINEL_PASSWORD" "secret" .) }}
+{{- end }}
+{{- end }}
+{{- else -}}
+{{- fail (printf "redis.mode: standalone, sentinel or cluster (got %q)" $r.mode) -}}
+{{- end -}}
+{{- end -}}
+
+{{/* Egress to Redis: its data port(s), and with Sentinel the sentinels' port too. */}}
+{{- define "gatehouse.redisEgress" -}}
+{{- $np := .Values.networkPolicy.redis -}}
+{{- $ports := $np.ports -}}
+{{- if eq .Values.redis.mode "sentinel" }}{{ $ports = concat $ports $np.sentinelPorts | uniq }}{{ end -}}
+{{ include "gatehouse.egressTo" (dict "ports" $ports "to" $np.to) }}
+{{- end -}}
+
 {{/* A Secret key that may be absent (the variable is then unset), e.g. SIGNING_KEY_KEK_PREVIOUS. */}}
 {{- define "gatehouse.optionalSecretEnv" -}}
 - name: {{ .name }}
