@@ -144,7 +144,7 @@ describe("pnpm stack (the local-stack CLI)", () => {
     expect(await portFree(base + PORT_OFFSETS.authAdmin)).toBe(true);
     expect(await portFree(base + PORT_OFFSETS.gateway)).toBe(true);
     expect((await cli(["status"], restartEnv)).code).toBe(1);
-  });
+  }, 180_000); // restarts with backoff take longer on a loaded machine than the default 60 s
 
   it("names the bad variable or flag instead of crashing", async () => {
     const badPort = await cli(["status"], { GATEHOUSE_STACK: "clitest", GATEHOUSE_PORT_BASE: "seventy" });

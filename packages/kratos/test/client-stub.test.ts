@@ -229,7 +229,7 @@ describe("whoami against a stub Kratos: errors", () => {
       // Answers late, so every whoami of the burst is waiting on the same probe.
       setTimeout(() => json(res, ready ? 200 : 503, {}), 50);
     });
-    const c = makeClient({ readinessCacheMs: 300 });
+    const c = makeClient({ readinessCacheMs: 3_000 });
     const probes = () => stub.requests.filter((r) => r.url === "/admin/health/ready").length;
     const burst = await Promise.all(Array.from({ length: 50 }, () => failure(c.whoami(cookieCred))));
     expect(new Set(burst.map((e) => e.code))).toEqual(new Set(["unavailable"]));
@@ -237,7 +237,7 @@ describe("whoami against a stub Kratos: errors", () => {
     ready = true;
     await expectCode(c.whoami(cookieCred), "unavailable"); // still the cached answer
     expect(probes()).toBe(1);
-    await new Promise((r) => setTimeout(r, 350));
+    await new Promise((r) => setTimeout(r, 3_100));
     await expectCode(c.whoami(cookieCred), "unauthenticated");
     expect(probes()).toBe(2);
   });
