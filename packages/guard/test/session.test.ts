@@ -4,7 +4,8 @@
 // passthrough proxy in front of the real auth-service.
 import { Redis } from "ioredis";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { createGuard, credentialKey, type Guard } from "../src/index.ts";
+import { credentialKey } from "../src/core/extract.ts";
+import { createGuard, type Guard } from "../src/index.ts";
 import {
   BROWSER_NAV,
   type CountingProxy,

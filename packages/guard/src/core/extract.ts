@@ -13,7 +13,7 @@
 import {
   DEFAULT_SESSION_COOKIE,
   digestCredential,
-  digestCredentialSync,
+  digestInput,
   extractSessionCookie,
   hashCredential,
   isValidCookieValue,
@@ -68,13 +68,17 @@ export function credentialKey(cred: Credential): Promise<string> {
   return hashCredential(kindOf(cred), cred.value);
 }
 
+/** A synchronous SHA-256 of a string as 32 latin1 characters (Node: node:crypto's hash, passed in). */
+export type Sha256 = (input: string) => string;
+
 /**
  * The same SHA-256 as credentialKey as a 32-character latin1 string (@gatehouse/kratos'
- * digestCredential): the token cache's in-process key. Synchronous on Node,
- * undefined elsewhere; credentialDigest for any runtime.
+ * digestCredential): the token cache's in-process key. Synchronous with a `sha256`
+ * (the Node entry passes node:crypto's), undefined without one; credentialDigest
+ * computes it on any runtime.
  */
-export function credentialDigestSync(cred: Credential): string | undefined {
-  return digestCredentialSync(kindOf(cred), cred.value);
+export function credentialDigestSync(cred: Credential, sha256: Sha256 | undefined): string | undefined {
+  return sha256?.(digestInput(kindOf(cred), cred.value));
 }
 
 export function credentialDigest(cred: Credential): Promise<string> {
