@@ -11,7 +11,7 @@
 //  - a logout done at Kratos is announced so the session's tokens stop (logout.ts).
 import { Agent, type IncomingMessage, type ServerResponse } from "node:http";
 import { type AllowedHost, isIdentityHeader } from "@gatehouse/guard";
-import { isClientAddressHeader } from "@gatehouse/guard/node";
+import { isClientAddressHeader, requestIdFrom, sendError } from "@gatehouse/guard/node";
 import type { Logger } from "pino";
 import {
   callUpstream,
@@ -52,13 +52,20 @@ export interface PassthroughOptions {
   /** Announces a session Kratos' own logout ended (logout.ts); none without Redis. */
   announceRevoked?: (sid: string) => Promise<void>;
   log: Logger;
-  sendError(res: ServerResponse, status: number, error: string, message: string, retryAfterSec?: number): void;
 }
 
-/** Client headers Kratos never sees: identity claims and what only a proxy may say about the client. */
+/** Client headers Kratos never sees: identity claims, what only a proxy may say about the client, and its request id (ours replaces it). */
 function dropped(name: string): boolean {
   const lower = name.toLowerCase();
-  return isIdentityHeader(lower) || isClientAddressHeader(lower) || lower === "host";
+  return isIdentityHeader(lower) || isClientAddressHeader(lower) || lower === "host" || lower === "x-request-id";
+}
+
+/** The request id the gateway gave this request (it set it on the response first). */
+const requestIdOfAnswer = (res: ServerResponse) => requestIdFrom(String(res.getHeader("x-request-id") ?? ""));
+
+/** A refusal, in the guard's one error form. */
+function refuse(res: ServerResponse, status: number, error: string, message: string, retryAfterSec?: number): void {
+  sendError(res, status, error, message, requestIdOfAnswer(res), retryAfterSec);
 }
 /** Also not copied for a submission: its body is re-serialized, with our own type and length. */
 function droppedForSubmission(name: string): boolean {
@@ -70,12 +77,13 @@ export function kratosPassthrough(o: PassthroughOptions) {
   const origin = new URL(o.kratosPublicUrl);
   const agent = new Agent({ keepAlive: true, maxSockets: 256 });
 
-  function headersFor(req: IncomingMessage, submission: Submission | undefined): string[] {
+  function headersFor(req: IncomingMessage, res: ServerResponse, submission: Submission | undefined): string[] {
     const out = submission
       ? forwardableHeaders(req, (name, value) => (droppedForSubmission(name) ? undefined : value))
       : forwardableRequestHeaders(req, (name, value) => (dropped(name) ? undefined : value));
     const ip = o.clientIp(req);
     out.push("host", origin.host, "x-forwarded-for", ip, "x-real-ip", ip, "x-forwarded-proto", o.proto(req));
+    out.push("x-request-id", requestIdOfAnswer(res));
     if (req.headers.host) out.push("x-forwarded-host", req.headers.host);
     if (submission) out.push("content-type", submission.contentType, "content-length", String(submission.body.length));
     return out;
@@ -85,7 +93,7 @@ export function kratosPassthrough(o: PassthroughOptions) {
     o.log.warn({ err: (e as Error).message }, "kratos passthrough failed");
     if (res.headersSent) res.destroy();
     else if (e instanceof UpstreamError && e.kind === "aborted") res.destroy();
-    else o.sendError(res, 502, "bad_gateway", "Kratos did not answer; retry later", 5);
+    else refuse(res, 502, "bad_gateway", "Kratos did not answer; retry later", 5);
   }
 
   /** Anything but a submission: streamed both ways. */
@@ -96,7 +104,7 @@ export function kratosPassthrough(o: PassthroughOptions) {
         agent,
         method: req.method ?? "GET",
         path: target,
-        headers: headersFor(req, undefined),
+        headers: headersFor(req, res, undefined),
         body: hasBody(req) ? req : undefined,
         timeoutMs: TIMEOUT_MS,
       });
@@ -119,12 +127,12 @@ export function kratosPassthrough(o: PassthroughOptions) {
       return;
     }
     // Same answer whether or not the account exists.
-    o.sendError(res, 429, "too_many_attempts", "too many attempts; try again later", retryAfterSec);
+    refuse(res, 429, "too_many_attempts", "too many attempts; try again later", retryAfterSec);
   }
 
   async function submit(req: IncomingMessage, res: ServerResponse, flow: SelfServiceFlow, path: string, query: string) {
     const raw = await readBounded(req, MAX_SUBMISSION);
-    if (raw === "too_large") return o.sendError(res, 413, "payload_too_large", "submission too large");
+    if (raw === "too_large") return refuse(res, 413, "payload_too_large", "submission too large");
     if (raw === "aborted") {
       res.destroy();
       return;
@@ -136,7 +144,7 @@ export function kratosPassthrough(o: PassthroughOptions) {
       query,
     );
     if (!parsed.ok)
-      return o.sendError(
+      return refuse(
         res,
         parsed.status,
         parsed.status === 415 ? "unsupported_media_type" : "bad_request",
@@ -160,7 +168,7 @@ export function kratosPassthrough(o: PassthroughOptions) {
         agent,
         method: "POST",
         path: path + query,
-        headers: headersFor(req, s),
+        headers: headersFor(req, res, s),
         body: s.body,
         timeoutMs: TIMEOUT_MS,
       });
@@ -219,7 +227,7 @@ export function kratosPassthrough(o: PassthroughOptions) {
     let credential: [string, string] | undefined;
     if (kind === "api") {
       const raw = await readBounded(req, MAX_SUBMISSION);
-      if (raw === "too_large") return o.sendError(res, 413, "payload_too_large", "request body too large");
+      if (raw === "too_large") return refuse(res, 413, "payload_too_large", "request body too large");
       if (raw === "aborted") return void res.destroy();
       body = raw;
       const token = parseSessionToken(raw);
@@ -235,7 +243,7 @@ export function kratosPassthrough(o: PassthroughOptions) {
         agent,
         method: req.method ?? "GET",
         path: target,
-        headers: headersFor(req, undefined),
+        headers: headersFor(req, res, undefined),
         body,
         timeoutMs: TIMEOUT_MS,
       });
