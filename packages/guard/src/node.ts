@@ -7,7 +7,6 @@ export {
   connectionListed,
   isClientAddressHeader,
   isHopByHopHeader,
-  isRoutingOverrideHeader,
 } from "./core/untrusted.ts";
 export { type Answer, answerOf, errorAnswer, errorBody, requestIdFrom, WWW_AUTHENTICATE } from "./enforce/answer.ts";
 export {

@@ -16,23 +16,15 @@ import {
   digestInput,
   extractSessionCookie,
   hashCredential,
-  isValidCookieValue,
   isValidToken,
-  MAX_COOKIE_HEADER,
   MAX_CREDENTIAL_LENGTH,
 } from "@gatehouse/kratos/credentials";
 import { type CredentialKind, GuardError } from "./types.ts";
 
-export {
-  DEFAULT_SESSION_COOKIE,
-  extractSessionCookie,
-  isValidCookieValue,
-  isValidToken,
-  MAX_COOKIE_HEADER,
-  MAX_CREDENTIAL_LENGTH,
-};
+export { DEFAULT_SESSION_COOKIE, extractSessionCookie };
+
 /** Gatehouse JWTs are ~1 KiB; the verifier refuses more than 16 KiB anyway. */
-export const MAX_JWT_LENGTH = 16 * 1024;
+const MAX_JWT_LENGTH = 16 * 1024;
 
 export type Credential =
   | { kind: "session"; source: "cookie" | "token"; value: string }
