@@ -130,32 +130,26 @@ export function kratosPassthrough(o: PassthroughOptions) {
     refuse(res, 429, "too_many_attempts", "too many attempts; try again later", retryAfterSec);
   }
 
-  async function submit(req: IncomingMessage, res: ServerResponse, flow: SelfServiceFlow, path: string, query: string) {
+  /** A submission read and parsed once, or undefined (answered already: too large, malformed, gone). */
+  async function readSubmission(req: IncomingMessage, res: ServerResponse, flow: SelfServiceFlow, query: string) {
     const raw = await readBounded(req, MAX_SUBMISSION);
-    if (raw === "too_large") return refuse(res, 413, "payload_too_large", "submission too large");
-    if (raw === "aborted") {
-      res.destroy();
-      return;
-    }
-    const parsed = parseSubmission(
-      flow,
-      { contentType: req.headers["content-type"], contentEncoding: req.headers["content-encoding"] },
-      raw,
-      query,
-    );
-    if (!parsed.ok)
-      return refuse(
-        res,
-        parsed.status,
-        parsed.status === 415 ? "unsupported_media_type" : "bad_request",
-        parsed.message,
-      );
-    const s = parsed.submission;
+    if (raw === "too_large") return void refuse(res, 413, "payload_too_large", "submission too large");
+    if (raw === "aborted") return void res.destroy();
+    const headers = { contentType: req.headers["content-type"], contentEncoding: req.headers["content-encoding"] };
+    const parsed = parseSubmission(flow, headers, raw, query);
+    if (parsed.ok) return parsed.submission;
+    const error = parsed.status === 415 ? "unsupported_media_type" : "bad_request";
+    refuse(res, parsed.status, error, parsed.message);
+  }
+
+  async function submit(req: IncomingMessage, res: ServerResponse, flow: SelfServiceFlow, path: string, query: string) {
+    const s = await readSubmission(req, res, flow, query);
+    if (s === undefined) return;
     // Without an identifier (a code guess, say), the flow is what is being guessed at.
     const who = s.identifier ?? (s.flowId ? `flow:${s.flowId}` : undefined);
-    const guard = flow === "login" ? o.login : o.attempts;
+    const limit = flow === "login" ? o.login : o.attempts;
     const ip = o.clientIp(req);
-    const v = await guard.check(flow, ip, who);
+    const v = await limit.check(flow, ip, who);
     if (!v.allow) return throttled(req, res, s, v.retryAfterSec);
     if (v.delayMs > 0) await new Promise((r) => setTimeout(r, v.delayMs));
 
@@ -163,41 +157,47 @@ export function kratosPassthrough(o: PassthroughOptions) {
     let answer: IncomingMessage;
     let body: Buffer;
     try {
-      answer = await callUpstream({
-        origin,
-        agent,
-        method: "POST",
-        path: path + query,
-        headers: headersFor(req, res, s),
-        body: s.body,
-        timeoutMs: TIMEOUT_MS,
-      });
+      const headers = headersFor(req, res, s);
+      const call = { origin, agent, method: "POST", path: path + query, headers, body: s.body, timeoutMs: TIMEOUT_MS };
+      answer = await callUpstream(call);
       body = await readResponse(answer, MAX_ANSWER);
     } catch (e) {
       return unavailable(res, e);
     }
-    const status = answer.statusCode ?? 502;
-    if (flow === "login") {
-      const setCookies = answer.headers["set-cookie"] ?? [];
-      const signedIn = status === 200 || status === 422 || setCookies.some((c) => /^ory_kratos_session=[^;]+/.test(c));
-      if (signedIn) await guard.success(flow, who);
-      else if (status < 500) {
-        o.floor.observe(performance.now() - t0);
-        await guard.failure(flow, ip, who);
-        await o.floor.wait(t0);
-      }
-    } else if (status < 500) {
-      await guard.failure(flow, ip, who);
-    }
+    await counted(flow, limit, ip, who, answer, t0);
     const headers = forwardableHeaders(answer, (name, value) =>
       name.toLowerCase() === "content-length" ? undefined : value,
     );
     headers.push("content-length", String(body.length));
     try {
-      res.writeHead(status, headers);
+      res.writeHead(answer.statusCode ?? 502, headers);
       res.end(body);
     } catch (e) {
       unavailable(res, e);
+    }
+  }
+
+  /** Kratos' answer to a submission, counted: a failed login also waits for the failure floor. */
+  async function counted(
+    flow: SelfServiceFlow,
+    limit: BruteForce,
+    ip: string,
+    who: string | undefined,
+    answer: IncomingMessage,
+    t0: number,
+  ): Promise<void> {
+    const status = answer.statusCode ?? 502;
+    if (flow !== "login") {
+      if (status < 500) await limit.failure(flow, ip, who);
+      return;
+    }
+    const setCookies = answer.headers["set-cookie"] ?? [];
+    const signedIn = status === 200 || status === 422 || setCookies.some((c) => /^ory_kratos_session=[^;]+/.test(c));
+    if (signedIn) await limit.success(flow, who);
+    else if (status < 500) {
+      o.floor.observe(performance.now() - t0);
+      await limit.failure(flow, ip, who);
+      await o.floor.wait(t0);
     }
   }
 
