@@ -5,7 +5,7 @@
 import { Redis } from "ioredis";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { credentialKey } from "../src/core/extract.ts";
-import { createGuard, type Guard } from "../src/index.ts";
+import { createGuard, type Guard, InvalidationLog } from "../src/index.ts";
 import {
   BROWSER_NAV,
   type CountingProxy,
@@ -120,6 +120,37 @@ describe("session cache (counted at a passthrough proxy in front of the auth-ser
         expect(again.kind).toBe("allow");
       }
       expect(proxy.seen.length - before).toBe(0);
+    } finally {
+      await guard.close();
+    }
+  });
+
+  it("after a resync (Redis came back) a session is exchanged once more, not on every request", async () => {
+    const user = await newUser("resync");
+    // The auth-service mints the session's token now and serves that same token again for
+    // most of its life; the guard resyncs after it was minted.
+    const minted = await fetch(`${stackEnv().authUrl}/v1/token`, {
+      method: "POST",
+      headers: { "x-session-token": user.sessionToken, "content-type": "application/json" },
+      body: "{}",
+    });
+    expect(minted.status).toBe(200);
+    await new Promise((r) => setTimeout(r, 1_100)); // a later second than the token's iat
+    const invalidations = new InvalidationLog();
+    invalidations.resync();
+    const guard = createGuard(viaProxy({ invalidations }));
+    try {
+      const tenChecks = async () => {
+        proxy.reset();
+        for (let i = 0; i < 10; i++) {
+          const d = await guard.check(req(APP(), { "x-session-token": user.sessionToken }));
+          expect(d.kind).toBe("allow");
+        }
+        return proxy.count("/v1/token");
+      };
+      // One exchange (two if the first was asked in the resync's own millisecond), then none.
+      expect(await tenChecks()).toBeLessThanOrEqual(2);
+      expect(await tenChecks()).toBe(0);
     } finally {
       await guard.close();
     }

@@ -25,8 +25,12 @@ export type Invalidation =
   | { t: "keys" }; // signing keys rotated
 
 export interface InvalidationView {
-  /** True when a token for `subject`/`sessionId` issued at `issuedAtSec` predates a change. */
-  isStale(subject: string, sessionId: string, issuedAtSec: number): boolean;
+  /**
+   * True when a token for `subject`/`sessionId` issued at `issuedAtSec` predates a change.
+   * `obtainedAtMs`: when this guard got it from the auth-service (default: when issued);
+   * what a resync makes stale is what the guard got before it, whatever the token's age.
+   */
+  isStale(subject: string, sessionId: string, issuedAtSec: number, obtainedAtMs?: number): boolean;
   /** True when the session (or API key, `api_key:<id>`) was revoked: its tokens are refused. */
   isRevoked(sessionId: string): boolean;
 }
@@ -77,10 +81,13 @@ export class InvalidationLog implements InvalidationView {
     this.#allBefore = this.#now();
   }
 
-  isStale(subject: string, sessionId: string, issuedAtSec: number): boolean {
+  isStale(subject: string, sessionId: string, issuedAtSec: number, obtainedAtMs?: number): boolean {
     // Seconds vs milliseconds: a token from the same second as the change counts as stale (one extra exchange, never a stale grant).
     const issuedMs = issuedAtSec * 1000;
-    if (issuedMs <= this.#allBefore) return true;
+    // The auth-service serves a minted token again for most of its life: one fetched after
+    // the resync is as current as the auth-service, however old. Judging it by its age
+    // would exchange it again on every request until the auth-service minted a new one.
+    if ((obtainedAtMs ?? issuedMs) <= this.#allBefore) return true;
     const a = this.#changed.get(subject);
     const b = this.#changed.get(sessionId);
     return (a !== undefined && a >= issuedMs) || (b !== undefined && b >= issuedMs);

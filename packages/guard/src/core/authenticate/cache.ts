@@ -32,7 +32,7 @@ export interface CachedToken {
    * (in-process only, never written to Redis). A hit then costs a map lookup and an
    * invalidation check instead of a verification and a new principal per request.
    */
-  verified?: { principal: Principal; issuedAtSec: number };
+  verified?: { principal: Principal; issuedAtSec: number; obtainedAtMs: number };
 }
 
 // ioredis states in which a command would sit in the offline queue or fail:

@@ -42,7 +42,12 @@ export function createExchangeAuthenticator(options: ExchangeAuthenticatorOption
     try {
       const claims = await verifyToken(verifier, token);
       if (invalidations?.isStale(claims.sub, claims.sid, claims.iat)) return undefined;
-      return { principal: principalFromClaims(claims, token, via), issuedAtSec: claims.iat };
+      // Another instance's (Redis) or an unverified entry: only its age is known.
+      return {
+        principal: principalFromClaims(claims, token, via),
+        issuedAtSec: claims.iat,
+        obtainedAtMs: claims.iat * 1000,
+      };
     } catch (error) {
       // Keys rotated away or token expired: fetch a fresh one. An outage propagates.
       if (error instanceof GuardError && error.code === "invalid_token") return undefined;
@@ -64,6 +69,7 @@ export function createExchangeAuthenticator(options: ExchangeAuthenticatorOption
         return verified.principal;
       }
     }
+    const askedAt = now();
     const token = await exchange.exchange(credential, organizationId, clientAddress);
     let claims: Awaited<ReturnType<typeof verifyToken>>;
     try {
@@ -86,13 +92,20 @@ export function createExchangeAuthenticator(options: ExchangeAuthenticatorOption
     const expiresAtMs = Math.min(claims.exp * 1000 - marginMs, at + maxTtlMs);
     const principal = principalFromClaims(claims, token, via);
     if (expiresAtMs > at)
-      await cache.store(key, { token, expiresAtMs, verified: { principal, issuedAtSec: claims.iat } });
+      await cache.store(key, {
+        token,
+        expiresAtMs,
+        verified: { principal, issuedAtSec: claims.iat, obtainedAtMs: askedAt },
+      });
     return principal;
   }
 
   /** A verified entry that predates no announced change (role change, revocation). */
   function current(v: CachedToken["verified"]): v is NonNullable<CachedToken["verified"]> {
-    return v !== undefined && !invalidations?.isStale(v.principal.subject, v.principal.sessionId, v.issuedAtSec);
+    return (
+      v !== undefined &&
+      !invalidations?.isStale(v.principal.subject, v.principal.sessionId, v.issuedAtSec, v.obtainedAtMs)
+    );
   }
 
   async function slow(
