@@ -20,6 +20,8 @@ export class GatewayExchange implements Exchange, Answered {
   target = "";
   /** What the gateway states about the client to the upstream (X-Forwarded-*). */
   stated: readonly string[] | undefined;
+  /** The upstream request is built from the rewritten header list; `req` is left as it came. */
+  readonly buildsUpstream = true;
 
   readonly req: IncomingMessage;
   readonly res: ServerResponse;

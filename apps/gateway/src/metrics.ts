@@ -53,9 +53,12 @@ export class GatewayMetrics {
   readonly #requestSeries = seriesTable<number, HistogramSeries>((route, status) =>
     this.#requests.labels({ route, status: String(status) }),
   );
-  // Forward-auth decisions are counted as "decisions:<route>", apart from proxied ones.
   readonly #decisionSeries = seriesTable<string, CounterSeries>((route, outcome) =>
     this.#decisions.labels({ route, outcome }),
+  );
+  // Forward-auth decisions are counted as "decisions:<route>", apart from proxied ones.
+  readonly #forwardAuthSeries = seriesTable<string, CounterSeries>((route, outcome) =>
+    this.#decisions.labels({ route: `decisions:${route}`, outcome }),
   );
   // ACCESS_LOG: its fields are ours and never secret (no header, cookie or query string).
   readonly #access: ReturnType<typeof accessLineWriter> | undefined;
@@ -82,7 +85,7 @@ export class GatewayMetrics {
   }
 
   decided(a: Pick<Answered, "route" | "forwardAuth">, d: Decision): void {
-    this.#decisionSeries(a.forwardAuth ? `decisions:${a.route}` : a.route, outcomeOf(d)).inc();
+    (a.forwardAuth ? this.#forwardAuthSeries : this.#decisionSeries)(a.route, outcomeOf(d)).inc();
   }
 
   websocketClosed(status: number): void {

@@ -13,18 +13,19 @@ export {
   compileForwarding,
   Forwarding,
   type ForwardOptions,
+  forwardHeaders,
   PROXY_FORWARDING,
   type Stated,
 } from "./enforce/forward.ts";
 export {
   type Access,
+  type Allowed,
   absoluteUrl,
   type Exchange,
   enforce,
   nodeRequest,
   requestIdOf,
   respond,
-  rewriteRequest,
   sendAnswer,
   sendError,
 } from "./enforce/node.ts";

@@ -4,7 +4,7 @@
 //     there, an allowed request has its headers rewritten there for the upstream)
 //   → callUpstream / relayResponse (forward.ts), on the same path the rule matched.
 import { Agent } from "node:http";
-import type { Guard } from "@gatehouse/guard";
+import type { AllowDecision, Guard } from "@gatehouse/guard";
 import { enforce, nodeRequest, sendError } from "@gatehouse/guard/node";
 import type { Logger } from "pino";
 import type { ClientAddress } from "../client/address.ts";
@@ -36,7 +36,6 @@ export function guardedRoutes(deps: {
     e.route = route.name;
     e.matched = route;
     e.target = path + query;
-    // Read before the rewrite drops the client's X-Forwarded-* (only we say them upstream).
     e.stated = client.forwardedHeaders(req);
     const p = client.proto(req);
     const request = nodeRequest(
@@ -48,8 +47,8 @@ export function guardedRoutes(deps: {
     return enforce(guard, e, request, route.access, proxy);
   }
 
-  /** Sends an allowed (and rewritten) request on; a failure is this request's 502/504, never the process'. */
-  function proxy(e: GatewayExchange): Promise<void> {
+  /** Sends an allowed request on with the rewritten `headers`; a failure is this request's 502/504, never the process'. */
+  function proxy(e: GatewayExchange, _decision: AllowDecision, headers: readonly string[]): Promise<void> {
     const route = e.matched;
     if (route === undefined) throw new Error("unreachable: proxying an unmatched request");
     return callUpstream({
@@ -57,7 +56,7 @@ export function guardedRoutes(deps: {
       agent,
       method: e.method,
       path: e.target,
-      headers: forwardableRequestHeaders(e.req),
+      headers: forwardableRequestHeaders(e.req, undefined, headers),
       body: hasBody(e.req) ? e.req : undefined,
       timeoutMs: route.timeoutMs,
     }).then(

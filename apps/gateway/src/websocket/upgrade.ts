@@ -5,7 +5,7 @@
 import type { IncomingMessage } from "node:http";
 import type { Socket } from "node:net";
 import type { CompiledRule, Guard, GuardRequest } from "@gatehouse/guard";
-import { answerOf, errorAnswer, requestIdOf, rewriteRequest } from "@gatehouse/guard/node";
+import { answerOf, errorAnswer, forwardHeaders, requestIdOf } from "@gatehouse/guard/node";
 import type { Logger } from "pino";
 import type { ClientAddress } from "../client/address.ts";
 import type { GatewayMetrics } from "../metrics.ts";
@@ -21,8 +21,8 @@ export interface Websockets {
   close(): void;
 }
 
-// The re-checks read the headers as they were at the upgrade (the request's own are
-// rewritten for the upstream) and ask for JSON answers, not redirects.
+// The re-checks read the headers as they were at the upgrade, and ask for JSON answers,
+// not redirects.
 function snapshotHeaders(req: IncomingMessage): GuardRequest["headers"] {
   const h: IncomingMessage["headers"] = { ...req.headers, accept: "application/json" };
   return {
@@ -85,19 +85,16 @@ export function websockets(deps: {
     const entry = { socket, req: greq, rule };
     sockets.add(entry);
     socket.on("close", () => sockets.delete(entry));
-    rewriteRequest(req, route.access.forward, d, guard.cookieName, {
+    // The same rewrite as a proxied request's (enforce/forward.ts).
+    const rewritten = forwardHeaders(req.rawHeaders, route.access.forward, d, guard.cookieName, {
       requestId: id,
       stated: client.forwardedHeaders(req),
     });
+    const headers = forwardableRequestHeaders(req, undefined, rewritten);
     forwardUpgrade(
       socket,
       head,
-      {
-        origin: route.origin,
-        path: n.path + n.query,
-        headers: forwardableRequestHeaders(req),
-        timeoutMs: route.timeoutMs,
-      },
+      { origin: route.origin, path: n.path + n.query, headers, timeoutMs: route.timeoutMs },
       id,
       (e) => log.warn({ err: e.message, upstream: route.upstream }, "websocket upstream error"),
     );

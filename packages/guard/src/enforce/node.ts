@@ -5,8 +5,11 @@
 //   enforce(guard, exchange, request, access, allowed)
 //     guard.decide(request, access.rule)          core/guard.ts: extract → authenticate → authorize
 //     refusal  → sendAnswer(res, answerOf(…))    answer.ts: the one error body, WWW-Authenticate, request id
-//     allowed  → rewriteRequest(req, access.forward, …) → allowed(exchange, decision)
+//     allowed  → forwardHeaders(req.rawHeaders, access.forward, …)
 //                                                 forward.ts: the one header strip/add
+//                → applied to req (headers and rawHeaders), unless the exchange builds
+//                  its upstream request itself from the list (the gateway)
+//                → allowed(exchange, decision, headers)
 import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from "node:http";
 import type { CompiledRule } from "../core/authorize.ts";
 import type { Guard } from "../core/guard.ts";
@@ -24,9 +27,22 @@ export interface Access {
 export interface Exchange extends Stated {
   readonly req: IncomingMessage;
   readonly res: ServerResponse;
+  /**
+   * The entry point sends the rewritten header list itself (a proxy building its own
+   * upstream request): `req` is left as it came. Otherwise (a middleware handing `req` on)
+   * the rewrite is applied to req.headers and req.rawHeaders alike.
+   */
+  readonly buildsUpstream?: boolean;
   /** Sees every decision (metrics); optional. */
   onDecision?(decision: Decision): void;
 }
+
+/** What an entry point does with an allowed request; `headers` is what goes on (flat list). */
+export type Allowed<E extends Exchange> = (
+  e: E,
+  decision: AllowDecision,
+  headers: readonly string[],
+) => void | Promise<void>;
 
 /**
  * Decides about `request` (the GuardRequest for `e.req`) under `access`: a refusal is
@@ -39,7 +55,7 @@ export function enforce<E extends Exchange>(
   e: E,
   request: GuardRequest,
   access: Access,
-  allowed: (e: E, decision: AllowDecision) => void | Promise<void>,
+  allowed: Allowed<E>,
 ): void | Promise<void> {
   const decided = guard.decide(request, access.rule);
   if (decided instanceof Promise) return decided.then((d) => settle(guard.cookieName, e, access, allowed, d));
@@ -50,13 +66,14 @@ function settle<E extends Exchange>(
   cookieName: string,
   e: E,
   access: Access,
-  allowed: (e: E, decision: AllowDecision) => void | Promise<void>,
+  allowed: Allowed<E>,
   decision: Decision,
 ): void | Promise<void> {
   e.onDecision?.(decision);
   if (decision.kind !== "allow") return respond(e.req, e.res, decision, e.requestId);
-  rewriteRequest(e.req, access.forward, decision, cookieName, e);
-  return allowed(e, decision);
+  const headers = forwardHeaders(e.req.rawHeaders, access.forward, decision, cookieName, e);
+  if (e.buildsUpstream !== true) applyHeaders(e.req, headers);
+  return allowed(e, decision, headers);
 }
 
 /** The request's X-Request-Id when sane, else a fresh one (answer.ts). */
@@ -102,17 +119,10 @@ export function sendAnswer(res: ServerResponse, answer: Answer, head = false): v
 }
 
 /**
- * Rewrites an allowed request's headers for what comes next (forward.ts), in both of
- * Node's views: rawHeaders (names as sent, duplicates kept) and headers (merged).
+ * Gives a request the headers a rewrite (forward.ts) produced, in both of Node's views:
+ * rawHeaders (names as sent, duplicates kept) and headers (merged).
  */
-export function rewriteRequest(
-  req: IncomingMessage,
-  forward: Forwarding,
-  decision: AllowDecision,
-  cookieName: string,
-  stated: Stated,
-): void {
-  const raw = forwardHeaders(req.rawHeaders, forward, decision, cookieName, stated);
+function applyHeaders(req: IncomingMessage, raw: readonly string[]): void {
   if (raw === req.rawHeaders) return;
   // rawHeaders is a plain own property, headers an accessor with a setter: both replaced.
   req.rawHeaders = raw as string[];
