@@ -1,7 +1,6 @@
 // One typed description of a stack: where each service listens, under which
 // hostname a browser reaches it, and where its files live. Everything else
 // (service env, `status -o env`, the test harness) is derived from this.
-import { existsSync } from "node:fs";
 import { resolve } from "node:path";
 
 export const REPO_ROOT = resolve(import.meta.dirname, "../..");
@@ -168,8 +167,4 @@ export function internalUrls(cfg: StackConfig) {
     otlp: `http://127.0.0.1:${p.otlpHttp}`,
     jaegerQuery: `http://127.0.0.1:${p.jaegerUi}`,
   };
-}
-
-export function stackExists(cfg: StackConfig): boolean {
-  return existsSync(cfg.stateFile);
 }

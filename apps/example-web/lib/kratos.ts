@@ -147,8 +147,3 @@ export function tierFromReturnTo(returnTo: string | undefined): string | undefin
     return undefined;
   }
 }
-
-/** The visible text of a Kratos message or label. */
-export function textOf(t: UiText | undefined): string {
-  return t?.text ?? "";
-}

@@ -2,7 +2,8 @@ import { execFile } from "node:child_process";
 import { resolve } from "node:path";
 import { promisify } from "node:util";
 import { describe, expect, it } from "vitest";
-import { ConfigError, loadConfig, trustChecker } from "../src/config.ts";
+import { trustChecker } from "../src/client/trust.ts";
+import { ConfigError, loadConfig } from "../src/config.ts";
 import { routesFile } from "./harness.ts";
 
 const good = {

@@ -6,14 +6,8 @@ import {
   extractSessionCookie as kratosExtractSessionCookie,
 } from "@gatehouse/kratos";
 import { describe, expect, it } from "vitest";
-import {
-  type CredentialKind,
-  credentialKey,
-  extractCredential,
-  extractSessionCookie,
-  GuardError,
-  removeCookie,
-} from "../src/index.ts";
+import { credentialKey, extractCredential, extractSessionCookie, removeCookie } from "../src/core/extract.ts";
+import { type CredentialKind, GuardError } from "../src/index.ts";
 
 const COOKIE = "MTc5NTg0OTAxOHxEWDhFQVFMX2dBQUJFQUVRQUFCX180X0FBQUU9fA-_x==";
 const JWT = "eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJ4In0.c2ln";

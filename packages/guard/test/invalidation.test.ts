@@ -59,4 +59,18 @@ describe("InvalidationLog.resync (announcements may have been missed while the c
     log.apply(JSON.stringify({ t: "identity", id: "user-1" }));
     expect(log.isStale("user-1", "sess-1", 999, 1_000_500)).toBe(true);
   });
+
+  it("judges a token by when the guard got it: one the auth-service serves again after the resync is current", () => {
+    let now = 1_000_000;
+    const log = new InvalidationLog(() => now);
+    log.resync();
+    now = 1_002_000;
+    // Minted at 900 s, fetched again after the resync (the auth-service reuses a minted token).
+    expect(log.isStale("user-1", "sess-1", 900, now)).toBe(false);
+    // Held since before the resync: stale, whatever its age.
+    expect(log.isStale("user-1", "sess-1", 900, 999_000)).toBe(true);
+    // A change announced after it was minted still makes it stale, however recently fetched.
+    log.apply(JSON.stringify({ t: "identity", id: "user-1" }));
+    expect(log.isStale("user-1", "sess-1", 900, now)).toBe(true);
+  });
 });

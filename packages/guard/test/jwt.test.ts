@@ -6,7 +6,7 @@
 import { createPublicKey } from "node:crypto";
 import { Redis } from "ioredis";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { createGuard, type Guard, redisRevocationList } from "../src/index.ts";
+import { compileRule, createGuard, type Guard, redisRevocationList } from "../src/index.ts";
 import { type StubAuthService, startStubAuthService } from "./stub-auth-service.ts";
 import {
   closedPort,
@@ -50,18 +50,19 @@ describe("JWT path against the real auth-service's JWKS", () => {
   it("decide() gives check()'s decision, without a promise once the token is cached", async () => {
     const fresh = createGuard(stackGuardOptions());
     try {
+      const anyCaller = compileRule({});
       // Never seen: the keys are fetched and the signature checked, so a promise.
-      const first = fresh.decide(req(APP, bearer(jwt)));
+      const first = fresh.decide(req(APP, bearer(jwt)), anyCaller);
       expect(first).toBeInstanceOf(Promise);
       const decided = await first;
       expect(decided).toEqual(await fresh.check(req(APP, bearer(jwt))));
       // Seen: decided on the spot, same decision.
-      const again = fresh.decide(req(APP, bearer(jwt)));
+      const again = fresh.decide(req(APP, bearer(jwt)), anyCaller);
       expect(again).not.toBeInstanceOf(Promise);
       expect(again).toEqual(decided);
-      // Refusals and bad rules alike: a decision, or a throw where check() rejects.
-      expect(fresh.decide(req(APP, {}))).toMatchObject({ kind: "deny", status: 401 });
-      expect(() => fresh.decide(req(APP, bearer(jwt)), { roles: "admin" as unknown as string[] })).toThrow();
+      // Refusals are decisions; a bad rule fails when compiled, and check() rejects it.
+      expect(fresh.decide(req(APP, {}), anyCaller)).toMatchObject({ kind: "deny", status: 401 });
+      expect(() => compileRule({ roles: "admin" as unknown as string[] })).toThrow();
       await expect(fresh.check(req(APP, bearer(jwt)), { roles: "admin" as unknown as string[] })).rejects.toThrow();
     } finally {
       await fresh.close();

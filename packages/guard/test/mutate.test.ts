@@ -1,7 +1,8 @@
 // Step 4 on its own: which client headers count as identity claims (always
 // stripped), and what the guard adds.
 import { describe, expect, it } from "vitest";
-import { identityHeaders, isIdentityHeader, type Principal } from "../src/index.ts";
+import { identityHeaders } from "../src/core/mutate.ts";
+import { isIdentityHeader, type Principal } from "../src/index.ts";
 
 const principal: Principal = {
   subject: "11111111-1111-4111-8111-111111111111",

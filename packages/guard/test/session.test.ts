@@ -4,8 +4,8 @@
 // passthrough proxy in front of the real auth-service.
 import { Redis } from "ioredis";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { InvalidationLog } from "../src/core/invalidation.ts";
-import { createGuard, credentialKey, type Guard } from "../src/index.ts";
+import { credentialKey } from "../src/core/extract.ts";
+import { createGuard, type Guard, InvalidationLog } from "../src/index.ts";
 import {
   BROWSER_NAV,
   type CountingProxy,

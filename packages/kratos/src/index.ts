@@ -16,6 +16,7 @@ export {
   MAX_COOKIE_HEADER,
   MAX_CREDENTIAL_LENGTH,
 } from "./credentials.ts";
+export { digestCredentialSync } from "./credentials-node.ts";
 export {
   isKratosError,
   KRATOS_ERROR_CODES,

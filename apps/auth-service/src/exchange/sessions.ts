@@ -10,8 +10,14 @@
 // of the same digest (what credentialKey returns) names the Redis entries and is
 // the `key` callers get.
 import { REVOKED_KEY_PREFIX } from "@gatehouse/guard";
-import { type KratosClient, type KratosCredential, KratosError, type KratosSession } from "@gatehouse/kratos";
-import { digestCredentialSync, digestHex } from "@gatehouse/kratos/credentials";
+import {
+  digestCredentialSync,
+  type KratosClient,
+  type KratosCredential,
+  KratosError,
+  type KratosSession,
+} from "@gatehouse/kratos";
+import { digestHex } from "@gatehouse/kratos/credentials";
 import type { RedisClient } from "@gatehouse/redis";
 import { LruCache } from "@gatehouse/tokens";
 import type { Logger } from "pino";
@@ -43,9 +49,7 @@ const SID_KEYS_PREFIX = "gh:sk:";
  * credentialKey(cred)'s form, which names the Redis entries; only a miss needs that.
  */
 export function credentialDigest(cred: KratosCredential): string {
-  const digest = digestCredentialSync(cred.kind, cred.value);
-  if (digest === undefined) throw new Error("the auth-service needs node:crypto");
-  return digest;
+  return digestCredentialSync(cred.kind, cred.value);
 }
 
 /**

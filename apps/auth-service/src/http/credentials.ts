@@ -1,7 +1,6 @@
 // Which credential a request carries, and the cross-site check for cookies.
 import type { IncomingHttpHeaders } from "node:http";
-import { credentialFrom, type KratosCredential } from "@gatehouse/kratos";
-import { digestCredentialSync } from "@gatehouse/kratos/credentials";
+import { credentialFrom, digestCredentialSync, type KratosCredential } from "@gatehouse/kratos";
 import { ApiError } from "./errors.ts";
 
 /** What these checks read of a request: its headers (an Express or a plain node:http request fits). */

@@ -5,7 +5,8 @@
 // "whichever is there" would let a client name the path and method decided on.
 // Each header of the set must come exactly once (the documented configs overwrite
 // a client's copy; two copies mean one of them is not the proxy's).
-import type { IncomingMessage, ServerResponse } from "node:http";
+import type { IncomingMessage } from "node:http";
+import type { Answer } from "@gatehouse/guard/node";
 
 export const FORWARD_AUTH_PROXIES = ["nginx", "traefik", "caddy", "envoy"] as const;
 export type ForwardAuthProxy = (typeof FORWARD_AUTH_PROXIES)[number];
@@ -91,12 +92,11 @@ const only = (v: string | string[] | undefined): string | undefined => (typeof v
 /**
  * nginx's auth_request understands 2xx, 401 and 403 only (any other status is its
  * 500): another refusal goes as 403 with the real status in X-Auth-Status, which the
- * documented config turns back into that status. Returns the status to send.
+ * documented config turns back into that status.
  */
-export function authRequestStatus(res: ServerResponse, status: number): number {
-  if (status === 401 || status === 403) return status;
-  res.setHeader("x-auth-status", String(status));
-  return 403;
+export function forAuthRequest(answer: Answer): Answer {
+  if (answer.status < 300 || answer.status === 401 || answer.status === 403) return answer;
+  return { ...answer, status: 403, headers: { ...answer.headers, "x-auth-status": String(answer.status) } };
 }
 
 /**

@@ -11,7 +11,7 @@
 //  - a logout done at Kratos is announced so the session's tokens stop (logout.ts).
 import { Agent, type IncomingMessage, type ServerResponse } from "node:http";
 import { type AllowedHost, isIdentityHeader } from "@gatehouse/guard";
-import { isClientAddressHeader } from "@gatehouse/guard/node";
+import { isClientAddressHeader, requestIdFrom, sendError } from "@gatehouse/guard/node";
 import type { Logger } from "pino";
 import {
   callUpstream,
@@ -52,13 +52,20 @@ export interface PassthroughOptions {
   /** Announces a session Kratos' own logout ended (logout.ts); none without Redis. */
   announceRevoked?: (sid: string) => Promise<void>;
   log: Logger;
-  sendError(res: ServerResponse, status: number, error: string, message: string, retryAfterSec?: number): void;
 }
 
-/** Client headers Kratos never sees: identity claims and what only a proxy may say about the client. */
+/** Client headers Kratos never sees: identity claims, what only a proxy may say about the client, and its request id (ours replaces it). */
 function dropped(name: string): boolean {
   const lower = name.toLowerCase();
-  return isIdentityHeader(lower) || isClientAddressHeader(lower) || lower === "host";
+  return isIdentityHeader(lower) || isClientAddressHeader(lower) || lower === "host" || lower === "x-request-id";
+}
+
+/** The request id the gateway gave this request (it set it on the response first). */
+const requestIdOfAnswer = (res: ServerResponse) => requestIdFrom(String(res.getHeader("x-request-id") ?? ""));
+
+/** A refusal, in the guard's one error form. */
+function refuse(res: ServerResponse, status: number, error: string, message: string, retryAfterSec?: number): void {
+  sendError(res, status, error, message, requestIdOfAnswer(res), retryAfterSec);
 }
 /** Also not copied for a submission: its body is re-serialized, with our own type and length. */
 function droppedForSubmission(name: string): boolean {
@@ -70,12 +77,13 @@ export function kratosPassthrough(o: PassthroughOptions) {
   const origin = new URL(o.kratosPublicUrl);
   const agent = new Agent({ keepAlive: true, maxSockets: 256 });
 
-  function headersFor(req: IncomingMessage, submission: Submission | undefined): string[] {
+  function headersFor(req: IncomingMessage, res: ServerResponse, submission: Submission | undefined): string[] {
     const out = submission
       ? forwardableHeaders(req, (name, value) => (droppedForSubmission(name) ? undefined : value))
       : forwardableRequestHeaders(req, (name, value) => (dropped(name) ? undefined : value));
     const ip = o.clientIp(req);
     out.push("host", origin.host, "x-forwarded-for", ip, "x-real-ip", ip, "x-forwarded-proto", o.proto(req));
+    out.push("x-request-id", requestIdOfAnswer(res));
     if (req.headers.host) out.push("x-forwarded-host", req.headers.host);
     if (submission) out.push("content-type", submission.contentType, "content-length", String(submission.body.length));
     return out;
@@ -85,7 +93,7 @@ export function kratosPassthrough(o: PassthroughOptions) {
     o.log.warn({ err: (e as Error).message }, "kratos passthrough failed");
     if (res.headersSent) res.destroy();
     else if (e instanceof UpstreamError && e.kind === "aborted") res.destroy();
-    else o.sendError(res, 502, "bad_gateway", "Kratos did not answer; retry later", 5);
+    else refuse(res, 502, "bad_gateway", "Kratos did not answer; retry later", 5);
   }
 
   /** Anything but a submission: streamed both ways. */
@@ -96,7 +104,7 @@ export function kratosPassthrough(o: PassthroughOptions) {
         agent,
         method: req.method ?? "GET",
         path: target,
-        headers: headersFor(req, undefined),
+        headers: headersFor(req, res, undefined),
         body: hasBody(req) ? req : undefined,
         timeoutMs: TIMEOUT_MS,
       });
@@ -119,35 +127,29 @@ export function kratosPassthrough(o: PassthroughOptions) {
       return;
     }
     // Same answer whether or not the account exists.
-    o.sendError(res, 429, "too_many_attempts", "too many attempts; try again later", retryAfterSec);
+    refuse(res, 429, "too_many_attempts", "too many attempts; try again later", retryAfterSec);
+  }
+
+  /** A submission read and parsed once, or undefined (answered already: too large, malformed, gone). */
+  async function readSubmission(req: IncomingMessage, res: ServerResponse, flow: SelfServiceFlow, query: string) {
+    const raw = await readBounded(req, MAX_SUBMISSION);
+    if (raw === "too_large") return void refuse(res, 413, "payload_too_large", "submission too large");
+    if (raw === "aborted") return void res.destroy();
+    const headers = { contentType: req.headers["content-type"], contentEncoding: req.headers["content-encoding"] };
+    const parsed = parseSubmission(flow, headers, raw, query);
+    if (parsed.ok) return parsed.submission;
+    const error = parsed.status === 415 ? "unsupported_media_type" : "bad_request";
+    refuse(res, parsed.status, error, parsed.message);
   }
 
   async function submit(req: IncomingMessage, res: ServerResponse, flow: SelfServiceFlow, path: string, query: string) {
-    const raw = await readBounded(req, MAX_SUBMISSION);
-    if (raw === "too_large") return o.sendError(res, 413, "payload_too_large", "submission too large");
-    if (raw === "aborted") {
-      res.destroy();
-      return;
-    }
-    const parsed = parseSubmission(
-      flow,
-      { contentType: req.headers["content-type"], contentEncoding: req.headers["content-encoding"] },
-      raw,
-      query,
-    );
-    if (!parsed.ok)
-      return o.sendError(
-        res,
-        parsed.status,
-        parsed.status === 415 ? "unsupported_media_type" : "bad_request",
-        parsed.message,
-      );
-    const s = parsed.submission;
+    const s = await readSubmission(req, res, flow, query);
+    if (s === undefined) return;
     // Without an identifier (a code guess, say), the flow is what is being guessed at.
     const who = s.identifier ?? (s.flowId ? `flow:${s.flowId}` : undefined);
-    const guard = flow === "login" ? o.login : o.attempts;
+    const limit = flow === "login" ? o.login : o.attempts;
     const ip = o.clientIp(req);
-    const v = await guard.check(flow, ip, who);
+    const v = await limit.check(flow, ip, who);
     if (!v.allow) return throttled(req, res, s, v.retryAfterSec);
     if (v.delayMs > 0) await new Promise((r) => setTimeout(r, v.delayMs));
 
@@ -155,41 +157,47 @@ export function kratosPassthrough(o: PassthroughOptions) {
     let answer: IncomingMessage;
     let body: Buffer;
     try {
-      answer = await callUpstream({
-        origin,
-        agent,
-        method: "POST",
-        path: path + query,
-        headers: headersFor(req, s),
-        body: s.body,
-        timeoutMs: TIMEOUT_MS,
-      });
+      const headers = headersFor(req, res, s);
+      const call = { origin, agent, method: "POST", path: path + query, headers, body: s.body, timeoutMs: TIMEOUT_MS };
+      answer = await callUpstream(call);
       body = await readResponse(answer, MAX_ANSWER);
     } catch (e) {
       return unavailable(res, e);
     }
-    const status = answer.statusCode ?? 502;
-    if (flow === "login") {
-      const setCookies = answer.headers["set-cookie"] ?? [];
-      const signedIn = status === 200 || status === 422 || setCookies.some((c) => /^ory_kratos_session=[^;]+/.test(c));
-      if (signedIn) await guard.success(flow, who);
-      else if (status < 500) {
-        o.floor.observe(performance.now() - t0);
-        await guard.failure(flow, ip, who);
-        await o.floor.wait(t0);
-      }
-    } else if (status < 500) {
-      await guard.failure(flow, ip, who);
-    }
+    await counted(flow, limit, ip, who, answer, t0);
     const headers = forwardableHeaders(answer, (name, value) =>
       name.toLowerCase() === "content-length" ? undefined : value,
     );
     headers.push("content-length", String(body.length));
     try {
-      res.writeHead(status, headers);
+      res.writeHead(answer.statusCode ?? 502, headers);
       res.end(body);
     } catch (e) {
       unavailable(res, e);
+    }
+  }
+
+  /** Kratos' answer to a submission, counted: a failed login also waits for the failure floor. */
+  async function counted(
+    flow: SelfServiceFlow,
+    limit: BruteForce,
+    ip: string,
+    who: string | undefined,
+    answer: IncomingMessage,
+    t0: number,
+  ): Promise<void> {
+    const status = answer.statusCode ?? 502;
+    if (flow !== "login") {
+      if (status < 500) await limit.failure(flow, ip, who);
+      return;
+    }
+    const setCookies = answer.headers["set-cookie"] ?? [];
+    const signedIn = status === 200 || status === 422 || setCookies.some((c) => /^ory_kratos_session=[^;]+/.test(c));
+    if (signedIn) await limit.success(flow, who);
+    else if (status < 500) {
+      o.floor.observe(performance.now() - t0);
+      await limit.failure(flow, ip, who);
+      await o.floor.wait(t0);
     }
   }
 
@@ -219,7 +227,7 @@ export function kratosPassthrough(o: PassthroughOptions) {
     let credential: [string, string] | undefined;
     if (kind === "api") {
       const raw = await readBounded(req, MAX_SUBMISSION);
-      if (raw === "too_large") return o.sendError(res, 413, "payload_too_large", "request body too large");
+      if (raw === "too_large") return refuse(res, 413, "payload_too_large", "request body too large");
       if (raw === "aborted") return void res.destroy();
       body = raw;
       const token = parseSessionToken(raw);
@@ -235,7 +243,7 @@ export function kratosPassthrough(o: PassthroughOptions) {
         agent,
         method: req.method ?? "GET",
         path: target,
-        headers: headersFor(req, undefined),
+        headers: headersFor(req, res, undefined),
         body,
         timeoutMs: TIMEOUT_MS,
       });

@@ -37,15 +37,16 @@ export class UpstreamError extends Error {
 }
 
 /**
- * A message's headers as a flat [name, value, …] list for the next hop: its
- * rawHeaders (duplicates and spelling kept) minus hop-by-hop ones and those its
- * Connection header names; `edit` returns the value to send, or undefined to drop.
+ * A message's headers as a flat [name, value, …] list for the next hop: `raw` (its
+ * rawHeaders, duplicates and spelling kept, unless the caller rewrote them) minus
+ * hop-by-hop ones and those its Connection header names; `edit` returns the value to
+ * send, or undefined to drop.
  */
 export function forwardableHeaders(
   message: Pick<IncomingMessage, "rawHeaders" | "headers">,
   edit?: (name: string, value: string) => string | undefined,
+  raw: readonly string[] = message.rawHeaders,
 ): string[] {
-  const raw = message.rawHeaders;
   const connection = message.headers.connection;
   const listed = connectionListed(Array.isArray(connection) ? connection.join(",") : connection);
   const out: string[] = [];
@@ -66,11 +67,16 @@ export function forwardableHeaders(
 export function forwardableRequestHeaders(
   req: IncomingMessage,
   edit?: (name: string, value: string) => string | undefined,
+  raw: readonly string[] = req.rawHeaders,
 ): string[] {
-  const out = forwardableHeaders(req, (name, value) => {
-    if (name.length === 14 && name.toLowerCase() === "content-length") return undefined;
-    return edit === undefined ? value : edit(name, value);
-  });
+  const out = forwardableHeaders(
+    req,
+    (name, value) => {
+      if (name.length === 14 && name.toLowerCase() === "content-length") return undefined;
+      return edit === undefined ? value : edit(name, value);
+    },
+    raw,
+  );
   // Node's parser accepted at most one well-formed length, and refuses length + chunked.
   const length = req.headers["content-length"];
   if (length !== undefined) out.push("content-length", length);

@@ -1,15 +1,16 @@
 // The routes file (YAML or JSON), validated once at load into a typed table.
 // Overlapping routes must have distinct priorities, else loading fails naming both:
 // which rule guards a request is decided when the file is read, never guessed at
-// request time.
+// request time. Each route's access (the guard's rule, the credentials it accepts,
+// what is forwarded) and its upstream origin are compiled here, once.
 import { readFileSync } from "node:fs";
+import { compileRule, type Rule } from "@gatehouse/guard";
+import { type Access, compileForwarding, PROXY_FORWARDING } from "@gatehouse/guard/node";
 import { parse as parseYaml } from "yaml";
 import { z } from "zod";
 import { hostsIntersect, intersects, type Pattern, parsePattern } from "./patterns.ts";
 
 const METHODS = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"] as const;
-export type Method = (typeof METHODS)[number];
-export type CredentialKind = "session" | "jwt" | "api_key";
 
 const hostRe = /^(\*\.)?([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)(\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*$/;
 const upstream = z.string().refine((u) => {
@@ -81,8 +82,10 @@ export interface CompiledRoute {
   methods: ReadonlySet<string> | undefined;
   priority: number;
   upstream: string;
-  auth: { accept: CredentialKind[]; anonymous: boolean; roles: string[]; permissions: string[]; aal?: "aal1" | "aal2" };
-  forward: { jwt: boolean; identityHeaders: boolean; kratosCookie: boolean; routingHeaders: boolean };
+  /** The upstream's origin, parsed. */
+  origin: URL;
+  /** Who may pass (the guard's compiled rule) and what goes upstream with them. */
+  access: Access;
   websocket: boolean;
   timeoutMs: number;
 }
@@ -122,6 +125,13 @@ function compile(
   }
   if (!r.auth.anonymous && r.auth.accept.length === 0)
     throw new RoutesError(`${where}.auth.accept: list at least one credential, or set anonymous: true`);
+  let access: Access;
+  try {
+    access = { rule: compileRule(ruleOf(r.auth)), forward: forwardingOf(r.forward) };
+  } catch (e) {
+    // The schema above admits only what the guard accepts; this names the route if not.
+    throw new RoutesError(`${where}.auth: ${(e as Error).message}`);
+  }
   return {
     name: r.name ?? "default",
     hosts,
@@ -130,22 +140,40 @@ function compile(
     methods: r.match?.methods ? new Set(r.match.methods) : undefined,
     priority: r.priority ?? 0,
     upstream: r.upstream.replace(/\/$/, ""),
-    auth: {
-      accept: r.auth.accept,
-      anonymous: r.auth.anonymous,
-      roles: r.auth.roles,
-      permissions: r.auth.permissions,
-      ...(r.auth.aal ? { aal: r.auth.aal } : {}),
-    },
-    forward: {
-      jwt: r.forward.jwt,
-      identityHeaders: r.forward.identity_headers,
-      kratosCookie: r.forward.kratos_cookie,
-      routingHeaders: r.forward.routing_headers,
-    },
+    origin: new URL(r.upstream),
+    access,
     websocket: r.websocket,
     timeoutMs: r.timeout_ms,
   };
+}
+
+/** The guard's rule for a route's `auth` block. */
+function ruleOf(auth: RouteInput["auth"]): Rule {
+  return {
+    accept: auth.accept,
+    ...(auth.anonymous ? { anonymous: true } : {}),
+    ...(auth.roles.length ? { roles: auth.roles } : {}),
+    ...(auth.permissions.length ? { permissions: auth.permissions } : {}),
+    ...(auth.aal === "aal2" ? { aal: "aal2" as const } : {}),
+  };
+}
+
+/**
+ * What goes upstream: the gateway states the client's address itself (X-Forwarded-*),
+ * so the client's own address headers never pass; `kratos_cookie` keeps the Kratos
+ * cookie and X-Session-Token alike.
+ */
+function forwardingOf(forward: RouteInput["forward"]) {
+  return compileForwarding(
+    {
+      jwt: forward.jwt,
+      identityHeaders: forward.identity_headers,
+      kratosCookie: forward.kratos_cookie,
+      sessionToken: forward.kratos_cookie,
+      routingHeaders: forward.routing_headers,
+    },
+    { ...PROXY_FORWARDING, clientAddressHeaders: false },
+  );
 }
 
 const methodsIntersect = (a: ReadonlySet<string> | undefined, b: ReadonlySet<string> | undefined) =>

@@ -1,14 +1,16 @@
-// Express entry: route-level middleware around the core guard. Sets `req.auth` to
-// the typed principal; denies with JSON {error, message, request_id}; redirects
-// browsers with 303. Identity headers sent by the client are removed from the
-// request before anything else runs, whatever the decision.
+// Express entry: route-level middleware around the enforcement core (enforce/node.ts).
+// Sets `req.auth` to the typed principal; a refusal is answered with JSON
+// {error, message, request_id} or, for a browser, a 303 to the login. An allowed
+// request goes on without the identity headers the client sent (in req.headers and
+// req.rawHeaders alike); its credentials stay, for the app's own use.
 import type { NextFunction, Request, RequestHandler, Response } from "express";
-import { validateRule } from "../core/authorize.ts";
+import { compileRule } from "../core/authorize.ts";
 import type { Guard } from "../core/guard.ts";
 import type { GuardOptions } from "../core/options.ts";
-import type { Decision, Principal, Rule } from "../core/types.ts";
+import type { AllowDecision, Principal, Rule } from "../core/types.ts";
+import { compileForwarding } from "../enforce/forward.ts";
+import { type Access, absoluteUrl, type Exchange, enforce, nodeRequest } from "../enforce/node.ts";
 import { createGuard } from "../index.ts";
-import { absoluteUrl, guardRequest, sendDecision, stripIdentityHeaders, whenDecided } from "./node.ts";
 
 declare global {
   namespace Express {
@@ -45,15 +47,29 @@ function hasGuard(options: GatehouseExpressOptions): options is { guard: Guard }
   return "guard" in options && typeof (options as { guard?: Guard }).guard?.check === "function";
 }
 
-const fail = (_req: Request, _res: Response, next: NextFunction, error: unknown) => next(error);
+// The handlers behind are this app's own: only what claims an identity is taken away.
+const HANDLER = compileForwarding(
+  {},
+  {
+    jwt: false,
+    identityHeaders: false,
+    kratosCookie: true,
+    sessionToken: true,
+    apiKey: true,
+    authorization: true,
+    routingHeaders: true,
+    clientAddressHeaders: true,
+  },
+);
 
-function apply(req: Request, res: Response, next: NextFunction, decision: Decision): void {
-  if (decision.kind === "allow") {
-    if (decision.principal !== undefined) req.auth = decision.principal;
-    next();
-    return;
-  }
-  sendDecision(req, res, decision);
+interface ExpressExchange extends Exchange {
+  readonly req: Request;
+  readonly next: NextFunction;
+}
+
+function handOn(e: ExpressExchange, decision: AllowDecision): void {
+  if (decision.principal !== undefined) e.req.auth = decision.principal;
+  e.next();
 }
 
 export function gatehouse(options: GatehouseExpressOptions): GatehouseExpress {
@@ -61,19 +77,23 @@ export function gatehouse(options: GatehouseExpressOptions): GatehouseExpress {
   const guard = hasGuard(options) ? options.guard : createGuard(options);
 
   function middleware(rule: Rule = {}): RequestHandler {
-    validateRule(rule); // a bad rule fails at startup, not on the first request
+    // A bad rule fails here, at startup, not on the first request.
+    const access: Access = { rule: compileRule(rule), forward: HANDLER };
     return (req: Request, res: Response, next: NextFunction) => {
-      stripIdentityHeaders(req);
       // A principal only ever comes from this guard, never from an earlier middleware.
       delete req.auth;
       // req.ip: the client as Express' "trust proxy" setting resolves it.
-      const request = guardRequest(
+      const request = nodeRequest(
         req,
         () => absoluteUrl(req.protocol, req.host, req.originalUrl ?? req.url),
         req.method,
         () => req.ip,
       );
-      whenDecided(guard, request, rule, req, res, next, apply, fail);
+      try {
+        enforce<ExpressExchange>(guard, { req, res, next }, request, access, handOn)?.catch(next);
+      } catch (error) {
+        next(error);
+      }
     };
   }
 

@@ -1,7 +1,9 @@
 // Next.js middleware entry. Runs in the Edge runtime, so this file and everything
 // it imports use Web APIs only (fetch, crypto.subtle, Headers, URL, Response): no
-// node: modules, no undici, no ioredis (test/next-edge.test.ts walks the import
-// graph to keep it that way). The auth-service is reached with fetch.
+// node: modules, no undici, no ioredis (test/next.test.ts walks the import graph to
+// keep it that way). The auth-service is reached with fetch. Decisions, refusals and
+// the rewritten request headers come from the same core as the Node entries
+// (enforce/answer.ts, enforce/forward.ts).
 //
 //   // middleware.ts
 //   const guard = createNextGuard({ authServiceUrl, audience: "gatehouse", login: {…} });
@@ -9,31 +11,50 @@
 //     const { response, requestHeaders } = await guard.check(request, { roles: ["admin"] });
 //     return response ?? NextResponse.next({ request: { headers: requestHeaders } });
 //   }
-import { validateRule } from "../core/authorize.ts";
-import { removeCookie } from "../core/extract.ts";
+import { type CompiledRule, compileRule } from "../core/authorize.ts";
 import { createGuard, type Guard } from "../core/guard.ts";
-import { identityHeaders, isIdentityHeader } from "../core/mutate.ts";
 import type { GuardOptions } from "../core/options.ts";
-import type { Principal, Rule } from "../core/types.ts";
-import { denyBody, denyHeaders, redirectHeaders, requestIdFrom } from "./respond.ts";
+import type { GuardRequest, Principal, Rule } from "../core/types.ts";
+import { answerOf, requestIdFrom } from "../enforce/answer.ts";
+import { compileForwarding, type ForwardOptions, forwardHeaders } from "../enforce/forward.ts";
 
-export * from "../core/index.ts";
+export { type CompiledRule, compileRule } from "../core/authorize.ts";
+export { isBrowserNavigation } from "../core/browser.ts";
+export { createGuard, type Guard } from "../core/guard.ts";
+export type { GuardOptions, LoginOptions, SessionCacheOptions } from "../core/options.ts";
+export { safeReturnTo } from "../core/redirect.ts";
+export {
+  type AllowDecision,
+  type CredentialKind,
+  type Decision,
+  type DenyDecision,
+  GuardError,
+  type GuardErrorCode,
+  type GuardEvent,
+  type GuardRequest,
+  type Principal,
+  type RedirectDecision,
+  type Rule,
+} from "../core/types.ts";
+export type { ForwardOptions } from "../enforce/forward.ts";
 
-export interface NextForwardOptions {
-  /** Set `Authorization: Bearer <Gatehouse JWT>` for the app's own handlers. Default true. */
-  jwt?: boolean;
-  /** Set X-User-Id, X-User-Email, X-User-Roles, X-Org-Id, X-User-Aal. Default true. */
-  identityHeaders?: boolean;
-  /**
-   * Keep the Kratos cookie / X-Session-Token / X-API-Key on the request. Default true:
-   * unlike a proxy, the downstream is the same app, whose server code may call Kratos.
-   */
-  kratosCookie?: boolean;
-  sessionToken?: boolean;
-  apiKey?: boolean;
-}
+/**
+ * Unlike a proxy's, the downstream is the same app, whose server code may call Kratos
+ * or read what its platform says about the client: everything but identity claims
+ * stays, and the client's Authorization gives way to the Gatehouse JWT.
+ */
+const NEXT_FORWARDING: Required<ForwardOptions> = Object.freeze({
+  jwt: true,
+  identityHeaders: true,
+  kratosCookie: true,
+  sessionToken: true,
+  apiKey: true,
+  authorization: true,
+  routingHeaders: true,
+  clientAddressHeaders: true,
+});
 
-export type NextGuardOptions = (GuardOptions | { guard: Guard }) & { forward?: NextForwardOptions };
+export type NextGuardOptions = (GuardOptions | { guard: Guard }) & { forward?: ForwardOptions };
 
 export interface NextGuardResult {
   /** Deny or redirect: return it from the middleware as is. */
@@ -50,13 +71,19 @@ export interface NextGuard {
    * e.g. the X-Forwarded-For your own server or platform sets), for the auth-service's
    * per-client rate limits.
    */
-  check(request: Request, rule?: Rule, context?: { clientAddress?: string | undefined }): Promise<NextGuardResult>;
+  check(
+    request: Request,
+    rule?: Rule | CompiledRule,
+    context?: { clientAddress?: string | undefined },
+  ): Promise<NextGuardResult>;
   close(): Promise<void>;
 }
 
-function hasGuard(options: NextGuardOptions): options is { guard: Guard } & { forward?: NextForwardOptions } {
+function hasGuard(options: NextGuardOptions): options is { guard: Guard } & { forward?: ForwardOptions } {
   return "guard" in options && typeof (options as { guard?: Guard }).guard?.check === "function";
 }
+
+const ANY_CALLER = compileRule({});
 
 export function createNextGuard(options: NextGuardOptions): NextGuard {
   const owned = !hasGuard(options);
@@ -64,48 +91,17 @@ export function createNextGuard(options: NextGuardOptions): NextGuard {
   if (hasGuard(options)) {
     guard = options.guard;
   } else {
-    const { forward: _forward, ...guardOptions } = options as GuardOptions & { forward?: NextForwardOptions };
+    const { forward: _forward, ...guardOptions } = options as GuardOptions & { forward?: ForwardOptions };
     // The core's default transport is fetch: exactly what the Edge runtime has.
     guard = createGuard(guardOptions);
   }
-  const forward = {
-    jwt: options.forward?.jwt ?? true,
-    identity: options.forward?.identityHeaders ?? true,
-    kratosCookie: options.forward?.kratosCookie ?? true,
-    sessionToken: options.forward?.sessionToken ?? true,
-    apiKey: options.forward?.apiKey ?? true,
-  };
-
-  function requestHeadersFor(request: Request, principal: Principal | undefined): Headers {
-    const headers = new Headers();
-    // Copy minus identity headers the client sent (any spelling: Headers lower-cases names).
-    request.headers.forEach((value, name) => {
-      if (!isIdentityHeader(name)) headers.append(name, value);
-    });
-    if (!forward.kratosCookie) {
-      const cookie = headers.get("cookie");
-      const rest = cookie === null ? undefined : removeCookie(cookie, guard.cookieName);
-      if (rest === undefined) headers.delete("cookie");
-      else headers.set("cookie", rest);
-    }
-    if (!forward.sessionToken) headers.delete("x-session-token");
-    if (!forward.apiKey) headers.delete("x-api-key");
-    if (forward.jwt && principal !== undefined) headers.delete("authorization");
-    if (principal !== undefined) {
-      for (const [name, value] of Object.entries(
-        identityHeaders(principal, { jwt: forward.jwt, identity: forward.identity }),
-      )) {
-        headers.set(name, value);
-      }
-    }
-    return headers;
-  }
+  const forward = compileForwarding(options.forward ?? {}, NEXT_FORWARDING);
 
   return {
     guard,
-    async check(request, rule = {}, context = {}) {
-      validateRule(rule);
-      const decision = await guard.check(
+    async check(request, rule = ANY_CALLER, context = {}) {
+      const compiled = compileRule(rule);
+      const guardRequest: GuardRequest =
         context.clientAddress === undefined
           ? request
           : {
@@ -113,24 +109,24 @@ export function createNextGuard(options: NextGuardOptions): NextGuard {
               url: request.url,
               headers: request.headers,
               clientAddress: context.clientAddress,
-            },
-        rule,
-      );
-      if (decision.kind === "allow") {
-        return {
-          requestHeaders: requestHeadersFor(request, decision.principal),
-          ...(decision.principal !== undefined ? { principal: decision.principal } : {}),
-        };
-      }
-      if (decision.kind === "redirect") {
-        return { response: new Response(null, { status: decision.status, headers: redirectHeaders(decision) }) };
-      }
+            };
+      const decision = await guard.decide(guardRequest, compiled);
       const requestId = requestIdFrom(request.headers.get("x-request-id"));
+      if (decision.kind !== "allow") {
+        const a = answerOf(decision, requestId);
+        const body = request.method === "HEAD" ? null : (a.body ?? null);
+        return { response: new Response(body, { status: a.status, headers: a.headers }) };
+      }
+      const raw: string[] = [];
+      request.headers.forEach((value, name) => {
+        raw.push(name, value);
+      });
+      const out = forwardHeaders(raw, forward, decision, guard.cookieName, { requestId });
+      const requestHeaders = new Headers();
+      for (let i = 0; i + 1 < out.length; i += 2) requestHeaders.append(out[i] as string, out[i + 1] as string);
       return {
-        response: new Response(request.method === "HEAD" ? null : denyBody(decision, requestId), {
-          status: decision.status,
-          headers: denyHeaders(decision, requestId),
-        }),
+        requestHeaders,
+        ...(decision.principal !== undefined ? { principal: decision.principal } : {}),
       };
     },
     async close() {

@@ -1,6 +1,6 @@
 // Step 3: does the authenticated principal satisfy the route's rule? Pure and
 // synchronous: everything it needs is in the verified token.
-import { CREDENTIAL_KINDS, GuardError, type Principal, type Rule } from "./types.ts";
+import { CREDENTIAL_KINDS, type CredentialKind, GuardError, type Principal, type Rule } from "./types.ts";
 
 export type Verdict = { ok: true } | { ok: false; code: "forbidden" | "aal2_required"; message: string };
 
@@ -40,40 +40,57 @@ function fail(option: string, message: string): never {
   throw new GuardError("invalid_options", `rule.${option}: ${message}`, { option: `rule.${option}` });
 }
 
-function nonEmptyStrings(value: unknown, option: string): void {
+function nonEmptyStrings(value: unknown, option: string): readonly string[] {
   if (!Array.isArray(value) || value.length === 0) fail(option, "must be a non-empty array of strings");
   for (const item of value) if (typeof item !== "string" || item === "") fail(option, "must contain non-empty strings");
+  return Object.freeze([...(value as string[])]);
 }
 
-const validated = new WeakSet<Rule>();
+const COMPILED: unique symbol = Symbol("gatehouse.compiledRule");
+
+/** A rule checked and frozen by compileRule: what guard.decide() takes. */
+export type CompiledRule = Readonly<Rule> & { readonly [COMPILED]: true };
+
+const KNOWN = new Set(["accept", "anonymous", "roles", "permissions", "organization", "aal"]);
 
 /**
- * Throws GuardError("invalid_options") naming the offending field. A typo such as
- * `roles: "admin"` must fail loudly, not turn into "allow everybody". Rules are
- * usually module-level constants, so each object is checked once.
+ * Checks a rule once, when a route is declared or a routes file loaded, and freezes a
+ * copy of it (the caller's arrays may change later; the rule must not). Throws
+ * GuardError("invalid_options") naming the offending field: a typo such as
+ * `roles: "admin"` must fail loudly, not turn into "allow everybody".
  */
-export function validateRule(rule: Rule): void {
-  if (validated.has(rule)) return;
+export function compileRule(rule: Rule | CompiledRule): CompiledRule {
   if (typeof rule !== "object" || rule === null) fail("", "must be an object");
-  const known = new Set(["accept", "anonymous", "roles", "permissions", "organization", "aal"]);
-  for (const key of Object.keys(rule)) if (!known.has(key)) fail(key, "is not a rule option");
-  if (rule.accept !== undefined) {
-    nonEmptyStrings(rule.accept, "accept");
-    for (const kind of rule.accept) {
+  if ((rule as Partial<CompiledRule>)[COMPILED] === true) return rule as CompiledRule;
+  for (const key of Object.keys(rule)) if (!KNOWN.has(key)) fail(key, "is not a rule option");
+  const out: { -readonly [K in keyof Rule]: Rule[K] } = {};
+  // An anonymous route may accept no credential at all: everybody passes as nobody.
+  if (rule.accept !== undefined && rule.anonymous === true && Array.isArray(rule.accept) && rule.accept.length === 0) {
+    out.accept = Object.freeze([]);
+  } else if (rule.accept !== undefined) {
+    out.accept = nonEmptyStrings(rule.accept, "accept") as readonly CredentialKind[];
+    for (const kind of out.accept) {
       if (!CREDENTIAL_KINDS.includes(kind)) fail("accept", `unknown credential kind ${JSON.stringify(kind)}`);
     }
   }
-  if (rule.anonymous !== undefined && typeof rule.anonymous !== "boolean") fail("anonymous", "must be a boolean");
-  if (rule.roles !== undefined) nonEmptyStrings(rule.roles, "roles");
-  if (rule.permissions !== undefined) nonEmptyStrings(rule.permissions, "permissions");
-  if (rule.organization !== undefined && rule.organization !== true) {
-    if (typeof rule.organization !== "string" || rule.organization === "") {
+  if (rule.anonymous !== undefined) {
+    if (typeof rule.anonymous !== "boolean") fail("anonymous", "must be a boolean");
+    out.anonymous = rule.anonymous;
+  }
+  if (rule.roles !== undefined) out.roles = nonEmptyStrings(rule.roles, "roles");
+  if (rule.permissions !== undefined) out.permissions = nonEmptyStrings(rule.permissions, "permissions");
+  if (rule.organization !== undefined) {
+    if (rule.organization !== true && (typeof rule.organization !== "string" || rule.organization === "")) {
       fail("organization", "must be true or an organization id");
     }
+    out.organization = rule.organization;
   }
-  if (rule.aal !== undefined && rule.aal !== "aal2") fail("aal", 'must be "aal2"');
-  if (rule.anonymous === true && (rule.roles || rule.permissions || rule.organization || rule.aal)) {
+  if (rule.aal !== undefined) {
+    if (rule.aal !== "aal2") fail("aal", 'must be "aal2"');
+    out.aal = rule.aal;
+  }
+  if (out.anonymous === true && (out.roles || out.permissions || out.organization || out.aal)) {
     fail("anonymous", "cannot be combined with roles, permissions, organization or aal");
   }
-  validated.add(rule);
+  return Object.freeze({ ...out, [COMPILED]: true as const });
 }

@@ -13,26 +13,18 @@
 import {
   DEFAULT_SESSION_COOKIE,
   digestCredential,
-  digestCredentialSync,
+  digestInput,
   extractSessionCookie,
   hashCredential,
-  isValidCookieValue,
   isValidToken,
-  MAX_COOKIE_HEADER,
   MAX_CREDENTIAL_LENGTH,
 } from "@gatehouse/kratos/credentials";
 import { type CredentialKind, GuardError } from "./types.ts";
 
-export {
-  DEFAULT_SESSION_COOKIE,
-  extractSessionCookie,
-  isValidCookieValue,
-  isValidToken,
-  MAX_COOKIE_HEADER,
-  MAX_CREDENTIAL_LENGTH,
-};
+export { DEFAULT_SESSION_COOKIE, extractSessionCookie };
+
 /** Gatehouse JWTs are ~1 KiB; the verifier refuses more than 16 KiB anyway. */
-export const MAX_JWT_LENGTH = 16 * 1024;
+const MAX_JWT_LENGTH = 16 * 1024;
 
 export type Credential =
   | { kind: "session"; source: "cookie" | "token"; value: string }
@@ -68,13 +60,17 @@ export function credentialKey(cred: Credential): Promise<string> {
   return hashCredential(kindOf(cred), cred.value);
 }
 
+/** A synchronous SHA-256 of a string as 32 latin1 characters (Node: node:crypto's hash, passed in). */
+export type Sha256 = (input: string) => string;
+
 /**
  * The same SHA-256 as credentialKey as a 32-character latin1 string (@gatehouse/kratos'
- * digestCredential): the token cache's in-process key. Synchronous on Node,
- * undefined elsewhere; credentialDigest for any runtime.
+ * digestCredential): the token cache's in-process key. Synchronous with a `sha256`
+ * (the Node entry passes node:crypto's), undefined without one; credentialDigest
+ * computes it on any runtime.
  */
-export function credentialDigestSync(cred: Credential): string | undefined {
-  return digestCredentialSync(kindOf(cred), cred.value);
+export function credentialDigestSync(cred: Credential, sha256: Sha256 | undefined): string | undefined {
+  return sha256?.(digestInput(kindOf(cred), cred.value));
 }
 
 export function credentialDigest(cred: Credential): Promise<string> {

@@ -13,7 +13,7 @@ import { TokenCache } from "./authenticate/cache.ts";
 import { createExchangeClient } from "./authenticate/exchange.ts";
 import { createJwtAuthenticator } from "./authenticate/jwt.ts";
 import { createSessionAuthenticator } from "./authenticate/session.ts";
-import { authorize, validateRule } from "./authorize.ts";
+import { authorize, type CompiledRule, compileRule } from "./authorize.ts";
 import { isBrowserNavigation } from "./browser.ts";
 import { type Credential, extractCredential } from "./extract.ts";
 import { identityHeaders } from "./mutate.ts";
@@ -29,12 +29,11 @@ export interface Guard {
    */
   check(request: GuardRequest, rule?: Rule): Promise<Decision>;
   /**
-   * check() without the promise when none is needed: a cached credential is decided
-   * synchronously (a Decision), anything that has to ask the auth-service or fetch
-   * keys returns a Promise. For adapters on a hot path; may throw where check()
-   * would reject.
+   * check() for a hot path: the rule was compiled once (compileRule), and a cached
+   * credential is decided synchronously (a Decision); anything that has to ask the
+   * auth-service or fetch keys returns a Promise. Throws where check() would reject.
    */
-  decide(request: GuardRequest, rule?: Rule): Decision | Promise<Decision>;
+  decide(request: GuardRequest, rule: CompiledRule): Decision | Promise<Decision>;
   /** Releases the transport's connections if the guard created it. Redis is the caller's. */
   close(): Promise<void>;
   /** The Kratos cookie name, for adapters that strip it before forwarding. */
@@ -44,7 +43,7 @@ export interface Guard {
 /** A cached token is dropped this long before it expires, so what is forwarded upstream still has life left. */
 const FORWARD_MARGIN_MS = 30_000;
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
-const EMPTY_RULE: Rule = Object.freeze({});
+const ANY_CALLER = compileRule({});
 
 export function createGuard(options: GuardOptions): Guard {
   const o: ResolvedOptions = resolveOptions(options);
@@ -90,6 +89,7 @@ export function createGuard(options: GuardOptions): Guard {
     marginMs: FORWARD_MARGIN_MS,
     now: o.now,
     invalidations: o.invalidations,
+    sha256: o.sha256,
   };
   const sessions = createSessionAuthenticator(exchangeOptions);
   const apiKeys = createApiKeyAuthenticator(exchangeOptions);
@@ -175,8 +175,7 @@ export function createGuard(options: GuardOptions): Guard {
     return { kind: "allow", principal, headers: identityHeaders(principal, o.headers) };
   }
 
-  function decide(request: GuardRequest, rule: Rule = EMPTY_RULE): Decision | Promise<Decision> {
-    validateRule(rule);
+  function decide(request: GuardRequest, rule: CompiledRule): Decision | Promise<Decision> {
     const accept = rule.accept ?? o.accept;
     let pending: Principal | Promise<Principal>;
     try {
@@ -206,7 +205,7 @@ export function createGuard(options: GuardOptions): Guard {
     decide,
     check(request, rule) {
       try {
-        return Promise.resolve(decide(request, rule));
+        return Promise.resolve(decide(request, rule === undefined ? ANY_CALLER : compileRule(rule)));
       } catch (error) {
         return Promise.reject(error);
       }

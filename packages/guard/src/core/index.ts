@@ -1,28 +1,10 @@
-// The framework-neutral, Edge-safe core: Web APIs only (fetch, crypto.subtle,
-// Headers, URL). Node entries add an undici transport on top; see ../index.ts.
-
-export { type FetchFunction, type FetchTransportOptions, fetchTransport } from "../transport/fetch.ts";
-export {
-  type Transport,
-  TransportError,
-  type TransportErrorKind,
-  type TransportRequest,
-  type TransportResponse,
-} from "../transport/types.ts";
-export type { CachedToken, RedisLike } from "./authenticate/cache.ts";
-export { parseRetryAfter } from "./authenticate/exchange.ts";
-export { principalFromClaims } from "./authenticate/jwt.ts";
-export { authorize, type Verdict, validateRule } from "./authorize.ts";
+// The public names of the framework-neutral, Edge-safe core (Web APIs only), which
+// every entry exports: "@gatehouse/guard" (Node, ../index.ts) and
+// "@gatehouse/guard/next" (Edge, ../adapters/next.ts) each add their createGuard.
+export { type CompiledRule, compileRule } from "./authorize.ts";
 export { isBrowserNavigation } from "./browser.ts";
-export {
-  type Credential,
-  credentialKey,
-  DEFAULT_SESSION_COOKIE,
-  extractCredential,
-  extractSessionCookie,
-  removeCookie,
-} from "./extract.ts";
-export { createGuard, type Guard } from "./guard.ts";
+export type { Guard } from "./guard.ts";
+// The auth-service's invalidation channel and revocation keys (it imports them from here).
 export {
   apiKeySessionId,
   INVALIDATION_CHANNEL,
@@ -31,22 +13,19 @@ export {
   type InvalidationView,
   REVOKED_KEY_PREFIX,
 } from "./invalidation.ts";
-export { IDENTITY_HEADERS, type IdentityHeaderOptions, identityHeaders, isIdentityHeader } from "./mutate.ts";
+export { IDENTITY_HEADERS, isIdentityHeader } from "./mutate.ts";
 export type { GuardOptions, LoginOptions, SessionCacheOptions } from "./options.ts";
-export { type AllowedHost, parseAllowedHosts, safeReturnTo, withReturnTo } from "./redirect.ts";
+export { type AllowedHost, parseAllowedHosts, safeReturnTo } from "./redirect.ts";
 export { type RevocationCheck, redisRevocationList } from "./revocation.ts";
 export {
   type AllowDecision,
-  CREDENTIAL_KINDS,
   type CredentialKind,
   type Decision,
   type DenyDecision,
-  GUARD_ERROR_CODES,
   GuardError,
   type GuardErrorCode,
   type GuardEvent,
   type GuardRequest,
-  isGuardError,
   type Principal,
   type RedirectDecision,
   type Rule,

@@ -81,25 +81,37 @@ export interface IdentityHeaderOptions {
 }
 
 // Principals are cached and shared by the requests of one session, and so are their
-// headers: one frozen object per principal and option set.
-const built = new WeakMap<Principal, (Readonly<Record<string, string>> | undefined)[]>();
+// headers: per principal, one frozen object and one flat list per option set.
+const built = new WeakMap<Principal, (Built | undefined)[]>();
+const slotOf = (options: IdentityHeaderOptions) => (options.jwt ? 1 : 0) + (options.identity ? 2 : 0);
+
+type Built = Readonly<Record<string, string>> | readonly string[];
+const cached = (principal: Principal, slot: number): Built | undefined => built.get(principal)?.[slot];
+function remember<T extends Built>(principal: Principal, slot: number, value: T): T {
+  let slots = built.get(principal);
+  if (slots === undefined) {
+    slots = [];
+    built.set(principal, slots);
+  }
+  slots[slot] = value;
+  return value;
+}
 
 /** Headers to add for `principal` (lower-case names). Frozen; the same object for the same principal. */
 export function identityHeaders(
   principal: Principal,
   options: IdentityHeaderOptions,
 ): Readonly<Record<string, string>> {
-  const slot = (options.jwt ? 1 : 0) + (options.identity ? 2 : 0);
-  let slots = built.get(principal);
-  const hit = slots?.[slot];
-  if (hit !== undefined) return hit;
-  const out = buildIdentityHeaders(principal, options);
-  if (slots === undefined) {
-    slots = [];
-    built.set(principal, slots);
-  }
-  slots[slot] = out;
-  return out;
+  const slot = slotOf(options);
+  const hit = cached(principal, slot) as Readonly<Record<string, string>> | undefined;
+  return hit ?? remember(principal, slot, buildIdentityHeaders(principal, options));
+}
+
+/** identityHeaders as a flat [name, value, …] list (what a header rewrite appends). Frozen and shared. */
+export function identityHeaderList(principal: Principal, options: IdentityHeaderOptions): readonly string[] {
+  const slot = 4 + slotOf(options);
+  const hit = cached(principal, slot) as readonly string[] | undefined;
+  return hit ?? remember(principal, slot, Object.freeze(Object.entries(identityHeaders(principal, options)).flat()));
 }
 
 function buildIdentityHeaders(principal: Principal, options: IdentityHeaderOptions): Readonly<Record<string, string>> {

@@ -5,7 +5,7 @@ import { isSigningAlg, SIGNING_ALGS, type SigningAlg } from "@gatehouse/tokens";
 import type { FetchFunction } from "../transport/fetch.ts";
 import type { Transport } from "../transport/types.ts";
 import type { RedisLike } from "./authenticate/cache.ts";
-import { COOKIE_NAME, DEFAULT_SESSION_COOKIE } from "./extract.ts";
+import { COOKIE_NAME, DEFAULT_SESSION_COOKIE, type Sha256 } from "./extract.ts";
 import type { InvalidationView } from "./invalidation.ts";
 import { type AllowedHost, parseAllowedHosts, safeReturnTo } from "./redirect.ts";
 import type { RevocationCheck } from "./revocation.ts";
@@ -91,6 +91,12 @@ export interface GuardOptions {
   fetch?: FetchFunction;
   /** Headers an allow decision carries. Default: both. */
   headers?: { jwt?: boolean; identity?: boolean };
+  /**
+   * A synchronous SHA-256 (32 latin1 characters) for the session cache's keys. The
+   * Node entry passes node:crypto's; without it the core uses Web Crypto's, which
+   * costs a promise per request.
+   */
+  sha256?: Sha256;
   /** Clock, epoch ms (tests). */
   now?: () => number;
   /** Degraded dependencies and upstream errors, for logging. Never carries credentials. */
@@ -132,6 +138,7 @@ export interface ResolvedOptions {
   transport: Transport | undefined;
   fetch: FetchFunction | undefined;
   headers: { jwt: boolean; identity: boolean };
+  sha256: Sha256 | undefined;
   now: () => number;
   onEvent: (event: GuardEvent) => void;
 }
@@ -188,6 +195,7 @@ const KNOWN = new Set([
   "transport",
   "fetch",
   "headers",
+  "sha256",
   "now",
   "onEvent",
 ]);
@@ -286,6 +294,7 @@ export function resolveOptions(options: GuardOptions): ResolvedOptions {
     fail("transport", "must have a request() function");
   }
   if (options.fetch !== undefined && typeof options.fetch !== "function") fail("fetch", "must be a function");
+  if (options.sha256 !== undefined && typeof options.sha256 !== "function") fail("sha256", "must be a function");
   if (options.now !== undefined && typeof options.now !== "function") fail("now", "must be a function");
   if (options.onEvent !== undefined && typeof options.onEvent !== "function") fail("onEvent", "must be a function");
 
@@ -324,6 +333,7 @@ export function resolveOptions(options: GuardOptions): ResolvedOptions {
       jwt: bool(options.headers?.jwt, "headers.jwt", true),
       identity: bool(options.headers?.identity, "headers.identity", true),
     },
+    sha256: options.sha256,
     now: options.now ?? Date.now,
     onEvent: options.onEvent ?? (() => {}),
   };

@@ -157,10 +157,6 @@ export class GuardError extends Error {
   }
 }
 
-export function isGuardError(value: unknown): value is GuardError {
-  return value instanceof GuardError;
-}
-
 /** Events worth logging (a degraded dependency, a misbehaving upstream); never carry credentials. */
 export type GuardEvent =
   | { type: "redis_error"; operation: "get" | "set" | "exists"; message: string }

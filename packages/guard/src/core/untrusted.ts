@@ -103,8 +103,6 @@ export function untrustedKind(name: string): UntrustedKind | undefined {
 
 /** A header only a trusted proxy may set about the client: its address, host or scheme. */
 export const isClientAddressHeader = (name: string): boolean => untrustedKind(name) === "address";
-/** A header that asks for another URL or method than the request line's. */
-export const isRoutingOverrideHeader = (name: string): boolean => untrustedKind(name) === "routing";
 /** A header about this connection only (RFC 9110 §7.6.1), never forwarded as is. */
 export const isHopByHopHeader = (name: string): boolean => untrustedKind(name) === "hop";
 

@@ -4,7 +4,7 @@
 // min(token exp − margin, maxTtl), so a warm session costs no network I/O; a
 // revoked session stops working within maxTtl. Only positive answers are cached.
 import type { Verifier } from "@gatehouse/tokens";
-import { type Credential, credentialDigest, credentialDigestSync } from "../extract.ts";
+import { type Credential, credentialDigest, credentialDigestSync, type Sha256 } from "../extract.ts";
 import type { InvalidationView } from "../invalidation.ts";
 import { type CredentialKind, GuardError, type Principal } from "../types.ts";
 import type { CachedToken, TokenCache } from "./cache.ts";
@@ -24,6 +24,8 @@ export interface ExchangeAuthenticatorOptions {
   now: () => number;
   /** Role changes and revocations announced by the auth-service (optional). */
   invalidations?: InvalidationView | undefined;
+  /** A synchronous SHA-256 for the cache key (Node); without it, Web Crypto's (a promise per request). */
+  sha256?: Sha256 | undefined;
 }
 
 export interface ExchangeAuthenticator {
@@ -33,13 +35,14 @@ export interface ExchangeAuthenticator {
 }
 
 export function createExchangeAuthenticator(options: ExchangeAuthenticatorOptions): ExchangeAuthenticator {
-  const { via, exchange, verifier, cache, maxTtlMs, marginMs, now, invalidations } = options;
+  const { via, exchange, verifier, cache, maxTtlMs, marginMs, now, invalidations, sha256 } = options;
 
   /** A cached token still verifies (signature, exp) and predates no announced change, or undefined. */
   async function reuse(token: string): Promise<CachedToken["verified"]> {
     try {
       const claims = await verifyToken(verifier, token);
       if (invalidations?.isStale(claims.sub, claims.sid, claims.iat)) return undefined;
+      // Another instance's (Redis) or an unverified entry: only its age is known.
       return { principal: principalFromClaims(claims, token, via), issuedAtSec: claims.iat };
     } catch (error) {
       // Keys rotated away or token expired: fetch a fresh one. An outage propagates.
@@ -121,7 +124,7 @@ export function createExchangeAuthenticator(options: ExchangeAuthenticatorOption
   return {
     authenticate(credential, organizationId, clientAddress) {
       if (credential.kind === "jwt") throw new TypeError("a JWT is not exchanged");
-      const base = credentialDigestSync(credential);
+      const base = credentialDigestSync(credential, sha256);
       if (base === undefined) {
         return credentialDigest(credential).then((b) => {
           const key = organizationId === undefined ? b : `${b}|${organizationId}`;

@@ -2,9 +2,10 @@
 // As in forward.ts, nothing here may throw out of an event handler: an upstream
 // that refuses, resets or never answers ends this one client socket, with a JSON
 // status line when nothing was written yet.
-import { request as httpRequest, type IncomingMessage } from "node:http";
+import { request as httpRequest, type IncomingMessage, STATUS_CODES } from "node:http";
 import type { Socket } from "node:net";
-import { forwardableHeaders } from "./forward.ts";
+import { type Answer, errorAnswer } from "@gatehouse/guard/node";
+import { forwardableHeaders } from "../proxy/forward.ts";
 
 export interface UpgradeCall {
   origin: URL;
@@ -21,23 +22,20 @@ export function rawHead(status: number, reason: string, headers: readonly string
   return `${head}\r\n`;
 }
 
-/** A JSON error answer on a socket that is not (or no longer) an HTTP response, then close. */
-export function refuseSocket(socket: Socket, status: number, error: string, message: string, requestId: string): void {
+const titleCase = (name: string) =>
+  name.replace(/(^|-)([a-z])/g, (_, dash: string, c: string) => dash + c.toUpperCase());
+
+/** An answer (the guard's look: answer.ts) on a socket that is not (or no longer) an HTTP response, then close. */
+export function answerSocket(socket: Socket, answer: Answer): void {
   if (!socket.writable) {
     socket.destroy();
     return;
   }
-  const body = JSON.stringify({ error, message, request_id: requestId });
-  socket.end(
-    rawHead(status, error, [
-      "Content-Type",
-      "application/json; charset=utf-8",
-      "Content-Length",
-      String(Buffer.byteLength(body)),
-      "Connection",
-      "close",
-    ]) + body,
-  );
+  const body = answer.body ?? "";
+  // Spelled as HTTP/1.1 servers spell them on the wire (Content-Type, X-Request-Id).
+  const headers = Object.entries(answer.headers).flatMap(([name, value]) => [titleCase(name), value]);
+  headers.push("Content-Length", String(Buffer.byteLength(body)), "Connection", "close");
+  socket.end(rawHead(answer.status, STATUS_CODES[answer.status] ?? "", headers) + body);
 }
 
 export function forwardUpgrade(
@@ -92,7 +90,8 @@ export function forwardUpgrade(
   });
   up.on("error", (error) => {
     onError(error);
-    if (!answered) refuseSocket(client, 502, "bad_gateway", "the upstream could not be reached", requestId);
+    if (!answered)
+      answerSocket(client, errorAnswer(502, "bad_gateway", "the upstream could not be reached", requestId));
     else client.destroy();
   });
   try {

@@ -1,0 +1,43 @@
+// The brute-force limits of the Kratos passthrough, built from the configuration:
+// counters in Redis (shared by every instance) while it answers, in this instance's
+// memory while it does not, never "no limit".
+import type { RedisClient } from "@gatehouse/redis";
+import type { Logger } from "pino";
+import type { GatewayConfig } from "../config.ts";
+import { BruteForce } from "./brute-force.ts";
+import { FallbackCounters, RedisCounters } from "./counters.ts";
+import { FailureFloor } from "./failure-floor.ts";
+
+export interface SubmissionLimits {
+  /** Failed logins per account and per address. */
+  login: BruteForce;
+  /** Registration, recovery and verification submissions. */
+  attempts: BruteForce;
+  /** How soon a failed login may be answered. */
+  floor: FailureFloor;
+}
+
+export function submissionLimits(cfg: GatewayConfig, redis: RedisClient | undefined, log: Logger): SubmissionLimits {
+  const counters = new FallbackCounters({
+    redis: redis ? new RedisCounters(redis) : undefined,
+    onChange: (degraded, e) =>
+      degraded
+        ? log.warn({ err: e?.message }, "brute-force counters: Redis unavailable, counting in this instance's memory")
+        : log.info("brute-force counters: back on Redis"),
+  });
+  return {
+    login: new BruteForce(counters, {
+      maxFailures: cfg.BRUTE_FORCE_MAX_FAILURES,
+      lockoutSec: cfg.BRUTE_FORCE_LOCKOUT_SECONDS,
+      maxIpFailures: cfg.BRUTE_FORCE_MAX_IP_FAILURES,
+      delayBaseMs: cfg.BRUTE_FORCE_DELAY_BASE_MS,
+    }),
+    attempts: new BruteForce(counters, {
+      maxFailures: cfg.BRUTE_FORCE_MAX_ATTEMPTS,
+      lockoutSec: cfg.BRUTE_FORCE_LOCKOUT_SECONDS,
+      maxIpFailures: cfg.BRUTE_FORCE_MAX_IP_FAILURES * 2,
+      delayBaseMs: 0,
+    }),
+    floor: new FailureFloor({ minMs: cfg.LOGIN_FAILURE_FLOOR_MS }),
+  };
+}

@@ -1,0 +1,58 @@
+// How a refusal looks on the wire, at every entry point: one request id rule, one
+// JSON error body, WWW-Authenticate on every 401, Retry-After where it applies, and
+// never cacheable. The guard's own decisions and an entry point's own refusals (no
+// route, a bad path, an upstream down) are written alike. Edge-safe.
+import type { DenyDecision, RedirectDecision } from "../core/types.ts";
+
+const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
+
+/** The client's X-Request-Id when it is sane (at most 128 of A–Z a–z 0–9 . _ : -), else a fresh one. */
+export function requestIdFrom(value: string | null | undefined): string {
+  return typeof value === "string" && REQUEST_ID.test(value) ? value : globalThis.crypto.randomUUID();
+}
+
+/** What a 401 says about how to authenticate (RFC 9110 §11.6.1). */
+export const WWW_AUTHENTICATE = 'Bearer realm="gatehouse"';
+
+export interface Answer {
+  status: number;
+  headers: Record<string, string>;
+  /** JSON text, or undefined (a redirect). */
+  body: string | undefined;
+}
+
+/** `{error, message, request_id}`: the body of every refusal. */
+export function errorBody(error: string, message: string, requestId: string): string {
+  return JSON.stringify({ error, message, request_id: requestId });
+}
+
+/** A refusal, the guard's or the entry point's own (404 no route, 502 upstream down…). */
+export function errorAnswer(
+  status: number,
+  error: string,
+  message: string,
+  requestId: string,
+  retryAfterSec?: number,
+): Answer {
+  const headers: Record<string, string> = {
+    "content-type": "application/json; charset=utf-8",
+    // A decision about one caller must never be served to another from a cache.
+    "cache-control": "no-store",
+    "x-request-id": requestId,
+  };
+  if (retryAfterSec !== undefined) headers["retry-after"] = String(retryAfterSec);
+  if (status === 401) headers["www-authenticate"] = WWW_AUTHENTICATE;
+  return { status, headers, body: errorBody(error, message, requestId) };
+}
+
+/** A deny or redirect decision as an answer. */
+export function answerOf(decision: DenyDecision | RedirectDecision, requestId: string): Answer {
+  if (decision.kind === "deny") {
+    return errorAnswer(decision.status, decision.error, decision.message, requestId, decision.retryAfterSec);
+  }
+  return {
+    status: decision.status,
+    headers: { location: decision.location, "cache-control": "no-store", "x-request-id": requestId },
+    body: undefined,
+  };
+}
