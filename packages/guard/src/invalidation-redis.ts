@@ -8,7 +8,8 @@
 // (the auth-service's "gh:rv:<sid>" keys) through `reader`: a logout made while this
 // instance was disconnected is honoured from the reconnect on.
 // `log.listening` says whether the channel is heard right now (for readiness).
-import { INVALIDATION_CHANNEL, InvalidationLog, REVOKED_KEY_PREFIX } from "./core/invalidation.ts";
+import { INVALIDATION_CHANNEL, REVOKED_KEY_PREFIX } from "@gatehouse/contracts";
+import { InvalidationLog } from "./core/invalidation.ts";
 
 export interface RedisSubscriber {
   subscribe(channel: string): Promise<unknown>;

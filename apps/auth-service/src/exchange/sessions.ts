@@ -9,7 +9,7 @@
 // cached sessions take ~36 MB instead of ~99 MB (bench/README.md). The hex form
 // of the same digest (what credentialKey returns) names the Redis entries and is
 // the `key` callers get.
-import { REVOKED_KEY_PREFIX } from "@gatehouse/guard";
+import { revokedKey } from "@gatehouse/contracts";
 import { type KratosClient, type KratosCredential, KratosError, type KratosSession } from "@gatehouse/kratos";
 import { digestCredentialSync, digestHex } from "@gatehouse/kratos/credentials";
 import { LruCache } from "@gatehouse/tokens";
@@ -165,7 +165,7 @@ export class SessionResolver {
         authenticatedAt: new Date(e.s.authenticatedAt),
       };
       if (e.x <= Date.now()) return undefined;
-      if (await this.#redis.exists(REVOKED_KEY_PREFIX + session.id)) return undefined;
+      if (await this.#redis.exists(revokedKey(session.id))) return undefined;
       return { session, expiresAtMs: e.x };
     } catch (err) {
       // Redis is a cache here: when it fails, ask Kratos instead (see README "When Redis is down").
@@ -197,7 +197,7 @@ export class SessionResolver {
     const m = this.#redis.multi();
     for (const k of keys) m.del(L2_PREFIX + k);
     m.del(SID_KEYS_PREFIX + sid);
-    m.set(REVOKED_KEY_PREFIX + sid, "1", "PX", Math.max(1, untilMs - Date.now()));
+    m.set(revokedKey(sid), "1", "PX", Math.max(1, untilMs - Date.now()));
     await m.exec();
   }
 }

@@ -1,6 +1,19 @@
 // The framework-neutral, Edge-safe core: Web APIs only (fetch, crypto.subtle,
 // Headers, URL). Node entries add an undici transport on top; see ../index.ts.
 
+// The cross-process contracts: the auth-service's channel, for code that talks to it
+// itself, and the error catalogue, for backends that answer in the same terms.
+export {
+  apiKeySessionId,
+  ERRORS,
+  type ErrorCode,
+  INVALIDATION_CHANNEL,
+  type Invalidation,
+  isErrorCode,
+  parseInvalidation,
+  REVOKED_KEY_PREFIX,
+  revokedKey,
+} from "@gatehouse/contracts";
 export { type FetchFunction, type FetchTransportOptions, fetchTransport } from "../transport/fetch.ts";
 export {
   type Transport,
@@ -23,14 +36,7 @@ export {
   removeCookie,
 } from "./extract.ts";
 export { createGuard, type Guard } from "./guard.ts";
-export {
-  apiKeySessionId,
-  INVALIDATION_CHANNEL,
-  type Invalidation,
-  InvalidationLog,
-  type InvalidationView,
-  REVOKED_KEY_PREFIX,
-} from "./invalidation.ts";
+export { InvalidationLog, type InvalidationView } from "./invalidation.ts";
 export { IDENTITY_HEADERS, type IdentityHeaderOptions, identityHeaders, isIdentityHeader } from "./mutate.ts";
 export type { GuardOptions, LoginOptions, SessionCacheOptions } from "./options.ts";
 export { type AllowedHost, parseAllowedHosts, safeReturnTo, withReturnTo } from "./redirect.ts";
