@@ -6,6 +6,7 @@
 import { randomUUID } from "node:crypto";
 import { Agent, createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { Socket } from "node:net";
+import { type ErrorCode, type ErrorStatus, errorBody, requestIdFrom } from "@gatehouse/contracts";
 import {
   type Decision,
   type Guard,
@@ -45,8 +46,6 @@ import { BruteForce } from "./throttle/brute-force.ts";
 import { FallbackCounters, RedisCounters } from "./throttle/counters.ts";
 import { FailureFloor } from "./throttle/failure-floor.ts";
 
-const REQUEST_ID_RE = /^[A-Za-z0-9._:-]{1,128}$/;
-
 export interface GatewayDeps {
   cfg: GatewayConfig;
   log: Logger;
@@ -76,10 +75,11 @@ export interface Gateway {
   readonly table: RouteTable;
 }
 
-export function sendError(
+/** An error answer: a code from the catalogue (@gatehouse/contracts) with its status. */
+export function sendError<C extends ErrorCode>(
   res: ServerResponse,
-  status: number,
-  error: string,
+  status: ErrorStatus<C>,
+  error: C,
   message: string,
   retryAfterSec?: number,
 ): void {
@@ -88,7 +88,7 @@ export function sendError(
     return;
   }
   const requestId = String(res.getHeader("x-request-id") ?? randomUUID());
-  const body = JSON.stringify({ error, message, request_id: requestId });
+  const body = errorBody(error, message, requestId);
   const headers: Record<string, string | number> = {
     "content-type": "application/json; charset=utf-8",
     "content-length": Buffer.byteLength(body),
@@ -190,8 +190,7 @@ function verdictOf(name: string): Verdict {
 
 /** A request id the client sent, if it is a sane one, or a fresh one. */
 function requestIdOf(req: IncomingMessage): string {
-  const given = req.headers["x-request-id"];
-  return typeof given === "string" && REQUEST_ID_RE.test(given) ? given : randomUUID();
+  return requestIdFrom(req.headers["x-request-id"]);
 }
 
 /** Two-level memo (route name, then status or outcome) of metric series, so a request does no label-key work. */
@@ -502,7 +501,7 @@ export function createGateway(deps: GatewayDeps): Gateway {
     id: string,
     t0: number,
   ): void | Promise<void> {
-    const refuse = (status: number, error: string, message: string) => {
+    const refuse = <C extends ErrorCode>(status: ErrorStatus<C>, error: C, message: string) => {
       res.setHeader("x-request-id", id);
       sendError(res, status, error, message);
       answered(req, id, t0, status, req.method ?? "GET", "-", "", true);
@@ -638,7 +637,8 @@ export function createGateway(deps: GatewayDeps): Gateway {
   async function upgrade(req: IncomingMessage, socket: Socket, head: Buffer): Promise<void> {
     socket.on("error", () => socket.destroy());
     const id = requestIdOf(req);
-    const refuse = (status: number, error: string, message: string) => refuseSocket(socket, status, error, message, id);
+    const refuse = <C extends ErrorCode>(status: ErrorStatus<C>, error: C, message: string) =>
+      refuseSocket(socket, status, error, message, id);
     // An upgrade on a connection opened before the drain: the client reconnects elsewhere.
     if (drain.draining) return refuse(503, "unavailable", "this instance is shutting down; connect again");
     const n = normalizePath(req.url ?? "/");
@@ -701,11 +701,9 @@ export function createGateway(deps: GatewayDeps): Gateway {
   server.on("clientError", (err: NodeJS.ErrnoException, socket: Socket) => {
     if (!socket.writable) return socket.destroy();
     const tooBig = err.code === "HPE_HEADER_OVERFLOW";
-    const body = JSON.stringify({
-      error: tooBig ? "headers_too_large" : "bad_request",
-      message: tooBig ? "request headers too large" : "malformed HTTP request",
-      request_id: randomUUID(),
-    });
+    const body = tooBig
+      ? errorBody("headers_too_large", undefined, randomUUID())
+      : errorBody("bad_request", "malformed HTTP request", randomUUID());
     socket.end(
       `HTTP/1.1 ${tooBig ? "431 Request Header Fields Too Large" : "400 Bad Request"}\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`,
     );

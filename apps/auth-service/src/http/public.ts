@@ -79,7 +79,7 @@ const BODY = {
 function signedIn(app: App, allowed: ReadonlySet<string>) {
   return async (req: Request, orgId?: string): Promise<Caller> => {
     const cred = sessionCredential(req, app.cfg.kratos.cookieName);
-    if (!cred) throw new ApiError(401, "unauthenticated", "sign in first: no Kratos session cookie or X-Session-Token");
+    if (!cred) throw new ApiError("unauthenticated", "sign in first: no Kratos session cookie or X-Session-Token");
     if (cred.kind === "cookie") assertAllowedOrigin(req, allowed);
     const { session } = await app.exchange.sessions.resolve(cred);
     const principal = await app.exchange.principal(session, orgId);
@@ -190,7 +190,6 @@ export function publicRouter(
     "/v1/organizations/:orgId/members",
     wrap(async () => {
       throw new ApiError(
-        410,
         "gone",
         "members join by invitation: POST /v1/organizations/:orgId/invitations, then the invitee accepts",
       );
@@ -274,8 +273,7 @@ export function publicRouter(
     wrap(async (req, res) => {
       const body = parseBody(req, BODY.accept);
       const cred = sessionCredential(req, app.cfg.kratos.cookieName);
-      if (!cred)
-        throw new ApiError(401, "unauthenticated", "sign in first: no Kratos session cookie or X-Session-Token");
+      if (!cred) throw new ApiError("unauthenticated", "sign in first: no Kratos session cookie or X-Session-Token");
       if (cred.kind === "cookie") assertAllowedOrigin(req, allowed);
       // Straight from Kratos, not from the session cache: the address and whether it is
       // verified must be what they are now (a cached answer may predate verification,
@@ -323,7 +321,7 @@ export function publicRouter(
       const p = await me(req, orgId);
       const limitRaw = typeof req.query.limit === "string" ? Number(req.query.limit) : 50;
       if (!Number.isInteger(limitRaw) || limitRaw < 1 || limitRaw > 500)
-        throw new ApiError(400, "bad_request", "limit: an integer from 1 to 500");
+        throw new ApiError("bad_request", "limit: an integer from 1 to 500");
       const before = typeof req.query.before === "string" ? req.query.before : undefined;
       res.json({
         entries: await listAudit(
@@ -460,7 +458,7 @@ export function publicRouter(
     "/v1/logout",
     wrap(async (req, res) => {
       const cred = sessionCredential(req, app.cfg.kratos.cookieName);
-      if (!cred) throw new ApiError(401, "unauthenticated", "no session to log out");
+      if (!cred) throw new ApiError("unauthenticated", "no session to log out");
       if (cred.kind === "cookie") assertAllowedOrigin(req, allowed);
       const { session } = await app.exchange.sessions.resolve(cred);
       await app.revocation.revokeSession(session.id, ctx(req, session.identity.id));
@@ -473,7 +471,7 @@ export function publicRouter(
 
 function parseParam(v: string | string[] | undefined): string {
   const r = uuid.safeParse(v);
-  if (!r.success) throw new ApiError(400, "bad_request", "path parameter must be a UUID");
+  if (!r.success) throw new ApiError("bad_request", "path parameter must be a UUID");
   return r.data;
 }
 

@@ -16,6 +16,7 @@
 //    a content type. Express' own parsing answers those as it always did.
 import type { IncomingMessage, ServerResponse } from "node:http";
 import { parse as parseQuery } from "node:querystring";
+import { requestIdFrom } from "@gatehouse/contracts";
 import { z } from "zod";
 import type { App } from "../app.ts";
 import {
@@ -26,7 +27,7 @@ import {
   type WithHeaders,
 } from "./credentials.ts";
 import { ApiError, failure, writeError } from "./errors.ts";
-import { hasBody, pickRequestId, whenFinished } from "./middleware.ts";
+import { hasBody, whenFinished } from "./middleware.ts";
 import { type RateLimiter, takeForCaller } from "./rate-limit.ts";
 import { parseValue } from "./validate.ts";
 
@@ -58,17 +59,13 @@ export async function issueToken(
     clientAddress: req.clientAddress,
   });
   if (apiKey !== undefined) {
-    if (cred) throw new ApiError(400, "bad_request", "send either an API key or a session, not both");
+    if (cred) throw new ApiError("bad_request", "send either an API key or a session, not both");
     if (body.organization_id)
-      throw new ApiError(
-        400,
-        "bad_request",
-        "an API key is bound to its organization; organization_id is not accepted",
-      );
+      throw new ApiError("bad_request", "an API key is bound to its organization; organization_id is not accepted");
     const out = await app.apiKeys.exchange(apiKey);
     return { access_token: out.accessToken, token_type: "Bearer", expires_in: out.expiresIn };
   }
-  if (!cred) throw new ApiError(401, "unauthenticated", "send the Kratos session cookie or X-Session-Token");
+  if (!cred) throw new ApiError("unauthenticated", "send the Kratos session cookie or X-Session-Token");
   if (cred.kind === "cookie") assertAllowedOrigin(req, allowedOrigins);
   const orgId = body.organization_id ?? (typeof req.queryOrganization === "string" ? req.queryOrganization : undefined);
   const out = await app.exchange.exchange(cred, orgId);
@@ -142,7 +139,7 @@ export function tokenLane(deps: TokenLaneDeps): (req: IncomingMessage, res: Serv
     const type = req.headers["content-type"];
     if (type === undefined ? hasBody(req.headers) : !PLAIN_JSON.test(type)) return false;
 
-    const requestId = pickRequestId(req.headers["x-request-id"]);
+    const requestId = requestIdFrom(req.headers["x-request-id"]);
     logWhenFinished(res, {
       method: "POST",
       path,
@@ -171,7 +168,7 @@ export function tokenLane(deps: TokenLaneDeps): (req: IncomingMessage, res: Serv
 function readJson(req: IncomingMessage, limit: number): Promise<unknown> {
   const declared = req.headers["content-length"];
   if (declared !== undefined && Number(declared) > limit) {
-    return Promise.reject(new ApiError(413, "payload_too_large", "request body too large"));
+    return Promise.reject(new ApiError("payload_too_large", "request body too large"));
   }
   return new Promise((resolve, reject) => {
     const chunks: Buffer[] = [];
@@ -184,24 +181,24 @@ function readJson(req: IncomingMessage, limit: number): Promise<unknown> {
     };
     const onData = (chunk: Buffer) => {
       size += chunk.length;
-      if (size > limit) fail(new ApiError(413, "payload_too_large", "request body too large"));
+      if (size > limit) fail(new ApiError("payload_too_large", "request body too large"));
       else chunks.push(chunk);
     };
     const onEnd = () => {
       const text = (chunks.length === 1 ? (chunks[0] as Buffer) : Buffer.concat(chunks)).toString("utf8").trim();
       if (text === "" || text === "{}") return resolve({});
       if (text[0] !== "{" && text[0] !== "[") {
-        return reject(new ApiError(400, "invalid_json", "request body is not valid JSON"));
+        return reject(new ApiError("invalid_json", "request body is not valid JSON"));
       }
       try {
         resolve(JSON.parse(text));
       } catch {
-        reject(new ApiError(400, "invalid_json", "request body is not valid JSON"));
+        reject(new ApiError("invalid_json", "request body is not valid JSON"));
       }
     };
     req.on("data", onData);
     req.on("end", onEnd);
-    req.on("error", () => fail(new ApiError(400, "bad_request", "request aborted")));
+    req.on("error", () => fail(new ApiError("bad_request", "request aborted")));
   });
 }
 

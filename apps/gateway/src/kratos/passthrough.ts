@@ -9,7 +9,9 @@
 //    brute-force guard, sent to Kratos as parsed, and their answer held until it is
 //    counted; a failed login is held until the failure floor has passed;
 //  - a logout done at Kratos is announced so the session's tokens stop (logout.ts).
+
 import { Agent, type IncomingMessage, type ServerResponse } from "node:http";
+import type { ErrorCode, ErrorStatus } from "@gatehouse/contracts";
 import { type AllowedHost, isIdentityHeader } from "@gatehouse/guard";
 import { isClientAddressHeader } from "@gatehouse/guard/node";
 import type { Logger } from "pino";
@@ -52,7 +54,13 @@ export interface PassthroughOptions {
   /** Announces a session Kratos' own logout ended (logout.ts); none without Redis. */
   announceRevoked?: (sid: string) => Promise<void>;
   log: Logger;
-  sendError(res: ServerResponse, status: number, error: string, message: string, retryAfterSec?: number): void;
+  sendError<C extends ErrorCode>(
+    res: ServerResponse,
+    status: ErrorStatus<C>,
+    error: C,
+    message: string,
+    retryAfterSec?: number,
+  ): void;
 }
 
 /** Client headers Kratos never sees: identity claims and what only a proxy may say about the client. */

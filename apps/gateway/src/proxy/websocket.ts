@@ -4,6 +4,7 @@
 // status line when nothing was written yet.
 import { request as httpRequest, type IncomingMessage } from "node:http";
 import type { Socket } from "node:net";
+import { type ErrorCode, type ErrorStatus, errorBody } from "@gatehouse/contracts";
 import { forwardableHeaders } from "./forward.ts";
 
 export interface UpgradeCall {
@@ -22,12 +23,18 @@ export function rawHead(status: number, reason: string, headers: readonly string
 }
 
 /** A JSON error answer on a socket that is not (or no longer) an HTTP response, then close. */
-export function refuseSocket(socket: Socket, status: number, error: string, message: string, requestId: string): void {
+export function refuseSocket<C extends ErrorCode>(
+  socket: Socket,
+  status: ErrorStatus<C>,
+  error: C,
+  message: string,
+  requestId: string,
+): void {
   if (!socket.writable) {
     socket.destroy();
     return;
   }
-  const body = JSON.stringify({ error, message, request_id: requestId });
+  const body = errorBody(error, message, requestId);
   socket.end(
     rawHead(status, error, [
       "Content-Type",

@@ -1,16 +1,13 @@
 // How a deny or redirect decision looks on the wire, shared by every adapter
-// (Web APIs only, so the Next.js entry can use it too).
+// (Web APIs only, so the Next.js entry can use it too). The body and the request id
+// are @gatehouse/contracts', as in every Gatehouse service.
+import { errorBody } from "@gatehouse/contracts";
 import type { DenyDecision, RedirectDecision } from "../core/types.ts";
 
-const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
-
-/** The client's X-Request-Id when it is sane, else a fresh one. */
-export function requestIdFrom(value: string | null | undefined): string {
-  return typeof value === "string" && REQUEST_ID.test(value) ? value : globalThis.crypto.randomUUID();
-}
+export { requestIdFrom } from "@gatehouse/contracts";
 
 export function denyBody(decision: DenyDecision, requestId: string): string {
-  return JSON.stringify({ error: decision.error, message: decision.message, request_id: requestId });
+  return errorBody(decision.error, decision.message, requestId);
 }
 
 export function denyHeaders(decision: DenyDecision, requestId: string): Record<string, string> {
