@@ -102,17 +102,16 @@ export function tokenDoor(deps: TokenDoorDeps): (req: IncomingMessage, res: Serv
   const security = deps.security.flat();
   const logWhenFinished = whenFinished(app.log, app.metrics, "public");
 
-  async function readBody(req: IncomingMessage & { body?: unknown }, res: ServerResponse): Promise<unknown> {
-    if (!hasBody(req.headers)) return undefined;
+  /** A plain JSON body by readJson, any other through the Express app's body middleware. */
+  function readBody(req: IncomingMessage & { body?: unknown }, res: ServerResponse): Promise<unknown> {
     const encoding = req.headers["content-encoding"];
     const plain = encoding === undefined || encoding.toLowerCase() === "identity";
     if (plain && PLAIN_JSON.test(req.headers["content-type"] ?? "")) return readJson(req, app.cfg.bodyLimitBytes);
-    for (const mw of deps.body) await new Promise<void>((ok, fail) => mw(req, res, (e) => (e ? fail(e) : ok())));
-    return req.body;
+    return runAll(deps.body, req, res).then(() => req.body);
   }
 
   async function answer(req: IncomingMessage, res: ServerResponse, headers: string[]): Promise<void> {
-    const body = await readBody(req, res);
+    const body = hasBody(req.headers) ? await readBody(req, res) : undefined;
     const url = req.url ?? "";
     const q = url.indexOf("?");
     const out = await issueToken(app, allowedOrigins, limiter, {
@@ -151,6 +150,11 @@ export function tokenDoor(deps: TokenDoorDeps): (req: IncomingMessage, res: Serv
     }
     answer(req, res, headers).catch(fail);
   };
+}
+
+/** Runs middleware in order; resolves when the last calls next(), rejects with an error one passes (falsy: none). */
+async function runAll(mws: readonly Middleware[], req: IncomingMessage, res: ServerResponse): Promise<void> {
+  for (const mw of mws) await new Promise<void>((ok, fail) => mw(req, res, (e) => (e ? fail(e) : ok())));
 }
 
 /** Runs a middleware that finishes synchronously (helmet, cors); throws what it passes to next(). */
