@@ -1,27 +1,34 @@
-import { defineConfig } from "vitest/config";
+import { configDefaults, defineConfig } from "vitest/config";
+
+// One run (`pnpm test`, `./gatehouse test`), three projects:
+//  - unit: files named *.unit.test.ts. They need nothing running: no Postgres, Redis
+//    or Kratos (at most a server of their own on a free port), so no stack is started
+//    for them. `pnpm test:unit`: seconds.
+//  - integration: every other test file. The global setup starts the test stack (real
+//    Postgres, Redis, Kratos, mail catcher) once, on ports that do not collide with a
+//    dev stack, and hands its URLs to the tests.
+//  - chaos: alone, after the others (groupOrder 1, so neither slows the other down),
+//    the short form of `pnpm chaos`, which starts a stack of its own and kills parts
+//    of it under load.
+const ROOTS = ["test", "packages/*/test", "apps/*/test", "tools/*/test"];
+const UNIT = ROOTS.map((r) => `${r}/**/*.unit.test.ts`);
+const CHAOS = ["tools/chaos/test/**"];
 
 // Generous bounds for a shared 2-core machine; nothing asserts on time.
 const bounds = { testTimeout: 60_000, hookTimeout: 120_000 };
 
-// One run covers every package and app, in two groups. The suite: its global setup
-// starts the test stack (real Postgres, Redis, Kratos, mail catcher) once, on ports
-// that do not collide with a dev stack, and hands its URLs to the tests. Then, alone
-// (groupOrder 1: after the suite, so neither slows the other down), the short form of
-// `pnpm chaos`, which starts a stack of its own and kills parts of it under load.
 export default defineConfig({
   test: {
     reporters: ["default"],
     projects: [
       {
+        test: { name: "unit", include: UNIT, exclude: [...configDefaults.exclude, ...CHAOS], pool: "forks", ...bounds },
+      },
+      {
         test: {
-          name: "suite",
-          include: [
-            "test/**/*.test.ts",
-            "packages/*/test/**/*.test.ts",
-            "apps/*/test/**/*.test.ts",
-            "tools/*/test/**/*.test.ts",
-          ],
-          exclude: ["tools/chaos/test/**", "**/node_modules/**"],
+          name: "integration",
+          include: ROOTS.map((r) => `${r}/**/*.test.ts`),
+          exclude: [...configDefaults.exclude, ...UNIT, ...CHAOS],
           globalSetup: ["test/global-setup.ts"],
           pool: "forks",
           maxWorkers: 2,
@@ -32,7 +39,7 @@ export default defineConfig({
       {
         test: {
           name: "chaos",
-          include: ["tools/chaos/test/**/*.test.ts"],
+          include: CHAOS.map((c) => `${c}/*.test.ts`),
           pool: "forks",
           maxWorkers: 1,
           sequence: { groupOrder: 1 },

@@ -9,12 +9,12 @@ import { InvalidationBus } from "./cache/bus.ts";
 import type { AuthConfig } from "./config.ts";
 import { createDb, migrateToLatest } from "./db/index.ts";
 import type { Database } from "./db/schema.ts";
+import { DomainError } from "./domain/errors.ts";
 import { onCommit } from "./domain/support.ts";
 import { getUser, upsertUserFromKratos } from "./domain/users.ts";
 import { ApiKeyExchange } from "./exchange/api-keys.ts";
 import { TokenExchange } from "./exchange/exchange.ts";
 import { SessionResolver } from "./exchange/sessions.ts";
-import { ApiError } from "./http/errors.ts";
 import { KeyStore } from "./keys/store.ts";
 import { Metrics } from "./ops/metrics.ts";
 import { OutboxRelay } from "./outbox/relay.ts";
@@ -194,9 +194,9 @@ export async function createApp(cfg: AuthConfig, log: Logger = createLogger(cfg)
     async ensureUser(identityId) {
       if (await getUser(db, identityId)) return;
       const identity = await kratos.getIdentity(identityId);
-      if (!identity) throw new ApiError(404, "not_found", "no such Kratos identity");
+      if (!identity) throw new DomainError("not_found", "no such Kratos identity");
       const traits = identity.traits as { email?: string; name?: { first?: string; last?: string } };
-      if (!traits.email) throw new ApiError(400, "bad_request", "that identity has no email");
+      if (!traits.email) throw new DomainError("invalid_input", "that identity has no email");
       await upsertUserFromKratos(
         db,
         {

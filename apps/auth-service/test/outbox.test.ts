@@ -2,7 +2,8 @@
 // when Redis is down: the announcement goes to the outbox in the change's own
 // transaction (domain/affected.ts decides who it touches) and the relay delivers it
 // once Redis is back. Against a private Redis killed with -9.
-import { INVALIDATION_CHANNEL, subscribeInvalidations } from "@gatehouse/guard";
+import { INVALIDATION_CHANNEL } from "@gatehouse/contracts";
+import { subscribeInvalidations } from "@gatehouse/guard";
 import { Redis } from "ioredis";
 import pg from "pg";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";

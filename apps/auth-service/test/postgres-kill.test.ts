@@ -17,7 +17,7 @@ import {
 } from "../../../test/support/private-services.ts";
 import { InvalidationBus } from "../src/cache/bus.ts";
 import { createDb } from "../src/db/index.ts";
-import { DependencyUnavailableError } from "../src/http/errors.ts";
+import { DependencyUnavailableError } from "../src/domain/errors.ts";
 import { KeyStore } from "../src/keys/store.ts";
 
 let pg: PrivatePostgres;

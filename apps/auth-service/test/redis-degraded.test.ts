@@ -4,7 +4,7 @@
 // (readiness 200, status "degraded", naming what is missing), and pick the
 // invalidation channel up by itself when Redis comes back. The gateway alike.
 
-import { INVALIDATION_CHANNEL } from "@gatehouse/guard";
+import { INVALIDATION_CHANNEL } from "@gatehouse/contracts";
 import { Redis } from "ioredis";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { eventually } from "../../../test/support/private-services.ts";

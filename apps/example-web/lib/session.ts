@@ -2,6 +2,7 @@
 // token the middleware's guard put on the request (`Authorization: Bearer …`), or,
 // where the middleware did not run, one exchanged here for the Kratos cookie.
 // Either way the JWT is verified locally against the auth-service's JWKS.
+import type { ErrorCode } from "@gatehouse/guard";
 import { type AccessTokenClaims, createRemoteJwks, createVerifier, type Verifier } from "@gatehouse/tokens";
 import { cookies, headers } from "next/headers";
 import { redirect } from "next/navigation";
@@ -56,8 +57,8 @@ async function exchange(cookie: string): Promise<Exchanged> {
     throw new ServiceUnavailable("the auth-service did not answer", { cause: e });
   }
   if (r.status === 401 || r.status === 403) {
-    const err = (await r.json().catch(() => ({}))) as { error?: string };
-    return { reason: err.error === "aal_required" ? "aal2_required" : "unauthenticated" };
+    const err = (await r.json().catch(() => ({}))) as { error?: ErrorCode };
+    return { reason: err.error === "aal2_required" ? "aal2_required" : "unauthenticated" };
   }
   if (!r.ok) throw new ServiceUnavailable(`the auth-service answered ${r.status}`);
   const body = (await r.json()) as { access_token?: string };

@@ -11,7 +11,8 @@
 // that fails is tried again, backing off up to 2 s, until it succeeds or the channel goes.
 // In a Redis Cluster the markers are spread over the primaries: each is scanned.
 // `log.listening` says whether the channel is heard right now (for readiness).
-import { INVALIDATION_CHANNEL, InvalidationLog, REVOKED_KEY_PREFIX } from "./core/invalidation.ts";
+import { INVALIDATION_CHANNEL, REVOKED_KEY_PREFIX } from "@gatehouse/contracts";
+import { InvalidationLog } from "./core/invalidation.ts";
 
 export interface RedisSubscriber {
   subscribe(channel: string): Promise<unknown>;

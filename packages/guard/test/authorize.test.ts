@@ -191,7 +191,7 @@ describe("aal2 satisfied (STUB issuer: the real stack has no second factor enrol
     expect(d.kind === "allow" && d.headers["x-user-aal"]).toBe("aal2");
   });
 
-  it("the auth-service saying aal_required (Kratos requires aal2) is a 403, not a logout", async () => {
+  it("the auth-service saying aal2_required (Kratos requires aal2) is a 403, not a logout", async () => {
     stub.mode = "403-aal";
     try {
       const d = await guard.check(req("http://app.example/x", { "x-session-token": "ory_st_needs_aal2" }));

@@ -13,6 +13,7 @@ const here = dirname(fileURLToPath(import.meta.url));
 const repo = resolve(here, "../../..");
 // Workspace packages resolve to their source entry; anything else bare must be on this list.
 const WORKSPACE: Record<string, string> = {
+  "@gatehouse/contracts": resolve(repo, "packages/contracts/src/index.ts"),
   "@gatehouse/tokens": resolve(repo, "packages/tokens/src/index.ts"),
   // The Edge-safe subpath only; "@gatehouse/kratos" itself (undici) must never appear.
   "@gatehouse/kratos/credentials": resolve(repo, "packages/kratos/src/credentials.ts"),
@@ -58,6 +59,7 @@ describe("Next.js entry: Edge-safe import graph", () => {
     const names = [...files.keys()].map((f) => f.slice(repo.length + 1));
     expect(names).toContain("packages/guard/src/core/guard.ts");
     expect(names).toContain("packages/tokens/src/verify.ts");
+    expect(names).toContain("packages/contracts/src/errors.ts");
     const forbidden = bare.filter(
       ({ spec }) =>
         spec.startsWith("node:") ||

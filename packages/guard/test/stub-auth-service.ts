@@ -89,7 +89,7 @@ export async function startStubAuthService(): Promise<StubAuthService> {
           res.writeHead(200, { "content-type": "text/html" }).end("<html>maintenance</html>");
           return;
         case "403-aal":
-          json(403, { error: "aal_required", message: "this session needs a second factor" });
+          json(403, { error: "aal2_required", message: "this session needs a second factor" });
           return;
         case "ok": {
           const cred = credentialOf(req.headers);

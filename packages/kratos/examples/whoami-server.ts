@@ -37,7 +37,7 @@ const server = createServer(async (req, res) => {
       case "unauthenticated":
         res.writeHead(401).end("sign in\n");
         return;
-      case "aal_required":
+      case "aal2_required":
         res.writeHead(403, { "content-type": "application/json" });
         res.end(JSON.stringify({ error: "aal2_required", redirect_browser_to: err.redirectBrowserTo }));
         return;

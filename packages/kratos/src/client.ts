@@ -170,7 +170,7 @@ function statusError(op: string, reply: Reply, userCredential: boolean): KratosE
   if (status >= 500) return new KratosError("unavailable", what, base);
   if (userCredential && status === 401) return new KratosError("unauthenticated", what, base);
   if (userCredential && status === 403 && errorId === "session_aal2_required") {
-    return new KratosError("aal_required", what, {
+    return new KratosError("aal2_required", what, {
       ...base,
       ...(redirect !== undefined ? { redirectBrowserTo: redirect } : {}),
     });

@@ -1,14 +1,14 @@
 /**
  * Every failure of this package is a KratosError with a code from this closed
  * union. The split that matters to callers is "the user must sign in again"
- * (unauthenticated, aal_required) versus "we could not ask Kratos" (unavailable,
+ * (unauthenticated, aal2_required) versus "we could not ask Kratos" (unavailable,
  * rate_limited): the latter must never log anybody out.
  */
 export type KratosErrorCode =
   // Kratos looked at the credential and said it is not (or no longer) a valid session.
   | "unauthenticated"
   // The session is valid but its AAL is lower than Kratos requires (403 session_aal2_required).
-  | "aal_required"
+  | "aal2_required"
   // No usable answer: 5xx, timeout, connection refused/reset, malformed body.
   | "unavailable"
   // Kratos (or a proxy in front of it) answered 429.
@@ -18,7 +18,7 @@ export type KratosErrorCode =
 
 export const KRATOS_ERROR_CODES: readonly KratosErrorCode[] = [
   "unauthenticated",
-  "aal_required",
+  "aal2_required",
   "unavailable",
   "rate_limited",
   "bad_request",
@@ -29,7 +29,7 @@ export interface KratosErrorOptions {
   status?: number;
   /** Seconds from Retry-After (429, and 503 when Kratos or a proxy sends it). */
   retryAfterSec?: number;
-  /** Kratos' `redirect_browser_to` for aal_required (its login flow at aal2). */
+  /** Kratos' `redirect_browser_to` for aal2_required (its login flow at aal2). */
   redirectBrowserTo?: string;
   /** Kratos' `error.id`, e.g. "session_aal2_required". */
   kratosErrorId?: string;

@@ -142,7 +142,7 @@ describe("whoami against the real Kratos", () => {
     expect(e2.status).toBe(401);
   });
 
-  it("a password-only session of a user with TOTP is 'aal_required' with Kratos' aal2 login URL", async () => {
+  it("a password-only session of a user with TOTP is 'aal2_required' with Kratos' aal2 login URL", async () => {
     const u = await register();
     await enableTotp(u.token);
     // Kratos upgrades the session that completed the TOTP set-up to aal2.
@@ -151,7 +151,7 @@ describe("whoami against the real Kratos", () => {
     expect(upgraded.amr).toEqual(["password", "totp"]);
 
     const passwordOnly = await loginApi(u.email);
-    const err = await expectCode(kratos.whoami({ kind: "token", value: passwordOnly }), "aal_required");
+    const err = await expectCode(kratos.whoami({ kind: "token", value: passwordOnly }), "aal2_required");
     expect(err.status).toBe(403);
     expect(err.kratosErrorId).toBe("session_aal2_required");
     expect(err.redirectBrowserTo).toMatch(/\/self-service\/login\/browser\?aal=aal2$/);

@@ -7,8 +7,8 @@
 // back, however long it was away), and after every (re)subscription it assumes it
 // missed messages meanwhile: every generation moves on, so cached principals and
 // tokens are rebuilt, and the resync listeners (session cache, keys) run.
-// The channel and message shapes are the guard's (one contract for both sides).
-import { INVALIDATION_CHANNEL, type Invalidation } from "@gatehouse/guard";
+// The channel and the messages are @gatehouse/contracts' (what the guards hear too).
+import { INVALIDATION_CHANNEL, type Invalidation, parseInvalidation } from "@gatehouse/contracts";
 import type { RedisClient, RedisSubscriber } from "@gatehouse/redis";
 import type { Logger } from "pino";
 
@@ -41,11 +41,9 @@ export class InvalidationBus {
     this.#pub = pub;
     this.#sub = sub;
     sub.on("message", (_ch: string, raw: string) => {
-      try {
-        this.#apply(JSON.parse(raw) as Invalidation);
-      } catch {
-        this.#log.warn("ignored malformed invalidation message");
-      }
+      const msg = parseInvalidation(raw);
+      if (msg) this.#apply(msg);
+      else this.#log.warn("ignored malformed invalidation message");
     });
     sub.on("close", () => {
       if (this.#subscribed)

@@ -157,12 +157,25 @@ export interface AuditLogTable {
   request_id: string | null;
 }
 
+/**
+ * What one committed change makes stale (decided by domain/affected.ts); the relay
+ * announces it in @gatehouse/contracts' Invalidation messages.
+ */
+export interface OutboxPayload {
+  /** The audit action that caused it. */
+  action: string;
+  /** Identity ids (and `api_key:<id>`) whose token claims changed. */
+  identities: string[];
+  /** Session ids or `api_key:<id>` whose tokens must be refused from now on. */
+  revoked: string[];
+}
+
 export interface OutboxTable {
   /** bigserial, as a string (see AuditLogTable.id). */
   id: ColumnType<string, never, never>;
   created_at: AutoTimestamp;
   topic: "invalidation";
-  payload: ColumnType<JsonObject, string, string>;
+  payload: ColumnType<OutboxPayload, string, string>;
   published_at: ColumnType<Date | null, never, Date | null>;
 }
 

@@ -4,17 +4,12 @@
 // the outbox in the change's own transaction, so no route handler can forget it and
 // a Redis outage delays it instead of failing a committed write.
 
-import { apiKeySessionId } from "@gatehouse/guard";
+import { apiKeySessionId } from "@gatehouse/contracts";
 import type { Transaction } from "kysely";
-import type { Database, JsonObject } from "../db/schema.ts";
+import type { Database, JsonObject, OutboxPayload } from "../db/schema.ts";
 import type { AuditEvent } from "./audit.ts";
 
-export interface Affected {
-  /** Identity ids (and `api_key:<id>`) whose token claims changed. */
-  identities: string[];
-  /** Session ids or `api_key:<id>` whose tokens must be refused from now on. */
-  revoked: string[];
-}
+export type Affected = Omit<OutboxPayload, "action">;
 
 const NONE: Affected = { identities: [], revoked: [] };
 

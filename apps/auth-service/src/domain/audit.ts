@@ -1,5 +1,5 @@
 import type { Kysely, Transaction } from "kysely";
-import type { AuditLogRow, Database, JsonObject, JsonValue } from "../db/schema.ts";
+import type { AuditLogRow, Database, JsonObject, JsonValue, OutboxPayload } from "../db/schema.ts";
 import { affectedBy } from "./affected.ts";
 import { type Authority, authorize } from "./authz.ts";
 import { DomainError, withDomainErrors } from "./errors.ts";
@@ -77,9 +77,10 @@ export async function writeAudit(trx: Transaction<Database>, ctx: AuditContext, 
   assertAuditContext(ctx);
   const affected = await affectedBy(trx, event);
   if (affected.identities.length > 0 || affected.revoked.length > 0) {
+    const payload: OutboxPayload = { action: event.action, ...affected };
     await trx
       .insertInto("outbox")
-      .values({ topic: "invalidation", payload: JSON.stringify({ action: event.action, ...affected }) })
+      .values({ topic: "invalidation", payload: JSON.stringify(payload) })
       .execute();
     willAnnounce(trx);
   }

@@ -1,8 +1,10 @@
 import pg from "pg";
 
 /**
- * What the HTTP layer branches on:
- *   not_found → 404, conflict → 409, last_owner → 409 (or 422), invalid_input → 400,
+ * How the layers below HTTP (domain/, exchange/, revocation/) say a request cannot be
+ * done; the HTTP layer maps each to one error code, once (toApiError in http/errors.ts):
+ *   not_found → 404, conflict → 409, last_owner → 409, invalid_input → 400,
+ *   unauthenticated → 401 (a credential that is not, or no longer, valid),
  *   forbidden → 403, email_unverified → 403, gone → 410 (an invitation expired, revoked or used).
  * Anything that is not a DomainError (connection refused, pool timeout, Postgres
  * shutting down, serialization failure…) is an outage or a bug: 503/500.
@@ -12,6 +14,7 @@ export type DomainErrorCode =
   | "conflict"
   | "last_owner"
   | "invalid_input"
+  | "unauthenticated"
   | "forbidden"
   | "email_unverified"
   | "gone";
@@ -23,6 +26,11 @@ export class DomainError extends Error {
     super(message, options);
     this.code = code;
   }
+}
+
+/** A dependency (Redis, the signing keys' database) is known to be unusable: 503, retry later. */
+export class DependencyUnavailableError extends Error {
+  override name = "DependencyUnavailableError";
 }
 
 export function isDomainError(error: unknown, code?: DomainErrorCode): error is DomainError {

@@ -6,6 +6,7 @@
 // permissions are intersected, at every exchange, with the creator's current role's,
 // and it stops working when the creator leaves the organization.
 import { createHash } from "node:crypto";
+import { apiKeySessionId } from "@gatehouse/contracts";
 import {
   type AccessTokenClaims,
   LruCache,
@@ -19,9 +20,9 @@ import type { InvalidationBus } from "../cache/bus.ts";
 import type { AuthConfig } from "../config.ts";
 import type { Database } from "../db/schema.ts";
 import { type ApiKey, findApiKeyByRaw, touchApiKeyLastUsed } from "../domain/api-keys.ts";
+import { DomainError } from "../domain/errors.ts";
 import { getOrganization } from "../domain/organizations.ts";
 import { loadPrincipalData } from "../domain/principal.ts";
-import { ApiError } from "../http/errors.ts";
 import type { KeyStore } from "../keys/store.ts";
 import type { Metrics } from "../ops/metrics.ts";
 
@@ -62,7 +63,7 @@ export class ApiKeyExchange {
   }
 
   async exchange(raw: string): Promise<{ accessToken: string; expiresIn: number }> {
-    if (!KEY_RE.test(raw)) throw new ApiError(401, "unauthenticated", "not a valid API key");
+    if (!KEY_RE.test(raw)) throw new DomainError("unauthenticated", "not a valid API key");
     const cacheKey = createHash("sha256").update(raw).digest("hex");
     const now = Date.now();
     const hit = this.#tokens.get(cacheKey);
@@ -71,15 +72,15 @@ export class ApiKeyExchange {
       hit &&
       hit.reuseUntilMs > now &&
       hit.kid === this.#keys.activeKid &&
-      hit.gen === this.#bus.generation(`api_key:${hit.keyId}`) &&
+      hit.gen === this.#bus.generation(apiKeySessionId(hit.keyId)) &&
       hit.peopleGen === this.#peopleGen(hit.people)
     ) {
       this.#metrics.tokensReused.inc();
       return { accessToken: hit.token, expiresIn: hit.exp - Math.floor(now / 1000) };
     }
     const key = await findApiKeyByRaw(this.#db, raw);
-    if (!key) throw new ApiError(401, "unauthenticated", "unknown, revoked or expired API key");
-    const gen = this.#bus.generation(`api_key:${key.id}`);
+    if (!key) throw new DomainError("unauthenticated", "unknown, revoked or expired API key");
+    const gen = this.#bus.generation(apiKeySessionId(key.id));
     // A role change of the owner or the creator bumps their generation (announced
     // through the outbox), so the next exchange mints with their new rights.
     const people = [...new Set([key.identityId, key.createdBy].filter((x): x is string => x !== null))];
@@ -123,7 +124,7 @@ export class ApiKeyExchange {
     const base = {
       iss: this.#cfg.token.issuer,
       aud,
-      sid: `api_key:${key.id}`,
+      sid: apiKeySessionId(key.id),
       teams: [],
       aal: "aal1" as const,
       amr: ["api_key"],
@@ -134,7 +135,7 @@ export class ApiKeyExchange {
     if (key.createdBy) {
       creator = await loadPrincipalData(this.#db, key.createdBy, key.organizationId);
       if (!creator.user || !creator.active)
-        throw new ApiError(401, "unauthenticated", "this API key's creator is no longer a member of its organization");
+        throw new DomainError("unauthenticated", "this API key's creator is no longer a member of its organization");
       const allowed = new Set(permissionsFor(creator.active.role as OrgRole, this.#cfg.permissions));
       ceiling = (perms) => perms.filter((p) => allowed.has(p));
     }
@@ -145,7 +146,7 @@ export class ApiKeyExchange {
           : await loadPrincipalData(this.#db, key.identityId, key.organizationId);
       // The owner left the organization (or was deleted): the key no longer works.
       if (!data.user || !data.active)
-        throw new ApiError(401, "unauthenticated", "this API key's owner is no longer a member");
+        throw new DomainError("unauthenticated", "this API key's owner is no longer a member");
       const rolePerms = permissionsFor(data.active.role as OrgRole, this.#cfg.permissions);
       return mintClaims(
         {
@@ -162,11 +163,11 @@ export class ApiKeyExchange {
       );
     }
     const org = await getOrganization(this.#db, key.organizationId);
-    if (!org) throw new ApiError(401, "unauthenticated", "this API key's organization no longer exists");
+    if (!org) throw new DomainError("unauthenticated", "this API key's organization no longer exists");
     return mintClaims(
       {
         ...base,
-        sub: `api_key:${key.id}`,
+        sub: apiKeySessionId(key.id),
         org: key.organizationId,
         plan: org.plan as Plan,
         perms: ceiling([...new Set(key.scopes)].sort()),

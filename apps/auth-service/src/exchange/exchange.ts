@@ -19,7 +19,6 @@ import type { Database } from "../db/schema.ts";
 import { DomainError } from "../domain/errors.ts";
 import { loadPrincipalData } from "../domain/principal.ts";
 import { upsertUserFromKratos } from "../domain/users.ts";
-import { ApiError } from "../http/errors.ts";
 import type { KeyStore } from "../keys/store.ts";
 import type { Metrics } from "../ops/metrics.ts";
 import type { SessionResolver } from "./sessions.ts";
@@ -107,7 +106,7 @@ export class TokenExchange {
       this.#knownUsers.get(identityId) ? undefined : this.#recordUser(session),
     ]);
     if (orgId !== undefined && !data.active) {
-      throw new ApiError(403, "forbidden", "you are not a member of that organization");
+      throw new DomainError("forbidden", "you are not a member of that organization");
     }
     const principal: Principal = { identityId, teams: [] };
     if (data.active) {
@@ -168,7 +167,7 @@ export class TokenExchange {
 
   async exchange(cred: KratosCredential, orgId: string | undefined): Promise<ExchangeResult> {
     if (orgId !== undefined && !/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i.test(orgId)) {
-      throw new ApiError(400, "bad_request", "organization must be a UUID");
+      throw new DomainError("invalid_input", "organization must be a UUID");
     }
     const ref = await this.#sessions.lookup(cred);
     const tkey = orgId === undefined ? ref.digest : `${ref.digest}|${orgId}`;
@@ -204,13 +203,7 @@ export class TokenExchange {
     gen: number,
   ): Promise<{ accessToken: string; exp: number; principal: Principal }> {
     const now = Date.now();
-    let principal: Principal;
-    try {
-      principal = await this.principal(session, orgId);
-    } catch (e) {
-      if (e instanceof DomainError && e.code === "invalid_input") throw new ApiError(400, "bad_request", e.message);
-      throw e;
-    }
+    const principal = await this.principal(session, orgId);
     const signer = await this.#keys.signer();
     const nowSec = Math.floor(now / 1000);
     const claims = this.claimsFor(session, principal, nowSec);

@@ -9,7 +9,7 @@
 // cached sessions take ~36 MB instead of ~99 MB (bench/README.md). The hex form
 // of the same digest (what credentialKey returns) names the Redis entries and is
 // the `key` callers get.
-import { REVOKED_KEY_PREFIX } from "@gatehouse/guard";
+import { revokedKey } from "@gatehouse/contracts";
 import {
   digestCredentialSync,
   type KratosClient,
@@ -169,7 +169,7 @@ export class SessionResolver {
         authenticatedAt: new Date(e.s.authenticatedAt),
       };
       if (e.x <= Date.now()) return undefined;
-      if (await this.#redis.exists(REVOKED_KEY_PREFIX + session.id)) return undefined;
+      if (await this.#redis.exists(revokedKey(session.id))) return undefined;
       return { session, expiresAtMs: e.x };
     } catch (err) {
       // Redis is a cache here: when it fails, ask Kratos instead (see README "When Redis is down").
@@ -202,7 +202,7 @@ export class SessionResolver {
     if (!redis) return;
     // The marker first: from then on no cached copy is served (#readL2). One command per
     // key, since in a cluster these keys live in different slots.
-    await redis.set(REVOKED_KEY_PREFIX + sid, "1", "PX", Math.max(1, untilMs - Date.now()));
+    await redis.set(revokedKey(sid), "1", "PX", Math.max(1, untilMs - Date.now()));
     const keys = await redis.smembers(SID_KEYS_PREFIX + sid);
     await Promise.all([...keys.map((k) => redis.del(L2_PREFIX + k)), redis.del(SID_KEYS_PREFIX + sid)]);
   }

@@ -39,7 +39,7 @@ function operatorOnly(app: App): RequestHandler {
     const auth = req.headers.authorization;
     const token = typeof auth === "string" && auth.startsWith("Bearer ") ? auth.slice(7) : undefined;
     if (!secretEquals(token, app.cfg.adminApiToken)) {
-      next(new ApiError(401, "unauthenticated", "operator endpoints need Authorization: Bearer <ADMIN_API_TOKEN>"));
+      next(new ApiError("unauthenticated", "operator endpoints need Authorization: Bearer <ADMIN_API_TOKEN>"));
       return;
     }
     next();
@@ -61,7 +61,7 @@ export function adminApp(app: App): express.Express {
   const fromKratos = (req: Request) => {
     if (!secretEquals(req.headers["x-gatehouse-webhook-secret"] as string | undefined, app.cfg.webhookSecret)) {
       app.metrics.webhooks.inc({ outcome: "unauthenticated" });
-      throw new ApiError(401, "unauthenticated", "missing or wrong webhook secret");
+      throw new ApiError("unauthenticated", "missing or wrong webhook secret");
     }
   };
   e.post(
@@ -138,7 +138,7 @@ export function adminApp(app: App): express.Express {
     "/admin/organizations/:orgId/api-keys/:keyId",
     wrap(async (req, res) => {
       const ids = BODY.apiKeyPath.safeParse(req.params);
-      if (!ids.success) throw new ApiError(400, "bad_request", "path parameters must be UUIDs");
+      if (!ids.success) throw new ApiError("bad_request", "path parameters must be UUIDs");
       await revokeApiKey(app.db, { orgId: ids.data.orgId, id: ids.data.keyId }, ctx(req), OPERATOR);
       res.status(204).end();
     }),

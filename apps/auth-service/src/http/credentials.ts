@@ -8,7 +8,7 @@ export type WithHeaders = { headers: IncomingHttpHeaders };
 
 export function sessionCredential(req: WithHeaders, cookieName: string): KratosCredential | undefined {
   const token = req.headers["x-session-token"];
-  if (Array.isArray(token)) throw new ApiError(400, "bad_request", "X-Session-Token sent more than once");
+  if (Array.isArray(token)) throw new ApiError("bad_request", "X-Session-Token sent more than once");
   const cookieHeader = req.headers.cookie;
   const cred = credentialFrom(
     { ...(cookieHeader ? { cookieHeader } : {}), ...(token ? { sessionToken: token } : {}) },
@@ -27,30 +27,29 @@ export function assertAllowedOrigin(req: WithHeaders, allowed: ReadonlySet<strin
   const origin = req.headers.origin;
   if (origin === undefined) {
     if (req.headers["sec-fetch-site"] === "cross-site") {
-      throw new ApiError(403, "origin_not_allowed", "cross-site requests with a session cookie are refused");
+      throw new ApiError("origin_not_allowed", "cross-site requests with a session cookie are refused");
     }
     return;
   }
   if (origin === "null" || !allowed.has(origin)) {
-    throw new ApiError(403, "origin_not_allowed", "this origin may not use the session cookie here");
+    throw new ApiError("origin_not_allowed", "this origin may not use the session cookie here");
   }
 }
 
 /** `Authorization: Bearer sk_…` or `X-API-Key: sk_…`. A Bearer that is not an API key is not accepted here. */
 export function apiKeyFrom(req: WithHeaders): string | undefined {
   const x = req.headers["x-api-key"];
-  if (Array.isArray(x)) throw new ApiError(400, "bad_request", "X-API-Key sent more than once");
+  if (Array.isArray(x)) throw new ApiError("bad_request", "X-API-Key sent more than once");
   const auth = req.headers.authorization;
   const bearer = typeof auth === "string" && /^Bearer /i.test(auth) ? auth.slice(7).trim() : undefined;
   if (bearer !== undefined && !bearer.startsWith("sk_")) {
     throw new ApiError(
-      401,
       "unauthenticated",
       "exchange a Kratos session or an API key; a bearer token is not a credential here",
     );
   }
   if (x !== undefined && bearer !== undefined && x !== bearer)
-    throw new ApiError(400, "bad_request", "two different API keys sent");
+    throw new ApiError("bad_request", "two different API keys sent");
   return x ?? bearer;
 }
 

@@ -3,110 +3,83 @@
 // log a browser out); anything unexpected becomes a 500 without details.
 
 import type { ServerResponse } from "node:http";
-import { KratosError } from "@gatehouse/kratos";
+import { ERRORS, type ErrorCode, errorBody } from "@gatehouse/contracts";
+import { KratosError, type KratosErrorCode } from "@gatehouse/kratos";
 import { isDependencyFailure } from "@gatehouse/observability/dependency";
 import type { ErrorRequestHandler, Request, RequestHandler, Response } from "express";
 import type { Logger } from "pino";
-import { DomainError } from "../domain/errors.ts";
+import { DomainError, type DomainErrorCode } from "../domain/errors.ts";
 
-export type ErrorCode =
-  | "bad_request"
-  | "invalid_json"
-  | "unsupported_media_type"
-  | "payload_too_large"
-  | "unauthenticated"
-  | "forbidden"
-  | "email_unverified"
-  | "origin_not_allowed"
-  | "aal_required"
-  | "not_found"
-  | "method_not_allowed"
-  | "conflict"
-  | "gone"
-  | "last_owner"
-  | "rate_limited"
-  | "dependency_unavailable"
-  | "internal";
+export type { ErrorCode };
 
+/** An answer with one of the catalogue's codes (@gatehouse/contracts); the status is the code's. */
 export class ApiError extends Error {
   readonly status: number;
   readonly code: ErrorCode;
   readonly retryAfterSec: number | undefined;
-  readonly details: Record<string, unknown> | undefined;
-  constructor(
-    status: number,
-    code: ErrorCode,
-    message: string,
-    opts: { retryAfterSec?: number; details?: Record<string, unknown> } = {},
-  ) {
+  constructor(code: ErrorCode, message: string = ERRORS[code].message, opts: { retryAfterSec?: number } = {}) {
     super(message);
-    this.status = status;
+    this.status = ERRORS[code].status;
     this.code = code;
     this.retryAfterSec = opts.retryAfterSec;
-    this.details = opts.details;
   }
 }
 
 export const RETRY_AFTER_SEC = 5;
 
-/** Raised by our own code when a dependency is known to be unusable. */
-export class DependencyUnavailableError extends Error {
-  override name = "DependencyUnavailableError";
-}
+// How the layers below (domain/, exchange/, revocation/) say what went wrong, in
+// the catalogue's terms. The one place a domain error becomes an HTTP status.
+const DOMAIN_CODES: Record<DomainErrorCode, ErrorCode> = {
+  not_found: "not_found",
+  conflict: "conflict",
+  last_owner: "last_owner",
+  invalid_input: "bad_request",
+  unauthenticated: "unauthenticated",
+  forbidden: "forbidden",
+  email_unverified: "email_unverified",
+  gone: "gone",
+};
+
+// Kratos' verdicts on a credential; anything else from Kratos is an outage (503).
+const KRATOS_VERDICTS: Partial<Record<KratosErrorCode, readonly [ErrorCode, string]>> = {
+  unauthenticated: ["unauthenticated", "no valid Kratos session"],
+  aal2_required: ["aal2_required", "this session needs a second factor"],
+  bad_request: ["bad_request", "Kratos rejected the request"],
+};
 
 export function toApiError(e: unknown): ApiError {
   if (e instanceof ApiError) return e;
+  if (e instanceof DomainError) return new ApiError(DOMAIN_CODES[e.code], e.message);
   if (e instanceof KratosError) {
-    switch (e.code) {
-      case "unauthenticated":
-        return new ApiError(401, "unauthenticated", "no valid Kratos session");
-      case "aal_required":
-        return new ApiError(403, "aal_required", "this session needs a second factor");
-      case "rate_limited":
-        return new ApiError(429, "rate_limited", "Kratos is rate limiting; retry later", {
-          retryAfterSec: e.retryAfterSec ?? RETRY_AFTER_SEC,
-        });
-      case "bad_request":
-        return new ApiError(400, "bad_request", "Kratos rejected the request");
-      default:
-        return new ApiError(503, "dependency_unavailable", "Kratos cannot be reached; retry later", {
-          retryAfterSec: RETRY_AFTER_SEC,
-        });
-    }
-  }
-  if (e instanceof DomainError) {
-    const map = {
-      not_found: [404, "not_found"],
-      conflict: [409, "conflict"],
-      last_owner: [409, "last_owner"],
-      invalid_input: [400, "bad_request"],
-      forbidden: [403, "forbidden"],
-      email_unverified: [403, "email_unverified"],
-      gone: [410, "gone"],
-    } as const;
-    const [status, code] = map[e.code];
-    return new ApiError(status, code, e.message);
+    if (e.code === "rate_limited")
+      return new ApiError("rate_limited", "Kratos is rate limiting; retry later", {
+        retryAfterSec: e.retryAfterSec ?? RETRY_AFTER_SEC,
+      });
+    const verdict = KRATOS_VERDICTS[e.code];
+    if (verdict !== undefined) return new ApiError(...verdict);
+    return new ApiError("dependency_unavailable", "Kratos cannot be reached; retry later", {
+      retryAfterSec: RETRY_AFTER_SEC,
+    });
   }
   if (isDependencyFailure(e)) {
-    return new ApiError(503, "dependency_unavailable", "a dependency of the auth-service is unavailable; retry later", {
+    return new ApiError("dependency_unavailable", "a dependency of the auth-service is unavailable; retry later", {
       retryAfterSec: RETRY_AFTER_SEC,
     });
   }
   // body-parser errors carry `type` and `status`.
-  const bp = e as { type?: string; status?: number };
-  if (bp.type === "entity.too.large") return new ApiError(413, "payload_too_large", "request body too large");
-  if (bp.type === "entity.parse.failed") return new ApiError(400, "invalid_json", "request body is not valid JSON");
+  const bp: { type?: unknown; status?: unknown } = typeof e === "object" && e !== null ? e : {};
+  if (bp.type === "entity.too.large") return new ApiError("payload_too_large");
+  if (bp.type === "entity.parse.failed") return new ApiError("invalid_json");
   if (bp.type === "charset.unsupported" || bp.type === "encoding.unsupported")
-    return new ApiError(415, "unsupported_media_type", "unsupported body encoding");
-  if (bp.type === "request.aborted") return new ApiError(400, "bad_request", "request aborted");
-  if (typeof bp.status === "number" && bp.status >= 400 && bp.status < 500)
-    return new ApiError(bp.status, "bad_request", "bad request");
-  return new ApiError(500, "internal", "internal error");
+    return new ApiError("unsupported_media_type", "unsupported body encoding");
+  if (bp.type === "request.aborted") return new ApiError("bad_request", "request aborted");
+  if (typeof bp.status === "number" && bp.status >= 400 && bp.status < 500) return new ApiError("bad_request");
+  return new ApiError("internal");
 }
 
 /** Writes `err` as {error, message, request_id}; works on any node:http response. */
 export function writeError(res: ServerResponse, err: ApiError, requestId: string): void {
-  const body = JSON.stringify({ error: err.code, message: err.message, request_id: requestId, ...(err.details ?? {}) });
+  const body = errorBody(err.code, err.message, requestId);
   if (err.retryAfterSec !== undefined) res.setHeader("Retry-After", String(err.retryAfterSec));
   res.setHeader("Content-Type", "application/json; charset=utf-8");
   res.setHeader("Content-Length", Buffer.byteLength(body));
@@ -155,5 +128,5 @@ export function errorHandler(log: Logger): ErrorRequestHandler {
 }
 
 export const notFound: RequestHandler = (req, res) => {
-  sendError(res, new ApiError(404, "not_found", `no route for ${req.method} ${req.path}`));
+  sendError(res, new ApiError("not_found", `no route for ${req.method} ${req.path}`));
 };

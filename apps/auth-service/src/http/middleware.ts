@@ -1,25 +1,22 @@
 // Request ids, access logs without secrets, and body/content-type checks shared
 // by the public and admin listeners (and, as plain functions, by the node:http
-// lane of POST /v1/token in token.ts).
-import { randomUUID } from "node:crypto";
-import type { ServerResponse } from "node:http";
+// door of POST /v1/token in token.ts).
+import type { IncomingMessage, ServerResponse } from "node:http";
+import { requestIdFrom } from "@gatehouse/contracts";
 import { accessLineWriter } from "@gatehouse/observability/logger";
 import express, { type RequestHandler } from "express";
 import type { Logger } from "pino";
 import type { Metrics } from "../ops/metrics.ts";
 import { ApiError } from "./errors.ts";
 
-const REQUEST_ID_RE = /^[A-Za-z0-9._:-]{1,128}$/;
+/** Connect-style middleware (helmet, cors, body-parser): it runs on plain node:http objects, in Express or not. */
+export type Middleware = (req: IncomingMessage, res: ServerResponse, next: (err?: unknown) => void) => void;
+
 /** Content types accepted for a JSON body (application/json, application/*+json). */
 export const JSON_CONTENT_TYPE = /^application\/([a-z.+-]*\+)?json\s*(;|$)/i;
 
-/** The caller's well-formed X-Request-Id (for tracing across hops), or a new one. */
-export function pickRequestId(given: string | string[] | undefined): string {
-  return typeof given === "string" && REQUEST_ID_RE.test(given) ? given : randomUUID();
-}
-
 export const requestId: RequestHandler = (req, res, next) => {
-  const id = pickRequestId(req.headers["x-request-id"]);
+  const id = requestIdFrom(req.headers["x-request-id"]);
   res.locals.requestId = id;
   res.setHeader("X-Request-Id", id);
   next();
@@ -80,12 +77,12 @@ export function hasBody(headers: { "content-length"?: string | undefined; "trans
 }
 
 /** JSON bodies only, bounded in size; other content types are refused before parsing. */
-export function jsonBody(limitBytes: number): RequestHandler[] {
+export function jsonBody(limitBytes: number): Middleware[] {
   const parse = express.json({ limit: limitBytes, strict: true, type: () => true });
-  const requireJson: RequestHandler = (req, _res, next) => {
+  const requireJson: Middleware = (req, _res, next) => {
     if (!hasBody(req.headers)) return next();
     if (!JSON_CONTENT_TYPE.test(req.headers["content-type"] ?? "")) {
-      return next(new ApiError(415, "unsupported_media_type", "send the body as application/json"));
+      return next(new ApiError("unsupported_media_type", "send the body as application/json"));
     }
     next();
   };

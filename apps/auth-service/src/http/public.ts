@@ -44,7 +44,7 @@ import { ApiError, errorHandler, notFound, wrap } from "./errors.ts";
 import { healthRoutes } from "./health.ts";
 import { accessLog, jsonBody, requestId } from "./middleware.ts";
 import { endClient, RateLimiter, takeForCaller } from "./rate-limit.ts";
-import { issueToken, staticHeaders, tokenLane } from "./token.ts";
+import { fixedHeaders, isTokenRequest, tokenDoor } from "./token.ts";
 import { API_KEY_FIELDS, parseBody } from "./validate.ts";
 
 const uuid = z.string().uuid();
@@ -79,7 +79,7 @@ const BODY = {
 function signedIn(app: App, allowed: ReadonlySet<string>) {
   return async (req: Request, orgId?: string): Promise<Caller> => {
     const cred = sessionCredential(req, app.cfg.kratos.cookieName);
-    if (!cred) throw new ApiError(401, "unauthenticated", "sign in first: no Kratos session cookie or X-Session-Token");
+    if (!cred) throw new ApiError("unauthenticated", "sign in first: no Kratos session cookie or X-Session-Token");
     if (cred.kind === "cookie") assertAllowedOrigin(req, allowed);
     const { session } = await app.exchange.sessions.resolve(cred);
     const principal = await app.exchange.principal(session, orgId);
@@ -125,20 +125,7 @@ export function publicRouter(
     }),
   );
 
-  // The ordinary requests never get here: tokenLane (token.ts) answers them first.
-  r.post(
-    "/v1/token",
-    wrap(async (req, res) => {
-      const out = await issueToken(app, allowed, tokenLimiter, {
-        headers: req.headers,
-        body: req.body,
-        queryOrganization: req.query.organization_id,
-        clientAddress: clientAddress(req),
-      });
-      res.setHeader("Cache-Control", "no-store");
-      res.json(out);
-    }),
-  );
+  // POST /v1/token never gets here: tokenDoor (token.ts) answers it first.
 
   r.post(
     "/v1/onboarding",
@@ -190,7 +177,6 @@ export function publicRouter(
     "/v1/organizations/:orgId/members",
     wrap(async () => {
       throw new ApiError(
-        410,
         "gone",
         "members join by invitation: POST /v1/organizations/:orgId/invitations, then the invitee accepts",
       );
@@ -274,8 +260,7 @@ export function publicRouter(
     wrap(async (req, res) => {
       const body = parseBody(req, BODY.accept);
       const cred = sessionCredential(req, app.cfg.kratos.cookieName);
-      if (!cred)
-        throw new ApiError(401, "unauthenticated", "sign in first: no Kratos session cookie or X-Session-Token");
+      if (!cred) throw new ApiError("unauthenticated", "sign in first: no Kratos session cookie or X-Session-Token");
       if (cred.kind === "cookie") assertAllowedOrigin(req, allowed);
       // Straight from Kratos, not from the session cache: the address and whether it is
       // verified must be what they are now (a cached answer may predate verification,
@@ -323,7 +308,7 @@ export function publicRouter(
       const p = await me(req, orgId);
       const limitRaw = typeof req.query.limit === "string" ? Number(req.query.limit) : 50;
       if (!Number.isInteger(limitRaw) || limitRaw < 1 || limitRaw > 500)
-        throw new ApiError(400, "bad_request", "limit: an integer from 1 to 500");
+        throw new ApiError("bad_request", "limit: an integer from 1 to 500");
       const before = typeof req.query.before === "string" ? req.query.before : undefined;
       res.json({
         entries: await listAudit(
@@ -460,7 +445,7 @@ export function publicRouter(
     "/v1/logout",
     wrap(async (req, res) => {
       const cred = sessionCredential(req, app.cfg.kratos.cookieName);
-      if (!cred) throw new ApiError(401, "unauthenticated", "no session to log out");
+      if (!cred) throw new ApiError("unauthenticated", "no session to log out");
       if (cred.kind === "cookie") assertAllowedOrigin(req, allowed);
       const { session } = await app.exchange.sessions.resolve(cred);
       await app.revocation.revokeSession(session.id, ctx(req, session.identity.id));
@@ -473,20 +458,20 @@ export function publicRouter(
 
 function parseParam(v: string | string[] | undefined): string {
   const r = uuid.safeParse(v);
-  if (!r.success) throw new ApiError(400, "bad_request", "path parameter must be a UUID");
+  if (!r.success) throw new ApiError("bad_request", "path parameter must be a UUID");
   return r.data;
 }
 
 /**
- * The public listener's request handler: POST /v1/token's node:http lane first
- * (token.ts), then the Express app for everything else.
+ * The public listener's request handler: POST /v1/token through its own door
+ * (token.ts), everything else through the Express app.
  */
 export function publicApp(app: App): RequestListener {
   const e = express();
   e.disable("x-powered-by");
   e.set("trust proxy", app.cfg.trustProxy);
   const allowed = new Set(app.cfg.corsOrigins);
-  // One limiter for the lane and the Express routes, so a client's count is one count.
+  // One limiter for the token door and the Express routes, so a client's count is one count.
   const tokenLimiter = new RateLimiter({ windowMs: 60_000, max: app.cfg.rateLimitPerMinute, name: "token" });
   const security = helmet();
   // CORS: credentials only ever for an allowlisted origin; never reflected, never null.
@@ -497,11 +482,12 @@ export function publicApp(app: App): RequestListener {
     allowedHeaders: ["Content-Type", "X-Session-Token", "X-Request-Id", "Authorization"],
     maxAge: 600,
   });
+  const body = jsonBody(app.cfg.bodyLimitBytes);
   e.use(requestId);
   e.use(accessLog(app.log, app.metrics, "public"));
   e.use(security);
   e.use(corsMiddleware);
-  e.use(jsonBody(app.cfg.bodyLimitBytes));
+  e.use(body);
   e.use(healthRoutes(app));
   const trust = e.get("trust proxy fn") as (addr: string, hop: number) => boolean;
   const clientAddress = (req: IncomingMessage) => endClient(req, trust);
@@ -509,14 +495,18 @@ export function publicApp(app: App): RequestListener {
   e.use(notFound);
   e.use(errorHandler(app.log));
 
-  const lane = tokenLane({
+  // The same middleware instances as the Express app's, so the door answers with the same headers.
+  const door = tokenDoor({
     app,
     allowedOrigins: allowed,
     limiter: tokenLimiter,
-    securityHeaders: staticHeaders(security),
+    security: fixedHeaders(security),
+    cors: corsMiddleware,
+    body,
     clientAddress,
   });
   return (req, res) => {
-    if (!lane(req, res)) e(req, res);
+    if (isTokenRequest(req)) door(req, res);
+    else e(req, res);
   };
 }

@@ -34,7 +34,7 @@ export class RateLimiter {
     w.count++;
     if (w.count > this.#max) {
       const retry = Math.ceil((w.start + this.#windowMs - now) / 1000);
-      throw new ApiError(429, "rate_limited", `too many ${this.#name} requests; retry later`, {
+      throw new ApiError("rate_limited", `too many ${this.#name} requests; retry later`, {
         retryAfterSec: Math.max(1, retry),
       });
     }

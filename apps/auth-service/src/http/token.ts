@@ -1,21 +1,16 @@
 // POST /v1/token: the request handling in front of the exchange (../exchange/).
 //
-// issueToken() is the endpoint itself: which credential, the cross-site check,
-// the body, then the exchange. Two front doors call it:
-//  - tokenLane(), on plain node:http, takes every ordinary request. Every guard and
-//    frontend calls this endpoint, mostly with a warm cache; through Express and
-//    its middleware a warm request cost ~4× the CPU of an Express hello-world
-//    (bench/README.md). The lane runs the same steps as that middleware, without
-//    the framework: the request id, the access log and metrics (the same
-//    functions), helmet's headers (captured from helmet once), the headers the
-//    cors middleware sends on a non-preflight request, the JSON body; the rate
-//    limit is issueToken's own. test/token-endpoint.test.ts holds the two doors to
-//    the same answers and headers.
-//  - the Express route (public.ts) takes what the lane leaves: other spellings of the
-//    path (/v1/token/, /V1/TOKEN), compressed bodies, other charsets, a body without
-//    a content type. Express' own parsing answers those as it always did.
-import type { IncomingMessage, ServerResponse } from "node:http";
+// issueToken() is the endpoint: which credential, the cross-site check, the body,
+// then the exchange. tokenDoor() is its only front door. Every guard and frontend
+// calls this endpoint, mostly with a warm cache, and through Express's router and
+// request/response objects a warm exchange cost ~2.4× the CPU of this door
+// (bench/README.md), so the door sits on plain node:http in front of the Express app
+// (public.ts) and does what that app does before a route: the request id, the access
+// log and metrics, helmet's headers, the same cors and JSON-body middleware instances.
+import { IncomingMessage, ServerResponse } from "node:http";
+import { Socket } from "node:net";
 import { parse as parseQuery } from "node:querystring";
+import { requestIdFrom } from "@gatehouse/contracts";
 import { z } from "zod";
 import type { App } from "../app.ts";
 import {
@@ -26,7 +21,7 @@ import {
   type WithHeaders,
 } from "./credentials.ts";
 import { ApiError, failure, writeError } from "./errors.ts";
-import { hasBody, pickRequestId, whenFinished } from "./middleware.ts";
+import { hasBody, type Middleware, whenFinished } from "./middleware.ts";
 import { type RateLimiter, takeForCaller } from "./rate-limit.ts";
 import { parseValue } from "./validate.ts";
 
@@ -58,63 +53,71 @@ export async function issueToken(
     clientAddress: req.clientAddress,
   });
   if (apiKey !== undefined) {
-    if (cred) throw new ApiError(400, "bad_request", "send either an API key or a session, not both");
+    if (cred) throw new ApiError("bad_request", "send either an API key or a session, not both");
     if (body.organization_id)
-      throw new ApiError(
-        400,
-        "bad_request",
-        "an API key is bound to its organization; organization_id is not accepted",
-      );
+      throw new ApiError("bad_request", "an API key is bound to its organization; organization_id is not accepted");
     const out = await app.apiKeys.exchange(apiKey);
     return { access_token: out.accessToken, token_type: "Bearer", expires_in: out.expiresIn };
   }
-  if (!cred) throw new ApiError(401, "unauthenticated", "send the Kratos session cookie or X-Session-Token");
+  if (!cred) throw new ApiError("unauthenticated", "send the Kratos session cookie or X-Session-Token");
   if (cred.kind === "cookie") assertAllowedOrigin(req, allowedOrigins);
   const orgId = body.organization_id ?? (typeof req.queryOrganization === "string" ? req.queryOrganization : undefined);
   const out = await app.exchange.exchange(cred, orgId);
   return { access_token: out.accessToken, token_type: "Bearer", expires_in: out.expiresIn };
 }
 
-/** JSON in UTF-8, as the lane reads it: no parameter but an optional utf-8 charset. */
-const PLAIN_JSON = /^application\/json\s*(?:;\s*charset="?utf-8"?\s*)?$/i;
-
-export interface TokenLaneDeps {
+export interface TokenDoorDeps {
   app: App;
   allowedOrigins: ReadonlySet<string>;
   limiter: RateLimiter;
-  /** Response headers helmet sets on every response (see staticHeaders). */
-  securityHeaders: readonly (readonly [string, string])[];
+  /** The headers helmet sets on every answer (fixedHeaders), sent by the door without running helmet each time. */
+  security: readonly (readonly [string, string])[];
+  /** The Express app's cors middleware (the same instance): its headers for an allowed Origin. */
+  cors: Middleware;
+  /** The Express app's JSON-body middleware (jsonBody), for the bodies readJson leaves to it. */
+  body: readonly Middleware[];
   /** The end client (see endClient in rate-limit.ts). */
   clientAddress: (req: IncomingMessage) => string | undefined;
 }
 
-/** Returns a handler that answers the request and returns true, or returns false to leave it to Express. */
-export function tokenLane(deps: TokenLaneDeps): (req: IncomingMessage, res: ServerResponse) => boolean {
+/** Whether Express would route the request to POST /v1/token: paths match in any case, with an optional trailing slash. */
+export function isTokenRequest(req: IncomingMessage): boolean {
+  if (req.method !== "POST") return false;
+  const url = req.url ?? "";
+  const q = url.indexOf("?");
+  return /^\/v1\/token\/?$/i.test(q === -1 ? url : url.slice(0, q));
+}
+
+/** JSON in UTF-8, uncompressed: what readJson reads; anything else goes to the body middleware. */
+const PLAIN_JSON = /^application\/json\s*(?:;\s*charset="?utf-8"?\s*)?$/i;
+
+/**
+ * The handler of every POST /v1/token (isTokenRequest). Two shortcuts, each kept
+ * because an A/B showed it matters (bench/README.md): helmet's headers are computed
+ * once and every header of an answer goes out in one writeHead; a plain JSON body is
+ * read by readJson, other bodies by the Express app's body-parser.
+ */
+export function tokenDoor(deps: TokenDoorDeps): (req: IncomingMessage, res: ServerResponse) => void {
   const { app, limiter, allowedOrigins } = deps;
-  const limit = app.cfg.bodyLimitBytes;
-  const security = deps.securityHeaders.flat();
+  const security = deps.security.flat();
   const logWhenFinished = whenFinished(app.log, app.metrics, "public");
 
-  /** Every answer's headers: request id, helmet's, and what the cors middleware sends for a non-preflight request. */
-  function commonHeaders(req: IncomingMessage, requestId: string): string[] {
-    const headers = ["X-Request-Id", requestId, ...security];
-    // cors({origin: allowlist, credentials: true}): an allowed Origin is echoed with
-    // credentials; any other Origin (or none) gets no CORS header at all.
-    const origin = req.headers.origin;
-    if (origin !== undefined && allowedOrigins.has(origin)) {
-      headers.push("Access-Control-Allow-Origin", origin, "Vary", "Origin", "Access-Control-Allow-Credentials", "true");
-    }
-    return headers;
+  /** A plain JSON body by readJson, any other through the Express app's body middleware. */
+  function readBody(req: IncomingMessage & { body?: unknown }, res: ServerResponse): Promise<unknown> {
+    const encoding = req.headers["content-encoding"];
+    const plain = encoding === undefined || encoding.toLowerCase() === "identity";
+    if (plain && PLAIN_JSON.test(req.headers["content-type"] ?? "")) return readJson(req, app.cfg.bodyLimitBytes);
+    return runAll(deps.body, req, res).then(() => req.body);
   }
 
-  async function run(req: IncomingMessage, res: ServerResponse, query: string, headers: string[]): Promise<void> {
-    let body: unknown;
-    if (hasBody(req.headers)) body = await readJson(req, limit);
-    const queryOrganization = query === "" ? undefined : parseQuery(query).organization_id;
+  async function answer(req: IncomingMessage, res: ServerResponse, headers: string[]): Promise<void> {
+    const body = hasBody(req.headers) ? await readBody(req, res) : undefined;
+    const url = req.url ?? "";
+    const q = url.indexOf("?");
     const out = await issueToken(app, allowedOrigins, limiter, {
       headers: req.headers,
       body,
-      queryOrganization,
+      queryOrganization: q === -1 ? undefined : parseQuery(url.slice(q + 1)).organization_id,
       clientAddress: deps.clientAddress(req),
     });
     const text = JSON.stringify(out);
@@ -126,41 +129,55 @@ export function tokenLane(deps: TokenLaneDeps): (req: IncomingMessage, res: Serv
       "Content-Length",
       String(Buffer.byteLength(text)),
     );
-    // One writeHead with every header: cheaper than a setHeader per header.
     res.writeHead(200, headers);
     res.end(text);
   }
 
   return (req, res) => {
-    if (req.method !== "POST") return false;
-    const url = req.url ?? "";
-    const q = url.indexOf("?");
-    const path = q === -1 ? url : url.slice(0, q);
-    if (path !== "/v1/token") return false;
-    const encoding = req.headers["content-encoding"];
-    if (encoding !== undefined && encoding.toLowerCase() !== "identity") return false;
-    const type = req.headers["content-type"];
-    if (type === undefined ? hasBody(req.headers) : !PLAIN_JSON.test(type)) return false;
-
-    const requestId = pickRequestId(req.headers["x-request-id"]);
-    logWhenFinished(res, {
-      method: "POST",
-      path,
-      requestId: () => requestId,
-      route: () => "/v1/token",
-    });
-    const headers = commonHeaders(req, requestId);
-    run(req, res, q === -1 ? "" : url.slice(q + 1), headers).catch((e: unknown) => {
+    const requestId = requestIdFrom(req.headers["x-request-id"]);
+    const headers = ["X-Request-Id", requestId, ...security];
+    logWhenFinished(res, { method: "POST", path: "/v1/token", requestId: () => requestId, route: () => "/v1/token" });
+    const fail = (e: unknown) => {
       const err = failure(app.log, e, requestId);
-      if (res.headersSent) {
-        res.end();
-        return;
-      }
+      if (res.headersSent) return res.end();
       for (let i = 0; i + 1 < headers.length; i += 2) res.setHeader(headers[i] as string, headers[i + 1] as string);
       writeError(res, err, requestId);
-    });
-    return true;
+    };
+    try {
+      runNow(deps.cors, req, res);
+    } catch (e) {
+      return fail(e);
+    }
+    answer(req, res, headers).catch(fail);
   };
+}
+
+/** Runs middleware in order; resolves when the last calls next(), rejects with an error one passes (falsy: none). */
+async function runAll(mws: readonly Middleware[], req: IncomingMessage, res: ServerResponse): Promise<void> {
+  for (const mw of mws) await new Promise<void>((ok, fail) => mw(req, res, (e) => (e ? fail(e) : ok())));
+}
+
+/** Runs a middleware that finishes synchronously (helmet, cors); throws what it passes to next(). */
+function runNow(mw: Middleware, req: IncomingMessage, res: ServerResponse): void {
+  let done = false;
+  let error: unknown;
+  mw(req, res, (e) => {
+    done = true;
+    error = e;
+  });
+  if (error) throw error;
+  if (!done) throw new Error("the middleware did not finish synchronously");
+}
+
+/**
+ * The headers a middleware sets on every answer whatever the request (helmet: none of
+ * its headers depends on one), from one run on a real response that is never sent.
+ */
+export function fixedHeaders(mw: Middleware): [string, string][] {
+  const req = new IncomingMessage(new Socket());
+  const res = new ServerResponse(req);
+  runNow(mw, req, res);
+  return Object.entries(res.getHeaders()).map(([name, v]) => [name, Array.isArray(v) ? v.join(", ") : String(v)]);
 }
 
 /**
@@ -171,7 +188,7 @@ export function tokenLane(deps: TokenLaneDeps): (req: IncomingMessage, res: Serv
 function readJson(req: IncomingMessage, limit: number): Promise<unknown> {
   const declared = req.headers["content-length"];
   if (declared !== undefined && Number(declared) > limit) {
-    return Promise.reject(new ApiError(413, "payload_too_large", "request body too large"));
+    return Promise.reject(new ApiError("payload_too_large", "request body too large"));
   }
   return new Promise((resolve, reject) => {
     const chunks: Buffer[] = [];
@@ -184,53 +201,23 @@ function readJson(req: IncomingMessage, limit: number): Promise<unknown> {
     };
     const onData = (chunk: Buffer) => {
       size += chunk.length;
-      if (size > limit) fail(new ApiError(413, "payload_too_large", "request body too large"));
+      if (size > limit) fail(new ApiError("payload_too_large", "request body too large"));
       else chunks.push(chunk);
     };
     const onEnd = () => {
       const text = (chunks.length === 1 ? (chunks[0] as Buffer) : Buffer.concat(chunks)).toString("utf8").trim();
       if (text === "" || text === "{}") return resolve({});
       if (text[0] !== "{" && text[0] !== "[") {
-        return reject(new ApiError(400, "invalid_json", "request body is not valid JSON"));
+        return reject(new ApiError("invalid_json", "request body is not valid JSON"));
       }
       try {
         resolve(JSON.parse(text));
       } catch {
-        reject(new ApiError(400, "invalid_json", "request body is not valid JSON"));
+        reject(new ApiError("invalid_json", "request body is not valid JSON"));
       }
     };
     req.on("data", onData);
     req.on("end", onEnd);
-    req.on("error", () => fail(new ApiError(400, "bad_request", "request aborted")));
+    req.on("error", () => fail(new ApiError("bad_request", "request aborted")));
   });
-}
-
-/** The headers a header-only middleware (helmet) sets, captured once by running it against a recorder. */
-export function staticHeaders(
-  middleware: (req: IncomingMessage, res: ServerResponse, next: (err?: unknown) => void) => void,
-): [string, string][] {
-  const headers = new Map<string, string>();
-  let done = false;
-  const recorder = {
-    setHeader(name: string, value: string | number | readonly string[]) {
-      headers.set(name, Array.isArray(value) ? value.join(", ") : String(value));
-      return recorder;
-    },
-    removeHeader(name: string) {
-      headers.delete(name);
-    },
-    getHeader(name: string) {
-      return headers.get(name);
-    },
-  };
-  middleware(
-    { headers: {}, method: "GET", url: "/" } as unknown as IncomingMessage,
-    recorder as unknown as ServerResponse,
-    (err) => {
-      if (err !== undefined) throw err;
-      done = true;
-    },
-  );
-  if (!done) throw new Error("the middleware did not finish synchronously; its headers cannot be captured");
-  return [...headers];
 }

@@ -14,7 +14,7 @@ export function parseValue<T extends z.ZodType>(schema: T, value: unknown): z.in
   if (!r.success) {
     const first = r.error.issues[0];
     const field = first?.path.length ? first.path.join(".") : "body";
-    throw new ApiError(400, "bad_request", `${field}: ${first?.message ?? "invalid"}`);
+    throw new ApiError("bad_request", `${field}: ${first?.message ?? "invalid"}`);
   }
   return r.data;
 }

@@ -24,6 +24,7 @@ import type { Logger } from "pino";
 import type { InvalidationBus } from "../cache/bus.ts";
 import type { Database } from "../db/schema.ts";
 import type { AuditContext } from "../domain/audit.ts";
+import { DependencyUnavailableError } from "../domain/errors.ts";
 import {
   insertSigningKey,
   listSigningKeys,
@@ -31,7 +32,6 @@ import {
   type SigningKeyRecord,
   transitionSigningKeys,
 } from "../domain/signing-keys.ts";
-import { DependencyUnavailableError } from "../http/errors.ts";
 
 export { JWKS_CACHE_CONTROL };
 

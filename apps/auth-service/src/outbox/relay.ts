@@ -8,7 +8,7 @@ import { settleWithin } from "@gatehouse/tokens";
 import { type Kysely, sql } from "kysely";
 import type { Logger } from "pino";
 import type { InvalidationBus } from "../cache/bus.ts";
-import type { Database } from "../db/schema.ts";
+import type { Database, OutboxPayload } from "../db/schema.ts";
 
 const BATCH = 100;
 const ANNOUNCE_TIMEOUT_MS = 1_000;
@@ -80,7 +80,7 @@ export class OutboxRelay {
         .skipLocked()
         .execute();
       if (rows.length === 0) return 0;
-      for (const row of rows) await this.#announce(row.payload as { identities?: string[]; revoked?: string[] });
+      for (const row of rows) await this.#announce(row.payload);
       await trx
         .updateTable("outbox")
         .set({ published_at: sql<Date>`now()` })
@@ -94,11 +94,11 @@ export class OutboxRelay {
     });
   }
 
-  async #announce(payload: { identities?: string[]; revoked?: string[] }): Promise<void> {
+  async #announce(payload: OutboxPayload): Promise<void> {
     const until = Date.now() + this.#o.rememberMs;
     const work = (async () => {
-      for (const id of payload.identities ?? []) await this.#o.bus.publish({ t: "identity", id });
-      for (const sid of payload.revoked ?? []) await this.#o.revoke(sid, until);
+      for (const id of payload.identities) await this.#o.bus.publish({ t: "identity", id });
+      for (const sid of payload.revoked) await this.#o.revoke(sid, until);
     })();
     work.catch(() => {}); // after a timeout, its own failure is nobody's business
     await settleWithin(work, ANNOUNCE_TIMEOUT_MS, () => new Error("announcing timed out"));

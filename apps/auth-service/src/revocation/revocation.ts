@@ -3,14 +3,14 @@
 // remembered in Redis for as long as a token minted from it can live, for guards
 // that check revocation. Bound for already-issued tokens: their lifetime
 // (TOKEN_TTL_SECONDS) unless the verifier checks revocation.
-import { REVOKED_KEY_PREFIX } from "@gatehouse/guard";
+import { revokedKey } from "@gatehouse/contracts";
 import type { KratosClient } from "@gatehouse/kratos";
 import type { RedisClient } from "@gatehouse/redis";
 import type { Kysely } from "kysely";
 import type { Database } from "../db/schema.ts";
 import { type AuditContext, writeAudit } from "../domain/audit.ts";
+import { DependencyUnavailableError } from "../domain/errors.ts";
 import type { SessionResolver } from "../exchange/sessions.ts";
-import { DependencyUnavailableError } from "../http/errors.ts";
 
 export class Revocation {
   readonly #kratos: KratosClient;
@@ -89,6 +89,6 @@ export class Revocation {
   /** For introspection: fails closed (throws) when Redis cannot be asked. */
   async isRevoked(sid: string): Promise<boolean> {
     if (this.#redis.status !== "ready") throw new DependencyUnavailableError("redis not ready");
-    return (await this.#redis.exists(REVOKED_KEY_PREFIX + sid)) === 1;
+    return (await this.#redis.exists(revokedKey(sid))) === 1;
   }
 }

@@ -12,8 +12,7 @@ const reason = z.enum(["password_changed", "recovered"]);
 
 export async function handleSessionsRevokedWebhook(app: App, req: Request): Promise<{ revoked: number }> {
   const why = reason.safeParse(req.query.reason);
-  if (!why.success)
-    throw new ApiError(400, "bad_request", "query parameter reason must be password_changed or recovered");
+  if (!why.success) throw new ApiError("bad_request", "query parameter reason must be password_changed or recovered");
   const b = parseBody(req, body);
   const out = await app.revocation.announceRevokedSessions(b.identity_id, why.data, {
     actor: "kratos-webhook",

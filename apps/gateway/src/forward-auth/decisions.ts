@@ -8,6 +8,7 @@
 //
 // The hot path of a proxy in front of every request: an allowed, cached decision is
 // written with one writeHead of a prebuilt header list.
+import type { ErrorCode } from "@gatehouse/contracts";
 import type { Decision, Guard } from "@gatehouse/guard";
 import { type Answer, answerOf, errorAnswer, nodeRequest, sendAnswer, WWW_AUTHENTICATE } from "@gatehouse/guard/node";
 import type { ClientAddress } from "../client/address.ts";
@@ -32,7 +33,7 @@ export function forwardAuth(deps: {
   const send = (e: GatewayExchange, a: Answer) =>
     sendAnswer(e.res, nginx ? forAuthRequest(a) : a, e.req.method === "HEAD");
 
-  function refuse(e: GatewayExchange, status: number, error: string, message: string): void {
+  function refuse(e: GatewayExchange, status: number, error: ErrorCode, message: string): void {
     send(e, errorAnswer(status, error, message, e.requestId));
     e.answered(status);
   }

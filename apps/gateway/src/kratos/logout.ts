@@ -4,10 +4,10 @@
 // gateway forwards these requests, so it can close the gap: before forwarding it asks
 // Kratos which session the credential is, and once Kratos' answer says the session
 // ended (204, or a redirect that deletes the session cookie) it announces the
-// revocation on the auth-service's channel, in the guard's contract (channel message
+// revocation on the auth-service's channel, in @gatehouse/contracts' terms (channel message
 // plus the "gh:rv:<sid>" marker that a reconnecting subscriber catches up from).
 import type { IncomingMessage } from "node:http";
-import { INVALIDATION_CHANNEL, type Invalidation, REVOKED_KEY_PREFIX } from "@gatehouse/guard";
+import { INVALIDATION_CHANNEL, type Invalidation, revokedKey } from "@gatehouse/contracts";
 
 /** How long a revocation is remembered: past the longest token lifetime (TOKEN_TTL_SECONDS ≤ 3600). */
 const REMEMBER_MS = 3_600_000 + 60_000;
@@ -20,7 +20,7 @@ export interface RevocationRedis {
 /** Announces a revoked session to every guard and auth-service instance. */
 export async function announceRevoked(redis: RevocationRedis, sid: string): Promise<void> {
   const until = Date.now() + REMEMBER_MS;
-  await redis.set(REVOKED_KEY_PREFIX + sid, "1", "PX", REMEMBER_MS);
+  await redis.set(revokedKey(sid), "1", "PX", REMEMBER_MS);
   const msg: Invalidation = { t: "session", sid, until };
   await redis.publish(INVALIDATION_CHANNEL, JSON.stringify(msg));
 }

@@ -9,7 +9,9 @@
 //    brute-force guard, sent to Kratos as parsed, and their answer held until it is
 //    counted; a failed login is held until the failure floor has passed;
 //  - a logout done at Kratos is announced so the session's tokens stop (logout.ts).
+
 import { Agent, type IncomingMessage, type ServerResponse } from "node:http";
+import type { ErrorCode } from "@gatehouse/contracts";
 import { type AllowedHost, isIdentityHeader } from "@gatehouse/guard";
 import { isClientAddressHeader, requestIdFrom, sendError } from "@gatehouse/guard/node";
 import type { Logger } from "pino";
@@ -64,7 +66,7 @@ function dropped(name: string): boolean {
 const requestIdOfAnswer = (res: ServerResponse) => requestIdFrom(String(res.getHeader("x-request-id") ?? ""));
 
 /** A refusal, in the guard's one error form. */
-function refuse(res: ServerResponse, status: number, error: string, message: string, retryAfterSec?: number): void {
+function refuse(res: ServerResponse, status: number, error: ErrorCode, message: string, retryAfterSec?: number): void {
   sendError(res, status, error, message, requestIdOfAnswer(res), retryAfterSec);
 }
 /** Also not copied for a submission: its body is re-serialized, with our own type and length. */

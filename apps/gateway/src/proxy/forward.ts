@@ -19,6 +19,7 @@ import {
   type ServerResponse,
 } from "node:http";
 import { pipeline } from "node:stream";
+import { errorBody } from "@gatehouse/contracts";
 import { connectionListed, isHopByHopHeader } from "@gatehouse/guard/node";
 import { withTraceHeaders } from "@gatehouse/observability/trace-context";
 
@@ -231,11 +232,11 @@ export function readResponse(upstream: IncomingMessage, max: number): Promise<Bu
 
 function badGateway(res: ServerResponse): void {
   try {
-    const body = JSON.stringify({
-      error: "bad_gateway",
-      message: "the upstream answered with headers that cannot be relayed",
-      request_id: String(res.getHeader("x-request-id") ?? ""),
-    });
+    const body = errorBody(
+      "bad_gateway",
+      "the upstream answered with headers that cannot be relayed",
+      String(res.getHeader("x-request-id") ?? ""),
+    );
     res.writeHead(502, {
       "content-type": "application/json; charset=utf-8",
       "content-length": Buffer.byteLength(body),

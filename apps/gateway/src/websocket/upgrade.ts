@@ -2,8 +2,10 @@
 // request (the same route rule, the same header rewrite), then re-checked every
 // WEBSOCKET_RECHECK_SECONDS; a connection whose session was revoked or expired is
 // closed. The splice itself is splice.ts.
+
 import type { IncomingMessage } from "node:http";
 import type { Socket } from "node:net";
+import type { ErrorCode } from "@gatehouse/contracts";
 import type { CompiledRule, Guard, GuardRequest } from "@gatehouse/guard";
 import { answerOf, errorAnswer, forwardHeaders, requestIdOf } from "@gatehouse/guard/node";
 import type { Logger } from "pino";
@@ -61,7 +63,7 @@ export function websockets(deps: {
   async function upgrade(req: IncomingMessage, socket: Socket, head: Buffer): Promise<void> {
     socket.on("error", () => socket.destroy());
     const id = requestIdOf(req);
-    const refuse = (status: number, error: string, message: string) =>
+    const refuse = (status: number, error: ErrorCode, message: string) =>
       answerSocket(socket, errorAnswer(status, error, message, id));
     // An upgrade on a connection opened before the drain: the client reconnects elsewhere.
     if (deps.draining()) return refuse(503, "unavailable", "this instance is shutting down; connect again");

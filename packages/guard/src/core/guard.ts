@@ -5,6 +5,7 @@
 // credential is missing or bad, 403 (or the second-factor login) when it is not
 // enough, 429/503 with Retry-After when a dependency could not answer. An outage
 // never produces a 401 or a login redirect.
+import { errorStatus } from "@gatehouse/contracts";
 import { createRemoteJwks, createVerifier } from "@gatehouse/tokens";
 import { fetchTransport } from "../transport/fetch.ts";
 import type { Transport } from "../transport/types.ts";
@@ -112,13 +113,16 @@ export function createGuard(options: GuardOptions): Guard {
     return authenticator.authenticate(credential, org, request.clientAddress);
   }
 
-  function deny(status: DenyDecision["status"], error: GuardError): DenyDecision {
+  function deny(error: GuardError): DenyDecision {
+    const code = error.code;
+    if (code === "invalid_options") throw error;
+    const status = errorStatus(code);
     // Every 503 and 429 says when to retry, whichever step failed (the JWKS, the auth-service, Redis).
     const retryAfterSec = error.retryAfterSec ?? (status === 503 || status === 429 ? o.retryAfterSec : undefined);
     return {
       kind: "deny",
       status,
-      error: error.code,
+      error: code,
       message: error.message,
       ...(retryAfterSec !== undefined ? { retryAfterSec } : {}),
     };
@@ -152,18 +156,18 @@ export function createGuard(options: GuardOptions): Guard {
       case "invalid_token":
       case "invalid_api_key":
       case "session_revoked":
-        return browser && o.login ? redirectTo(o.login.url, request) : deny(401, error);
+        return browser && o.login ? redirectTo(o.login.url, request) : deny(error);
       case "ambiguous_credentials":
-        return deny(400, error);
+        return deny(error);
       case "aal2_required":
-        return browser && o.login ? redirectTo(o.login.aal2Url, request) : deny(403, error);
+        return browser && o.login ? redirectTo(o.login.aal2Url, request) : deny(error);
       case "forbidden":
-        return deny(403, error);
+        return deny(error);
       case "rate_limited":
-        return deny(429, error);
+        return deny(error);
       case "dependency_unavailable":
         // Even on an anonymous route: "we could not check" must not pass for "signed out".
-        return deny(503, error);
+        return deny(error);
       case "invalid_options":
         throw error;
     }

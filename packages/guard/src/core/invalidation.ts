@@ -1,5 +1,5 @@
-// What the auth-service announces on its invalidation channel, defined once for both
-// sides (the auth-service publishes these types; guards apply them):
+// What the auth-service announces on its invalidation channel (the messages are
+// @gatehouse/contracts' Invalidation), as a guard applies it:
 // identities whose roles, memberships, teams or plan changed, revoked sessions (a
 // logout, an admin revocation, other sessions ended by a password change) and
 // revoked API keys, and rotated signing keys. A cached token issued before a change
@@ -7,22 +7,7 @@
 // refused outright, on the JWT path too, with no network call per request.
 // Edge-safe: it only parses messages; a Node entry feeds it from Redis pub/sub.
 
-/** The auth-service's Redis pub/sub channel. */
-export const INVALIDATION_CHANNEL = "gatehouse:invalidate";
-
-/**
- * Redis keys "gh:rv:<sid>" (value "1", expiring when the last token of that session
- * or key expires): the revocations a subscriber that was away catches up on.
- */
-export const REVOKED_KEY_PREFIX = "gh:rv:";
-
-/** The credential id of an API key in tokens' `sid` and in revocations. */
-export const apiKeySessionId = (keyId: string): string => `api_key:${keyId}`;
-
-export type Invalidation =
-  | { t: "identity"; id: string } // roles, memberships, plan or teams changed
-  | { t: "session"; sid: string; until: number } // session or API key revoked; until = epoch ms to remember it
-  | { t: "keys" }; // signing keys rotated
+import { parseInvalidation } from "@gatehouse/contracts";
 
 export interface InvalidationView {
   /**
@@ -53,18 +38,11 @@ export class InvalidationLog implements InvalidationView {
 
   /** Applies one message from the channel; malformed messages are ignored. */
   apply(raw: string): void {
-    let msg: unknown;
-    try {
-      msg = JSON.parse(raw);
-    } catch {
-      return;
-    }
-    if (typeof msg !== "object" || msg === null) return;
-    const m = msg as { t?: unknown; id?: unknown; sid?: unknown; until?: unknown };
-    if (m.t === "identity" && typeof m.id === "string") this.#mark(this.#changed, m.id, this.#now());
-    else if (m.t === "session" && typeof m.sid === "string") {
-      this.#mark(this.#changed, m.sid, this.#now());
-      this.revoke(m.sid, typeof m.until === "number" ? m.until : this.#now() + REMEMBER_MS);
+    const msg = parseInvalidation(raw);
+    if (msg?.t === "identity") this.#mark(this.#changed, msg.id, this.#now());
+    else if (msg?.t === "session") {
+      this.#mark(this.#changed, msg.sid, this.#now());
+      this.revoke(msg.sid, msg.until);
     }
   }
 

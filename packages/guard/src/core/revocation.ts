@@ -2,9 +2,9 @@
 // by the auth-service on every logout and revocation) on every request. The pushed
 // InvalidationLog (options.invalidations) already refuses revoked tokens in memory;
 // this check is for a guard that must not rely on pub/sub delivery at all.
+import { REVOKED_KEY_PREFIX } from "@gatehouse/contracts";
 import { settleWithin } from "@gatehouse/tokens";
 import type { RedisLike } from "./authenticate/cache.ts";
-import { REVOKED_KEY_PREFIX } from "./invalidation.ts";
 
 export interface RevocationCheck {
   /** True when the session was revoked. Rejecting makes the guard answer 503 (fail closed). */

@@ -1,6 +1,7 @@
 // The guard's vocabulary: what goes in (a request), what comes out (a decision),
 // what a route asks for (a rule) and who the caller is (a principal). Framework
 // adapters translate to and from these; nothing here knows about Express or Next.
+import type { ErrorStatus } from "@gatehouse/contracts";
 import type { Aal, OrgRole, Plan, TeamMembership } from "@gatehouse/tokens";
 
 /** The parts of an HTTP request the guard looks at. A Web `Request` fits as is. */
@@ -59,8 +60,9 @@ export interface AllowDecision {
 
 export interface DenyDecision {
   kind: "deny";
-  status: 400 | 401 | 403 | 429 | 503;
-  error: GuardErrorCode;
+  /** The status the error catalogue (@gatehouse/contracts) gives `error`. */
+  status: ErrorStatus<GuardDenyCode>;
+  error: GuardDenyCode;
   message: string;
   /** Set on 429 and 503: the caller should come back, not sign in again. */
   retryAfterSec?: number;
@@ -96,6 +98,7 @@ export interface Rule {
   aal?: "aal2";
 }
 
+/** The error catalogue's codes (@gatehouse/contracts) a guard answers with, plus invalid_options (thrown). */
 export type GuardErrorCode =
   /** No usable credential, or the credential is not (or no longer) valid. 401. */
   | "unauthenticated"
@@ -117,6 +120,9 @@ export type GuardErrorCode =
   | "dependency_unavailable"
   /** createGuard or a rule was given an invalid option. Thrown, never a decision. */
   | "invalid_options";
+
+/** What a deny decision says: every code but invalid_options, each in the error catalogue. */
+export type GuardDenyCode = Exclude<GuardErrorCode, "invalid_options">;
 
 export const GUARD_ERROR_CODES: readonly GuardErrorCode[] = [
   "unauthenticated",

@@ -2,14 +2,11 @@
 // JSON error body, WWW-Authenticate on every 401, Retry-After where it applies, and
 // never cacheable. The guard's own decisions and an entry point's own refusals (no
 // route, a bad path, an upstream down) are written alike. Edge-safe.
+import { type ErrorCode, errorBody } from "@gatehouse/contracts";
 import type { DenyDecision, RedirectDecision } from "../core/types.ts";
 
-const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
-
-/** The client's X-Request-Id when it is sane (at most 128 of A–Z a–z 0–9 . _ : -), else a fresh one. */
-export function requestIdFrom(value: string | null | undefined): string {
-  return typeof value === "string" && REQUEST_ID.test(value) ? value : globalThis.crypto.randomUUID();
-}
+// The request id rule and the error body are @gatehouse/contracts', as in every Gatehouse service.
+export { errorBody, requestIdFrom } from "@gatehouse/contracts";
 
 /** What a 401 says about how to authenticate (RFC 9110 §11.6.1). */
 export const WWW_AUTHENTICATE = 'Bearer realm="gatehouse"';
@@ -21,15 +18,10 @@ export interface Answer {
   body: string | undefined;
 }
 
-/** `{error, message, request_id}`: the body of every refusal. */
-export function errorBody(error: string, message: string, requestId: string): string {
-  return JSON.stringify({ error, message, request_id: requestId });
-}
-
 /** A refusal, the guard's or the entry point's own (404 no route, 502 upstream down…). */
 export function errorAnswer(
   status: number,
-  error: string,
+  error: ErrorCode,
   message: string,
   requestId: string,
   retryAfterSec?: number,

@@ -11,6 +11,7 @@
 //                  its upstream request itself from the list (the gateway)
 //                → allowed(exchange, decision, headers)
 import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from "node:http";
+import type { ErrorCode } from "@gatehouse/contracts";
 import type { CompiledRule } from "../core/authorize.ts";
 import type { Guard } from "../core/guard.ts";
 import type { AllowDecision, Decision, GuardRequest } from "../core/types.ts";
@@ -96,7 +97,7 @@ export function respond(
 export function sendError(
   res: ServerResponse,
   status: number,
-  error: string,
+  error: ErrorCode,
   message: string,
   requestId: string,
   retryAfterSec?: number,

@@ -136,7 +136,7 @@ export function createExchangeClient(options: ExchangeOptions): ExchangeClient {
         if (credential.kind === "api_key") throw new GuardError("invalid_api_key", "the API key is not valid");
         throw new GuardError("unauthenticated", "the session is not valid (or no longer)");
       }
-      if (status === 403 && code === "aal_required") {
+      if (status === 403 && code === "aal2_required") {
         throw new GuardError("aal2_required", "this session needs a second factor");
       }
       if (status === 403 && code === "forbidden") {

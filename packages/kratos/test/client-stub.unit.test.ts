@@ -249,7 +249,7 @@ describe("whoami against a stub Kratos: errors", () => {
     expect(stub.requests.map((r) => r.url)).toEqual(["/sessions/whoami", "/sessions/whoami"]);
   });
 
-  it("403 session_aal2_required is 'aal_required' and keeps redirect_browser_to", async () => {
+  it("403 session_aal2_required is 'aal2_required' and keeps redirect_browser_to", async () => {
     const to = "http://auth.gatehouse.test/self-service/login/browser?aal=aal2";
     stub.handle((_req, res) =>
       json(res, 403, {
@@ -257,7 +257,7 @@ describe("whoami against a stub Kratos: errors", () => {
         redirect_browser_to: to,
       }),
     );
-    const err = await expectCode(client.whoami(cookieCred), "aal_required");
+    const err = await expectCode(client.whoami(cookieCred), "aal2_required");
     expect(err.status).toBe(403);
     expect(err.redirectBrowserTo).toBe(to);
     expect(err.kratosErrorId).toBe("session_aal2_required");
