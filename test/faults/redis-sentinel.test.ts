@@ -7,10 +7,13 @@
 // (deploy/README.md "Redis: Sentinel and Cluster"); a logout after the failover reaches the
 // gateway, and a revocation written before it survives it (a gateway started afterwards
 // catches up on it from the new primary); the killed server rejoins as a replica.
+import type { Redis } from "ioredis";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type Running, startAuthService } from "../../apps/auth-service/test/in-process.ts";
 import { call, newUser, type TestUser } from "../../apps/auth-service/test/support.ts";
 import { echoUpstream, routesFile, startGateway } from "../../apps/gateway/test/harness.ts";
+import { readRedisConfig } from "../../packages/redis/src/config.ts";
+import { openRedis } from "../../packages/redis/src/index.ts";
 import { eventually } from "../support/private-services.ts";
 import { ask, type SentinelGroup, sentinelGroup } from "../support/redis-ha.ts";
 
@@ -232,4 +235,31 @@ describe("Redis through Sentinel: failovers under load sign nobody out, and the 
       expect(Object.keys(counts).some((k) => k.endsWith(" 401"))).toBe(false);
     }
   }, 240_000);
+
+  it("a connection ioredis gives up mid-failover connects again by itself; one the app closed stays closed", async () => {
+    const read = readRedisConfig(group.env, { required: true });
+    if (!("target" in read) || !read.target) throw new Error("the group's env names no Redis");
+    const client = openRedis(read.target) as Redis;
+    client.on("error", () => {}); // the failures below are the point
+    await client.connect();
+    expect(await client.ping()).toBe("PONG");
+    // What ioredis' failover detector does on +switch-master: stop the connector. When
+    // that lands while a reconnect is resolving the primary, ioredis ends the connection
+    // for good ("Connection is closed."). Reproduced here on the real group: reconnect,
+    // and stop the connector the moment the new connect starts (ioredis internals).
+    const connector = (client as unknown as { connector: { disconnect(): void } }).connector;
+    const ended = new Promise((r) => client.once("end", r));
+    client.once("connecting", () => connector.disconnect());
+    client.disconnect(true);
+    await ended;
+    const back = await eventually(
+      () => client.ping().catch((e: Error) => e.message),
+      (r) => r === "PONG",
+      10_000,
+    );
+    expect(back).toBe("PONG");
+    await client.quit();
+    await new Promise((r) => setTimeout(r, 2_500)); // longer than the longest reconnect delay
+    expect(client.status).toBe("end");
+  });
 });

@@ -72,7 +72,7 @@ export function openRedis(target: RedisTarget): RedisClient {
     case "standalone":
       return new Redis(target.url, { ...COMMON });
     case "sentinel":
-      return new Redis({ ...COMMON, ...nodeOptions(target), ...sentinelOptions(target) });
+      return revived(new Redis({ ...COMMON, ...nodeOptions(target), ...sentinelOptions(target) }));
     case "cluster":
       return new Cluster(target.nodes, {
         lazyConnect: true,
@@ -80,6 +80,40 @@ export function openRedis(target: RedisTarget): RedisClient {
         redisOptions: { connectTimeout: COMMON.connectTimeout, maxRetriesPerRequest: 1, ...nodeOptions(target) },
       });
   }
+}
+
+/**
+ * A Sentinel connection that connects again after ioredis gave it up. ioredis ends one
+ * for good ("Connection is closed.", status "end") when the sentinels announce a new
+ * primary (+switch-master, its failover detector) while it is reconnecting after the
+ * old primary died: the detector stops the connect under way, and a failed connect is
+ * final. Seen under load in the kill -9 failover test: every later command failed. A
+ * deliberate quit() or disconnect() stays final.
+ */
+function revived(client: Redis): Redis {
+  let closing = false;
+  const quit = client.quit.bind(client);
+  const disconnect = client.disconnect.bind(client);
+  client.quit = ((...args: Parameters<Redis["quit"]>) => {
+    closing = true;
+    return quit(...args);
+  }) as Redis["quit"];
+  client.disconnect = (reconnect = false) => {
+    if (!reconnect) closing = true;
+    disconnect(reconnect);
+  };
+  let attempts = 0;
+  client.on("ready", () => {
+    attempts = 0;
+  });
+  client.on("end", () => {
+    if (closing) return;
+    const delay = Math.min(2_000, 100 * 2 ** attempts++);
+    setTimeout(() => {
+      if (!closing && client.status === "end") client.connect().catch(() => {});
+    }, delay).unref();
+  });
+  return client;
 }
 
 /**
@@ -93,7 +127,7 @@ export function openSubscriber(target: RedisTarget): RedisSubscriber {
     case "standalone":
       return new Redis(target.url, own);
     case "sentinel":
-      return new Redis({ ...own, ...nodeOptions(target), ...sentinelOptions(target) });
+      return revived(new Redis({ ...own, ...nodeOptions(target), ...sentinelOptions(target) }));
     case "cluster":
       return new ClusterSubscriber(target.nodes, { ...own, ...nodeOptions(target) });
   }
