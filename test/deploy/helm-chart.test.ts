@@ -83,6 +83,18 @@ describe("helm lint and helm template", () => {
   });
 });
 
+describe("capabilities of the target cluster", () => {
+  it("ServiceMonitors only where the cluster serves prometheus-operator's API (else the install would fail)", () => {
+    const kinds = (r: Rendering) => r.manifests.map((m) => m.kind);
+    const withApi = byName("production values");
+    expect(kinds(withApi).filter((k) => k === "ServiceMonitor")).toHaveLength(2);
+    const without = renderChart("prod, no prometheus-operator", [DEFAULT_VALUES, PRODUCTION_VALUES], { apiVersions: [] });
+    expect(kinds(without)).not.toContain("ServiceMonitor");
+    // Everything else is the same: the gate drops the monitors and nothing more.
+    expect(kinds(without).length).toBe(kinds(withApi).length - 2);
+  });
+});
+
 describe("every rendered manifest is valid Kubernetes (offline schemas, strict)", () => {
   for (const version of K8S_VERSIONS) {
     it(`against Kubernetes ${version}'s OpenAPI spec`, () => {

@@ -69,17 +69,24 @@ export interface Rendering {
   manifests: Manifest[];
 }
 
+/**
+ * The APIs a target cluster serves beyond Kubernetes' own, as `helm install` would see them
+ * (.Capabilities.APIVersions): prometheus-operator's. `helm template` knows none by itself.
+ */
+export const CLUSTER_APIS = ["monitoring.coreos.com/v1/ServiceMonitor"];
+
 /** `helm template` of the Gatehouse chart with values files and --set-json overrides. */
 export function renderChart(
   name: string,
   valuesFiles: string[],
-  opts: { release?: string; namespace?: string; setJson?: string[] } = {},
+  opts: { release?: string; namespace?: string; setJson?: string[]; apiVersions?: string[] } = {},
 ): Rendering {
   const release = opts.release ?? "gatehouse";
   const namespace = opts.namespace ?? "gatehouse-auth";
   const args = ["template", release, GATEHOUSE_CHART, "--namespace", namespace];
   for (const f of valuesFiles) args.push("--values", f);
   for (const s of opts.setJson ?? []) args.push("--set-json", s);
+  for (const a of opts.apiVersions ?? CLUSTER_APIS) args.push("--api-versions", a);
   return { name, namespace, release, valuesFiles, manifests: parseManifests(helm(args)) };
 }
 
