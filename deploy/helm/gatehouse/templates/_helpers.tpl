@@ -35,15 +35,18 @@ app.kubernetes.io/instance: {{ .root.Release.Name }}
 app.kubernetes.io/component: {{ .component }}
 {{- end -}}
 
-{{/* <registry>/<repository>:<tag> for a component: (dict "root" $ "image" .Values.authService.image) */}}
+{{/*
+<registry>/<repository>:<tag>[@<digest>] for a component: (dict "root" $ "image" .Values.authService.image).
+The digest (pinned by the release workflow, deploy/pin-images.ts) is what the node pulls;
+the tag stays for people reading it.
+*/}}
 {{- define "gatehouse.image" -}}
 {{- $registry := .root.Values.image.registry -}}
 {{- $tag := .image.tag | default .root.Values.image.tag | default .root.Chart.AppVersion -}}
-{{- if $registry -}}
-{{- printf "%s/%s:%s" $registry .image.repository $tag -}}
-{{- else -}}
-{{- printf "%s:%s" .image.repository $tag -}}
-{{- end -}}
+{{- $ref := printf "%s:%s" .image.repository $tag -}}
+{{- if $registry }}{{ $ref = printf "%s/%s" $registry $ref }}{{ end -}}
+{{- with .image.digest }}{{ $ref = printf "%s@%s" $ref . }}{{ end -}}
+{{- $ref -}}
 {{- end -}}
 
 {{- define "gatehouse.serviceAccountName" -}}
@@ -86,6 +89,16 @@ app.kubernetes.io/component: {{ .component }}
 {{- else -}}
 {{- printf "http://%s.%s.svc.cluster.local:%v" (include "gatehouse.componentName" (dict "root" . "component" "auth-service")) .Release.Namespace .Values.authService.ports.public -}}
 {{- end -}}
+{{- end -}}
+
+{{/* The gateway's in-cluster URL (its Service): what the web app's server calls. */}}
+{{- define "gatehouse.gatewayServiceUrl" -}}
+{{- printf "http://%s.%s.svc.cluster.local:%v" (include "gatehouse.componentName" (dict "root" . "component" "gateway")) .Release.Namespace .Values.gateway.service.port -}}
+{{- end -}}
+
+{{/* Where the web app's objects live: web.namespace, or the release's. */}}
+{{- define "gatehouse.webNamespace" -}}
+{{- .Values.web.namespace | default .Release.Namespace -}}
 {{- end -}}
 
 {{/* Pod-level scheduling and security shared by every pod of a component: (dict "root" $ "component" "gateway" "values" .Values.gateway) */}}
@@ -269,11 +282,12 @@ app.kubernetes.io/instance: {{ required "kratos.release: the Kratos chart's rele
 {{- end -}}
 
 {{/* A peer: one component's pods of this release, named by namespace so that the rule also
-     holds in a policy that lives in Kratos' namespace. (dict "root" $ "component" "gateway") */}}
+     holds in a policy that lives in another namespace (Kratos', the web app's).
+     (dict "root" $ "component" "gateway"), with "namespace" when not the release's. */}}
 {{- define "gatehouse.componentPeer" -}}
 - namespaceSelector:
     matchLabels:
-      kubernetes.io/metadata.name: {{ .root.Release.Namespace }}
+      kubernetes.io/metadata.name: {{ .namespace | default .root.Release.Namespace }}
   podSelector:
     matchLabels:
       {{- include "gatehouse.selectorLabels" . | nindent 6 }}
