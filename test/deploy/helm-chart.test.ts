@@ -164,7 +164,7 @@ describe("policies", () => {
     bad.push({ apiVersion: "v1", kind: "Secret", metadata: { name: "x" } });
     expect(policyViolations(bad).join("\n")).toContain("must not create Secrets");
     const noPdb = r.manifests.filter((m) => m.kind !== "PodDisruptionBudget");
-    expect(coverageViolations(noPdb)).toHaveLength(2);
+    expect(coverageViolations(noPdb)).toHaveLength(r.manifests.filter((m) => m.kind === "Deployment").length);
   });
 });
 
@@ -359,11 +359,11 @@ describe("workloads", () => {
     const noAuth = renderChart("no auth", [DEFAULT_VALUES], {
       setJson: ["authService.enabled=false", 'gateway.authServiceUrl="http://auth.elsewhere:7410"'],
     });
-    // Besides the gateway's objects, only Kratos' policies, which then admit the gateway alone.
+    // Besides the gateway's (and the web app's) objects, only Kratos' policies, which then admit the gateway alone.
     const component = (m: Manifest) => String(o(m.metadata.labels)["app.kubernetes.io/component"]);
     expect(
       noAuth.manifests
-        .filter((m) => component(m) !== "gateway")
+        .filter((m) => !["gateway", "web", "marketing"].includes(component(m)))
         .map((m) => `${m.kind}/${component(m)}`)
         .sort(),
     ).toEqual(["NetworkPolicy/kratos", "NetworkPolicy/kratos-courier"]);
@@ -372,7 +372,11 @@ describe("workloads", () => {
       [4433],
     ]);
     expect(find(noAuth, "Deployment", "gateway")).toBeDefined();
-    const noGw = renderChart("no gateway", [DEFAULT_VALUES], { setJson: ["gateway.enabled=false"] });
+    // The web app reaches Kratos through the gateway: it cannot run without it.
+    expect(() => renderChart("web, no gateway", [DEFAULT_VALUES], { setJson: ["gateway.enabled=false"] })).toThrow(
+      /web.enabled needs gateway.enabled/,
+    );
+    const noGw = renderChart("no gateway", [DEFAULT_VALUES], { setJson: ["gateway.enabled=false", "web.enabled=false"] });
     expect(noGw.manifests.some((m) => o(m.metadata.labels)["app.kubernetes.io/component"] === "gateway")).toBe(false);
     expect(find(noGw, "Deployment", "auth-service")).toBeDefined();
   });
@@ -451,7 +455,9 @@ describe("NetworkPolicy", () => {
     expect(pub?.ports).toEqual([7410]);
     const peers = pub?.from ?? [];
     expect(o(o(peers[0]?.podSelector).matchLabels)["app.kubernetes.io/component"]).toBe("gateway");
-    expect(peers.slice(1).map(nsOf)).toEqual(["example-apps"]);
+    // The web app's server (in the product's namespace), then the namespaces named in the values.
+    expect(o(o(peers[1]?.podSelector).matchLabels)["app.kubernetes.io/component"]).toBe("web");
+    expect(peers.slice(1).map(nsOf)).toEqual(["example-apps", "example-apps"]);
     expect(webhook?.ports).toEqual([7411]);
     expect(nsOf(webhook?.from[0] ?? {})).toBe(loadEnvironment("prod").namespaces.kratos);
     expect(metrics?.ports).toEqual([7411]);
@@ -466,6 +472,7 @@ describe("NetworkPolicy", () => {
     }));
     expect(rules).toEqual([
       { ports: [7400], from: ["ingress-nginx"] },
+      { ports: [7400], from: ["example-apps"] }, // the web app's server
       { ports: [7431], from: ["monitoring"] },
     ]);
     const c = containersOf(podSpecOf(must(find(r, "Deployment", "gateway"), "gw")) ?? {})[0] as Obj;
