@@ -88,7 +88,9 @@ describe("capabilities of the target cluster", () => {
     const kinds = (r: Rendering) => r.manifests.map((m) => m.kind);
     const withApi = byName("production values");
     expect(kinds(withApi).filter((k) => k === "ServiceMonitor")).toHaveLength(2);
-    const without = renderChart("prod, no prometheus-operator", [DEFAULT_VALUES, PRODUCTION_VALUES], { apiVersions: [] });
+    const without = renderChart("prod, no prometheus-operator", [DEFAULT_VALUES, PRODUCTION_VALUES], {
+      apiVersions: [],
+    });
     expect(kinds(without)).not.toContain("ServiceMonitor");
     // Everything else is the same: the gate drops the monitors and nothing more.
     expect(kinds(without).length).toBe(kinds(withApi).length - 2);
@@ -376,7 +378,9 @@ describe("workloads", () => {
     expect(() => renderChart("web, no gateway", [DEFAULT_VALUES], { setJson: ["gateway.enabled=false"] })).toThrow(
       /web.enabled needs gateway.enabled/,
     );
-    const noGw = renderChart("no gateway", [DEFAULT_VALUES], { setJson: ["gateway.enabled=false", "web.enabled=false"] });
+    const noGw = renderChart("no gateway", [DEFAULT_VALUES], {
+      setJson: ["gateway.enabled=false", "web.enabled=false"],
+    });
     expect(noGw.manifests.some((m) => o(m.metadata.labels)["app.kubernetes.io/component"] === "gateway")).toBe(false);
     expect(find(noGw, "Deployment", "auth-service")).toBeDefined();
   });

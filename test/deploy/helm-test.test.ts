@@ -18,8 +18,8 @@ import {
   helm,
   must,
   PRODUCTION_VALUES,
-  type Rendering,
   REPO_ROOT,
+  type Rendering,
   renderChart,
 } from "./support.ts";
 
@@ -58,8 +58,7 @@ describe("helm test", () => {
     expect(c?.args).toEqual(["/etc/gatehouse-test/helm-test.mjs"]);
     const env = Object.fromEntries((c?.env ?? []).map((e) => [e.name, String(e.value)]));
     const svc = (comp: string) => must(find(r, "Service", comp), comp);
-    const port = (comp: string, name: string) =>
-      (o(svc(comp).spec).ports as Obj[]).find((p) => p.name === name)?.port;
+    const port = (comp: string, name: string) => (o(svc(comp).spec).ports as Obj[]).find((p) => p.name === name)?.port;
     const host = (comp: string) => `${svc(comp).metadata.name}.${r.namespace}.svc.cluster.local`;
     expect(env).toEqual({
       AUTH_ADMIN_URL: `http://${host("auth-service")}:${port("auth-service", "admin")}`,
@@ -74,7 +73,10 @@ describe("helm test", () => {
     const may = (port: number, comp: string) => allows(r.manifests, r.namespace, pod, to(comp), port);
     expect([may(7410, "auth-service"), may(7411, "auth-service"), may(7400, "gateway")]).toEqual([true, true, true]);
     expect(may(7431, "gateway")).toBe(false); // metrics
-    const kratos = { namespace: "kratos", labels: { "app.kubernetes.io/name": "kratos", "app.kubernetes.io/instance": "kratos" } };
+    const kratos = {
+      namespace: "kratos",
+      labels: { "app.kubernetes.io/name": "kratos", "app.kubernetes.io/instance": "kratos" },
+    };
     expect(allows(r.manifests, r.namespace, pod, kratos, 4434)).toBe(false);
   });
 
@@ -112,7 +114,9 @@ describe("helm test", () => {
       expect(res.status).toBe(1);
       expect(res.out).toContain("FAIL auth-service ready (Postgres and Kratos answer): GET /health/ready answered 503");
       expect(res.out).toContain("FAIL JWKS published with at least one signing key: the JWKS has no keys");
-      expect(res.out).toContain("FAIL token exchange refuses a bogus session: POST /v1/token with a bogus session answered 200");
+      expect(res.out).toContain(
+        "FAIL token exchange refuses a bogus session: POST /v1/token with a bogus session answered 200",
+      );
       expect(res.out).toContain("FAIL gateway ready");
     });
 

@@ -63,7 +63,10 @@ describe("the app and the marketing site", () => {
       ] as const) {
         const env = Object.fromEntries(c.env.map((e) => [e.name, e.value]));
         expect(env.WEB_SITES, r.name).toBe(sites);
-        expect((c.ports as Obj[]).map((p) => String(p.containerPort)), r.name).toEqual([env[portVar]]);
+        expect(
+          (c.ports as Obj[]).map((p) => String(p.containerPort)),
+          r.name,
+        ).toEqual([env[portVar]]);
         for (const probe of ["readinessProbe", "livenessProbe"])
           expect(o(o(c[probe]).httpGet), `${r.name} ${sites} ${probe}`).toEqual({ path: "/healthz", port: "http" });
       }
@@ -91,7 +94,8 @@ describe("the app and the marketing site", () => {
 
   it("the server's own configuration parser accepts what each Deployment gets", () => {
     for (const r of renderings)
-      for (const comp of ["web", "marketing"]) expect(() => webConfig(envOf(r, comp)), `${r.name} ${comp}`).not.toThrow();
+      for (const comp of ["web", "marketing"])
+        expect(() => webConfig(envOf(r, comp)), `${r.name} ${comp}`).not.toThrow();
     // …and is not vacuous: a relative Kratos URL is refused, naming the variable.
     expect(() => webConfig({ ...envOf(renderings[0] as Rendering, "web"), KRATOS_BROWSER_URL: "/auth" })).toThrow(
       /KRATOS_BROWSER_URL/,
@@ -140,14 +144,14 @@ describe("in every environment: hosts, cookie domain and Kratos in step", () => 
       for (const origin of [web.webUrl, web.marketingUrl]) {
         expect(getPath(kratos, ["selfservice", "allowed_return_urls"]), origin).toContain(origin);
         expect(getPath(kratos, ["serve", "public", "cors", "allowed_origins"]), origin).toContain(origin);
-        expect(envOf(r, "auth-service").CORS_ALLOWED_ORIGINS.split(","), origin).toContain(origin);
+        expect(String(envOf(r, "auth-service").CORS_ALLOWED_ORIGINS).split(","), origin).toContain(origin);
       }
       // Browsers reach Kratos on its base URL, which only the gateway's Ingress serves.
       expect(`${web.kratosBrowserUrl}/`).toBe(getPath(kratos, ["serve", "public", "base_url"]));
       expect(hostOf("Ingress", "gateway")).toContain(new URL(web.kratosBrowserUrl).host);
       // The gateway's login redirect and return hosts are the app's.
       expect(envOf(r, "gateway").LOGIN_URL).toBe(`${web.webUrl}/auth/login`);
-      expect(envOf(r, "gateway").ALLOWED_RETURN_HOSTS.split(",")).toEqual(
+      expect(String(envOf(r, "gateway").ALLOWED_RETURN_HOSTS).split(",")).toEqual(
         expect.arrayContaining([env.hosts.app, env.hosts.www]),
       );
       // Tokens: the app verifies what the auth-service signs.
