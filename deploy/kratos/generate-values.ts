@@ -198,18 +198,21 @@ export function kratosValues(env: Environment, kratosYml: Obj = readKratosYml())
     name,
     valueFrom: { secretKeyRef: { name: env.kratos.secret, key } },
   });
+  // ephemeral-storage: Kratos writes nothing to disk (read-only root filesystem): its logs.
   const resources = {
-    requests: { cpu: prod ? "250m" : "100m", memory: "128Mi" },
-    limits: { cpu: "1", memory: "512Mi" },
+    requests: { cpu: prod ? "250m" : "100m", memory: "128Mi", "ephemeral-storage": "64Mi" },
+    limits: { cpu: "1", memory: "512Mi", "ephemeral-storage": "256Mi" },
   };
-  const spread = (name: string) => [
-    {
-      maxSkew: 1,
-      topologyKey: "kubernetes.io/hostname",
-      whenUnsatisfiable: "ScheduleAnyway",
-      labelSelector: { matchLabels: { "app.kubernetes.io/name": name } },
-    },
-  ];
+  const jobResources = {
+    requests: { cpu: "50m", memory: "64Mi", "ephemeral-storage": "32Mi" },
+    limits: { cpu: "500m", memory: "256Mi", "ephemeral-storage": "128Mi" },
+  };
+  // The serve pods of this release (the chart's selector labels).
+  const servePods = { "app.kubernetes.io/name": "kratos", "app.kubernetes.io/instance": env.releases.kratos };
+  // Probes on the admin port, with the Host header the chart's own probes send.
+  const adminProbe = (path: string) => ({
+    httpGet: { path, port: "http-admin", httpHeaders: [{ name: "Host", value: "127.0.0.1" }] },
+  });
   const values: Obj = {
     image: { repository: "oryd/kratos", tag: "v1.3.1" },
     replicaCount: env.kratos.replicas,
@@ -235,16 +238,85 @@ export function kratosValues(env: Environment, kratosYml: Obj = readKratosYml())
         { name: "SQA_OPT_OUT", value: "true" },
       ],
       resources,
+      // Readiness is Kratos' own readiness (its database answers), not mere liveness (the
+      // chart's default readiness asks /admin/health/alive); liveness restarts a process
+      // that stopped answering at all. The startup probe (the chart's, on /admin/health/ready)
+      // gets two minutes for a slow database instead of five seconds.
+      customReadinessProbe: {
+        ...adminProbe("/admin/health/ready"),
+        periodSeconds: 5,
+        timeoutSeconds: 3,
+        failureThreshold: 3,
+      },
+      customLivenessProbe: {
+        ...adminProbe("/admin/health/alive"),
+        periodSeconds: 10,
+        timeoutSeconds: 3,
+        failureThreshold: 6,
+      },
+      startupProbe: {
+        failureThreshold: 60,
+        successThreshold: 1,
+        periodSeconds: 2,
+        timeoutSeconds: 2,
+        initialDelaySeconds: 1,
+      },
+      // Keep serving while the endpoint removal reaches the gateway, then SIGTERM (Kratos drains).
+      lifecycle: { preStop: { sleep: { seconds: 5 } } },
       automountServiceAccountToken: false,
-      topologySpreadConstraints: spread("kratos"),
+      // As the Gatehouse chart places its own replicas: never two on a node while another has
+      // fewer (hard), zones soft, and a preferred anti-affinity as the scheduler's tie-breaker.
+      affinity: {
+        podAntiAffinity: {
+          preferredDuringSchedulingIgnoredDuringExecution: [
+            {
+              weight: 100,
+              podAffinityTerm: { topologyKey: "kubernetes.io/hostname", labelSelector: { matchLabels: servePods } },
+            },
+          ],
+        },
+      },
+      topologySpreadConstraints: [
+        {
+          maxSkew: 1,
+          topologyKey: "kubernetes.io/hostname",
+          whenUnsatisfiable: "DoNotSchedule",
+          nodeTaintsPolicy: "Honor",
+          matchLabelKeys: ["pod-template-hash"],
+          labelSelector: { matchLabels: servePods },
+        },
+        {
+          maxSkew: 1,
+          topologyKey: "topology.kubernetes.io/zone",
+          whenUnsatisfiable: "ScheduleAnyway",
+          matchLabelKeys: ["pod-template-hash"],
+          labelSelector: { matchLabels: servePods },
+        },
+      ],
     },
-    // The courier (a StatefulSet): its LOG_LEVEL and LOG_FORMAT, or it logs at the chart's trace.
-    statefulSet: { resources, log: { level: KRATOS_LOG.level, format: KRATOS_LOG.format } },
-    job: { resources: { requests: { cpu: "50m", memory: "64Mi" }, limits: { cpu: "500m", memory: "256Mi" } } },
+    // The courier (a StatefulSet of one: Kratos' queue has no row locking, two couriers would
+    // send twice): its LOG_LEVEL and LOG_FORMAT, or it logs at the chart's trace. Its requests
+    // and limits are deployment.resources: chart 0.59.0 reads no statefulSet.resources.
+    statefulSet: { log: { level: KRATOS_LOG.level, format: KRATOS_LOG.format } },
+    job: { resources: jobResources },
+    // The hourly `kratos cleanup sql`: sized, and without a service-account token (it calls
+    // no Kubernetes API; the chart mounts one by default).
+    cronjob: { cleanup: { resources: jobResources, automountServiceAccountToken: false } },
     courier: { enabled: true },
+    // Prod scales on CPU from the environment's replica count; the chart then sets no replicas.
+    autoscaling: prod
+      ? {
+          enabled: true,
+          minReplicas: env.kratos.replicas,
+          maxReplicas: Math.max(10, env.kratos.replicas),
+          targetCPU: { type: "Utilization", averageUtilization: 70 },
+        }
+      : { enabled: false },
     pdb: { enabled: env.kratos.replicas > 1, spec: { minAvailable: null, maxUnavailable: 1 } },
     cleanup: { enabled: true },
     serviceMonitor: { enabled: prod },
+    // `helm test kratos`: a pinned busybox (the chart's default is the moving tag 1).
+    test: { busybox: { repository: "busybox", tag: "1.37.0" } },
   };
   return values;
 }

@@ -78,6 +78,20 @@ function newAjv(): Ajv {
   return ajv;
 }
 
+/**
+ * A field set to null is no field to the API server (a template's empty `annotations:`,
+ * as the official Kratos chart renders them): dropped before validation, as it drops them.
+ */
+function withoutNulls(v: unknown): unknown {
+  if (Array.isArray(v)) return v.map(withoutNulls);
+  if (!v || typeof v !== "object") return v;
+  return Object.fromEntries(
+    Object.entries(v)
+      .filter(([, x]) => x !== null)
+      .map(([k, x]) => [k, withoutNulls(x)]),
+  );
+}
+
 export interface K8sValidator {
   version: string;
   /** Problems with one manifest, as "Kind/name path: message"; empty when valid. */
@@ -138,7 +152,7 @@ export function k8sValidator(version: (typeof K8S_VERSIONS)[number]): K8sValidat
         else return [`${label}: no schema for ${gvk} in Kubernetes ${version} (removed or unknown API?)`];
         compiled.set(gvk, fn);
       }
-      if (fn(doc)) return [];
+      if (fn(withoutNulls(doc))) return [];
       return (fn.errors ?? [])
         .filter((e) => e.keyword !== "oneOf" && e.keyword !== "if")
         .map(
