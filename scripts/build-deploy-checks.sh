@@ -6,6 +6,8 @@
 #     the chart supports → $GATEHOUSE_CACHE/k8s-schemas/kubernetes-<version>/;
 #   - the ServiceMonitor CRD of the prometheus-operator module
 #     → $GATEHOUSE_CACHE/k8s-schemas/prometheus-operator-<version>/;
+#   - the ExternalSecret CRD of the external-secrets module (External Secrets Operator)
+#     → $GATEHOUSE_CACHE/k8s-schemas/external-secrets-<version>/;
 #   - compose-spec, compose-go's validator (the loader `docker compose config` uses),
 #     built from github.com/compose-spec/compose-go/v2 → $GATEHOUSE_CACHE/compose-spec/<version>/.
 # Takes ~10 s to fetch and ~30 s to build on 2 cores the first time. Prints the cache root.
@@ -13,6 +15,7 @@ set -euo pipefail
 
 K8S_VERSIONS="${K8S_SCHEMA_VERSIONS:-v1.33.13 v1.36.3}"
 PROM_OPERATOR_VERSION="${PROM_OPERATOR_VERSION:-v0.85.0}"
+ESO_VERSION="${ESO_VERSION:-v0.20.4}"
 COMPOSE_GO_VERSION="${COMPOSE_GO_VERSION:-v2.16.2}"
 CACHE_ROOT="${GATEHOUSE_CACHE:-$HOME/.cache/gatehouse}"
 OUT="$CACHE_ROOT/k8s-schemas"
@@ -52,6 +55,19 @@ if [[ ! -f "$dest/.complete" ]]; then
   src="$(module_dir "github.com/prometheus-operator/prometheus-operator@$PROM_OPERATOR_VERSION")"
   crd="$src/example/prometheus-operator-crd-full/monitoring.coreos.com_servicemonitors.yaml"
   [[ -f "$crd" ]] || { echo "build-deploy-checks: ServiceMonitor CRD not found in the module" >&2; exit 1; }
+  rm -rf "$dest.tmp" && mkdir -p "$dest.tmp"
+  cp "$crd" "$src/LICENSE" "$dest.tmp/"
+  chmod -R u+w "$dest.tmp"
+  touch "$dest.tmp/.complete"
+  rm -rf "$dest" && mv "$dest.tmp" "$dest"
+fi
+
+dest="$OUT/external-secrets-$ESO_VERSION"
+if [[ ! -f "$dest/.complete" ]]; then
+  echo "build-deploy-checks: external-secrets@$ESO_VERSION (ExternalSecret CRD) from the Go module proxy" >&2
+  src="$(module_dir "github.com/external-secrets/external-secrets@$ESO_VERSION")"
+  crd="$src/config/crds/bases/external-secrets.io_externalsecrets.yaml"
+  [[ -f "$crd" ]] || { echo "build-deploy-checks: ExternalSecret CRD not found in the module" >&2; exit 1; }
   rm -rf "$dest.tmp" && mkdir -p "$dest.tmp"
   cp "$crd" "$src/LICENSE" "$dest.tmp/"
   chmod -R u+w "$dest.tmp"

@@ -126,6 +126,13 @@ describe("every rendered manifest is valid Kubernetes (offline schemas, strict)"
     o(sm.spec).endpoint = [];
     expect(v.validate(sm).join("\n")).toContain("endpoint");
     expect(v.validate({ ...d, apiVersion: "extensions/v1beta1" }).join()).toContain("no schema");
+    const es = clone(must(find(byName("environment prod"), "ExternalSecret", "auth-service"), "ExternalSecret"));
+    expect(v.validate(es)).toEqual([]);
+    o(o(es.spec).target).creationPolicy = "Sometimes";
+    o(es.spec).refreshIntervall = "1h";
+    const esErrors = v.validate(es).join("\n");
+    expect(esErrors).toContain("/spec/target/creationPolicy");
+    expect(esErrors).toContain("refreshIntervall");
   });
 });
 

@@ -9,6 +9,7 @@ import addFormats from "ajv-formats";
 import { beforeAll, describe, expect, it } from "vitest";
 import { parse } from "yaml";
 import { KRATOS_PATHS } from "../../apps/gateway/src/kratos/passthrough.ts";
+import { gatehouseSecretNames } from "../../deploy/deploy.ts";
 import {
   KRATOS_LOG,
   kratosConfigFor,
@@ -25,7 +26,7 @@ import {
   serviceUrls,
 } from "../../deploy/lib/environments.ts";
 import { envToConfigPath, getPath } from "../../deploy/lib/kratos-env.ts";
-import { containersOf, podSpecOf } from "../../deploy/lib/policies.ts";
+import { containersOf, type Manifest, podSpecOf } from "../../deploy/lib/policies.ts";
 import { stackConfig } from "../../tools/stack/config.ts";
 import { kratosEnv } from "../../tools/stack/services.ts";
 import { find, must, REPO_ROOT, renderEnvironment } from "./support.ts";
@@ -434,6 +435,30 @@ describe("in step with the Gatehouse chart", () => {
       expect(new URL(String(auth.TOKEN_ISSUER)).host).toBe(env.hosts.auth);
       for (const h of String(gw.ALLOWED_RETURN_HOSTS).split(",")) expect(h.endsWith(env.domain)).toBe(true);
     }
+  });
+});
+
+describe("ExternalSecrets make the Secrets the charts read", () => {
+  it("each one named and placed as the Secret it makes: Kratos' in its namespace, under the chart's secret name", () => {
+    let seen = 0;
+    for (const env of envs) {
+      const r = renderEnvironment(env);
+      const es = r.manifests.filter((m) => m.kind === "ExternalSecret");
+      if (es.length === 0) continue;
+      seen++;
+      const target = (m: Manifest) => `${m.metadata.namespace}/${String((m.spec as { target: Obj }).target.name)}`;
+      const names = gatehouseSecretNames(env);
+      expect(es.map(target).sort(), env.name).toEqual(
+        [
+          `${env.namespaces.auth}/${names.auth}`,
+          `${env.namespaces.auth}/${names.gateway}`,
+          `${env.namespaces.kratos}/${env.kratos.secret}`,
+        ].sort(),
+      );
+      // The Kratos values read that Secret.
+      expect((committed(env) as { secret: Obj }).secret.nameOverride).toBe(env.kratos.secret);
+    }
+    expect(seen, "an environment with ExternalSecrets").toBeGreaterThan(0);
   });
 });
 
