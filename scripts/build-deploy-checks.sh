@@ -8,6 +8,8 @@
 #     → $GATEHOUSE_CACHE/k8s-schemas/prometheus-operator-<version>/;
 #   - the ExternalSecret CRD of the external-secrets module (External Secrets Operator)
 #     → $GATEHOUSE_CACHE/k8s-schemas/external-secrets-<version>/;
+#   - checkov (PyPI), the policy scanner test/deploy/policy-suite.test.ts runs over every
+#     rendered manifest, in a virtualenv → $GATEHOUSE_CACHE/checkov/<version>/ (~2.5 min once);
 #   - compose-spec, compose-go's validator (the loader `docker compose config` uses),
 #     built from github.com/compose-spec/compose-go/v2 → $GATEHOUSE_CACHE/compose-spec/<version>/.
 # Takes ~10 s to fetch and ~30 s to build on 2 cores the first time. Prints the cache root.
@@ -17,6 +19,7 @@ K8S_VERSIONS="${K8S_SCHEMA_VERSIONS:-v1.33.13 v1.36.3}"
 PROM_OPERATOR_VERSION="${PROM_OPERATOR_VERSION:-v0.85.0}"
 ESO_VERSION="${ESO_VERSION:-v0.20.4}"
 COMPOSE_GO_VERSION="${COMPOSE_GO_VERSION:-v2.16.2}"
+CHECKOV_VERSION="${CHECKOV_VERSION:-3.3.30}"
 CACHE_ROOT="${GATEHOUSE_CACHE:-$HOME/.cache/gatehouse}"
 OUT="$CACHE_ROOT/k8s-schemas"
 # Only the API groups the chart renders (core, apps, autoscaling, policy, networking, batch).
@@ -83,6 +86,16 @@ if [[ ! -x "$bin" ]]; then
   mkdir -p "$(dirname "$bin")"
   (cd "$work/compose-go" && CGO_ENABLED=0 go build -trimpath -ldflags "-s -w" -o "$bin.tmp" ./cmd)
   mv "$bin.tmp" "$bin"
+fi
+
+venv="$CACHE_ROOT/checkov/$CHECKOV_VERSION"
+if [[ ! -f "$venv/.complete" ]]; then
+  command -v python3 >/dev/null || { echo "build-deploy-checks: python3 is required for checkov" >&2; exit 1; }
+  echo "build-deploy-checks: checkov $CHECKOV_VERSION from PyPI into $venv" >&2
+  # A virtualenv's scripts name its directory, so it is built in place; .complete marks a finished one.
+  rm -rf "$venv" && python3 -m venv "$venv"
+  "$venv/bin/pip" install --quiet --disable-pip-version-check "checkov==$CHECKOV_VERSION" >&2 || { rm -rf "$venv"; exit 1; }
+  touch "$venv/.complete"
 fi
 
 echo "$CACHE_ROOT"

@@ -299,6 +299,16 @@ export function kratosValues(env: Environment, kratosYml: Obj = readKratosYml())
     // and limits are deployment.resources: chart 0.59.0 reads no statefulSet.resources.
     statefulSet: { log: { level: KRATOS_LOG.level, format: KRATOS_LOG.format } },
     job: { resources: jobResources },
+    // The cleanup CronJob's pod security context: its template reads this top-level key
+    // (not in the chart's values.yaml); the same as the chart's for the serve pods.
+    podSecurityContext: {
+      fsGroupChangePolicy: "OnRootMismatch",
+      runAsNonRoot: true,
+      runAsUser: 65534,
+      fsGroup: 65534,
+      runAsGroup: 65534,
+      seccompProfile: { type: "RuntimeDefault" },
+    },
     // The hourly `kratos cleanup sql`: sized, and without a service-account token (it calls
     // no Kubernetes API; the chart mounts one by default).
     cronjob: { cleanup: { resources: jobResources, automountServiceAccountToken: false } },

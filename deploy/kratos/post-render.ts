@@ -6,14 +6,16 @@
 //
 //   - metadata.namespace on the objects whose templates leave it out (PodDisruptionBudget,
 //     HorizontalPodAutoscaler), so every object names its namespace;
-//   - the courier (StatefulSet): liveness and readiness probes on its metrics listener,
+//   - the courier (StatefulSet): no service-account token on its pod (its ServiceAccount
+//     already mounts none), liveness and readiness probes on its metrics listener,
 //     the only HTTP endpoint `courier watch` serves (/metrics/prometheus), and a
 //     PodDisruptionBudget (one replica: a drain may take it; mail waits in the database);
 //   - the chart's PodDisruptionBudget: unhealthyPodEvictionPolicy AlwaysAllow, so an
 //     unready Kratos pod never blocks a node drain;
-//   - the cleanup CronJob: a startingDeadlineSeconds (a missed hourly run is skipped);
-//   - the chart's `helm test` pod: the security context, requests and limits of every
-//     other Kratos container (it has none).
+//   - the cleanup CronJob: a startingDeadlineSeconds (a missed hourly run is skipped).
+//
+// Helm 3 passes no hook to a post-renderer: the migration Job (values say all it needs)
+// and the chart's `helm test` pod (deploy/README.md) are as the chart renders them.
 //
 //   helm upgrade --install kratos kratos --repo … -f deploy/kratos/values.<env>.yaml \
 //     --post-renderer deploy/kratos/post-render.ts --post-renderer-args --namespace=<ns>
@@ -60,6 +62,8 @@ export function postRender(docs: Obj[], namespace: string): Obj[] {
   if (!container) throw new Error("the courier StatefulSet has no *-courier container");
   if (!a(container.ports).some((p) => p.name === "http-metrics"))
     throw new Error("the courier container has no http-metrics port (courier watch --expose-metrics-port)");
+  // Its ServiceAccount mounts no token; say so on the pod too (statefulSet has no such value).
+  o(tpl.spec).automountServiceAccountToken = false;
   container.readinessProbe ??= courierProbe(3);
   container.livenessProbe ??= courierProbe(6);
   const selector = o(o(sts.spec).selector).matchLabels;
@@ -74,22 +78,6 @@ export function postRender(docs: Obj[], namespace: string): Obj[] {
     spec: { maxUnavailable: 1, unhealthyPodEvictionPolicy: DRAIN_ANYWAY, selector: { matchLabels: selector } },
   });
 
-  // The chart's test pod: hardened like the Kratos containers around it.
-  const serve = find("Deployment")[0];
-  const serveSpec = o(o(o(serve?.spec).template).spec);
-  const serveContainer = a(serveSpec.containers)[0];
-  for (const pod of find("Pod")) {
-    const spec = o(pod.spec);
-    spec.automountServiceAccountToken = false;
-    spec.securityContext ??= serveSpec.securityContext;
-    for (const c of a(spec.containers)) {
-      c.securityContext ??= serveContainer?.securityContext;
-      c.resources ??= {
-        requests: { cpu: "10m", memory: "16Mi", "ephemeral-storage": "8Mi" },
-        limits: { cpu: "100m", memory: "32Mi", "ephemeral-storage": "16Mi" },
-      };
-    }
-  }
   return out;
 }
 

@@ -376,7 +376,7 @@ describe("workloads", () => {
         .filter((m) => !["gateway", "web", "marketing"].includes(component(m)))
         .map((m) => `${m.kind}/${component(m)}`)
         .sort(),
-    ).toEqual(["NetworkPolicy/kratos", "NetworkPolicy/kratos-courier"]);
+    ).toEqual(["NetworkPolicy/kratos", "NetworkPolicy/kratos-courier", "NetworkPolicy/kratos-jobs"]);
     const kratosNp = must(find(noAuth, "NetworkPolicy", "kratos"), "kratos np");
     // The public port for the gateway; the admin port for Kratos' own pods alone.
     expect((o(kratosNp.spec).ingress as Obj[]).map((rule) => (rule.ports as Obj[]).map((p) => p.port))).toEqual([

@@ -2,7 +2,7 @@
 // from kratos-config/, never stale, only keys the chart's values.yaml (0.59.0, copied in
 // deploy/kratos/reference/) has, a kratos.config Kratos v1.3.1 accepts and that differs
 // from kratos.yml only where an environment must, and in step with the Gatehouse chart.
-import { readFileSync } from "node:fs";
+import { readdirSync, readFileSync } from "node:fs";
 import { resolve } from "node:path";
 import { Ajv } from "ajv";
 import addFormats from "ajv-formats";
@@ -41,7 +41,18 @@ const isMap = (v: unknown): v is Obj => typeof v === "object" && v !== null && !
 // schema below) or file names the chart mounts.
 const OPEN = ["kratos.config", "kratos.identitySchemas", "kratos.emailTemplates"];
 
-/** Keys set in `values` that the reference values.yaml does not have. */
+/** `.Values.<path>` the chart's templates read (a few are in no values.yaml, e.g. podSecurityContext). */
+function readByTemplates(): Set<string> {
+  const dir = resolve(REFERENCE, "templates");
+  const paths = new Set<string>();
+  for (const f of readdirSync(dir, { recursive: true, encoding: "utf8" }).filter((x) => /\.(ya?ml|tpl)$/.test(x)))
+    for (const m of readFileSync(resolve(dir, f), "utf8").matchAll(/\.Values\.([A-Za-z0-9_.]+)/g))
+      paths.add(m[1] ?? "");
+  return paths;
+}
+const READ = readByTemplates();
+
+/** Keys set in `values` that the reference values.yaml does not have and no template reads. */
 function unknownKeys(values: unknown, ref: unknown, path: string[] = []): string[] {
   if (!isMap(values)) return [];
   const out: string[] = [];
@@ -49,6 +60,7 @@ function unknownKeys(values: unknown, ref: unknown, path: string[] = []): string
     const p = [...path, k];
     if (OPEN.includes(p.join("."))) continue;
     if (!isMap(ref) || !Object.hasOwn(ref, k)) {
+      if (READ.has(p.join("."))) continue;
       out.push(p.join("."));
       continue;
     }
