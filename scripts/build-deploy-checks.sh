@@ -10,6 +10,8 @@
 #     → $GATEHOUSE_CACHE/k8s-schemas/external-secrets-<version>/;
 #   - checkov (PyPI), the policy scanner test/deploy/policy-suite.test.ts runs over every
 #     rendered manifest, in a virtualenv → $GATEHOUSE_CACHE/checkov/<version>/ (~2.5 min once);
+#   - actionlint (github.com/rhysd/actionlint), which checks .github/workflows/release.yml
+#     → $GATEHOUSE_CACHE/actionlint/<version>/ (~1 min to build once);
 #   - compose-spec, compose-go's validator (the loader `docker compose config` uses),
 #     built from github.com/compose-spec/compose-go/v2 → $GATEHOUSE_CACHE/compose-spec/<version>/.
 # Takes ~10 s to fetch and ~30 s to build on 2 cores the first time. Prints the cache root.
@@ -20,6 +22,7 @@ PROM_OPERATOR_VERSION="${PROM_OPERATOR_VERSION:-v0.85.0}"
 ESO_VERSION="${ESO_VERSION:-v0.20.4}"
 COMPOSE_GO_VERSION="${COMPOSE_GO_VERSION:-v2.16.2}"
 CHECKOV_VERSION="${CHECKOV_VERSION:-3.3.30}"
+ACTIONLINT_VERSION="${ACTIONLINT_VERSION:-v1.7.12}"
 CACHE_ROOT="${GATEHOUSE_CACHE:-$HOME/.cache/gatehouse}"
 OUT="$CACHE_ROOT/k8s-schemas"
 # Only the API groups the chart renders (core, apps, autoscaling, policy, networking, batch).
@@ -86,6 +89,15 @@ if [[ ! -x "$bin" ]]; then
   mkdir -p "$(dirname "$bin")"
   (cd "$work/compose-go" && CGO_ENABLED=0 go build -trimpath -ldflags "-s -w" -o "$bin.tmp" ./cmd)
   mv "$bin.tmp" "$bin"
+fi
+
+bin="$CACHE_ROOT/actionlint/$ACTIONLINT_VERSION/actionlint"
+if [[ ! -x "$bin" ]]; then
+  echo "build-deploy-checks: building actionlint $ACTIONLINT_VERSION from the Go module proxy" >&2
+  mkdir -p "$(dirname "$bin")"
+  (cd "$work" && CGO_ENABLED=0 GOBIN="$work/bin" go install -trimpath -ldflags "-s -w" \
+    "github.com/rhysd/actionlint/cmd/actionlint@$ACTIONLINT_VERSION")
+  mv "$work/bin/actionlint" "$bin"
 fi
 
 venv="$CACHE_ROOT/checkov/$CHECKOV_VERSION"
