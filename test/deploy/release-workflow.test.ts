@@ -73,9 +73,11 @@ describe(".github/workflows/release.yml", () => {
       existsSync(resolve(REPO_ROOT, `apps/${a}/Dockerfile`)),
     );
     expect([...(w.jobs.images?.strategy?.matrix.app ?? [])].sort()).toEqual(apps.sort());
+    // GitHub's expressions, spelt as the workflow spells them.
     const text = readFileSync(WORKFLOW, "utf8");
-    expect(text).toContain("file: apps/${{ matrix.app }}/Dockerfile");
-    expect(text).toContain("${{ env.REGISTRY }}/gatehouse-${{ matrix.app }}:${{ steps.version.outputs.version }}");
+    const gh = (expr: string) => `\${{ ${expr} }}`;
+    expect(text).toContain(`file: apps/${gh("matrix.app")}/Dockerfile`);
+    expect(text).toContain(`${gh("env.REGISTRY")}/gatehouse-${gh("matrix.app")}:${gh("steps.version.outputs.version")}`);
     // The chart's images: <registry>/gatehouse-<app>, the registry ghcr.io/<owner>.
     const values = parse(readFileSync(DEFAULT_VALUES, "utf8")) as Record<string, { image?: { repository: string } }> & {
       image: { registry: string };
