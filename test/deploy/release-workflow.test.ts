@@ -77,7 +77,9 @@ describe(".github/workflows/release.yml", () => {
     const text = readFileSync(WORKFLOW, "utf8");
     const gh = (expr: string) => `\${{ ${expr} }}`;
     expect(text).toContain(`file: apps/${gh("matrix.app")}/Dockerfile`);
-    expect(text).toContain(`${gh("env.REGISTRY")}/gatehouse-${gh("matrix.app")}:${gh("steps.version.outputs.version")}`);
+    expect(text).toContain(
+      `${gh("env.REGISTRY")}/gatehouse-${gh("matrix.app")}:${gh("steps.version.outputs.version")}`,
+    );
     // The chart's images: <registry>/gatehouse-<app>, the registry ghcr.io/<owner>.
     const values = parse(readFileSync(DEFAULT_VALUES, "utf8")) as Record<string, { image?: { repository: string } }> & {
       image: { registry: string };
