@@ -135,13 +135,30 @@ export function kratosConfigFor(env: Environment, kratosYml: Obj = readKratosYml
   const flows = obj(selfservice.flows, "selfservice.flows");
   const hooks: Obj[] = [];
   const secretEnvs: string[] = [];
+  // Kratos' env override of a list entry past the first turns the entries before it into
+  // null (and Kratos refuses the config) unless they are named too: each earlier hook is
+  // named again by its `hook` (the local stack's kratosEnv does the same).
+  const restated: { name: string; value: string }[] = [];
+  const envName = (path: string[], ...rest: string[]) =>
+    ["selfservice", "flows", ...path, ...rest].join("_").toUpperCase();
   const collect = (n: Json, path: string[]) => {
-    if (Array.isArray(n)) for (const [i, c] of n.entries()) collect(c, [...path, String(i)]);
-    else if (n && typeof n === "object") {
+    if (Array.isArray(n)) {
+      for (const [i, c] of n.entries()) {
+        if (i > 0 && c && typeof c === "object" && !Array.isArray(c) && c.hook === "web_hook")
+          for (const [j, before] of n.slice(0, i).entries()) {
+            const name = envName([...path, String(j)], "hook");
+            const hook = (before as Obj).hook;
+            if (typeof hook !== "string")
+              throw new Error(`kratos.yml selfservice.flows.${path.join(".")}.${j}: no hook`);
+            if (!restated.some((r) => r.name === name)) restated.push({ name, value: hook });
+          }
+        collect(c, [...path, String(i)]);
+      }
+    } else if (n && typeof n === "object") {
       if (n.hook === "web_hook") {
         hooks.push(n);
         // Kratos reads the env var named after the config path (SELFSERVICE_FLOWS_…_HOOKS_<i>_…).
-        secretEnvs.push(["selfservice", "flows", ...path, "config", "auth", "config", "value"].join("_").toUpperCase());
+        secretEnvs.push(envName(path, "config", "auth", "config", "value"));
       }
       for (const [k, v] of Object.entries(n)) collect(v, [...path, k]);
     }
@@ -187,12 +204,15 @@ export function kratosConfigFor(env: Environment, kratosYml: Obj = readKratosYml
     }
     courier.template_override_path = "/conf/courier-templates";
   }
-  return { config, identitySchemas, emailTemplates, webhookSecretEnvs: secretEnvs };
+  return { config, identitySchemas, emailTemplates, webhookSecretEnvs: secretEnvs, restatedHookEnvs: restated };
 }
 
 /** The whole values file for the official chart. Only keys of its values.yaml. */
 export function kratosValues(env: Environment, kratosYml: Obj = readKratosYml()): Obj {
-  const { config, identitySchemas, emailTemplates, webhookSecretEnvs } = kratosConfigFor(env, kratosYml);
+  const { config, identitySchemas, emailTemplates, webhookSecretEnvs, restatedHookEnvs } = kratosConfigFor(
+    env,
+    kratosYml,
+  );
   const prod = env.profile === "prod";
   const secretEnv = (name: string, key: string) => ({
     name,
@@ -235,6 +255,7 @@ export function kratosValues(env: Environment, kratosYml: Obj = readKratosYml())
     deployment: {
       extraEnv: [
         ...webhookSecretEnvs.map((name) => secretEnv(name, "webhookSecret")),
+        ...restatedHookEnvs,
         { name: "SQA_OPT_OUT", value: "true" },
       ],
       resources,
