@@ -28,9 +28,11 @@ export function podSpecOf(m: Manifest): Obj | undefined {
 
 export const containersOf = (pod: Obj): Obj[] => [...a(pod.initContainers), ...a(pod.containers)];
 
-// Settings that carry credentials: never literal values in a manifest.
+// Settings that carry credentials: never literal values in a manifest. By their last
+// words (SELFSERVICE_FLOWS_SETTINGS_AFTER_PASSWORD_HOOKS_0_HOOK names a flow, not a
+// password), and Kratos' web_hook secret (…_AUTH_CONFIG_VALUE).
 const SECRET_NAME =
-  /(^|_)(SECRET|PASSWORD|PASSWD|KEK|PRIVATE_KEY|CREDENTIALS?|DSN)($|_)|API_TOKEN$|DATABASE_URL|REDIS_URL|CONNECTION_URI/;
+  /(^|_)(SECRET|PASSWORD|PASSWD|KEK|PRIVATE_KEY|CREDENTIALS?|DSN|TOKEN)(_PREVIOUS)?$|^SECRETS_|DATABASE_URL|REDIS_URL|CONNECTION_URI|_AUTH_CONFIG_VALUE$/;
 
 export function policyViolations(manifests: Manifest[]): string[] {
   const out: string[] = [];

@@ -196,6 +196,20 @@ describe("our checks", () => {
       "ephemeral-storage"
     ];
     expect(policyViolations(ms).join("\n")).toContain("no limits.ephemeral-storage");
+    // Literal secrets, by the variables' last words; a flow's name is not a password.
+    const env = (containersOf(podSpecOf(byComponent(ms, "Deployment", "web")) ?? {})[0] as Obj).env as Obj[];
+    env.push(
+      { name: "SECRETS_COOKIE", value: "x" },
+      { name: "SELFSERVICE_FLOWS_RECOVERY_AFTER_HOOKS_1_CONFIG_AUTH_CONFIG_VALUE", value: "x" },
+      { name: "SIGNING_KEY_KEK_PREVIOUS", value: "x" },
+      { name: "SELFSERVICE_FLOWS_SETTINGS_AFTER_PASSWORD_HOOKS_0_HOOK", value: "revoke_active_sessions" },
+    );
+    const literal = policyViolations(ms).filter((v) => v.includes("is a literal value"));
+    expect(literal.map((v) => v.split(": ")[1]?.split(" ")[0])).toEqual([
+      "SECRETS_COOKIE",
+      "SELFSERVICE_FLOWS_RECOVERY_AFTER_HOOKS_1_CONFIG_AUTH_CONFIG_VALUE",
+      "SIGNING_KEY_KEK_PREVIOUS",
+    ]);
   });
 });
 
