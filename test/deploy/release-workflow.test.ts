@@ -67,6 +67,31 @@ describe(".github/workflows/release.yml", () => {
     expect(report.summary?.passed ?? 0).toBeGreaterThan(50);
   }, 300_000);
 
+  it("the Dockerfiles it builds: checkov finds nothing", () => {
+    const d = mkdtempSync(join(dir, "dockerfiles-"));
+    const apps = readdirSync(resolve(REPO_ROOT, "apps")).filter((a) =>
+      existsSync(resolve(REPO_ROOT, `apps/${a}/Dockerfile`)),
+    );
+    for (const a of apps) cpSync(resolve(REPO_ROOT, `apps/${a}/Dockerfile`), join(d, a, "Dockerfile"));
+    // Not vacuous: a copy that runs as root is reported.
+    const root = readFileSync(resolve(REPO_ROOT, "apps/gateway/Dockerfile"), "utf8").replace(/^USER .*$/m, "");
+    cpSync(resolve(REPO_ROOT, "apps/gateway/Dockerfile"), join(d, "as-root", "Dockerfile"));
+    writeFileSync(join(d, "as-root", "Dockerfile"), root);
+    const r = spawnSync(CHECKOV, ["--directory", d, "--framework", "dockerfile", "--output", "json", "--quiet"], {
+      encoding: "utf8",
+      timeout: 240_000,
+      env: { ...process.env, BC_SKIP_MAPPING: "TRUE" },
+    });
+    const report = [JSON.parse(r.stdout || "{}")].flat()[0] as {
+      summary?: { passed: number; resource_count: number };
+      results?: { failed_checks: { check_id: string; file_path: string }[] };
+    };
+    expect(report.results?.failed_checks.map((f) => `${f.check_id} ${f.file_path}`) ?? []).toEqual([
+      "CKV_DOCKER_3 /as-root/Dockerfile",
+    ]);
+    expect(report.summary?.resource_count).toBe(apps.length + 1);
+  }, 300_000);
+
   it("builds every Dockerfile, pushes where the chart pulls from, and pins every image the chart runs", () => {
     const w = workflow();
     const apps = readdirSync(resolve(REPO_ROOT, "apps")).filter((a) =>
