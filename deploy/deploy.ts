@@ -17,6 +17,7 @@ import {
   gatehouseValuesFiles,
   kratosValuesFile,
   loadEnvironment,
+  mergeValues,
   REPO_ROOT,
 } from "./lib/environments.ts";
 
@@ -26,6 +27,9 @@ interface GatehouseSecrets {
   /** redis.mode: with sentinel or cluster the Secrets hold only optional passwords, no REDIS_URL. */
   redisMode: string;
 }
+
+/** What Kratos' chart cannot say in values (deploy/kratos/post-render.ts). */
+export const KRATOS_POST_RENDERER = "deploy/kratos/post-render.ts";
 
 /** Keys each existing Secret must have (deploy/README.md "Secrets"). */
 export function requiredSecrets(env: Environment, gatehouseValues: GatehouseSecrets) {
@@ -53,25 +57,45 @@ export function requiredSecrets(env: Environment, gatehouseValues: GatehouseSecr
   ];
 }
 
-/** The Secret names (and redis.mode) the Gatehouse values files end up with (the last file that sets one wins). */
+type Values = Record<string, unknown>;
+const sub = (v: unknown, key: string): Values => ((v as Values | undefined)?.[key] ?? {}) as Values;
+
+/** The Gatehouse values of an environment as Helm merges its files. */
+export const gatehouseValues = (env: Environment) => mergeValues(gatehouseValuesFiles(env));
+
+/** The Secret names (and redis.mode) the Gatehouse values files end up with. */
 export function gatehouseSecretNames(env: Environment): GatehouseSecrets {
-  const out = { auth: "", gateway: "", redisMode: "standalone" };
-  for (const f of gatehouseValuesFiles(env)) {
-    const text = readFileSync(f, "utf8");
-    // Only top-level sections matter: authService.existingSecret, gateway.existingSecret, redis.mode.
-    const section = (name: string) => new RegExp(`^${name}:\\n((?:[ #].*\\n|\\n)*)`, "m").exec(text)?.[1] ?? "";
-    const field = (body: string, key: string) => new RegExp(`^ {2}${key}: *"?([^"\\s#]*)"?`, "m").exec(body)?.[1];
-    out.auth = field(section("authService"), "existingSecret") ?? out.auth;
-    out.gateway = field(section("gateway"), "existingSecret") ?? out.gateway;
-    out.redisMode = field(section("redis"), "mode") ?? out.redisMode;
-  }
-  return out;
+  const v = gatehouseValues(env);
+  const gateway = sub(v, "gateway");
+  return {
+    auth: String(sub(v, "authService").existingSecret ?? ""),
+    gateway: gateway.enabled === false ? "" : String(gateway.existingSecret ?? ""),
+    redisMode: String(sub(v, "redis").mode ?? "standalone"),
+  };
+}
+
+/**
+ * Namespaces whose Secrets External Secrets Operator makes from the values' ExternalSecrets
+ * (none when externalSecrets.enabled is off): Gatehouse's, and Kratos' when its Secret is one.
+ */
+export function externalSecretNamespaces(env: Environment): string[] {
+  const e = sub(gatehouseValues(env), "externalSecrets");
+  if (e.enabled !== true) return [];
+  return [...new Set([env.namespaces.auth, ...(sub(e, "kratos").remoteKey ? [env.namespaces.kratos] : [])])];
+}
+
+/** Where the web app runs, if the values deploy it. */
+export function webNamespace(env: Environment): string | undefined {
+  const web = sub(gatehouseValues(env), "web");
+  return web.enabled === false ? undefined : String(web.namespace || env.namespaces.auth);
 }
 
 export interface Step {
   what: string;
   cmd: string;
   args: string[];
+  /** A second command that reads this one's output on its stdin (`cmd … | pipeTo …`). */
+  pipeTo?: { cmd: string; args: string[] };
   /** Runs even in a dry run? (never: a dry run does not touch the cluster) */
   check?: (stdout: string) => string | undefined;
 }
@@ -82,6 +106,8 @@ export function plan(env: Environment, opts: { timeout: string; helm: string; ku
   const h = (...args: string[]) => ({ cmd: opts.helm, args: [...args, "--kube-context", ctx] });
   const rel = (f: string) => relative(REPO_ROOT, f);
   const secrets = requiredSecrets(env, gatehouseSecretNames(env));
+  const esoNamespaces = externalSecretNamespaces(env);
+  const web = webNamespace(env);
   const releases = [
     { release: env.releases.kratos, namespace: env.namespaces.kratos },
     { release: env.releases.gatehouse, namespace: env.namespaces.auth },
@@ -123,6 +149,50 @@ export function plan(env: Environment, opts: { timeout: string; helm: string; ku
           : undefined;
       },
     })),
+    // ExternalSecrets first: both charts' migration hooks read the Secrets before any other
+    // object of their release exists. The Gatehouse upgrade then adopts them (--take-ownership).
+    ...(esoNamespaces.length
+      ? [
+          {
+            what: "ExternalSecrets applied (External Secrets Operator makes the Secrets from the store)",
+            cmd: opts.helm,
+            args: [
+              "template",
+              env.releases.gatehouse,
+              rel(GATEHOUSE_CHART),
+              "--namespace",
+              env.namespaces.auth,
+              ...gatehouseValuesFiles(env).flatMap((f) => ["--values", rel(f)]),
+              "--show-only",
+              "templates/external-secrets.yaml",
+            ],
+            // --force-conflicts: the values are the truth, also over what the last upgrade set.
+            pipeTo: k(
+              "apply",
+              "--server-side",
+              "--force-conflicts",
+              "--field-manager",
+              "gatehouse-deploy",
+              "--filename",
+              "-",
+            ),
+          },
+          ...esoNamespaces.map((namespace) => ({
+            what: `every ExternalSecret in ${namespace} has synced its Secret`,
+            ...k(
+              "wait",
+              "externalsecret",
+              "--for=condition=Ready",
+              "--namespace",
+              namespace,
+              "--selector",
+              `app.kubernetes.io/instance=${env.releases.gatehouse}`,
+              "--timeout",
+              opts.timeout,
+            ),
+          })),
+        ]
+      : []),
     ...secrets.map((s) => ({
       what: `Secret ${s.namespace}/${s.name} exists with ${s.keys.join(", ")}`,
       ...k("get", "secret", s.name, "--namespace", s.namespace, "--output", "jsonpath={.data}"),
@@ -149,6 +219,10 @@ export function plan(env: Environment, opts: { timeout: string; helm: string; ku
         env.namespaces.kratos,
         "--values",
         rel(kratosValuesFile(env)),
+        "--post-renderer",
+        KRATOS_POST_RENDERER,
+        "--post-renderer-args",
+        `--namespace=${env.namespaces.kratos}`,
         ...upgradeFlags,
       ),
     },
@@ -174,6 +248,14 @@ export function plan(env: Environment, opts: { timeout: string; helm: string; ku
         namespace: env.namespaces.auth,
         selector: `app.kubernetes.io/instance=${env.releases.gatehouse},app.kubernetes.io/component in (auth-service,gateway)`,
       },
+      ...(web
+        ? [
+            {
+              namespace: web,
+              selector: `app.kubernetes.io/instance=${env.releases.gatehouse},app.kubernetes.io/component in (web,marketing)`,
+            },
+          ]
+        : []),
     ].flatMap(({ namespace, selector }) => [
       {
         what: `every Deployment in ${namespace} has rolled out`,
@@ -253,15 +335,24 @@ export function main(argv: string[]): number {
   console.log(`deploy ${env.name}${dryRun ? " (dry run: nothing is run)" : ""}`);
   for (const [i, s] of steps.entries()) {
     console.log(`[${i + 1}/${steps.length}] ${s.what}`);
-    console.log(`  $ ${[s.cmd, ...s.args].map(quote).join(" ")}`);
+    const line = (c: { cmd: string; args: string[] }) => [c.cmd, ...c.args].map(quote).join(" ");
+    console.log(`  $ ${line(s)}${s.pipeTo ? ` | ${line(s.pipeTo)}` : ""}`);
     if (dryRun) continue;
     let out = "";
     try {
+      const piped = Boolean(s.check || s.pipeTo);
       out = execFileSync(s.cmd, s.args, {
         cwd: REPO_ROOT,
         encoding: "utf8",
-        stdio: ["ignore", s.check ? "pipe" : "inherit", "inherit"],
+        stdio: ["ignore", piped ? "pipe" : "inherit", "inherit"],
       });
+      if (s.pipeTo) {
+        execFileSync(s.pipeTo.cmd, s.pipeTo.args, {
+          cwd: REPO_ROOT,
+          input: out,
+          stdio: ["pipe", "inherit", "inherit"],
+        });
+      }
     } catch (e) {
       console.error(`deploy ${env.name} failed at step ${i + 1} (${s.what}): ${(e as Error).message.split("\n")[0]}`);
       return 1;

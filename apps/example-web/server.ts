@@ -5,6 +5,9 @@
 //   WEB_URL=… MARKETING_URL=… KRATOS_PUBLIC_URL=… KRATOS_BROWSER_URL=… AUTH_SERVICE_URL=… \
 //   GATEWAY_URL=… WEB_PORT=7401 MARKETING_PORT=7402 node server.ts
 //
+// WEB_SITES=app or WEB_SITES=marketing opens only that listener: the Helm chart runs
+// the marketing site as its own, smaller Deployment (same image, same configuration).
+//
 // Builds first when no build of the current sources exists (scripts/build.ts).
 // `node server.ts --dev` runs Next's development server instead (no build, reloads).
 import { mkdirSync, writeFileSync } from "node:fs";
@@ -37,6 +40,15 @@ try {
 const host = process.env.WEB_HOST || "127.0.0.1";
 const webPort = port("WEB_PORT", 7401);
 const marketingPort = port("MARKETING_PORT", 7402);
+const sites = (process.env.WEB_SITES || "app,marketing").split(",").map((s) => s.trim());
+if (sites.length === 0 || sites.some((s) => s !== "app" && s !== "marketing") || new Set(sites).size !== sites.length) {
+  console.error(`WEB_SITES must be "app", "marketing" or "app,marketing", got "${process.env.WEB_SITES}"`);
+  process.exit(2);
+}
+const listeners = [
+  ...(sites.includes("app") ? [{ port: webPort, label: "web" }] : []),
+  ...(sites.includes("marketing") ? [{ port: marketingPort, label: "marketing" }] : []),
+];
 
 const dev = process.argv.includes("--dev");
 process.env.NEXT_TELEMETRY_DISABLED = "1";
@@ -54,8 +66,8 @@ if (dev) {
 }
 
 // Where Next fetches a page server-side after a server action redirects (what
-// `next start` sets too): this process's own app listener.
-process.env.__NEXT_PRIVATE_ORIGIN ??= `http://${host === "0.0.0.0" || host === "::" ? "127.0.0.1" : host}:${webPort}`;
+// `next start` sets too): this process's own first listener (the app's, when it has one).
+process.env.__NEXT_PRIVATE_ORIGIN ??= `http://${host === "0.0.0.0" || host === "::" ? "127.0.0.1" : host}:${listeners[0]?.port}`;
 
 const app = next({ dev, dir: APP_DIR });
 await app.prepare();
@@ -98,11 +110,12 @@ function listen(p: number, label: string): Promise<Server> {
   });
 }
 
-const servers = [await listen(webPort, "web"), await listen(marketingPort, "marketing")];
+const servers: Server[] = [];
+for (const l of listeners) servers.push(await listen(l.port, l.label));
 const c = webConfig();
+const origins: Record<string, string> = { web: `app ${c.webUrl}`, marketing: `marketing ${c.marketingUrl}` };
 console.log(
-  `example-web ready (${status}): ` +
-    `app ${c.webUrl} → ${host}:${webPort}, marketing ${c.marketingUrl} → ${host}:${marketingPort}`,
+  `example-web ready (${status}): ${listeners.map((l) => `${origins[l.label]} → ${host}:${l.port}`).join(", ")}`,
 );
 
 let stopping = false;

@@ -156,13 +156,30 @@ export function kratosConfigFor(env: Environment, kratosYml: Obj = readKratosYml
   const flows = obj(selfservice.flows, "selfservice.flows");
   const hooks: Obj[] = [];
   const secretEnvs: string[] = [];
+  // Kratos' env override of a list entry past the first turns the entries before it into
+  // null (and Kratos refuses the config) unless they are named too: each earlier hook is
+  // named again by its `hook` (the local stack's kratosEnv does the same).
+  const restated: { name: string; value: string }[] = [];
+  const envName = (path: string[], ...rest: string[]) =>
+    ["selfservice", "flows", ...path, ...rest].join("_").toUpperCase();
   const collect = (n: Json, path: string[]) => {
-    if (Array.isArray(n)) for (const [i, c] of n.entries()) collect(c, [...path, String(i)]);
-    else if (n && typeof n === "object") {
+    if (Array.isArray(n)) {
+      for (const [i, c] of n.entries()) {
+        if (i > 0 && c && typeof c === "object" && !Array.isArray(c) && c.hook === "web_hook")
+          for (const [j, before] of n.slice(0, i).entries()) {
+            const name = envName([...path, String(j)], "hook");
+            const hook = (before as Obj).hook;
+            if (typeof hook !== "string")
+              throw new Error(`kratos.yml selfservice.flows.${path.join(".")}.${j}: no hook`);
+            if (!restated.some((r) => r.name === name)) restated.push({ name, value: hook });
+          }
+        collect(c, [...path, String(i)]);
+      }
+    } else if (n && typeof n === "object") {
       if (n.hook === "web_hook") {
         hooks.push(n);
         // Kratos reads the env var named after the config path (SELFSERVICE_FLOWS_…_HOOKS_<i>_…).
-        secretEnvs.push(["selfservice", "flows", ...path, "config", "auth", "config", "value"].join("_").toUpperCase());
+        secretEnvs.push(envName(path, "config", "auth", "config", "value"));
       }
       for (const [k, v] of Object.entries(n)) collect(v, [...path, k]);
     }
@@ -208,29 +225,35 @@ export function kratosConfigFor(env: Environment, kratosYml: Obj = readKratosYml
     }
     courier.template_override_path = "/conf/courier-templates";
   }
-  return { config, identitySchemas, emailTemplates, webhookSecretEnvs: secretEnvs };
+  return { config, identitySchemas, emailTemplates, webhookSecretEnvs: secretEnvs, restatedHookEnvs: restated };
 }
 
 /** The whole values file for the official chart. Only keys of its values.yaml. */
 export function kratosValues(env: Environment, kratosYml: Obj = readKratosYml()): Obj {
-  const { config, identitySchemas, emailTemplates, webhookSecretEnvs } = kratosConfigFor(env, kratosYml);
+  const { config, identitySchemas, emailTemplates, webhookSecretEnvs, restatedHookEnvs } = kratosConfigFor(
+    env,
+    kratosYml,
+  );
   const prod = env.profile === "prod";
   const secretEnv = (name: string, key: string) => ({
     name,
     valueFrom: { secretKeyRef: { name: env.kratos.secret, key } },
   });
+  // ephemeral-storage: Kratos writes nothing to disk (read-only root filesystem): its logs.
   const resources = {
-    requests: { cpu: prod ? "250m" : "100m", memory: "128Mi" },
-    limits: { cpu: "1", memory: "512Mi" },
+    requests: { cpu: prod ? "250m" : "100m", memory: "128Mi", "ephemeral-storage": "64Mi" },
+    limits: { cpu: "1", memory: "512Mi", "ephemeral-storage": "256Mi" },
   };
-  const spread = (name: string) => [
-    {
-      maxSkew: 1,
-      topologyKey: "kubernetes.io/hostname",
-      whenUnsatisfiable: "ScheduleAnyway",
-      labelSelector: { matchLabels: { "app.kubernetes.io/name": name } },
-    },
-  ];
+  const jobResources = {
+    requests: { cpu: "50m", memory: "64Mi", "ephemeral-storage": "32Mi" },
+    limits: { cpu: "500m", memory: "256Mi", "ephemeral-storage": "128Mi" },
+  };
+  // The serve pods of this release (the chart's selector labels).
+  const servePods = { "app.kubernetes.io/name": "kratos", "app.kubernetes.io/instance": env.releases.kratos };
+  // Probes on the admin port, with the Host header the chart's own probes send.
+  const adminProbe = (path: string) => ({
+    httpGet: { path, port: "http-admin", httpHeaders: [{ name: "Host", value: "127.0.0.1" }] },
+  });
   const values: Obj = {
     image: { repository: "oryd/kratos", tag: "v1.3.1" },
     replicaCount: env.kratos.replicas,
@@ -253,19 +276,99 @@ export function kratosValues(env: Environment, kratosYml: Obj = readKratosYml())
     deployment: {
       extraEnv: [
         ...webhookSecretEnvs.map((name) => secretEnv(name, "webhookSecret")),
+        ...restatedHookEnvs,
         { name: "SQA_OPT_OUT", value: "true" },
       ],
       resources,
+      // Readiness is Kratos' own readiness (its database answers), not mere liveness (the
+      // chart's default readiness asks /admin/health/alive); liveness restarts a process
+      // that stopped answering at all. The startup probe (the chart's, on /admin/health/ready)
+      // gets two minutes for a slow database instead of five seconds.
+      customReadinessProbe: {
+        ...adminProbe("/admin/health/ready"),
+        periodSeconds: 5,
+        timeoutSeconds: 3,
+        failureThreshold: 3,
+      },
+      customLivenessProbe: {
+        ...adminProbe("/admin/health/alive"),
+        periodSeconds: 10,
+        timeoutSeconds: 3,
+        failureThreshold: 6,
+      },
+      startupProbe: {
+        failureThreshold: 60,
+        successThreshold: 1,
+        periodSeconds: 2,
+        timeoutSeconds: 2,
+        initialDelaySeconds: 1,
+      },
+      // Keep serving while the endpoint removal reaches the gateway, then SIGTERM (Kratos drains).
+      lifecycle: { preStop: { sleep: { seconds: 5 } } },
       automountServiceAccountToken: false,
-      topologySpreadConstraints: spread("kratos"),
+      // As the Gatehouse chart places its own replicas: never two on a node while another has
+      // fewer (hard), zones soft, and a preferred anti-affinity as the scheduler's tie-breaker.
+      affinity: {
+        podAntiAffinity: {
+          preferredDuringSchedulingIgnoredDuringExecution: [
+            {
+              weight: 100,
+              podAffinityTerm: { topologyKey: "kubernetes.io/hostname", labelSelector: { matchLabels: servePods } },
+            },
+          ],
+        },
+      },
+      topologySpreadConstraints: [
+        {
+          maxSkew: 1,
+          topologyKey: "kubernetes.io/hostname",
+          whenUnsatisfiable: "DoNotSchedule",
+          nodeTaintsPolicy: "Honor",
+          matchLabelKeys: ["pod-template-hash"],
+          labelSelector: { matchLabels: servePods },
+        },
+        {
+          maxSkew: 1,
+          topologyKey: "topology.kubernetes.io/zone",
+          whenUnsatisfiable: "ScheduleAnyway",
+          matchLabelKeys: ["pod-template-hash"],
+          labelSelector: { matchLabels: servePods },
+        },
+      ],
     },
-    // The courier (a StatefulSet): its LOG_LEVEL and LOG_FORMAT, or it logs at the chart's trace.
-    statefulSet: { resources, log: { level: KRATOS_LOG.level, format: KRATOS_LOG.format } },
-    job: { resources: { requests: { cpu: "50m", memory: "64Mi" }, limits: { cpu: "500m", memory: "256Mi" } } },
+    // The courier (a StatefulSet of one: Kratos' queue has no row locking, two couriers would
+    // send twice): its LOG_LEVEL and LOG_FORMAT, or it logs at the chart's trace. Its requests
+    // and limits are deployment.resources: chart 0.59.0 reads no statefulSet.resources.
+    statefulSet: { log: { level: KRATOS_LOG.level, format: KRATOS_LOG.format } },
+    job: { resources: jobResources },
+    // The cleanup CronJob's pod security context: its template reads this top-level key
+    // (not in the chart's values.yaml); the same as the chart's for the serve pods.
+    podSecurityContext: {
+      fsGroupChangePolicy: "OnRootMismatch",
+      runAsNonRoot: true,
+      runAsUser: 65534,
+      fsGroup: 65534,
+      runAsGroup: 65534,
+      seccompProfile: { type: "RuntimeDefault" },
+    },
+    // The hourly `kratos cleanup sql`: sized, and without a service-account token (it calls
+    // no Kubernetes API; the chart mounts one by default).
+    cronjob: { cleanup: { resources: jobResources, automountServiceAccountToken: false } },
     courier: { enabled: true },
+    // Prod scales on CPU from the environment's replica count; the chart then sets no replicas.
+    autoscaling: prod
+      ? {
+          enabled: true,
+          minReplicas: env.kratos.replicas,
+          maxReplicas: Math.max(10, env.kratos.replicas),
+          targetCPU: { type: "Utilization", averageUtilization: 70 },
+        }
+      : { enabled: false },
     pdb: { enabled: env.kratos.replicas > 1, spec: { minAvailable: null, maxUnavailable: 1 } },
     cleanup: { enabled: true },
     serviceMonitor: { enabled: prod },
+    // `helm test kratos`: a pinned busybox (the chart's default is the moving tag 1).
+    test: { busybox: { repository: "busybox", tag: "1.37.0" } },
   };
   return values;
 }

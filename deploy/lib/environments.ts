@@ -105,6 +105,22 @@ export function gatehouseValuesFiles(env: Environment): string[] {
   ];
 }
 
+type Values = Record<string, unknown>;
+const isMap = (v: unknown): v is Values => typeof v === "object" && v !== null && !Array.isArray(v);
+
+/** Values files merged as Helm merges them: maps key by key, anything else (lists too) replaced, null removes. */
+export function mergeValues(files: string[]): Values {
+  const merge = (base: Values, over: Values): Values => {
+    const out: Values = { ...base };
+    for (const [k, v] of Object.entries(over)) {
+      if (v === null) delete out[k];
+      else out[k] = isMap(v) && isMap(out[k]) ? merge(out[k] as Values, v) : v;
+    }
+    return out;
+  };
+  return files.reduce<Values>((acc, f) => merge(acc, (parse(readFileSync(f, "utf8")) ?? {}) as Values), {});
+}
+
 export const kratosValuesFile = (env: Environment) => resolve(REPO_ROOT, `deploy/kratos/values.${env.name}.yaml`);
 
 /** The chart's full name rule: the release name alone when it already contains the chart name. */

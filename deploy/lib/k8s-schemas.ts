@@ -1,6 +1,6 @@
 // Offline validation of rendered manifests against Kubernetes' own OpenAPI v3 spec
 // (api/openapi-spec/v3 of the k8s.io/kubernetes module, what the API server serves)
-// and the ServiceMonitor CRD, as kubeconform --strict would: types, enums, required
+// and the CRDs the charts use (ServiceMonitor, ExternalSecret), as kubeconform --strict would: types, enums, required
 // fields, unknown fields (a typo is an error, not a silently dropped field) and
 // duplicate keys in list-maps (two env vars or ports with the same name).
 // The schemas are fetched once by scripts/build-deploy-checks.sh into the cache.
@@ -12,16 +12,22 @@ import { parse } from "yaml";
 
 export const K8S_VERSIONS = ["v1.33.13", "v1.36.3"] as const;
 export const PROMETHEUS_OPERATOR_VERSION = "v0.85.0";
+export const EXTERNAL_SECRETS_VERSION = "v0.20.4";
+
+/** The CRDs the charts render objects of: cache directory → CRD file (scripts/build-deploy-checks.sh). */
+const CRDS: [string, string][] = [
+  [`prometheus-operator-${PROMETHEUS_OPERATOR_VERSION}`, "monitoring.coreos.com_servicemonitors.yaml"],
+  [`external-secrets-${EXTERNAL_SECRETS_VERSION}`, "external-secrets.io_externalsecrets.yaml"],
+];
 
 export const schemaCacheDir = () =>
   join(process.env.GATEHOUSE_CACHE ?? join(process.env.HOME ?? "/root", ".cache/gatehouse"), "k8s-schemas");
 
 export function missingSchemas(): string | undefined {
   const dir = schemaCacheDir();
-  const want = [
-    ...K8S_VERSIONS.map((v) => `kubernetes-${v}`),
-    `prometheus-operator-${PROMETHEUS_OPERATOR_VERSION}`,
-  ].map((d) => join(dir, d, ".complete"));
+  const want = [...K8S_VERSIONS.map((v) => `kubernetes-${v}`), ...CRDS.map(([d]) => d)].map((d) =>
+    join(dir, d, ".complete"),
+  );
   const missing = want.filter((f) => !existsSync(f));
   return missing.length
     ? `Kubernetes schemas not found (${missing.join(", ")}): run scripts/build-deploy-checks.sh (bootstrap does)`
@@ -78,6 +84,20 @@ function newAjv(): Ajv {
   return ajv;
 }
 
+/**
+ * A field set to null is no field to the API server (a template's empty `annotations:`,
+ * as the official Kratos chart renders them): dropped before validation, as it drops them.
+ */
+function withoutNulls(v: unknown): unknown {
+  if (Array.isArray(v)) return v.map(withoutNulls);
+  if (!v || typeof v !== "object") return v;
+  return Object.fromEntries(
+    Object.entries(v)
+      .filter(([, x]) => x !== null)
+      .map(([k, x]) => [k, withoutNulls(x)]),
+  );
+}
+
 export interface K8sValidator {
   version: string;
   /** Problems with one manifest, as "Kind/name path: message"; empty when valid. */
@@ -110,16 +130,21 @@ export function k8sValidator(version: (typeof K8S_VERSIONS)[number]): K8sValidat
   const ajv = newAjv();
   ajv.addSchema({ $id: "k8s", definitions });
 
-  // ServiceMonitor: the CRD's structural schema.
-  const crdDir = join(schemaCacheDir(), `prometheus-operator-${PROMETHEUS_OPERATOR_VERSION}`);
-  const crd = parse(readFileSync(join(crdDir, "monitoring.coreos.com_servicemonitors.yaml"), "utf8")) as {
-    spec: { group: string; names: { kind: string }; versions: { name: string; schema: { openAPIV3Schema: Schema } }[] };
-  };
+  // ServiceMonitor, ExternalSecret: each CRD's structural schema, per served version.
   const crdSchemas = new Map<string, Schema>();
-  for (const v of crd.spec.versions) {
-    const s = structuredClone(v.schema.openAPIV3Schema);
-    strict(s);
-    crdSchemas.set(`${crd.spec.group}/${v.name}/${crd.spec.names.kind}`, s);
+  for (const [d, file] of CRDS) {
+    const crd = parse(readFileSync(join(schemaCacheDir(), d, file), "utf8")) as {
+      spec: {
+        group: string;
+        names: { kind: string };
+        versions: { name: string; served: boolean; schema: { openAPIV3Schema: Schema } }[];
+      };
+    };
+    for (const v of crd.spec.versions.filter((x) => x.served)) {
+      const s = structuredClone(v.schema.openAPIV3Schema);
+      strict(s);
+      crdSchemas.set(`${crd.spec.group}/${v.name}/${crd.spec.names.kind}`, s);
+    }
   }
 
   const compiled = new Map<string, ValidateFunction>();
@@ -138,7 +163,7 @@ export function k8sValidator(version: (typeof K8S_VERSIONS)[number]): K8sValidat
         else return [`${label}: no schema for ${gvk} in Kubernetes ${version} (removed or unknown API?)`];
         compiled.set(gvk, fn);
       }
-      if (fn(doc)) return [];
+      if (fn(withoutNulls(doc))) return [];
       return (fn.errors ?? [])
         .filter((e) => e.keyword !== "oneOf" && e.keyword !== "if")
         .map(

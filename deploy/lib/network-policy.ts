@@ -113,10 +113,15 @@ export function allows(
   return direction(from, "Egress", to) && direction(to, "Ingress", from);
 }
 
-/** The pod template of a workload as a Pod (its namespace from the manifest or `defaultNs`). */
+/** The pod (template) of a workload, or a Pod itself, as a Pod (its namespace from the manifest or `defaultNs`). */
 export function podOf(workload: Manifest, defaultNs: string): Pod {
   const spec = o(workload.spec);
-  const template = workload.kind === "CronJob" ? o(o(o(spec.jobTemplate).spec).template) : o(spec.template);
+  const template =
+    workload.kind === "Pod"
+      ? workload
+      : workload.kind === "CronJob"
+        ? o(o(o(spec.jobTemplate).spec).template)
+        : o(spec.template);
   return {
     namespace: String(workload.metadata.namespace ?? defaultNs),
     labels: o(o(template.metadata).labels) as Record<string, string>,

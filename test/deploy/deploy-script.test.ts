@@ -9,7 +9,7 @@ import { join, resolve } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { gatehouseSecretNames, requiredSecrets } from "../../deploy/deploy.ts";
 import { loadEnvironment } from "../../deploy/lib/environments.ts";
-import { REPO_ROOT } from "./support.ts";
+import { must, REPO_ROOT } from "./support.ts";
 
 let dir: string;
 const DEPLOY = resolve(REPO_ROOT, "deploy/deploy.ts");
@@ -22,6 +22,7 @@ case "$(basename "$0") $*" in
   "helm list"*) if [[ -n "$FAKE_UPGRADED" && -f "$FAKE_LOG.upgraded" ]]; then echo "$FAKE_LIST_AFTER"; else echo "\${FAKE_LIST_BEFORE:-[]}"; fi ;;
   "kubectl get secret"*) echo "\${FAKE_SECRET_DATA}" ;;
   "helm upgrade"*) touch "$FAKE_LOG.upgraded"; echo "Release upgraded" ;;
+  "kubectl wait externalsecret"*) exit "\${FAKE_ESO_EXIT:-0}" ;;
   "kubectl wait"*) exit "\${FAKE_WAIT_EXIT:-0}" ;;
 esac
 `;
@@ -84,6 +85,11 @@ describe("node deploy/deploy.ts <env>", () => {
       "kubectl config",
       "helm list",
       "helm list",
+      // prod's Secrets come from External Secrets Operator: applied and synced first.
+      "helm template",
+      "kubectl apply",
+      "kubectl wait",
+      "kubectl wait",
       "kubectl get",
       "kubectl get",
       "kubectl get",
@@ -91,6 +97,9 @@ describe("node deploy/deploy.ts <env>", () => {
       "helm upgrade",
       "kubectl rollout",
       "kubectl wait",
+      "kubectl rollout",
+      "kubectl wait",
+      // the web app, in the product's namespace
       "kubectl rollout",
       "kubectl wait",
       "helm list",
@@ -101,6 +110,11 @@ describe("node deploy/deploy.ts <env>", () => {
     expect(kratos).toContain(
       `upgrade --install kratos kratos --repo ${env.kratos.chartRepo} --version ${env.kratos.chartVersion} --namespace kratos --values deploy/kratos/values.prod.yaml`,
     );
+    // What the official chart's values cannot say, added by the post-renderer (never a fork of the chart).
+    expect(kratos).toContain("--post-renderer deploy/kratos/post-render.ts --post-renderer-args --namespace=kratos");
+    expect(
+      r.calls.filter((c) => c.startsWith("kubectl rollout")).map((c) => c.split("--namespace ")[1]?.split(" ")[0]),
+    ).toEqual(["kratos", "gatehouse-auth", "example-apps"]);
     expect(gatehouse).toContain(
       "--values deploy/helm/gatehouse/values.yaml --values deploy/helm/gatehouse/values-production.yaml --values deploy/environments/prod.gatehouse.yaml",
     );
@@ -109,9 +123,35 @@ describe("node deploy/deploy.ts <env>", () => {
         expect(u).toContain(flag);
       expect(u).not.toContain("--reuse-values");
     }
-    // Every cluster call is pinned to the environment's context.
-    for (const c of r.calls.slice(1)) expect(c).toMatch(/--(kube-)?context gatehouse-prod$/);
+    // Every cluster call is pinned to the environment's context (helm template talks to none).
+    for (const c of r.calls.slice(1).filter((c) => !c.startsWith("helm template")))
+      expect(c).toMatch(/--(kube-)?context gatehouse-prod$/);
     expect(r.stdout).toContain("gatehouse-auth/gatehouse: revision 7, deployed");
+  });
+
+  it("ExternalSecrets: rendered from the environment's values, applied, synced, before any Secret is read", () => {
+    const r = deploy(["prod"]);
+    const template = must(
+      r.calls.find((c) => c.startsWith("helm template")),
+      "helm template",
+    );
+    expect(template).toContain(
+      "template gatehouse deploy/helm/gatehouse --namespace gatehouse-auth --values deploy/helm/gatehouse/values.yaml --values deploy/helm/gatehouse/values-production.yaml --values deploy/environments/prod.gatehouse.yaml --show-only templates/external-secrets.yaml",
+    );
+    expect(r.calls).toContain(
+      "kubectl apply --server-side --force-conflicts --field-manager gatehouse-deploy --filename - --context gatehouse-prod",
+    );
+    const waits = r.calls.filter((c) => c.startsWith("kubectl wait externalsecret"));
+    expect(waits.map((c) => c.split("--namespace ")[1]?.split(" ")[0])).toEqual(["gatehouse-auth", "kratos"]);
+    const at = (prefix: string) => r.calls.findIndex((c) => c.startsWith(prefix));
+    expect(at("kubectl wait externalsecret")).toBeLessThan(at("kubectl get secret"));
+    // A store that does not sync stops the deploy before anything is upgraded.
+    const unsynced = deploy(["prod"], { FAKE_ESO_EXIT: "1" });
+    expect(unsynced.status).toBe(1);
+    expect(unsynced.output).toMatch(/every ExternalSecret in gatehouse-auth has synced its Secret/);
+    expect(unsynced.calls.some((c) => c.startsWith("helm upgrade"))).toBe(false);
+    // staging makes its Secrets by hand: no such step.
+    expect(deploy(["staging", "--dry-run"]).stdout).not.toContain("ExternalSecret");
   });
 
   it("the staging profile leaves out values-production.yaml", () => {

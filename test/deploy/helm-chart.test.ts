@@ -83,6 +83,20 @@ describe("helm lint and helm template", () => {
   });
 });
 
+describe("capabilities of the target cluster", () => {
+  it("ServiceMonitors only where the cluster serves prometheus-operator's API (else the install would fail)", () => {
+    const kinds = (r: Rendering) => r.manifests.map((m) => m.kind);
+    const withApi = byName("production values");
+    expect(kinds(withApi).filter((k) => k === "ServiceMonitor")).toHaveLength(2);
+    const without = renderChart("prod, no prometheus-operator", [DEFAULT_VALUES, PRODUCTION_VALUES], {
+      apiVersions: [],
+    });
+    expect(kinds(without)).not.toContain("ServiceMonitor");
+    // Everything else is the same: the gate drops the monitors and nothing more.
+    expect(kinds(without).length).toBe(kinds(withApi).length - 2);
+  });
+});
+
 describe("every rendered manifest is valid Kubernetes (offline schemas, strict)", () => {
   for (const version of K8S_VERSIONS) {
     it(`against Kubernetes ${version}'s OpenAPI spec`, () => {
@@ -112,6 +126,13 @@ describe("every rendered manifest is valid Kubernetes (offline schemas, strict)"
     o(sm.spec).endpoint = [];
     expect(v.validate(sm).join("\n")).toContain("endpoint");
     expect(v.validate({ ...d, apiVersion: "extensions/v1beta1" }).join()).toContain("no schema");
+    const es = clone(must(find(byName("environment prod"), "ExternalSecret", "auth-service"), "ExternalSecret"));
+    expect(v.validate(es)).toEqual([]);
+    o(o(es.spec).target).creationPolicy = "Sometimes";
+    o(es.spec).refreshIntervall = "1h";
+    const esErrors = v.validate(es).join("\n");
+    expect(esErrors).toContain("/spec/target/creationPolicy");
+    expect(esErrors).toContain("refreshIntervall");
   });
 });
 
@@ -152,7 +173,7 @@ describe("policies", () => {
     bad.push({ apiVersion: "v1", kind: "Secret", metadata: { name: "x" } });
     expect(policyViolations(bad).join("\n")).toContain("must not create Secrets");
     const noPdb = r.manifests.filter((m) => m.kind !== "PodDisruptionBudget");
-    expect(coverageViolations(noPdb)).toHaveLength(2);
+    expect(coverageViolations(noPdb)).toHaveLength(r.manifests.filter((m) => m.kind === "Deployment").length);
   });
 });
 
@@ -333,7 +354,9 @@ describe("workloads", () => {
       /redis\.sentinel\.masterName/,
     );
     expect(refused(['redis.mode="cluster"'])).toMatch(/redis\.cluster\.nodes/);
-    expect(refused(['redis.mode="replicated"'])).toMatch(/redis\.mode: standalone, sentinel or cluster/);
+    expect(refused(['redis.mode="replicated"'])).toMatch(
+      /at '\/redis\/mode': value must be one of 'standalone', 'sentinel', 'cluster'/,
+    );
   });
 
   it("no component logs at debug or trace in any rendering (the env var each app reads, LOG_LEVEL)", () => {
@@ -373,7 +396,7 @@ describe("workloads", () => {
       renderChart("bad proxy", [DEFAULT_VALUES], {
         setJson: ['gateway.forwardAuthProxy="haproxy"', 'gateway.trustedProxies=["10.42.0.0/16"]'],
       }),
-    ).toThrow(/gateway.forwardAuthProxy must be one of nginx, traefik, caddy, envoy/);
+    ).toThrow(/at '\/gateway\/forwardAuthProxy': value must be one of '', 'nginx', 'traefik', 'caddy', 'envoy'/);
     expect(() =>
       renderChart("no trusted proxy", [DEFAULT_VALUES], { setJson: ['gateway.forwardAuthProxy="nginx"'] }),
     ).toThrow(/gateway.trustedProxies is required with gateway.forwardAuthProxy/);
@@ -405,8 +428,9 @@ describe("workloads", () => {
       }
       expect(r.manifests.filter((m) => m.kind === "Secret")).toEqual([]);
     }
+    // The schema refuses an empty name first; the template's own check stays for --skip-schema-validation.
     expect(() => renderChart("no secret", [DEFAULT_VALUES], { setJson: ['authService.existingSecret=""'] })).toThrow(
-      /authService.existingSecret: name an existing Secret/,
+      /authService\/existingSecret/,
     );
   });
 
@@ -435,20 +459,30 @@ describe("workloads", () => {
     const noAuth = renderChart("no auth", [DEFAULT_VALUES], {
       setJson: ["authService.enabled=false", 'gateway.authServiceUrl="http://auth.elsewhere:7410"'],
     });
-    // Besides the gateway's objects, only Kratos' policies, which then admit the gateway alone.
+    // Besides the gateway's (and the web app's) objects, only Kratos' policies, which then admit the gateway alone.
     const component = (m: Manifest) => String(o(m.metadata.labels)["app.kubernetes.io/component"]);
     expect(
       noAuth.manifests
-        .filter((m) => component(m) !== "gateway")
+        .filter((m) => !["gateway", "web", "marketing"].includes(component(m)))
         .map((m) => `${m.kind}/${component(m)}`)
         .sort(),
-    ).toEqual(["NetworkPolicy/kratos", "NetworkPolicy/kratos-courier"]);
+    ).toEqual(["NetworkPolicy/kratos", "NetworkPolicy/kratos-courier", "NetworkPolicy/kratos-jobs"]);
     const kratosNp = must(find(noAuth, "NetworkPolicy", "kratos"), "kratos np");
+    // The public port for the gateway; the admin port for Kratos' own pods alone.
     expect((o(kratosNp.spec).ingress as Obj[]).map((rule) => (rule.ports as Obj[]).map((p) => p.port))).toEqual([
       [4433],
+      [4434],
     ]);
+    const adminPeers = ((o(kratosNp.spec).ingress as Obj[])[1]?.from ?? []) as Obj[];
+    expect(adminPeers.map((p) => o(o(p.podSelector).matchLabels)["app.kubernetes.io/name"])).toEqual(["kratos"]);
     expect(find(noAuth, "Deployment", "gateway")).toBeDefined();
-    const noGw = renderChart("no gateway", [DEFAULT_VALUES], { setJson: ["gateway.enabled=false"] });
+    // The web app reaches Kratos through the gateway: it cannot run without it.
+    expect(() => renderChart("web, no gateway", [DEFAULT_VALUES], { setJson: ["gateway.enabled=false"] })).toThrow(
+      /web.enabled needs gateway.enabled/,
+    );
+    const noGw = renderChart("no gateway", [DEFAULT_VALUES], {
+      setJson: ["gateway.enabled=false", "web.enabled=false"],
+    });
     expect(noGw.manifests.some((m) => o(m.metadata.labels)["app.kubernetes.io/component"] === "gateway")).toBe(false);
     expect(find(noGw, "Deployment", "auth-service")).toBeDefined();
   });
@@ -527,7 +561,9 @@ describe("NetworkPolicy", () => {
     expect(pub?.ports).toEqual([7410]);
     const peers = pub?.from ?? [];
     expect(o(o(peers[0]?.podSelector).matchLabels)["app.kubernetes.io/component"]).toBe("gateway");
-    expect(peers.slice(1).map(nsOf)).toEqual(["example-apps"]);
+    // The web app's server (in the product's namespace), then the namespaces named in the values.
+    expect(o(o(peers[1]?.podSelector).matchLabels)["app.kubernetes.io/component"]).toBe("web");
+    expect(peers.slice(1).map(nsOf)).toEqual(["example-apps", "example-apps"]);
     expect(webhook?.ports).toEqual([7411]);
     expect(nsOf(webhook?.from[0] ?? {})).toBe(loadEnvironment("prod").namespaces.kratos);
     expect(metrics?.ports).toEqual([7411]);
@@ -542,7 +578,9 @@ describe("NetworkPolicy", () => {
     }));
     expect(rules).toEqual([
       { ports: [7400], from: ["ingress-nginx"] },
+      { ports: [7400], from: ["example-apps"] }, // the web app's server
       { ports: [7431], from: ["monitoring"] },
+      { ports: [7400], from: [undefined] }, // the `helm test` pod, in the release's namespace
     ]);
     const c = containersOf(podSpecOf(must(find(r, "Deployment", "gateway"), "gw")) ?? {})[0] as Obj;
     expect((c.ports as Obj[]).map((p) => [p.name, p.containerPort])).toEqual([
@@ -620,7 +658,7 @@ describe("NetworkPolicy", () => {
       renderChart("bad ratio", [DEFAULT_VALUES], {
         setJson: [`tracing={"enabled":true,"otlpEndpoint":"${endpoint}","samplerRatio":2}`],
       }),
-    ).toThrow(/tracing\.samplerRatio must be between 0 and 1/);
+    ).toThrow(/at '\/tracing\/samplerRatio': maximum: got 2, want 1/);
   });
 });
 

@@ -2,13 +2,14 @@
 // from kratos-config/, never stale, only keys the chart's values.yaml (0.59.0, copied in
 // deploy/kratos/reference/) has, a kratos.config Kratos v1.3.1 accepts and that differs
 // from kratos.yml only where an environment must, and in step with the Gatehouse chart.
-import { readFileSync } from "node:fs";
+import { readdirSync, readFileSync } from "node:fs";
 import { resolve } from "node:path";
 import { Ajv } from "ajv";
 import addFormats from "ajv-formats";
 import { beforeAll, describe, expect, it } from "vitest";
 import { parse } from "yaml";
 import { KRATOS_PATHS } from "../../apps/gateway/src/kratos/passthrough.ts";
+import { gatehouseSecretNames } from "../../deploy/deploy.ts";
 import {
   gatehouseTracing,
   KRATOS_LOG,
@@ -26,7 +27,7 @@ import {
   serviceUrls,
 } from "../../deploy/lib/environments.ts";
 import { envToConfigPath, getPath, kratosTracingConfig } from "../../deploy/lib/kratos-env.ts";
-import { containersOf, podSpecOf } from "../../deploy/lib/policies.ts";
+import { containersOf, type Manifest, podSpecOf } from "../../deploy/lib/policies.ts";
 import { stackConfig } from "../../tools/stack/config.ts";
 import { kratosEnv } from "../../tools/stack/services.ts";
 import { find, must, REPO_ROOT, renderEnvironment } from "./support.ts";
@@ -41,7 +42,18 @@ const isMap = (v: unknown): v is Obj => typeof v === "object" && v !== null && !
 // schema below) or file names the chart mounts.
 const OPEN = ["kratos.config", "kratos.identitySchemas", "kratos.emailTemplates"];
 
-/** Keys set in `values` that the reference values.yaml does not have. */
+/** `.Values.<path>` the chart's templates read (a few are in no values.yaml, e.g. podSecurityContext). */
+function readByTemplates(): Set<string> {
+  const dir = resolve(REFERENCE, "templates");
+  const paths = new Set<string>();
+  for (const f of readdirSync(dir, { recursive: true, encoding: "utf8" }).filter((x) => /\.(ya?ml|tpl)$/.test(x)))
+    for (const m of readFileSync(resolve(dir, f), "utf8").matchAll(/\.Values\.([A-Za-z0-9_.]+)/g))
+      paths.add(m[1] ?? "");
+  return paths;
+}
+const READ = readByTemplates();
+
+/** Keys set in `values` that the reference values.yaml does not have and no template reads. */
 function unknownKeys(values: unknown, ref: unknown, path: string[] = []): string[] {
   if (!isMap(values)) return [];
   const out: string[] = [];
@@ -49,6 +61,7 @@ function unknownKeys(values: unknown, ref: unknown, path: string[] = []): string
     const p = [...path, k];
     if (OPEN.includes(p.join("."))) continue;
     if (!isMap(ref) || !Object.hasOwn(ref, k)) {
+      if (READ.has(p.join("."))) continue;
       out.push(p.join("."));
       continue;
     }
@@ -356,8 +369,9 @@ describe("browsers reach Kratos' public API only through the gateway", () => {
       const gw = must(find(r, "Service", "gateway"), "gateway Service").metadata.name;
       type Rule = { host: string; http: { paths: { path: string; backend: { service: { name: string } } }[] } };
       const rules = r.manifests.filter((m) => m.kind === "Ingress").flatMap((m) => (m.spec as { rules: Rule[] }).rules);
-      // Every Ingress path leads to the gateway; the auth host's / among them (so /self-service/… does).
-      for (const rule of rules)
+      // Every path of the auth host leads to the gateway (the web app's Ingresses serve only
+      // their own hosts); the auth host's / among them (so /self-service/… does).
+      for (const rule of rules.filter((x) => x.host === base.host))
         for (const p of rule.http.paths) expect(p.backend.service.name, `${env.name} ${rule.host}`).toBe(gw);
       expect(
         rules.some((x) => x.host === base.host && x.http.paths.some((p) => p.path === "/")),
@@ -465,6 +479,30 @@ describe("in step with the Gatehouse chart", () => {
       expect(new URL(String(auth.TOKEN_ISSUER)).host).toBe(env.hosts.auth);
       for (const h of String(gw.ALLOWED_RETURN_HOSTS).split(",")) expect(h.endsWith(env.domain)).toBe(true);
     }
+  });
+});
+
+describe("ExternalSecrets make the Secrets the charts read", () => {
+  it("each one named and placed as the Secret it makes: Kratos' in its namespace, under the chart's secret name", () => {
+    let seen = 0;
+    for (const env of envs) {
+      const r = renderEnvironment(env);
+      const es = r.manifests.filter((m) => m.kind === "ExternalSecret");
+      if (es.length === 0) continue;
+      seen++;
+      const target = (m: Manifest) => `${m.metadata.namespace}/${String((m.spec as { target: Obj }).target.name)}`;
+      const names = gatehouseSecretNames(env);
+      expect(es.map(target).sort(), env.name).toEqual(
+        [
+          `${env.namespaces.auth}/${names.auth}`,
+          `${env.namespaces.auth}/${names.gateway}`,
+          `${env.namespaces.kratos}/${env.kratos.secret}`,
+        ].sort(),
+      );
+      // The Kratos values read that Secret.
+      expect((committed(env) as { secret: Obj }).secret.nameOverride).toBe(env.kratos.secret);
+    }
+    expect(seen, "an environment with ExternalSecrets").toBeGreaterThan(0);
   });
 });
 

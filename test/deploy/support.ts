@@ -9,6 +9,7 @@ import {
   fullname,
   GATEHOUSE_CHART,
   gatehouseValuesFiles,
+  kratosValuesFile,
   loadEnvironment,
   REPO_ROOT,
 } from "../../deploy/lib/environments.ts";
@@ -69,18 +70,53 @@ export interface Rendering {
   manifests: Manifest[];
 }
 
+/**
+ * The APIs a target cluster serves beyond Kubernetes' own, as `helm install` would see them
+ * (.Capabilities.APIVersions): prometheus-operator's. `helm template` knows none by itself.
+ */
+export const CLUSTER_APIS = ["monitoring.coreos.com/v1/ServiceMonitor"];
+
 /** `helm template` of the Gatehouse chart with values files and --set-json overrides. */
 export function renderChart(
   name: string,
   valuesFiles: string[],
-  opts: { release?: string; namespace?: string; setJson?: string[] } = {},
+  opts: { release?: string; namespace?: string; setJson?: string[]; apiVersions?: string[] } = {},
 ): Rendering {
   const release = opts.release ?? "gatehouse";
   const namespace = opts.namespace ?? "gatehouse-auth";
   const args = ["template", release, GATEHOUSE_CHART, "--namespace", namespace];
   for (const f of valuesFiles) args.push("--values", f);
   for (const s of opts.setJson ?? []) args.push("--set-json", s);
+  for (const a of opts.apiVersions ?? CLUSTER_APIS) args.push("--api-versions", a);
   return { name, namespace, release, valuesFiles, manifests: parseManifests(helm(args)) };
+}
+
+/** The official Kratos chart 0.59.0, unmodified (deploy/kratos/reference/), and the post-renderer deploy.ts passes. */
+export const KRATOS_CHART = resolve(REPO_ROOT, "deploy/kratos/reference");
+export const KRATOS_POST_RENDERER = "deploy/kratos/post-render.ts";
+
+/**
+ * `helm template` of the official Kratos chart with an environment's generated values and
+ * the post-renderer, as `node deploy/deploy.ts <env>` installs it; kubeVersion as the
+ * cluster would report it (the chart's HPA template depends on it).
+ */
+export function renderKratos(
+  env: Environment,
+  opts: { kubeVersion?: string; postRender?: boolean; values?: string[] } = {},
+): Rendering {
+  const args = ["template", env.releases.kratos, KRATOS_CHART, "--namespace", env.namespaces.kratos];
+  for (const f of opts.values ?? [kratosValuesFile(env)]) args.push("--values", f);
+  args.push("--kube-version", opts.kubeVersion ?? "1.33.0");
+  for (const a of CLUSTER_APIS) args.push("--api-versions", a);
+  if (opts.postRender !== false)
+    args.push("--post-renderer", KRATOS_POST_RENDERER, "--post-renderer-args", `--namespace=${env.namespaces.kratos}`);
+  return {
+    name: `Kratos chart, environment ${env.name}`,
+    namespace: env.namespaces.kratos,
+    release: env.releases.kratos,
+    valuesFiles: opts.values ?? [kratosValuesFile(env)],
+    manifests: parseManifests(helm(args)),
+  };
 }
 
 export const DEFAULT_VALUES = resolve(GATEHOUSE_CHART, "values.yaml");
@@ -119,7 +155,7 @@ export function must<T>(v: T | undefined, what: string): T {
  * release in a namespace: `kratos serve` (deployment-kratos.yaml: kratos.labels, name =
  * the chart's name or nameOverride), the courier (statefulset-mail.yaml: name =
  * <fullname>-courier, component courier), the migration Job and the cleanup CronJob.
- * Checked by hand against the chart's v0.59.0 templates (the chart cannot be downloaded here).
+ * test/deploy/kratos-chart.test.ts holds them to the chart's own rendering (deploy/kratos/reference).
  */
 export function kratosPods(release: string, namespace: string, nameOverride = ""): Record<string, Pod> {
   const name = nameOverride || "kratos";

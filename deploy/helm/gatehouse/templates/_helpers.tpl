@@ -35,15 +35,18 @@ app.kubernetes.io/instance: {{ .root.Release.Name }}
 app.kubernetes.io/component: {{ .component }}
 {{- end -}}
 
-{{/* <registry>/<repository>:<tag> for a component: (dict "root" $ "image" .Values.authService.image) */}}
+{{/*
+<registry>/<repository>:<tag>[@<digest>] for a component: (dict "root" $ "image" .Values.authService.image).
+The digest (pinned by the release workflow, deploy/pin-images.ts) is what the node pulls;
+the tag stays for people reading it.
+*/}}
 {{- define "gatehouse.image" -}}
 {{- $registry := .root.Values.image.registry -}}
 {{- $tag := .image.tag | default .root.Values.image.tag | default .root.Chart.AppVersion -}}
-{{- if $registry -}}
-{{- printf "%s/%s:%s" $registry .image.repository $tag -}}
-{{- else -}}
-{{- printf "%s:%s" .image.repository $tag -}}
-{{- end -}}
+{{- $ref := printf "%s:%s" .image.repository $tag -}}
+{{- if $registry }}{{ $ref = printf "%s/%s" $registry $ref }}{{ end -}}
+{{- with .image.digest }}{{ $ref = printf "%s@%s" $ref . }}{{ end -}}
+{{- $ref -}}
 {{- end -}}
 
 {{- define "gatehouse.serviceAccountName" -}}
@@ -133,7 +136,17 @@ or the cluster's nodes as plain values, and the passwords from the Secret (optio
 {{- end -}}
 {{- end -}}
 
-{{/* Pod-level scheduling and security shared by every pod of a component. */}}
+{{/* The gateway's in-cluster URL (its Service): what the web app's server calls. */}}
+{{- define "gatehouse.gatewayServiceUrl" -}}
+{{- printf "http://%s.%s.svc.cluster.local:%v" (include "gatehouse.componentName" (dict "root" . "component" "gateway")) .Release.Namespace .Values.gateway.service.port -}}
+{{- end -}}
+
+{{/* Where the web app's objects live: web.namespace, or the release's. */}}
+{{- define "gatehouse.webNamespace" -}}
+{{- .Values.web.namespace | default .Release.Namespace -}}
+{{- end -}}
+
+{{/* Pod-level scheduling and security shared by every pod of a component: (dict "root" $ "component" "gateway" "values" .Values.gateway) */}}
 {{- define "gatehouse.podSpecCommon" -}}
 {{- with .root.Values.imagePullSecrets }}
 imagePullSecrets:
@@ -149,27 +162,127 @@ nodeSelector:
 tolerations:
   {{- toYaml . | nindent 2 }}
 {{- end }}
-{{- with .values.affinity }}
 affinity:
-  {{- toYaml . | nindent 2 }}
+{{- if .values.affinity }}
+  {{- toYaml .values.affinity | nindent 2 }}
+{{- else }}
+  # Scores a node that already runs a replica lower, also past the point where the spread
+  # below allows two on one node (more replicas than nodes).
+  podAntiAffinity:
+    preferredDuringSchedulingIgnoredDuringExecution:
+      - weight: 100
+        podAffinityTerm:
+          topologyKey: kubernetes.io/hostname
+          labelSelector:
+            matchLabels:
+              {{- include "gatehouse.selectorLabels" . | nindent 14 }}
 {{- end }}
 topologySpreadConstraints:
 {{- if .values.topologySpreadConstraints }}
   {{- toYaml .values.topologySpreadConstraints | nindent 2 }}
 {{- else }}
-  # Spread replicas over nodes and zones when the cluster allows it.
+  # Nodes, hard: never two replicas on one node while an eligible node has fewer (a node
+  # failure or drain takes one). Nodes whose taints the pods do not tolerate do not count.
+  # pod-template-hash: during a rollout the new ReplicaSet spreads on its own.
   - maxSkew: 1
     topologyKey: kubernetes.io/hostname
-    whenUnsatisfiable: ScheduleAnyway
+    whenUnsatisfiable: DoNotSchedule
+    nodeTaintsPolicy: Honor
+    matchLabelKeys: [pod-template-hash]
     labelSelector:
       matchLabels:
         {{- include "gatehouse.selectorLabels" . | nindent 8 }}
+  # Zones, soft: a single-zone cluster, or nodes without the zone label, still schedule.
   - maxSkew: 1
     topologyKey: topology.kubernetes.io/zone
     whenUnsatisfiable: ScheduleAnyway
+    matchLabelKeys: [pod-template-hash]
     labelSelector:
       matchLabels:
         {{- include "gatehouse.selectorLabels" . | nindent 8 }}
+{{- end }}
+{{- end -}}
+
+{{/*
+A component's PodDisruptionBudget: (dict "root" $ "component" "gateway" "values" .Values.gateway).
+AlwaysAllow: a pod that is not Ready (crash-looping, stuck) can always be evicted, so it
+never blocks a node drain; only Ready pods count against maxUnavailable.
+*/}}
+{{- define "gatehouse.pdb" -}}
+{{- if .values.podDisruptionBudget.enabled }}
+---
+apiVersion: policy/v1
+kind: PodDisruptionBudget
+metadata:
+  name: {{ include "gatehouse.componentName" . }}
+  namespace: {{ .namespace | default .root.Release.Namespace }}
+  labels:
+    {{- include "gatehouse.labels" . | nindent 4 }}
+spec:
+  maxUnavailable: {{ .values.podDisruptionBudget.maxUnavailable }}
+  unhealthyPodEvictionPolicy: {{ .values.podDisruptionBudget.unhealthyPodEvictionPolicy }}
+  selector:
+    matchLabels:
+      {{- include "gatehouse.selectorLabels" . | nindent 6 }}
+{{- end }}
+{{- end -}}
+
+{{/* A component's HorizontalPodAutoscaler on CPU: (dict "root" $ "component" "gateway" "values" .Values.gateway) */}}
+{{- define "gatehouse.hpa" -}}
+{{- if .values.autoscaling.enabled }}
+---
+apiVersion: autoscaling/v2
+kind: HorizontalPodAutoscaler
+metadata:
+  name: {{ include "gatehouse.componentName" . }}
+  namespace: {{ .namespace | default .root.Release.Namespace }}
+  labels:
+    {{- include "gatehouse.labels" . | nindent 4 }}
+spec:
+  scaleTargetRef:
+    apiVersion: apps/v1
+    kind: Deployment
+    name: {{ include "gatehouse.componentName" . }}
+  minReplicas: {{ .values.autoscaling.minReplicas }}
+  maxReplicas: {{ .values.autoscaling.maxReplicas }}
+  metrics:
+    - type: Resource
+      resource:
+        name: cpu
+        target:
+          type: Utilization
+          averageUtilization: {{ .values.autoscaling.targetCPUUtilizationPercentage }}
+{{- end }}
+{{- end -}}
+
+{{/*
+A ServiceMonitor for one component's Service port, only when the cluster serves
+prometheus-operator's API (a cluster without it would refuse the whole release):
+(dict "root" $ "component" "gateway" "port" "metrics")
+*/}}
+{{- define "gatehouse.serviceMonitor" -}}
+{{- $sm := .root.Values.serviceMonitor }}
+{{- if and $sm.enabled (.root.Capabilities.APIVersions.Has "monitoring.coreos.com/v1/ServiceMonitor") }}
+---
+apiVersion: monitoring.coreos.com/v1
+kind: ServiceMonitor
+metadata:
+  name: {{ include "gatehouse.componentName" . }}
+  namespace: {{ .root.Release.Namespace }}
+  labels:
+    {{- include "gatehouse.labels" . | nindent 4 }}
+    {{- with $sm.labels }}
+    {{- toYaml . | nindent 4 }}
+    {{- end }}
+spec:
+  selector:
+    matchLabels:
+      {{- include "gatehouse.selectorLabels" . | nindent 6 }}
+  endpoints:
+    - port: {{ .port }}
+      path: /metrics
+      interval: {{ $sm.interval }}
+      scrapeTimeout: {{ $sm.scrapeTimeout }}
 {{- end }}
 {{- end -}}
 
@@ -214,11 +327,12 @@ app.kubernetes.io/instance: {{ required "kratos.release: the Kratos chart's rele
 {{- end -}}
 
 {{/* A peer: one component's pods of this release, named by namespace so that the rule also
-     holds in a policy that lives in Kratos' namespace. (dict "root" $ "component" "gateway") */}}
+     holds in a policy that lives in another namespace (Kratos', the web app's).
+     (dict "root" $ "component" "gateway"), with "namespace" when not the release's. */}}
 {{- define "gatehouse.componentPeer" -}}
 - namespaceSelector:
     matchLabels:
-      kubernetes.io/metadata.name: {{ .root.Release.Namespace }}
+      kubernetes.io/metadata.name: {{ .namespace | default .root.Release.Namespace }}
   podSelector:
     matchLabels:
       {{- include "gatehouse.selectorLabels" . | nindent 6 }}
