@@ -22,7 +22,16 @@ export default defineConfig({
     reporters: ["default"],
     projects: [
       {
-        test: { name: "unit", include: UNIT, exclude: [...configDefaults.exclude, ...CHAOS], pool: "forks", ...bounds },
+        test: {
+          name: "unit",
+          include: UNIT,
+          exclude: [...configDefaults.exclude, ...CHAOS],
+          pool: "forks",
+          // Runs beside the integration project (same group), so it must take the same worker count.
+          maxWorkers: 2,
+          sequence: { groupOrder: 0 },
+          ...bounds,
+        },
       },
       {
         test: {
