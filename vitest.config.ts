@@ -7,7 +7,7 @@ import { configDefaults, defineConfig } from "vitest/config";
 //  - integration: every other test file. The global setup starts the test stack (real
 //    Postgres, Redis, Kratos, mail catcher) once, on ports that do not collide with a
 //    dev stack, and hands its URLs to the tests.
-//  - chaos: alone, after the others (groupOrder 1, so neither slows the other down),
+//  - chaos: alone, after the others (its own group, last, so neither slows the other down),
 //    the short form of `pnpm chaos`, which starts a stack of its own and kills parts
 //    of it under load.
 const ROOTS = ["test", "packages/*/test", "apps/*/test", "tools/*/test"];
@@ -27,8 +27,9 @@ export default defineConfig({
           include: UNIT,
           exclude: [...configDefaults.exclude, ...CHAOS],
           pool: "forks",
-          // Runs beside the integration project (same group), so it must take the same worker count.
           maxWorkers: 2,
+          // A group of its own, first: sharing the integration project's group (vitest
+          // 4.1), some integration files ran without the stack env the global setup provides.
           sequence: { groupOrder: 0 },
           ...bounds,
         },
@@ -41,7 +42,7 @@ export default defineConfig({
           globalSetup: ["test/global-setup.ts"],
           pool: "forks",
           maxWorkers: 2,
-          sequence: { groupOrder: 0 },
+          sequence: { groupOrder: 1 },
           ...bounds,
         },
       },
@@ -51,7 +52,7 @@ export default defineConfig({
           include: CHAOS.map((c) => `${c}/*.test.ts`),
           pool: "forks",
           maxWorkers: 1,
-          sequence: { groupOrder: 1 },
+          sequence: { groupOrder: 2 },
           ...bounds,
         },
       },
