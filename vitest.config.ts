@@ -20,6 +20,7 @@ export default defineConfig({
             "packages/*/test/**/*.test.ts",
             "apps/*/test/**/*.test.ts",
             "tools/*/test/**/*.test.ts",
+            "sdk/*/test/**/*.test.ts",
           ],
           exclude: ["tools/chaos/test/**", "**/node_modules/**"],
           globalSetup: ["test/global-setup.ts"],
