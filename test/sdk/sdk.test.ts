@@ -8,7 +8,7 @@ import { createServer } from "node:net";
 import { resolve } from "node:path";
 import { promisify } from "node:util";
 import { beforeAll, describe, expect, it } from "vitest";
-import { auth, newUser } from "../../apps/auth-service/test/support.ts";
+import { auth, call, joinOrg, newUser } from "../../apps/auth-service/test/support.ts";
 import { REPO_ROOT } from "../../tools/stack/config.ts";
 import { Browser } from "../support/browser.ts";
 import { PASSWORD, stack, startBrowserFlow, submitBrowserFlow, uniqueEmail } from "../support/kratos.ts";
@@ -61,12 +61,21 @@ beforeAll(async () => {
   const identity = registered.json<{ identity?: { id?: string } }>().identity?.id;
   if (!cookie || !identity) throw new Error("the browser registration gave no session cookie");
   const other = await newUser("sdk-token");
+  // One organization with an admin and a member, for the example backends.
+  const [owner, admin, member] = await Promise.all([newUser("sdk-owner"), newUser("sdk-admin"), newUser("sdk-member")]);
+  const onboarded = await call("/v1/onboarding", { token: owner.sessionToken, json: { name: "SDK Co" } });
+  const orgId = (onboarded.body.organization as { id?: string } | undefined)?.id;
+  if (!orgId) throw new Error(`onboarding failed: ${onboarded.status} ${onboarded.text}`);
+  await joinOrg(owner, orgId, admin, "admin");
+  await joinOrg(owner, orgId, member, "member");
   env = {
     GATEHOUSE_AUTH_URL: auth().url,
     GATEHOUSE_SESSION_COOKIE: cookie,
     GATEHOUSE_SUBJECT: identity,
     GATEHOUSE_SESSION_TOKEN: other.sessionToken,
     GATEHOUSE_CLOSED_URL: await closedPortUrl(),
+    GATEHOUSE_ADMIN_TOKEN: admin.sessionToken,
+    GATEHOUSE_MEMBER_TOKEN: member.sessionToken,
   };
 }, SLOW);
 
@@ -86,6 +95,14 @@ describe("sdk/go", () => {
     expect(out).toMatch(/--- PASS: TestStackRealSession/);
     expect(out).toMatch(/--- PASS: TestStackOutageIsNot401/);
   });
+
+  it("the example Gin backend: members read, admins write, outsiders and anonymous callers are refused", {
+    timeout: SLOW,
+  }, async () => {
+    const dir = resolve(GO_DIR, "gin/examples/companies");
+    const out = await sh("go", ["test", "-count=1", "-v", "-tags", "stack", "."], dir, env);
+    expect(out).toMatch(/--- PASS: TestCompaniesAgainstTheStack/);
+  });
 });
 
 describe("sdk/python", () => {
@@ -96,10 +113,10 @@ describe("sdk/python", () => {
     expect(out).not.toMatch(/\d+ (failed|errors?)\b/);
   });
 
-  it("authenticates a real session, cookie and JWT; 401 without one; 503 with Retry-After when the auth-service is down", {
+  it("authenticates a real session, cookie and JWT; 401 without one; 503 with Retry-After when the auth-service is down; the example FastAPI service: members read, admins write", {
     timeout: SLOW,
   }, async () => {
     const out = await sh(python, ["-m", "pytest", "-q", "-p", "no:cacheprovider", "tests_stack"], PY_DIR, env);
-    expect(out).toMatch(/\b3 passed\b/);
+    expect(out).toMatch(/\b4 passed\b/);
   });
 });
