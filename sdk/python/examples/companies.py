@@ -4,6 +4,8 @@ Against the default local stack:
 
     .venv/bin/uvicorn examples.companies:app --port 8083
     curl -H "X-Session-Token: $TOKEN" http://localhost:8083/v1/companies
+
+Environment: AUTH_SERVICE_URL, PREFIX (a path prefix, e.g. /fastapi).
 """
 
 from __future__ import annotations
@@ -28,7 +30,8 @@ class NewItem(BaseModel):
     name: str = Field(min_length=1, max_length=200)
 
 
-def create_app(guard: AsyncGuard) -> FastAPI:
+def create_app(guard: AsyncGuard, prefix: str = "") -> FastAPI:
+    """`prefix` ("" or e.g. "/fastapi"): where the API lives, so a gateway can route a path prefix here."""
     app = FastAPI(title="companies example")
     install(app)
     readers = require(guard, Rule(roles=("member", "admin", "owner")))
@@ -42,12 +45,12 @@ def create_app(guard: AsyncGuard) -> FastAPI:
         return {"status": "ok"}
 
     def add_routes(kind: str) -> None:
-        @app.get(f"/v1/{kind}", name=f"list_{kind}")
+        @app.get(f"{prefix}/v1/{kind}", name=f"list_{kind}")
         async def list_items(p: Principal = Depends(readers)) -> dict:
             with lock:
                 return {kind: sorted(data[p.organization_id or ""][kind])}
 
-        @app.post(f"/v1/{kind}", status_code=201, name=f"create_{kind}")
+        @app.post(f"{prefix}/v1/{kind}", status_code=201, name=f"create_{kind}")
         async def create_item(item: NewItem, p: Principal = Depends(writers)) -> dict:
             with lock:
                 data[p.organization_id or ""][kind].append(item.name)
@@ -66,4 +69,7 @@ def create_app(guard: AsyncGuard) -> FastAPI:
     return app
 
 
-app = create_app(AsyncGuard(Config(auth_service_url=os.environ.get("AUTH_SERVICE_URL", "http://127.0.0.1:7410"))))
+app = create_app(
+    AsyncGuard(Config(auth_service_url=os.environ.get("AUTH_SERVICE_URL", "http://127.0.0.1:7410"))),
+    prefix=os.environ.get("PREFIX", ""),
+)

@@ -19,13 +19,14 @@ type store struct {
 }
 
 // newRouter is the seed's shape: members read, admins and owners write, and every
-// caller sees only their own organization's data.
-func newRouter(guard *gatehouse.Guard) *gin.Engine {
+// caller sees only their own organization's data. prefix ("" or e.g. "/gin") is where
+// the API lives, so a gateway can route a path prefix here (it does not strip one).
+func newRouter(guard *gatehouse.Guard, prefix string) *gin.Engine {
 	s := &store{data: map[string]map[string][]string{}}
 	r := gin.New()
 	r.GET("/health", func(c *gin.Context) { c.JSON(http.StatusOK, gin.H{"status": "ok"}) })
 
-	v1 := r.Group("/v1", gatehousegin.Middleware(guard), gatehousegin.RequireRoles("member", "admin", "owner"))
+	v1 := r.Group(prefix+"/v1", gatehousegin.Middleware(guard), gatehousegin.RequireRoles("member", "admin", "owner"))
 	writers := gatehousegin.RequireRoles("admin", "owner")
 	for _, kind := range []string{"companies", "teams"} {
 		v1.GET("/"+kind, s.list(kind))

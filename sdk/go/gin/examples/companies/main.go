@@ -3,6 +3,8 @@
 //
 //	cd sdk/go/gin && go run ./examples/companies
 //	curl -H "X-Session-Token: $TOKEN" http://localhost:8082/v1/companies
+//
+// Environment: AUTH_SERVICE_URL, LISTEN (localhost:8082), PREFIX (a path prefix, e.g. /gin).
 package main
 
 import (
@@ -25,5 +27,5 @@ func main() {
 		log.Fatal(err)
 	}
 	log.Printf("companies example on http://%s", addr)
-	log.Fatal(newRouter(guard).Run(addr))
+	log.Fatal(newRouter(guard, os.Getenv("PREFIX")).Run(addr))
 }

@@ -27,7 +27,7 @@ func TestCompaniesAgainstTheStack(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	app := newRouter(guard)
+	app := newRouter(guard, "")
 	call := func(method, path, token, body string) (int, string) {
 		req := httptest.NewRequest(method, path, strings.NewReader(body))
 		if token != "" {
