@@ -134,7 +134,10 @@ func (g *Guard) callTokenEndpoint(ctx context.Context, c Credential, clientAddre
 		return "", newError(CodeForbidden, "not a member of the requested organization", nil)
 	case res.StatusCode == 429:
 		e := newError(CodeRateLimited, "the auth-service is rate limiting; retry later", nil)
-		e.RetryAfter = max(retry, int(g.cfg.RetryAfter/time.Second))
+		e.RetryAfter = retry
+		if retry <= 0 {
+			e.RetryAfter = int(g.cfg.RetryAfter / time.Second)
+		}
 		return "", e
 	}
 	// 5xx, and 3xx/400/404 (a misconfiguration between this service and the

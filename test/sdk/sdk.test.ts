@@ -80,9 +80,18 @@ beforeAll(async () => {
 }, SLOW);
 
 describe("sdk/go", () => {
-  it("passes the conformance table (net/http and Gin)", { timeout: SLOW }, async () => {
-    const core = await sh("go", ["test", "-count=1", "-v", "-run", "TestConformanceVectors", "."], GO_DIR);
+  it("passes the conformance table (net/http and Gin) and its fault tests (JWKS floor and outage, exchange answers)", {
+    timeout: SLOW,
+  }, async () => {
+    const core = await sh("go", ["test", "-count=1", "-v", "."], GO_DIR);
     expect(core.match(/--- PASS: TestConformanceVectors\//g)?.length).toBeGreaterThanOrEqual(30);
+    for (const name of [
+      "TestJWKSRefetchOnUnknownKidHasAFloor",
+      "TestJWKSOutage",
+      "TestExchangeIsCachedAndSingleFlight",
+    ]) {
+      expect(core).toContain(`--- PASS: ${name}`);
+    }
     expect(core).not.toMatch(/--- FAIL/);
     const gin = await sh("go", ["test", "-count=1", "-v", "."], resolve(GO_DIR, "gin"));
     expect(gin.match(/--- PASS: TestGinConformance\//g)?.length).toBeGreaterThanOrEqual(30);
