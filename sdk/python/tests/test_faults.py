@@ -164,3 +164,22 @@ async def test_credential_rules(headers, expected) -> None:
 def test_config_names_the_bad_field(kwargs, field) -> None:
     with pytest.raises(ValueError, match=field):
         Config(**kwargs)
+
+
+def test_starlette_middleware_guards_websockets_too() -> None:
+    from starlette.applications import Starlette
+    from starlette.routing import WebSocketRoute
+    from starlette.testclient import TestClient
+    from starlette.websockets import WebSocket, WebSocketDisconnect
+
+    from gatehouse.starlette import GatehouseMiddleware
+
+    async def echo(ws: WebSocket) -> None:
+        await ws.accept()
+        await ws.send_text("in")
+
+    app = Starlette(routes=[WebSocketRoute("/ws", echo)])
+    app.add_middleware(GatehouseMiddleware, guard=guard_for(Stub()))
+    with pytest.raises(WebSocketDisconnect) as closed, TestClient(app).websocket_connect("/ws") as ws:
+        ws.receive_text()
+    assert closed.value.code == 1008

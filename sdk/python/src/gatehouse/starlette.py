@@ -10,6 +10,7 @@ from typing import Any
 from starlette.datastructures import Headers
 from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Receive, Scope, Send
+from starlette.websockets import WebSocketClose
 
 from ._errors import GatehouseError
 from ._guard import AsyncGuard, Principal, Rule, authorize
@@ -44,14 +45,18 @@ class GatehouseMiddleware:
         self.app, self.guard, self.rule, self.exclude = app, guard, rule or Rule(), exclude
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or scope["path"] in self.exclude:
+        # Lifespan events carry no request; HTTP and WebSocket requests are both guarded (fail closed).
+        if scope["type"] not in ("http", "websocket") or scope["path"] in self.exclude:
             await self.app(scope, receive, send)
             return
         try:
             principal = await authenticate_scope(self.guard, scope)
             authorize(principal, self.rule)
         except GatehouseError as error:
-            await error_response(error, Headers(scope=scope))(scope, receive, send)
+            if scope["type"] == "websocket":
+                await WebSocketClose(code=1008, reason=error.code)(scope, receive, send)
+            else:
+                await error_response(error, Headers(scope=scope))(scope, receive, send)
             return
         state: dict[str, Any] = scope.setdefault("state", {})
         state["principal"] = principal
