@@ -94,6 +94,18 @@ func TestStackRealSession(t *testing.T) {
 	if rec.Code != 200 || viaToken["via"] != "session" || viaToken["sub"] == viaJWT["sub"] {
 		t.Fatalf("session token: %d %v", rec.Code, viaToken)
 	}
+	// An organization API key, as a bearer token and as X-API-Key.
+	for _, header := range []http.Header{
+		{"Authorization": {"Bearer " + need(t, "GATEHOUSE_API_KEY")}},
+		{"X-Api-Key": {need(t, "GATEHOUSE_API_KEY")}},
+	} {
+		if rec, body := serve(h, header); rec.Code != 200 || body["via"] != "api_key" {
+			t.Fatalf("API key: %d %v", rec.Code, body)
+		}
+	}
+	if rec, body := serve(h, http.Header{"X-Api-Key": {"sk_not_a_real_key_000000000000"}}); rec.Code != 401 || body["error"] != "invalid_api_key" {
+		t.Fatalf("unknown API key: %d %v", rec.Code, body)
+	}
 	// No credential, or one Kratos does not know: 401, never a principal.
 	for name, header := range map[string]http.Header{
 		"none":           {},

@@ -63,11 +63,19 @@ beforeAll(async () => {
   const other = await newUser("sdk-token");
   // One organization with an admin and a member, for the example backends.
   const [owner, admin, member] = await Promise.all([newUser("sdk-owner"), newUser("sdk-admin"), newUser("sdk-member")]);
-  const onboarded = await call("/v1/onboarding", { token: owner.sessionToken, json: { name: "SDK Co" } });
+  const onboarded = await call("/v1/onboarding", {
+    token: owner.sessionToken,
+    json: { name: "SDK Co", plan: "enterprise" }, // API keys are an enterprise feature
+  });
   const orgId = (onboarded.body.organization as { id?: string } | undefined)?.id;
   if (!orgId) throw new Error(`onboarding failed: ${onboarded.status} ${onboarded.text}`);
   await joinOrg(owner, orgId, admin, "admin");
   await joinOrg(owner, orgId, member, "member");
+  const key = await call(`/v1/organizations/${orgId}/api-keys`, {
+    token: owner.sessionToken,
+    json: { name: "sdk", scopes: ["teams:read"] },
+  });
+  if (key.status !== 201 || typeof key.body.key !== "string") throw new Error(`API key: ${key.status} ${key.text}`);
   env = {
     GATEHOUSE_AUTH_URL: auth().url,
     GATEHOUSE_SESSION_COOKIE: cookie,
@@ -76,6 +84,7 @@ beforeAll(async () => {
     GATEHOUSE_CLOSED_URL: await closedPortUrl(),
     GATEHOUSE_ADMIN_TOKEN: admin.sessionToken,
     GATEHOUSE_MEMBER_TOKEN: member.sessionToken,
+    GATEHOUSE_API_KEY: key.body.key,
   };
 }, SLOW);
 
@@ -97,7 +106,7 @@ describe("sdk/go", () => {
     expect(gin.match(/--- PASS: TestGinConformance\//g)?.length).toBeGreaterThanOrEqual(30);
   });
 
-  it("authenticates a real session, cookie and JWT; 401 without one; 503 with Retry-After when the auth-service is down", {
+  it("authenticates a real session (cookie, token), API key and JWT; 401 without one; 503 with Retry-After when the auth-service is down", {
     timeout: SLOW,
   }, async () => {
     const out = await sh("go", ["test", "-count=1", "-v", "-tags", "stack", "-run", "TestStack", "."], GO_DIR, env);
@@ -122,7 +131,7 @@ describe("sdk/python", () => {
     expect(out).not.toMatch(/\d+ (failed|errors?)\b/);
   });
 
-  it("authenticates a real session, cookie and JWT; 401 without one; 503 with Retry-After when the auth-service is down; the example FastAPI service: members read, admins write", {
+  it("authenticates a real session (cookie, token), API key and JWT; 401 without one; 503 with Retry-After when the auth-service is down; the example FastAPI service: members read, admins write", {
     timeout: SLOW,
   }, async () => {
     const out = await sh(python, ["-m", "pytest", "-q", "-p", "no:cacheprovider", "tests_stack"], PY_DIR, env);

@@ -63,6 +63,12 @@ async def test_real_session_cookie_token_and_jwt() -> None:
     assert via_token.status_code == 200 and via_token.json()["via"] == "session"
     assert via_token.json()["sub"] != need("GATEHOUSE_SUBJECT")
 
+    for headers in ({"authorization": f"Bearer {need('GATEHOUSE_API_KEY')}"}, {"x-api-key": need("GATEHOUSE_API_KEY")}):
+        via_key = await get(app_for(guard), headers)
+        assert via_key.status_code == 200 and via_key.json()["via"] == "api_key", via_key.text
+    unknown_key = await get(app_for(guard), {"x-api-key": "sk_not_a_real_key_000000000000"})
+    assert unknown_key.status_code == 401 and unknown_key.json()["error"] == "invalid_api_key"
+
     for headers in ({}, {"cookie": "ory_kratos_session=MTY5bm90LWEtc2Vzc2lvbg"}):
         refused = await get(app_for(guard), headers)
         assert refused.status_code == 401, refused.text
