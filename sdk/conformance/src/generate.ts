@@ -77,7 +77,8 @@ async function handMade(header: Record<string, unknown>, payload: Record<string,
 const ok: Expectation = { status: 200 };
 const rejected = (reason: string): Expectation => ({ status: 401, error: "invalid_token", reason });
 
-async function build(): Promise<Vectors> {
+/** The table with fresh keys and tokens (names, rules and expectations are fixed). */
+export async function buildVectors(): Promise<Vectors> {
   const es = await makeKey("conformance-es256", "ES256");
   const rs = await makeKey("conformance-rs256", "RS256");
   const ed = await makeKey("conformance-eddsa", "EdDSA");
@@ -239,6 +240,8 @@ async function build(): Promise<Vectors> {
   };
 }
 
-const vectors = await build();
-writeFileSync(resolve(VECTORS_PATH), `${JSON.stringify(vectors, null, 2)}\n`);
-console.log(`wrote ${vectors.cases.length} cases to ${VECTORS_PATH}`);
+if (import.meta.main) {
+  const vectors = await buildVectors();
+  writeFileSync(resolve(VECTORS_PATH), `${JSON.stringify(vectors, null, 2)}\n`);
+  console.log(`wrote ${vectors.cases.length} cases to ${VECTORS_PATH}`);
+}

@@ -4,6 +4,7 @@
 import { createGuard, type Rule } from "@gatehouse/guard";
 import { createLocalJwks, createVerifier, isTokenError, type SigningAlg } from "@gatehouse/tokens";
 import { describe, expect, it } from "vitest";
+import { buildVectors } from "../src/generate.ts";
 import { loadVectors } from "../src/vectors.ts";
 
 const v = loadVectors();
@@ -42,6 +43,13 @@ async function reasonOf(token: string): Promise<string | undefined> {
 }
 
 describe("conformance vectors: the Node guard", () => {
+  it("is what the generator writes today (regenerate after changing a case)", async () => {
+    const shape = (c: (typeof v.cases)[number]) => ({ name: c.name, rule: c.rule, expect: c.expect });
+    const fresh = await buildVectors();
+    expect(fresh.cases.map(shape)).toEqual(v.cases.map(shape));
+    expect({ ...fresh, cases: [], jwks: undefined }).toEqual({ ...v, cases: [], jwks: undefined });
+  });
+
   it("covers every outcome", () => {
     const statuses = new Set(v.cases.map((c) => c.expect.status));
     expect([...statuses].sort()).toEqual([200, 401, 403]);
