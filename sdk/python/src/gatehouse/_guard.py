@@ -96,6 +96,17 @@ class _Base:
             raise GatehouseError("unauthenticated", "sign in first (accepted: session, jwt, api_key)")
         return c
 
+    def token_request(self, c: Credential, client: str | None) -> tuple[str, dict[str, Any]]:
+        """POST /v1/token's URL and httpx keyword arguments."""
+        headers = request_headers(c, self.config, client)
+        return f"{self.config.auth_service_url}/v1/token", {"content": b"{}", "headers": headers, "timeout": self.config.timeout}
+
+    def remember(self, c: Credential, key: str, token: str, claims: dict[str, Any]) -> Principal:
+        """The principal of a freshly exchanged token, cached for the credential."""
+        p = Principal.from_claims(claims, token, c.kind)
+        self.cache.put(key, p, claims["exp"])
+        return p
+
 
 class AsyncGuard(_Base):
     """For asyncio frameworks. `jwks`: a fixed key set (tests); otherwise fetched from the auth-service."""
@@ -131,21 +142,16 @@ class AsyncGuard(_Base):
         return await asyncio.shield(flight)
 
     async def _exchange(self, c: Credential, key: str, client: str | None) -> Principal:
+        url, kwargs = self.token_request(c, client)
         try:
-            res = await self.client.post(
-                f"{self.config.auth_service_url}/v1/token", content=b"{}",
-                headers=request_headers(c, self.config, client), timeout=self.config.timeout,
-            )
+            res = await self.client.post(url, **kwargs)
         except httpx.HTTPError as error:
             raise unavailable(self.config, "the auth-service cannot be reached") from error
         token = read_answer(c, self.config, res)
         try:
-            claims = await self.verify(token)
+            return self.remember(c, key, token, await self.verify(token))
         except TokenError as error:
             raise _issued_but_rejected(self.config, error) from error
-        p = Principal.from_claims(claims, token, c.kind)
-        self.cache.put(key, p, claims["exp"])
-        return p
 
     async def aclose(self) -> None:
         await self.client.aclose()
@@ -186,21 +192,16 @@ class Guard(_Base):
                     self.locks.pop(key, None)
 
     def _exchange(self, c: Credential, key: str, client: str | None) -> Principal:
+        url, kwargs = self.token_request(c, client)
         try:
-            res = self.client.post(
-                f"{self.config.auth_service_url}/v1/token", content=b"{}",
-                headers=request_headers(c, self.config, client), timeout=self.config.timeout,
-            )
+            res = self.client.post(url, **kwargs)
         except httpx.HTTPError as error:
             raise unavailable(self.config, "the auth-service cannot be reached") from error
         token = read_answer(c, self.config, res)
         try:
-            claims = self.verify(token)
+            return self.remember(c, key, token, self.verify(token))
         except TokenError as error:
             raise _issued_but_rejected(self.config, error) from error
-        p = Principal.from_claims(claims, token, c.kind)
-        self.cache.put(key, p, claims["exp"])
-        return p
 
     def close(self) -> None:
         self.client.close()
