@@ -10,7 +10,7 @@ import { configDefaults, defineConfig } from "vitest/config";
 //  - chaos: alone, after the others (its own group, last, so neither slows the other down),
 //    the short form of `pnpm chaos`, which starts a stack of its own and kills parts
 //    of it under load.
-const ROOTS = ["test", "packages/*/test", "apps/*/test", "tools/*/test"];
+const ROOTS = ["test", "packages/*/test", "apps/*/test", "tools/*/test", "sdk/*/test"];
 const UNIT = ROOTS.map((r) => `${r}/**/*.unit.test.ts`);
 const CHAOS = ["tools/chaos/test/**"];
 

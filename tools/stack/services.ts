@@ -580,11 +580,13 @@ export function gatewayEnv(cfg: StackConfig, env: NodeJS.ProcessEnv = process.en
   mkdirSync(cfg.dir, { recursive: true });
   writeFileSync(
     routes,
-    readFileSync(resolve(REPO_ROOT, "apps/gateway/routes.local.yaml"), "utf8").replaceAll(
+    readFileSync(resolve(REPO_ROOT, "apps/gateway/routes.local.yaml"), "utf8")
       // biome-ignore lint/suspicious/noTemplateCurlyInString: a placeholder in the routes file, not a template
-      "${API_URL}",
-      `http://127.0.0.1:${cfg.ports.api}`,
-    ),
+      .replaceAll("${API_URL}", `http://127.0.0.1:${cfg.ports.api}`)
+      // biome-ignore lint/suspicious/noTemplateCurlyInString: as above
+      .replaceAll("${GIN_URL}", `http://127.0.0.1:${cfg.ports.gin}`)
+      // biome-ignore lint/suspicious/noTemplateCurlyInString: as above
+      .replaceAll("${FASTAPI_URL}", `http://127.0.0.1:${cfg.ports.fastapi}`),
   );
   const hostOf = (u: string) => new URL(u).hostname;
   return {
@@ -631,6 +633,82 @@ export const gateway: ServiceDef = {
       log,
       env: { GATEWAY_URL: browserUrls(cfg).gateway, GATEWAY_INTERNAL_URL: internal },
     };
+  },
+};
+
+// --- the SDK examples (Go/Gin and Python/FastAPI), behind the gateway ------------------
+
+/**
+ * Starts an example backend of the SDKs (dev stack only: test/sdk starts its own) on
+ * its port, serving its API under `prefix` so the gateway routes that prefix to it.
+ */
+async function startExample(
+  cfg: StackConfig,
+  o: {
+    name: string;
+    port: number;
+    prefix: string;
+    command: string;
+    args: string[];
+    cwd: string;
+    env?: Record<string, string>;
+  },
+): Promise<RunningService> {
+  await ensurePortFree(o.name, o.port);
+  const log = join(cfg.logDir, `${o.name}.log`);
+  const env = { AUTH_SERVICE_URL: internalUrls(cfg).authPublic, PREFIX: o.prefix, ...o.env };
+  const pid = startProcess({ name: o.name, command: o.command, args: o.args, cwd: o.cwd, env, log });
+  await waitReady(o.name, pid, log, () => httpOk(`http://127.0.0.1:${o.port}/health`));
+  const gw = browserUrls(cfg).gateway;
+  return { name: o.name, pid, url: `${gw}${o.prefix}/v1/companies (direct http://127.0.0.1:${o.port})`, log, env: {} };
+}
+
+export const ginExample: ServiceDef = {
+  name: "gin",
+  enabled: (cfg) => cfg.name === "dev",
+  async start(cfg) {
+    const dir = resolve(REPO_ROOT, "sdk/go/gin");
+    const bin = join(cfg.dir, "bin", "companies-gin");
+    // Seconds once Go's build cache is warm; bootstrap downloaded the modules.
+    await runToCompletion(
+      {
+        name: "gin build",
+        command: "go",
+        args: ["build", "-o", bin, "./examples/companies"],
+        cwd: dir,
+        log: join(cfg.logDir, "gin.log"),
+      },
+      600_000,
+    );
+    const port = cfg.ports.gin;
+    return startExample(cfg, {
+      name: "gin",
+      port,
+      prefix: "/gin",
+      command: bin,
+      args: [],
+      cwd: dir,
+      env: { LISTEN: `127.0.0.1:${port}`, GIN_MODE: "release" },
+    });
+  },
+};
+
+export const fastapiExample: ServiceDef = {
+  name: "fastapi",
+  enabled: (cfg) => cfg.name === "dev",
+  async start(cfg) {
+    const python = resolve(REPO_ROOT, "sdk/python/.venv/bin/python");
+    if (!existsSync(python)) throw new Error("sdk/python/.venv is missing: run scripts/bootstrap.sh (it sets it up)");
+    const port = String(cfg.ports.fastapi);
+    const args = ["-m", "uvicorn", "examples.companies:app", "--host", "127.0.0.1", "--port", port];
+    return startExample(cfg, {
+      name: "fastapi",
+      port: cfg.ports.fastapi,
+      prefix: "/fastapi",
+      command: python,
+      args,
+      cwd: resolve(REPO_ROOT, "sdk/python"),
+    });
   },
 };
 
@@ -699,6 +777,8 @@ export const SERVICES: ServiceDef[] = [
   authService,
   exampleApi,
   gateway,
+  ginExample,
+  fastapiExample,
   exampleWeb,
 ];
 
