@@ -21,3 +21,14 @@ export {
   revokedKey,
 } from "./invalidation.ts";
 export { REQUEST_ID_PATTERN, requestIdFrom } from "./request-id.ts";
+export {
+  EVENT_TYPES,
+  EVENTS,
+  type EventSpec,
+  type EventType,
+  EXAMPLE_EVENT,
+  eventSchema,
+  eventSchemaFile,
+  type GatehouseEvent,
+  isEventType,
+} from "./events.ts";

@@ -1,5 +1,7 @@
+import { randomUUID } from "node:crypto";
+import type { EventType } from "@gatehouse/contracts";
 import type { Kysely, Transaction } from "kysely";
-import type { AuditLogRow, Database, JsonObject, JsonValue, OutboxPayload } from "../db/schema.ts";
+import type { AuditLogRow, Database, JsonObject, JsonValue, OutboxPayload, StoredEvent } from "../db/schema.ts";
 import { affectedBy } from "./affected.ts";
 import { type Authority, authorize } from "./authz.ts";
 import { DomainError, withDomainErrors } from "./errors.ts";
@@ -15,8 +17,8 @@ export interface AuditContext {
 }
 
 export interface AuditEvent {
-  /** Dotted, past tense: "membership.role_changed". */
-  action: string;
+  /** Dotted, past tense: "membership.role_changed"; also the event's type, so it must be in the catalogue. */
+  action: EventType;
   targetType: string;
   targetId: string;
   organizationId?: string | null;
@@ -69,21 +71,23 @@ export function assertAuditContext(ctx: AuditContext): void {
 }
 
 /**
- * Appends one audit row, and the change's announcement (which tokens it makes stale,
- * see affected.ts) to the outbox. Takes a Transaction so both commit or roll back with
- * the change they describe; for a standalone event, wrap it in `db.transaction()`.
+ * Appends one audit row and, to the outbox, the change's event (@gatehouse/contracts'
+ * catalogue, for webhook subscribers) and its announcement (which tokens it makes
+ * stale, see affected.ts). Takes a Transaction so all commit or roll back with the
+ * change they describe; for a standalone event, wrap it in `db.transaction()`.
  */
 export async function writeAudit(trx: Transaction<Database>, ctx: AuditContext, event: AuditEvent): Promise<void> {
   assertAuditContext(ctx);
   const affected = await affectedBy(trx, event);
+  const rows: { topic: "invalidation" | "event"; payload: string }[] = [
+    { topic: "event", payload: JSON.stringify(eventOf(ctx, event)) },
+  ];
   if (affected.identities.length > 0 || affected.revoked.length > 0) {
     const payload: OutboxPayload = { action: event.action, ...affected };
-    await trx
-      .insertInto("outbox")
-      .values({ topic: "invalidation", payload: JSON.stringify(payload) })
-      .execute();
-    willAnnounce(trx);
+    rows.push({ topic: "invalidation", payload: JSON.stringify(payload) });
   }
+  await trx.insertInto("outbox").values(rows).execute();
+  willAnnounce(trx);
   await trx
     .insertInto("audit_log")
     .values({
@@ -97,6 +101,24 @@ export async function writeAudit(trx: Transaction<Database>, ctx: AuditContext, 
       after: jsonOrNull(event.after),
     })
     .execute();
+}
+
+/** The event's envelope; `before`/`after` are redacted exactly like the audit row's. */
+function eventOf(ctx: AuditContext, event: AuditEvent): StoredEvent {
+  return {
+    id: randomUUID(),
+    type: event.action,
+    version: 1,
+    occurred_at: new Date().toISOString(),
+    subject: { type: event.targetType, id: event.targetId },
+    organization_id: event.organizationId ?? null,
+    actor: ctx.actor,
+    request_id: ctx.requestId || null,
+    data: {
+      before: event.before == null ? null : (redact(event.before) as JsonObject),
+      after: event.after == null ? null : (redact(event.after) as JsonObject),
+    },
+  };
 }
 
 function toRecord(row: AuditLogRow): AuditRecord {

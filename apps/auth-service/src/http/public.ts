@@ -10,6 +10,7 @@ import type { App } from "../app.ts";
 import { ORG_ROLES, PLANS, TEAM_ROLES } from "../db/schema.ts";
 import { createApiKey, listApiKeys, revokeApiKey } from "../domain/api-keys.ts";
 import { listAudit } from "../domain/audit.ts";
+import { createSubscription, deleteSubscription, listSubscriptions } from "../domain/webhooks.ts";
 import { asMember } from "../domain/authz.ts";
 import {
   acceptInvitation,
@@ -45,7 +46,7 @@ import { healthRoutes } from "./health.ts";
 import { accessLog, jsonBody, requestId } from "./middleware.ts";
 import { endClient, RateLimiter, takeForCaller } from "./rate-limit.ts";
 import { fixedHeaders, isTokenRequest, tokenDoor } from "./token.ts";
-import { API_KEY_FIELDS, parseBody } from "./validate.ts";
+import { API_KEY_FIELDS, parseBody, WEBHOOK_FIELDS } from "./validate.ts";
 
 const uuid = z.string().uuid();
 /** Invitations one member may create per hour (per instance), on top of the per-client limit. */
@@ -73,6 +74,7 @@ const BODY = {
   apiKey: z.object({ ...API_KEY_FIELDS, as_user: z.boolean().default(false) }).strict(),
   team: z.object({ name: z.string().trim().min(1).max(100) }).strict(),
   teamMember: z.object({ role: z.enum(TEAM_ROLES).default("member") }).strict(),
+  webhook: z.object(WEBHOOK_FIELDS).strict(),
 };
 
 /** Resolves the signed-in caller for the organization API (cookie or session token). */
@@ -317,6 +319,46 @@ export function publicRouter(
           p.by,
         ),
       });
+    }),
+  );
+
+  // --- Webhook subscriptions (owners; their organization's events only) ---------
+  r.post(
+    "/v1/organizations/:orgId/webhooks",
+    limitCaller,
+    wrap(async (req, res) => {
+      const orgId = parseParam(req.params.orgId);
+      const body = parseBody(req, BODY.webhook);
+      const p = await me(req, orgId);
+      const out = await createSubscription(
+        app.db,
+        { organizationId: orgId, url: body.url, eventTypes: body.event_types },
+        ctx(req, p.identityId),
+        p.by,
+      );
+      res.setHeader("Cache-Control", "no-store");
+      // The signing secret is shown once, here, and never again.
+      res.status(201).json({ subscription: out.subscription, secret: out.secret });
+    }),
+  );
+
+  r.get(
+    "/v1/organizations/:orgId/webhooks",
+    wrap(async (req, res) => {
+      const orgId = parseParam(req.params.orgId);
+      const p = await me(req, orgId);
+      res.json({ subscriptions: await listSubscriptions(app.db, orgId, p.by) });
+    }),
+  );
+
+  r.delete(
+    "/v1/organizations/:orgId/webhooks/:id",
+    wrap(async (req, res) => {
+      const orgId = parseParam(req.params.orgId);
+      const id = parseParam(req.params.id);
+      const p = await me(req, orgId);
+      await deleteSubscription(app.db, { organizationId: orgId, id }, ctx(req, p.identityId), p.by);
+      res.status(204).end();
     }),
   );
 
