@@ -12,12 +12,12 @@ import type { Database } from "./db/schema.ts";
 import { DomainError } from "./domain/errors.ts";
 import { onCommit } from "./domain/support.ts";
 import { getUser, upsertUserFromKratos } from "./domain/users.ts";
+import { WebhookDelivery } from "./events/delivery.ts";
 import { ApiKeyExchange } from "./exchange/api-keys.ts";
 import { TokenExchange } from "./exchange/exchange.ts";
 import { SessionResolver } from "./exchange/sessions.ts";
 import { KeyStore } from "./keys/store.ts";
 import { Metrics } from "./ops/metrics.ts";
-import { WebhookDelivery } from "./events/delivery.ts";
 import { OutboxRelay } from "./outbox/relay.ts";
 import { Revocation } from "./revocation/revocation.ts";
 

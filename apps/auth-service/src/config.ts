@@ -88,7 +88,12 @@ const schema = z
     // dead-lettered. Defaults: 10 s doubling to an hour, for 26 hours (over a day).
     EVENT_WEBHOOK_RETRY_BASE_MS: z.coerce.number().int().min(1).max(3_600_000).default(10_000),
     EVENT_WEBHOOK_RETRY_MAX_MS: z.coerce.number().int().min(1).max(86_400_000).default(3_600_000),
-    EVENT_WEBHOOK_RETRY_FOR_MS: z.coerce.number().int().min(1).max(30 * 86_400_000).default(26 * 3_600_000),
+    EVENT_WEBHOOK_RETRY_FOR_MS: z.coerce
+      .number()
+      .int()
+      .min(1)
+      .max(30 * 86_400_000)
+      .default(26 * 3_600_000),
     EVENT_WEBHOOK_TIMEOUT_MS: z.coerce.number().int().min(100).max(60_000).default(10_000),
     EVENT_WEBHOOK_POLL_MS: z.coerce.number().int().min(10).max(60_000).default(1_000),
   })

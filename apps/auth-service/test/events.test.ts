@@ -95,7 +95,11 @@ describe("the event catalogue, delivered", () => {
     expect(role.status).toBe(200);
 
     const mine = () => r.received.filter((x) => x.event.organization_id === orgId).map((x) => x.event.type);
-    await eventually(async () => mine(), (t) => t.includes("membership.role_changed"), 20_000);
+    await eventually(
+      async () => mine(),
+      (t) => t.includes("membership.role_changed"),
+      20_000,
+    );
     expect(mine()).toEqual(
       expect.arrayContaining([
         "organization.created",
@@ -202,7 +206,11 @@ describe("subscriptions per organization (owners only, their organization only)"
 
     expect((await changePlan(svc.url, stranger, orgB, "pro")).status).toBe(200);
     expect((await changePlan(svc.url, owner, orgA, "pro")).status).toBe(200);
-    await eventually(async () => r.received.length, (n) => n >= 1, 20_000);
+    await eventually(
+      async () => r.received.length,
+      (n) => n >= 1,
+      20_000,
+    );
     await new Promise((res) => setTimeout(res, 500)); // room for a wrong delivery to show up
     expect(r.received.map((x) => [x.event.type, x.event.organization_id])).toEqual([
       ["organization.plan_changed", orgA],
@@ -232,7 +240,8 @@ describe("retries and dead letters", () => {
     expect((await changePlan(svc.url, owner, orgId, "pro")).status).toBe(200);
 
     const dead = await eventually(
-      async () => (await operator("/admin/webhooks/dead-letters?limit=500")).body.dead_letters as { subscriptionId: string }[],
+      async () =>
+        (await operator("/admin/webhooks/dead-letters?limit=500")).body.dead_letters as { subscriptionId: string }[],
       (d) => d.some((x) => x.subscriptionId === subId),
       30_000,
     );
@@ -301,6 +310,9 @@ describe("crashes", () => {
     MIGRATE_ON_START: "true",
     LOG_LEVEL: "warn",
     ...FAST,
+    // Long enough that nothing is dead-lettered here, however slow the restart.
+    EVENT_WEBHOOK_RETRY_FOR_MS: "120000",
+    EVENT_WEBHOOK_TIMEOUT_MS: "2000",
   });
   const spawnAuth = async (publicPort: number, adminPort: number) => {
     const c = await childService(
@@ -333,7 +345,11 @@ describe("crashes", () => {
     for (const plan of plans) expect((await changePlan(base, owner, orgId, plan)).status).toBe(200);
 
     // Mid-delivery: the receiver holds requests open; then both die at once.
-    await eventually(async () => hang.received.length, (n) => n >= 1, 20_000);
+    await eventually(
+      async () => hang.received.length,
+      (n) => n >= 1,
+      20_000,
+    );
     first.child.kill("SIGKILL");
     await hang.kill();
     await new Promise((res) => first.child.exitCode !== null || first.child.once("exit", res));

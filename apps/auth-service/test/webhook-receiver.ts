@@ -34,6 +34,11 @@ export async function startReceiver(port = 0, mode: Receiver["mode"] = "ok"): Pr
   const r: Receiver = { url: "", port: 0, received: [], rejected: 0, mode, secret: "", kill: async () => {} };
   const server: Server = createServer(async (req, res) => {
     const body = await read(req);
+    // Not told its secret yet (a subscription's own "created" event can beat the test to it): not ready.
+    if (r.secret === "") {
+      res.writeHead(503).end();
+      return;
+    }
     try {
       const event = new Webhook(r.secret).verify(body, req.headers as Record<string, string>) as Received["event"];
       r.received.push({

@@ -48,7 +48,11 @@ export const EVENTS = {
   "user.default_organization_changed": spec("user", false, "A person's default organization changed."),
   "session.revoked": spec("session", false, "One session was revoked."),
   "identity.sessions_revoked": spec("identity", false, "Every session of a person was revoked."),
-  "identity.other_sessions_revoked": spec("identity", false, "Every session of a person but the current one was revoked."),
+  "identity.other_sessions_revoked": spec(
+    "identity",
+    false,
+    "Every session of a person but the current one was revoked.",
+  ),
   "webhook_subscription.created": spec("webhook_subscription", false, "A webhook subscription was created."),
   "webhook_subscription.deleted": spec("webhook_subscription", false, "A webhook subscription was deleted."),
   "webhook_delivery.replayed": spec("webhook_delivery", false, "An operator replayed a dead-lettered delivery."),

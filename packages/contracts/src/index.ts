@@ -13,15 +13,6 @@ export {
   isErrorCode,
 } from "./errors.ts";
 export {
-  apiKeySessionId,
-  INVALIDATION_CHANNEL,
-  type Invalidation,
-  parseInvalidation,
-  REVOKED_KEY_PREFIX,
-  revokedKey,
-} from "./invalidation.ts";
-export { REQUEST_ID_PATTERN, requestIdFrom } from "./request-id.ts";
-export {
   EVENT_TYPES,
   EVENTS,
   type EventSpec,
@@ -32,3 +23,12 @@ export {
   type GatehouseEvent,
   isEventType,
 } from "./events.ts";
+export {
+  apiKeySessionId,
+  INVALIDATION_CHANNEL,
+  type Invalidation,
+  parseInvalidation,
+  REVOKED_KEY_PREFIX,
+  revokedKey,
+} from "./invalidation.ts";
+export { REQUEST_ID_PATTERN, requestIdFrom } from "./request-id.ts";

@@ -4,7 +4,6 @@ import { readdirSync, readFileSync } from "node:fs";
 import { Ajv2020 } from "ajv/dist/2020.js";
 import addFormats from "ajv-formats";
 import { describe, expect, it } from "vitest";
-import { renderSchema } from "../scripts/event-schemas.ts";
 import { EVENT_TYPES, type EventType, EXAMPLE_EVENT, eventSchema, eventSchemaFile } from "../src/index.ts";
 
 const dir = new URL("../events/", import.meta.url);
@@ -19,7 +18,8 @@ describe("event schemas", () => {
   it("the files in events/ are exactly what the catalogue generates", () => {
     expect(readdirSync(dir).sort()).toEqual(EVENT_TYPES.map(eventSchemaFile).sort());
     for (const type of EVENT_TYPES) {
-      expect(readFileSync(new URL(eventSchemaFile(type), dir), "utf8"), type).toBe(renderSchema(eventSchema(type)));
+      const file = JSON.parse(readFileSync(new URL(eventSchemaFile(type), dir), "utf8"));
+      expect(file, type).toEqual(eventSchema(type));
     }
   });
 

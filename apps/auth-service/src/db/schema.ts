@@ -1,6 +1,8 @@
 // Kysely's view of the Gatehouse database (snake_case, exactly as migrated).
 // Repositories in src/domain map rows to camelCase domain objects; raw queries
 // elsewhere can still rely on these types.
+
+import type { GatehouseEvent } from "@gatehouse/contracts";
 import {
   ORG_ROLES,
   type OrgRole,
@@ -11,7 +13,6 @@ import {
   TEAM_ROLES,
   type TeamRole,
 } from "@gatehouse/tokens";
-import type { GatehouseEvent } from "@gatehouse/contracts";
 import type { ColumnType, Generated, Insertable, Selectable, Updateable } from "kysely";
 
 export type { OrgRole, Plan, TeamRole };

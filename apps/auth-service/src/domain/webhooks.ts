@@ -113,7 +113,11 @@ export async function listSubscriptions(
   }
   return inTransaction(db, async (trx) => {
     if (orgId !== undefined) await authorize(trx, by, orgId, { kind: "webhook.manage" });
-    let q = trx.selectFrom("webhook_subscriptions").select(COLUMNS).where("deleted_at", "is", null).orderBy("created_at");
+    let q = trx
+      .selectFrom("webhook_subscriptions")
+      .select(COLUMNS)
+      .where("deleted_at", "is", null)
+      .orderBy("created_at");
     if (orgId !== undefined) q = q.where("organization_id", "=", orgId);
     return q.execute();
   });

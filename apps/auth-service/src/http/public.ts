@@ -10,7 +10,6 @@ import type { App } from "../app.ts";
 import { ORG_ROLES, PLANS, TEAM_ROLES } from "../db/schema.ts";
 import { createApiKey, listApiKeys, revokeApiKey } from "../domain/api-keys.ts";
 import { listAudit } from "../domain/audit.ts";
-import { createSubscription, deleteSubscription, listSubscriptions } from "../domain/webhooks.ts";
 import { asMember } from "../domain/authz.ts";
 import {
   acceptInvitation,
@@ -38,6 +37,7 @@ import {
   softDeleteTeam,
 } from "../domain/teams.ts";
 import { upsertUserFromKratos } from "../domain/users.ts";
+import { createSubscription, deleteSubscription, listSubscriptions } from "../domain/webhooks.ts";
 import type { Principal } from "../exchange/exchange.ts";
 import { JWKS_CACHE_CONTROL } from "../keys/store.ts";
 import { assertAllowedOrigin, credentialDigestOf, sessionCredential } from "./credentials.ts";
