@@ -53,7 +53,7 @@ afterAll(async () => {
   await svc?.stop();
 });
 
-const operator = (path: string, init: { method?: string; json?: unknown; base?: string } = {}) =>
+const operator = (path: string, init: { method?: string; json?: unknown; base?: string | undefined } = {}) =>
   call(path, { ...init, base: init.base ?? svc.admin, headers: { authorization: `Bearer ${svc.adminToken}` } });
 
 async function receiver(mode: Receiver["mode"] = "ok", port = 0): Promise<Receiver> {
@@ -144,9 +144,12 @@ describe("subscriptions per organization (owners only, their organization only)"
   let orgA: string;
   let orgB: string;
   beforeAll(async () => {
-    [owner, admin, member, stranger] = await Promise.all(
-      ["wh-owner", "wh-admin", "wh-member", "wh-stranger"].map((p) => newUser(p)),
-    );
+    [owner, admin, member, stranger] = await Promise.all([
+      newUser("wh-owner"),
+      newUser("wh-admin"),
+      newUser("wh-member"),
+      newUser("wh-stranger"),
+    ]);
     orgA = await newOrg(owner, "Hooks A");
     orgB = await newOrg(stranger, "Hooks B");
     const urls = { authUrl: svc.url, kratosAdmin: stack().kratosAdmin };
@@ -357,8 +360,8 @@ describe("crashes", () => {
     // The receiver comes back on the same address; two auth-services share the backlog.
     const back = await receiver("ok", hang.port);
     back.secret = hang.secret;
-    await spawnAuth(cfgPorts.authPublic, cfgPorts.authAdmin);
-    await spawnAuth(cfgPorts.gateway, cfgPorts.web);
+    back.delayMs = 600; // slower than the instances poll: a delivery in flight must not be taken twice
+    await Promise.all([spawnAuth(cfgPorts.authPublic, cfgPorts.authAdmin), spawnAuth(cfgPorts.gateway, cfgPorts.web)]);
 
     const expected = 1 + plans.length;
     const crashDb = new pg.Client({ connectionString: databaseUrl });
@@ -383,12 +386,18 @@ describe("crashes", () => {
         if (byId.has(x.id)) expect(x.body).toBe(byId.get(x.id));
         byId.set(x.id, x.body);
       }
+      // Every delivery ends delivered (the receiver's answer takes a moment to be recorded).
+      const states = await eventually(
+        async () =>
+          (await crashDb.query("select state, count(*)::int as n from webhook_deliveries group by state")).rows,
+        (rows) => rows.length === 1 && rows[0].state === "delivered",
+        10_000,
+      );
+      expect(states).toEqual([{ state: "delivered", n: expected }]);
       // Only what the dead instance had in hand is sent twice: two live instances never double up.
       const heldByTheDead = new Set(hang.received.map((x) => x.id));
       const twice = back.received.filter((x, i) => back.received.findIndex((y) => y.id === x.id) !== i);
       expect(twice.filter((x) => !heldByTheDead.has(x.id))).toEqual([]);
-      const states = await crashDb.query("select state, count(*)::int as n from webhook_deliveries group by state");
-      expect(states.rows).toEqual([{ state: "delivered", n: expected }]);
     } finally {
       await crashDb.end();
     }

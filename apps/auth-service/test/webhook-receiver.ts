@@ -20,6 +20,8 @@ export interface Receiver {
   /** Requests whose signature did not verify. */
   rejected: number;
   mode: "ok" | "fail" | "hang";
+  /** How long it takes to answer, ms (a slow receiver keeps deliveries in flight). */
+  delayMs: number;
   secret: string;
   kill(): Promise<void>;
 }
@@ -31,7 +33,16 @@ const read = async (req: IncomingMessage) => {
 };
 
 export async function startReceiver(port = 0, mode: Receiver["mode"] = "ok"): Promise<Receiver> {
-  const r: Receiver = { url: "", port: 0, received: [], rejected: 0, mode, secret: "", kill: async () => {} };
+  const r: Receiver = {
+    url: "",
+    port: 0,
+    received: [],
+    rejected: 0,
+    mode,
+    delayMs: 0,
+    secret: "",
+    kill: async () => {},
+  };
   const server: Server = createServer(async (req, res) => {
     const body = await read(req);
     // Not told its secret yet (a subscription's own "created" event can beat the test to it): not ready.
@@ -53,6 +64,7 @@ export async function startReceiver(port = 0, mode: Receiver["mode"] = "ok"): Pr
       return;
     }
     if (r.mode === "hang") return; // never answers: the sender times out or dies first
+    if (r.delayMs > 0) await new Promise((done) => setTimeout(done, r.delayMs));
     res.writeHead(r.mode === "ok" ? 204 : 500).end();
   });
   await new Promise<void>((resolve) => server.listen(port, "127.0.0.1", resolve));
