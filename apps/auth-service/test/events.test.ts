@@ -403,3 +403,79 @@ describe("crashes", () => {
     }
   });
 });
+
+describe("history: the organization audit log's filters and cursor, and a person's security events", () => {
+  it("filters by actor, type and time, pages by cursor, and answers bad input 400 JSON", async () => {
+    const owner = await newUser("audit-owner");
+    const orgId = await newOrg(owner, "Audit Co");
+    for (const plan of ["pro", "enterprise", "starter"]) {
+      expect((await changePlan(svc.url, owner, orgId, plan)).status).toBe(200);
+    }
+    const get = (query: string) =>
+      call(`/v1/organizations/${orgId}/audit?${query}`, { base: svc.url, token: owner.sessionToken });
+    const plans = await get(`type=organization.plan_changed&actor=${owner.identityId}`);
+    expect(plans.status).toBe(200);
+    const entries = plans.body.entries as { id: string; action: string; after: { plan: string } }[];
+    expect(entries.map((e) => e.after.plan)).toEqual(["starter", "enterprise", "pro"]);
+    expect(plans.body.next_cursor).toBeNull();
+    expect((await get("actor=operator")).body.entries).toEqual([]);
+    const future = new Date(Date.now() + 3_600_000).toISOString();
+    expect((await get(`since=${encodeURIComponent(future)}`)).body.entries).toEqual([]);
+    expect((await get(`until=${encodeURIComponent(future)}&type=organization.created`)).body.entries).toHaveLength(1);
+
+    // Cursor: one row a page walks the whole log, newest first, then says there is no more.
+    const all = ((await get("limit=500")).body.entries as { id: string }[]).map((e) => e.id);
+    const walked: string[] = [];
+    let cursor: string | null = null;
+    do {
+      const page = await get(`limit=2${cursor ? `&before=${cursor}` : ""}`);
+      walked.push(...(page.body.entries as { id: string }[]).map((e) => e.id));
+      cursor = page.body.next_cursor as string | null;
+    } while (cursor !== null && walked.length < 100);
+    expect(walked.slice(0, all.length)).toEqual(all);
+
+    for (const bad of ["type=no.such_event", "since=yesterday", "limit=0", "before=abc", "colour=red", "actor="]) {
+      const r = await get(bad);
+      expect(r.status, bad).toBe(400);
+      expectErrorShape(r.body, "bad_request");
+    }
+  });
+
+  it("GET /v1/me/security-events: my own security history only, newest first, paginated", async () => {
+    const me = await newUser("sec-me");
+    const other = await newUser("sec-other");
+    const orgId = await newOrg(me, "Security Co");
+    const otherOrg = await newOrg(other, "Other Security Co");
+    const key = await call(`/v1/organizations/${orgId}/api-keys`, {
+      base: svc.url,
+      token: me.sessionToken,
+      json: { name: "ci" },
+    });
+    expect(key.status).toBe(201);
+    const theirs = await call(`/v1/organizations/${otherOrg}/api-keys`, {
+      base: svc.url,
+      token: other.sessionToken,
+      json: { name: "theirs" },
+    });
+    expect(theirs.status).toBe(201);
+
+    const mine = await call("/v1/me/security-events", { base: svc.url, token: me.sessionToken });
+    expect(mine.status).toBe(200);
+    const events = mine.body.events as { id: string; action: string; actor: string; targetId: string }[];
+    expect(events.map((e) => e.action)).toContain("api_key.created");
+    expect(events.every((e) => e.actor === me.identityId || e.targetId === me.identityId)).toBe(true);
+    expect(events.map((e) => Number(e.id))).toEqual(events.map((e) => Number(e.id)).sort((a, b) => b - a));
+    expect(events.some((e) => e.actor === other.identityId)).toBe(false);
+
+    const one = await call("/v1/me/security-events?limit=1", { base: svc.url, token: me.sessionToken });
+    expect((one.body.events as unknown[]).length).toBe(1);
+    expect(one.body.next_cursor).toBe((one.body.events as { id: string }[])[0]?.id);
+
+    const anon = await call("/v1/me/security-events", { base: svc.url });
+    expect(anon.status).toBe(401);
+    expectErrorShape(anon.body, "unauthenticated");
+    const bad = await call("/v1/me/security-events?limit=9999", { base: svc.url, token: me.sessionToken });
+    expect(bad.status).toBe(400);
+    expectErrorShape(bad.body, "bad_request");
+  });
+});

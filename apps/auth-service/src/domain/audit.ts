@@ -140,20 +140,39 @@ export interface ListAuditOptions {
   organizationId?: string;
   targetType?: string;
   targetId?: string;
+  /** Only this actor's rows (an identity id, "operator", "api_key:<id>"...). */
+  actor?: string;
+  /** Only these actions (event types). */
+  actions?: readonly string[];
+  /** Only rows at or after `since`, and before `until`. */
+  since?: Date;
+  until?: Date;
   /** 1..500. */
   limit: number;
   /** Keyset pagination: only rows with a smaller id (pass the last id of the previous page). */
   beforeId?: string;
 }
 
-/** Newest first. A member reads one organization's log, as its owner or admin. */
-export async function listAudit(db: Kysely<Database>, opts: ListAuditOptions, by: Authority): Promise<AuditRecord[]> {
+function checkListOptions(opts: ListAuditOptions): void {
   if (!Number.isInteger(opts.limit) || opts.limit < 1 || opts.limit > 500) {
     throw new DomainError("invalid_input", "limit must be an integer from 1 to 500");
   }
   if (opts.beforeId !== undefined && !/^[1-9][0-9]{0,18}$/.test(opts.beforeId)) {
     throw new DomainError("invalid_input", "beforeId must be an audit row id");
   }
+  for (const [name, d] of [
+    ["since", opts.since],
+    ["until", opts.until],
+  ] as const) {
+    if (d !== undefined && (!(d instanceof Date) || Number.isNaN(d.getTime()))) {
+      throw new DomainError("invalid_input", `${name} must be a valid date`);
+    }
+  }
+}
+
+/** Newest first. A member reads one organization's log, as its owner or admin. */
+export async function listAudit(db: Kysely<Database>, opts: ListAuditOptions, by: Authority): Promise<AuditRecord[]> {
+  checkListOptions(opts);
   const orgId = opts.organizationId === undefined ? undefined : assertUuid(opts.organizationId, "organizationId");
   if (by.kind === "member" && orgId === undefined) {
     throw new DomainError("forbidden", "members read the audit log of one organization");
@@ -164,8 +183,52 @@ export async function listAudit(db: Kysely<Database>, opts: ListAuditOptions, by
     if (orgId !== undefined) query = query.where("organization_id", "=", orgId);
     if (opts.targetType !== undefined) query = query.where("target_type", "=", opts.targetType);
     if (opts.targetId !== undefined) query = query.where("target_id", "=", opts.targetId);
+    if (opts.actor !== undefined) query = query.where("actor", "=", opts.actor);
+    if (opts.actions !== undefined) query = query.where("action", "in", opts.actions.length ? opts.actions : [""]);
+    if (opts.since !== undefined) query = query.where("at", ">=", opts.since);
+    if (opts.until !== undefined) query = query.where("at", "<", opts.until);
     if (opts.beforeId !== undefined) query = query.where("id", "<", opts.beforeId);
     const rows = await query.execute();
     return rows.map(toRecord);
+  });
+}
+
+/** What a person sees of their own security history (GET /v1/me/security-events). */
+export const SECURITY_ACTIONS = [
+  "user.created",
+  "user.deleted",
+  "session.revoked",
+  "identity.sessions_revoked",
+  "identity.other_sessions_revoked",
+  "api_key.created",
+  "api_key.revoked",
+] as const satisfies readonly EventType[];
+
+/**
+ * The person's own security history, newest first: what they did among
+ * SECURITY_ACTIONS, and what was done to their identity. `identityId` comes from
+ * their verified session, never from the request.
+ */
+export async function listSecurityEvents(
+  db: Kysely<Database>,
+  identityId: string,
+  page: { limit: number; beforeId?: string },
+): Promise<AuditRecord[]> {
+  const id = assertUuid(identityId, "identityId");
+  checkListOptions(page);
+  return withDomainErrors(async () => {
+    let query = db
+      .selectFrom("audit_log")
+      .selectAll()
+      .where((eb) =>
+        eb.or([
+          eb.and([eb("actor", "=", id), eb("action", "in", SECURITY_ACTIONS)]),
+          eb.and([eb("target_type", "in", ["user", "identity"]), eb("target_id", "=", id)]),
+        ]),
+      )
+      .orderBy("id", "desc")
+      .limit(page.limit);
+    if (page.beforeId !== undefined) query = query.where("id", "<", page.beforeId);
+    return (await query.execute()).map(toRecord);
   });
 }

@@ -36,6 +36,8 @@ const upStatements = [
   // The worker's only query: due pending rows, oldest first.
   `create index webhook_deliveries_due on webhook_deliveries (next_attempt_at, id) where state = 'pending'`,
   `create index webhook_deliveries_dead on webhook_deliveries (id) where state = 'dead'`,
+  // A person's own security history (GET /v1/me/security-events) and the audit log's actor filter.
+  `create index audit_log_actor on audit_log (actor, id)`,
 ];
 
 export async function up(db: Kysely<unknown>): Promise<void> {
@@ -43,6 +45,7 @@ export async function up(db: Kysely<unknown>): Promise<void> {
 }
 
 export async function down(db: Kysely<unknown>): Promise<void> {
+  await sql.raw("drop index if exists audit_log_actor").execute(db);
   await sql.raw("drop table if exists webhook_deliveries").execute(db);
   await sql.raw("drop table if exists webhook_subscriptions").execute(db);
   await sql.raw("delete from outbox where topic = 'event'").execute(db);
