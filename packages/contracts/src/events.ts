@@ -45,6 +45,11 @@ export const EVENTS = {
   "signing_key.reencrypted": spec("signing_key", false, "A signing key was re-encrypted under a new KEK."),
   "user.created": spec("user", false, "A person registered (Kratos registration hook)."),
   "user.deleted": spec("user", false, "A person was deleted."),
+  "user.authenticated": spec(
+    "user",
+    false,
+    "A person signed in (Kratos after-login hook; data.after: flowId, aal, methods).",
+  ),
   "user.default_organization_changed": spec("user", false, "A person's default organization changed."),
   "session.revoked": spec("session", false, "One session was revoked."),
   "identity.sessions_revoked": spec("identity", false, "Every session of a person was revoked."),

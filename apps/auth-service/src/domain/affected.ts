@@ -64,6 +64,7 @@ export async function affectedBy(trx: Transaction<Database>, event: AuditEvent):
     case "team.renamed":
     case "api_key.created":
     case "user.created":
+    case "user.authenticated":
     case "signing_key.created":
     case "signing_key.state_changed":
     case "signing_key.reencrypted":

@@ -196,6 +196,7 @@ export async function listAudit(db: Kysely<Database>, opts: ListAuditOptions, by
 /** What a person sees of their own security history (GET /v1/me/security-events). */
 export const SECURITY_ACTIONS = [
   "user.created",
+  "user.authenticated",
   "user.deleted",
   "session.revoked",
   "identity.sessions_revoked",

@@ -16,6 +16,7 @@ import {
   listSubscriptions,
   replayDelivery,
 } from "../domain/webhooks.ts";
+import { handleLoginWebhook } from "../webhooks/login.ts";
 import { handleRegistrationWebhook } from "../webhooks/registration.ts";
 import { handleSessionsRevokedWebhook } from "../webhooks/sessions-revoked.ts";
 import { ApiError, errorHandler, notFound, wrap } from "./errors.ts";
@@ -80,6 +81,15 @@ export function adminApp(app: App): express.Express {
       const out = await handleRegistrationWebhook(app, req);
       app.metrics.webhooks.inc({ outcome: out.created ? "created" : "duplicate" });
       res.status(200).json({ ok: true, created: out.created });
+    }),
+  );
+  e.post(
+    "/v1/webhooks/kratos/login",
+    wrap(async (req, res) => {
+      fromKratos(req);
+      const out = await handleLoginWebhook(app, req);
+      app.metrics.webhooks.inc({ outcome: out.recorded ? "signed_in" : "duplicate" });
+      res.status(200).json({ ok: true, recorded: out.recorded });
     }),
   );
   e.post(
