@@ -224,3 +224,29 @@ describe("after-login webhook (real Kratos → auth-service): user.authenticated
     }
   });
 });
+
+describe("after a password change or a recovery: user.password_changed / user.recovered", () => {
+  it("each is recorded with its event, beside the sessions it ended", async () => {
+    const reg = await registerApi(stack(), { email: uniqueEmail("pwchange") });
+    const id = reg.body.identity?.id ?? "";
+    for (const [reason, action] of [
+      ["password_changed", "user.password_changed"],
+      ["recovered", "user.recovered"],
+    ] as const) {
+      const r = await call(`/v1/webhooks/kratos/sessions-revoked?reason=${reason}`, {
+        base: auth().admin,
+        json: { identity_id: id },
+        headers: { "x-gatehouse-webhook-secret": auth().env.WEBHOOK_SECRET ?? "" },
+      });
+      expect(r.status).toBe(200);
+      const rows = await db.query(
+        `select a.action, (select count(*)::int from outbox o where o.topic = 'event'
+           and o.payload->>'type' = a.action and o.payload->'subject'->>'id' = $1) as events
+         from audit_log a where a.target_id = $1 and a.action in ($2, 'identity.other_sessions_revoked')`,
+        [id, action],
+      );
+      expect(rows.rows.find((x) => x.action === action)).toEqual({ action, events: 1 });
+      expect(rows.rows.some((x) => x.action === "identity.other_sessions_revoked")).toBe(true);
+    }
+  });
+});

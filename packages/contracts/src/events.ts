@@ -45,6 +45,8 @@ export const EVENTS = {
   "signing_key.reencrypted": spec("signing_key", false, "A signing key was re-encrypted under a new KEK."),
   "user.created": spec("user", false, "A person registered (Kratos registration hook)."),
   "user.deleted": spec("user", false, "A person was deleted."),
+  "user.password_changed": spec("user", false, "A person changed their password (Kratos settings hook)."),
+  "user.recovered": spec("user", false, "A person recovered their account (Kratos recovery hook)."),
   "user.authenticated": spec(
     "user",
     false,

@@ -65,6 +65,9 @@ export async function affectedBy(trx: Transaction<Database>, event: AuditEvent):
     case "api_key.created":
     case "user.created":
     case "user.authenticated":
+    // Their sessions' revocation is announced beside them (identity.other_sessions_revoked).
+    case "user.password_changed":
+    case "user.recovered":
     case "signing_key.created":
     case "signing_key.state_changed":
     case "signing_key.reencrypted":

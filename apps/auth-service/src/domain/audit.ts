@@ -197,6 +197,8 @@ export async function listAudit(db: Kysely<Database>, opts: ListAuditOptions, by
 export const SECURITY_ACTIONS = [
   "user.created",
   "user.authenticated",
+  "user.password_changed",
+  "user.recovered",
   "user.deleted",
   "session.revoked",
   "identity.sessions_revoked",
