@@ -96,6 +96,8 @@ const schema = z
       .default(26 * 3_600_000),
     EVENT_WEBHOOK_TIMEOUT_MS: z.coerce.number().int().min(100).max(60_000).default(10_000),
     EVENT_WEBHOOK_POLL_MS: z.coerce.number().int().min(10).max(60_000).default(1_000),
+    // true: organization owners may subscribe loopback/private addresses (tests, one-host setups).
+    EVENT_WEBHOOK_ALLOW_INTERNAL_URLS: bool.default(false),
   })
   .extend(tracingEnv.shape);
 
@@ -128,7 +130,15 @@ export interface AuthConfig {
   /** SIGTERM to exit, at most (see @gatehouse/observability/shutdown). */
   shutdownGraceMs: number;
   /** Outgoing webhooks' retry schedule and timeouts, ms (events/delivery.ts). */
-  webhookDelivery: { baseMs: number; maxMs: number; retryForMs: number; timeoutMs: number; pollMs: number };
+  webhookDelivery: {
+    baseMs: number;
+    maxMs: number;
+    retryForMs: number;
+    timeoutMs: number;
+    pollMs: number;
+    /** Organization owners may subscribe loopback/private addresses. */
+    allowInternalUrls: boolean;
+  };
   /** OpenTelemetry tracing, when OTEL_EXPORTER_OTLP_ENDPOINT is set (@gatehouse/observability/tracing-config). */
   tracing?: TracingConfig;
 }
@@ -218,6 +228,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AuthConfig {
       retryForMs: c.EVENT_WEBHOOK_RETRY_FOR_MS,
       timeoutMs: c.EVENT_WEBHOOK_TIMEOUT_MS,
       pollMs: c.EVENT_WEBHOOK_POLL_MS,
+      allowInternalUrls: c.EVENT_WEBHOOK_ALLOW_INTERNAL_URLS,
     },
     ...(tracing ? { tracing } : {}),
   };

@@ -28,6 +28,8 @@ const FAST = {
   EVENT_WEBHOOK_RETRY_FOR_MS: "3000",
   EVENT_WEBHOOK_TIMEOUT_MS: "1000",
   EVENT_WEBHOOK_POLL_MS: "100",
+  // The receivers here listen on 127.0.0.1 (refused by default for owners; tested below).
+  EVENT_WEBHOOK_ALLOW_INTERNAL_URLS: "true",
   RATE_LIMIT_PER_MINUTE: "100000",
 };
 

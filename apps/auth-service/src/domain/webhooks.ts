@@ -4,6 +4,7 @@
 // never see or touch another organization's subscriptions. Dead letters are the
 // operators'. The secret is generated here, returned once, and never logged.
 import { randomBytes } from "node:crypto";
+import { BlockList, isIP } from "node:net";
 import { isEventType } from "@gatehouse/contracts";
 import { type Kysely, sql } from "kysely";
 import type { Database } from "../db/schema.ts";
@@ -55,6 +56,39 @@ function cleanUrl(value: unknown): string {
   return u.toString();
 }
 
+// Addresses an organization's owner may not point the auth-service at (loopback,
+// private, link-local, unspecified): the service would otherwise POST from inside the
+// network on their behalf. A name that resolves to one is not caught here (see README).
+const INTERNAL = new BlockList();
+for (const [net, bits] of [
+  ["0.0.0.0", 8],
+  ["10.0.0.0", 8],
+  ["127.0.0.0", 8],
+  ["169.254.0.0", 16],
+  ["172.16.0.0", 12],
+  ["192.168.0.0", 16],
+  ["100.64.0.0", 10],
+] as const) {
+  INTERNAL.addSubnet(net, bits, "ipv4");
+}
+for (const [net, bits] of [
+  ["::", 128],
+  ["::1", 128],
+  ["::ffff:0:0", 96], // IPv4-mapped: a way to spell 127.0.0.1
+  ["fc00::", 7],
+  ["fe80::", 10],
+] as const) {
+  INTERNAL.addSubnet(net, bits, "ipv6");
+}
+
+function isInternalHost(hostname: string): boolean {
+  const host = hostname.replace(/^\[|\]$/g, "").toLowerCase();
+  if (host === "localhost" || host.endsWith(".localhost")) return true;
+  const family = isIP(host);
+  if (family === 0) return false;
+  return INTERNAL.check(host, family === 4 ? "ipv4" : "ipv6");
+}
+
 function cleanTypes(value: unknown): string[] {
   if (!Array.isArray(value) || value.length < 1 || value.length > 100) {
     throw new DomainError("invalid_input", "event_types must be 1 to 100 event types");
@@ -68,7 +102,7 @@ function cleanTypes(value: unknown): string[] {
 /** `organizationId` undefined: every organization's events (operators only). */
 export async function createSubscription(
   db: Kysely<Database>,
-  input: { organizationId?: string; url: unknown; eventTypes: unknown },
+  input: { organizationId?: string; url: unknown; eventTypes: unknown; allowInternalUrls?: boolean },
   ctx: AuditContext,
   by: Authority,
 ): Promise<{ subscription: WebhookSubscription; secret: string }> {
@@ -76,6 +110,9 @@ export async function createSubscription(
   const orgId = input.organizationId === undefined ? null : assertUuid(input.organizationId, "organizationId");
   const url = cleanUrl(input.url);
   const eventTypes = cleanTypes(input.eventTypes);
+  if (by.kind === "member" && !input.allowInternalUrls && isInternalHost(new URL(url).hostname)) {
+    throw new DomainError("invalid_input", "url must be a public address (not loopback, private or link-local)");
+  }
   if (orgId === null && by.kind !== "operator") {
     throw new DomainError("forbidden", "only operators subscribe to every organization's events");
   }

@@ -366,7 +366,12 @@ export function publicRouter(
       const p = await me(req, orgId);
       const out = await createSubscription(
         app.db,
-        { organizationId: orgId, url: body.url, eventTypes: body.event_types },
+        {
+          organizationId: orgId,
+          url: body.url,
+          eventTypes: body.event_types,
+          allowInternalUrls: app.cfg.webhookDelivery.allowInternalUrls,
+        },
         ctx(req, p.identityId),
         p.by,
       );

@@ -231,6 +231,35 @@ describe("authorization in the domain layer, actor role × target role × action
     });
   }
 
+  it("an owner cannot point a webhook at a loopback, private or link-local address; an operator can", async () => {
+    const s = await scene("owner", "member");
+    const by = member(s.actor);
+    for (const url of [
+      "http://127.0.0.1:7411/admin/keys/rotate",
+      "http://localhost/",
+      "http://api.localhost/",
+      "http://10.1.2.3/",
+      "http://172.20.0.1/",
+      "http://192.168.1.1/",
+      "http://169.254.169.254/latest/meta-data/",
+      "http://[::1]/",
+      "http://[::ffff:127.0.0.1]/",
+      "http://2130706433/",
+      "http://0.0.0.0/",
+    ]) {
+      const err = await domainError(
+        createSubscription(ref.db, { organizationId: s.orgId, url, eventTypes: ["*"] }, ctx(s.actor), by),
+        "invalid_input",
+      );
+      expect(err.message, url).toMatch(/public address/);
+    }
+    const internal = { organizationId: s.orgId, url: "http://127.0.0.1:9/", eventTypes: ["*"] };
+    await createSubscription(ref.db, { ...internal, allowInternalUrls: true }, ctx(s.actor), by);
+    await createSubscription(ref.db, internal, ctx(), OPERATOR);
+    const pub = { organizationId: s.orgId, url: "https://hooks.example.test/x", eventTypes: ["*"] };
+    await createSubscription(ref.db, pub, ctx(s.actor), by);
+  });
+
   it("nobody but an operator adds a member directly; strangers may do nothing in the organization", async () => {
     const s = await scene("owner", "member");
     const stranger = await newUser(ref.db, "stranger");
