@@ -29,7 +29,7 @@ const gatewayEnv = () => ({
   AUTH_SERVICE_URL: svc.url,
   TOKEN_ISSUER: "http://auth.in-process.test",
   // No waiting between guesses: the lockout itself is what is tested.
-  BRUTE_FORCE_DELAY_BASE_MS: "0",
+  BRUTE_FORCE_DELAYS_MS: "0",
   LOGIN_FAILURE_FLOOR_MS: "0",
 });
 

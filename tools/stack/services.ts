@@ -417,6 +417,8 @@ export function kratosEnv(cfg: StackConfig, smtpUri: string, dsn: string): Recor
     SELFSERVICE_FLOWS_LOGOUT_AFTER_DEFAULT_BROWSER_RETURN_URL: `${b.web}/auth/login`,
     SELFSERVICE_FLOWS_REGISTRATION_AFTER_PASSWORD_HOOKS_0_CONFIG_URL: `${i.authAdmin}/v1/webhooks/kratos/registration`,
     SELFSERVICE_FLOWS_REGISTRATION_AFTER_PASSWORD_HOOKS_0_CONFIG_AUTH_CONFIG_VALUE: cfg.secrets.webhook,
+    SELFSERVICE_FLOWS_LOGIN_AFTER_HOOKS_0_CONFIG_URL: `${i.authAdmin}/v1/webhooks/kratos/login`,
+    SELFSERVICE_FLOWS_LOGIN_AFTER_HOOKS_0_CONFIG_AUTH_CONFIG_VALUE: cfg.secrets.webhook,
     ...revokeThenTell(cfg, "SELFSERVICE_FLOWS_SETTINGS_AFTER_PASSWORD", "password_changed"),
     ...revokeThenTell(cfg, "SELFSERVICE_FLOWS_RECOVERY_AFTER", "recovered"),
     COURIER_SMTP_CONNECTION_URI: smtpUri,
@@ -605,8 +607,10 @@ export function gatewayEnv(cfg: StackConfig, env: NodeJS.ProcessEnv = process.en
     LOG_LEVEL: env.GATEWAY_LOG_LEVEL ?? "info",
     // Every test client is 127.0.0.1: the per-address lock would lock the whole
     // suite out. Per-account limits stay as configured; tests of the per-address
-    // lock send their own X-Forwarded-For (127.0.0.1 is a trusted proxy here).
-    ...(cfg.name === "test" ? { BRUTE_FORCE_MAX_IP_FAILURES: "100000" } : {}),
+    // lock send their own X-Forwarded-For (127.0.0.1 is a trusted proxy here). The
+    // progressive delays, seed 1 s, 5 s, 30 s, shrink to keep lockout tests within their
+    // time (the schedule itself: apps/gateway/test/brute-force.unit.test.ts).
+    ...(cfg.name === "test" ? { BRUTE_FORCE_MAX_IP_FAILURES: "100000", BRUTE_FORCE_DELAYS_MS: "100,200,300" } : {}),
     ACCESS_LOG: "true", // a laptop stack shows its traffic
     SHUTDOWN_GRACE_SECONDS: "5", // as the auth-service's
     ...otelEnv(cfg, "gateway", env),

@@ -12,6 +12,7 @@ import type { Database } from "./db/schema.ts";
 import { DomainError } from "./domain/errors.ts";
 import { onCommit } from "./domain/support.ts";
 import { getUser, upsertUserFromKratos } from "./domain/users.ts";
+import { WebhookDelivery } from "./events/delivery.ts";
 import { ApiKeyExchange } from "./exchange/api-keys.ts";
 import { TokenExchange } from "./exchange/exchange.ts";
 import { SessionResolver } from "./exchange/sessions.ts";
@@ -162,15 +163,18 @@ export async function createApp(cfg: AuthConfig, log: Logger = createLogger(cfg)
     tokenTtlSec: cfg.token.ttlSec,
     leewaySec: LEEWAY_SEC,
   });
+  const webhooks = new WebhookDelivery({ db, schedule: cfg.webhookDelivery, log });
   const outbox = new OutboxRelay({
     db,
     bus,
     revoke: (sid, until) => sessions.forgetSession(sid, until),
     rememberMs: (cfg.token.ttlSec + LEEWAY_SEC) * 1000,
     log,
+    onDeliveries: () => void webhooks.poke(),
   });
   onCommit(db, () => outbox.flush());
   outbox.start();
+  webhooks.start();
 
   return {
     cfg,
@@ -226,6 +230,7 @@ export async function createApp(cfg: AuthConfig, log: Logger = createLogger(cfg)
     },
     async close() {
       outbox.stop();
+      webhooks.stop();
       await Promise.allSettled([db.destroy(), redis.quit(), redisSub.quit(), kratos.close()]);
     },
   };

@@ -83,6 +83,21 @@ const schema = z
     // clients off with Connection: close; exit within this many seconds. Below Kubernetes'
     // default terminationGracePeriodSeconds (30) with the chart's preStop sleep (deploy/README.md).
     SHUTDOWN_GRACE_SECONDS: z.coerce.number().int().min(1).max(3_600).default(20),
+    // Outgoing webhooks (events/delivery.ts): attempt n waits min(BASE * 2^(n-1), MAX),
+    // jittered to 50-100%, and a delivery still failing RETRY_FOR after its event is
+    // dead-lettered. Defaults: 10 s doubling to an hour, for 26 hours (over a day).
+    EVENT_WEBHOOK_RETRY_BASE_MS: z.coerce.number().int().min(1).max(3_600_000).default(10_000),
+    EVENT_WEBHOOK_RETRY_MAX_MS: z.coerce.number().int().min(1).max(86_400_000).default(3_600_000),
+    EVENT_WEBHOOK_RETRY_FOR_MS: z.coerce
+      .number()
+      .int()
+      .min(1)
+      .max(30 * 86_400_000)
+      .default(26 * 3_600_000),
+    EVENT_WEBHOOK_TIMEOUT_MS: z.coerce.number().int().min(100).max(60_000).default(10_000),
+    EVENT_WEBHOOK_POLL_MS: z.coerce.number().int().min(10).max(60_000).default(1_000),
+    // true: organization owners may subscribe loopback/private addresses (tests, one-host setups).
+    EVENT_WEBHOOK_ALLOW_INTERNAL_URLS: bool.default(false),
   })
   .extend(tracingEnv.shape);
 
@@ -114,6 +129,16 @@ export interface AuthConfig {
   rateLimitPerMinute: number;
   /** SIGTERM to exit, at most (see @gatehouse/observability/shutdown). */
   shutdownGraceMs: number;
+  /** Outgoing webhooks' retry schedule and timeouts, ms (events/delivery.ts). */
+  webhookDelivery: {
+    baseMs: number;
+    maxMs: number;
+    retryForMs: number;
+    timeoutMs: number;
+    pollMs: number;
+    /** Organization owners may subscribe loopback/private addresses. */
+    allowInternalUrls: boolean;
+  };
   /** OpenTelemetry tracing, when OTEL_EXPORTER_OTLP_ENDPOINT is set (@gatehouse/observability/tracing-config). */
   tracing?: TracingConfig;
 }
@@ -197,6 +222,14 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AuthConfig {
     trustProxy: c.TRUST_PROXY,
     rateLimitPerMinute: c.RATE_LIMIT_PER_MINUTE,
     shutdownGraceMs: c.SHUTDOWN_GRACE_SECONDS * 1000,
+    webhookDelivery: {
+      baseMs: c.EVENT_WEBHOOK_RETRY_BASE_MS,
+      maxMs: c.EVENT_WEBHOOK_RETRY_MAX_MS,
+      retryForMs: c.EVENT_WEBHOOK_RETRY_FOR_MS,
+      timeoutMs: c.EVENT_WEBHOOK_TIMEOUT_MS,
+      pollMs: c.EVENT_WEBHOOK_POLL_MS,
+      allowInternalUrls: c.EVENT_WEBHOOK_ALLOW_INTERNAL_URLS,
+    },
     ...(tracing ? { tracing } : {}),
   };
 }

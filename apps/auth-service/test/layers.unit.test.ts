@@ -7,7 +7,7 @@ import { join, relative, resolve } from "node:path";
 import { describe, expect, it } from "vitest";
 
 const SRC = resolve(import.meta.dirname, "../src");
-const BELOW_HTTP = ["domain", "exchange", "revocation", "keys", "cache", "outbox", "db"];
+const BELOW_HTTP = ["domain", "exchange", "revocation", "keys", "cache", "outbox", "events", "db"];
 
 function* files(dir: string): Generator<string> {
   for (const e of readdirSync(dir, { withFileTypes: true })) {

@@ -1,6 +1,6 @@
 import pg from "pg";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
-import { registerApi, stack, uniqueEmail } from "../../../test/support/kratos.ts";
+import { PASSWORD, registerApi, stack, uniqueEmail } from "../../../test/support/kratos.ts";
 import { auth, call, expectErrorShape } from "./support.ts";
 
 // Kratos' after-registration web_hook → the auth-service's admin listener.
@@ -139,5 +139,114 @@ describe("after-registration webhook (real Kratos → auth-service)", () => {
       ).status,
     ).toBe(200);
     expect((await userRow(id))?.signup_tier).toBeNull();
+  });
+});
+
+describe("after-login webhook (real Kratos → auth-service): user.authenticated", () => {
+  const signIns = async (identityId: string) =>
+    (
+      await db.query(
+        `select a.after, (select count(*)::int from outbox o where o.topic = 'event'
+           and o.payload->>'type' = 'user.authenticated' and o.payload->'subject'->>'id' = $1) as events
+         from audit_log a where a.action = 'user.authenticated' and a.target_id = $1`,
+        [identityId],
+      )
+    ).rows as { after: { flowId: string; aal: string; methods: string[] }; events: number }[];
+  const login =
+    (path: string) =>
+    (body: unknown, secret: string | null = auth().env.WEBHOOK_SECRET ?? "") =>
+      call(path, {
+        base: auth().admin,
+        json: body,
+        headers: secret !== null ? { "x-gatehouse-webhook-secret": secret } : {},
+      });
+  const loginHook = login("/v1/webhooks/kratos/login");
+
+  it("a password sign-in is recorded once, with its flow, aal and method and no cookie or header; a repeat changes nothing", async () => {
+    const s = stack();
+    const email = uniqueEmail("signin");
+    const reg = await registerApi(s, { email });
+    const id = reg.body.identity?.id ?? "";
+    const flow = (await (await fetch(`${s.kratosPublic}/self-service/login/api`)).json()) as {
+      id: string;
+      ui: { action: string };
+    };
+    const action = new URL(flow.ui.action);
+    const r = await fetch(`${s.kratosPublic}${action.pathname}${action.search}`, {
+      method: "POST",
+      headers: { "content-type": "application/json", accept: "application/json" },
+      body: JSON.stringify({ method: "password", identifier: email, password: PASSWORD }),
+    });
+    expect(r.status).toBe(200);
+
+    const rows = await waitFor(async () => {
+      const got = await signIns(id);
+      return got.length > 0 ? got : undefined;
+    });
+    expect(rows).toHaveLength(1);
+    expect(rows[0]?.after).toEqual({ flowId: flow.id, aal: "aal1", methods: ["password"] });
+    expect(rows[0]?.events).toBe(1);
+    expect(JSON.stringify(rows[0])).not.toMatch(/cookie|ory_|header|token/i);
+
+    // Kratos delivering the same sign-in again: recorded once.
+    const again = await loginHook({
+      identity_id: id,
+      flow_id: flow.id,
+      aal: "aal1",
+      methods: ["password"],
+    });
+    expect(again.status).toBe(200);
+    expect(again.body).toEqual({ ok: true, recorded: false });
+    expect(await signIns(id)).toHaveLength(1);
+  });
+
+  it("refuses a missing or wrong secret (401) and a malformed body (400), as JSON", async () => {
+    const good = {
+      identity_id: crypto.randomUUID(),
+      flow_id: crypto.randomUUID(),
+      aal: "aal1",
+      methods: ["password"],
+    };
+    for (const secret of [null, "wrong-secret-wrong-secret-wrong-secret"]) {
+      const r = await loginHook(good, secret);
+      expect(r.status).toBe(401);
+      expectErrorShape(r.body, "unauthenticated");
+    }
+    for (const bad of [
+      { ...good, identity_id: "x" },
+      { ...good, aal: "aal9" },
+      { ...good, methods: ["<script>"] },
+      {},
+    ]) {
+      const r = await loginHook(bad);
+      expect(r.status, JSON.stringify(bad)).toBe(400);
+      expectErrorShape(r.body, "bad_request");
+    }
+  });
+});
+
+describe("after a password change or a recovery: user.password_changed / user.recovered", () => {
+  it("each is recorded with its event, beside the sessions it ended", async () => {
+    const reg = await registerApi(stack(), { email: uniqueEmail("pwchange") });
+    const id = reg.body.identity?.id ?? "";
+    for (const [reason, action] of [
+      ["password_changed", "user.password_changed"],
+      ["recovered", "user.recovered"],
+    ] as const) {
+      const r = await call(`/v1/webhooks/kratos/sessions-revoked?reason=${reason}`, {
+        base: auth().admin,
+        json: { identity_id: id },
+        headers: { "x-gatehouse-webhook-secret": auth().env.WEBHOOK_SECRET ?? "" },
+      });
+      expect(r.status).toBe(200);
+      const rows = await db.query(
+        `select a.action, (select count(*)::int from outbox o where o.topic = 'event'
+           and o.payload->>'type' = a.action and o.payload->'subject'->>'id' = $1) as events
+         from audit_log a where a.target_id = $1 and a.action in ($2, 'identity.other_sessions_revoked')`,
+        [id, action],
+      );
+      expect(rows.rows.find((x) => x.action === action)).toEqual({ action, events: 1 });
+      expect(rows.rows.some((x) => x.action === "identity.other_sessions_revoked")).toBe(true);
+    }
   });
 });

@@ -48,7 +48,17 @@ const schema = z
     BRUTE_FORCE_MAX_ATTEMPTS: z.coerce.number().int().min(1).max(10_000).default(10),
     BRUTE_FORCE_MAX_IP_FAILURES: z.coerce.number().int().min(1).max(100_000).default(50),
     BRUTE_FORCE_LOCKOUT_SECONDS: z.coerce.number().int().min(1).max(86_400).default(900),
-    BRUTE_FORCE_DELAY_BASE_MS: z.coerce.number().int().min(0).max(10_000).default(250),
+    // Failure n of an account waits the n-th of these (the last one after that) before it
+    // reaches Kratos; BRUTE_FORCE_MAX_FAILURES locks it. Seed: 1 s, 5 s, 30 s, then 15 min.
+    BRUTE_FORCE_DELAYS_MS: list
+      .pipe(
+        z
+          .array(z.string().regex(/^[0-9]{1,5}$/, "milliseconds, comma-separated: 1000,5000,30000"))
+          .min(1)
+          .max(20),
+      )
+      .transform((ms) => ms.map(Number))
+      .default([1_000, 5_000, 30_000]),
     // A failed login is answered no sooner than this after it reached Kratos (and later
     // when Kratos' recent refusals were slower), so its timing does not tell whether
     // the account exists. 0 turns it off.

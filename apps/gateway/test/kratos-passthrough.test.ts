@@ -9,7 +9,7 @@ beforeAll(async () => {
   gw = await startGateway(routesFile("routes: []\n"), {
     BRUTE_FORCE_MAX_FAILURES: "5",
     BRUTE_FORCE_MAX_IP_FAILURES: "10000",
-    BRUTE_FORCE_DELAY_BASE_MS: "1",
+    BRUTE_FORCE_DELAYS_MS: "1",
     LOGIN_FAILURE_FLOOR_MS: "0",
   });
 });
@@ -107,7 +107,7 @@ describe("Kratos public API on the gateway's origin", () => {
       REDIS_URL: redis.url,
       BRUTE_FORCE_MAX_FAILURES: "5",
       BRUTE_FORCE_MAX_IP_FAILURES: "10000",
-      BRUTE_FORCE_DELAY_BASE_MS: "1",
+      BRUTE_FORCE_DELAYS_MS: "1",
       LOGIN_FAILURE_FLOOR_MS: "0",
     });
     try {

@@ -13,6 +13,17 @@ export {
   isErrorCode,
 } from "./errors.ts";
 export {
+  EVENT_TYPES,
+  EVENTS,
+  type EventSpec,
+  type EventType,
+  EXAMPLE_EVENT,
+  eventSchema,
+  eventSchemaFile,
+  type GatehouseEvent,
+  isEventType,
+} from "./events.ts";
+export {
   apiKeySessionId,
   INVALIDATION_CHANNEL,
   type Invalidation,

@@ -1,6 +1,8 @@
 // Kysely's view of the Gatehouse database (snake_case, exactly as migrated).
 // Repositories in src/domain map rows to camelCase domain objects; raw queries
 // elsewhere can still rely on these types.
+
+import type { GatehouseEvent } from "@gatehouse/contracts";
 import {
   ORG_ROLES,
   type OrgRole,
@@ -170,13 +172,42 @@ export interface OutboxPayload {
   revoked: string[];
 }
 
+/** An event as stored: the envelope but its `sequence` (the outbox row id, added on delivery). */
+export type StoredEvent = Omit<GatehouseEvent, "sequence">;
+
 export interface OutboxTable {
   /** bigserial, as a string (see AuditLogTable.id). */
   id: ColumnType<string, never, never>;
   created_at: AutoTimestamp;
-  topic: "invalidation";
-  payload: ColumnType<OutboxPayload, string, string>;
+  topic: "invalidation" | "event";
+  payload: ColumnType<OutboxPayload | StoredEvent, string, string>;
   published_at: ColumnType<Date | null, never, Date | null>;
+}
+
+export interface WebhookSubscriptionsTable {
+  id: Generated<string>;
+  /** null: an operator's subscription, to every organization's events. */
+  organization_id: string | null;
+  url: string;
+  event_types: ColumnType<string[], string[], string[]>;
+  /** The Standard Webhooks secret (whsec_...): shown once at creation, never logged. */
+  secret: string;
+  created_by: string;
+  created_at: AutoTimestamp;
+  deleted_at: ColumnType<Date | null, never, Date | null>;
+}
+
+export interface WebhookDeliveriesTable {
+  id: ColumnType<string, never, never>;
+  subscription_id: string;
+  outbox_id: string;
+  state: ColumnType<"pending" | "delivered" | "dead", "pending" | undefined, "pending" | "delivered" | "dead">;
+  attempts: ColumnType<number, never, number>;
+  created_at: AutoTimestamp;
+  next_attempt_at: ColumnType<Date, never, Date>;
+  lease_until: ColumnType<Date | null, never, Date | null>;
+  last_error: ColumnType<string | null, never, string | null>;
+  delivered_at: ColumnType<Date | null, never, Date | null>;
 }
 
 export interface Database {
@@ -190,6 +221,8 @@ export interface Database {
   signing_keys: SigningKeysTable;
   audit_log: AuditLogTable;
   outbox: OutboxTable;
+  webhook_subscriptions: WebhookSubscriptionsTable;
+  webhook_deliveries: WebhookDeliveriesTable;
 }
 
 export type OrganizationRow = Selectable<OrganizationsTable>;

@@ -13,7 +13,7 @@
 //    accepting an invitation. A member cannot add anyone directly.
 //  - An API key never carries a scope its creator's role does not grant, and a member
 //    creates keys only for the organization or for themselves.
-//  - Plan changes and deleting the organization are the owners'.
+//  - Plan changes, deleting the organization and its webhook subscriptions are the owners'.
 // Operators (the admin listener with ADMIN_API_TOKEN, the CLI, internal reads) are
 // trusted and pass every check.
 import { permissionsFor, type RolePermissionMap } from "@gatehouse/tokens";
@@ -63,7 +63,9 @@ export type OrgAction =
   | { kind: "api_key.create"; scopes: readonly string[]; forSelf: boolean; forOther: boolean }
   | { kind: "api_key.list" }
   | { kind: "api_key.revoke" }
-  | { kind: "team.write" };
+  | { kind: "team.write" }
+  /** Create, list or delete the organization's webhook subscriptions. */
+  | { kind: "webhook.manage" };
 
 export type Decision = { ok: true } | { ok: false; reason: string };
 
@@ -88,6 +90,8 @@ export function decide(actor: OrgRole, action: OrgAction, permissions: RolePermi
         : deny(
             `only owners may ${action.kind === "organization.delete" ? "delete the organization" : "change the plan"}`,
           );
+    case "webhook.manage":
+      return actor === "owner" ? ALLOW : deny("only owners may manage the organization's webhooks");
     case "audit.read":
     case "invitation.list":
     case "api_key.list":

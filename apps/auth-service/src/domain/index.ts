@@ -12,3 +12,4 @@ export * from "./signing-keys.ts";
 export { inTransaction, isUuid } from "./support.ts";
 export * from "./teams.ts";
 export * from "./users.ts";
+export * from "./webhooks.ts";

@@ -163,3 +163,44 @@ export async function softDeleteUser(db: Kysely<Database>, identityId: string, c
     return toUser(row);
   });
 }
+
+export interface SignIn {
+  identityId: string;
+  /** Kratos' login flow: one sign-in, the idempotency key (Kratos may deliver twice). */
+  flowId: string;
+  aal: string;
+  methods: string[];
+}
+
+/**
+ * Records a sign-in (audit row and `user.authenticated` event), once per login flow:
+ * a second delivery of the same flow changes nothing and answers `recorded: false`.
+ */
+export async function recordSignIn(
+  db: Kysely<Database>,
+  input: SignIn,
+  ctx: AuditContext,
+): Promise<{ recorded: boolean }> {
+  assertAuditContext(ctx);
+  const identityId = assertUuid(input.identityId, "identityId");
+  const flowId = assertUuid(input.flowId, "flowId");
+  return inTransaction(db, async (trx) => {
+    // Two deliveries of one flow at once: the second waits here, then sees the first.
+    await sql`select pg_advisory_xact_lock(hashtext(${`sign-in:${flowId}`}))`.execute(trx);
+    const seen = await trx
+      .selectFrom("audit_log")
+      .select("id")
+      .where("action", "=", "user.authenticated")
+      .where("target_id", "=", identityId)
+      .where(sql<string>`after->>'flowId'`, "=", flowId)
+      .executeTakeFirst();
+    if (seen) return { recorded: false };
+    await writeAudit(trx, ctx, {
+      action: "user.authenticated",
+      targetType: "user",
+      targetId: identityId,
+      after: { flowId, aal: input.aal, methods: input.methods },
+    });
+    return { recorded: true };
+  });
+}

@@ -9,12 +9,20 @@ import { z } from "zod";
 import type { App } from "../app.ts";
 import { createApiKey, revokeApiKey } from "../domain/api-keys.ts";
 import { OPERATOR } from "../domain/authz.ts";
+import {
+  createSubscription,
+  deleteSubscription,
+  listDeadLetters,
+  listSubscriptions,
+  replayDelivery,
+} from "../domain/webhooks.ts";
+import { handleLoginWebhook } from "../webhooks/login.ts";
 import { handleRegistrationWebhook } from "../webhooks/registration.ts";
 import { handleSessionsRevokedWebhook } from "../webhooks/sessions-revoked.ts";
 import { ApiError, errorHandler, notFound, wrap } from "./errors.ts";
 import { healthRoutes } from "./health.ts";
 import { accessLog, jsonBody, requestId } from "./middleware.ts";
-import { API_KEY_FIELDS, parseBody } from "./validate.ts";
+import { API_KEY_FIELDS, parseBody, parsePage, WEBHOOK_FIELDS } from "./validate.ts";
 
 /** Constant-time comparison that does not leak the secret's length through timing either. */
 export function secretEquals(given: string | undefined, expected: string): boolean {
@@ -32,6 +40,8 @@ const BODY = {
   apiKey: z.object({ organization_id: uuid, identity_id: uuid.optional(), ...API_KEY_FIELDS }).strict(),
   apiKeyPath: z.object({ orgId: uuid, keyId: uuid }),
   introspect: z.object({ token: z.string().min(1).max(16_384) }).strict(),
+  webhook: z.object({ ...WEBHOOK_FIELDS, organization_id: uuid.optional() }).strict(),
+  deliveryId: z.string().regex(/^[1-9][0-9]{0,18}$/),
 };
 
 function operatorOnly(app: App): RequestHandler {
@@ -71,6 +81,15 @@ export function adminApp(app: App): express.Express {
       const out = await handleRegistrationWebhook(app, req);
       app.metrics.webhooks.inc({ outcome: out.created ? "created" : "duplicate" });
       res.status(200).json({ ok: true, created: out.created });
+    }),
+  );
+  e.post(
+    "/v1/webhooks/kratos/login",
+    wrap(async (req, res) => {
+      fromKratos(req);
+      const out = await handleLoginWebhook(app, req);
+      app.metrics.webhooks.inc({ outcome: out.recorded ? "signed_in" : "duplicate" });
+      res.status(200).json({ ok: true, recorded: out.recorded });
     }),
   );
   e.post(
@@ -141,6 +160,55 @@ export function adminApp(app: App): express.Express {
       if (!ids.success) throw new ApiError("bad_request", "path parameters must be UUIDs");
       await revokeApiKey(app.db, { orgId: ids.data.orgId, id: ids.data.keyId }, ctx(req), OPERATOR);
       res.status(204).end();
+    }),
+  );
+
+  ops.post(
+    "/admin/webhooks/subscriptions",
+    wrap(async (req, res) => {
+      const body = parseBody(req, BODY.webhook);
+      const out = await createSubscription(
+        app.db,
+        {
+          url: body.url,
+          eventTypes: body.event_types,
+          ...(body.organization_id ? { organizationId: body.organization_id } : {}),
+        },
+        ctx(req),
+        OPERATOR,
+      );
+      res.setHeader("Cache-Control", "no-store");
+      res.status(201).json({ subscription: out.subscription, secret: out.secret });
+    }),
+  );
+  ops.get(
+    "/admin/webhooks/subscriptions",
+    wrap(async (_req, res) => {
+      res.json({ subscriptions: await listSubscriptions(app.db, undefined, OPERATOR) });
+    }),
+  );
+  ops.delete(
+    "/admin/webhooks/subscriptions/:id",
+    wrap(async (req, res) => {
+      const id = uuid.safeParse(req.params.id);
+      if (!id.success) throw new ApiError("bad_request", "path parameter must be a UUID");
+      await deleteSubscription(app.db, { id: id.data }, ctx(req), OPERATOR);
+      res.status(204).end();
+    }),
+  );
+  ops.get(
+    "/admin/webhooks/dead-letters",
+    wrap(async (req, res) => {
+      res.json({ dead_letters: await listDeadLetters(app.db, parsePage(req.query), OPERATOR) });
+    }),
+  );
+  ops.post(
+    "/admin/webhooks/deliveries/:id/replay",
+    wrap(async (req, res) => {
+      const id = BODY.deliveryId.safeParse(req.params.id);
+      if (!id.success) throw new ApiError("bad_request", "path parameter must be a delivery id");
+      await replayDelivery(app.db, id.data, ctx(req), OPERATOR);
+      res.status(202).json({ replayed: id.data });
     }),
   );
 

@@ -2,6 +2,7 @@
 // signed-in users. Safe to expose to the internet.
 
 import type { IncomingMessage, RequestListener } from "node:http";
+import { isEventType } from "@gatehouse/contracts";
 import cors from "cors";
 import express, { type Request, type RequestHandler, type Router } from "express";
 import helmet from "helmet";
@@ -9,7 +10,7 @@ import { z } from "zod";
 import type { App } from "../app.ts";
 import { ORG_ROLES, PLANS, TEAM_ROLES } from "../db/schema.ts";
 import { createApiKey, listApiKeys, revokeApiKey } from "../domain/api-keys.ts";
-import { listAudit } from "../domain/audit.ts";
+import { listAudit, listSecurityEvents } from "../domain/audit.ts";
 import { asMember } from "../domain/authz.ts";
 import {
   acceptInvitation,
@@ -37,6 +38,7 @@ import {
   softDeleteTeam,
 } from "../domain/teams.ts";
 import { upsertUserFromKratos } from "../domain/users.ts";
+import { createSubscription, deleteSubscription, listSubscriptions } from "../domain/webhooks.ts";
 import type { Principal } from "../exchange/exchange.ts";
 import { JWKS_CACHE_CONTROL } from "../keys/store.ts";
 import { assertAllowedOrigin, credentialDigestOf, sessionCredential } from "./credentials.ts";
@@ -45,13 +47,29 @@ import { healthRoutes } from "./health.ts";
 import { accessLog, jsonBody, requestId } from "./middleware.ts";
 import { endClient, RateLimiter, takeForCaller } from "./rate-limit.ts";
 import { fixedHeaders, isTokenRequest, tokenDoor } from "./token.ts";
-import { API_KEY_FIELDS, parseBody } from "./validate.ts";
+import { API_KEY_FIELDS, parseBody, parsePage, parseValue, WEBHOOK_FIELDS } from "./validate.ts";
 
 const uuid = z.string().uuid();
 /** Invitations one member may create per hour (per instance), on top of the per-client limit. */
 const INVITATIONS_PER_HOUR = 100;
 
 // Request bodies, built once: constructing a zod schema per request is work for nothing.
+// The audit log's filters; limit and before are parsePage's.
+const AUDIT_QUERY = z
+  .object({
+    actor: z.string().min(1).max(200).optional(),
+    type: z
+      .string()
+      .max(2_000)
+      .refine((t) => t.split(",").every(isEventType), "a comma-separated list of event types")
+      .optional(),
+    since: z.string().datetime({ offset: true }).optional(),
+    until: z.string().datetime({ offset: true }).optional(),
+    limit: z.string().optional(),
+    before: z.string().optional(),
+  })
+  .strict();
+
 const BODY = {
   onboarding: z.object({ name: z.string().trim().min(1).max(200), plan: z.enum(PLANS).optional() }).strict(),
   invitation: z
@@ -73,6 +91,7 @@ const BODY = {
   apiKey: z.object({ ...API_KEY_FIELDS, as_user: z.boolean().default(false) }).strict(),
   team: z.object({ name: z.string().trim().min(1).max(100) }).strict(),
   teamMember: z.object({ role: z.enum(TEAM_ROLES).default("member") }).strict(),
+  webhook: z.object(WEBHOOK_FIELDS).strict(),
 };
 
 /** Resolves the signed-in caller for the organization API (cookie or session token). */
@@ -301,22 +320,84 @@ export function publicRouter(
     }),
   );
 
+  // Filters: actor, type (comma-separated), since/until (RFC 3339); newest first,
+  // `next_cursor` (or null) goes back as `before` for the next page.
   r.get(
     "/v1/organizations/:orgId/audit",
     wrap(async (req, res) => {
       const orgId = parseParam(req.params.orgId);
+      const q = parseValue(AUDIT_QUERY, req.query);
+      const page = parsePage(req.query);
       const p = await me(req, orgId);
-      const limitRaw = typeof req.query.limit === "string" ? Number(req.query.limit) : 50;
-      if (!Number.isInteger(limitRaw) || limitRaw < 1 || limitRaw > 500)
-        throw new ApiError("bad_request", "limit: an integer from 1 to 500");
-      const before = typeof req.query.before === "string" ? req.query.before : undefined;
-      res.json({
-        entries: await listAudit(
-          app.db,
-          { organizationId: orgId, limit: limitRaw, ...(before ? { beforeId: before } : {}) },
-          p.by,
-        ),
-      });
+      const entries = await listAudit(
+        app.db,
+        {
+          organizationId: orgId,
+          ...page,
+          ...(q.actor ? { actor: q.actor } : {}),
+          ...(q.type ? { actions: q.type.split(",") } : {}),
+          ...(q.since ? { since: new Date(q.since) } : {}),
+          ...(q.until ? { until: new Date(q.until) } : {}),
+        },
+        p.by,
+      );
+      res.json({ entries, next_cursor: nextCursor(entries, page.limit) });
+    }),
+  );
+
+  // The signed-in person's own security history: identity from their session only.
+  r.get(
+    "/v1/me/security-events",
+    wrap(async (req, res) => {
+      const page = parsePage(req.query);
+      const p = await me(req);
+      const events = await listSecurityEvents(app.db, p.identityId, page);
+      res.json({ events, next_cursor: nextCursor(events, page.limit) });
+    }),
+  );
+
+  // --- Webhook subscriptions (owners; their organization's events only) ---------
+  r.post(
+    "/v1/organizations/:orgId/webhooks",
+    limitCaller,
+    wrap(async (req, res) => {
+      const orgId = parseParam(req.params.orgId);
+      const body = parseBody(req, BODY.webhook);
+      const p = await me(req, orgId);
+      const out = await createSubscription(
+        app.db,
+        {
+          organizationId: orgId,
+          url: body.url,
+          eventTypes: body.event_types,
+          allowInternalUrls: app.cfg.webhookDelivery.allowInternalUrls,
+        },
+        ctx(req, p.identityId),
+        p.by,
+      );
+      res.setHeader("Cache-Control", "no-store");
+      // The signing secret is shown once, here, and never again.
+      res.status(201).json({ subscription: out.subscription, secret: out.secret });
+    }),
+  );
+
+  r.get(
+    "/v1/organizations/:orgId/webhooks",
+    wrap(async (req, res) => {
+      const orgId = parseParam(req.params.orgId);
+      const p = await me(req, orgId);
+      res.json({ subscriptions: await listSubscriptions(app.db, orgId, p.by) });
+    }),
+  );
+
+  r.delete(
+    "/v1/organizations/:orgId/webhooks/:id",
+    wrap(async (req, res) => {
+      const orgId = parseParam(req.params.orgId);
+      const id = parseParam(req.params.id);
+      const p = await me(req, orgId);
+      await deleteSubscription(app.db, { organizationId: orgId, id }, ctx(req, p.identityId), p.by);
+      res.status(204).end();
     }),
   );
 
@@ -454,6 +535,11 @@ export function publicRouter(
   );
 
   return r;
+}
+
+/** The id to pass as `before` for the next page, or null when this page was the last. */
+function nextCursor(rows: readonly { id: string }[], limit: number): string | null {
+  return rows.length === limit ? (rows.at(-1)?.id ?? null) : null;
 }
 
 function parseParam(v: string | string[] | undefined): string {

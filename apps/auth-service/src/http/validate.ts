@@ -32,3 +32,23 @@ export const API_KEY_FIELDS = {
     .refine((v) => Date.parse(v) > Date.now(), "must be in the future")
     .optional(),
 };
+
+/** A webhook subscription, shared by the owners' endpoint (public) and the operators' (admin). */
+export const WEBHOOK_FIELDS = {
+  url: z.string().url().max(2000),
+  event_types: z.array(z.string().max(100)).min(1).max(100),
+};
+
+/** `?limit=` (default 50, 1..500) and `?before=` (a bigint id) of a newest-first list. */
+export function parsePage(query: Record<string, unknown>): { limit: number; beforeId?: string } {
+  const limit = query.limit === undefined ? 50 : Number(query.limit);
+  if (!Number.isInteger(limit) || limit < 1 || limit > 500) {
+    throw new ApiError("bad_request", "limit: an integer from 1 to 500");
+  }
+  const before = query.before;
+  if (before === undefined) return { limit };
+  if (typeof before !== "string" || !/^[1-9][0-9]{0,18}$/.test(before)) {
+    throw new ApiError("bad_request", "before: an id from the previous page");
+  }
+  return { limit, beforeId: before };
+}

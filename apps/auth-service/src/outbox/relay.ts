@@ -1,6 +1,10 @@
-// Delivers the outbox (db/migrations/0003_outbox.ts): pending rows, oldest first, are
-// announced on the invalidation bus (this instance at once, the others through Redis)
-// and marked published in the same transaction that locked them. FOR UPDATE SKIP
+// Delivers the outbox (db/migrations/0003_outbox.ts): pending invalidations, oldest
+// first, are announced on the invalidation bus (this instance at once, the others
+// through Redis) and marked published in the same transaction that locked them.
+// Pending events (0004_events.ts) become one webhook delivery per matching
+// subscription, in that same transaction, so an event is fanned out exactly once;
+// the delivery worker (../events/delivery.ts) sends them. The two topics pass
+// separately: a Redis outage delays invalidations, never webhooks. FOR UPDATE SKIP
 // LOCKED lets several instances relay side by side without announcing a row twice
 // at the same time; a row whose announcement failed (Redis down) stays pending and is
 // tried again on the next pass. Runs after every commit and on a timer.
@@ -8,7 +12,7 @@ import { settleWithin } from "@gatehouse/tokens";
 import { type Kysely, sql } from "kysely";
 import type { Logger } from "pino";
 import type { InvalidationBus } from "../cache/bus.ts";
-import type { Database, OutboxPayload } from "../db/schema.ts";
+import type { Database, OutboxPayload, StoredEvent } from "../db/schema.ts";
 
 const BATCH = 100;
 const ANNOUNCE_TIMEOUT_MS = 1_000;
@@ -22,6 +26,8 @@ export interface OutboxRelayOptions {
   rememberMs: number;
   log: Logger;
   intervalMs?: number;
+  /** Called after events were fanned out to webhook deliveries (wakes the delivery worker). */
+  onDeliveries?: () => void;
 }
 
 export class OutboxRelay {
@@ -59,7 +65,8 @@ export class OutboxRelay {
     do {
       this.#again = false;
       try {
-        while ((await this.#pass()) === BATCH) {}
+        while ((await this.#pass("event")) === BATCH) {}
+        while ((await this.#pass("invalidation")) === BATCH) {}
       } catch (e) {
         this.#o.log.warn({ err: (e as Error).message }, "outbox not delivered yet; retrying");
         return;
@@ -67,20 +74,24 @@ export class OutboxRelay {
     } while (this.#again);
   }
 
-  /** One batch; returns how many rows it delivered. */
-  async #pass(): Promise<number> {
-    return this.#o.db.transaction().execute(async (trx) => {
+  /** One batch of one topic; returns how many rows it delivered. */
+  async #pass(topic: "invalidation" | "event"): Promise<number> {
+    const n = await this.#o.db.transaction().execute(async (trx) => {
       const rows = await trx
         .selectFrom("outbox")
         .select(["id", "payload"])
         .where("published_at", "is", null)
+        .where("topic", "=", topic)
         .orderBy("id")
         .limit(BATCH)
         .forUpdate()
         .skipLocked()
         .execute();
       if (rows.length === 0) return 0;
-      for (const row of rows) await this.#announce(row.payload);
+      for (const row of rows) {
+        if (topic === "event") await fanOut(trx, row.id, row.payload as StoredEvent);
+        else await this.#announce(row.payload as OutboxPayload);
+      }
       await trx
         .updateTable("outbox")
         .set({ published_at: sql<Date>`now()` })
@@ -92,6 +103,8 @@ export class OutboxRelay {
         .execute();
       return rows.length;
     });
+    if (topic === "event" && n > 0) this.#o.onDeliveries?.();
+    return n;
   }
 
   async #announce(payload: OutboxPayload): Promise<void> {
@@ -103,4 +116,14 @@ export class OutboxRelay {
     work.catch(() => {}); // after a timeout, its own failure is nobody's business
     await settleWithin(work, ANNOUNCE_TIMEOUT_MS, () => new Error("announcing timed out"));
   }
+}
+
+/** One delivery per live subscription that wants this event (its type, or "*"; its organization, or every one). */
+async function fanOut(trx: Kysely<Database>, outboxId: string, event: StoredEvent): Promise<void> {
+  await sql`insert into webhook_deliveries (subscription_id, outbox_id)
+    select s.id, ${outboxId}::bigint from webhook_subscriptions s
+    where s.deleted_at is null
+      and (${event.type} = any(s.event_types) or '*' = any(s.event_types))
+      and (s.organization_id is null or s.organization_id = ${event.organization_id})
+    on conflict do nothing`.execute(trx);
 }

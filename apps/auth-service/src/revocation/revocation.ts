@@ -75,14 +75,20 @@ export class Revocation {
     const sids = await this.#kratos.listIdentitySessions(identityId, { state: "inactive" });
     const until = Date.now() + this.#rememberMs;
     for (const sid of sids) await this.#sessions.forgetSession(sid, until);
-    await this.#db.transaction().execute((trx) =>
-      writeAudit(trx, ctx, {
+    await this.#db.transaction().execute(async (trx) => {
+      // What the person did, for their security history and subscribers, then its effect.
+      await writeAudit(trx, ctx, {
+        action: reason === "password_changed" ? "user.password_changed" : "user.recovered",
+        targetType: "user",
+        targetId: identityId,
+      });
+      await writeAudit(trx, ctx, {
         action: "identity.other_sessions_revoked",
         targetType: "identity",
         targetId: identityId,
         after: { reason, sessions: sids.length },
-      }),
-    );
+      });
+    });
     return { revoked: sids };
   }
 

@@ -58,6 +58,12 @@ describe("audit log", () => {
       nested: { password: "[redacted]", note: "[redacted]" },
     });
     expect(row?.requestId).toBe(c.requestId);
+    // Its event, written in the same transaction, carries the same redacted copy.
+    const event = await sql<{ payload: { type: string; data: { after: unknown }; request_id: string } }>`
+      select payload from outbox where topic = 'event' and payload->'subject'->>'id' = ${targetId}`.execute(ref.db);
+    expect(event.rows).toHaveLength(1);
+    expect(event.rows[0]?.payload).toMatchObject({ type: "api_key.created", request_id: c.requestId });
+    expect(event.rows[0]?.payload.data.after).toEqual(row?.after);
   });
 
   it("requires an actor, and rows cannot be edited afterwards", async () => {

@@ -13,6 +13,7 @@ import { createInvitation, listInvitations, revokeInvitation } from "../../src/d
 import { addMember, changeRole, listMembers, removeMember } from "../../src/domain/memberships.ts";
 import { changePlan, softDeleteOrganization } from "../../src/domain/organizations.ts";
 import { createTeam, listTeams } from "../../src/domain/teams.ts";
+import { createSubscription, deleteSubscription, listSubscriptions } from "../../src/domain/webhooks.ts";
 import { auditRows, ctx, domainError, member, newOrg, newUser, useDb } from "./helpers.ts";
 
 type MemberAction = `role:${OrgRole}` | "remove";
@@ -48,10 +49,20 @@ const INVITE: Record<OrgRole, OrgRole[]> = {
 
 /** actor's role → the organization-wide actions they may take. */
 // "delete" last: it ends the organization.
-const ORG_ACTIONS = ["read", "audit", "plan", "invitations", "api_keys", "teams", "add_directly", "delete"] as const;
+const ORG_ACTIONS = [
+  "read",
+  "audit",
+  "plan",
+  "invitations",
+  "api_keys",
+  "teams",
+  "webhooks",
+  "add_directly",
+  "delete",
+] as const;
 type OrgAction = (typeof ORG_ACTIONS)[number];
 const MAY_ORG: Record<OrgRole, OrgAction[]> = {
-  owner: ["read", "audit", "plan", "invitations", "api_keys", "teams", "delete"],
+  owner: ["read", "audit", "plan", "invitations", "api_keys", "teams", "webhooks", "delete"],
   admin: ["read", "audit", "invitations", "api_keys", "teams"],
   member: ["read"],
 };
@@ -200,6 +211,12 @@ describe("authorization in the domain layer, actor role × target role × action
           await revokeApiKey(ref.db, { orgId: s.orgId, id: k.apiKey.id }, ctx(s.actor), by);
         },
         teams: () => createTeam(ref.db, { orgId: s.orgId, name: `T ${randomUUID().slice(0, 6)}` }, ctx(s.actor), by),
+        webhooks: async () => {
+          const input = { organizationId: s.orgId, url: "https://hooks.example.test/", eventTypes: ["*"] };
+          const made = await createSubscription(ref.db, input, ctx(s.actor), by);
+          await listSubscriptions(ref.db, s.orgId, by);
+          await deleteSubscription(ref.db, { organizationId: s.orgId, id: made.subscription.id }, ctx(s.actor), by);
+        },
         add_directly: async () => {
           const someone = await newUser(ref.db);
           await addMember(ref.db, { orgId: s.orgId, identityId: someone, role: "member" }, ctx(s.actor), by);
@@ -213,6 +230,35 @@ describe("authorization in the domain layer, actor role × target role × action
       }
     });
   }
+
+  it("an owner cannot point a webhook at a loopback, private or link-local address; an operator can", async () => {
+    const s = await scene("owner", "member");
+    const by = member(s.actor);
+    for (const url of [
+      "http://127.0.0.1:7411/admin/keys/rotate",
+      "http://localhost/",
+      "http://api.localhost/",
+      "http://10.1.2.3/",
+      "http://172.20.0.1/",
+      "http://192.168.1.1/",
+      "http://169.254.169.254/latest/meta-data/",
+      "http://[::1]/",
+      "http://[::ffff:127.0.0.1]/",
+      "http://2130706433/",
+      "http://0.0.0.0/",
+    ]) {
+      const err = await domainError(
+        createSubscription(ref.db, { organizationId: s.orgId, url, eventTypes: ["*"] }, ctx(s.actor), by),
+        "invalid_input",
+      );
+      expect(err.message, url).toMatch(/public address/);
+    }
+    const internal = { organizationId: s.orgId, url: "http://127.0.0.1:9/", eventTypes: ["*"] };
+    await createSubscription(ref.db, { ...internal, allowInternalUrls: true }, ctx(s.actor), by);
+    await createSubscription(ref.db, internal, ctx(), OPERATOR);
+    const pub = { organizationId: s.orgId, url: "https://hooks.example.test/x", eventTypes: ["*"] };
+    await createSubscription(ref.db, pub, ctx(s.actor), by);
+  });
 
   it("nobody but an operator adds a member directly; strangers may do nothing in the organization", async () => {
     const s = await scene("owner", "member");
@@ -230,6 +276,11 @@ describe("authorization in the domain layer, actor role × target role × action
     );
     await domainError(createApiKey(ref.db, { orgId: s.orgId, name: "k", scopes: [] }, ctx(), by), "forbidden");
     await domainError(listAudit(ref.db, { limit: 10 }, by), "forbidden");
+    const hook = { url: "https://hooks.example.test/", eventTypes: ["*"] };
+    await domainError(createSubscription(ref.db, { ...hook, organizationId: s.orgId }, ctx(), by), "forbidden");
+    // Every organization's events are the operators' alone.
+    await domainError(createSubscription(ref.db, hook, ctx(), member(s.actor)), "forbidden");
+    await domainError(listSubscriptions(ref.db, undefined, member(s.actor)), "forbidden");
     // A member of another organization gets nothing here either.
     const other = await newOrg(ref.db);
     await domainError(listMembers(ref.db, s.orgId, member(other.ownerId)), "forbidden");

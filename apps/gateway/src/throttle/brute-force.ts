@@ -1,7 +1,8 @@
 // Brute-force protection Kratos OSS lacks, in front of its self-service
 // submissions. Two counters: per client address and per account (identifierKey: a
 // hash of the canonical spelling, so the store never holds an address and no
-// respelling gets a fresh counter). Failures add a progressive delay; `maxFailures`
+// respelling gets a fresh counter). Failures add a progressive delay (a configured
+// schedule, seed 1 s, 5 s, 30 s); `maxFailures`
 // within the window lock the account (and, at a higher threshold, the address) for
 // `lockoutSec`. A locked request gets the same 429 whether or not the account exists.
 import { identifierKey } from "../kratos/identifier.ts";
@@ -14,8 +15,8 @@ export interface BruteForceOptions {
   lockoutSec: number;
   /** Failures per IP before the IP is locked (many identifiers from one address). */
   maxIpFailures: number;
-  /** Base of the progressive delay: failure n waits base * 2^(n-1) ms, capped at 4 s. */
-  delayBaseMs: number;
+  /** The progressive delay: after n failures a submission waits delaysMs[n-1] (the last entry beyond). */
+  delaysMs: readonly number[];
 }
 
 export type Verdict = { allow: true; delayMs: number } | { allow: false; retryAfterSec: number };
@@ -45,7 +46,8 @@ export class BruteForce {
     const k = this.#keys(scope, ip, identifier);
     const { lockMs, count } = await this.#store.read(k.idLock ? [k.ipLock, k.idLock] : [k.ipLock], k.idFail);
     if (lockMs > 0) return { allow: false, retryAfterSec: Math.ceil(lockMs / 1000) };
-    const delayMs = count <= 0 ? 0 : Math.min(4_000, this.#o.delayBaseMs * 2 ** (count - 1));
+    const delays = this.#o.delaysMs;
+    const delayMs = count <= 0 ? 0 : (delays[Math.min(count, delays.length) - 1] ?? 0);
     return { allow: true, delayMs };
   }
 

@@ -30,13 +30,13 @@ export function submissionLimits(cfg: GatewayConfig, redis: RedisClient | undefi
       maxFailures: cfg.BRUTE_FORCE_MAX_FAILURES,
       lockoutSec: cfg.BRUTE_FORCE_LOCKOUT_SECONDS,
       maxIpFailures: cfg.BRUTE_FORCE_MAX_IP_FAILURES,
-      delayBaseMs: cfg.BRUTE_FORCE_DELAY_BASE_MS,
+      delaysMs: cfg.BRUTE_FORCE_DELAYS_MS,
     }),
     attempts: new BruteForce(counters, {
       maxFailures: cfg.BRUTE_FORCE_MAX_ATTEMPTS,
       lockoutSec: cfg.BRUTE_FORCE_LOCKOUT_SECONDS,
       maxIpFailures: cfg.BRUTE_FORCE_MAX_IP_FAILURES * 2,
-      delayBaseMs: 0,
+      delaysMs: [0],
     }),
     floor: new FailureFloor({ minMs: cfg.LOGIN_FAILURE_FLOOR_MS }),
   };
