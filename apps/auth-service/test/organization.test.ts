@@ -107,4 +107,72 @@ describe("organization plan and audit log", () => {
     expect((await call(`/v1/organizations/${orgId}/audit`, { token: member.sessionToken })).status).toBe(403);
     expect((await call(`/v1/organizations/${orgId}/audit?limit=9999`, { token: owner.sessionToken })).status).toBe(400);
   });
+
+  it("owners and admins rename, audited; members may not; a too-long name is a 400 naming the field; owners delete", async () => {
+    const owner = await newUser("rename-owner");
+    const orgId = (
+      (await call("/v1/onboarding", { token: owner.sessionToken, json: { name: "Old Name" } })).body.organization as {
+        id: string;
+      }
+    ).id;
+    const admin = await newUser("rename-admin");
+    const member = await newUser("rename-member");
+    await joinOrg(owner, orgId, admin, "admin");
+    await joinOrg(owner, orgId, member, "member");
+    const patch = (who: { sessionToken: string }, json: unknown) =>
+      call(`/v1/organizations/${orgId}`, { method: "PATCH", token: who.sessionToken, json });
+
+    const renamed = await patch(admin, { name: "  New Name  " });
+    expect(renamed.status).toBe(200);
+    expect((renamed.body.organization as { name: string }).name).toBe("New Name");
+    const listed = await call("/v1/organizations", { token: member.sessionToken });
+    expect((listed.body.organizations as { name: string }[]).map((o) => o.name)).toContain("New Name");
+
+    const refused = await patch(member, { name: "Mine" });
+    expect(refused.status).toBe(403);
+    expectErrorShape(refused.body, "forbidden");
+    // An admin may rename but not change the plan: a request doing both changes nothing.
+    expect((await patch(admin, { name: "Both", plan: "enterprise" })).status).toBe(403);
+
+    const long = await patch(owner, { name: "x".repeat(201) });
+    expect(long.status).toBe(400);
+    expectErrorShape(long.body, "bad_request");
+    expect(long.body.message).toMatch(/^name: .*200/);
+    expect((await patch(owner, {})).status).toBe(400);
+    expect((await patch(owner, { name: "" })).status).toBe(400);
+    expect((await patch(owner, { name: "x", color: "red" })).status).toBe(400);
+
+    const log = await call(`/v1/organizations/${orgId}/audit?limit=50`, { token: owner.sessionToken });
+    const entry = (log.body.entries as { action: string; actor: string; before: unknown; after: unknown }[]).find(
+      (e) => e.action === "organization.renamed",
+    );
+    expect(entry).toMatchObject({ actor: admin.identityId, before: { name: "Old Name" }, after: { name: "New Name" } });
+    expect((log.body.entries as { action: string }[]).filter((e) => e.action === "organization.renamed")).toHaveLength(
+      1,
+    );
+
+    // Filters: by kind of action and by who did it.
+    const kinds = await call(`/v1/organizations/${orgId}/audit?action=organization`, { token: owner.sessionToken });
+    const kindActions = (kinds.body.entries as { action: string }[]).map((e) => e.action);
+    expect(kindActions).toContain("organization.renamed");
+    expect(kindActions.every((a) => a.startsWith("organization."))).toBe(true);
+    const byAdmin = await call(`/v1/organizations/${orgId}/audit?actor=${admin.identityId}`, {
+      token: owner.sessionToken,
+    });
+    const actors = (byAdmin.body.entries as { actor: string }[]).map((e) => e.actor);
+    expect(actors.length).toBeGreaterThan(0);
+    expect(new Set(actors)).toEqual(new Set([admin.identityId]));
+    const badKind = await call(`/v1/organizations/${orgId}/audit?action=member%25`, { token: owner.sessionToken });
+    expect(badKind.status).toBe(400);
+    expectErrorShape(badKind.body, "bad_request");
+
+    const del = (who: { sessionToken: string }) =>
+      call(`/v1/organizations/${orgId}`, { method: "DELETE", token: who.sessionToken });
+    expect((await del(admin)).status).toBe(403);
+    expect((await del(owner)).status).toBe(204);
+    const after = await call("/v1/organizations", { token: member.sessionToken });
+    expect((after.body.organizations as { organizationId: string }[]).map((o) => o.organizationId)).not.toContain(
+      orgId,
+    );
+  });
 });

@@ -117,6 +117,10 @@ export interface ListAuditOptions {
   organizationId?: string;
   targetType?: string;
   targetId?: string;
+  /** The first part of the action: "membership" matches membership.added, membership.removed… */
+  actionKind?: string;
+  /** Who did it (an identity id, or "system"/an operator name as recorded). */
+  actor?: string;
   /** 1..500. */
   limit: number;
   /** Keyset pagination: only rows with a smaller id (pass the last id of the previous page). */
@@ -131,6 +135,12 @@ export async function listAudit(db: Kysely<Database>, opts: ListAuditOptions, by
   if (opts.beforeId !== undefined && !/^[1-9][0-9]{0,18}$/.test(opts.beforeId)) {
     throw new DomainError("invalid_input", "beforeId must be an audit row id");
   }
+  if (opts.actionKind !== undefined && !/^[a-z_]{1,40}$/.test(opts.actionKind)) {
+    throw new DomainError("invalid_input", "action must be an action kind such as membership or api_key");
+  }
+  if (opts.actor !== undefined && (opts.actor.length === 0 || opts.actor.length > 200)) {
+    throw new DomainError("invalid_input", "actor must be 1 to 200 characters");
+  }
   const orgId = opts.organizationId === undefined ? undefined : assertUuid(opts.organizationId, "organizationId");
   if (by.kind === "member" && orgId === undefined) {
     throw new DomainError("forbidden", "members read the audit log of one organization");
@@ -142,6 +152,11 @@ export async function listAudit(db: Kysely<Database>, opts: ListAuditOptions, by
     if (opts.targetType !== undefined) query = query.where("target_type", "=", opts.targetType);
     if (opts.targetId !== undefined) query = query.where("target_id", "=", opts.targetId);
     if (opts.beforeId !== undefined) query = query.where("id", "<", opts.beforeId);
+    // The kind is checked above to be [a-z_]: "_" is LIKE's one-character wildcard, so
+    // it is escaped; nothing else in it is special.
+    if (opts.actionKind !== undefined)
+      query = query.where("action", "like", `${opts.actionKind.replaceAll("_", "\\_")}.%`);
+    if (opts.actor !== undefined) query = query.where("actor", "=", opts.actor);
     const rows = await query.execute();
     return rows.map(toRecord);
   });

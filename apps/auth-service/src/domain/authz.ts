@@ -13,7 +13,7 @@
 //    accepting an invitation. A member cannot add anyone directly.
 //  - An API key never carries a scope its creator's role does not grant, and a member
 //    creates keys only for the organization or for themselves.
-//  - Plan changes and deleting the organization are the owners'.
+//  - Owners and admins rename the organization; plan changes and deleting it are the owners'.
 // Operators (the admin listener with ADMIN_API_TOKEN, the CLI, internal reads) are
 // trusted and pass every check.
 import { permissionsFor, type RolePermissionMap } from "@gatehouse/tokens";
@@ -50,6 +50,7 @@ const MANAGER_RANK = ROLE_RANK.admin;
 export type OrgAction =
   /** List members and teams. */
   | { kind: "organization.read" }
+  | { kind: "organization.rename" }
   | { kind: "organization.change_plan" }
   | { kind: "organization.delete" }
   | { kind: "audit.read" }
@@ -88,6 +89,7 @@ export function decide(actor: OrgRole, action: OrgAction, permissions: RolePermi
         : deny(
             `only owners may ${action.kind === "organization.delete" ? "delete the organization" : "change the plan"}`,
           );
+    case "organization.rename":
     case "audit.read":
     case "invitation.list":
     case "api_key.list":

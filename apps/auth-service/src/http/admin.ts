@@ -9,7 +9,7 @@ import { z } from "zod";
 import type { App } from "../app.ts";
 import { createApiKey, revokeApiKey } from "../domain/api-keys.ts";
 import { OPERATOR } from "../domain/authz.ts";
-import { handleRegistrationWebhook } from "../webhooks/registration.ts";
+import { handleProfileWebhook, handleRegistrationWebhook } from "../webhooks/registration.ts";
 import { handleSessionsRevokedWebhook } from "../webhooks/sessions-revoked.ts";
 import { ApiError, errorHandler, notFound, wrap } from "./errors.ts";
 import { healthRoutes } from "./health.ts";
@@ -71,6 +71,15 @@ export function adminApp(app: App): express.Express {
       const out = await handleRegistrationWebhook(app, req);
       app.metrics.webhooks.inc({ outcome: out.created ? "created" : "duplicate" });
       res.status(200).json({ ok: true, created: out.created });
+    }),
+  );
+  e.post(
+    "/v1/webhooks/kratos/profile-updated",
+    wrap(async (req, res) => {
+      fromKratos(req);
+      await handleProfileWebhook(app, req);
+      app.metrics.webhooks.inc({ outcome: "profile_updated" });
+      res.status(200).json({ ok: true });
     }),
   );
   e.post(

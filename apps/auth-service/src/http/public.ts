@@ -25,7 +25,7 @@ import {
   listMembershipsForUser,
   removeMember,
 } from "../domain/memberships.ts";
-import { changePlan, onboard } from "../domain/organizations.ts";
+import { onboard, softDeleteOrganization, updateOrganization } from "../domain/organizations.ts";
 import {
   addTeamMember,
   createTeam,
@@ -69,7 +69,11 @@ const BODY = {
   accept: z.object({ token: z.string().max(200).refine(looksLikeInvitationToken, "not an invitation token") }).strict(),
   defaultOrganization: z.object({ organization_id: uuid }).strict(),
   role: z.object({ role: z.enum(ORG_ROLES) }).strict(),
-  plan: z.object({ plan: z.enum(PLANS) }).strict(),
+  // Rename (owners, admins) and/or plan (owners); at least one of them.
+  organization: z
+    .object({ name: z.string().trim().min(1).max(200).optional(), plan: z.enum(PLANS).optional() })
+    .strict()
+    .refine((b) => b.name !== undefined || b.plan !== undefined, "name or plan is required"),
   apiKey: z.object({ ...API_KEY_FIELDS, as_user: z.boolean().default(false) }).strict(),
   team: z.object({ name: z.string().trim().min(1).max(100) }).strict(),
   teamMember: z.object({ role: z.enum(TEAM_ROLES).default("member") }).strict(),
@@ -304,15 +308,29 @@ export function publicRouter(
     }),
   );
 
-  // --- Organization: plan (owners) and audit log (owners, admins) -------------
+  // --- Organization: name (owners, admins), plan and deletion (owners), audit log --
   r.patch(
     "/v1/organizations/:orgId",
     wrap(async (req, res) => {
       const orgId = parseParam(req.params.orgId);
-      const body = parseBody(req, BODY.plan);
+      const body = parseBody(req, BODY.organization);
       const p = await me(req, orgId);
-      const org = await changePlan(app.db, orgId, body.plan, ctx(req, p.identityId), p.by);
+      const change = {
+        ...(body.name !== undefined ? { name: body.name } : {}),
+        ...(body.plan ? { plan: body.plan } : {}),
+      };
+      const org = await updateOrganization(app.db, orgId, change, ctx(req, p.identityId), p.by);
       res.json({ organization: org });
+    }),
+  );
+
+  r.delete(
+    "/v1/organizations/:orgId",
+    wrap(async (req, res) => {
+      const orgId = parseParam(req.params.orgId);
+      const p = await me(req, orgId);
+      await softDeleteOrganization(app.db, orgId, ctx(req, p.identityId), p.by);
+      res.status(204).end();
     }),
   );
 
@@ -324,14 +342,14 @@ export function publicRouter(
       const limitRaw = typeof req.query.limit === "string" ? Number(req.query.limit) : 50;
       if (!Number.isInteger(limitRaw) || limitRaw < 1 || limitRaw > 500)
         throw new ApiError(400, "bad_request", "limit: an integer from 1 to 500");
-      const before = typeof req.query.before === "string" ? req.query.before : undefined;
-      res.json({
-        entries: await listAudit(
-          app.db,
-          { organizationId: orgId, limit: limitRaw, ...(before ? { beforeId: before } : {}) },
-          p.by,
-        ),
-      });
+      const q = (k: string) => (typeof req.query[k] === "string" ? (req.query[k] as string) : undefined);
+      const [before, actionKind, actor] = [q("before"), q("action"), q("actor")];
+      const filters = {
+        ...(before ? { beforeId: before } : {}),
+        ...(actionKind ? { actionKind } : {}),
+        ...(actor ? { actor } : {}),
+      };
+      res.json({ entries: await listAudit(app.db, { organizationId: orgId, limit: limitRaw, ...filters }, p.by) });
     }),
   );
 
