@@ -296,6 +296,29 @@ describe("the product as a team meets it, in Chromium", () => {
         body: '{"name":"no"}',
       });
       expect(w.status).toBe(403);
+      // The guard README's rule: the owner's cookie beside the key does not lift it (the
+      // explicit credential decides), and two different explicit credentials are a 400.
+      const kc = (await a.ctx.cookies(WEB)).find((x) => x.name === "ory_kratos_session");
+      const cookie = `${kc?.name}=${kc?.value}`;
+      for (const header of [{ authorization: `Bearer ${rawKey}` }, { "x-api-key": rawKey }]) {
+        const both = await fetch(`${GATEWAY_INTERNAL}/v1/projects`, {
+          method: "POST",
+          headers: { cookie, ...header, "content-type": "application/json" },
+          body: '{"name":"no"}',
+        });
+        expect(both.status, JSON.stringify(Object.keys(header))).toBe(403);
+      }
+      const asOwner = await fetch(`${GATEWAY_INTERNAL}/v1/projects`, {
+        method: "POST",
+        headers: { cookie, "content-type": "application/json" },
+        body: '{"name":"by the owner"}',
+      });
+      expect(asOwner.status).toBe(201);
+      const two = await fetch(`${GATEWAY_INTERNAL}/v1/projects`, {
+        headers: { authorization: `Bearer ${rawKey}`, "x-api-key": `${rawKey.slice(0, -1)}x` },
+      });
+      expect(two.status).toBe(400);
+      expect(((await two.json()) as { error: string }).error).toBe("ambiguous_credentials");
       await A().reload();
       const row = A().locator('tr[data-key="CI reads"]');
       expect(await row.locator("code").textContent()).toBe(`${rawKey.slice(0, 12)}…`);

@@ -1,3 +1,5 @@
+import { spawnSync } from "node:child_process";
+import { resolve } from "node:path";
 import { createRemoteJWKSet, jwtVerify } from "jose";
 import { describe, expect, it } from "vitest";
 import { verifyEmail } from "../../../test/support/invitations.ts";
@@ -174,5 +176,40 @@ describe("organization plan and audit log", () => {
     expect((after.body.organizations as { organizationId: string }[]).map((o) => o.organizationId)).not.toContain(
       orgId,
     );
+  });
+});
+
+// Debian's python3 with python3-jwt (scripts/bootstrap.sh installs it), not a pyenv shim.
+const PYTHON = process.env.GATEHOUSE_PYTHON ?? "/usr/bin/python3";
+
+describe("discovery metadata", () => {
+  it("names the issuer tokens carry, a JWKS that verifies them, the token endpoint and typ at+jwt", async () => {
+    const meta = await call("/.well-known/oauth-authorization-server");
+    expect(meta.status).toBe(200);
+    const m = meta.body as { issuer: string; jwks_uri: string; token_endpoint: string; access_token_typ: string };
+    expect(m.access_token_typ).toBe("at+jwt");
+    const owner = await newUser("discovery");
+    await call("/v1/onboarding", { token: owner.sessionToken, json: { name: "Discovery Co" } });
+    const jwt = await token(owner);
+    // What a verifier in another language does: everything from the metadata alone.
+    const { payload, protectedHeader } = await jwtVerify(jwt, createRemoteJWKSet(new URL(m.jwks_uri)), {
+      issuer: m.issuer,
+      audience: "gatehouse",
+      typ: m.access_token_typ,
+    });
+    expect(protectedHeader.typ).toBe("at+jwt");
+    expect(payload.iss).toBe(m.issuer);
+    expect(new URL(m.token_endpoint).pathname).toBe("/v1/token");
+
+    // The documented Python verifier (docs/verifying-tokens.md), as a newcomer runs it.
+    const script = resolve(import.meta.dirname, "../../../docs/examples/verify_token.py");
+    const url = `${auth().url}/.well-known/oauth-authorization-server`;
+    const ok = spawnSync(PYTHON, [script, url, "gatehouse", jwt], { encoding: "utf8", timeout: 30_000 });
+    expect(ok.stderr).toBe("");
+    expect(ok.status).toBe(0);
+    expect(JSON.parse(ok.stdout).sub).toBe(payload.sub);
+    const wrongAudience = spawnSync(PYTHON, [script, url, "someone-else", jwt], { encoding: "utf8", timeout: 30_000 });
+    expect(wrongAudience.status).toBe(1);
+    expect(wrongAudience.stderr).toMatch(/refused: .*audience/i);
   });
 });

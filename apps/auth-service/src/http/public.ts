@@ -129,6 +129,24 @@ export function publicRouter(
     }),
   );
 
+  // RFC 8414 metadata, so a verifier in any language finds the issuer, the JWKS and
+  // the token endpoint from one URL instead of guessing them (docs/verifying-tokens.md).
+  const issuer = app.cfg.token.issuer.replace(/\/+$/, "");
+  const metadata = {
+    issuer: app.cfg.token.issuer,
+    jwks_uri: `${issuer}/.well-known/jwks.json`,
+    token_endpoint: `${issuer}/v1/token`,
+    grant_types_supported: ["urn:gatehouse:session", "urn:gatehouse:api-key"],
+    token_endpoint_auth_methods_supported: ["none"],
+    access_token_signing_alg_values_supported: [app.cfg.token.alg],
+    access_token_typ: "at+jwt",
+    audiences: app.cfg.token.audience,
+  };
+  r.get("/.well-known/oauth-authorization-server", (_req, res) => {
+    res.setHeader("Cache-Control", "public, max-age=300");
+    res.json(metadata);
+  });
+
   // The ordinary requests never get here: tokenLane (token.ts) answers them first.
   r.post(
     "/v1/token",
