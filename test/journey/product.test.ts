@@ -3,7 +3,7 @@
 // audit log, profile renames reaching every view, Kratos' messages in our words, the
 // sign-out notice, TOTP and backup codes. Every step saves a screenshot under
 // test-results/screenshots/product/ and runs axe-core (injected into the page) on
-// it: a serious or critical violation fails the step.
+// it: a serious or critical violation fails the test (all of them listed at its end).
 import { mkdirSync, readdirSync, rmSync } from "node:fs";
 import { createRequire } from "node:module";
 import { resolve } from "node:path";
@@ -64,10 +64,13 @@ async function axeViolations(page: Page): Promise<string[]> {
     .map((v) => `${v.impact} ${v.id} at ${v.where.join(", ")}`);
 }
 
+/** axe's findings per page state; the test fails at its end when there is any (all listed at once). */
+const axeFindings: string[] = [];
+
 /** A screenshot a person can look at, and the accessibility check of the same state. */
 async function look(page: Page, label: string): Promise<void> {
   await page.screenshot({ path: file(label), fullPage: true });
-  expect(await axeViolations(page), `axe on "${label}" (${page.url()})`).toEqual([]);
+  for (const v of await axeViolations(page)) axeFindings.push(`${label} (${new URL(page.url()).pathname}): ${v}`);
 }
 
 async function step(name: string, page: () => Page, fn: () => Promise<void>): Promise<void> {
@@ -151,7 +154,9 @@ describe("the product as a team meets it, in Chromium", () => {
   });
 
   afterAll(async () => {
-    console.log(`product (${emailA}, ${emailB}):\n  ${results.join("\n  ")}\n  screenshots: ${OUT}`);
+    console.log(
+      `product (${emailA}, ${emailB}):\n  ${results.join("\n  ")}\n  axe: ${axeFindings.length ? axeFindings.join("\n       ") : "no serious or critical violations"}\n  screenshots: ${OUT}`,
+    );
     await browser?.close();
   });
 
@@ -438,5 +443,6 @@ describe("the product as a team meets it, in Chromium", () => {
     await a.ctx.close();
     await b.ctx.close();
     expect(readdirSync(OUT).filter((f) => f.endsWith("-FAILED.png"))).toEqual([]);
+    expect(axeFindings, "axe-core: serious or critical violations").toEqual([]);
   });
 });

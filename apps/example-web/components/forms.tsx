@@ -382,7 +382,9 @@ export function ConfirmButton({
           type="button"
           className="btn btn-danger btn-small"
           onClick={() => setAsking(true)}
-          aria-label={confirmLabel}
+          // The accessible name names what is removed, and starts with the visible label
+          // (speech users say what they see).
+          aria-label={confirmLabel.startsWith(label) ? confirmLabel : undefined}
           data-testid={testId}
         >
           {label}

@@ -2,6 +2,7 @@
 // Forms of the organization pages: settings (name, plan, leave, delete), the
 // organization switcher, API keys and teams. Same patterns as forms.tsx.
 import { useActionState } from "react";
+import { openOrganization } from "../app/(app)/actions.ts";
 import {
   changePlan,
   createApiKey,
@@ -13,7 +14,6 @@ import {
   revokeApiKey,
   setTeamMember,
 } from "../app/(app)/org-actions.ts";
-import { openOrganization } from "../app/(app)/actions.ts";
 import { NAME_MAX, SHORT_NAME_MAX } from "../lib/limits.ts";
 import { CopyButton } from "./copy.tsx";
 import { ConfirmButton, FieldError, FormMessage, INITIAL, Submit, useResetOnSuccess } from "./forms.tsx";

@@ -17,8 +17,8 @@ import {
 } from "../../lib/action-support.ts";
 import { authApi, gatewayApi } from "../../lib/api.ts";
 import { isPlan, webConfig } from "../../lib/config.ts";
-import { NAME_MAX } from "../../lib/limits.ts";
 import { INVITATION_COOKIE, INVITATION_COOKIE_PATH, INVITATION_TOKEN, invitationLink } from "../../lib/invitation.ts";
+import { NAME_MAX } from "../../lib/limits.ts";
 import type { Viewer } from "../../lib/session.ts";
 
 export type { FormState };

@@ -56,40 +56,44 @@ export default async function ApiKeysPage() {
                 No keys yet. Create one above; it is shown once.
               </p>
             ) : (
-              <div className="table-scroll">
-                <table data-testid="api-keys">
-                  <thead>
-                    <tr>
-                      <th scope="col">Name</th>
-                      <th scope="col">Key</th>
-                      <th scope="col">Acts as</th>
-                      <th scope="col">Scopes</th>
-                      <th scope="col">Last used</th>
-                      <th scope="col">
-                        <span className="sr-only">Actions</span>
-                      </th>
-                    </tr>
-                  </thead>
-                  <tbody>
-                    {live.map((k) => (
-                      <tr key={k.id} data-key={k.name}>
-                        <td className="wrap">{k.name}</td>
-                        <td>
-                          <code>{k.prefix}…</code>
-                        </td>
-                        <td>{k.identityId ? (k.identityId === c.sub ? "you" : "a member") : "organization"}</td>
-                        <td className="small">{k.scopes.length ? k.scopes.join(", ") : "none"}</td>
-                        <td className="muted" data-testid="last-used">
-                          {when(k.lastUsedAt)}
-                        </td>
-                        <td>
-                          <RevokeApiKeyButton id={k.id} name={k.name} />
-                        </td>
+              <>
+                {/* Focusable so a keyboard user can scroll it sideways (axe: scrollable-region-focusable). */}
+                {/* biome-ignore lint/a11y/noNoninteractiveTabindex: a scrolling region must take focus */}
+                <section className="table-scroll" aria-label="API keys (scrolls sideways)" tabIndex={0}>
+                  <table data-testid="api-keys">
+                    <thead>
+                      <tr>
+                        <th scope="col">Name</th>
+                        <th scope="col">Key</th>
+                        <th scope="col">Acts as</th>
+                        <th scope="col">Scopes</th>
+                        <th scope="col">Last used</th>
+                        <th scope="col">
+                          <span className="sr-only">Actions</span>
+                        </th>
                       </tr>
-                    ))}
-                  </tbody>
-                </table>
-              </div>
+                    </thead>
+                    <tbody>
+                      {live.map((k) => (
+                        <tr key={k.id} data-key={k.name}>
+                          <td className="wrap">{k.name}</td>
+                          <td>
+                            <code>{k.prefix}…</code>
+                          </td>
+                          <td>{k.identityId ? (k.identityId === c.sub ? "you" : "a member") : "organization"}</td>
+                          <td className="small">{k.scopes.length ? k.scopes.join(", ") : "none"}</td>
+                          <td className="muted" data-testid="last-used">
+                            {when(k.lastUsedAt)}
+                          </td>
+                          <td>
+                            <RevokeApiKeyButton id={k.id} name={k.name} />
+                          </td>
+                        </tr>
+                      ))}
+                    </tbody>
+                  </table>
+                </section>
+              </>
             )}
           </section>
         </>

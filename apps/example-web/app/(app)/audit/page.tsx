@@ -90,35 +90,39 @@ export default async function AuditPage({
               Nothing recorded{kind || actor ? " for this filter" : ""}.
             </p>
           ) : (
-            <div className="table-scroll">
-              <table data-testid="audit">
-                <thead>
-                  <tr>
-                    <th scope="col">When</th>
-                    <th scope="col">Who</th>
-                    <th scope="col">What</th>
-                    <th scope="col">Change</th>
-                  </tr>
-                </thead>
-                <tbody>
-                  {entries.map((e) => (
-                    <tr key={e.id} data-action={e.action}>
-                      <td className="muted nowrap">
-                        {new Date(e.at).toLocaleString("en", { dateStyle: "medium", timeStyle: "short" })}
-                      </td>
-                      <td className="wrap">{who.get(e.actor) ?? e.actor}</td>
-                      <td>
-                        <code>{e.action}</code>
-                      </td>
-                      <td className="small wrap clamp">
-                        {e.before ? <span className="muted">{JSON.stringify(e.before)} → </span> : null}
-                        {e.after ? JSON.stringify(e.after) : ""}
-                      </td>
+            <>
+              {/* Focusable so a keyboard user can scroll it sideways (axe: scrollable-region-focusable). */}
+              {/* biome-ignore lint/a11y/noNoninteractiveTabindex: a scrolling region must take focus */}
+              <section className="table-scroll" aria-label="Audit log entries (scrolls sideways)" tabIndex={0}>
+                <table data-testid="audit">
+                  <thead>
+                    <tr>
+                      <th scope="col">When</th>
+                      <th scope="col">Who</th>
+                      <th scope="col">What</th>
+                      <th scope="col">Change</th>
                     </tr>
-                  ))}
-                </tbody>
-              </table>
-            </div>
+                  </thead>
+                  <tbody>
+                    {entries.map((e) => (
+                      <tr key={e.id} data-action={e.action}>
+                        <td className="muted nowrap">
+                          {new Date(e.at).toLocaleString("en", { dateStyle: "medium", timeStyle: "short" })}
+                        </td>
+                        <td className="wrap">{who.get(e.actor) ?? e.actor}</td>
+                        <td>
+                          <code>{e.action}</code>
+                        </td>
+                        <td className="small wrap clamp">
+                          {e.before ? <span className="muted">{JSON.stringify(e.before)} → </span> : null}
+                          {e.after ? JSON.stringify(e.after) : ""}
+                        </td>
+                      </tr>
+                    ))}
+                  </tbody>
+                </table>
+              </section>
+            </>
           )}
         </section>
       )}
