@@ -263,7 +263,7 @@ describe("the product as a team meets it, in Chromium", () => {
 
     await step("organization settings: an admin sees the new name after the owner renames it", A, async () => {
       await A().goto(`${WEB}/organization`);
-      await A().getByLabel("Name", { exact: true }).fill("Acme Rockets");
+      await A().locator("#org-rename").fill("Acme Rockets");
       await A().getByTestId("rename-organization").click();
       await A().getByText("Organization renamed.").waitFor();
       await A().goto(`${WEB}/dashboard`);
@@ -284,7 +284,7 @@ describe("the product as a team meets it, in Chromium", () => {
     await step("API keys: created with read scope, shown once with copy, used, listed by prefix", A, async () => {
       await A().goto(`${WEB}/api-keys`);
       await A().getByTestId("keys-empty").waitFor();
-      await A().getByLabel("Name", { exact: true }).fill("CI reads");
+      await A().locator("#key-name").fill("CI reads");
       await A().getByTestId("create-api-key").click();
       rawKey = await A().getByTestId("new-api-key").inputValue();
       expect(rawKey).toMatch(/^sk_/);
