@@ -461,6 +461,16 @@ export function publicRouter(
     }),
   );
 
+  r.get(
+    "/v1/organizations/:orgId/teams/:teamId/members",
+    wrap(async (req, res) => {
+      const orgId = parseParam(req.params.orgId);
+      const teamId = parseParam(req.params.teamId);
+      const p = await me(req, orgId);
+      res.json({ members: await listTeamMembers(app.db, { orgId, teamId }, p.by) });
+    }),
+  );
+
   r.put(
     "/v1/organizations/:orgId/teams/:teamId/members/:identityId",
     wrap(async (req, res) => {

@@ -57,13 +57,18 @@ export default async function TeamsPage() {
         </p>
       ) : (
         list.map((t, i) => {
-          const roster = rosters[i]?.data?.members ?? [];
+          const got = rosters[i];
+          const roster = got?.data?.members ?? [];
           return (
             <section className="card" key={t.id} aria-labelledby={`team-${t.id}`} data-team={t.name}>
               <h2 id={`team-${t.id}`} className="wrap">
                 {t.name} <span className="muted small">({roster.length})</span>
               </h2>
-              {roster.length === 0 ? (
+              {got && !got.ok ? (
+                <p className="message message-error" role="alert">
+                  {explain(got, "list this team")}
+                </p>
+              ) : roster.length === 0 ? (
                 <p className="empty">Nobody in this team yet.</p>
               ) : (
                 <table>
