@@ -19,7 +19,7 @@ import { authApi, gatewayApi } from "../../lib/api.ts";
 import { isPlan, webConfig } from "../../lib/config.ts";
 import { INVITATION_COOKIE, INVITATION_COOKIE_PATH, INVITATION_TOKEN, invitationLink } from "../../lib/invitation.ts";
 import { NAME_MAX } from "../../lib/limits.ts";
-import type { Viewer } from "../../lib/session.ts";
+import { untilTokenOrganization, type Viewer } from "../../lib/session.ts";
 
 export type { FormState };
 
@@ -162,6 +162,7 @@ export async function openOrganization(_prev: FormState, form: FormData): Promis
   if (!isViewer(v)) return v;
   const r = await authApi("/v1/me/default-organization", v.cookie, { json: { organization_id: id } });
   if (!r.ok) return failure(r, "open that organization");
+  await untilTokenOrganization(v.cookie, (org) => org === id);
   redirect("/dashboard");
 }
 

@@ -7,7 +7,7 @@ import { type FormState, failure, field, isViewer, UUID, viewerOrLogin } from ".
 import { authApi } from "../../lib/api.ts";
 import { isPlan } from "../../lib/config.ts";
 import { NAME_MAX, SHORT_NAME_MAX } from "../../lib/limits.ts";
-import type { Viewer } from "../../lib/session.ts";
+import { untilTokenOrganization, type Viewer } from "../../lib/session.ts";
 
 /** The viewer and their current organization, or the refusal to show. */
 async function inOrg(back: string): Promise<{ v: Viewer; org: string } | FormState> {
@@ -59,6 +59,7 @@ export async function leaveOrganization(_prev: FormState, _form: FormData): Prom
       return { ok: false, message: "You are its last owner: make someone else an owner first, or delete it." };
     return failure(r, "leave the organization");
   }
+  await untilTokenOrganization(x.v.cookie, (org) => org !== x.org);
   redirect("/dashboard");
 }
 
@@ -72,6 +73,7 @@ export async function deleteOrganization(_prev: FormState, form: FormData): Prom
   if (refused(x)) return x;
   const r = await authApi(`/v1/organizations/${x.org}`, x.v.cookie, { method: "DELETE" });
   if (!r.ok) return failure(r, "delete the organization");
+  await untilTokenOrganization(x.v.cookie, (org) => org !== x.org);
   redirect("/dashboard");
 }
 
