@@ -25,7 +25,8 @@ log() { printf '\033[2m[bootstrap]\033[0m %s\n' "$*" >&2; }
 
 # --- Debian packages ---------------------------------------------------------
 # redis-sentinel: the Sentinel tests' three sentinels (test/support/redis-ha.ts).
-APT_PACKAGES=(postgresql redis-server redis-sentinel nginx libnginx-mod-http-headers-more-filter chromium python3 python3-venv)
+# python3-jwt: the documented non-Node token verifier (docs/examples/verify_token.py) is run by a test.
+APT_PACKAGES=(postgresql redis-server redis-sentinel nginx libnginx-mod-http-headers-more-filter chromium python3 python3-venv python3-jwt python3-cryptography)
 missing=()
 for p in "${APT_PACKAGES[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -7,14 +7,26 @@
 //   /                      → /dashboard when signed in, else the marketing site
 //   /auth/login, /auth/registration → on to return_to (or /dashboard) when signed in
 //   /invite?token=         → the token into a cookie, then /invitations/accept (app/invite/route.ts)
-//   /dashboard, /team, /onboard, /projects, /invitations → the guard: signed in, or 303 to the login
+//   /dashboard, /team, /teams, /organization, /api-keys, /audit, /onboard, /projects,
+//   /invitations → the guard: signed in, or 303 to the login
 //                            with return_to; the page gets the Gatehouse JWT in
 //                            `Authorization` and X-User-* headers
 import { createNextGuard, isBrowserNavigation, type NextGuard, type Rule, safeReturnTo } from "@gatehouse/guard/next";
 import { type NextRequest, NextResponse } from "next/server";
 import { webConfig } from "./lib/config.ts";
+import { NOTICE_COOKIE, NOTICE_HEADER } from "./lib/notice.ts";
 
-const PROTECTED = ["/dashboard", "/team", "/onboard", "/projects", "/invitations"];
+const PROTECTED = [
+  "/dashboard",
+  "/team",
+  "/teams",
+  "/organization",
+  "/api-keys",
+  "/audit",
+  "/onboard",
+  "/projects",
+  "/invitations",
+];
 const MARKETING_PAGES: Record<string, string> = { "/": "/site", "/pricing": "/site/pricing" };
 
 let guard: NextGuard | undefined;
@@ -52,20 +64,37 @@ function publicRequest(req: NextRequest, host: string): Request {
 }
 
 /**
- * A page load that could not be checked (auth-service down, rate limited) gets a page
- * saying so, with the guard's status; API-style callers get its JSON. Anything else
- * (401 redirect, 403) is the guard's answer as it is.
+ * A page load that could not be checked (auth-service down, rate limited) or was
+ * refused (403) gets a page saying so, with the guard's status; API-style callers get
+ * its JSON. Anything else (the 401 redirect) is the guard's answer as it is.
  */
 function unavailable(req: NextRequest, response: Response): Response {
-  if ((response.status !== 503 && response.status !== 429) || !isBrowserNavigation(req)) return response;
+  const page = response.status === 403 ? "/forbidden" : "/unavailable";
+  if ((response.status !== 503 && response.status !== 429 && response.status !== 403) || !isBrowserNavigation(req))
+    return response;
   const u = req.nextUrl.clone();
-  u.pathname = "/unavailable";
+  u.pathname = page;
   u.search = "";
   const retry = response.headers.get("retry-after");
   return NextResponse.rewrite(u, {
     status: response.status,
     headers: { "cache-control": "no-store", ...(retry ? { "retry-after": retry } : {}) },
   });
+}
+
+/**
+ * A one-time notice the previous step left in a cookie (sign-out: "signed_out"),
+ * handed to the page as a request header and cleared, so it shows once, on the page
+ * with the flow (the first /auth/login hit only redirects on to Kratos).
+ */
+function withNotice(req: NextRequest): NextResponse {
+  const notice = req.cookies.get(NOTICE_COOKIE)?.value;
+  if (notice !== "signed_out") return NextResponse.next();
+  const headers = new Headers(req.headers);
+  headers.set(NOTICE_HEADER, notice);
+  const res = NextResponse.next({ request: { headers } });
+  res.cookies.set({ name: NOTICE_COOKIE, value: "", path: "/auth", maxAge: 0 });
+  return res;
 }
 
 function redirectTo(url: string, status = 303): NextResponse {
@@ -112,7 +141,7 @@ export async function middleware(req: NextRequest): Promise<Response> {
   if (path === "/auth/login" || path === "/auth/registration") {
     const p = req.nextUrl.searchParams;
     // A second factor or a re-authentication is asked for by a signed-in user.
-    if (p.has("aal") || p.has("refresh") || p.has("flow")) return NextResponse.next();
+    if (p.has("aal") || p.has("refresh") || p.has("flow")) return withNotice(req);
     const { principal, response } = await check({ anonymous: true });
     if (response) return unavailable(req, response);
     if (principal) {

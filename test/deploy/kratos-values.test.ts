@@ -413,6 +413,7 @@ describe("in step with the Gatehouse chart", () => {
       walk(getPath(v.kratos.config, ["selfservice", "flows"]), ["selfservice", "flows"]);
       expect(hooks.map((h) => new URL(h.url).pathname).sort()).toEqual([
         "/v1/webhooks/kratos/login",
+        "/v1/webhooks/kratos/profile-updated",
         "/v1/webhooks/kratos/registration",
         "/v1/webhooks/kratos/sessions-revoked",
         "/v1/webhooks/kratos/sessions-revoked",

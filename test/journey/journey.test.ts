@@ -4,7 +4,7 @@
 // 127.0.0.1 by Chromium's host resolver rules, with the Kratos session cookie on the
 // parent domain (.gatehouse.test) shared by all of them.
 //
-// Each step saves a screenshot under test-results/journey/ (NN-step.png, and
+// Each step saves a screenshot under test-results/screenshots/journey/ (NN-step.png, and
 // NN-step-FAILED.png when it fails); a failure names its step.
 import { mkdirSync, readdirSync, rmSync } from "node:fs";
 import { resolve } from "node:path";
@@ -15,7 +15,7 @@ import { waitForCode } from "../../tools/mailcatcher/client.ts";
 import { launchChromium } from "../support/chromium.ts";
 import { totp, totpCounter } from "./totp.ts";
 
-const OUT = resolve(import.meta.dirname, "../../test-results/journey");
+const OUT = resolve(import.meta.dirname, "../../test-results/screenshots/journey");
 const PASSWORD_A = "journey-owner-password-2024!";
 const PASSWORD_B = "journey-member-password-2024!";
 const PASSWORD_B2 = "journey-member-new-password-2025!";

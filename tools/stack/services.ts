@@ -419,6 +419,8 @@ export function kratosEnv(cfg: StackConfig, smtpUri: string, dsn: string): Recor
     SELFSERVICE_FLOWS_REGISTRATION_AFTER_PASSWORD_HOOKS_0_CONFIG_AUTH_CONFIG_VALUE: cfg.secrets.webhook,
     SELFSERVICE_FLOWS_LOGIN_AFTER_HOOKS_0_CONFIG_URL: `${i.authAdmin}/v1/webhooks/kratos/login`,
     SELFSERVICE_FLOWS_LOGIN_AFTER_HOOKS_0_CONFIG_AUTH_CONFIG_VALUE: cfg.secrets.webhook,
+    SELFSERVICE_FLOWS_SETTINGS_AFTER_PROFILE_HOOKS_0_CONFIG_URL: `${i.authAdmin}/v1/webhooks/kratos/profile-updated`,
+    SELFSERVICE_FLOWS_SETTINGS_AFTER_PROFILE_HOOKS_0_CONFIG_AUTH_CONFIG_VALUE: cfg.secrets.webhook,
     ...revokeThenTell(cfg, "SELFSERVICE_FLOWS_SETTINGS_AFTER_PASSWORD", "password_changed"),
     ...revokeThenTell(cfg, "SELFSERVICE_FLOWS_RECOVERY_AFTER", "recovered"),
     COURIER_SMTP_CONNECTION_URI: smtpUri,

@@ -41,6 +41,13 @@ describe("teams", () => {
     });
     expect(add.status).toBe(201);
     expect((await claims(await token(dev))).teams).toEqual([{ id: teamId, role: "lead" }]);
+    // The roster, as the teams page reads it: members may read it; strangers may not.
+    const roster = await call(`/v1/organizations/${orgId}/teams/${teamId}/members`, { token: dev.sessionToken });
+    expect(roster.status).toBe(200);
+    expect(roster.body.members).toMatchObject([{ identityId: dev.identityId, role: "lead", email: dev.email }]);
+    expect(
+      (await call(`/v1/organizations/${orgId}/teams/${teamId}/members`, { token: outsider.sessionToken })).status,
+    ).toBe(403);
 
     const notMember = await call(`/v1/organizations/${orgId}/teams/${teamId}/members/${outsider.identityId}`, {
       method: "PUT",

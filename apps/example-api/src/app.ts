@@ -108,9 +108,12 @@ export function createApi(cfg: ApiConfig, db: pg.Pool): { app: express.Express; 
     });
   });
 
+  // Permissions, not roles: people get them from their role (the auth-service's
+  // PERMISSIONS_JSON), API keys from their scopes, so an organization key with
+  // `org:read` reads projects without acting as anyone.
   app.get(
     "/v1/projects",
-    guard.requireRoles("owner", "admin", "member"),
+    guard.requirePermissions("org:read"),
     wrap(async (req, res) => {
       const r = await db.query(
         "select id, name, created_by, created_at from example_api.projects where organization_id = $1 order by created_at",
@@ -122,7 +125,7 @@ export function createApi(cfg: ApiConfig, db: pg.Pool): { app: express.Express; 
 
   app.post(
     "/v1/projects",
-    guard.requireRoles("owner", "admin"),
+    guard.requirePermissions("org:write"),
     wrap(async (req, res) => {
       const { name } = body(req);
       const r = await db.query(
@@ -135,7 +138,7 @@ export function createApi(cfg: ApiConfig, db: pg.Pool): { app: express.Express; 
 
   app.patch(
     "/v1/projects/:id",
-    guard.requireRoles("owner", "admin"),
+    guard.requirePermissions("org:write"),
     wrap(async (req, res) => {
       const { name } = body(req);
       const r = await db.query(
@@ -149,7 +152,7 @@ export function createApi(cfg: ApiConfig, db: pg.Pool): { app: express.Express; 
 
   app.delete(
     "/v1/projects/:id",
-    guard.requireRoles("owner"),
+    guard.requirePermissions("org:delete"),
     wrap(async (req, res) => {
       const r = await db.query("delete from example_api.projects where id = $1 and organization_id = $2", [
         idParam(req),

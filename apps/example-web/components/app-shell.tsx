@@ -1,14 +1,34 @@
-// The frame of the signed-in product pages: top bar with navigation and sign-out.
+// The frame of the signed-in product pages: top bar with navigation, the
+// organization switcher (for people in several) and sign-out.
 import type { ReactNode } from "react";
+import type { Organization } from "../lib/api.ts";
 import { Brand } from "./brand.tsx";
+import { OrganizationSwitcher } from "./org-forms.tsx";
 
 const LINKS = [
   { href: "/dashboard", label: "Dashboard" },
   { href: "/team", label: "Team" },
+  { href: "/teams", label: "Teams" },
+  { href: "/api-keys", label: "API keys" },
+  { href: "/audit", label: "Audit log" },
+  { href: "/organization", label: "Organization" },
   { href: "/auth/settings", label: "Settings" },
 ];
 
-export function AppShell({ current, who, children }: { current?: string; who?: string; children: ReactNode }) {
+export function AppShell({
+  current,
+  who,
+  orgs,
+  currentOrg,
+  children,
+}: {
+  current?: string;
+  who?: string;
+  /** The viewer's organizations; the switcher shows when there are several. */
+  orgs?: Organization[];
+  currentOrg?: string | undefined;
+  children: ReactNode;
+}) {
   return (
     <>
       <a className="skip-link" href="#main">
@@ -24,7 +44,17 @@ export function AppShell({ current, who, children }: { current?: string; who?: s
               </a>
             ))}
           </nav>
-          {who ? <span className="who">{who}</span> : null}
+          {orgs && orgs.length > 1 && currentOrg ? (
+            <OrganizationSwitcher
+              orgs={orgs.map((o) => ({ id: o.organizationId, name: o.name }))}
+              current={currentOrg}
+            />
+          ) : null}
+          {who ? (
+            <span className="who truncate" title={who}>
+              {who}
+            </span>
+          ) : null}
           <form action="/auth/logout/submit" method="post" className="inline-form">
             <button type="submit" className="btn btn-secondary btn-small" data-testid="sign-out">
               Sign out

@@ -2,7 +2,7 @@
 // Forms of the signed-in pages. They post to server actions (and work without
 // JavaScript too); errors come back next to the field they concern, tied to it
 // with aria-describedby, and a form-level message is announced.
-import { useActionState, useEffect, useRef } from "react";
+import { useActionState, useEffect, useId, useRef, useState } from "react";
 import { useFormStatus } from "react-dom";
 import {
   acceptInvitation,
@@ -16,11 +16,12 @@ import {
   removeMember,
   revokeInvitation,
 } from "../app/(app)/actions.ts";
+import { NAME_MAX } from "../lib/limits.ts";
 import { PLAN_INFO } from "./plans.ts";
 
-const INITIAL: FormState = {};
+export const INITIAL: FormState = {};
 
-function Submit({
+export function Submit({
   children,
   className = "btn btn-primary",
   testId,
@@ -37,7 +38,7 @@ function Submit({
   );
 }
 
-function FormMessage({ state, id }: { state: FormState; id: string }) {
+export function FormMessage({ state, id }: { state: FormState; id: string }) {
   if (!state.message) return <div id={id} aria-live="polite" />;
   return (
     <div id={id} aria-live="polite">
@@ -51,7 +52,7 @@ function FormMessage({ state, id }: { state: FormState; id: string }) {
   );
 }
 
-function FieldError({ id, text }: { id: string; text: string | undefined }) {
+export function FieldError({ id, text }: { id: string; text: string | undefined }) {
   return text ? (
     <p id={id} className="message message-error">
       {text}
@@ -60,7 +61,7 @@ function FieldError({ id, text }: { id: string; text: string | undefined }) {
 }
 
 /** Resets a form after a successful submission (seq changes). */
-function useResetOnSuccess(state: FormState) {
+export function useResetOnSuccess(state: FormState) {
   const ref = useRef<HTMLFormElement>(null);
   useEffect(() => {
     if (state.ok && state.seq) ref.current?.reset();
@@ -81,7 +82,6 @@ export function OnboardForm({ defaultPlan, defaultName }: { defaultPlan: string;
           name="name"
           type="text"
           required
-          maxLength={200}
           defaultValue={state.values?.name ?? defaultName}
           placeholder="Acme Inc."
           autoComplete="organization"
@@ -89,7 +89,8 @@ export function OnboardForm({ defaultPlan, defaultName }: { defaultPlan: string;
           aria-describedby={nameErr ? "org-name-error" : "org-name-hint"}
         />
         <p id="org-name-hint" className="muted small">
-          Usually your company or team name. You can change it later.
+          Usually your company or team name, up to {NAME_MAX} characters. You can change it later in Organization
+          settings.
         </p>
         <FieldError id="org-name-error" text={nameErr} />
       </div>
@@ -135,16 +136,19 @@ export function NewProjectForm({ canCreate }: { canCreate: boolean }) {
             name="name"
             type="text"
             required
-            maxLength={200}
             defaultValue={state.ok ? "" : (state.values?.name ?? "")}
             placeholder="Website relaunch"
             aria-invalid={err ? true : undefined}
-            aria-describedby={err ? "project-name-error" : canCreate ? undefined : "project-role-hint"}
+            aria-describedby={err ? "project-name-error" : canCreate ? "project-name-hint" : "project-role-hint"}
           />
         </div>
         <Submit testId="create-project">Create project</Submit>
       </div>
-      {canCreate ? null : (
+      {canCreate ? (
+        <p id="project-name-hint" className="muted small">
+          Up to {NAME_MAX} characters.
+        </p>
+      ) : (
         <p id="project-role-hint" className="muted small">
           Creating projects needs the owner or admin role; the API will refuse it for members.
         </p>
@@ -298,19 +302,23 @@ export function MemberControls({
         <label htmlFor={selectId} className="sr-only">
           Role of {email}
         </label>
-        <select id={selectId} name="role" defaultValue={role}>
+        {/* Keyed by the saved role: after the action React resets the form to its
+            defaults, which for an uncontrolled select are those of its first render. */}
+        <select key={role} id={selectId} name="role" defaultValue={role}>
           <option value="member">Member</option>
           <option value="admin">Admin</option>
           {canGrantOwner || role === "owner" ? <option value="owner">Owner</option> : null}
         </select>
         <Submit className="btn btn-secondary btn-small">Save role</Submit>
       </form>
-      <form action={removeAction} className="inline-form">
-        <input type="hidden" name="identityId" value={identityId} />
-        <button type="submit" className="btn btn-danger btn-small" aria-label={`Remove ${email}`}>
-          Remove
-        </button>
-      </form>
+      <ConfirmButton
+        action={removeAction}
+        hidden={{ identityId }}
+        label="Remove"
+        confirmLabel={`Remove ${email}`}
+        question={`Remove ${email} from the organization? They lose access at once.`}
+        testId="remove-member"
+      />
       {msg.message ? (
         <span
           className={msg.ok ? "message message-success" : "message message-error"}
@@ -320,5 +328,68 @@ export function MemberControls({
         </span>
       ) : null}
     </div>
+  );
+}
+
+/**
+ * A destructive button that asks first: the first press shows the question with
+ * "Cancel" and the real button; nothing is sent until that one is pressed.
+ */
+export function ConfirmButton({
+  action,
+  hidden,
+  label,
+  confirmLabel,
+  question,
+  testId,
+  children,
+}: {
+  action: (form: FormData) => void;
+  hidden: Record<string, string>;
+  label: string;
+  confirmLabel: string;
+  question: string;
+  testId: string;
+  children?: React.ReactNode;
+}) {
+  const [asking, setAsking] = useState(false);
+  const qid = useId();
+  return (
+    <form action={action} className="inline-form confirm-form">
+      {Object.entries(hidden).map(([k, v]) => (
+        <input key={k} type="hidden" name={k} value={v} />
+      ))}
+      {asking ? (
+        <fieldset className="confirm" aria-labelledby={qid}>
+          <span id={qid} className="confirm-question">
+            {question}
+          </span>
+          {children}
+          <button type="submit" className="btn btn-danger btn-small" data-testid={`${testId}-confirm`}>
+            {confirmLabel}
+          </button>
+          <button
+            type="button"
+            className="btn btn-secondary btn-small"
+            onClick={() => setAsking(false)}
+            data-testid={`${testId}-cancel`}
+          >
+            Cancel
+          </button>
+        </fieldset>
+      ) : (
+        <button
+          type="button"
+          className="btn btn-danger btn-small"
+          onClick={() => setAsking(true)}
+          // The accessible name names what is removed, and starts with the visible label
+          // (speech users say what they see).
+          aria-label={confirmLabel.startsWith(label) ? confirmLabel : undefined}
+          data-testid={testId}
+        >
+          {label}
+        </button>
+      )}
+    </form>
   );
 }

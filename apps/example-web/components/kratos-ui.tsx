@@ -10,6 +10,8 @@
 import type { UiNode, UiText } from "@ory/client";
 import type { HTMLAttributeReferrerPolicy, ReactNode } from "react";
 import type { Flow } from "../lib/kratos.ts";
+import { productMessage } from "../lib/kratos-messages.ts";
+import { CodesActions } from "./copy.tsx";
 
 type Attrs = Record<string, unknown>;
 
@@ -62,16 +64,27 @@ export function Messages({ messages, id }: { messages: readonly UiText[] | undef
   if (!messages || messages.length === 0) return null;
   return (
     <div id={id} className="messages">
-      {messages.map((m) => (
-        <p
-          key={`${m.id}-${m.text}`}
-          className={`message message-${m.type}`}
-          role={m.type === "error" ? "alert" : "status"}
-          data-message-id={m.id}
-        >
-          {m.text}
-        </p>
-      ))}
+      {messages.map((m) => {
+        const pm = productMessage(m);
+        return (
+          <p
+            key={`${m.id}-${m.text}`}
+            className={`message message-${m.type}`}
+            role={m.type === "error" ? "alert" : "status"}
+            data-message-id={m.id}
+          >
+            {pm.text}
+            {pm.action ? (
+              <>
+                {" "}
+                <a href={pm.action.href} data-testid="message-action">
+                  {pm.action.label}
+                </a>
+              </>
+            ) : null}
+          </p>
+        );
+      })}
     </div>
   );
 }
@@ -179,6 +192,7 @@ function TextNode({ node }: { node: UiNode }) {
             </li>
           ))}
         </ul>
+        <CodesActions codes={secrets.map((s) => s.context?.secret ?? s.text ?? "")} />
       </div>
     );
   }
@@ -258,12 +272,25 @@ export interface FlowFormsProps {
   extraHidden?: Record<string, string>;
 }
 
-/** One form per method group, in the order Kratos lists them. */
+/**
+ * Where a method's card goes on a titled page (settings): a fixed order, because
+ * Kratos lists groups in the order their nodes were added, which changes with the
+ * state (generating backup codes moved their card). Others follow in Kratos' order.
+ */
+const GROUP_ORDER = ["profile", "password", "totp", "lookup_secret", "webauthn", "passkey", "oidc"];
+const rank = (g: string) => {
+  const i = GROUP_ORDER.indexOf(g);
+  return i < 0 ? GROUP_ORDER.length : i;
+};
+
+/** One form per method group: in Kratos' order, or GROUP_ORDER's on titled pages. */
 export function FlowForms({ flow, action, titled = false, extraHidden = {} }: FlowFormsProps) {
   const nodes = flow.ui.nodes;
   const defaults = nodes.filter((n) => n.group === "default");
   const groups: string[] = [];
   for (const n of nodes) if (n.group !== "default" && !groups.includes(n.group)) groups.push(n.group);
+  // Array.prototype.sort is stable: groups of equal rank keep Kratos' order.
+  if (titled) groups.sort((a, b) => rank(a) - rank(b));
   // A flow with only default nodes (e.g. a bare verification step) still gets one form.
   if (groups.length === 0) groups.push("default");
   const visibleDefaults = defaults.filter((n) => !isHidden(n));

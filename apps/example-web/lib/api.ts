@@ -85,6 +85,44 @@ export interface Invitation {
   expiresAt: string;
 }
 
+export interface ApiKey {
+  id: string;
+  identityId: string | null;
+  name: string;
+  prefix: string;
+  scopes: string[];
+  expiresAt: string | null;
+  lastUsedAt: string | null;
+  revokedAt: string | null;
+  createdAt: string;
+}
+
+export interface Team {
+  id: string;
+  name: string;
+  memberCount: number;
+}
+
+export interface TeamMember {
+  identityId: string;
+  role: "lead" | "member";
+  email: string;
+  nameFirst: string | null;
+  nameLast: string | null;
+}
+
+export interface AuditEntry {
+  id: string;
+  at: string;
+  actor: string;
+  action: string;
+  targetType: string;
+  targetId: string | null;
+  before: unknown;
+  after: unknown;
+  requestId: string | null;
+}
+
 export interface Project {
   id: string;
   name: string;

@@ -92,6 +92,29 @@ export async function getViewer(): Promise<Viewer | "aal2_required" | undefined>
   }
 }
 
+/**
+ * After a change of the user's organization (switch, leave, delete): waits, briefly,
+ * until the auth-service's token says `ready(org)`. Its token cache drops the old
+ * token when the change's announcement comes back over Redis, a few milliseconds
+ * after the write; the next page load must not beat it and show the old organization.
+ * Gives up quietly after ~3 s (the page then catches up on the next load).
+ */
+export async function untilTokenOrganization(
+  cookie: string,
+  ready: (org: string | undefined) => boolean,
+): Promise<void> {
+  for (let i = 0; i < 30; i++) {
+    const out = await exchange(cookie).catch(() => undefined);
+    if (out?.token !== undefined) {
+      const claims = await getVerifier()
+        .verify(out.token)
+        .catch(() => undefined);
+      if (claims && ready(claims.org)) return;
+    } else if (out) return; // signed out or second factor needed: nothing to wait for
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
 /** For pages behind the middleware: the viewer, or a redirect to the login page. */
 export async function requireViewer(returnPath: string): Promise<Viewer> {
   const v = await getViewer();

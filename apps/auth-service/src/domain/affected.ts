@@ -58,6 +58,7 @@ export async function affectedBy(trx: Transaction<Database>, event: AuditEvent):
     }
     // Changes that no token carries.
     case "organization.created":
+    case "organization.renamed":
     case "invitation.created":
     case "invitation.revoked":
     case "team.created":

@@ -147,6 +147,8 @@ export interface ListAuditOptions {
   /** Only rows at or after `since`, and before `until`. */
   since?: Date;
   until?: Date;
+  /** The first part of the action: "membership" matches membership.added, membership.removed… */
+  actionKind?: string;
   /** 1..500. */
   limit: number;
   /** Keyset pagination: only rows with a smaller id (pass the last id of the previous page). */
@@ -168,6 +170,12 @@ function checkListOptions(opts: ListAuditOptions): void {
       throw new DomainError("invalid_input", `${name} must be a valid date`);
     }
   }
+  if (opts.actionKind !== undefined && !/^[a-z_]{1,40}$/.test(opts.actionKind)) {
+    throw new DomainError("invalid_input", "action must be an action kind such as membership or api_key");
+  }
+  if (opts.actor !== undefined && (opts.actor.length === 0 || opts.actor.length > 200)) {
+    throw new DomainError("invalid_input", "actor must be 1 to 200 characters");
+  }
 }
 
 /** Newest first. A member reads one organization's log, as its owner or admin. */
@@ -188,6 +196,10 @@ export async function listAudit(db: Kysely<Database>, opts: ListAuditOptions, by
     if (opts.since !== undefined) query = query.where("at", ">=", opts.since);
     if (opts.until !== undefined) query = query.where("at", "<", opts.until);
     if (opts.beforeId !== undefined) query = query.where("id", "<", opts.beforeId);
+    // The kind is checked above to be [a-z_]: "_" is LIKE's one-character wildcard, so
+    // it is escaped; nothing else in it is special.
+    if (opts.actionKind !== undefined)
+      query = query.where("action", "like", `${opts.actionKind.replaceAll("_", "\\_")}.%`);
     const rows = await query.execute();
     return rows.map(toRecord);
   });

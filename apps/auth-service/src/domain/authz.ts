@@ -13,7 +13,8 @@
 //    accepting an invitation. A member cannot add anyone directly.
 //  - An API key never carries a scope its creator's role does not grant, and a member
 //    creates keys only for the organization or for themselves.
-//  - Plan changes, deleting the organization and its webhook subscriptions are the owners'.
+//  - Owners and admins rename the organization; plan changes, deleting it and its webhook
+//    subscriptions are the owners'.
 // Operators (the admin listener with ADMIN_API_TOKEN, the CLI, internal reads) are
 // trusted and pass every check.
 import { permissionsFor, type RolePermissionMap } from "@gatehouse/tokens";
@@ -50,6 +51,7 @@ const MANAGER_RANK = ROLE_RANK.admin;
 export type OrgAction =
   /** List members and teams. */
   | { kind: "organization.read" }
+  | { kind: "organization.rename" }
   | { kind: "organization.change_plan" }
   | { kind: "organization.delete" }
   | { kind: "audit.read" }
@@ -92,6 +94,7 @@ export function decide(actor: OrgRole, action: OrgAction, permissions: RolePermi
           );
     case "webhook.manage":
       return actor === "owner" ? ALLOW : deny("only owners may manage the organization's webhooks");
+    case "organization.rename":
     case "audit.read":
     case "invitation.list":
     case "api_key.list":

@@ -149,34 +149,63 @@ export async function requireLiveOrganization(trx: Kysely<Database>, orgId: stri
 }
 
 /** Sets the plan (owners); unchanged plan → no write, no audit row. */
-export async function changePlan(
+export function changePlan(
   db: Kysely<Database>,
   orgId: string,
   plan: Plan,
   ctx: AuditContext,
   by: Authority,
 ): Promise<Organization> {
+  return updateOrganization(db, orgId, { plan }, ctx, by);
+}
+
+/**
+ * Renames (owners and admins) and/or sets the plan (owners), in one transaction: a
+ * request that may not do one of them changes nothing. Each change that changes
+ * something writes its own audit row; an unchanged value writes nothing.
+ */
+export async function updateOrganization(
+  db: Kysely<Database>,
+  orgId: string,
+  change: { name?: string; plan?: Plan },
+  ctx: AuditContext,
+  by: Authority,
+): Promise<Organization> {
   assertAuditContext(ctx);
   const id = assertUuid(orgId, "orgId");
-  const newPlan = assertOneOf(plan, PLANS, "plan");
+  const name = change.name === undefined ? undefined : cleanName(change.name, "name");
+  const plan = change.plan === undefined ? undefined : assertOneOf(change.plan, PLANS, "plan");
+  if (name === undefined && plan === undefined) throw new DomainError("invalid_input", "name or plan is required");
   return inTransaction(db, async (trx) => {
-    await authorize(trx, by, id, { kind: "organization.change_plan" });
+    if (name !== undefined) await authorize(trx, by, id, { kind: "organization.rename" });
+    if (plan !== undefined) await authorize(trx, by, id, { kind: "organization.change_plan" });
     const current = await lockLiveOrganization(trx, id);
-    if (current.plan === newPlan) return toOrganization(current);
+    const set = {
+      ...(name !== undefined && name !== current.name ? { name } : {}),
+      ...(plan !== undefined && plan !== current.plan ? { plan } : {}),
+    };
+    if (Object.keys(set).length === 0) return toOrganization(current);
     const row = await trx
       .updateTable("organizations")
-      .set({ plan: newPlan })
+      .set(set)
       .where("id", "=", id)
       .returningAll()
       .executeTakeFirstOrThrow();
-    await writeAudit(trx, ctx, {
-      action: "organization.plan_changed",
-      targetType: "organization",
-      targetId: id,
-      organizationId: id,
-      before: { plan: current.plan },
-      after: { plan: newPlan },
-    });
+    const target = { targetType: "organization", targetId: id, organizationId: id } as const;
+    if (set.name !== undefined)
+      await writeAudit(trx, ctx, {
+        action: "organization.renamed",
+        ...target,
+        before: { name: current.name },
+        after: { name: set.name },
+      });
+    if (set.plan !== undefined)
+      await writeAudit(trx, ctx, {
+        action: "organization.plan_changed",
+        ...target,
+        before: { plan: current.plan },
+        after: { plan: set.plan },
+      });
     return toOrganization(row);
   });
 }

@@ -17,7 +17,7 @@ import {
   replayDelivery,
 } from "../domain/webhooks.ts";
 import { handleLoginWebhook } from "../webhooks/login.ts";
-import { handleRegistrationWebhook } from "../webhooks/registration.ts";
+import { handleProfileWebhook, handleRegistrationWebhook } from "../webhooks/registration.ts";
 import { handleSessionsRevokedWebhook } from "../webhooks/sessions-revoked.ts";
 import { ApiError, errorHandler, notFound, wrap } from "./errors.ts";
 import { healthRoutes } from "./health.ts";
@@ -90,6 +90,15 @@ export function adminApp(app: App): express.Express {
       const out = await handleLoginWebhook(app, req);
       app.metrics.webhooks.inc({ outcome: out.recorded ? "signed_in" : "duplicate" });
       res.status(200).json({ ok: true, recorded: out.recorded });
+    }),
+  );
+  e.post(
+    "/v1/webhooks/kratos/profile-updated",
+    wrap(async (req, res) => {
+      fromKratos(req);
+      await handleProfileWebhook(app, req);
+      app.metrics.webhooks.inc({ outcome: "profile_updated" });
+      res.status(200).json({ ok: true });
     }),
   );
   e.post(

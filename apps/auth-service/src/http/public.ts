@@ -26,7 +26,7 @@ import {
   listMembershipsForUser,
   removeMember,
 } from "../domain/memberships.ts";
-import { changePlan, onboard } from "../domain/organizations.ts";
+import { onboard, softDeleteOrganization, updateOrganization } from "../domain/organizations.ts";
 import {
   addTeamMember,
   createTeam,
@@ -58,6 +58,11 @@ const INVITATIONS_PER_HOUR = 100;
 const AUDIT_QUERY = z
   .object({
     actor: z.string().min(1).max(200).optional(),
+    /** An action kind: "membership" matches membership.added, membership.removed… */
+    action: z
+      .string()
+      .regex(/^[a-z_]{1,40}$/, "an action kind such as membership or api_key")
+      .optional(),
     type: z
       .string()
       .max(2_000)
@@ -87,7 +92,11 @@ const BODY = {
   accept: z.object({ token: z.string().max(200).refine(looksLikeInvitationToken, "not an invitation token") }).strict(),
   defaultOrganization: z.object({ organization_id: uuid }).strict(),
   role: z.object({ role: z.enum(ORG_ROLES) }).strict(),
-  plan: z.object({ plan: z.enum(PLANS) }).strict(),
+  // Rename (owners, admins) and/or plan (owners); at least one of them.
+  organization: z
+    .object({ name: z.string().trim().min(1).max(200).optional(), plan: z.enum(PLANS).optional() })
+    .strict()
+    .refine((b) => b.name !== undefined || b.plan !== undefined, "name or plan is required"),
   apiKey: z.object({ ...API_KEY_FIELDS, as_user: z.boolean().default(false) }).strict(),
   team: z.object({ name: z.string().trim().min(1).max(100) }).strict(),
   teamMember: z.object({ role: z.enum(TEAM_ROLES).default("member") }).strict(),
@@ -143,6 +152,24 @@ export function publicRouter(
       res.type("application/json").json(doc);
     }),
   );
+
+  // RFC 8414 metadata, so a verifier in any language finds the issuer, the JWKS and
+  // the token endpoint from one URL instead of guessing them (docs/verifying-tokens.md).
+  const issuer = app.cfg.token.issuer.replace(/\/+$/, "");
+  const metadata = {
+    issuer: app.cfg.token.issuer,
+    jwks_uri: `${issuer}/.well-known/jwks.json`,
+    token_endpoint: `${issuer}/v1/token`,
+    grant_types_supported: ["urn:gatehouse:session", "urn:gatehouse:api-key"],
+    token_endpoint_auth_methods_supported: ["none"],
+    access_token_signing_alg_values_supported: [app.cfg.token.alg],
+    access_token_typ: "at+jwt",
+    audiences: app.cfg.token.audience,
+  };
+  r.get("/.well-known/oauth-authorization-server", (_req, res) => {
+    res.setHeader("Cache-Control", "public, max-age=300");
+    res.json(metadata);
+  });
 
   // POST /v1/token never gets here: tokenDoor (token.ts) answers it first.
 
@@ -308,19 +335,33 @@ export function publicRouter(
     }),
   );
 
-  // --- Organization: plan (owners) and audit log (owners, admins) -------------
+  // --- Organization: name (owners, admins), plan and deletion (owners), audit log --
   r.patch(
     "/v1/organizations/:orgId",
     wrap(async (req, res) => {
       const orgId = parseParam(req.params.orgId);
-      const body = parseBody(req, BODY.plan);
+      const body = parseBody(req, BODY.organization);
       const p = await me(req, orgId);
-      const org = await changePlan(app.db, orgId, body.plan, ctx(req, p.identityId), p.by);
+      const change = {
+        ...(body.name !== undefined ? { name: body.name } : {}),
+        ...(body.plan ? { plan: body.plan } : {}),
+      };
+      const org = await updateOrganization(app.db, orgId, change, ctx(req, p.identityId), p.by);
       res.json({ organization: org });
     }),
   );
 
-  // Filters: actor, type (comma-separated), since/until (RFC 3339); newest first,
+  r.delete(
+    "/v1/organizations/:orgId",
+    wrap(async (req, res) => {
+      const orgId = parseParam(req.params.orgId);
+      const p = await me(req, orgId);
+      await softDeleteOrganization(app.db, orgId, ctx(req, p.identityId), p.by);
+      res.status(204).end();
+    }),
+  );
+
+  // Filters: actor, action (a kind), type (comma-separated), since/until (RFC 3339); newest first,
   // `next_cursor` (or null) goes back as `before` for the next page.
   r.get(
     "/v1/organizations/:orgId/audit",
@@ -335,6 +376,7 @@ export function publicRouter(
           organizationId: orgId,
           ...page,
           ...(q.actor ? { actor: q.actor } : {}),
+          ...(q.action ? { actionKind: q.action } : {}),
           ...(q.type ? { actions: q.type.split(",") } : {}),
           ...(q.since ? { since: new Date(q.since) } : {}),
           ...(q.until ? { until: new Date(q.until) } : {}),
@@ -488,6 +530,16 @@ export function publicRouter(
       const p = await me(req, orgId);
       await softDeleteTeam(app.db, { orgId, teamId }, ctx(req, p.identityId), p.by);
       res.status(204).end();
+    }),
+  );
+
+  r.get(
+    "/v1/organizations/:orgId/teams/:teamId/members",
+    wrap(async (req, res) => {
+      const orgId = parseParam(req.params.orgId);
+      const teamId = parseParam(req.params.teamId);
+      const p = await me(req, orgId);
+      res.json({ members: await listTeamMembers(app.db, { orgId, teamId }, p.by) });
     }),
   );
 

@@ -41,3 +41,22 @@ export async function handleRegistrationWebhook(app: App, req: Request): Promise
   );
   return { created: out.created };
 }
+
+/**
+ * Kratos' after-settings (profile) webhook: the address and name as they are now, so
+ * every view of the user (member lists, teams) shows a rename at once. Same body as
+ * registration without the tier; idempotent.
+ */
+export async function handleProfileWebhook(app: App, req: Request): Promise<void> {
+  const b = parseBody(req, body.omit({ flow_id: true, transient_payload: true }).strict());
+  await upsertUserFromKratos(
+    app.db,
+    {
+      identityId: b.identity_id,
+      email: b.email,
+      ...(b.name?.first ? { nameFirst: b.name.first } : {}),
+      ...(b.name?.last ? { nameLast: b.name.last } : {}),
+    },
+    { actor: "kratos-webhook", requestId: String(req.res?.locals.requestId ?? "") },
+  );
+}

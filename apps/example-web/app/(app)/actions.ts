@@ -5,56 +5,23 @@
 import { revalidatePath } from "next/cache";
 import { cookies } from "next/headers";
 import { redirect } from "next/navigation";
-import { type ApiResult, authApi, explain, gatewayApi } from "../../lib/api.ts";
+import {
+  EMAIL,
+  type FormState,
+  failure,
+  field,
+  isViewer,
+  ROLES,
+  UUID,
+  viewerOrLogin,
+} from "../../lib/action-support.ts";
+import { authApi, gatewayApi } from "../../lib/api.ts";
 import { isPlan, webConfig } from "../../lib/config.ts";
 import { INVITATION_COOKIE, INVITATION_COOKIE_PATH, INVITATION_TOKEN, invitationLink } from "../../lib/invitation.ts";
-import { getViewer, ServiceUnavailable, type Viewer } from "../../lib/session.ts";
+import { NAME_MAX } from "../../lib/limits.ts";
+import { untilTokenOrganization, type Viewer } from "../../lib/session.ts";
 
-export interface FormState {
-  ok?: boolean;
-  message?: string;
-  /** Per-field errors, keyed by input name. */
-  fields?: Record<string, string>;
-  /** What was submitted, so a refused form shows it again (React resets forms after an action). */
-  values?: Record<string, string>;
-  /** Bumped on success so a form can reset itself. */
-  seq?: number;
-  /** An invitation link, shown once after the invitation is created. */
-  link?: string;
-  /** The next step the user should take after a refusal (accepting an invitation). */
-  next?: "verify" | "sign_out";
-}
-
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
-const ROLES = ["owner", "admin", "member"] as const;
-const EMAIL = /^[^\s@]+@[^\s@]+\.[^\s@]+$/;
-
-function field(form: FormData, name: string): string {
-  const v = form.get(name);
-  return typeof v === "string" ? v.trim() : "";
-}
-
-async function viewerOrLogin(back: string): Promise<Viewer | FormState> {
-  try {
-    const v = await getViewer();
-    if (v === "aal2_required") redirect(`/auth/login?aal=aal2&return_to=${encodeURIComponent(back)}`);
-    if (!v) redirect(`/auth/login?return_to=${encodeURIComponent(back)}`);
-    return v;
-  } catch (e) {
-    if (e instanceof ServiceUnavailable) {
-      return { ok: false, message: "We could not check your session right now. Please try again in a moment." };
-    }
-    throw e;
-  }
-}
-
-function isViewer(v: Viewer | FormState): v is Viewer {
-  return "claims" in v;
-}
-
-function failure(r: ApiResult<unknown>, action: string): FormState {
-  return { ok: false, message: explain(r, action) };
-}
+export type { FormState };
 
 // --- onboarding -------------------------------------------------------------
 
@@ -63,7 +30,7 @@ export async function createOrganization(_prev: FormState, form: FormData): Prom
   const plan = field(form, "plan");
   const fields: Record<string, string> = {};
   if (name.length === 0) fields.name = "Enter a name for your organization.";
-  else if (name.length > 200) fields.name = "Use at most 200 characters.";
+  else if (name.length > NAME_MAX) fields.name = `Use at most ${NAME_MAX} characters (this is ${name.length}).`;
   if (!isPlan(plan)) fields.plan = "Choose a plan.";
   const values = { name, plan };
   if (Object.keys(fields).length > 0)
@@ -80,8 +47,12 @@ export async function createOrganization(_prev: FormState, form: FormData): Prom
 export async function createProject(_prev: FormState, form: FormData): Promise<FormState> {
   const name = field(form, "name");
   const values = { name };
-  if (name.length === 0 || name.length > 200) {
-    return { ok: false, fields: { name: "Enter a project name (1–200 characters)." }, values };
+  if (name.length === 0 || name.length > NAME_MAX) {
+    return {
+      ok: false,
+      fields: { name: `Enter a project name of 1 to ${NAME_MAX} characters (this is ${name.length}).` },
+      values,
+    };
   }
   const v = await viewerOrLogin("/dashboard");
   if (!isViewer(v)) return { ...v, values };
@@ -191,6 +162,7 @@ export async function openOrganization(_prev: FormState, form: FormData): Promis
   if (!isViewer(v)) return v;
   const r = await authApi("/v1/me/default-organization", v.cookie, { json: { organization_id: id } });
   if (!r.ok) return failure(r, "open that organization");
+  await untilTokenOrganization(v.cookie, (org) => org === id);
   redirect("/dashboard");
 }
 

@@ -21,7 +21,7 @@ export default async function Dashboard() {
   const role = c.role ?? "member";
   const secondFactor = c.aal === "aal2";
   return (
-    <AppShell current="/dashboard" who={c.email ?? ""}>
+    <AppShell current="/dashboard" who={c.email ?? ""} orgs={orgs.data?.organizations ?? []} currentOrg={c.org}>
       <div className="page-head">
         <div>
           <h1>Hello, {displayName(c)}</h1>
@@ -38,7 +38,8 @@ export default async function Dashboard() {
       <section className="grid" aria-label="Your account">
         <div className="card">
           <div className="stat-label">Organization</div>
-          <div className="stat-value" data-testid="org-name">
+          {/* Long names wrap and clamp; the full name is the title and on Organization settings. */}
+          <div className="stat-value clamp" data-testid="org-name" title={org?.name}>
             {org?.name ?? "—"}
           </div>
         </div>
@@ -87,7 +88,7 @@ export default async function Dashboard() {
               <tbody>
                 {projects.data.projects.map((p) => (
                   <tr key={p.id}>
-                    <td>{p.name}</td>
+                    <td className="wrap">{p.name}</td>
                     <td className="muted">{new Date(p.created_at).toLocaleDateString("en")}</td>
                     <td>
                       <div className="row-actions">

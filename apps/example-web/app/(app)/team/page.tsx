@@ -29,12 +29,12 @@ export default async function TeamPage() {
   const orgName = orgs.data?.organizations.find((o) => o.organizationId === org)?.name ?? "Your organization";
   const pending = invitations?.data?.invitations ?? [];
   return (
-    <AppShell current="/team" who={c.email ?? ""}>
+    <AppShell current="/team" who={c.email ?? ""} orgs={orgs.data?.organizations ?? []} currentOrg={org}>
       <div className="page-head">
         <div>
           <h1>Team</h1>
           <p className="muted">
-            Members of <strong>{orgName}</strong> and their roles.
+            Members of <strong className="wrap">{orgName}</strong> and their roles.
           </p>
         </div>
       </div>
@@ -102,10 +102,10 @@ export default async function TeamPage() {
               {members.data.members.map((m) => (
                 <tr key={m.identityId} data-member={m.email}>
                   <td>
-                    {fullName(m)}
+                    <span className="wrap">{fullName(m)}</span>
                     {m.identityId === c.sub ? <span className="muted small"> (you)</span> : null}
                   </td>
-                  <td>{m.email}</td>
+                  <td className="wrap">{m.email}</td>
                   <td>
                     <span className={`badge badge-${m.role}`}>{m.role}</span>
                   </td>

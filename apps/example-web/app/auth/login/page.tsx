@@ -1,9 +1,11 @@
 import type { Metadata } from "next";
+import { headers } from "next/headers";
 import { AuthShell, ErrorCard } from "../../../components/auth-shell.tsx";
 import { FlowForms, Messages } from "../../../components/kratos-ui.tsx";
 import { ThrottleNotice } from "../../../components/throttle-notice.tsx";
 import { loadFlow, type SearchParams } from "../../../lib/flow-page.ts";
 import { param } from "../../../lib/kratos.ts";
+import { NOTICE_HEADER } from "../../../lib/notice.ts";
 
 export const dynamic = "force-dynamic";
 export const metadata: Metadata = { title: "Sign in" };
@@ -16,8 +18,11 @@ export default async function LoginPage({ searchParams }: { searchParams: Search
   const { flow } = loaded;
   const secondFactor = flow.requested_aal === "aal2";
   const title = secondFactor ? "Two-factor authentication" : flow.refresh ? "Confirm it's you" : "Sign in";
+  // Backup codes are offered only when the account has them (Kratos sends their field then).
+  const hasBackupCodes = flow.ui.nodes.some((n) => n.group === "lookup_secret");
+  const signedOut = (await headers()).get(NOTICE_HEADER) === "signed_out";
   const intro = secondFactor
-    ? "Enter the 6-digit code from your authenticator app, or one of your backup codes."
+    ? `Enter the 6-digit code from your authenticator app${hasBackupCodes ? ", or one of your backup codes" : ""}.`
     : flow.refresh
       ? "Please enter your password again to continue."
       : "Welcome back. Sign in to your workspace.";
@@ -30,7 +35,7 @@ export default async function LoginPage({ searchParams }: { searchParams: Search
         secondFactor ? (
           <form action="/auth/logout/submit" method="post" className="inline-form">
             <p>
-              Not you, or no access to your codes?{" "}
+              {hasBackupCodes ? "Not you, or no access to your codes?" : "Not you, or no access to your authenticator?"}{" "}
               <button type="submit" className="btn btn-link">
                 Sign out
               </button>
@@ -49,6 +54,11 @@ export default async function LoginPage({ searchParams }: { searchParams: Search
       }
     >
       <div className="flow-messages">
+        {signedOut ? (
+          <p className="message message-success" role="status" data-testid="signed-out">
+            You are signed out.
+          </p>
+        ) : null}
         <ThrottleNotice retryAfter={param(sp.retry_after)} />
         <Messages messages={flow.ui.messages} />
       </div>

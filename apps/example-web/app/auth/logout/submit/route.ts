@@ -4,6 +4,7 @@
 import { type NextRequest, NextResponse } from "next/server";
 import { webConfig } from "../../../../lib/config.ts";
 import { kratosFetch } from "../../../../lib/kratos.ts";
+import { NOTICE_COOKIE } from "../../../../lib/notice.ts";
 
 export const dynamic = "force-dynamic";
 
@@ -54,6 +55,8 @@ export async function POST(req: NextRequest): Promise<Response> {
   const domain = c.cookieDomain ? `; Domain=${c.cookieDomain}` : "";
   res.headers.append("set-cookie", `${c.cookieName}=; Path=/; Max-Age=0; HttpOnly; SameSite=Lax${domain}`);
   res.headers.append("set-cookie", "gh_signup_tier=; Path=/; Max-Age=0; HttpOnly; SameSite=Lax");
+  // The login page says "You are signed out" once (middleware.ts hands it on).
+  res.headers.append("set-cookie", `${NOTICE_COOKIE}=signed_out; Path=/auth; Max-Age=120; HttpOnly; SameSite=Lax`);
   return res;
 }
 
