@@ -39,6 +39,7 @@ import {
   loadEnvironment,
   REPO_ROOT,
   serviceUrls,
+  type SocialProvider,
 } from "../lib/environments.ts";
 import { kratosTracingConfig } from "../lib/kratos-env.ts";
 
@@ -117,6 +118,47 @@ export function readKratosYml(): Obj {
   return parse(readFileSync(resolve(KRATOS_CONFIG_DIR, "kratos.yml"), "utf8")) as Obj;
 }
 
+export const OIDC_SECRET_PLACEHOLDER = "set-from-the-kratos-secret";
+const SCOPES: Record<SocialProvider["provider"], string[]> = {
+  google: ["openid", "email", "profile"],
+  microsoft: ["openid", "email", "profile"],
+  generic: ["openid", "email", "profile"],
+  github: ["user:email"],
+};
+
+/**
+ * The environment's social sign-in providers as Kratos' oidc config: PKCE forced, the
+ * shared claims mapper (kratos-config/oidc-claims.jsonnet) inline, and each client
+ * secret a placeholder that Kratos' env var of the same path overrides from the
+ * Secret (key oidcClientSecret-<id>). The local stack's IdP is never among them: it
+ * exists only in tools/stack, and an issuer on a loopback host is refused here.
+ */
+export function socialSignIn(env: Environment) {
+  const mapper = `base64://${readFileSync(resolve(KRATOS_CONFIG_DIR, "oidc-claims.jsonnet")).toString("base64")}`;
+  const list = env.kratos.socialSignIn ?? [];
+  const providers = list.map((p) => {
+    if (p.issuerUrl && /^https:\/\/(localhost|127\.|\[::1\])/.test(p.issuerUrl))
+      throw new Error(`${env.name}: provider ${p.id}: a loopback issuer is the local IdP, never deployed`);
+    return {
+      id: p.id,
+      provider: p.provider,
+      ...(p.label ? { label: p.label } : {}),
+      client_id: p.clientId,
+      client_secret: OIDC_SECRET_PLACEHOLDER,
+      ...(p.issuerUrl ? { issuer_url: p.issuerUrl } : {}),
+      ...(p.microsoftTenant ? { microsoft_tenant: p.microsoftTenant } : {}),
+      scope: SCOPES[p.provider],
+      mapper_url: mapper,
+      pkce: "force",
+    };
+  });
+  const secretEnvs = list.map((p, i) => ({
+    name: `SELFSERVICE_METHODS_OIDC_CONFIG_PROVIDERS_${i}_CLIENT_SECRET`,
+    key: `oidcClientSecret-${p.id}`,
+  }));
+  return { providers, secretEnvs };
+}
+
 /** kratos.config and kratos.identitySchemas for one environment. */
 export function kratosConfigFor(env: Environment, kratosYml: Obj = readKratosYml()) {
   const config = rewriteUrls(structuredClone(kratosYml), localOrigins(env), "") as Obj;
@@ -178,6 +220,12 @@ export function kratosConfigFor(env: Environment, kratosYml: Obj = readKratosYml
     }
   }
 
+  const social = socialSignIn(env);
+  if (social.providers.length) {
+    const methods = obj(selfservice.methods, "selfservice.methods");
+    methods.oidc = { enabled: true, config: { providers: social.providers } };
+  }
+
   const smtp = obj(obj(config.courier, "courier").smtp, "courier.smtp");
   smtp.connection_uri = SMTP_URI_PLACEHOLDER;
   smtp.from_address = env.kratos.smtpFrom;
@@ -208,12 +256,12 @@ export function kratosConfigFor(env: Environment, kratosYml: Obj = readKratosYml
     }
     courier.template_override_path = "/conf/courier-templates";
   }
-  return { config, identitySchemas, emailTemplates, webhookSecretEnvs: secretEnvs };
+  return { config, identitySchemas, emailTemplates, webhookSecretEnvs: secretEnvs, oidcSecretEnvs: social.secretEnvs };
 }
 
 /** The whole values file for the official chart. Only keys of its values.yaml. */
 export function kratosValues(env: Environment, kratosYml: Obj = readKratosYml()): Obj {
-  const { config, identitySchemas, emailTemplates, webhookSecretEnvs } = kratosConfigFor(env, kratosYml);
+  const { config, identitySchemas, emailTemplates, webhookSecretEnvs, oidcSecretEnvs } = kratosConfigFor(env, kratosYml);
   const prod = env.profile === "prod";
   const secretEnv = (name: string, key: string) => ({
     name,
@@ -253,6 +301,7 @@ export function kratosValues(env: Environment, kratosYml: Obj = readKratosYml())
     deployment: {
       extraEnv: [
         ...webhookSecretEnvs.map((name) => secretEnv(name, "webhookSecret")),
+        ...oidcSecretEnvs.map(({ name, key }) => secretEnv(name, key)),
         { name: "SQA_OPT_OUT", value: "true" },
       ],
       resources,

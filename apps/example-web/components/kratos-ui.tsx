@@ -269,11 +269,17 @@ export function FlowForms({ flow, action, titled = false, extraHidden = {} }: Fl
   const visibleDefaults = defaults.filter((n) => !isHidden(n));
   const hiddenDefaults = defaults.filter(isHidden);
 
+  // Visible default nodes (the identifier, the traits on the first sign-up step) belong
+  // to the first form that is not only social sign-in buttons: a provider button needs
+  // none of them (the provider supplies the traits), and required empty fields in its
+  // form would block it. Every other method gets only the hidden ones.
+  const withDefaults = Math.max(
+    0,
+    groups.findIndex((g) => g !== "oidc"),
+  );
   const formFor = (group: string, index: number) => {
     const own = group === "default" ? [] : nodes.filter((n) => n.group === group);
-    // Visible default nodes (the identifier, the traits on the first sign-up step)
-    // belong to the first form; a second method gets only the hidden ones.
-    const body = [...(index === 0 ? visibleDefaults : []), ...own];
+    const body = [...(index === withDefaults ? visibleDefaults : []), ...own];
     const submits = body.filter(
       (n) => n.type === "input" && (attrs(n).type === "submit" || attrs(n).type === "button"),
     );
@@ -318,7 +324,10 @@ export function FlowForms({ flow, action, titled = false, extraHidden = {} }: Fl
         {!titled && index > 0 && !onlyNavigation ? <div className="divider">or</div> : null}
         {hasInputs ? (
           <form
-            action={action ?? flow.ui.action}
+            // A provider button posts straight to Kratos (through the gateway), never via a
+            // page's own handler: Kratos' continuity cookie is host-only, set for the host the
+            // browser posted to, and the provider's callback comes back to Kratos' host.
+            action={group === "oidc" ? flow.ui.action : (action ?? flow.ui.action)}
             method={flow.ui.method || "post"}
             className="form"
             data-group={group}
