@@ -38,8 +38,8 @@ import {
   kratosValuesFile,
   loadEnvironment,
   REPO_ROOT,
-  serviceUrls,
   type SocialProvider,
+  serviceUrls,
 } from "../lib/environments.ts";
 import { kratosTracingConfig } from "../lib/kratos-env.ts";
 
@@ -261,7 +261,10 @@ export function kratosConfigFor(env: Environment, kratosYml: Obj = readKratosYml
 
 /** The whole values file for the official chart. Only keys of its values.yaml. */
 export function kratosValues(env: Environment, kratosYml: Obj = readKratosYml()): Obj {
-  const { config, identitySchemas, emailTemplates, webhookSecretEnvs, oidcSecretEnvs } = kratosConfigFor(env, kratosYml);
+  const { config, identitySchemas, emailTemplates, webhookSecretEnvs, oidcSecretEnvs } = kratosConfigFor(
+    env,
+    kratosYml,
+  );
   const prod = env.profile === "prod";
   const secretEnv = (name: string, key: string) => ({
     name,

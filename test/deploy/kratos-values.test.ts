@@ -502,7 +502,10 @@ describe("social sign-in providers: configuration in the environment, client sec
     for (const name of environmentNames()) {
       const v = committed(loadEnvironment(name));
       const config = (v.kratos as Obj).config as Obj;
-      expect(getPath(config, ["selfservice", "methods", "oidc"])).toEqual({ enabled: false, config: { providers: [] } });
+      expect(getPath(config, ["selfservice", "methods", "oidc"])).toEqual({
+        enabled: false,
+        config: { providers: [] },
+      });
       expect(JSON.stringify(v)).not.toMatch(/localhost|oidc-provider|gatehouse-kratos/);
     }
   });

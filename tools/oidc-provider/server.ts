@@ -92,16 +92,16 @@ const configuration: Configuration = {
 const provider = new Provider(cfg.issuer, configuration);
 const oidcCallback = provider.callback();
 
-const escape = (s: string) =>
+const esc = (s: string) =>
   s.replace(/[&<>"']/g, (c) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;" })[c] ?? c);
 
 function page(res: ServerResponse, status: number, title: string, body: string): void {
   res.writeHead(status, { "content-type": "text/html; charset=utf-8", "cache-control": "no-store" });
-  res.end(`<!doctype html><html lang="en"><head><meta charset="utf-8"><title>${escape(title)}</title>
+  res.end(`<!doctype html><html lang="en"><head><meta charset="utf-8"><title>${esc(title)}</title>
 <style>body{font-family:system-ui,sans-serif;max-width:28rem;margin:4rem auto;padding:0 1rem}
 label,input,button{display:block;width:100%;margin:.4rem 0}input,button{padding:.5rem}
 .err{color:#b00020}</style></head><body><p><strong>Local IdP</strong> (development only)</p>
-<h1>${escape(title)}</h1>${body}</body></html>`);
+<h1>${esc(title)}</h1>${body}</body></html>`);
 }
 
 async function readForm(req: IncomingMessage): Promise<URLSearchParams> {
@@ -114,9 +114,9 @@ async function readForm(req: IncomingMessage): Promise<URLSearchParams> {
 }
 
 function loginForm(uid: string, error?: string, email = ""): string {
-  return `${error ? `<p class="err" role="alert">${escape(error)}</p>` : ""}
+  return `${error ? `<p class="err" role="alert">${esc(error)}</p>` : ""}
 <form method="post" action="/interaction/${uid}/login">
-<label for="email">Email</label><input id="email" name="email" type="email" value="${escape(email)}" required autofocus>
+<label for="email">Email</label><input id="email" name="email" type="email" value="${esc(email)}" required autofocus>
 <label for="password">Password</label><input id="password" name="password" type="password" required>
 <button type="submit">Sign in</button></form>
 <form method="post" action="/interaction/${uid}/abort"><button type="submit">Cancel</button></form>`;
@@ -133,7 +133,7 @@ async function interaction(req: IncomingMessage, res: ServerResponse, uid: strin
       res,
       200,
       "Allow access?",
-      `<p><strong>${escape(String(params.client_id))}</strong> asks for your ${escape(String(params.scope))}.</p>
+      `<p><strong>${esc(String(params.client_id))}</strong> asks for your ${esc(String(params.scope))}.</p>
 <form method="post" action="/interaction/${uid}/confirm"><button type="submit">Allow</button></form>
 <form method="post" action="/interaction/${uid}/abort"><button type="submit">Deny</button></form>`,
     );
@@ -143,14 +143,25 @@ async function interaction(req: IncomingMessage, res: ServerResponse, uid: strin
     const form = await readForm(req);
     const user = findUser(form.get("email") ?? "");
     if (!user || user.password !== form.get("password"))
-      return page(res, 200, "Sign in to the local IdP", loginForm(uid, "Wrong email or password.", form.get("email") ?? ""));
-    return provider.interactionFinished(req, res, { login: { accountId: user.sub } }, { mergeWithLastSubmission: false });
+      return page(
+        res,
+        200,
+        "Sign in to the local IdP",
+        loginForm(uid, "Wrong email or password.", form.get("email") ?? ""),
+      );
+    return provider.interactionFinished(
+      req,
+      res,
+      { login: { accountId: user.sub } },
+      { mergeWithLastSubmission: false },
+    );
   }
   if (action === "confirm") {
     const accountId = details.session?.accountId;
     if (!accountId) return page(res, 400, "Expired", "<p>Sign in again.</p>");
     const grant = details.grantId
-      ? ((await provider.Grant.find(details.grantId)) ?? new provider.Grant({ accountId, clientId: String(params.client_id) }))
+      ? ((await provider.Grant.find(details.grantId)) ??
+        new provider.Grant({ accountId, clientId: String(params.client_id) }))
       : new provider.Grant({ accountId, clientId: String(params.client_id) });
     const missing = prompt.details as { missingOIDCScope?: string[]; missingOIDCClaims?: string[] };
     if (missing.missingOIDCScope) grant.addOIDCScope(missing.missingOIDCScope.join(" "));
@@ -181,7 +192,7 @@ const server = createServer((req, res) => {
   if (!m) return void oidcCallback(req, res);
   interaction(req, res, m[1] ?? "", m[2] ?? "").catch((e: Error) => {
     // An unknown or expired interaction cookie is the person's problem, not a crash.
-    if (!res.headersSent) page(res, 400, "Sign-in expired", `<p>${escape(e.name)}: start again from the app.</p>`);
+    if (!res.headersSent) page(res, 400, "Sign-in expired", `<p>${esc(e.name)}: start again from the app.</p>`);
     else res.destroy();
   });
 });
