@@ -401,6 +401,7 @@ describe("in step with the Gatehouse chart", () => {
       expect(hooks.map((h) => new URL(h.url).pathname).sort()).toEqual([
         "/v1/webhooks/kratos/registration", // after a password sign-up
         "/v1/webhooks/kratos/registration", // after a social one
+        "/v1/webhooks/kratos/registration", // after one by emailed code
         "/v1/webhooks/kratos/sessions-revoked",
         "/v1/webhooks/kratos/sessions-revoked",
       ]);

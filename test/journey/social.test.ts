@@ -4,10 +4,13 @@
 // session mints, the claims mapper's rule for unverified addresses, Kratos v1.3.1's
 // account linking when the address already has a password account, and what a person
 // sees when the provider is down. Screenshots under test-results/social/.
-import { mkdirSync, readFileSync, rmSync } from "node:fs";
+import { mkdirSync, rmSync } from "node:fs";
 import { resolve } from "node:path";
 import type { Browser, BrowserContext, Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
+import { stackConfig } from "../../tools/stack/config.ts";
+import { idp } from "../../tools/stack/services.ts";
+import { readState, stopProcess, writeState } from "../../tools/stack/supervisor.ts";
 import { launchChromium } from "../support/chromium.ts";
 
 const OUT = resolve(import.meta.dirname, "../../test-results/social");
@@ -193,40 +196,33 @@ describe("social sign-in with the local OpenID Provider (PKCE), in Chromium", ()
     await ctx.close();
   });
 
-  // Last: it stops the IdP for the rest of this file's stack (no supervisor restarts it).
   it("the provider is down: the app says so plainly, and nothing answers 500", { timeout: 120_000 }, async () => {
-    const state = JSON.parse(readFileSync(resolve(need("STACK_DIR"), "state.json"), "utf8")) as {
-      services: { name: string; pid: number }[];
-    };
-    const idp = state.services.find((s) => s.name === "idp");
-    if (!idp) throw new Error("the stack runs no idp");
-    process.kill(idp.pid, "SIGTERM");
-    for (let i = 0; i < 50; i++) {
-      const up = await fetch(`${IDP}/health`).then(
-        () => true,
-        () => false,
-      );
-      if (!up) break;
-      await new Promise((r) => setTimeout(r, 100));
+    // Every test file of the run shares the stack: the IdP is started again at the end.
+    const cfg = stackConfig("test", { basePort: Number(need("GATEHOUSE_PORT_BASE")) });
+    const state = readState(cfg.stateFile);
+    const before = state?.services.find((s) => s.name === "idp");
+    if (!state || !before) throw new Error("the stack runs no idp");
+    await stopProcess(before.pid);
+    try {
+      const { ctx, page } = await newPage();
+      const statuses: number[] = [];
+      page.on("response", (r) => statuses.push(r.status()));
+      await page.goto(`${WEB}/auth/login`);
+      await page.waitForURL((u) => onApp("/auth/login")(u) && u.searchParams.has("flow"));
+      await page.getByTestId("submit-provider-local").click();
+      await page.waitForURL((u) => u.origin === new URL(WEB).origin && u.searchParams.has("id"));
+      await page.getByRole("alert").first().waitFor();
+      await shot(page, "06-provider-down");
+      expect(await page.getByRole("alert").first().textContent()).toMatch(/sign-in provider is not available/i);
+      expect(statuses.filter((s) => s >= 500)).toEqual([]);
+      // The other ways in are one click away.
+      await page.getByRole("link", { name: "Go to sign in" }).click();
+      await page.waitForURL((u) => onApp("/auth/login")(u));
+      await ctx.close();
+    } finally {
+      const again = { ...(await idp.start(cfg)), startedAt: new Date().toISOString() };
+      const now = readState(cfg.stateFile) ?? state;
+      writeState(cfg.stateFile, { ...now, services: now.services.map((s) => (s.name === "idp" ? again : s)) });
     }
-
-    const { ctx, page } = await newPage();
-    const statuses: number[] = [];
-    page.on("response", (r) => statuses.push(r.status()));
-    await page.goto(`${WEB}/auth/login`);
-    await page.waitForURL((u) => onApp("/auth/login")(u) && u.searchParams.has("flow"));
-    await page.getByTestId("submit-provider-local").click();
-    await page.waitForURL((u) => u.origin === new URL(WEB).origin && u.searchParams.has("id"));
-    await page.getByRole("alert").first().waitFor();
-    await shot(page, "06-provider-down");
-    expect(await page.getByRole("alert").first().textContent()).toMatch(/sign-in provider is not available/i);
-    expect(statuses.filter((s) => s >= 500)).toEqual([]);
-    // The password form is one click away.
-    await page
-      .getByRole("link", { name: /sign in/i })
-      .first()
-      .click();
-    await page.waitForURL((u) => onApp("/auth/login")(u));
-    await ctx.close();
   });
 });

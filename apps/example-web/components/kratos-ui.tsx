@@ -269,20 +269,35 @@ export function FlowForms({ flow, action, titled = false, extraHidden = {} }: Fl
   const visibleDefaults = defaults.filter((n) => !isHidden(n));
   const hiddenDefaults = defaults.filter(isHidden);
 
+  const isButton = (n: UiNode) => n.type === "input" && (attrs(n).type === "submit" || attrs(n).type === "button");
+  const buttonsOnly = (g: string) => nodes.filter((n) => n.group === g).every(isButton);
   // Visible default nodes (the identifier, the traits on the first sign-up step) belong
-  // to the first form that is not only social sign-in buttons: a provider button needs
-  // none of them (the provider supplies the traits), and required empty fields in its
-  // form would block it. Every other method gets only the hidden ones.
-  const withDefaults = Math.max(
-    0,
-    groups.findIndex((g) => g !== "oidc"),
-  );
+  // to the first method with inputs of its own, else the first that is not only social
+  // sign-in buttons: a provider button needs none of them (the provider supplies the
+  // traits), and required empty fields in its form would block it. Every other method
+  // gets only the hidden ones.
+  const firstOf = (ok: (g: string) => boolean) => groups.findIndex(ok);
+  const withDefaults = [firstOf((g) => g !== "oidc" && !buttonsOnly(g)), firstOf((g) => g !== "oidc"), 0].find(
+    (i) => i >= 0,
+  ) as number;
+  // A method that is only a button and acts on what the person typed there (login's
+  // "Send sign in code" takes the identifier) joins that form as another button.
+  const joined =
+    titled || visibleDefaults.length === 0
+      ? []
+      : groups.filter(
+          (g, i) =>
+            i !== withDefaults &&
+            g !== "oidc" &&
+            buttonsOnly(g) &&
+            !nodes.some((n) => n.group === g && attrs(n).name === "screen"),
+        );
   const formFor = (group: string, index: number) => {
+    if (joined.includes(group)) return null;
     const own = group === "default" ? [] : nodes.filter((n) => n.group === group);
-    const body = [...(index === withDefaults ? visibleDefaults : []), ...own];
-    const submits = body.filter(
-      (n) => n.type === "input" && (attrs(n).type === "submit" || attrs(n).type === "button"),
-    );
+    const guests = index === withDefaults ? nodes.filter((n) => joined.includes(n.group)) : [];
+    const body = [...(index === withDefaults ? visibleDefaults : []), ...own, ...guests];
+    const submits = body.filter(isButton);
     const firstSubmit = submits[0];
     const fields = body.filter((n) => !submits.includes(n));
     const formKey = `${group}`;
