@@ -220,6 +220,11 @@ export function kratosConfigFor(env: Environment, kratosYml: Obj = readKratosYml
     }
   }
 
+  // Passkeys: the relying party is the environment's parent domain (origins, the app's
+  // URL, came with the URL rewrite above).
+  const passkey = obj(obj(selfservice.methods, "selfservice.methods").passkey, "selfservice.methods.passkey");
+  obj(obj(passkey.config, "passkey.config").rp, "passkey.config.rp").id = env.domain;
+
   const social = socialSignIn(env);
   if (social.providers.length) {
     const methods = obj(selfservice.methods, "selfservice.methods");

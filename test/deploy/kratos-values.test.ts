@@ -169,6 +169,10 @@ describe("kratos.config", () => {
       /^selfservice\.flows\.[\w.]+\.hooks\.\d+\.config\.(url|body|auth\.config\.value)$/,
       /^identity\.schemas\.0\.url$/,
       /^courier\.smtp\.(connection_uri|from_address)$/,
+      // The code emails' templates, shipped in kratos.emailTemplates and mounted by the chart.
+      /^courier\.template_override_path$/,
+      // Passkeys belong to the environment's parent domain and its app's origin.
+      /^selfservice\.methods\.passkey\.config\.rp\.(id|origins)$/,
       // The cluster's logging is the deploy's decision (KRATOS_LOG), not the local default's.
       /^log\.(level|format|leak_sensitive_values)$/,
       // Traces go where the Gatehouse chart's tracing values send the services' (checked below).
@@ -191,6 +195,10 @@ describe("kratos.config", () => {
       }
       expect(getPath(config, ["cookies", "domain"])).toBe(env.domain);
       expect(getPath(config, ["session", "cookie", "domain"])).toBe(env.domain);
+      expect(getPath(config, ["selfservice", "methods", "passkey", "config", "rp"])).toMatchObject({
+        id: env.domain,
+        origins: [`https://${env.hosts.app}`],
+      });
       expect(getPath(config, ["serve", "public", "base_url"])).toBe(`https://${env.hosts.auth}/`);
     }
   });
@@ -402,6 +410,7 @@ describe("in step with the Gatehouse chart", () => {
         "/v1/webhooks/kratos/registration", // after a password sign-up
         "/v1/webhooks/kratos/registration", // after a social one
         "/v1/webhooks/kratos/registration", // after one by emailed code
+        "/v1/webhooks/kratos/registration", // after one with a passkey
         "/v1/webhooks/kratos/sessions-revoked",
         "/v1/webhooks/kratos/sessions-revoked",
       ]);

@@ -5,7 +5,12 @@ import { type Browser, chromium } from "playwright-core";
 
 export const CHROMIUM = process.env.CHROMIUM_PATH ?? "/usr/bin/chromium";
 
-export function launchChromium(domain: string): Promise<Browser> {
+/**
+ * `secureOrigins`: plain-http origins Chromium treats as secure contexts, as WebAuthn
+ * (passkeys) requires; the test stack's app is http://app.<domain>:<port>, where a
+ * deployment is https (and a dev stack on `localhost` is secure already).
+ */
+export function launchChromium(domain: string, secureOrigins: readonly string[] = []): Promise<Browser> {
   return chromium.launch({
     executablePath: CHROMIUM,
     headless: true,
@@ -19,6 +24,7 @@ export function launchChromium(domain: string): Promise<Browser> {
       "--disable-component-update",
       "--disable-sync",
       "--disable-dev-shm-usage",
+      ...(secureOrigins.length ? [`--unsafely-treat-insecure-origin-as-secure=${secureOrigins.join(",")}`] : []),
     ],
   });
 }

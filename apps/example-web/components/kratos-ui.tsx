@@ -10,6 +10,7 @@
 import type { UiNode, UiText } from "@ory/client";
 import type { HTMLAttributeReferrerPolicy, ReactNode } from "react";
 import type { Flow } from "../lib/kratos.ts";
+import { KratosTriggers } from "./kratos-triggers.tsx";
 
 type Attrs = Record<string, unknown>;
 
@@ -83,6 +84,21 @@ function SubmitButton({ node, primary }: { node: UiNode; primary: boolean }) {
   const secondary =
     !primary || a.name === "screen" || a.name === "lookup_secret_reveal" || String(a.name).endsWith("_unlink");
   const danger = String(a.name).endsWith("_unlink") || a.name === "lookup_secret_disable";
+  const trigger = str(a.onclickTrigger);
+  if (trigger) {
+    // A passkey button: webauthn.js does the work and submits the form (KratosTriggers).
+    return (
+      <button
+        type="button"
+        data-ory-trigger={trigger}
+        disabled={a.disabled === true}
+        className={primary ? "btn btn-primary" : "btn btn-secondary"}
+        data-testid={`trigger-${trigger}`}
+      >
+        {label}
+      </button>
+    );
+  }
   return (
     <button
       type="submit"
@@ -270,16 +286,16 @@ export function FlowForms({ flow, action, titled = false, extraHidden = {} }: Fl
   const hiddenDefaults = defaults.filter(isHidden);
 
   const isButton = (n: UiNode) => n.type === "input" && (attrs(n).type === "submit" || attrs(n).type === "button");
-  const buttonsOnly = (g: string) => nodes.filter((n) => n.group === g).every(isButton);
+  const own = (g: string) => nodes.filter((n) => n.group === g);
+  const buttonsOnly = (g: string) => own(g).length > 0 && own(g).every(isButton);
+  const typed = (g: string) => own(g).some((n) => n.type === "input" && !isButton(n) && !isHidden(n));
   // Visible default nodes (the identifier, the traits on the first sign-up step) belong
-  // to the first method with inputs of its own, else the first that is not only social
-  // sign-in buttons: a provider button needs none of them (the provider supplies the
-  // traits), and required empty fields in its form would block it. Every other method
-  // gets only the hidden ones.
-  const firstOf = (ok: (g: string) => boolean) => groups.findIndex(ok);
-  const withDefaults = [firstOf((g) => g !== "oidc" && !buttonsOnly(g)), firstOf((g) => g !== "oidc"), 0].find(
-    (i) => i >= 0,
-  ) as number;
+  // to the first method the person types into (the password), else the first that is only
+  // a button (the first sign-up step's "Sign up"), never to social sign-in buttons (the
+  // provider supplies the traits, and required empty fields would block them) nor to
+  // Kratos' script group. Every other method gets only the hidden ones.
+  const firstOf = (ok: (g: string) => boolean) => groups.findIndex((g) => g !== "oidc" && ok(g));
+  const withDefaults = [firstOf(typed), firstOf(buttonsOnly), firstOf(() => true), 0].find((i) => i >= 0) as number;
   // A method that is only a button and acts on what the person typed there (login's
   // "Send sign in code" takes the identifier) joins that form as another button.
   const joined =
@@ -294,15 +310,15 @@ export function FlowForms({ flow, action, titled = false, extraHidden = {} }: Fl
         );
   const formFor = (group: string, index: number) => {
     if (joined.includes(group)) return null;
-    const own = group === "default" ? [] : nodes.filter((n) => n.group === group);
+    const mine = group === "default" ? [] : own(group);
     const guests = index === withDefaults ? nodes.filter((n) => joined.includes(n.group)) : [];
-    const body = [...(index === withDefaults ? visibleDefaults : []), ...own, ...guests];
+    const body = [...(index === withDefaults ? visibleDefaults : []), ...mine, ...guests];
     const submits = body.filter(isButton);
     const firstSubmit = submits[0];
     const fields = body.filter((n) => !submits.includes(n));
     const formKey = `${group}`;
     // A group that is only a "Back" button (screen=previous) is navigation, not an alternative.
-    const onlyNavigation = own.length > 0 && own.every((n) => attrs(n).name === "screen");
+    const onlyNavigation = mine.length > 0 && mine.every((n) => attrs(n).name === "screen");
     const hasInputs = body.some((n) => n.type === "input");
     const content = (
       <>
@@ -336,7 +352,8 @@ export function FlowForms({ flow, action, titled = false, extraHidden = {} }: Fl
             {GROUP_HINTS[group] ? <p className="muted">{GROUP_HINTS[group]}</p> : null}
           </>
         ) : null}
-        {!titled && index > 0 && !onlyNavigation ? <div className="divider">or</div> : null}
+        {/* "or" before an alternative: not before a "Back" button nor Kratos' script group. */}
+        {!titled && index > 0 && !onlyNavigation && submits.length > 0 ? <div className="divider">or</div> : null}
         {hasInputs ? (
           <form
             // A provider button posts straight to Kratos (through the gateway), never via a
@@ -357,5 +374,10 @@ export function FlowForms({ flow, action, titled = false, extraHidden = {} }: Fl
     );
   };
 
-  return <div className="flow">{groups.map((g, i) => formFor(g, i))}</div>;
+  return (
+    <div className="flow">
+      {groups.map((g, i) => formFor(g, i))}
+      {nodes.some((n) => str(attrs(n).onclickTrigger)) ? <KratosTriggers /> : null}
+    </div>
+  );
 }
