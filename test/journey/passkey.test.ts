@@ -8,6 +8,7 @@ import { mkdirSync, rmSync } from "node:fs";
 import { resolve } from "node:path";
 import type { Browser, BrowserContext, Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
+import { waitForCode } from "../../tools/mailcatcher/client.ts";
 import { launchChromium } from "../support/chromium.ts";
 import { totp, totpCounter } from "./totp.ts";
 
@@ -98,6 +99,16 @@ describe("passkeys in Chromium (virtual authenticator)", () => {
     const signup = await claimsOf(ctx);
     expect(signup).toMatchObject({ email, aal: "aal1" });
     expect(signup.amr).toEqual(["passkey"]);
+
+    // The verification step offers "Resend code"; the resent mail is the product's template.
+    const resent = new Date(Date.now() - 1_000);
+    await page.getByTestId(`submit-email-${email}`).click();
+    const { code, message } = await waitForCode(need("MAIL_URL"), email, { since: resent });
+    expect(message.subject).toBe("Verify your email for Gatehouse");
+    expect(message.html).toContain("This code expires in 15 minutes");
+    await page.getByLabel(/code/i).fill(code);
+    await page.getByTestId("submit-method-code").click();
+    await page.getByRole("heading", { name: "Email verified" }).waitFor();
 
     await signOut(page);
     await shot(page, "02-login-with-passkey-button");

@@ -8,6 +8,7 @@
 // token, and on later steps the traits) so that submitting one method never trips
 // over another method's required inputs.
 import type { UiNode, UiText } from "@ory/client";
+import Script from "next/script";
 import type { HTMLAttributeReferrerPolicy, ReactNode } from "react";
 import type { Flow } from "../lib/kratos.ts";
 import { KratosTriggers } from "./kratos-triggers.tsx";
@@ -247,15 +248,17 @@ function NodeView({ node, formKey, primary }: { node: UiNode; formKey: string; p
       );
     }
     case "script":
+      // Kratos' webauthn.js. Loaded by next/script once the page is interactive: a plain
+      // <script async> in the server HTML is hoisted by React and fails hydration, and a
+      // failed hydration re-renders the forms, dropping what was typed.
       return (
-        <script
+        <Script
           src={str(a.src)}
-          async={a.async === true}
+          strategy="afterInteractive"
           crossOrigin={(str(a.crossorigin) as "anonymous" | "use-credentials" | undefined) || undefined}
           integrity={str(a.integrity) || undefined}
           nonce={str(a.nonce) || undefined}
           referrerPolicy={(str(a.referrerpolicy) as HTMLAttributeReferrerPolicy | undefined) || undefined}
-          type={str(a.type) || undefined}
           id={str(a.id)}
         />
       );
@@ -308,6 +311,10 @@ export function FlowForms({ flow, action, titled = false, extraHidden = {} }: Fl
             buttonsOnly(g) &&
             !nodes.some((n) => n.group === g && attrs(n).name === "screen"),
         );
+  // The sections with buttons, in order: an "or" goes between them (not above the first).
+  const alternatives = groups.filter(
+    (g, i) => !joined.includes(g) && (own(g).some(isButton) || (i === withDefaults && joined.length > 0)),
+  );
   const formFor = (group: string, index: number) => {
     if (joined.includes(group)) return null;
     const mine = group === "default" ? [] : own(group);
@@ -352,8 +359,7 @@ export function FlowForms({ flow, action, titled = false, extraHidden = {} }: Fl
             {GROUP_HINTS[group] ? <p className="muted">{GROUP_HINTS[group]}</p> : null}
           </>
         ) : null}
-        {/* "or" before an alternative: not before a "Back" button nor Kratos' script group. */}
-        {!titled && index > 0 && !onlyNavigation && submits.length > 0 ? <div className="divider">or</div> : null}
+        {!titled && alternatives.indexOf(group) > 0 && !onlyNavigation ? <div className="divider">or</div> : null}
         {hasInputs ? (
           <form
             // A provider button posts straight to Kratos (through the gateway), never via a
