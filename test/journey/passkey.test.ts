@@ -102,7 +102,7 @@ describe("passkeys in Chromium (virtual authenticator)", () => {
 
     // The verification step offers "Resend code"; the resent mail is the product's template.
     const resent = new Date(Date.now() - 1_000);
-    await page.getByTestId(`submit-email-${email}`).click();
+    await page.getByRole("button", { name: "Resend code" }).click();
     const { code, message } = await waitForCode(need("MAIL_URL"), email, { since: resent });
     expect(message.subject).toBe("Verify your email for Gatehouse");
     expect(message.html).toContain("This code expires in 15 minutes");
