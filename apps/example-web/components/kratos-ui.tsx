@@ -40,6 +40,13 @@ function str(v: unknown): string | undefined {
   return typeof v === "string" ? v : undefined;
 }
 
+/** Only the entries that have a value (props typed with exactOptionalPropertyTypes). */
+function optional<T extends Record<string, unknown>>(o: T): Partial<{ [K in keyof T]: Exclude<T[K], undefined | ""> }> {
+  return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined && v !== "")) as Partial<{
+    [K in keyof T]: Exclude<T[K], undefined | "">;
+  }>;
+}
+
 function nodeName(node: UiNode): string {
   return str(attrs(node).name) ?? str(attrs(node).id) ?? "";
 }
@@ -253,13 +260,15 @@ function NodeView({ node, formKey, primary }: { node: UiNode; formKey: string; p
       // failed hydration re-renders the forms, dropping what was typed.
       return (
         <Script
-          src={str(a.src)}
+          src={str(a.src) ?? ""}
           strategy="afterInteractive"
-          crossOrigin={(str(a.crossorigin) as "anonymous" | "use-credentials" | undefined) || undefined}
-          integrity={str(a.integrity) || undefined}
-          nonce={str(a.nonce) || undefined}
-          referrerPolicy={(str(a.referrerpolicy) as HTMLAttributeReferrerPolicy | undefined) || undefined}
-          id={str(a.id)}
+          {...optional({
+            crossOrigin: str(a.crossorigin) as "anonymous" | "use-credentials" | undefined,
+            integrity: str(a.integrity),
+            nonce: str(a.nonce),
+            referrerPolicy: str(a.referrerpolicy) as HTMLAttributeReferrerPolicy | undefined,
+            id: str(a.id),
+          })}
         />
       );
     default:
