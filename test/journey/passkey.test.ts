@@ -89,6 +89,7 @@ describe("passkeys in Chromium (virtual authenticator)", () => {
     await page.getByLabel("Last name").fill("Key");
     await page.getByTestId("submit-method-profile").click();
     await shot(page, "01-registration-methods");
+    const signedUp = new Date(Date.now() - 1_000);
     await trigger(page, "oryPasskeyRegistration");
     // As after a password sign-up: signed in, then asked to verify the address.
     await page.waitForURL(onApp("/auth/verification"));
@@ -101,9 +102,12 @@ describe("passkeys in Chromium (virtual authenticator)", () => {
     expect(signup.amr).toEqual(["passkey"]);
 
     // The verification step offers "Resend code"; the resent mail is the product's template.
-    const resent = new Date(Date.now() - 1_000);
+    // The first code's mail is in first, so the resent one is the only later one.
+    const first = await waitForCode(need("MAIL_URL"), email, { since: signedUp });
+    const resent = new Date(Date.parse(first.message.receivedAt) + 1);
     await page.getByRole("button", { name: "Resend code" }).click();
     const { code, message } = await waitForCode(need("MAIL_URL"), email, { since: resent });
+    expect(message.id).not.toBe(first.message.id);
     expect(message.subject).toBe("Verify your email for Gatehouse");
     expect(message.html).toContain("This code expires in 15 minutes");
     await page.getByLabel(/code/i).fill(code);
