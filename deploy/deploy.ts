@@ -38,7 +38,16 @@ export function requiredSecrets(env: Environment, gatehouseValues: GatehouseSecr
     {
       namespace: env.namespaces.kratos,
       name: env.kratos.secret,
-      keys: ["dsn", "secretsDefault", "secretsCookie", "secretsCipher", "smtpConnectionURI", "webhookSecret"],
+      keys: [
+        "dsn",
+        "secretsDefault",
+        "secretsCookie",
+        "secretsCipher",
+        "smtpConnectionURI",
+        "webhookSecret",
+        // One client secret per social sign-in provider (deploy/README.md "Social sign-in providers").
+        ...(env.kratos.socialSignIn ?? []).map((p) => `oidcClientSecret-${p.id}`),
+      ],
     },
     {
       namespace: env.namespaces.auth,

@@ -38,6 +38,7 @@ import {
   kratosValuesFile,
   loadEnvironment,
   REPO_ROOT,
+  type SocialProvider,
   serviceUrls,
 } from "../lib/environments.ts";
 import { kratosTracingConfig } from "../lib/kratos-env.ts";
@@ -115,6 +116,47 @@ const obj = (v: Json | undefined, path: string): Obj => {
 
 export function readKratosYml(): Obj {
   return parse(readFileSync(resolve(KRATOS_CONFIG_DIR, "kratos.yml"), "utf8")) as Obj;
+}
+
+export const OIDC_SECRET_PLACEHOLDER = "set-from-the-kratos-secret";
+const SCOPES: Record<SocialProvider["provider"], string[]> = {
+  google: ["openid", "email", "profile"],
+  microsoft: ["openid", "email", "profile"],
+  generic: ["openid", "email", "profile"],
+  github: ["user:email"],
+};
+
+/**
+ * The environment's social sign-in providers as Kratos' oidc config: PKCE forced, the
+ * shared claims mapper (kratos-config/oidc-claims.jsonnet) inline, and each client
+ * secret a placeholder that Kratos' env var of the same path overrides from the
+ * Secret (key oidcClientSecret-<id>). The local stack's IdP is never among them: it
+ * exists only in tools/stack, and an issuer on a loopback host is refused here.
+ */
+export function socialSignIn(env: Environment) {
+  const mapper = `base64://${readFileSync(resolve(KRATOS_CONFIG_DIR, "oidc-claims.jsonnet")).toString("base64")}`;
+  const list = env.kratos.socialSignIn ?? [];
+  const providers = list.map((p) => {
+    if (p.issuerUrl && /^https:\/\/(localhost|127\.|\[::1\])/.test(p.issuerUrl))
+      throw new Error(`${env.name}: provider ${p.id}: a loopback issuer is the local IdP, never deployed`);
+    return {
+      id: p.id,
+      provider: p.provider,
+      ...(p.label ? { label: p.label } : {}),
+      client_id: p.clientId,
+      client_secret: OIDC_SECRET_PLACEHOLDER,
+      ...(p.issuerUrl ? { issuer_url: p.issuerUrl } : {}),
+      ...(p.microsoftTenant ? { microsoft_tenant: p.microsoftTenant } : {}),
+      scope: SCOPES[p.provider],
+      mapper_url: mapper,
+      pkce: "force",
+    };
+  });
+  const secretEnvs = list.map((p, i) => ({
+    name: `SELFSERVICE_METHODS_OIDC_CONFIG_PROVIDERS_${i}_CLIENT_SECRET`,
+    key: `oidcClientSecret-${p.id}`,
+  }));
+  return { providers, secretEnvs };
 }
 
 /** kratos.config and kratos.identitySchemas for one environment. */
@@ -195,6 +237,17 @@ export function kratosConfigFor(env: Environment, kratosYml: Obj = readKratosYml
     }
   }
 
+  // Passkeys: the relying party is the environment's parent domain (origins, the app's
+  // URL, came with the URL rewrite above).
+  const passkey = obj(obj(selfservice.methods, "selfservice.methods").passkey, "selfservice.methods.passkey");
+  obj(obj(passkey.config, "passkey.config").rp, "passkey.config.rp").id = env.domain;
+
+  const social = socialSignIn(env);
+  if (social.providers.length) {
+    const methods = obj(selfservice.methods, "selfservice.methods");
+    methods.oidc = { enabled: true, config: { providers: social.providers } };
+  }
+
   const smtp = obj(obj(config.courier, "courier").smtp, "courier.smtp");
   smtp.connection_uri = SMTP_URI_PLACEHOLDER;
   smtp.from_address = env.kratos.smtpFrom;
@@ -225,15 +278,20 @@ export function kratosConfigFor(env: Environment, kratosYml: Obj = readKratosYml
     }
     courier.template_override_path = "/conf/courier-templates";
   }
-  return { config, identitySchemas, emailTemplates, webhookSecretEnvs: secretEnvs, restatedHookEnvs: restated };
+  return {
+    config,
+    identitySchemas,
+    emailTemplates,
+    webhookSecretEnvs: secretEnvs,
+    restatedHookEnvs: restated,
+    oidcSecretEnvs: social.secretEnvs,
+  };
 }
 
 /** The whole values file for the official chart. Only keys of its values.yaml. */
 export function kratosValues(env: Environment, kratosYml: Obj = readKratosYml()): Obj {
-  const { config, identitySchemas, emailTemplates, webhookSecretEnvs, restatedHookEnvs } = kratosConfigFor(
-    env,
-    kratosYml,
-  );
+  const { config, identitySchemas, emailTemplates, webhookSecretEnvs, restatedHookEnvs, oidcSecretEnvs } =
+    kratosConfigFor(env, kratosYml);
   const prod = env.profile === "prod";
   const secretEnv = (name: string, key: string) => ({
     name,
@@ -277,6 +335,7 @@ export function kratosValues(env: Environment, kratosYml: Obj = readKratosYml())
       extraEnv: [
         ...webhookSecretEnvs.map((name) => secretEnv(name, "webhookSecret")),
         ...restatedHookEnvs,
+        ...oidcSecretEnvs.map(({ name, key }) => secretEnv(name, key)),
         { name: "SQA_OPT_OUT", value: "true" },
       ],
       resources,

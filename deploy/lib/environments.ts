@@ -26,12 +26,40 @@ export interface Environment {
     secret: string;
     replicas: number;
     smtpFrom: string;
+    /** Social sign-in providers (none: Kratos' oidc method stays off). */
+    socialSignIn?: SocialProvider[];
   };
   gatehouseValues: string;
 }
 
+/**
+ * One production sign-in provider. Its client secret is never here: Kratos reads it
+ * from the environment's Kratos Secret, key `oidcClientSecret-<id>` (deploy/README.md).
+ */
+export interface SocialProvider {
+  /** Kratos' provider id: part of the callback URL and of each linked credential. Never rename one in use. */
+  id: string;
+  provider: "google" | "github" | "microsoft" | "generic";
+  clientId: string;
+  /** The button's text ("Google"); Kratos' default is the id. */
+  label?: string;
+  /** The issuer (discovery at <issuer>/.well-known/openid-configuration); required for generic. */
+  issuerUrl?: string;
+  /** Microsoft Entra ID: the tenant (organizations, common, or a tenant id). */
+  microsoftTenant?: string;
+}
+
+/** A field that may be left out. */
+class Optional {
+  readonly shape: Shape;
+  constructor(shape: Shape) {
+    this.shape = shape;
+  }
+}
+const optional = (shape: Shape) => new Optional(shape);
+
 // What each field must look like; unknown fields are refused too (a typo is an error, not a default).
-type Shape = RegExp | { [field: string]: Shape };
+type Shape = RegExp | Optional | [Shape] | { [field: string]: Shape };
 const SHAPE: Shape = {
   name: LABEL,
   kubeContext: /^\S+$/,
@@ -47,11 +75,30 @@ const SHAPE: Shape = {
     secret: LABEL,
     replicas: /^[1-9]\d*$/,
     smtpFrom: /^[^@\s]+@[^@\s]+$/,
+    socialSignIn: optional([
+      {
+        id: /^[a-z0-9][a-z0-9-]{0,31}$/,
+        provider: /^(google|github|microsoft|generic)$/,
+        clientId: /^\S{1,512}$/,
+        label: optional(/^.{1,64}$/),
+        issuerUrl: optional(/^https:\/\/\S+$/),
+        microsoftTenant: optional(/^[A-Za-z0-9.-]{1,64}$/),
+      },
+    ]),
   },
   gatehouseValues: /^deploy\/\S+\.yaml$/,
 };
 
 function check(value: unknown, shape: Shape, path: string, problems: string[]): void {
+  if (shape instanceof Optional) {
+    if (value !== undefined) check(value, shape.shape, path, problems);
+    return;
+  }
+  if (Array.isArray(shape)) {
+    if (!Array.isArray(value)) problems.push(`${path}: expected a list`);
+    else for (const [i, item] of value.entries()) check(item, shape[0], `${path}[${i}]`, problems);
+    return;
+  }
   if (shape instanceof RegExp) {
     if ((typeof value !== "string" && typeof value !== "number") || !shape.test(String(value)))
       problems.push(`${path}: ${JSON.stringify(value)} does not match ${shape}`);
@@ -64,7 +111,7 @@ function check(value: unknown, shape: Shape, path: string, problems: string[]): 
   const v = value as Record<string, unknown>;
   for (const k of Object.keys(v)) if (!(k in shape)) problems.push(`${path ? `${path}.` : ""}${k}: unknown field`);
   for (const [k, s] of Object.entries(shape)) {
-    if (v[k] === undefined) problems.push(`${path ? `${path}.` : ""}${k}: required`);
+    if (v[k] === undefined && !(s instanceof Optional)) problems.push(`${path ? `${path}.` : ""}${k}: required`);
     else check(v[k], s, path ? `${path}.${k}` : k, problems);
   }
 }
@@ -88,6 +135,13 @@ export function loadEnvironment(name: string): Environment {
   if (problems.length) throw new Error(`deploy/environments/${name}.yaml: ${problems.join("; ")}`);
   const r = { data: doc as Environment };
   if (r.data.name !== name) throw new Error(`deploy/environments/${name}.yaml: name must be "${name}"`);
+  const ids = new Set<string>();
+  for (const p of r.data.kratos.socialSignIn ?? []) {
+    if (ids.has(p.id)) throw new Error(`deploy/environments/${name}.yaml: social sign-in provider id ${p.id} twice`);
+    ids.add(p.id);
+    if (p.provider === "generic" && !p.issuerUrl)
+      throw new Error(`deploy/environments/${name}.yaml: provider ${p.id} (generic) needs issuerUrl`);
+  }
   for (const h of Object.values(r.data.hosts)) {
     if (h !== r.data.domain && !h.endsWith(`.${r.data.domain}`)) {
       throw new Error(`deploy/environments/${name}.yaml: host ${h} is not under the cookie domain ${r.data.domain}`);

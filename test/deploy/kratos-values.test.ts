@@ -15,6 +15,7 @@ import {
   KRATOS_LOG,
   kratosConfigFor,
   kratosValues,
+  OIDC_SECRET_PLACEHOLDER,
   readKratosYml,
   renderValuesFile,
 } from "../../deploy/kratos/generate-values.ts";
@@ -181,6 +182,10 @@ describe("kratos.config", () => {
       /^selfservice\.flows\.[\w.]+\.hooks\.\d+\.config\.(url|body|auth\.config\.value)$/,
       /^identity\.schemas\.0\.url$/,
       /^courier\.smtp\.(connection_uri|from_address)$/,
+      // The code emails' templates, shipped in kratos.emailTemplates and mounted by the chart.
+      /^courier\.template_override_path$/,
+      // Passkeys belong to the environment's parent domain and its app's origin.
+      /^selfservice\.methods\.passkey\.config\.rp\.(id|origins)$/,
       // The cluster's logging is the deploy's decision (KRATOS_LOG), not the local default's.
       /^log\.(level|format|leak_sensitive_values)$/,
       // Traces go where the Gatehouse chart's tracing values send the services' (checked below).
@@ -203,6 +208,10 @@ describe("kratos.config", () => {
       }
       expect(getPath(config, ["cookies", "domain"])).toBe(env.domain);
       expect(getPath(config, ["session", "cookie", "domain"])).toBe(env.domain);
+      expect(getPath(config, ["selfservice", "methods", "passkey", "config", "rp"])).toMatchObject({
+        id: env.domain,
+        origins: [`https://${env.hosts.app}`],
+      });
       expect(getPath(config, ["serve", "public", "base_url"])).toBe(`https://${env.hosts.auth}/`);
     }
   });
@@ -414,7 +423,10 @@ describe("in step with the Gatehouse chart", () => {
       expect(hooks.map((h) => new URL(h.url).pathname).sort()).toEqual([
         "/v1/webhooks/kratos/login",
         "/v1/webhooks/kratos/profile-updated",
-        "/v1/webhooks/kratos/registration",
+        "/v1/webhooks/kratos/registration", // after a password sign-up
+        "/v1/webhooks/kratos/registration", // after a social one
+        "/v1/webhooks/kratos/registration", // after one by emailed code
+        "/v1/webhooks/kratos/registration", // after one with a passkey
         "/v1/webhooks/kratos/sessions-revoked",
         "/v1/webhooks/kratos/sessions-revoked",
       ]);
@@ -522,5 +534,74 @@ describe("values for a new environment", () => {
     const { config } = kratosConfigFor(env);
     expect(JSON.stringify(config)).not.toMatch(/staging\.example\.com|localhost|127\.0\.0\.1/);
     expect(getPath(config, ["serve", "public", "base_url"])).toBe("https://id.qa.example.org/");
+  });
+});
+
+describe("social sign-in providers: configuration in the environment, client secrets from the Secret", () => {
+  const withProviders = (socialSignIn: NonNullable<Environment["kratos"]["socialSignIn"]>): Environment => {
+    const env = loadEnvironment("prod");
+    return { ...env, kratos: { ...env.kratos, socialSignIn } };
+  };
+  const providers = [
+    { id: "google", provider: "google" as const, clientId: "123.apps.googleusercontent.com", label: "Google" },
+    { id: "github", provider: "github" as const, clientId: "Iv1.abc", label: "GitHub" },
+    { id: "okta", provider: "generic" as const, clientId: "0oa1", issuerUrl: "https://example.okta.com" },
+  ];
+
+  it("no providers in an environment: the oidc method stays off, the local IdP nowhere", () => {
+    for (const name of environmentNames()) {
+      const v = committed(loadEnvironment(name));
+      const config = (v.kratos as Obj).config as Obj;
+      expect(getPath(config, ["selfservice", "methods", "oidc"])).toEqual({
+        enabled: false,
+        config: { providers: [] },
+      });
+      expect(JSON.stringify(v)).not.toMatch(/localhost|oidc-provider|gatehouse-kratos/);
+    }
+  });
+
+  it("providers become Kratos' oidc config with PKCE forced, the shared mapper, and secrets by env from the Secret", () => {
+    const env = withProviders(providers);
+    const v = kratosValues(env) as { kratos: { config: Obj }; deployment: { extraEnv: Obj[] } };
+    const oidc = getPath(v.kratos.config, ["selfservice", "methods", "oidc"]) as {
+      enabled: boolean;
+      config: { providers: Obj[] };
+    };
+    expect(oidc.enabled).toBe(true);
+    expect(oidc.config.providers.map((p) => [p.id, p.provider, p.pkce, p.client_secret])).toEqual(
+      providers.map((p) => [p.id, p.provider, "force", OIDC_SECRET_PLACEHOLDER]),
+    );
+    const mapper = String(oidc.config.providers[0]?.mapper_url);
+    expect(Buffer.from(mapper.replace("base64://", ""), "base64").toString()).toBe(
+      readFileSync(resolve(REPO_ROOT, "kratos-config/oidc-claims.jsonnet"), "utf8"),
+    );
+    expect(oidc.config.providers[2]?.issuer_url).toBe("https://example.okta.com");
+    for (const [i, p] of providers.entries()) {
+      const name = `SELFSERVICE_METHODS_OIDC_CONFIG_PROVIDERS_${i}_CLIENT_SECRET`;
+      expect(v.deployment.extraEnv).toContainEqual({
+        name,
+        valueFrom: { secretKeyRef: { name: env.kratos.secret, key: `oidcClientSecret-${p.id}` } },
+      });
+      // The env var names exactly the placeholder's path, so Kratos replaces it.
+      expect(envToConfigPath(v.kratos.config, name)).toEqual([
+        "selfservice",
+        "methods",
+        "oidc",
+        "config",
+        "providers",
+        i,
+        "client_secret",
+      ]);
+    }
+    const validate = kratosSchemaValidator();
+    const secrets = { cookie: ["c".repeat(32)], cipher: ["x".repeat(32)], default: ["d".repeat(32)] };
+    const ok = validate({ ...v.kratos.config, dsn: "postgres://x/y", secrets });
+    expect(validate.errors ?? []).toEqual([]);
+    expect(ok).toBe(true);
+  });
+
+  it("refuses a loopback issuer (the local IdP)", () => {
+    const local = { id: "local", provider: "generic" as const, clientId: "x", issuerUrl: "https://localhost:7444" };
+    expect(() => kratosValues(withProviders([local]))).toThrow(/loopback/);
   });
 });

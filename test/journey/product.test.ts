@@ -150,7 +150,7 @@ describe("the product as a team meets it, in Chromium", () => {
     rmSync(OUT, { recursive: true, force: true });
     mkdirSync(OUT, { recursive: true });
     // The clipboard API needs a secure context; the test stack is plain http.
-    browser = await launchChromium(DOMAIN, [`--unsafely-treat-insecure-origin-as-secure=${WEB}`]);
+    browser = await launchChromium(DOMAIN, [WEB]);
   });
 
   afterAll(async () => {

@@ -5,8 +5,12 @@ import { type Browser, chromium } from "playwright-core";
 
 export const CHROMIUM = process.env.CHROMIUM_PATH ?? "/usr/bin/chromium";
 
-/** `extraArgs`: more Chromium switches (e.g. treating the test origin as secure, for the clipboard). */
-export function launchChromium(domain: string, extraArgs: readonly string[] = []): Promise<Browser> {
+/**
+ * `secureOrigins`: plain-http origins Chromium treats as secure contexts, as WebAuthn
+ * (passkeys) and the clipboard require; the test stack's app is http://app.<domain>:<port>,
+ * where a deployment is https (and a dev stack on `localhost` is secure already).
+ */
+export function launchChromium(domain: string, secureOrigins: readonly string[] = []): Promise<Browser> {
   return chromium.launch({
     executablePath: CHROMIUM,
     headless: true,
@@ -20,7 +24,7 @@ export function launchChromium(domain: string, extraArgs: readonly string[] = []
       "--disable-component-update",
       "--disable-sync",
       "--disable-dev-shm-usage",
-      ...extraArgs,
+      ...(secureOrigins.length ? [`--unsafely-treat-insecure-origin-as-secure=${secureOrigins.join(",")}`] : []),
     ],
   });
 }

@@ -20,6 +20,7 @@ export const PORT_OFFSETS = {
   postgres: 32,
   kratosPublic: 33,
   kratosAdmin: 34,
+  idp: 44, // the local OpenID Provider for social sign-in (tools/oidc-provider)
   redis: 79,
   mailHttp: 80,
   jaegerGrpc: 85, // the trace UI's query API over gRPC (as 16685)
@@ -140,6 +141,9 @@ export function browserUrls(cfg: StackConfig) {
     // limits, return_to checks and header hygiene); Kratos' own port is for services.
     kratos: `http://${hostFor(cfg, "gateway")}:${p.gateway}`,
     mail: `http://localhost:${p.mailHttp}`,
+    // The local IdP's issuer: one URL that both the browser and Kratos (discovery, token
+    // exchange) reach, so "localhost" rather than a hostname of the stack's domain.
+    idp: `http://localhost:${p.idp}`,
     traces: `http://localhost:${p.jaegerUi}`,
   };
 }

@@ -369,6 +369,62 @@ export const mail: ServiceDef = {
   },
 };
 
+// --- Local OpenID Provider (social sign-in) ------------------------------------
+
+/** Kratos' client at the local IdP; a local-only secret, as the others in config.ts. */
+export const IDP_CLIENT = { id: "gatehouse-kratos", secret: "gatehouse-local-idp-client-secret-0001" } as const;
+/** The provider id Kratos knows the local IdP by (its callback path ends with it). */
+export const IDP_PROVIDER_ID = "local";
+
+export const idp: ServiceDef = {
+  name: "idp",
+  overrideVar: "IDP_URL",
+  async start(cfg) {
+    const issuer = browserUrls(cfg).idp;
+    const callback = `${browserUrls(cfg).kratos}/self-service/methods/oidc/callback`;
+    const { pid, log } = await startNodeService(cfg, {
+      name: "idp",
+      label: "oidc-provider",
+      ports: [cfg.ports.idp],
+      script: "tools/oidc-provider/server.ts",
+      env: {
+        OIDC_PORT: String(cfg.ports.idp),
+        OIDC_ISSUER: issuer,
+        OIDC_CLIENT_ID: IDP_CLIENT.id,
+        OIDC_CLIENT_SECRET: IDP_CLIENT.secret,
+        // Kratos v1.3 sends PKCE flows to its provider-less callback (the provider is in
+        // the state), others to …/callback/<id>: both are registered.
+        OIDC_REDIRECT_URIS: [callback, `${callback}/${IDP_PROVIDER_ID}`].join(","),
+      },
+      health: [`http://127.0.0.1:${cfg.ports.idp}/health`],
+    });
+    return { name: "idp", pid, url: issuer, log, env: { IDP_URL: issuer } };
+  },
+};
+
+/**
+ * Kratos' `oidc` method with the local IdP as its one provider (PKCE forced, the
+ * shared claims mapper). IDP_URL names another issuer already running; none of this
+ * exists outside a local stack (deploy/ names production providers).
+ */
+function localIdpEnv(cfg: StackConfig): Record<string, string> {
+  const provider = {
+    id: IDP_PROVIDER_ID,
+    provider: "generic",
+    label: "Local IdP",
+    client_id: IDP_CLIENT.id,
+    client_secret: IDP_CLIENT.secret,
+    issuer_url: process.env.IDP_URL || browserUrls(cfg).idp,
+    scope: ["openid", "email", "profile"],
+    mapper_url: "file://./oidc-claims.jsonnet",
+    pkce: "force",
+  };
+  return {
+    SELFSERVICE_METHODS_OIDC_ENABLED: "true",
+    SELFSERVICE_METHODS_OIDC_CONFIG_PROVIDERS: JSON.stringify([provider]),
+  };
+}
+
 // --- Kratos -------------------------------------------------------------------
 
 /**
@@ -421,6 +477,16 @@ export function kratosEnv(cfg: StackConfig, smtpUri: string, dsn: string): Recor
     SELFSERVICE_FLOWS_LOGIN_AFTER_HOOKS_0_CONFIG_AUTH_CONFIG_VALUE: cfg.secrets.webhook,
     SELFSERVICE_FLOWS_SETTINGS_AFTER_PROFILE_HOOKS_0_CONFIG_URL: `${i.authAdmin}/v1/webhooks/kratos/profile-updated`,
     SELFSERVICE_FLOWS_SETTINGS_AFTER_PROFILE_HOOKS_0_CONFIG_AUTH_CONFIG_VALUE: cfg.secrets.webhook,
+    SELFSERVICE_FLOWS_REGISTRATION_AFTER_PASSKEY_HOOKS_0_CONFIG_URL: `${i.authAdmin}/v1/webhooks/kratos/registration`,
+    SELFSERVICE_FLOWS_REGISTRATION_AFTER_PASSKEY_HOOKS_0_CONFIG_AUTH_CONFIG_VALUE: cfg.secrets.webhook,
+    // Passkeys belong to the parent domain (every subdomain may use them); the app's pages ask for them.
+    SELFSERVICE_METHODS_PASSKEY_CONFIG_RP_ID: cfg.domain,
+    SELFSERVICE_METHODS_PASSKEY_CONFIG_RP_ORIGINS: b.web,
+    SELFSERVICE_FLOWS_REGISTRATION_AFTER_CODE_HOOKS_0_CONFIG_URL: `${i.authAdmin}/v1/webhooks/kratos/registration`,
+    SELFSERVICE_FLOWS_REGISTRATION_AFTER_CODE_HOOKS_0_CONFIG_AUTH_CONFIG_VALUE: cfg.secrets.webhook,
+    SELFSERVICE_FLOWS_REGISTRATION_AFTER_OIDC_HOOKS_0_CONFIG_URL: `${i.authAdmin}/v1/webhooks/kratos/registration`,
+    SELFSERVICE_FLOWS_REGISTRATION_AFTER_OIDC_HOOKS_0_CONFIG_AUTH_CONFIG_VALUE: cfg.secrets.webhook,
+    ...localIdpEnv(cfg),
     ...revokeThenTell(cfg, "SELFSERVICE_FLOWS_SETTINGS_AFTER_PASSWORD", "password_changed"),
     ...revokeThenTell(cfg, "SELFSERVICE_FLOWS_RECOVERY_AFTER", "recovered"),
     COURIER_SMTP_CONNECTION_URI: smtpUri,
@@ -779,6 +845,7 @@ export const SERVICES: ServiceDef[] = [
   postgres,
   redis,
   mail,
+  idp,
   kratos,
   authService,
   exampleApi,

@@ -8,10 +8,12 @@
 // token, and on later steps the traits) so that submitting one method never trips
 // over another method's required inputs.
 import type { UiNode, UiText } from "@ory/client";
+import Script from "next/script";
 import type { HTMLAttributeReferrerPolicy, ReactNode } from "react";
 import type { Flow } from "../lib/kratos.ts";
 import { productMessage } from "../lib/kratos-messages.ts";
 import { CodesActions } from "./copy.tsx";
+import { KratosTriggers } from "./kratos-triggers.tsx";
 
 type Attrs = Record<string, unknown>;
 
@@ -38,6 +40,13 @@ function attrs(node: UiNode): Attrs {
 
 function str(v: unknown): string | undefined {
   return typeof v === "string" ? v : undefined;
+}
+
+/** Only the entries that have a value (props typed with exactOptionalPropertyTypes). */
+function optional<T extends Record<string, unknown>>(o: T): Partial<{ [K in keyof T]: Exclude<T[K], undefined | ""> }> {
+  return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined && v !== "")) as Partial<{
+    [K in keyof T]: Exclude<T[K], undefined | "">;
+  }>;
 }
 
 function nodeName(node: UiNode): string {
@@ -96,6 +105,21 @@ function SubmitButton({ node, primary }: { node: UiNode; primary: boolean }) {
   const secondary =
     !primary || a.name === "screen" || a.name === "lookup_secret_reveal" || String(a.name).endsWith("_unlink");
   const danger = String(a.name).endsWith("_unlink") || a.name === "lookup_secret_disable";
+  const trigger = str(a.onclickTrigger);
+  if (trigger) {
+    // A passkey button: webauthn.js does the work and submits the form (KratosTriggers).
+    return (
+      <button
+        type="button"
+        data-ory-trigger={trigger}
+        disabled={a.disabled === true}
+        className={primary ? "btn btn-primary" : "btn btn-secondary"}
+        data-testid={`trigger-${trigger}`}
+      >
+        {label}
+      </button>
+    );
+  }
   return (
     <button
       type="submit"
@@ -245,16 +269,20 @@ function NodeView({ node, formKey, primary }: { node: UiNode; formKey: string; p
       );
     }
     case "script":
+      // Kratos' webauthn.js. Loaded by next/script once the page is interactive: a plain
+      // <script async> in the server HTML is hoisted by React and fails hydration, and a
+      // failed hydration re-renders the forms, dropping what was typed.
       return (
-        <script
-          src={str(a.src)}
-          async={a.async === true}
-          crossOrigin={(str(a.crossorigin) as "anonymous" | "use-credentials" | undefined) || undefined}
-          integrity={str(a.integrity) || undefined}
-          nonce={str(a.nonce) || undefined}
-          referrerPolicy={(str(a.referrerpolicy) as HTMLAttributeReferrerPolicy | undefined) || undefined}
-          type={str(a.type) || undefined}
-          id={str(a.id)}
+        <Script
+          src={str(a.src) ?? ""}
+          strategy="afterInteractive"
+          {...optional({
+            crossOrigin: str(a.crossorigin) as "anonymous" | "use-credentials" | undefined,
+            integrity: str(a.integrity),
+            nonce: str(a.nonce),
+            referrerPolicy: str(a.referrerpolicy) as HTMLAttributeReferrerPolicy | undefined,
+            id: str(a.id),
+          })}
         />
       );
     default:
@@ -296,19 +324,44 @@ export function FlowForms({ flow, action, titled = false, extraHidden = {} }: Fl
   const visibleDefaults = defaults.filter((n) => !isHidden(n));
   const hiddenDefaults = defaults.filter(isHidden);
 
+  const isButton = (n: UiNode) => n.type === "input" && (attrs(n).type === "submit" || attrs(n).type === "button");
+  const own = (g: string) => nodes.filter((n) => n.group === g);
+  const buttonsOnly = (g: string) => own(g).length > 0 && own(g).every(isButton);
+  const typed = (g: string) => own(g).some((n) => n.type === "input" && !isButton(n) && !isHidden(n));
+  // Visible default nodes (the identifier, the traits on the first sign-up step) belong
+  // to the first method the person types into (the password), else the first that is only
+  // a button (the first sign-up step's "Sign up"), never to social sign-in buttons (the
+  // provider supplies the traits, and required empty fields would block them) nor to
+  // Kratos' script group. Every other method gets only the hidden ones.
+  const firstOf = (ok: (g: string) => boolean) => groups.findIndex((g) => g !== "oidc" && ok(g));
+  const withDefaults = [firstOf(typed), firstOf(buttonsOnly), firstOf(() => true), 0].find((i) => i >= 0) as number;
+  // A method that is only a button and acts on what the person typed there (login's
+  // "Send sign in code" takes the identifier) joins that form as another button.
+  const joined =
+    titled || visibleDefaults.length === 0
+      ? []
+      : groups.filter(
+          (g, i) =>
+            i !== withDefaults &&
+            g !== "oidc" &&
+            buttonsOnly(g) &&
+            !nodes.some((n) => n.group === g && attrs(n).name === "screen"),
+        );
+  // The sections with buttons, in order: an "or" goes between them (not above the first).
+  const alternatives = groups.filter(
+    (g, i) => !joined.includes(g) && (own(g).some(isButton) || (i === withDefaults && joined.length > 0)),
+  );
   const formFor = (group: string, index: number) => {
-    const own = group === "default" ? [] : nodes.filter((n) => n.group === group);
-    // Visible default nodes (the identifier, the traits on the first sign-up step)
-    // belong to the first form; a second method gets only the hidden ones.
-    const body = [...(index === 0 ? visibleDefaults : []), ...own];
-    const submits = body.filter(
-      (n) => n.type === "input" && (attrs(n).type === "submit" || attrs(n).type === "button"),
-    );
+    if (joined.includes(group)) return null;
+    const mine = group === "default" ? [] : own(group);
+    const guests = index === withDefaults ? nodes.filter((n) => joined.includes(n.group)) : [];
+    const body = [...(index === withDefaults ? visibleDefaults : []), ...mine, ...guests];
+    const submits = body.filter(isButton);
     const firstSubmit = submits[0];
     const fields = body.filter((n) => !submits.includes(n));
     const formKey = `${group}`;
     // A group that is only a "Back" button (screen=previous) is navigation, not an alternative.
-    const onlyNavigation = own.length > 0 && own.every((n) => attrs(n).name === "screen");
+    const onlyNavigation = mine.length > 0 && mine.every((n) => attrs(n).name === "screen");
     const hasInputs = body.some((n) => n.type === "input");
     const content = (
       <>
@@ -342,10 +395,13 @@ export function FlowForms({ flow, action, titled = false, extraHidden = {} }: Fl
             {GROUP_HINTS[group] ? <p className="muted">{GROUP_HINTS[group]}</p> : null}
           </>
         ) : null}
-        {!titled && index > 0 && !onlyNavigation ? <div className="divider">or</div> : null}
+        {!titled && alternatives.indexOf(group) > 0 && !onlyNavigation ? <div className="divider">or</div> : null}
         {hasInputs ? (
           <form
-            action={action ?? flow.ui.action}
+            // A provider button posts straight to Kratos (through the gateway), never via a
+            // page's own handler: Kratos' continuity cookie is host-only, set for the host the
+            // browser posted to, and the provider's callback comes back to Kratos' host.
+            action={group === "oidc" ? flow.ui.action : (action ?? flow.ui.action)}
             method={flow.ui.method || "post"}
             className="form"
             data-group={group}
@@ -360,5 +416,10 @@ export function FlowForms({ flow, action, titled = false, extraHidden = {} }: Fl
     );
   };
 
-  return <div className="flow">{groups.map((g, i) => formFor(g, i))}</div>;
+  return (
+    <div className="flow">
+      {groups.map((g, i) => formFor(g, i))}
+      {nodes.some((n) => str(attrs(n).onclickTrigger)) ? <KratosTriggers /> : null}
+    </div>
+  );
 }

@@ -1,4 +1,5 @@
-import { connect } from "node:net";
+import { createServer, type ServerResponse } from "node:http";
+import { type AddressInfo, connect } from "node:net";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import { registerApi, stack, uniqueEmail } from "../../../test/support/kratos.ts";
 import { privateRedis } from "../../../test/support/redis.ts";
@@ -188,3 +189,39 @@ function rawRequest(port: number, text: string): Promise<string> {
     socket.on("error", reject);
   });
 }
+
+describe("Kratos hangs on a submission (say, waiting on a social sign-in provider that does not answer)", () => {
+  it("a browser's form lands on the UI's error page; an API client gets the 502 JSON", {
+    timeout: 60_000,
+  }, async () => {
+    const held: ServerResponse[] = [];
+    const kratos = createServer((_req, res) => void held.push(res));
+    await new Promise<void>((r) => kratos.listen(0, "127.0.0.1", r));
+    const port = (kratos.address() as AddressInfo).port;
+    const g = await startGateway(routesFile("routes: []\n"), { KRATOS_PUBLIC_URL: `http://127.0.0.1:${port}` });
+    try {
+      const flow = "00000000-0000-4000-8000-000000000001";
+      const form = await fetch(`${g.url}/self-service/login?flow=${flow}`, {
+        method: "POST",
+        redirect: "manual",
+        headers: { "content-type": "application/x-www-form-urlencoded", accept: "text/html" },
+        body: "method=oidc&provider=local&csrf_token=x",
+      });
+      expect(form.status).toBe(303);
+      expect(form.headers.get("location")).toBe(
+        `http://app.${inject("stack").GATEHOUSE_DOMAIN}/auth/error?reason=unavailable`,
+      );
+      const api = await fetch(`${g.url}/self-service/login?flow=${flow}`, {
+        method: "POST",
+        headers: { "content-type": "application/json", accept: "application/json" },
+        body: JSON.stringify({ method: "oidc", provider: "local" }),
+      });
+      expect(api.status).toBe(502);
+      expect(await api.json()).toMatchObject({ error: "bad_gateway", request_id: expect.any(String) });
+    } finally {
+      await g.stop();
+      for (const res of held) res.destroy();
+      kratos.close();
+    }
+  });
+});

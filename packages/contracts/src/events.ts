@@ -25,6 +25,7 @@ const spec = (subject: string, organization: boolean, description: string): Even
 export const EVENTS = {
   "organization.created": spec("organization", true, "An organization was created (its creator is its owner)."),
   "organization.deleted": spec("organization", true, "An organization was deleted."),
+  "organization.renamed": spec("organization", true, "An organization was renamed (data.before/after.name)."),
   "organization.plan_changed": spec("organization", true, "An organization's plan changed (data.before/after.plan)."),
   "membership.added": spec("membership", true, "Someone joined an organization with a role."),
   "membership.removed": spec("membership", true, "Someone left or was removed from an organization."),

@@ -116,11 +116,14 @@ export function kratosPassthrough(o: PassthroughOptions) {
     }
   }
 
+  /** A form a browser posted itself (not a frontend's fetch): it should land on a page, not on JSON. */
+  function browserForm(req: IncomingMessage, s: Submission): boolean {
+    return s.contentType === "application/x-www-form-urlencoded" && (req.headers.accept ?? "").includes("text/html");
+  }
+
   /** A throttled submission: 429 with Retry-After, or for a browser's form, back to the UI saying so. */
   function throttled(req: IncomingMessage, res: ServerResponse, s: Submission, retryAfterSec: number): void {
-    const browserForm =
-      s.contentType === "application/x-www-form-urlencoded" && (req.headers.accept ?? "").includes("text/html");
-    if (browserForm && o.uiUrl !== undefined) {
+    if (browserForm(req, s) && o.uiUrl !== undefined) {
       const to = new URL(s.flow, o.uiUrl);
       if (s.flowId) to.searchParams.set("flow", s.flowId);
       to.searchParams.set("retry_after", String(retryAfterSec));
@@ -164,6 +167,16 @@ export function kratosPassthrough(o: PassthroughOptions) {
       answer = await callUpstream(call);
       body = await readResponse(answer, MAX_ANSWER);
     } catch (e) {
+      // Kratos still waiting on something (a social provider that hangs) past our timeout:
+      // a browser's form goes to the UI's error page instead of a bare 502.
+      if (browserForm(req, s) && o.uiUrl !== undefined && !res.headersSent) {
+        o.log.warn({ err: (e as Error).message }, "kratos submission failed");
+        res.writeHead(303, {
+          location: new URL("error?reason=unavailable", o.uiUrl).href,
+          "cache-control": "no-store",
+        });
+        return void res.end();
+      }
       return unavailable(res, e);
     }
     await counted(flow, limit, ip, who, answer, t0);

@@ -27,6 +27,14 @@ async function kratosError(id: string): Promise<{ title: string; message: string
     if (!r.ok) return undefined;
     const doc = (await r.json()) as KratosErrorDoc;
     const e = doc.error ?? {};
+    // A social sign-in provider that cannot be reached or refuses the code exchange: Kratos'
+    // reason names internal URLs; the person needs to know it is the provider and what to do.
+    if (/OpenID Connect Provider|exchange code|unable to (initialize|discover)/i.test(e.reason ?? "")) {
+      return {
+        title: "That sign-in provider is not available",
+        message: "The sign-in provider is not available right now. Try again in a moment, or sign in another way.",
+      };
+    }
     if (e.id === "self_service_flow_return_to_forbidden" || /return_to/i.test(e.reason ?? "")) {
       return { title: "That link points somewhere we do not allow", message: e.reason ?? "Start again from the app." };
     }

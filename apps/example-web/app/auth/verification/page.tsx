@@ -3,10 +3,43 @@ import { AuthShell, ErrorCard } from "../../../components/auth-shell.tsx";
 import { FlowForms, Messages } from "../../../components/kratos-ui.tsx";
 import { ThrottleNotice } from "../../../components/throttle-notice.tsx";
 import { loadFlow, type SearchParams } from "../../../lib/flow-page.ts";
-import { param } from "../../../lib/kratos.ts";
+import { type Flow, param } from "../../../lib/kratos.ts";
+import { getViewer } from "../../../lib/session.ts";
 
 export const dynamic = "force-dynamic";
 export const metadata: Metadata = { title: "Verify your email" };
+
+/**
+ * "Resend code" where Kratos offers none: the verification flow a sign-up starts
+ * (show_verification_ui) waits for a code but has no resend button. Submitting the
+ * address again to the same flow is what Kratos' own resend button does.
+ */
+async function ResendCode({ flow }: { flow: Flow }) {
+  const attr = (n: Flow["ui"]["nodes"][number]) => n.attributes as { name?: string; type?: string; value?: unknown };
+  if (flow.state !== "sent_email" || flow.ui.nodes.some((n) => attr(n).name === "email")) return null;
+  const csrf = flow.ui.nodes.find((n) => attr(n).name === "csrf_token");
+  const viewer = await getViewer().catch(() => undefined);
+  const email = typeof viewer === "object" ? viewer.claims.email : undefined;
+  return (
+    <form action={flow.ui.action} method="post" className="form">
+      <input type="hidden" name="csrf_token" value={String(csrf ? (attr(csrf).value ?? "") : "")} />
+      <input type="hidden" name="method" value="code" />
+      {email ? (
+        <input type="hidden" name="email" value={email} />
+      ) : (
+        <div className="field">
+          <label htmlFor="resend-email">Your email address</label>
+          <input id="resend-email" name="email" type="email" autoComplete="email" required />
+        </div>
+      )}
+      <div className="actions">
+        <button type="submit" className="btn btn-secondary" data-testid="resend-code">
+          Resend code
+        </button>
+      </div>
+    </form>
+  );
+}
 
 export default async function VerificationPage({ searchParams }: { searchParams: SearchParams }) {
   const sp = await searchParams;
@@ -34,6 +67,7 @@ export default async function VerificationPage({ searchParams }: { searchParams:
         <Messages messages={flow.ui.messages} />
       </div>
       <FlowForms flow={flow} />
+      <ResendCode flow={flow} />
     </AuthShell>
   );
 }
