@@ -49,7 +49,7 @@ function start(env: NodeJS.ProcessEnv): Promise<ChildProcess> {
   started.push(p);
   let out = "";
   return new Promise((res, rej) => {
-    const t = setTimeout(() => rej(new Error(`server.ts not ready in 90 s:\n${out}`)), 90_000);
+    const t = setTimeout(() => rej(new Error(`server.ts not ready in 360 s:\n${out}`)), 360_000);
     const on = (b: Buffer) => {
       out += b.toString();
       if (out.includes("example-web ready")) {
@@ -91,7 +91,7 @@ describe("WEB_SITES", () => {
     expect(healthcheck(env)).toBe(0);
     // Not vacuous: the same check expecting both listeners fails.
     expect(healthcheck({ ...env, WEB_SITES: "app,marketing" })).toBe(1);
-  });
+  }, 400_000); // the first start builds the app for this env (2-3 min on a loaded machine)
 
   it("app alone, and both by default (docker-compose and the local stack)", async () => {
     const [a, b, c, d] = [await freePort(), await freePort(), await freePort(), await freePort()];
@@ -101,7 +101,7 @@ describe("WEB_SITES", () => {
     await start(both);
     expect([await answers(c), await answers(d)]).toEqual([200, 200]);
     expect(healthcheck(both)).toBe(0);
-  });
+  }, 400_000); // two starts
 
   it("anything else stops the server at start, naming the variable", () => {
     const r = spawnSync(process.execPath, [SERVER], {
