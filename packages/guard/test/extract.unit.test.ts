@@ -95,7 +95,9 @@ describe("credential extraction", () => {
     expect(errorCode(() => extract({ authorization: `Bearer ${JWT}`, "x-api-key": KEY }, keysToo))).toBe(
       "ambiguous_credentials",
     );
-    // A header sent twice is refused whatever the route accepts.
+    // X-API-Key is read only where keys are accepted, even sent twice; Authorization
+    // sent twice is refused whatever the route accepts.
+    expect(extract({ cookie, "x-api-key": `${KEY}, ${KEY}` }, noKeys)?.kind).toBe("session");
     expect(errorCode(() => extract({ cookie, authorization: `Bearer ${KEY}, Bearer ${KEY}` }, noKeys))).toBe(
       "ambiguous_credentials",
     );
