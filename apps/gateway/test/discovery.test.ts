@@ -2,9 +2,13 @@
 // (src/discovery.ts), against the real auth-service of the test stack: the same
 // documents and cache headers, anonymous even under a catch-all guarded route, GET
 // and HEAD only, no client credential sent on, 503 + Retry-After when it is down.
+import { execFile } from "node:child_process";
 import { createServer } from "node:http";
 import type { AddressInfo } from "node:net";
+import { resolve } from "node:path";
+import { promisify } from "node:util";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
+import { newUser, token } from "../../auth-service/test/support.ts";
 import { echoUpstream, routesFile, startGateway } from "./harness.ts";
 
 const auth = inject("stack").AUTH_SERVICE_URL as string;
@@ -41,6 +45,20 @@ describe("JWKS and discovery metadata through the gateway", () => {
     expect(meta.jwks_uri).toBe(`${auth}${JWKS}`);
     const keys = (await (await fetch(`${gw.url}${JWKS}`)).json()) as { keys: { kid: string }[] };
     expect(keys.keys.length).toBeGreaterThan(0);
+  });
+
+  it("the documented Python verifier (docs/verifying-tokens.md) works from the gateway's metadata URL", async () => {
+    const jwt = await token(await newUser("gw-discovery"));
+    const script = resolve(import.meta.dirname, "../../../docs/examples/verify_token.py");
+    // Debian's python3 with python3-jwt (scripts/bootstrap.sh installs it), as organization.test.ts.
+    const python = process.env.GATEHOUSE_PYTHON ?? "/usr/bin/python3";
+    // Not spawnSync: the gateway answers from this very process.
+    const out = await promisify(execFile)(python, [script, `${gw.url}${METADATA}`, "gatehouse", jwt], {
+      encoding: "utf8",
+      timeout: 30_000,
+    });
+    expect(out.stderr).toBe("");
+    expect(JSON.parse(out.stdout).iss).toBe(auth);
   });
 
   it("HEAD answers 200 with the headers and no body", async () => {
