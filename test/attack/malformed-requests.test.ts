@@ -49,7 +49,7 @@ async function survives(opts: { pid: number; port: number; host: string; paths: 
 }
 
 describe("a corpus of malformed requests ends no process", () => {
-  it("the gateway: proxied routes (anonymous and protected), the Kratos passthrough and forward-auth", async () => {
+  it("the gateway: proxied routes (anonymous and protected), the Kratos passthrough, forward-auth and the JWKS", async () => {
     const port = base();
     await survives({
       pid: pidOf("gateway"),
@@ -60,6 +60,7 @@ describe("a corpus of malformed requests ends no process", () => {
         "/v1/projects",
         "/self-service/login?flow=00000000-0000-0000-0000-000000000000",
         "/decisions/v1/projects",
+        "/.well-known/jwks.json",
       ],
       health: `http://127.0.0.1:${port}/health/alive`,
     });

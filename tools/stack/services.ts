@@ -8,7 +8,7 @@ import { basename, dirname, join, resolve } from "node:path";
 import { REDIS_VARIABLES } from "@gatehouse/redis/config";
 import pg from "pg";
 import { configToEnv, kratosTracingConfig } from "../../deploy/lib/kratos-env.ts";
-import { browserUrls, internalUrls, REPO_ROOT, type StackConfig } from "./config.ts";
+import { browserUrls, ConfigError, internalUrls, REPO_ROOT, type StackConfig } from "./config.ts";
 import { httpOk, portFree, type RunningService, runToCompletion, startProcess, waitReady } from "./supervisor.ts";
 
 export interface ServiceDef {
@@ -440,6 +440,27 @@ function revokeThenTell(cfg: StackConfig, prefix: string, reason: "password_chan
   };
 }
 
+/**
+ * GATEHOUSE_RETURN_URLS: origins of apps of your own (an Express app behind the guard on
+ * http://localhost:3000, say) a sign-in may send the browser back to, on top of the
+ * product's. Kratos and the gateway both check `return_to`; both get these.
+ */
+export function extraReturnUrls(env: NodeJS.ProcessEnv = process.env): string[] {
+  const urls = (env.GATEHOUSE_RETURN_URLS ?? "")
+    .split(",")
+    .map((u) => u.trim())
+    .filter(Boolean);
+  for (const u of urls) {
+    const url = URL.canParse(u) ? new URL(u) : undefined;
+    if (url === undefined || (url.protocol !== "http:" && url.protocol !== "https:") || url.origin !== u) {
+      throw new ConfigError(
+        `GATEHOUSE_RETURN_URLS must list http(s) origins such as http://localhost:3000, got "${u}"`,
+      );
+    }
+  }
+  return urls;
+}
+
 /** Env that turns kratos-config/kratos.yml into this stack's Kratos. */
 export function kratosEnv(cfg: StackConfig, smtpUri: string, dsn: string): Record<string, string> {
   const b = browserUrls(cfg);
@@ -462,7 +483,7 @@ export function kratosEnv(cfg: StackConfig, smtpUri: string, dsn: string): Recor
     COOKIES_DOMAIN: cookieDomain,
     SESSION_COOKIE_DOMAIN: cookieDomain,
     SELFSERVICE_DEFAULT_BROWSER_RETURN_URL: `${b.web}/dashboard`,
-    SELFSERVICE_ALLOWED_RETURN_URLS: [b.web, b.marketing, b.gateway, b.api].join(","),
+    SELFSERVICE_ALLOWED_RETURN_URLS: [b.web, b.marketing, b.gateway, b.api, ...extraReturnUrls()].join(","),
     SELFSERVICE_FLOWS_ERROR_UI_URL: `${b.web}/auth/error`,
     SELFSERVICE_FLOWS_LOGIN_UI_URL: `${b.web}/auth/login`,
     SELFSERVICE_FLOWS_REGISTRATION_UI_URL: `${b.web}/auth/registration`,
@@ -667,7 +688,9 @@ export function gatewayEnv(cfg: StackConfig, env: NodeJS.ProcessEnv = process.en
     KRATOS_PUBLIC_URL: env.KRATOS_PUBLIC_URL || i.kratosPublic,
     ...redisEnv(env, i.redis),
     LOGIN_URL: `${b.web}/auth/login`,
-    ALLOWED_RETURN_HOSTS: [...new Set([b.web, b.api, b.gateway, b.marketing].map(hostOf))].join(","),
+    ALLOWED_RETURN_HOSTS: [
+      ...new Set([b.web, b.api, b.gateway, b.marketing, ...extraReturnUrls(env)].map(hostOf)),
+    ].join(","),
     TRUSTED_PROXIES: "127.0.0.1/32,::1",
     // /decisions answers in the local stack as Envoy asks (GET /decisions/<path>, no
     // headers to set by hand); GATEWAY_FORWARD_AUTH_PROXY=nginx|traefik|caddy for another.

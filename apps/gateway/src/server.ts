@@ -3,6 +3,8 @@
 //   handle()  normalize the path (routes/normalize.ts), then
 //     /decisions…             forward-auth/decisions.ts   forward-auth for nginx, Traefik, Envoy
 //     /health…, /metrics      health.ts, metrics.ts
+//     /.well-known/jwks.json, /.well-known/oauth-authorization-server
+//                             discovery.ts                the auth-service's, anonymous
 //     Kratos' public paths    kratos/passthrough.ts       brute-force limits: throttle/
 //     anything else           proxy/guarded.ts            match the route → the guard
 //                                                          (@gatehouse/guard/node enforce) → upstream
@@ -18,6 +20,7 @@ import type { RedisClient } from "@gatehouse/redis";
 import type { Logger } from "pino";
 import { clientAddress } from "./client/address.ts";
 import type { GatewayConfig } from "./config.ts";
+import { DISCOVERY_PATHS, discovery } from "./discovery.ts";
 import { GatewayExchange } from "./exchange.ts";
 import { forwardAuth, isDecisionsPath } from "./forward-auth/decisions.ts";
 import { parseErrorForAuthRequest } from "./forward-auth/original-request.ts";
@@ -81,6 +84,7 @@ export function createGateway(deps: GatewayDeps): Gateway {
     ...(redis ? { announceRevoked: (sid: string) => announceRevoked(redis, sid) } : {}),
     log,
   });
+  const wellKnown = discovery({ authServiceUrl: cfg.AUTH_SERVICE_URL, log });
   const guarded = guardedRoutes({ guard, client, log, table: routes });
   const decisions = forwardAuth({ guard, client, table: routes, proxy: cfg.FORWARD_AUTH_PROXY });
   const sockets = websockets({
@@ -110,6 +114,10 @@ export function createGateway(deps: GatewayDeps): Gateway {
     if ((path.startsWith("/s") || path.startsWith("/.")) && KRATOS_PATHS.test(path)) {
       e.route = "kratos";
       return kratos(req, res, path, query);
+    }
+    if (DISCOVERY_PATHS.has(path)) {
+      e.route = "discovery";
+      return wellKnown(req, res, path, e.requestId);
     }
     return guarded.serve(e, path, query);
   }

@@ -1,9 +1,12 @@
-// A small Express API behind @gatehouse/guard.
+// A small Express API behind @gatehouse/guard. With the local stack up (`./gatehouse up`),
+// from packages/guard:
 //
-//   AUTH_SERVICE_URL=http://127.0.0.1:7410 KRATOS_BROWSER_URL=http://auth.localhost:7433 \
-//   APP_HOST=127.0.0.1 node examples/express-app.ts
+//   node examples/express-app.ts
 //
-// then e.g. `curl -H "X-Session-Token: ory_st_…" http://127.0.0.1:3000/me`.
+// then e.g. `curl -H "X-Session-Token: ory_st_…" http://localhost:3000/me`, or open
+// http://localhost:3000/me in the browser you signed in with (the session cookie of
+// localhost is sent to every port). The defaults are the local stack's URLs; set
+// AUTH_SERVICE_URL, KRATOS_BROWSER_URL and APP_HOST for another one.
 
 import { gatehouse } from "@gatehouse/guard/express";
 import express from "express";
@@ -15,8 +18,10 @@ const auth = gatehouse({
   audience: "gatehouse",
   accept: ["session", "jwt"],
   login: {
-    url: `${env("KRATOS_BROWSER_URL", "http://127.0.0.1:7433")}/self-service/login/browser`,
-    allowedReturnHosts: [env("APP_HOST", "127.0.0.1")],
+    // Kratos' login flow as browsers reach it: through the gateway.
+    url: `${env("KRATOS_BROWSER_URL", "http://localhost:7400")}/self-service/login/browser`,
+    // Where the login may send the browser back to: this app (README "return_to").
+    allowedReturnHosts: [env("APP_HOST", "localhost")],
   },
   sessionCache: { maxTtlSec: 60 },
   onEvent: (event) => console.warn("[guard]", event),
@@ -29,7 +34,8 @@ app.get("/", auth.optionalAuth(), (req, res) => {
   res.json({ hello: req.auth?.email ?? "stranger" });
 });
 
-// Any signed-in caller (Kratos cookie, X-Session-Token or a Gatehouse JWT).
+// Any signed-in caller (Kratos cookie, X-Session-Token or a Gatehouse JWT). Chosen
+// fields only: req.auth.token is the caller's JWT, for upstream calls, not for the browser.
 app.get("/me", auth.requireAuth(), (req, res) => {
   res.json({ subject: req.auth?.subject, email: req.auth?.email, org: req.auth?.organizationId, role: req.auth?.role });
 });

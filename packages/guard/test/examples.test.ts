@@ -1,6 +1,7 @@
 // The README's runnable examples, run as the README says (plain `node`), against
 // the test stack: they must start and answer as described.
 import { type ChildProcess, spawn } from "node:child_process";
+import { request } from "node:http";
 import { dirname, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { afterEach, describe, expect, it } from "vitest";
@@ -29,6 +30,19 @@ async function start(file: string, env: Record<string, string>): Promise<string>
   });
 }
 
+/** A browser's page load, by node:http: fetch would add Sec-Fetch-Mode: cors, which is not one. */
+function navigate(url: string): Promise<{ status: number; location: string | undefined }> {
+  return new Promise((done, fail) => {
+    const headers = { accept: "text/html", "sec-fetch-mode": "navigate" };
+    request(url, { headers }, (res) => {
+      res.resume();
+      done({ status: res.statusCode ?? 0, location: res.headers.location });
+    })
+      .on("error", fail)
+      .end();
+  });
+}
+
 afterEach(() => {
   for (const child of children.splice(0)) child.kill("SIGTERM");
 });
@@ -44,7 +58,15 @@ describe("README examples", () => {
     const user = await newUser("example");
     const me = await fetch(`${url}/me`, { headers: { "x-session-token": user.sessionToken } });
     expect(me.status).toBe(200);
-    expect(await me.json()).toMatchObject({ subject: user.identityId, email: user.email });
+    const body = await me.json();
+    expect(body).toMatchObject({ subject: user.identityId, email: user.email });
+    expect(body).not.toHaveProperty("token"); // the JWT stays on the server (README "Express")
+    // Signed out in a browser: to the login, with this app as the way back.
+    const page = await navigate(`${url}/me`);
+    expect(page.status).toBe(303);
+    const to = new URL(page.location ?? "");
+    expect(`${to.origin}${to.pathname}`).toBe(`${s.kratosBrowser}/self-service/login/browser`);
+    expect(to.searchParams.get("return_to")).toBe(`${url}/me`);
     expect((await fetch(`${url}/admin`, { headers: { "x-session-token": user.sessionToken } })).status).toBe(403);
     expect(await (await fetch(`${url}/`)).json()).toEqual({ hello: "stranger" });
   });

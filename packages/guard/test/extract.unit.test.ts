@@ -80,6 +80,29 @@ describe("credential extraction", () => {
     );
   });
 
+  // The README's "Duplicate credentials" table, case by case (issue 18: what a reader saw).
+  it("cookie + an API key: the key decides where the route accepts keys, else it is not read and the cookie decides", () => {
+    const cookie = `ory_kratos_session=${COOKIE}`;
+    const keysToo: CredentialKind[] = ["session", "jwt", "api_key"];
+    const noKeys: CredentialKind[] = ["session", "jwt"]; // the guard's default `accept`
+    for (const key of [{ authorization: `Bearer ${KEY}` }, { "x-api-key": KEY }]) {
+      expect(extract({ cookie, ...key }, keysToo)).toEqual({ kind: "api_key", value: KEY });
+      expect(extract({ cookie, ...key }, noKeys)).toEqual({ kind: "session", source: "cookie", value: COOKIE });
+    }
+    // Only the route's kinds count as explicit credentials: a JWT + an API key on a
+    // route without keys is the JWT alone, on one with keys it is two (400).
+    expect(extract({ authorization: `Bearer ${JWT}`, "x-api-key": KEY }, noKeys)).toEqual({ kind: "jwt", value: JWT });
+    expect(errorCode(() => extract({ authorization: `Bearer ${JWT}`, "x-api-key": KEY }, keysToo))).toBe(
+      "ambiguous_credentials",
+    );
+    // X-API-Key is read only where keys are accepted, even sent twice; Authorization
+    // sent twice is refused whatever the route accepts.
+    expect(extract({ cookie, "x-api-key": `${KEY}, ${KEY}` }, noKeys)?.kind).toBe("session");
+    expect(errorCode(() => extract({ cookie, authorization: `Bearer ${KEY}, Bearer ${KEY}` }, noKeys))).toBe(
+      "ambiguous_credentials",
+    );
+  });
+
   it("refuses duplicated or conflicting credentials (400) instead of picking one", () => {
     expect(errorCode(() => extract({ authorization: `Bearer ${JWT}, Bearer ${JWT}x` }))).toBe("ambiguous_credentials");
     expect(errorCode(() => extract({ "x-api-key": `${KEY}, ${KEY}` }))).toBe("ambiguous_credentials");

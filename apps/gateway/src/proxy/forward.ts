@@ -184,17 +184,18 @@ function end(up: ClientRequest, chunk?: Buffer): void {
 
 /**
  * Streams an upstream response to the client: its status, its headers minus the
- * hop-by-hop ones, then `extra` (a flat list), then the body. Never throws: a
- * header Node refuses becomes a 502 (nothing sent yet), a failure mid-body closes
- * the client's socket (its length or chunking tells the client the answer broke).
+ * hop-by-hop ones (or `headers`, when the caller filtered them further), then `extra`
+ * (a flat list), then the body. Never throws: a header Node refuses becomes a 502
+ * (nothing sent yet), a failure mid-body closes the client's socket (its length or
+ * chunking tells the client the answer broke).
  */
 export function relayResponse(
   upstream: IncomingMessage,
   res: ServerResponse,
   extra: readonly string[] = [],
   onError: (error: Error) => void = () => {},
+  headers: string[] = forwardableHeaders(upstream),
 ): void {
-  const headers = forwardableHeaders(upstream);
   for (const v of extra) headers.push(v);
   try {
     res.writeHead(upstream.statusCode ?? 502, headers);
