@@ -15,7 +15,14 @@ import {
   looksLikeKratosSession,
 } from "./credentials.ts";
 import { KratosError, networkErrorCode, parseRetryAfter, STALE_SOCKET_CODES } from "./errors.ts";
-import { type KratosIdentity, type KratosSession, mapIdentity, mapSession } from "./session.ts";
+import {
+  type KratosIdentity,
+  type KratosSession,
+  mapIdentity,
+  mapSession,
+  mapSessionSummary,
+  type SessionSummary,
+} from "./session.ts";
 
 export interface KratosClientOptions {
   /** Kratos public API base URL, e.g. http://127.0.0.1:4433 (a path prefix is kept). */
@@ -65,6 +72,8 @@ export interface KratosClient {
   getIdentity(identityId: string): Promise<KratosIdentity | undefined>;
   /** Ids of the identity's sessions (all pages). Unknown identity → []. */
   listIdentitySessions(identityId: string, options?: ListSessionsOptions): Promise<string[]>;
+  /** The identity's active sessions as a person may see them (devices, times, aal). Unknown identity → []. */
+  listSessionSummaries(identityId: string): Promise<SessionSummary[]>;
   /** True when Kratos' admin /health/ready answers 200 (database reachable). Never rejects. */
   ready(): Promise<boolean>;
   /** Closes the connection pools; later calls reject with 'unavailable'. */
@@ -337,6 +346,42 @@ export function createKratosClient(options: KratosClientOptions): KratosClient {
     throw statusError(op, reply, false);
   }
 
+  async function listSessions(identityId: string, listOptions: ListSessionsOptions): Promise<SessionSummary[]> {
+    const id = requireUuid(identityId, "identityId");
+    const state = listOptions.state ?? "active";
+    const pageSize = listOptions.pageSize ?? 1000;
+    if (!Number.isSafeInteger(pageSize) || pageSize < 1 || pageSize > 1000) {
+      throw new KratosError("bad_request", "pageSize must be an integer from 1 to 1000");
+    }
+    // Kratos v1.3.1's page links are off by one (page=1 repeats page 0, and
+    // following rel="next" skips the last page), so walk page=0,1,2,… with
+    // per_page until a short page, de-duplicating. This is also correct for a
+    // Kratos whose pagination is fixed.
+    const byId = new Map<string, SessionSummary>();
+    for (let page = 0; page < MAX_LIST_PAGES; page++) {
+      const query = `per_page=${pageSize}&page=${page}${state === "any" ? "" : `&active=${state === "active"}`}`;
+      const reply = await call(admin, {
+        op: "listIdentitySessions",
+        method: "GET",
+        path: `/admin/identities/${id}/sessions?${query}`,
+        timeoutMs,
+        maxBody: MAX_LIST_BODY,
+      });
+      if (reply.status === 404) return [...byId.values()];
+      if (reply.status !== 200) throw statusError("listIdentitySessions", reply, false);
+      const items = parseJson(reply.text, "listIdentitySessions", reply.status);
+      if (!Array.isArray(items)) throw new KratosError("unavailable", "Kratos listIdentitySessions: not an array");
+      for (const item of items as unknown[]) {
+        const summary = mapSessionSummary(item);
+        byId.set(summary.id, summary);
+      }
+      const total = Number(header(reply.headers, "x-total-count"));
+      if (items.length < pageSize || (Number.isSafeInteger(total) && byId.size >= total)) return [...byId.values()];
+    }
+    // Returning a partial list would leave sessions off a blocklist without anyone noticing.
+    throw new KratosError("unavailable", `Kratos listIdentitySessions: more than ${MAX_LIST_PAGES} pages`);
+  }
+
   return {
     whoami,
 
@@ -365,43 +410,10 @@ export function createKratosClient(options: KratosClientOptions): KratosClient {
     },
 
     async listIdentitySessions(identityId, listOptions = {}) {
-      const id = requireUuid(identityId, "identityId");
-      const state = listOptions.state ?? "active";
-      const pageSize = listOptions.pageSize ?? 1000;
-      if (!Number.isSafeInteger(pageSize) || pageSize < 1 || pageSize > 1000) {
-        throw new KratosError("bad_request", "pageSize must be an integer from 1 to 1000");
-      }
-      // Kratos v1.3.1's page links are off by one (page=1 repeats page 0, and
-      // following rel="next" skips the last page), so walk page=0,1,2,… with
-      // per_page until a short page, de-duplicating. This is also correct for a
-      // Kratos whose pagination is fixed.
-      const ids = new Set<string>();
-      for (let page = 0; page < MAX_LIST_PAGES; page++) {
-        const query = `per_page=${pageSize}&page=${page}${state === "any" ? "" : `&active=${state === "active"}`}`;
-        const reply = await call(admin, {
-          op: "listIdentitySessions",
-          method: "GET",
-          path: `/admin/identities/${id}/sessions?${query}`,
-          timeoutMs,
-          maxBody: MAX_LIST_BODY,
-        });
-        if (reply.status === 404) return [...ids];
-        if (reply.status !== 200) throw statusError("listIdentitySessions", reply, false);
-        const items = parseJson(reply.text, "listIdentitySessions", reply.status);
-        if (!Array.isArray(items)) throw new KratosError("unavailable", "Kratos listIdentitySessions: not an array");
-        for (const item of items as unknown[]) {
-          const sid = typeof item === "object" && item !== null ? (item as { id?: unknown }).id : undefined;
-          if (typeof sid !== "string" || sid === "") {
-            throw new KratosError("unavailable", "Kratos listIdentitySessions: a session without id");
-          }
-          ids.add(sid);
-        }
-        const total = Number(header(reply.headers, "x-total-count"));
-        if (items.length < pageSize || (Number.isSafeInteger(total) && ids.size >= total)) return [...ids];
-      }
-      // Returning a partial list would leave sessions off a blocklist without anyone noticing.
-      throw new KratosError("unavailable", `Kratos listIdentitySessions: more than ${MAX_LIST_PAGES} pages`);
+      return (await listSessions(identityId, listOptions)).map((x) => x.id);
     },
+
+    listSessionSummaries: (identityId) => listSessions(identityId, { state: "active" }),
 
     async ready() {
       const at = performance.now();
