@@ -70,6 +70,8 @@ export interface KratosClient {
   revokeIdentitySessions(identityId: string): Promise<void>;
   /** The identity, or undefined when Kratos does not know it. */
   getIdentity(identityId: string): Promise<KratosIdentity | undefined>;
+  /** The id of the identity holding this login identifier (e.g. an email), or undefined. */
+  findIdentityId(identifier: string): Promise<string | undefined>;
   /** Ids of the identity's sessions (all pages). Unknown identity → []. */
   listIdentitySessions(identityId: string, options?: ListSessionsOptions): Promise<string[]>;
   /** The identity's active sessions as a person may see them (devices, times, aal). Unknown identity → []. */
@@ -411,6 +413,23 @@ export function createKratosClient(options: KratosClientOptions): KratosClient {
 
     async listIdentitySessions(identityId, listOptions = {}) {
       return (await listSessions(identityId, listOptions)).map((x) => x.id);
+    },
+
+    async findIdentityId(identifier) {
+      if (typeof identifier !== "string" || identifier.length === 0 || identifier.length > 1024) {
+        throw new KratosError("bad_request", "identifier must be 1 to 1024 characters");
+      }
+      const reply = await call(admin, {
+        op: "findIdentityId",
+        method: "GET",
+        path: `/admin/identities?credentials_identifier=${encodeURIComponent(identifier)}&page_size=1`,
+        timeoutMs,
+        maxBody: MAX_SESSION_BODY,
+      });
+      if (reply.status !== 200) throw statusError("findIdentityId", reply, false);
+      const items = parseJson(reply.text, "findIdentityId", reply.status);
+      if (!Array.isArray(items)) throw new KratosError("unavailable", "Kratos findIdentityId: not an array");
+      return items.length === 0 ? undefined : mapIdentity(items[0]).id;
     },
 
     listSessionSummaries: (identityId) => listSessions(identityId, { state: "active" }),
