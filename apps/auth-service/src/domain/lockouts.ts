@@ -47,15 +47,13 @@ export async function unlockAccount(
   const keys = SCOPES.flatMap((scope) => [K.accountLock(scope, id), K.accountFailures(scope, id)]);
   // One DEL per key: in a Redis Cluster the keys live in different slots.
   const cleared = (await Promise.all(keys.map((k) => deps.redis.del(k)))).reduce((a, b) => a + b, 0);
-  await deps.db
-    .transaction()
-    .execute((trx) =>
-      writeAudit(trx, ctx, {
-        action: "user.account_unlocked",
-        targetType: "user",
-        targetId: identityId,
-        after: { cleared },
-      }),
-    );
+  await deps.db.transaction().execute((trx) =>
+    writeAudit(trx, ctx, {
+      action: "user.account_unlocked",
+      targetType: "user",
+      targetId: identityId,
+      after: { cleared },
+    }),
+  );
   return { cleared };
 }
