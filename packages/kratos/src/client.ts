@@ -348,7 +348,8 @@ export function createKratosClient(options: KratosClientOptions): KratosClient {
     throw statusError(op, reply, false);
   }
 
-  async function listSessions(identityId: string, listOptions: ListSessionsOptions): Promise<SessionSummary[]> {
+  /** The admin list's items (all pages), by id; each checked to carry an id, the rest left to the caller. */
+  async function listSessions(identityId: string, listOptions: ListSessionsOptions): Promise<Map<string, unknown>> {
     const id = requireUuid(identityId, "identityId");
     const state = listOptions.state ?? "active";
     const pageSize = listOptions.pageSize ?? 1000;
@@ -359,7 +360,7 @@ export function createKratosClient(options: KratosClientOptions): KratosClient {
     // following rel="next" skips the last page), so walk page=0,1,2,… with
     // per_page until a short page, de-duplicating. This is also correct for a
     // Kratos whose pagination is fixed.
-    const byId = new Map<string, SessionSummary>();
+    const byId = new Map<string, unknown>();
     for (let page = 0; page < MAX_LIST_PAGES; page++) {
       const query = `per_page=${pageSize}&page=${page}${state === "any" ? "" : `&active=${state === "active"}`}`;
       const reply = await call(admin, {
@@ -369,16 +370,19 @@ export function createKratosClient(options: KratosClientOptions): KratosClient {
         timeoutMs,
         maxBody: MAX_LIST_BODY,
       });
-      if (reply.status === 404) return [...byId.values()];
+      if (reply.status === 404) return byId;
       if (reply.status !== 200) throw statusError("listIdentitySessions", reply, false);
       const items = parseJson(reply.text, "listIdentitySessions", reply.status);
       if (!Array.isArray(items)) throw new KratosError("unavailable", "Kratos listIdentitySessions: not an array");
       for (const item of items as unknown[]) {
-        const summary = mapSessionSummary(item);
-        byId.set(summary.id, summary);
+        const sid = typeof item === "object" && item !== null ? (item as { id?: unknown }).id : undefined;
+        if (typeof sid !== "string" || sid === "") {
+          throw new KratosError("unavailable", "Kratos listIdentitySessions: a session without id");
+        }
+        byId.set(sid, item);
       }
       const total = Number(header(reply.headers, "x-total-count"));
-      if (items.length < pageSize || (Number.isSafeInteger(total) && byId.size >= total)) return [...byId.values()];
+      if (items.length < pageSize || (Number.isSafeInteger(total) && byId.size >= total)) return byId;
     }
     // Returning a partial list would leave sessions off a blocklist without anyone noticing.
     throw new KratosError("unavailable", `Kratos listIdentitySessions: more than ${MAX_LIST_PAGES} pages`);
@@ -412,7 +416,7 @@ export function createKratosClient(options: KratosClientOptions): KratosClient {
     },
 
     async listIdentitySessions(identityId, listOptions = {}) {
-      return (await listSessions(identityId, listOptions)).map((x) => x.id);
+      return [...(await listSessions(identityId, listOptions)).keys()];
     },
 
     async findIdentityId(identifier) {
@@ -432,7 +436,9 @@ export function createKratosClient(options: KratosClientOptions): KratosClient {
       return items.length === 0 ? undefined : mapIdentity(items[0]).id;
     },
 
-    listSessionSummaries: (identityId) => listSessions(identityId, { state: "active" }),
+    async listSessionSummaries(identityId) {
+      return [...(await listSessions(identityId, { state: "active" })).values()].map(mapSessionSummary);
+    },
 
     async ready() {
       const at = performance.now();
