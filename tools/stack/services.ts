@@ -685,6 +685,9 @@ export function gatewayEnv(cfg: StackConfig, env: NodeJS.ProcessEnv = process.en
     GATEWAY_PORT: String(cfg.ports.gateway),
     ROUTES_FILE: routes,
     AUTH_SERVICE_URL: i.authPublic,
+    // Account locks are reported here and become user.account_locked events.
+    AUTH_ADMIN_URL: i.authAdmin,
+    ADMIN_API_TOKEN: cfg.secrets.adminApiToken,
     KRATOS_PUBLIC_URL: env.KRATOS_PUBLIC_URL || i.kratosPublic,
     ...redisEnv(env, i.redis),
     LOGIN_URL: `${b.web}/auth/login`,

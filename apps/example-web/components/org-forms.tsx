@@ -12,6 +12,8 @@ import {
   removeTeamMember,
   renameOrganization,
   revokeApiKey,
+  revokeMyOtherSessions,
+  revokeMySession,
   setTeamMember,
 } from "../app/(app)/org-actions.ts";
 import { NAME_MAX, SHORT_NAME_MAX } from "../lib/limits.ts";
@@ -329,5 +331,43 @@ export function RemoveTeamMemberButton({
       question={`Remove ${who} from this team?`}
       testId="remove-team-member"
     />
+  );
+}
+
+export function RevokeSessionButton({ id, device }: { id: string; device: string }) {
+  const [state, action] = useActionState(revokeMySession, INITIAL);
+  return (
+    <>
+      <ConfirmButton
+        action={action}
+        hidden={{ sessionId: id }}
+        label="Sign out"
+        confirmLabel={`Sign out ${device}`}
+        question="Sign this session out? It needs to sign in again."
+        testId="revoke-session"
+      />
+      {state.message && !state.ok ? (
+        <span className="message message-error" role="alert">
+          {state.message}
+        </span>
+      ) : null}
+    </>
+  );
+}
+
+export function RevokeOtherSessionsButton() {
+  const [state, action] = useActionState(revokeMyOtherSessions, INITIAL);
+  return (
+    <>
+      <ConfirmButton
+        action={action}
+        hidden={{}}
+        label="Sign out all other sessions"
+        confirmLabel="Sign out the others"
+        question="Sign out every session but this one?"
+        testId="revoke-other-sessions"
+      />
+      <FormMessage state={state} id="other-sessions-message" />
+    </>
   );
 }

@@ -18,13 +18,13 @@ describe("identifiers: one counter per account however it is spelled", () => {
     ["ｖｉｃｔｉｍ＠example.org", "victim@example.org"],
     ["vic\u0301tim@example.org", "victim@example.org"],
     ["  victim@example.org\t\n", "victim@example.org"],
-  ])("%j counts as %j", (spelled, canonical) => {
+  ])("%j counts as %j", async (spelled, canonical) => {
     expect(normalizeIdentifier(spelled)).toBe(canonical);
-    expect(identifierKey(spelled)).toBe(identifierKey(canonical));
+    expect(await identifierKey(spelled)).toBe(await identifierKey(canonical));
   });
 
-  it("different accounts keep different counters", () => {
-    expect(identifierKey("alice@example.org")).not.toBe(identifierKey("bob@example.org"));
+  it("different accounts keep different counters", async () => {
+    expect(await identifierKey("alice@example.org")).not.toBe(await identifierKey("bob@example.org"));
   });
 });
 

@@ -53,6 +53,12 @@ export const EVENTS = {
     false,
     "A person signed in (Kratos after-login hook; data.after: flowId, aal, methods).",
   ),
+  "user.account_locked": spec(
+    "user",
+    false,
+    "Repeated failed sign-ins locked a person's account at the gateway (data.after: scope, locked_until).",
+  ),
+  "user.account_unlocked": spec("user", false, "An operator lifted a person's sign-in lockout."),
   "user.default_organization_changed": spec("user", false, "A person's default organization changed."),
   "session.revoked": spec("session", false, "One session was revoked."),
   "identity.sessions_revoked": spec("identity", false, "Every session of a person was revoked."),

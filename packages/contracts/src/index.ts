@@ -31,4 +31,12 @@ export {
   REVOKED_KEY_PREFIX,
   revokedKey,
 } from "./invalidation.ts";
+export {
+  BRUTE_FORCE_PREFIX,
+  type BruteForceScope,
+  bruteForceKeys,
+  identifierKey,
+  MAX_IDENTIFIER_LENGTH,
+  normalizeIdentifier,
+} from "./lockout.ts";
 export { REQUEST_ID_PATTERN, requestIdFrom } from "./request-id.ts";

@@ -15,7 +15,14 @@ import {
   looksLikeKratosSession,
 } from "./credentials.ts";
 import { KratosError, networkErrorCode, parseRetryAfter, STALE_SOCKET_CODES } from "./errors.ts";
-import { type KratosIdentity, type KratosSession, mapIdentity, mapSession } from "./session.ts";
+import {
+  type KratosIdentity,
+  type KratosSession,
+  mapIdentity,
+  mapSession,
+  mapSessionSummary,
+  type SessionSummary,
+} from "./session.ts";
 
 export interface KratosClientOptions {
   /** Kratos public API base URL, e.g. http://127.0.0.1:4433 (a path prefix is kept). */
@@ -63,8 +70,12 @@ export interface KratosClient {
   revokeIdentitySessions(identityId: string): Promise<void>;
   /** The identity, or undefined when Kratos does not know it. */
   getIdentity(identityId: string): Promise<KratosIdentity | undefined>;
+  /** The id of the identity holding this login identifier (e.g. an email), or undefined. */
+  findIdentityId(identifier: string): Promise<string | undefined>;
   /** Ids of the identity's sessions (all pages). Unknown identity → []. */
   listIdentitySessions(identityId: string, options?: ListSessionsOptions): Promise<string[]>;
+  /** The identity's active sessions as a person may see them (devices, times, aal). Unknown identity → []. */
+  listSessionSummaries(identityId: string): Promise<SessionSummary[]>;
   /** True when Kratos' admin /health/ready answers 200 (database reachable). Never rejects. */
   ready(): Promise<boolean>;
   /** Closes the connection pools; later calls reject with 'unavailable'. */
@@ -337,6 +348,46 @@ export function createKratosClient(options: KratosClientOptions): KratosClient {
     throw statusError(op, reply, false);
   }
 
+  /** The admin list's items (all pages), by id; each checked to carry an id, the rest left to the caller. */
+  async function listSessions(identityId: string, listOptions: ListSessionsOptions): Promise<Map<string, unknown>> {
+    const id = requireUuid(identityId, "identityId");
+    const state = listOptions.state ?? "active";
+    const pageSize = listOptions.pageSize ?? 1000;
+    if (!Number.isSafeInteger(pageSize) || pageSize < 1 || pageSize > 1000) {
+      throw new KratosError("bad_request", "pageSize must be an integer from 1 to 1000");
+    }
+    // Kratos v1.3.1's page links are off by one (page=1 repeats page 0, and
+    // following rel="next" skips the last page), so walk page=0,1,2,… with
+    // per_page until a short page, de-duplicating. This is also correct for a
+    // Kratos whose pagination is fixed.
+    const byId = new Map<string, unknown>();
+    for (let page = 0; page < MAX_LIST_PAGES; page++) {
+      const query = `per_page=${pageSize}&page=${page}${state === "any" ? "" : `&active=${state === "active"}`}`;
+      const reply = await call(admin, {
+        op: "listIdentitySessions",
+        method: "GET",
+        path: `/admin/identities/${id}/sessions?${query}`,
+        timeoutMs,
+        maxBody: MAX_LIST_BODY,
+      });
+      if (reply.status === 404) return byId;
+      if (reply.status !== 200) throw statusError("listIdentitySessions", reply, false);
+      const items = parseJson(reply.text, "listIdentitySessions", reply.status);
+      if (!Array.isArray(items)) throw new KratosError("unavailable", "Kratos listIdentitySessions: not an array");
+      for (const item of items as unknown[]) {
+        const sid = typeof item === "object" && item !== null ? (item as { id?: unknown }).id : undefined;
+        if (typeof sid !== "string" || sid === "") {
+          throw new KratosError("unavailable", "Kratos listIdentitySessions: a session without id");
+        }
+        byId.set(sid, item);
+      }
+      const total = Number(header(reply.headers, "x-total-count"));
+      if (items.length < pageSize || (Number.isSafeInteger(total) && byId.size >= total)) return byId;
+    }
+    // Returning a partial list would leave sessions off a blocklist without anyone noticing.
+    throw new KratosError("unavailable", `Kratos listIdentitySessions: more than ${MAX_LIST_PAGES} pages`);
+  }
+
   return {
     whoami,
 
@@ -365,42 +416,28 @@ export function createKratosClient(options: KratosClientOptions): KratosClient {
     },
 
     async listIdentitySessions(identityId, listOptions = {}) {
-      const id = requireUuid(identityId, "identityId");
-      const state = listOptions.state ?? "active";
-      const pageSize = listOptions.pageSize ?? 1000;
-      if (!Number.isSafeInteger(pageSize) || pageSize < 1 || pageSize > 1000) {
-        throw new KratosError("bad_request", "pageSize must be an integer from 1 to 1000");
+      return [...(await listSessions(identityId, listOptions)).keys()];
+    },
+
+    async findIdentityId(identifier) {
+      if (typeof identifier !== "string" || identifier.length === 0 || identifier.length > 1024) {
+        throw new KratosError("bad_request", "identifier must be 1 to 1024 characters");
       }
-      // Kratos v1.3.1's page links are off by one (page=1 repeats page 0, and
-      // following rel="next" skips the last page), so walk page=0,1,2,… with
-      // per_page until a short page, de-duplicating. This is also correct for a
-      // Kratos whose pagination is fixed.
-      const ids = new Set<string>();
-      for (let page = 0; page < MAX_LIST_PAGES; page++) {
-        const query = `per_page=${pageSize}&page=${page}${state === "any" ? "" : `&active=${state === "active"}`}`;
-        const reply = await call(admin, {
-          op: "listIdentitySessions",
-          method: "GET",
-          path: `/admin/identities/${id}/sessions?${query}`,
-          timeoutMs,
-          maxBody: MAX_LIST_BODY,
-        });
-        if (reply.status === 404) return [...ids];
-        if (reply.status !== 200) throw statusError("listIdentitySessions", reply, false);
-        const items = parseJson(reply.text, "listIdentitySessions", reply.status);
-        if (!Array.isArray(items)) throw new KratosError("unavailable", "Kratos listIdentitySessions: not an array");
-        for (const item of items as unknown[]) {
-          const sid = typeof item === "object" && item !== null ? (item as { id?: unknown }).id : undefined;
-          if (typeof sid !== "string" || sid === "") {
-            throw new KratosError("unavailable", "Kratos listIdentitySessions: a session without id");
-          }
-          ids.add(sid);
-        }
-        const total = Number(header(reply.headers, "x-total-count"));
-        if (items.length < pageSize || (Number.isSafeInteger(total) && ids.size >= total)) return [...ids];
-      }
-      // Returning a partial list would leave sessions off a blocklist without anyone noticing.
-      throw new KratosError("unavailable", `Kratos listIdentitySessions: more than ${MAX_LIST_PAGES} pages`);
+      const reply = await call(admin, {
+        op: "findIdentityId",
+        method: "GET",
+        path: `/admin/identities?credentials_identifier=${encodeURIComponent(identifier)}&page_size=1`,
+        timeoutMs,
+        maxBody: MAX_SESSION_BODY,
+      });
+      if (reply.status !== 200) throw statusError("findIdentityId", reply, false);
+      const items = parseJson(reply.text, "findIdentityId", reply.status);
+      if (!Array.isArray(items)) throw new KratosError("unavailable", "Kratos findIdentityId: not an array");
+      return items.length === 0 ? undefined : mapIdentity(items[0]).id;
+    },
+
+    async listSessionSummaries(identityId) {
+      return [...(await listSessions(identityId, { state: "active" })).values()].map(mapSessionSummary);
     },
 
     async ready() {

@@ -34,4 +34,7 @@ export {
   type KratosTraits,
   mapIdentity,
   mapSession,
+  mapSessionSummary,
+  type SessionDevice,
+  type SessionSummary,
 } from "./session.ts";

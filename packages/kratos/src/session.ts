@@ -149,3 +149,52 @@ export function mapSession(raw: unknown, now: number = Date.now()): KratosSessio
   if (identity.state !== "active") throw new KratosError("unauthenticated", "the identity is inactive");
   return { id, active, expiresAt, authenticatedAt, aal: aal as Aal, amr, identity };
 }
+
+/** One device a session was used from, as Kratos records it (any field may be unknown). */
+export interface SessionDevice {
+  ipAddress: string | null;
+  userAgent: string | null;
+  location: string | null;
+}
+
+/**
+ * A session as the admin list shows it, for a person's own "where am I signed in"
+ * page. Kratos does not expose a last-activity time: `authenticatedAt` (the last
+ * sign-in or refresh) is the freshest moment it records.
+ */
+export interface SessionSummary {
+  id: string;
+  active: boolean;
+  aal: Aal;
+  amr: string[];
+  issuedAt: Date;
+  authenticatedAt: Date;
+  expiresAt: Date;
+  devices: SessionDevice[];
+}
+
+const nullableStr = (v: unknown): string | null => (typeof v === "string" && v !== "" ? v : null);
+
+/** Maps one item of the admin session list. Throws 'unavailable' on a bad shape. */
+export function mapSessionSummary(raw: unknown): SessionSummary {
+  if (!isObj(raw)) throw malformed("session list item");
+  const aal = raw[S.aal];
+  if (typeof aal !== "string" || !AALS.includes(aal)) throw malformed("session (authenticator_assurance_level)");
+  const methods = raw[S.methods] ?? [];
+  const devices = raw.devices ?? [];
+  if (!Array.isArray(methods) || !Array.isArray(devices)) throw malformed("session list item");
+  return {
+    id: str(raw, S.id, "session"),
+    active: raw[S.active] === true,
+    aal: aal as Aal,
+    amr: (methods as unknown[]).flatMap((m) => (isObj(m) && typeof m.method === "string" ? [m.method] : [])),
+    issuedAt: date(raw, "issued_at", "session"),
+    authenticatedAt: date(raw, S.authenticatedAt, "session"),
+    expiresAt: date(raw, S.expiresAt, "session"),
+    devices: (devices as unknown[]).filter(isObj).map((d) => ({
+      ipAddress: nullableStr(d.ip_address),
+      userAgent: nullableStr(d.user_agent),
+      location: nullableStr(d.location),
+    })),
+  };
+}

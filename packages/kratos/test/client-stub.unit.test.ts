@@ -419,6 +419,37 @@ describe("admin calls against a stub Kratos", () => {
     expect(stub.requests[0]?.url).toBe(`/admin/identities/${id}/sessions?per_page=2&page=0&active=true`);
   });
 
+  it("listSessionSummaries maps devices, times and aal; a malformed item is 'unavailable'", async () => {
+    const sid = "00000000-0000-4000-8000-000000000001";
+    const item = {
+      id: sid,
+      active: true,
+      authenticator_assurance_level: "aal2",
+      authentication_methods: [{ method: "password" }, { method: "totp" }],
+      issued_at: "2026-01-01T00:00:00Z",
+      authenticated_at: "2026-01-02T00:00:00Z",
+      expires_at: "2026-01-03T00:00:00Z",
+      devices: [{ id: "d", ip_address: "192.0.2.1", user_agent: "UA/1", location: "" }],
+    };
+    stub.handle((_req, res) => json(res, 200, [item]));
+    expect(await client.listSessionSummaries(id)).toEqual([
+      {
+        id: sid,
+        active: true,
+        aal: "aal2",
+        amr: ["password", "totp"],
+        issuedAt: new Date("2026-01-01T00:00:00Z"),
+        authenticatedAt: new Date("2026-01-02T00:00:00Z"),
+        expiresAt: new Date("2026-01-03T00:00:00Z"),
+        devices: [{ ipAddress: "192.0.2.1", userAgent: "UA/1", location: null }],
+      },
+    ]);
+    stub.handle((_req, res) => json(res, 200, [{ ...item, authenticator_assurance_level: "aal9" }]));
+    await expectCode(client.listSessionSummaries(id), "unavailable");
+    // The id list (revocation) needs only the ids.
+    expect(await client.listIdentitySessions(id)).toEqual([sid]);
+  });
+
   it("ready() is false when Kratos is not ready", async () => {
     stub.handle((_req, res) => json(res, 503, { errors: { database: "down" } }));
     expect(await client.ready()).toBe(false);

@@ -69,6 +69,9 @@ export async function affectedBy(trx: Transaction<Database>, event: AuditEvent):
     // Their sessions' revocation is announced beside them (identity.other_sessions_revoked).
     case "user.password_changed":
     case "user.recovered":
+    // Lockouts live in the gateway's counters, not in any token.
+    case "user.account_locked":
+    case "user.account_unlocked":
     case "signing_key.created":
     case "signing_key.state_changed":
     case "signing_key.reencrypted":

@@ -211,6 +211,8 @@ export const SECURITY_ACTIONS = [
   "user.authenticated",
   "user.password_changed",
   "user.recovered",
+  "user.account_locked",
+  "user.account_unlocked",
   "user.deleted",
   "session.revoked",
   "identity.sessions_revoked",

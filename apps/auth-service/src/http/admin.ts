@@ -2,6 +2,7 @@
 // API-key management, metrics. Never exposed publicly; operator calls also need
 // ADMIN_API_TOKEN, the Kratos webhook its own shared secret.
 import { createHash, timingSafeEqual } from "node:crypto";
+import { MAX_IDENTIFIER_LENGTH } from "@gatehouse/contracts";
 import { createVerifier, isTokenError } from "@gatehouse/tokens";
 import express, { type Request, type RequestHandler } from "express";
 import helmet from "helmet";
@@ -9,6 +10,7 @@ import { z } from "zod";
 import type { App } from "../app.ts";
 import { createApiKey, revokeApiKey } from "../domain/api-keys.ts";
 import { OPERATOR } from "../domain/authz.ts";
+import { recordLock, unlockAccount } from "../domain/lockouts.ts";
 import {
   createSubscription,
   deleteSubscription,
@@ -22,7 +24,7 @@ import { handleSessionsRevokedWebhook } from "../webhooks/sessions-revoked.ts";
 import { ApiError, errorHandler, notFound, wrap } from "./errors.ts";
 import { healthRoutes } from "./health.ts";
 import { accessLog, jsonBody, requestId } from "./middleware.ts";
-import { API_KEY_FIELDS, parseBody, parsePage, WEBHOOK_FIELDS } from "./validate.ts";
+import { API_KEY_FIELDS, parseBody, parsePage, parseValue, WEBHOOK_FIELDS } from "./validate.ts";
 
 /** Constant-time comparison that does not leak the secret's length through timing either. */
 export function secretEquals(given: string | undefined, expected: string): boolean {
@@ -42,6 +44,13 @@ const BODY = {
   introspect: z.object({ token: z.string().min(1).max(16_384) }).strict(),
   webhook: z.object({ ...WEBHOOK_FIELDS, organization_id: uuid.optional() }).strict(),
   deliveryId: z.string().regex(/^[1-9][0-9]{0,18}$/),
+  lockout: z
+    .object({
+      scope: z.enum(["login", "registration", "recovery", "verification"]),
+      identifier: z.string().min(1).max(MAX_IDENTIFIER_LENGTH),
+      retry_after_seconds: z.number().int().min(1).max(86_400),
+    })
+    .strict(),
 };
 
 function operatorOnly(app: App): RequestHandler {
@@ -138,6 +147,30 @@ export function adminApp(app: App): express.Express {
           ? await app.revocation.revokeSession(body.session_id, ctx(req))
           : await app.revocation.revokeIdentity(body.identity_id, ctx(req));
       res.json(out);
+    }),
+  );
+
+  // The gateway reports an account it locked; an operator lifts a lockout (domain/lockouts.ts).
+  ops.post(
+    "/admin/lockouts",
+    wrap(async (req, res) => {
+      const body = parseBody(req, BODY.lockout);
+      const lockedUntil = new Date(Date.now() + body.retry_after_seconds * 1000);
+      await recordLock(
+        app,
+        { scope: body.scope, identifier: body.identifier, lockedUntil },
+        { ...ctx(req), actor: "gateway" },
+      );
+      // The same answer whether or not the identifier is an account.
+      res.status(202).end();
+    }),
+  );
+
+  ops.post(
+    "/admin/users/:identityId/unlock",
+    wrap(async (req, res) => {
+      const identityId = parseValue(uuid, req.params.identityId);
+      res.json(await unlockAccount(app, identityId, ctx(req)));
     }),
   );
 

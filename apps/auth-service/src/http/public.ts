@@ -3,6 +3,7 @@
 
 import type { IncomingMessage, RequestListener } from "node:http";
 import { isEventType } from "@gatehouse/contracts";
+import type { SessionSummary } from "@gatehouse/kratos";
 import cors from "cors";
 import express, { type Request, type RequestHandler, type Router } from "express";
 import helmet from "helmet";
@@ -75,6 +76,9 @@ const AUDIT_QUERY = z
   })
   .strict();
 
+// DELETE /v1/me/sessions must say which: the only bulk revocation is "all but this one".
+const REVOKE_OTHERS_QUERY = z.object({ others: z.literal("true") }).strict();
+
 const BODY = {
   onboarding: z.object({ name: z.string().trim().min(1).max(200), plan: z.enum(PLANS).optional() }).strict(),
   invitation: z
@@ -114,13 +118,29 @@ function signedIn(app: App, allowed: ReadonlySet<string>) {
     // Who asks, for the domain layer, which decides what they may do (domain/authz.ts).
     return {
       ...principal,
+      sessionId: session.id,
       email: session.identity.traits.email,
       by: asMember(principal.identityId, app.cfg.permissions),
     };
   };
 }
 
-type Caller = Principal & { email: string; by: ReturnType<typeof asMember> };
+type Caller = Principal & { sessionId: string; email: string; by: ReturnType<typeof asMember> };
+
+/** One of the person's sessions as GET /v1/me/sessions shows it. */
+function sessionView(s: SessionSummary, currentId: string) {
+  return {
+    id: s.id,
+    current: s.id === currentId,
+    aal: s.aal,
+    authentication_methods: s.amr,
+    created_at: s.issuedAt.toISOString(),
+    // Kratos records no later activity than the last sign-in or refresh.
+    last_active_at: s.authenticatedAt.toISOString(),
+    expires_at: s.expiresAt.toISOString(),
+    devices: s.devices.map((d) => ({ user_agent: d.userAgent, ip_address: d.ipAddress, location: d.location })),
+  };
+}
 
 export function publicRouter(
   app: App,
@@ -570,6 +590,44 @@ export function publicRouter(
       const p = await me(req, orgId);
       await removeTeamMember(app.db, { orgId, teamId, identityId }, ctx(req, p.identityId), p.by);
       res.status(204).end();
+    }),
+  );
+
+  // --- My sessions: identity and current session from the caller's own session only ---
+  r.get(
+    "/v1/me/sessions",
+    wrap(async (req, res) => {
+      const p = await me(req);
+      const list = await app.revocation.listOwnSessions(p.identityId);
+      const sessions = list
+        .map((s) => sessionView(s, p.sessionId))
+        .sort((a, b) => Number(b.current) - Number(a.current) || b.last_active_at.localeCompare(a.last_active_at));
+      res.setHeader("Cache-Control", "no-store");
+      res.json({ sessions });
+    }),
+  );
+
+  r.delete(
+    "/v1/me/sessions/:sessionId",
+    limitCaller,
+    wrap(async (req, res) => {
+      const sid = parseParam(req.params.sessionId);
+      const p = await me(req);
+      const out = await app.revocation.revokeOwnSessions(p.identityId, { only: sid }, ctx(req, p.identityId));
+      // Someone else's session, or none: the same answer, so ids cannot be probed.
+      if (out.revoked.length === 0) throw new ApiError("not_found", "no such session among yours");
+      res.status(204).end();
+    }),
+  );
+
+  r.delete(
+    "/v1/me/sessions",
+    limitCaller,
+    wrap(async (req, res) => {
+      parseValue(REVOKE_OTHERS_QUERY, req.query);
+      const p = await me(req);
+      const out = await app.revocation.revokeOwnSessions(p.identityId, { except: p.sessionId }, ctx(req, p.identityId));
+      res.json({ revoked: out.revoked.length });
     }),
   );
 

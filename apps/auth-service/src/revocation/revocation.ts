@@ -4,7 +4,7 @@
 // that check revocation. Bound for already-issued tokens: their lifetime
 // (TOKEN_TTL_SECONDS) unless the verifier checks revocation.
 import { revokedKey } from "@gatehouse/contracts";
-import type { KratosClient } from "@gatehouse/kratos";
+import type { KratosClient, SessionSummary } from "@gatehouse/kratos";
 import type { RedisClient } from "@gatehouse/redis";
 import type { Kysely } from "kysely";
 import type { Database } from "../db/schema.ts";
@@ -44,6 +44,43 @@ export class Revocation {
       .transaction()
       .execute((trx) => writeAudit(trx, ctx, { action: "session.revoked", targetType: "session", targetId: sid }));
     return { revoked: [sid] };
+  }
+
+  /** The person's own active sessions, for GET /v1/me/sessions. */
+  listOwnSessions(identityId: string): Promise<SessionSummary[]> {
+    return this.#kratos.listSessionSummaries(identityId);
+  }
+
+  /**
+   * Revokes sessions of `identityId` only: ids it does not own are left alone and
+   * left out of the answer (the caller answers 404 for one such id, never saying
+   * whose it is). `except` spares the caller's current session ("sign out the others").
+   */
+  async revokeOwnSessions(
+    identityId: string,
+    pick: { only: string } | { except: string },
+    ctx: AuditContext,
+  ): Promise<{ revoked: string[] }> {
+    const own = (await this.#kratos.listIdentitySessions(identityId)).map((sid) => sid.toLowerCase());
+    const sids =
+      "only" in pick ? own.filter((sid) => sid === pick.only.toLowerCase()) : own.filter((sid) => sid !== pick.except);
+    // Same order as revokeSession: announced first, so a Redis outage leaves them live at Kratos for the retry.
+    const until = Date.now() + this.#rememberMs;
+    for (const sid of sids) await this.#sessions.forgetSession(sid, until);
+    for (const sid of sids) await this.#kratos.revokeSession(sid);
+    if (sids.length > 0) {
+      await this.#db.transaction().execute(async (trx) => {
+        for (const sid of sids) {
+          await writeAudit(trx, ctx, {
+            action: "session.revoked",
+            targetType: "session",
+            targetId: sid,
+            after: { identity_id: identityId },
+          });
+        }
+      });
+    }
+    return { revoked: sids };
   }
 
   async revokeIdentity(identityId: string, ctx: AuditContext): Promise<{ revoked: string[] }> {

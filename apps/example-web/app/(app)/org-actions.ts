@@ -168,3 +168,25 @@ export async function removeTeamMember(_prev: FormState, form: FormData): Promis
   revalidatePath("/teams");
   return { ok: true, message: "Removed from the team." };
 }
+
+// --- my sessions (account settings) ------------------------------------------------
+
+export async function revokeMySession(_prev: FormState, form: FormData): Promise<FormState> {
+  const id = field(form, "sessionId");
+  if (!UUID.test(id)) return { ok: false, message: "That session does not exist." };
+  const v = await viewerOrLogin("/auth/settings");
+  if (!isViewer(v)) return v;
+  const r = await authApi(`/v1/me/sessions/${id}`, v.cookie, { method: "DELETE" });
+  if (!r.ok) return failure(r, "sign that session out");
+  revalidatePath("/auth/settings");
+  return { ok: true, message: "Signed out there." };
+}
+
+export async function revokeMyOtherSessions(_prev: FormState, _form: FormData): Promise<FormState> {
+  const v = await viewerOrLogin("/auth/settings");
+  if (!isViewer(v)) return v;
+  const r = await authApi("/v1/me/sessions?others=true", v.cookie, { method: "DELETE" });
+  if (!r.ok) return failure(r, "sign out your other sessions");
+  revalidatePath("/auth/settings");
+  return { ok: true, message: "Signed out everywhere else." };
+}

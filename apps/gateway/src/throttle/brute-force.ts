@@ -5,7 +5,8 @@
 // schedule, seed 1 s, 5 s, 30 s); `maxFailures`
 // within the window lock the account (and, at a higher threshold, the address) for
 // `lockoutSec`. A locked request gets the same 429 whether or not the account exists.
-import { identifierKey } from "../kratos/identifier.ts";
+// Key names: @gatehouse/contracts (lockout.ts), shared with the auth-service's unlock.
+import { identifierKey, bruteForceKeys as K } from "@gatehouse/contracts";
 import type { CounterStore } from "./counters.ts";
 
 export interface BruteForceOptions {
@@ -17,12 +18,15 @@ export interface BruteForceOptions {
   maxIpFailures: number;
   /** The progressive delay: after n failures a submission waits delaysMs[n-1] (the last entry beyond). */
   delaysMs: readonly number[];
+  /**
+   * Called once per account lock (when the failure that crosses maxFailures is
+   * counted: INCR is atomic, so exactly one caller sees that count), with the
+   * identifier as sent. Must not throw; the locked person's answer never waits on it.
+   */
+  onAccountLocked?: (scope: string, identifier: string) => void;
 }
 
 export type Verdict = { allow: true; delayMs: number } | { allow: false; retryAfterSec: number };
-
-/** Redis key prefix of the counters (also what the memory fallback names them). */
-export const BRUTE_FORCE_PREFIX = "gh:bf:";
 
 export class BruteForce {
   readonly #store: CounterStore;
@@ -43,7 +47,7 @@ export class BruteForce {
    * normalized here).
    */
   async check(scope: string, ip: string, identifier: string | undefined): Promise<Verdict> {
-    const k = this.#keys(scope, ip, identifier);
+    const k = await this.#keys(scope, ip, identifier);
     const { lockMs, count } = await this.#store.read(k.idLock ? [k.ipLock, k.idLock] : [k.ipLock], k.idFail);
     if (lockMs > 0) return { allow: false, retryAfterSec: Math.ceil(lockMs / 1000) };
     const delays = this.#o.delaysMs;
@@ -53,29 +57,29 @@ export class BruteForce {
 
   /** Counts a failure (or, for flows that send mail or take codes, an attempt). */
   async failure(scope: string, ip: string, identifier: string | undefined): Promise<void> {
-    const k = this.#keys(scope, ip, identifier);
+    const k = await this.#keys(scope, ip, identifier);
     const win = this.#o.lockoutSec * 1000;
     const [ipCount = 0, idCount = 0] = await this.#store.increment(k.idFail ? [k.ipFail, k.idFail] : [k.ipFail], win);
     const lock: string[] = [];
     if (ipCount >= this.#o.maxIpFailures) lock.push(k.ipLock);
     if (k.idLock && idCount >= this.#o.maxFailures) lock.push(k.idLock);
     await this.#store.lock(lock, win);
+    if (identifier && k.idLock && idCount === this.#o.maxFailures) this.#o.onAccountLocked?.(scope, identifier);
   }
 
   /** A successful login clears the identifier's failures (not the IP's). */
   async success(scope: string, identifier: string | undefined): Promise<void> {
     if (!identifier) return;
-    await this.#store.remove([`${BRUTE_FORCE_PREFIX}${scope}:fail:id:${identifierKey(identifier)}`]);
+    await this.#store.remove([K.accountFailures(scope, await identifierKey(identifier))]);
   }
 
-  #keys(scope: string, ip: string, identifier: string | undefined) {
-    const id = identifier ? identifierKey(identifier) : undefined;
-    const p = `${BRUTE_FORCE_PREFIX}${scope}:`;
+  async #keys(scope: string, ip: string, identifier: string | undefined) {
+    const id = identifier ? await identifierKey(identifier) : undefined;
     return {
-      ipFail: `${p}fail:ip:${ip}`,
-      ipLock: `${p}lock:ip:${ip}`,
-      idFail: id ? `${p}fail:id:${id}` : undefined,
-      idLock: id ? `${p}lock:id:${id}` : undefined,
+      ipFail: K.ipFailures(scope, ip),
+      ipLock: K.ipLock(scope, ip),
+      idFail: id ? K.accountFailures(scope, id) : undefined,
+      idLock: id ? K.accountLock(scope, id) : undefined,
     };
   }
 }

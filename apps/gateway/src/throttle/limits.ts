@@ -27,6 +27,9 @@ export function submissionLimits(cfg: GatewayConfig, redis: RedisClient | undefi
   });
   return {
     login: new BruteForce(counters, {
+      ...(cfg.AUTH_ADMIN_URL && cfg.ADMIN_API_TOKEN
+        ? { onAccountLocked: reportLock(cfg.AUTH_ADMIN_URL, cfg.ADMIN_API_TOKEN, cfg.BRUTE_FORCE_LOCKOUT_SECONDS, log) }
+        : {}),
       maxFailures: cfg.BRUTE_FORCE_MAX_FAILURES,
       lockoutSec: cfg.BRUTE_FORCE_LOCKOUT_SECONDS,
       maxIpFailures: cfg.BRUTE_FORCE_MAX_IP_FAILURES,
@@ -39,5 +42,28 @@ export function submissionLimits(cfg: GatewayConfig, redis: RedisClient | undefi
       delaysMs: [0],
     }),
     floor: new FailureFloor({ minMs: cfg.LOGIN_FAILURE_FLOOR_MS }),
+  };
+}
+
+/**
+ * Reports an account lock to the auth-service, which emits user.account_locked when
+ * the identifier belongs to an account (the gateway cannot tell, and its answer to the
+ * client never depends on this). Fire and forget: a failed report is logged (never the
+ * identifier) and the lock holds regardless.
+ */
+function reportLock(adminUrl: string, token: string, lockoutSec: number, log: Logger) {
+  const url = new URL("/admin/lockouts", adminUrl).href;
+  return (scope: string, identifier: string) => {
+    fetch(url, {
+      method: "POST",
+      headers: { authorization: `Bearer ${token}`, "content-type": "application/json" },
+      body: JSON.stringify({ scope, identifier, retry_after_seconds: lockoutSec }),
+      signal: AbortSignal.timeout(3_000),
+    })
+      .then(async (r) => {
+        await r.arrayBuffer();
+        if (!r.ok) log.warn({ status: r.status }, "account lock not reported: the auth-service refused");
+      })
+      .catch((e: Error) => log.warn({ err: e.message }, "account lock not reported"));
   };
 }

@@ -2,6 +2,7 @@ import type { Metadata } from "next";
 import { AppShell } from "../../../components/app-shell.tsx";
 import { ErrorCard } from "../../../components/auth-shell.tsx";
 import { FlowForms, Messages } from "../../../components/kratos-ui.tsx";
+import { MySessions } from "../../../components/my-sessions.tsx";
 import { loadFlow, type SearchParams } from "../../../lib/flow-page.ts";
 import { param } from "../../../lib/kratos.ts";
 
@@ -20,13 +21,14 @@ export default async function SettingsPage({ searchParams }: { searchParams: Sea
         <div className="page-head">
           <div>
             <h1>Account settings</h1>
-            <p className="muted">Your profile, password and second factors.</p>
+            <p className="muted">Your profile, password, second factors and sessions.</p>
           </div>
         </div>
         <div className="flow-messages">
           <Messages messages={flow.ui.messages} />
         </div>
         <FlowForms flow={flow} titled />
+        <MySessions />
       </div>
     </AppShell>
   );
