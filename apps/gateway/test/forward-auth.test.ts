@@ -139,6 +139,23 @@ describe("forward-auth /decisions", () => {
     expect(String(line?.route)).toMatch(/^decisions:/);
     const all = gws.nginx.logLines.join("\n");
     for (const secret of [u.sessionToken, "query-secret", jwt]) expect(all).not.toContain(secret);
+
+    // nginx is handed 403 + X-Auth-Status (or 401 + X-Auth-Redirect); the log keeps the real answer.
+    const none = await decide(gws.nginx, "/decisions", {
+      ...nginx("/x"),
+      "x-forwarded-host": "other.example.com",
+      "x-request-id": "fa-log-2",
+    });
+    const page = await decide(gws.nginx, "/decisions", {
+      ...nginx("/projects/1"),
+      accept: "text/html",
+      "x-request-id": "fa-log-3",
+    });
+    expect([none.status, page.status]).toEqual([403, 401]);
+    await new Promise((res) => setTimeout(res, 50));
+    const statusOf = (id: string) =>
+      gws.nginx.logLines.map((l) => JSON.parse(l) as Record<string, unknown>).find((l) => l.request_id === id)?.status;
+    expect([statusOf("fa-log-2"), statusOf("fa-log-3")]).toEqual([404, 303]);
   });
 
   it("Envoy ext_authz: the original path appended to /decisions, the original method and Host", async () => {

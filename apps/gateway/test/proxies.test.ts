@@ -68,6 +68,12 @@ describe.each(["nginx", "traefik", "caddy"] as const)(
       expect(body).toMatchObject({ id: u.identityId, email: u.email, via: "jwt" });
     });
 
+    it("its documented configuration sets every limit the proxy warns about (Traefik: maxResponseBodySize)", async () => {
+      const u = await newUser(`px-warn-${name}`);
+      expect((await get("/v1/me", { "x-session-token": u.sessionToken })).status).toBe(200);
+      expect(proxy.output()).not.toMatch(/maxResponseBodySize|not configured/i);
+    });
+
     it("an API call without a credential gets 401 (the gateway's JSON through Traefik and Caddy)", async () => {
       const r = await get("/v1/me", { accept: "application/json" });
       expect(r.status).toBe(401);

@@ -30,12 +30,15 @@ export function forwardAuth(deps: {
 }) {
   const { guard, client, proxy } = deps;
   const nginx = proxy === "nginx";
-  const send = (e: GatewayExchange, a: Answer) =>
+  // Logged and counted with the decision's own status: nginx is handed 403 + X-Auth-Status,
+  // but the operator reading the access log wants the 404, 429 or 503 it stands for.
+  const send = (e: GatewayExchange, a: Answer): void => {
     sendAnswer(e.res, nginx ? forAuthRequest(a) : a, e.req.method === "HEAD");
+    e.answered(a.status);
+  };
 
   function refuse(e: GatewayExchange, status: number, error: ErrorCode, message: string): void {
     send(e, errorAnswer(status, error, message, e.requestId));
-    e.answered(status);
   }
 
   /** Answers GET /decisions[/<original path>]. */
@@ -67,15 +70,17 @@ export function forwardAuth(deps: {
       const add = route.access.forward.added(decision);
       e.res.writeHead(200, ["cache-control", "no-store", "x-request-id", e.requestId, ...add]);
       e.res.end();
+      e.answered(200);
     } else if (decision.kind === "redirect" && nginx) {
       // auth_request only understands 2xx, 401 and 403: hand nginx the target to use in error_page.
       const a = answerOf(decision, e.requestId);
+      const status = a.status;
       a.status = 401;
       a.headers["x-auth-redirect"] = decision.location;
       a.headers["www-authenticate"] = WWW_AUTHENTICATE;
       sendAnswer(e.res, a);
+      e.answered(status);
     } else send(e, answerOf(decision, e.requestId));
-    e.answered();
   }
 
   return decisions;
