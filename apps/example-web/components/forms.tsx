@@ -60,6 +60,34 @@ export function FieldError({ id, text }: { id: string; text: string | undefined 
   ) : null;
 }
 
+/**
+ * aria-invalid and aria-describedby of a field whose error (FieldError) has the id
+ * `<id>-error`: the error when there is one, else its hint (if any).
+ */
+export function fieldAria(id: string, err: string | undefined, hint?: string) {
+  return { "aria-invalid": err ? true : undefined, "aria-describedby": err ? `${id}-error` : hint } as const;
+}
+
+/**
+ * Everything a text field of these forms takes from its action's state: id, name, the
+ * value typed kept after an error (`initial` before one; a form that `resets` on
+ * success starts over empty), and its ties to the error and hint.
+ */
+export function textField(
+  state: FormState,
+  id: string,
+  name: string,
+  o: { hint?: string; initial?: string; resets?: boolean } = {},
+) {
+  const initial = o.initial ?? "";
+  return {
+    id,
+    name,
+    defaultValue: o.resets && state.ok ? initial : (state.values?.[name] ?? initial),
+    ...fieldAria(id, state.fields?.[name], o.hint),
+  };
+}
+
 /** Resets a form after a successful submission (seq changes). */
 export function useResetOnSuccess(state: FormState) {
   const ref = useRef<HTMLFormElement>(null);
@@ -78,15 +106,11 @@ export function OnboardForm({ defaultPlan, defaultName }: { defaultPlan: string;
       <div className="field">
         <label htmlFor="org-name">Organization name</label>
         <input
-          id="org-name"
-          name="name"
+          {...textField(state, "org-name", "name", { hint: "org-name-hint", initial: defaultName })}
           type="text"
           required
-          defaultValue={state.values?.name ?? defaultName}
           placeholder="Acme Inc."
           autoComplete="organization"
-          aria-invalid={nameErr ? true : undefined}
-          aria-describedby={nameErr ? "org-name-error" : "org-name-hint"}
         />
         <p id="org-name-hint" className="muted small">
           Usually your company or team name, up to {NAME_MAX} characters. You can change it later in Organization
@@ -132,14 +156,13 @@ export function NewProjectForm({ canCreate }: { canCreate: boolean }) {
         <div className="field">
           <label htmlFor="project-name">New project</label>
           <input
-            id="project-name"
-            name="name"
+            {...textField(state, "project-name", "name", {
+              hint: canCreate ? "project-name-hint" : "project-role-hint",
+              resets: true,
+            })}
             type="text"
             required
-            defaultValue={state.ok ? "" : (state.values?.name ?? "")}
             placeholder="Website relaunch"
-            aria-invalid={err ? true : undefined}
-            aria-describedby={err ? "project-name-error" : canCreate ? "project-name-hint" : "project-role-hint"}
           />
         </div>
         <Submit testId="create-project">Create project</Submit>
@@ -186,15 +209,11 @@ export function InviteForm({ canGrantOwner }: { canGrantOwner: boolean }) {
         <div className="field">
           <label htmlFor="member-email">Email address</label>
           <input
-            id="member-email"
-            name="email"
+            {...textField(state, "member-email", "email", { hint: "member-email-hint", resets: true })}
             type="email"
             required
             autoComplete="off"
-            defaultValue={state.ok ? "" : (state.values?.email ?? "")}
             placeholder="colleague@example.com"
-            aria-invalid={emailErr ? true : undefined}
-            aria-describedby={emailErr ? "member-email-error" : "member-email-hint"}
           />
         </div>
         <div className="field" style={{ flex: "0 0 160px", minWidth: 140 }}>
