@@ -2,7 +2,7 @@
 // Forms of the signed-in pages. They post to server actions (and work without
 // JavaScript too); errors come back next to the field they concern, tied to it
 // with aria-describedby, and a form-level message is announced.
-import { useActionState, useEffect, useId, useRef, useState } from "react";
+import { useActionState, useEffect, useId, useRef } from "react";
 import { useFormStatus } from "react-dom";
 import {
   acceptInvitation,
@@ -32,7 +32,16 @@ export function Submit({
 }) {
   const { pending } = useFormStatus();
   return (
-    <button type="submit" className={className} disabled={pending} aria-disabled={pending} data-testid={testId}>
+    <button
+      type="submit"
+      className={className}
+      // Not `disabled`: a disabled button loses the keyboard focus, which then starts over at the top.
+      aria-disabled={pending}
+      onClick={(e) => {
+        if (pending) e.preventDefault();
+      }}
+      data-testid={testId}
+    >
       {pending ? "Working…" : children}
     </button>
   );
@@ -351,8 +360,9 @@ export function MemberControls({
 }
 
 /**
- * A destructive button that asks first: the first press shows the question with
- * "Cancel" and the real button; nothing is sent until that one is pressed.
+ * A destructive button that asks first: the first press opens a modal dialog with the
+ * question, the real button and "Cancel" (or Escape); nothing is sent until the real
+ * one is pressed.
  */
 export function ConfirmButton({
   action,
@@ -371,44 +381,81 @@ export function ConfirmButton({
   testId: string;
   children?: React.ReactNode;
 }) {
-  const [asking, setAsking] = useState(false);
+  const dialog = useRef<HTMLDialogElement>(null);
+  const trigger = useRef<HTMLButtonElement>(null);
+  const cancel = useRef<HTMLButtonElement>(null);
   const qid = useId();
+  const open = () => {
+    dialog.current?.showModal();
+    // A field to fill gets the focus (the dialog's first); otherwise the harmless choice.
+    if (!children) cancel.current?.focus();
+  };
   return (
-    <form action={action} className="inline-form confirm-form">
+    <form action={action} className="inline-form confirm-form" onSubmit={() => dialog.current?.close()}>
       {Object.entries(hidden).map(([k, v]) => (
         <input key={k} type="hidden" name={k} value={v} />
       ))}
-      {asking ? (
-        <fieldset className="confirm" aria-labelledby={qid}>
-          <span id={qid} className="confirm-question">
-            {question}
-          </span>
-          {children}
+      <button
+        type="button"
+        ref={trigger}
+        className="btn btn-danger btn-small"
+        onClick={open}
+        aria-haspopup="dialog"
+        // The accessible name names what is removed, and starts with the visible label
+        // (speech users say what they see).
+        aria-label={confirmLabel.startsWith(label) ? confirmLabel : undefined}
+        data-testid={testId}
+      >
+        {label}
+      </button>
+      {/* Modal: the page behind is inert and Escape closes it; focus goes back to the button. */}
+      <dialog
+        ref={dialog}
+        className="confirm"
+        aria-labelledby={qid}
+        onClose={() => trigger.current?.focus()}
+        onKeyDown={(e) => trapTab(e, dialog.current)}
+      >
+        <p id={qid} className="confirm-question">
+          {question}
+        </p>
+        {children}
+        <div className="actions">
           <button type="submit" className="btn btn-danger btn-small" data-testid={`${testId}-confirm`}>
             {confirmLabel}
           </button>
           <button
             type="button"
+            ref={cancel}
             className="btn btn-secondary btn-small"
-            onClick={() => setAsking(false)}
+            onClick={() => dialog.current?.close()}
             data-testid={`${testId}-cancel`}
           >
             Cancel
           </button>
-        </fieldset>
-      ) : (
-        <button
-          type="button"
-          className="btn btn-danger btn-small"
-          onClick={() => setAsking(true)}
-          // The accessible name names what is removed, and starts with the visible label
-          // (speech users say what they see).
-          aria-label={confirmLabel.startsWith(label) ? confirmLabel : undefined}
-          data-testid={testId}
-        >
-          {label}
-        </button>
-      )}
+        </div>
+      </dialog>
     </form>
   );
+}
+
+/**
+ * Keeps Tab and Shift+Tab cycling inside an open dialog (a modal dialog makes the page
+ * inert, but Tab would otherwise leave for the browser's own controls).
+ */
+function trapTab(e: React.KeyboardEvent, box: HTMLElement | null): void {
+  if (e.key !== "Tab" || !box) return;
+  const items = [...box.querySelectorAll<HTMLElement>("button, input, select, textarea, a[href]")].filter(
+    (el) => !el.hasAttribute("disabled") && el.getAttribute("type") !== "hidden",
+  );
+  const first = items[0];
+  const last = items[items.length - 1];
+  if (!first || !last) return;
+  if (e.shiftKey && document.activeElement === first) {
+    e.preventDefault();
+    last.focus();
+  } else if (!e.shiftKey && document.activeElement === last) {
+    e.preventDefault();
+    first.focus();
+  }
 }
