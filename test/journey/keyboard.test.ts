@@ -15,22 +15,16 @@
 //    URL still gets the JSON 403 {error, message, request_id}.
 import { mkdirSync, rmSync } from "node:fs";
 import { resolve } from "node:path";
-import type { Browser, BrowserContext, Page } from "playwright-core";
-import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
+import type { Browser, BrowserContextOptions, Page } from "playwright-core";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { launchChromium } from "../support/chromium.ts";
 import { verifyEmail } from "../support/invitations.ts";
-import { at as atWeb, axeViolations, identityId, register } from "../support/web-journey.ts";
+import { at as atWeb, axeViolations, identityId, journeyPage, need, register } from "../support/web-journey.ts";
 import { totp, totpCounter } from "./totp.ts";
 
 const OUT = resolve(import.meta.dirname, "../../test-results/screenshots/keyboard");
 const PASSWORD = "keyboard-only-password-2024!";
 
-const env = inject("stack");
-function need(key: string): string {
-  const v = env[key];
-  if (!v) throw new Error(`the test stack did not provide ${key}`);
-  return v;
-}
 const WEB = need("WEB_URL");
 const GATEWAY = need("GATEWAY_URL");
 const KRATOS_ADMIN = need("KRATOS_ADMIN_URL");
@@ -48,18 +42,7 @@ const presses: string[] = [];
 /** Elements Tab landed on that showed no focus indicator. */
 const unseen = new Set<string>();
 
-async function newPage(extra: Parameters<Browser["newContext"]>[0] = {}): Promise<{ ctx: BrowserContext; page: Page }> {
-  const ctx = await browser.newContext({
-    viewport: { width: 1280, height: 860 },
-    locale: "en-US",
-    permissions: ["clipboard-read", "clipboard-write"],
-    ...extra,
-  });
-  const page = await ctx.newPage();
-  page.setDefaultTimeout(20_000);
-  page.setDefaultNavigationTimeout(30_000);
-  return { ctx, page };
-}
+const newPage = (options: BrowserContextOptions = {}) => journeyPage(browser, options);
 
 const snap = (page: Page, label: string) =>
   page.screenshot({ path: `${OUT}/${String(++shot).padStart(2, "0")}-${label}.png` });

@@ -6,7 +6,7 @@
 // it: a serious or critical violation fails the test (all of them listed at its end).
 import { mkdirSync, readdirSync, rmSync } from "node:fs";
 import { resolve } from "node:path";
-import type { Browser, BrowserContext, Page } from "playwright-core";
+import type { Browser, Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import { launchChromium } from "../support/chromium.ts";
 import { verifyEmail } from "../support/invitations.ts";
@@ -14,6 +14,8 @@ import {
   at as atWeb,
   axeViolations,
   identityId as identityIdOf,
+  journeyPage,
+  need,
   register as registerIn,
   signIn as signInTo,
 } from "../support/web-journey.ts";
@@ -24,11 +26,6 @@ const PASSWORD_A = "product-owner-password-2024!";
 const PASSWORD_B = "product-member-password-2024!";
 
 const env = inject("stack");
-function need(key: string): string {
-  const v = env[key];
-  if (!v) throw new Error(`the test stack did not provide ${key}`);
-  return v;
-}
 const WEB = need("WEB_URL");
 const GATEWAY_INTERNAL = env.GATEWAY_INTERNAL_URL ?? need("GATEWAY_URL");
 const KRATOS_ADMIN = need("KRATOS_ADMIN_URL");
@@ -76,17 +73,7 @@ async function step(name: string, page: () => Page, fn: () => Promise<void>): Pr
   }
 }
 
-async function newPage(width = 1280): Promise<{ ctx: BrowserContext; page: Page }> {
-  const ctx = await browser.newContext({
-    viewport: { width, height: 860 },
-    locale: "en-US",
-    permissions: ["clipboard-read", "clipboard-write"],
-  });
-  const page = await ctx.newPage();
-  page.setDefaultTimeout(20_000);
-  page.setDefaultNavigationTimeout(30_000);
-  return { ctx, page };
-}
+const newPage = () => journeyPage(browser);
 
 const at = (path: string) => atWeb(WEB, path);
 const register = (page: Page, email: string, first: string, password: string) =>

@@ -1,8 +1,34 @@
 // What the product's Chromium journeys (test/journey/product.test.ts, keyboard.test.ts)
-// share: axe-core's serious and critical findings on a page, registration and sign-in
-// through the app's own forms, and a Kratos identity's id by email.
+// share: the stack's URLs, a browser page as they use it, axe-core's serious and
+// critical findings on a page, registration and sign-in through the app's own forms,
+// and a Kratos identity's id by email.
 import { createRequire } from "node:module";
-import type { Page } from "playwright-core";
+import type { Browser, BrowserContext, BrowserContextOptions, Page } from "playwright-core";
+import { inject } from "vitest";
+
+/** A value the test stack provides (its URLs, its domain); missing is a broken harness. */
+export function need(key: string): string {
+  const v = inject("stack")[key];
+  if (!v) throw new Error(`the test stack did not provide ${key}`);
+  return v;
+}
+
+/** A fresh context and page: a desktop window, the clipboard allowed, patient timeouts. */
+export async function journeyPage(
+  browser: Browser,
+  options: BrowserContextOptions = {},
+): Promise<{ ctx: BrowserContext; page: Page }> {
+  const ctx = await browser.newContext({
+    viewport: { width: 1280, height: 860 },
+    locale: "en-US",
+    permissions: ["clipboard-read", "clipboard-write"],
+    ...options,
+  });
+  const page = await ctx.newPage();
+  page.setDefaultTimeout(20_000);
+  page.setDefaultNavigationTimeout(30_000);
+  return { ctx, page };
+}
 
 const AXE = createRequire(import.meta.url).resolve("axe-core/axe.min.js");
 
