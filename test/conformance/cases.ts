@@ -5,7 +5,8 @@
 //              guard's headers added and the client's claims and credentials stripped
 //              (checked in conformance.test.ts);
 //   refused  → the status, the error code, and the one refusal form (JSON with the
-//              request id, WWW-Authenticate on 401), or a 303 to the login for a page load.
+//              request id, WWW-Authenticate on 401), or for a page load a 303 to the
+//              login (401) or a page saying what to do (403).
 
 /** Who takes part; the world (conformance.test.ts) fills in their credentials. */
 export interface Person {
@@ -62,6 +63,8 @@ export type CredentialName = keyof typeof CREDENTIALS;
 export type Expect =
   | { allowed: "owner" | "member" | "anonymous" }
   | { status: 400 | 401 | 403; error: string }
+  /** A refused page load: the same status and code, as a page for a person (HTML, with the request id). */
+  | { status: 403; error: string; page: true }
   | { login: true };
 
 export interface Case {
@@ -78,6 +81,7 @@ const anonymous = { allowed: "anonymous" } as const;
 const signIn = { status: 401, error: "unauthenticated" } as const;
 const forbidden = { status: 403, error: "forbidden" } as const;
 const login = { login: true } as const;
+const forbiddenPage = { status: 403, error: "forbidden", page: true } as const;
 
 export const CASES: Case[] = [
   // An anonymous route: a working credential is used, anything else is nobody.
@@ -113,7 +117,7 @@ export const CASES: Case[] = [
   { credential: "the owner's cookie (next to another cookie)", route: "admin", expect: owner },
   { credential: "the owner's JWT", route: "admin", expect: owner },
   { credential: "the member's cookie", route: "admin", expect: forbidden },
-  { credential: "the member's cookie", route: "admin", page: true, expect: forbidden },
+  { credential: "the member's cookie", route: "admin", page: true, expect: forbiddenPage },
   { credential: "the member's JWT", route: "admin", expect: forbidden },
   { credential: "the member's cookie, and identity headers naming the owner", route: "admin", expect: forbidden },
   { credential: "none", route: "admin", expect: signIn },

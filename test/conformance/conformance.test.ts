@@ -120,6 +120,13 @@ function problems(r: Runner, c: Case, requestId: string, seen: Seen): string[] {
   }
   if (seen.status !== e.status)
     return [...out, `answered ${seen.status} ${seen.body.slice(0, 200)}, expected ${e.status}`];
+  if ("page" in e) {
+    if (!(h["content-type"] ?? "").startsWith("text/html")) out.push(`content-type ${h["content-type"]}`);
+    if (!seen.body.includes(`data-error="${e.error}"`)) out.push(`a page without data-error="${e.error}"`);
+    if (!seen.body.includes(requestId)) out.push("a page without the request id");
+    if (!seen.body.includes(`/auth/login?return_to=`)) out.push("a page without the way to sign in again");
+    return out;
+  }
   if (!(h["content-type"] ?? "").startsWith("application/json")) out.push(`content-type ${h["content-type"]}`);
   let body: Record<string, unknown> = {};
   try {

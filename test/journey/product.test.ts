@@ -5,25 +5,27 @@
 // test-results/screenshots/product/ and runs axe-core (injected into the page) on
 // it: a serious or critical violation fails the test (all of them listed at its end).
 import { mkdirSync, readdirSync, rmSync } from "node:fs";
-import { createRequire } from "node:module";
 import { resolve } from "node:path";
-import type { Browser, BrowserContext, Page } from "playwright-core";
+import type { Browser, Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import { launchChromium } from "../support/chromium.ts";
 import { verifyEmail } from "../support/invitations.ts";
+import {
+  at as atWeb,
+  axeViolations,
+  identityId as identityIdOf,
+  journeyPage,
+  need,
+  register as registerIn,
+  signIn as signInTo,
+} from "../support/web-journey.ts";
 import { totp, totpCounter } from "./totp.ts";
 
 const OUT = resolve(import.meta.dirname, "../../test-results/screenshots/product");
-const AXE = createRequire(import.meta.url).resolve("axe-core/axe.min.js");
 const PASSWORD_A = "product-owner-password-2024!";
 const PASSWORD_B = "product-member-password-2024!";
 
 const env = inject("stack");
-function need(key: string): string {
-  const v = env[key];
-  if (!v) throw new Error(`the test stack did not provide ${key}`);
-  return v;
-}
 const WEB = need("WEB_URL");
 const GATEWAY_INTERNAL = env.GATEWAY_INTERNAL_URL ?? need("GATEWAY_URL");
 const KRATOS_ADMIN = need("KRATOS_ADMIN_URL");
@@ -45,24 +47,6 @@ const slug = (s: string) =>
     .replace(/^-|-$/g, "")
     .slice(0, 60);
 const file = (label: string, suffix = "") => `${OUT}/${String(stepNo).padStart(2, "0")}-${slug(label)}${suffix}.png`;
-
-/** axe-core's serious and critical violations on the page as it is now. */
-async function axeViolations(page: Page): Promise<string[]> {
-  if (!(await page.evaluate(() => "axe" in window))) await page.addScriptTag({ path: AXE });
-  const found = await page.evaluate(async () => {
-    // biome-ignore lint/suspicious/noExplicitAny: axe-core's global, injected above
-    const axe = (window as any).axe;
-    const r = await axe.run(document, { resultTypes: ["violations"] });
-    return (r.violations as { id: string; impact: string; nodes: { target: string[] }[] }[]).map((v) => ({
-      id: v.id,
-      impact: v.impact,
-      where: v.nodes.map((n) => n.target.join(" ")).slice(0, 3),
-    }));
-  });
-  return found
-    .filter((v) => v.impact === "serious" || v.impact === "critical")
-    .map((v) => `${v.impact} ${v.id} at ${v.where.join(", ")}`);
-}
 
 /** axe's findings per page state; the test fails at its end when there is any (all listed at once). */
 const axeFindings: string[] = [];
@@ -89,50 +73,17 @@ async function step(name: string, page: () => Page, fn: () => Promise<void>): Pr
   }
 }
 
-async function newPage(width = 1280): Promise<{ ctx: BrowserContext; page: Page }> {
-  const ctx = await browser.newContext({
-    viewport: { width, height: 860 },
-    locale: "en-US",
-    permissions: ["clipboard-read", "clipboard-write"],
-  });
-  const page = await ctx.newPage();
-  page.setDefaultTimeout(20_000);
-  page.setDefaultNavigationTimeout(30_000);
-  return { ctx, page };
-}
+const newPage = () => journeyPage(browser);
 
-const at = (path: string) => (u: URL) => u.origin === new URL(WEB).origin && u.pathname === path;
-
-async function register(page: Page, email: string, first: string, password: string): Promise<void> {
-  await page.goto(`${WEB}/auth/registration`);
-  await page.waitForURL((u) => at("/auth/registration")(u) && u.searchParams.has("flow"));
-  await page.getByLabel("Email", { exact: true }).fill(email);
-  await page.getByLabel("First name").fill(first);
-  await page.getByLabel("Last name").fill("Tester");
-  await page.getByTestId("submit-method-profile").click();
-  await page.getByLabel("Password").fill(password);
-  await page.getByTestId("submit-method-password").click();
-}
-
-async function signIn(page: Page, email: string, password: string): Promise<void> {
-  await page.goto(`${WEB}/auth/login`);
-  await page.waitForURL((u) => at("/auth/login")(u) && u.searchParams.has("flow"));
-  await page.getByLabel("Email", { exact: true }).fill(email);
-  await page.getByLabel("Password").fill(password);
-  await page.getByTestId("submit-method-password").click();
-}
+const at = (path: string) => atWeb(WEB, path);
+const register = (page: Page, email: string, first: string, password: string) =>
+  registerIn(WEB, page, email, first, password);
+const signIn = (page: Page, email: string, password: string) => signInTo(WEB, page, email, password);
+const identityId = (email: string) => identityIdOf(KRATOS_ADMIN, email);
 
 /** Whether the page scrolls sideways (the layout is wider than the window). */
 const overflowsX = (page: Page) =>
   page.evaluate(() => document.documentElement.scrollWidth > document.documentElement.clientWidth + 1);
-
-async function identityId(email: string): Promise<string> {
-  const r = await fetch(`${KRATOS_ADMIN}/admin/identities?credentials_identifier=${encodeURIComponent(email)}`);
-  const list = (await r.json()) as { id: string }[];
-  const id = list[0]?.id;
-  if (!id) throw new Error(`no identity for ${email}`);
-  return id;
-}
 
 /** Reloads `path` until `ready` holds (a change that arrives through a webhook or pub/sub). */
 async function eventually(page: Page, path: string, ready: () => Promise<boolean>, ms = 15_000): Promise<void> {

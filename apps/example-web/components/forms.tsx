@@ -2,7 +2,7 @@
 // Forms of the signed-in pages. They post to server actions (and work without
 // JavaScript too); errors come back next to the field they concern, tied to it
 // with aria-describedby, and a form-level message is announced.
-import { useActionState, useEffect, useId, useRef, useState } from "react";
+import { useActionState, useEffect, useId, useRef } from "react";
 import { useFormStatus } from "react-dom";
 import {
   acceptInvitation,
@@ -32,7 +32,16 @@ export function Submit({
 }) {
   const { pending } = useFormStatus();
   return (
-    <button type="submit" className={className} disabled={pending} aria-disabled={pending} data-testid={testId}>
+    <button
+      type="submit"
+      className={className}
+      // Not `disabled`: a disabled button loses the keyboard focus, which then starts over at the top.
+      aria-disabled={pending}
+      onClick={(e) => {
+        if (pending) e.preventDefault();
+      }}
+      data-testid={testId}
+    >
       {pending ? "Working…" : children}
     </button>
   );
@@ -60,6 +69,34 @@ export function FieldError({ id, text }: { id: string; text: string | undefined 
   ) : null;
 }
 
+/**
+ * aria-invalid and aria-describedby of a field whose error (FieldError) has the id
+ * `<id>-error`: the error when there is one, else its hint (if any).
+ */
+export function fieldAria(id: string, err: string | undefined, hint?: string) {
+  return { "aria-invalid": err ? true : undefined, "aria-describedby": err ? `${id}-error` : hint } as const;
+}
+
+/**
+ * Everything a text field of these forms takes from its action's state: id, name, the
+ * value typed kept after an error (`initial` before one; a form that `resets` on
+ * success starts over empty), and its ties to the error and hint.
+ */
+export function textField(
+  state: FormState,
+  id: string,
+  name: string,
+  o: { hint?: string; initial?: string; resets?: boolean } = {},
+) {
+  const initial = o.initial ?? "";
+  return {
+    id,
+    name,
+    defaultValue: o.resets && state.ok ? initial : (state.values?.[name] ?? initial),
+    ...fieldAria(id, state.fields?.[name], o.hint),
+  };
+}
+
 /** Resets a form after a successful submission (seq changes). */
 export function useResetOnSuccess(state: FormState) {
   const ref = useRef<HTMLFormElement>(null);
@@ -78,15 +115,11 @@ export function OnboardForm({ defaultPlan, defaultName }: { defaultPlan: string;
       <div className="field">
         <label htmlFor="org-name">Organization name</label>
         <input
-          id="org-name"
-          name="name"
+          {...textField(state, "org-name", "name", { hint: "org-name-hint", initial: defaultName })}
           type="text"
           required
-          defaultValue={state.values?.name ?? defaultName}
           placeholder="Acme Inc."
           autoComplete="organization"
-          aria-invalid={nameErr ? true : undefined}
-          aria-describedby={nameErr ? "org-name-error" : "org-name-hint"}
         />
         <p id="org-name-hint" className="muted small">
           Usually your company or team name, up to {NAME_MAX} characters. You can change it later in Organization
@@ -132,14 +165,13 @@ export function NewProjectForm({ canCreate }: { canCreate: boolean }) {
         <div className="field">
           <label htmlFor="project-name">New project</label>
           <input
-            id="project-name"
-            name="name"
+            {...textField(state, "project-name", "name", {
+              hint: canCreate ? "project-name-hint" : "project-role-hint",
+              resets: true,
+            })}
             type="text"
             required
-            defaultValue={state.ok ? "" : (state.values?.name ?? "")}
             placeholder="Website relaunch"
-            aria-invalid={err ? true : undefined}
-            aria-describedby={err ? "project-name-error" : canCreate ? "project-name-hint" : "project-role-hint"}
           />
         </div>
         <Submit testId="create-project">Create project</Submit>
@@ -186,15 +218,11 @@ export function InviteForm({ canGrantOwner }: { canGrantOwner: boolean }) {
         <div className="field">
           <label htmlFor="member-email">Email address</label>
           <input
-            id="member-email"
-            name="email"
+            {...textField(state, "member-email", "email", { hint: "member-email-hint", resets: true })}
             type="email"
             required
             autoComplete="off"
-            defaultValue={state.ok ? "" : (state.values?.email ?? "")}
             placeholder="colleague@example.com"
-            aria-invalid={emailErr ? true : undefined}
-            aria-describedby={emailErr ? "member-email-error" : "member-email-hint"}
           />
         </div>
         <div className="field" style={{ flex: "0 0 160px", minWidth: 140 }}>
@@ -332,8 +360,9 @@ export function MemberControls({
 }
 
 /**
- * A destructive button that asks first: the first press shows the question with
- * "Cancel" and the real button; nothing is sent until that one is pressed.
+ * A destructive button that asks first: the first press opens a modal dialog with the
+ * question, the real button and "Cancel" (or Escape); nothing is sent until the real
+ * one is pressed.
  */
 export function ConfirmButton({
   action,
@@ -352,44 +381,81 @@ export function ConfirmButton({
   testId: string;
   children?: React.ReactNode;
 }) {
-  const [asking, setAsking] = useState(false);
+  const dialog = useRef<HTMLDialogElement>(null);
+  const trigger = useRef<HTMLButtonElement>(null);
+  const cancel = useRef<HTMLButtonElement>(null);
   const qid = useId();
+  const open = () => {
+    dialog.current?.showModal();
+    // A field to fill gets the focus (the dialog's first); otherwise the harmless choice.
+    if (!children) cancel.current?.focus();
+  };
   return (
-    <form action={action} className="inline-form confirm-form">
+    <form action={action} className="inline-form confirm-form" onSubmit={() => dialog.current?.close()}>
       {Object.entries(hidden).map(([k, v]) => (
         <input key={k} type="hidden" name={k} value={v} />
       ))}
-      {asking ? (
-        <fieldset className="confirm" aria-labelledby={qid}>
-          <span id={qid} className="confirm-question">
-            {question}
-          </span>
-          {children}
+      <button
+        type="button"
+        ref={trigger}
+        className="btn btn-danger btn-small"
+        onClick={open}
+        aria-haspopup="dialog"
+        // The accessible name names what is removed, and starts with the visible label
+        // (speech users say what they see).
+        aria-label={confirmLabel.startsWith(label) ? confirmLabel : undefined}
+        data-testid={testId}
+      >
+        {label}
+      </button>
+      {/* Modal: the page behind is inert and Escape closes it; focus goes back to the button. */}
+      <dialog
+        ref={dialog}
+        className="confirm"
+        aria-labelledby={qid}
+        onClose={() => trigger.current?.focus()}
+        onKeyDown={(e) => trapTab(e, dialog.current)}
+      >
+        <p id={qid} className="confirm-question">
+          {question}
+        </p>
+        {children}
+        <div className="actions">
           <button type="submit" className="btn btn-danger btn-small" data-testid={`${testId}-confirm`}>
             {confirmLabel}
           </button>
           <button
             type="button"
+            ref={cancel}
             className="btn btn-secondary btn-small"
-            onClick={() => setAsking(false)}
+            onClick={() => dialog.current?.close()}
             data-testid={`${testId}-cancel`}
           >
             Cancel
           </button>
-        </fieldset>
-      ) : (
-        <button
-          type="button"
-          className="btn btn-danger btn-small"
-          onClick={() => setAsking(true)}
-          // The accessible name names what is removed, and starts with the visible label
-          // (speech users say what they see).
-          aria-label={confirmLabel.startsWith(label) ? confirmLabel : undefined}
-          data-testid={testId}
-        >
-          {label}
-        </button>
-      )}
+        </div>
+      </dialog>
     </form>
   );
+}
+
+/**
+ * Keeps Tab and Shift+Tab cycling inside an open dialog (a modal dialog makes the page
+ * inert, but Tab would otherwise leave for the browser's own controls).
+ */
+function trapTab(e: React.KeyboardEvent, box: HTMLElement | null): void {
+  if (e.key !== "Tab" || !box) return;
+  const items = [...box.querySelectorAll<HTMLElement>("button, input, select, textarea, a[href]")].filter(
+    (el) => !el.hasAttribute("disabled") && el.getAttribute("type") !== "hidden",
+  );
+  const first = items[0];
+  const last = items[items.length - 1];
+  if (!first || !last) return;
+  if (e.shiftKey && document.activeElement === first) {
+    e.preventDefault();
+    last.focus();
+  } else if (!e.shiftKey && document.activeElement === last) {
+    e.preventDefault();
+    first.focus();
+  }
 }

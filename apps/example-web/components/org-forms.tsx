@@ -18,7 +18,16 @@ import {
 } from "../app/(app)/org-actions.ts";
 import { NAME_MAX, SHORT_NAME_MAX } from "../lib/limits.ts";
 import { CopyButton } from "./copy.tsx";
-import { ConfirmButton, FieldError, FormMessage, INITIAL, Submit, useResetOnSuccess } from "./forms.tsx";
+import {
+  ConfirmButton,
+  FieldError,
+  FormMessage,
+  fieldAria,
+  INITIAL,
+  Submit,
+  textField,
+  useResetOnSuccess,
+} from "./forms.tsx";
 import { PLAN_INFO } from "./plans.ts";
 
 export function RenameOrganizationForm({ name, canRename }: { name: string; canRename: boolean }) {
@@ -29,14 +38,10 @@ export function RenameOrganizationForm({ name, canRename }: { name: string; canR
       <div className="field">
         <label htmlFor="org-rename">Name</label>
         <input
-          id="org-rename"
-          name="name"
+          {...textField(state, "org-rename", "name", { hint: "org-rename-hint", initial: name })}
           type="text"
           required
           disabled={!canRename}
-          defaultValue={state.values?.name ?? name}
-          aria-invalid={err ? true : undefined}
-          aria-describedby={err ? "org-rename-error" : "org-rename-hint"}
         />
         <p id="org-rename-hint" className="muted small">
           Up to {NAME_MAX} characters.{canRename ? "" : " Only owners and admins can rename the organization."}
@@ -117,8 +122,7 @@ export function DeleteOrganizationButton({ name }: { name: string }) {
           name="confirmName"
           type="text"
           autoComplete="off"
-          aria-invalid={err ? true : undefined}
-          aria-describedby={err ? "confirm-name-error" : undefined}
+          {...fieldAria("confirm-name", err)}
         />
       </ConfirmButton>
       <FieldError id="confirm-name-error" text={err} />
@@ -163,14 +167,10 @@ export function ApiKeyForm({ scopes, defaultScopes }: { scopes: string[]; defaul
       <div className="field">
         <label htmlFor="key-name">Name</label>
         <input
-          id="key-name"
-          name="name"
+          {...textField(state, "key-name", "name", { hint: "key-name-hint", resets: true })}
           type="text"
           required
-          defaultValue={state.ok ? "" : (state.values?.name ?? "")}
           placeholder="CI deploys"
-          aria-invalid={err ? true : undefined}
-          aria-describedby={err ? "key-name-error" : "key-name-hint"}
         />
         <p id="key-name-hint" className="muted small">
           What it is for, up to {SHORT_NAME_MAX} characters.
@@ -253,14 +253,10 @@ export function TeamForm() {
         <div className="field">
           <label htmlFor="team-name">New team</label>
           <input
-            id="team-name"
-            name="name"
+            {...textField(state, "team-name", "name", { hint: "team-name-hint", resets: true })}
             type="text"
             required
-            defaultValue={state.ok ? "" : (state.values?.name ?? "")}
             placeholder="Platform"
-            aria-invalid={err ? true : undefined}
-            aria-describedby={err ? "team-name-error" : "team-name-hint"}
           />
         </div>
         <Submit testId="create-team">Create team</Submit>

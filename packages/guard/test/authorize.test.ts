@@ -59,11 +59,15 @@ describe("authorization rules (real stack)", () => {
     expect(status(await guard.check(req(page, as(loner)), rule))).toBe(403);
   });
 
-  it("a browser lacking the role gets 403 too, not a login redirect", async () => {
-    expect(await guard.check(req(page, as(member, BROWSER_NAV)), { roles: ["admin"] })).toMatchObject({
-      kind: "deny",
-      status: 403,
-    });
+  it("a browser lacking the role gets 403 too, not a login redirect: a page with the way on", async () => {
+    const browser = await guard.check(req(page, as(member, BROWSER_NAV)), { roles: ["admin"] });
+    expect(browser).toMatchObject({ kind: "deny", status: 403, error: "forbidden" });
+    // Answered as a page (enforce/page.ts): sign in again (back here afterwards) or go to the app.
+    const links = (browser as { page?: { signIn?: string; home?: string } }).page;
+    expect(new URL(links?.signIn ?? "").searchParams.get("return_to")).toBe(page);
+    expect(links?.home).toBeTruthy();
+    // An API caller gets the JSON: no page.
+    expect(await guard.check(req(page, as(member)), { roles: ["admin"] })).not.toHaveProperty("page");
   });
 
   it("permissions: every listed permission is required", async () => {

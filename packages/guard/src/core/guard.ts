@@ -20,7 +20,16 @@ import { type Credential, extractCredential } from "./extract.ts";
 import { identityHeaders } from "./mutate.ts";
 import { type GuardOptions, type ResolvedOptions, resolveOptions } from "./options.ts";
 import { safeReturnTo, withReturnTo } from "./redirect.ts";
-import { type Decision, type DenyDecision, GuardError, type GuardRequest, type Principal, type Rule } from "./types.ts";
+import {
+  type Decision,
+  type DenyDecision,
+  type GuardDenyCode,
+  GuardError,
+  type GuardRequest,
+  type Principal,
+  type RefusalPage,
+  type Rule,
+} from "./types.ts";
 
 export interface Guard {
   /**
@@ -113,19 +122,32 @@ export function createGuard(options: GuardOptions): Guard {
     return authenticator.authenticate(credential, org, request.clientAddress);
   }
 
-  function deny(error: GuardError): DenyDecision {
+  function deny(error: GuardError, request: GuardRequest): DenyDecision {
     const code = error.code;
     if (code === "invalid_options") throw error;
     const status = errorStatus(code);
     // Every 503 and 429 says when to retry, whichever step failed (the JWKS, the auth-service, Redis).
     const retryAfterSec = error.retryAfterSec ?? (status === 503 || status === 429 ? o.retryAfterSec : undefined);
+    // A person refused a page gets a page with the way on; signing in again cannot help a 401 here.
+    const page = status === 403 && isBrowserNavigation(request) ? refusalPage(code, request) : undefined;
     return {
       kind: "deny",
       status,
       error: code,
       message: error.message,
       ...(retryAfterSec !== undefined ? { retryAfterSec } : {}),
+      ...(page !== undefined ? { page } : {}),
     };
+  }
+
+  function refusalPage(code: GuardDenyCode, request: GuardRequest): RefusalPage {
+    const login = o.login;
+    if (login === undefined) return {};
+    const back = safeReturnTo(request.url, login.allowedReturnHosts) ?? login.defaultReturnTo;
+    const target = code === "aal2_required" ? login.aal2Url : login.url;
+    // The app: where a signed-in person is sent back to, else the login UI's site.
+    const home = login.defaultReturnTo ?? new URL("/", login.url).href;
+    return { home, signIn: withReturnTo(target, back, login.returnToParam) };
   }
 
   function redirectTo(target: string, request: GuardRequest): Decision {
@@ -156,18 +178,18 @@ export function createGuard(options: GuardOptions): Guard {
       case "invalid_token":
       case "invalid_api_key":
       case "session_revoked":
-        return browser && o.login ? redirectTo(o.login.url, request) : deny(error);
+        return browser && o.login ? redirectTo(o.login.url, request) : deny(error, request);
       case "ambiguous_credentials":
-        return deny(error);
+        return deny(error, request);
       case "aal2_required":
-        return browser && o.login ? redirectTo(o.login.aal2Url, request) : deny(error);
+        return browser && o.login ? redirectTo(o.login.aal2Url, request) : deny(error, request);
       case "forbidden":
-        return deny(error);
+        return deny(error, request);
       case "rate_limited":
-        return deny(error);
+        return deny(error, request);
       case "dependency_unavailable":
         // Even on an anonymous route: "we could not check" must not pass for "signed out".
-        return deny(error);
+        return deny(error, request);
       case "invalid_options":
         throw error;
     }

@@ -34,5 +34,6 @@ export {
   type GuardRequest,
   type Principal,
   type RedirectDecision,
+  type RefusalPage,
   type Rule,
 } from "./types.ts";

@@ -66,6 +66,16 @@ export interface DenyDecision {
   message: string;
   /** Set on 429 and 503: the caller should come back, not sign in again. */
   retryAfterSec?: number;
+  /** Set on a 403 to a browser's page load: it is answered with a page (enforce/page.ts), not JSON. */
+  page?: RefusalPage;
+}
+
+/** Where a refused person can go on from the 403 page (absent without login options). */
+export interface RefusalPage {
+  /** The app (login.defaultReturnTo). */
+  home?: string;
+  /** The login, back to this page afterwards: as someone else, or with a second factor. */
+  signIn?: string;
 }
 
 export interface RedirectDecision {
