@@ -127,7 +127,11 @@ async function prepareNext(node: string): Promise<string> {
   const staging = `${buildCache}.${process.pid}`;
   cpSync(join(app, ".next/cache"), staging, { recursive: true });
   rmSync(buildCache, { recursive: true, force: true });
-  renameSync(staging, buildCache);
+  try {
+    renameSync(staging, buildCache);
+  } catch {
+    rmSync(staging, { recursive: true, force: true }); // a run beside this one saved its cache just now
+  }
   const port = String(await freePort());
   await start(node, [nextBin, "start", "-H", "127.0.0.1", "-p", port], app, env, /(Ready) in/);
   return `http://127.0.0.1:${port}`;
