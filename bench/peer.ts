@@ -215,6 +215,8 @@ async function main() {
       routes,
       authUrl: a.url,
       main: join(root, "apps/gateway/src/main.ts"),
+      // Both auth-services sign as the stack's auth-service (same database, same keys).
+      env: { TOKEN_ISSUER: auth.url },
     });
     cleanups.push(() => stopProcess(g.pid));
     return { origin: g.url, pids: [g.pid, a.pid] };
