@@ -14,7 +14,7 @@
 //  5. RSS of each server after the run
 // See bench/README.md ("node bench/peer.ts").
 import { execFileSync } from "node:child_process";
-import { readFileSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { internalUrls, REPO_ROOT, stackConfig, startStack, stopStack } from "../tools/stack/index.ts";
 import { httpOk, startProcess, stopProcess, waitReady } from "../tools/stack/supervisor.ts";
@@ -50,15 +50,21 @@ const OUT = resolve(import.meta.dirname, "results/peer.json");
 const GOAL_FIRST_RATIO = 1.0; // gateway first-request p50 ÷ Oathkeeper's
 
 /** Offsets from the stack's base port (unused by the stack). */
-const PORTS = { upstream: 40, whoami: 47, oathkeeperProxy: 60, oathkeeperApi: 61 } as const;
+const PORTS = { upstream: 40, whoami: 47, oathkeeperProxy: 60, oathkeeperApi: 61, baseline: 70 } as const;
+/** The baseline auth-service's ports: the stack's auth ports + this (base + 72, base + 73). */
+const BASELINE_AUTH_OFFSET = 62;
 
-type Name = "gateway" | "oathkeeper" | "whoami";
+type Name = "gateway" | "oathkeeper" | "whoami" | "baseline";
+/** BENCH_COMPARE_ROOT=<checkout>: that build's gateway and auth-service as a fourth subject of 1. (an A/B). */
+const COMPARE_ROOT = process.env.BENCH_COMPARE_ROOT ? resolve(process.env.BENCH_COMPARE_ROOT) : undefined;
 interface FirstStats {
   n: number;
   p50: number;
   p99: number;
   /** Median CPU ms the subject's processes used during one such request. */
   cpuMs: number;
+  /** The same per process (gateway: gateway, then auth-service), medians each. */
+  cpuMsEach: number[];
 }
 
 // --- Oathkeeper ------------------------------------------------------------------------
@@ -142,6 +148,17 @@ function rssMb(pid: number): number {
   return m ? Number(m[1]) / 1024 : Number.NaN;
 }
 
+/** What holds a Node server's memory (lib/heap-report.ts, asked with SIGUSR2), or undefined. */
+async function heapReport(dir: string, pid: number): Promise<Record<string, unknown> | undefined> {
+  const file = join(dir, `${pid}.json`);
+  process.kill(pid, "SIGUSR2");
+  for (let i = 0; i < 50; i++) {
+    await new Promise((r) => setTimeout(r, 100));
+    if (existsSync(file)) return JSON.parse(readFileSync(file, "utf8")) as Record<string, unknown>;
+  }
+  return undefined;
+}
+
 // --- the run ------------------------------------------------------------------------------
 
 stopOnSignalsAndDeadline(DEADLINE_MS);
@@ -155,6 +172,9 @@ async function main() {
   const port = (k: keyof typeof PORTS) => basePort + PORTS[k];
   const origin = (k: keyof typeof PORTS) => `http://127.0.0.1:${port(k)}`;
   cleanups.push(() => stopStack(cfg));
+  // The gateway's and the auth-service's memory after the run (5.), from inside them.
+  const heapDir = join(cfg.dir, "heap");
+  process.env.BENCH_HEAP_REPORT = heapDir;
 
   progress("building or finding Oathkeeper (scripts/build-oathkeeper.sh)");
   const okBin = oathkeeperBinary();
@@ -171,6 +191,7 @@ async function main() {
   progress(`starting stack "${cfg.name}" on ports ${basePort}+ (postgres, redis, mail, kratos)`);
   await startStack(cfg, { only: ["postgres", "redis", "mail", "kratos"], log: (l) => progress(`  ${l}`) });
   const kratos = internalUrls(cfg).kratosPublic;
+  mkdirSync(heapDir, { recursive: true });
   const whoamiApp = child("lib/express-app.ts", ["whoami", String(port("whoami"))], {
     BENCH_UPSTREAM: origin("upstream"),
     BENCH_KRATOS: kratos,
@@ -182,6 +203,25 @@ async function main() {
   writeFileSync(routes, ROUTES_YAML(origin("upstream")));
   const gateway = await startGateway(cfg, { name: "gateway", port: cfg.ports.gateway, routes, authUrl: auth.url });
   cleanups.push(() => stopProcess(gateway.pid));
+  const startBaseline = async (root: string) => {
+    const a = await startAuth(cfg, {}, "auth-baseline.log", {
+      main: join(root, "apps/auth-service/src/main.ts"),
+      portOffset: BASELINE_AUTH_OFFSET,
+    });
+    cleanups.push(() => stopProcess(a.pid));
+    const g = await startGateway(cfg, {
+      name: "gateway-baseline",
+      port: port("baseline"),
+      routes,
+      authUrl: a.url,
+      main: join(root, "apps/gateway/src/main.ts"),
+      // Both auth-services sign as the stack's auth-service (same database, same keys).
+      env: { TOKEN_ISSUER: auth.url },
+    });
+    cleanups.push(() => stopProcess(g.pid));
+    return { origin: g.url, pids: [g.pid, a.pid] };
+  };
+  const baseline = COMPARE_ROOT === undefined ? undefined : await startBaseline(COMPARE_ROOT);
 
   const okLog = join(cfg.logDir, "oathkeeper.log");
   const okConfig = oathkeeperFiles(cfg.dir, okBin, {
@@ -204,12 +244,15 @@ async function main() {
     `gateway ${gateway.pid}, auth-service ${auth.pid}, oathkeeper ${okVersion} ${okPid}, whoami ${whoamiApp.pid}`,
   );
 
-  const servers: Record<Name, { origin: string; pids: number[] }> = {
+  const servers: Partial<Record<Name, { origin: string; pids: number[] }>> &
+    Record<Exclude<Name, "baseline">, { origin: string; pids: number[] }> = {
     gateway: { origin: gateway.url, pids: [gateway.pid, auth.pid] },
     oathkeeper: { origin: origin("oathkeeperProxy"), pids: [okPid] },
     whoami: { origin: origin("whoami"), pids: [whoamiApp.pid] },
+    ...(baseline ? { baseline } : {}),
   };
   const names = Object.keys(servers) as Name[];
+  const server = (n: Name) => servers[n] as { origin: string; pids: number[] };
 
   // --- sessions -----------------------------------------------------------------------
   const t0 = performance.now();
@@ -229,18 +272,18 @@ async function main() {
   // Prime: every server sees every user once (the gateway's auth-service learns them).
   const prime = await loadgen.run<SequenceResult>({
     kind: "sequence",
-    requests: names.flatMap((n) => users.map((s) => apiReq(servers[n].origin, s.token))),
+    requests: names.flatMap((n) => users.map((s) => apiReq(server(n).origin, s.token))),
   });
   if (prime.status.some((s) => s !== 200)) throw new Error(`priming answered ${[...new Set(prime.status)]}`);
 
   // --- 1. first request -----------------------------------------------------------------
-  // One at a time, interleaved: session k goes to server (k + round) % 3, so each server
+  // One at a time, interleaved: session k goes to server (k + round) % (number of servers), so each server
   // gets FIRST_PER_SUBJECT never-seen sessions spread over the whole phase.
-  const allPids = names.flatMap((n) => servers[n].pids);
+  const allPids = names.flatMap((n) => server(n).pids);
   const firstRequests = async (label: string, sessions: Session[]) => {
     const order = sessions.map((s, k) => {
       const name = names[(k + Math.floor(k / names.length)) % names.length] as Name;
-      return { name, req: apiReq(servers[name].origin, s.token) };
+      return { name, req: apiReq(server(name).origin, s.token) };
     });
     const seq = await phase(label, () =>
       loadgen.run<SequenceResult>({ kind: "sequence", requests: order.map((o) => o.req), cpuPids: allPids }),
@@ -250,9 +293,11 @@ async function main() {
       names.map((n) => {
         const idx = order.flatMap((o, k) => (o.name === n ? [k] : []));
         const ms = idx.map((k) => seq.ms[k] as number).sort((a, b) => a - b);
-        const cols = servers[n].pids.map((pid) => allPids.indexOf(pid));
-        const cpu = median(idx.map((k) => cols.reduce((sum, c) => sum + (seq.cpuMs?.[k]?.[c] ?? 0), 0)));
-        return [n, { n: ms.length, p50: percentile(ms, 50), p99: percentile(ms, 99), cpuMs: cpu }];
+        const cols = server(n).pids.map((pid) => allPids.indexOf(pid));
+        const cpuOf = (k: number, c: number) => seq.cpuMs?.[k]?.[c] ?? 0;
+        const cpu = median(idx.map((k) => cols.reduce((sum, c) => sum + cpuOf(k, c), 0)));
+        const cpuMsEach = cols.map((c) => median(idx.map((k) => cpuOf(k, c))));
+        return [n, { n: ms.length, p50: percentile(ms, 50), p99: percentile(ms, 99), cpuMs: cpu, cpuMsEach }];
       }),
     ) as Record<Name, FirstStats>;
   };
@@ -274,7 +319,7 @@ async function main() {
   };
   const compare = async (label: string, subjects: Record<"gateway" | "oathkeeper", Req[]>) => {
     progress(`${label}: warm-up, then ${ROUNDS} interleaved rounds of ${ROUND_MS} ms`);
-    const pidsOf = (n: "gateway" | "oathkeeper") => servers[n].pids;
+    const pidsOf = (n: "gateway" | "oathkeeper") => server(n).pids;
     for (const n of ["gateway", "oathkeeper"] as const)
       await closedRound(`${label} ${n}`, pidsOf(n), subjects[n], WARMUP_MS);
     const rounds = { gateway: [] as ClosedResult[], oathkeeper: [] as ClosedResult[] };
@@ -297,7 +342,7 @@ async function main() {
       ratio: median(rounds.gateway.map((g, i) => g.rps / (rounds.oathkeeper[i] as ClosedResult).rps)),
     };
   };
-  const api = (n: Name, ss: Session[]) => ss.map((s) => apiReq(servers[n].origin, s.token));
+  const api = (n: Name, ss: Session[]) => ss.map((s) => apiReq(server(n).origin, s.token));
   const warmCmp = await compare("warm", { gateway: api("gateway", warm), oathkeeper: api("oathkeeper", warm) });
   const mixCmp = await compare("mixed", { gateway: api("gateway", mix), oathkeeper: api("oathkeeper", mix) });
   const decCmp = await compare("decisions", {
@@ -311,7 +356,8 @@ async function main() {
     oathkeeper: rssMb(okPid),
     whoami: rssMb(whoamiApp.pid),
   };
-  return { okVersion, first, warm: warmCmp, mixed: mixCmp, decisions: decCmp, rss };
+  const heap = { gateway: await heapReport(heapDir, gateway.pid), authService: await heapReport(heapDir, auth.pid) };
+  return { okVersion, first, warm: warmCmp, mixed: mixCmp, decisions: decCmp, rss, heap };
 }
 
 type Result = Awaited<ReturnType<typeof main>>;
@@ -324,14 +370,28 @@ function report(r: Result, totalSec: number): string {
     ["1b. a session's first request: a new user's first session, one at a time", r.first.newUser],
   ] as const) {
     lines.push("", label);
-    row("", "n", "p50 ms", "p99 ms", "server CPU ms/req");
-    for (const [n, x] of Object.entries(first)) row(n, String(x.n), f(x.p50), f(x.p99), f(x.cpuMs));
+    row("", "n", "p50 ms", "p99 ms", "server CPU ms/req", "per process");
+    for (const [n, x] of Object.entries(first))
+      row(
+        n,
+        String(x.n),
+        f(x.p50),
+        f(x.p99),
+        f(x.cpuMs),
+        x.cpuMsEach.length > 1 ? x.cpuMsEach.map((c) => f(c)).join(" + ") : "",
+      );
     flush();
     const ratio = first.gateway.p50 / first.oathkeeper.p50;
     lines.push(
       `  gateway ÷ oathkeeper p50: ${f(ratio)}× (goal ≤ ${GOAL_FIRST_RATIO}×: ${ratio <= GOAL_FIRST_RATIO ? "met" : "NOT met"}); ` +
         `gateway ÷ whoami p50: ${f(first.gateway.p50 / first.whoami.p50)}×`,
     );
+    const base = (first as Partial<Record<Name, FirstStats>>).baseline;
+    if (base !== undefined)
+      lines.push(
+        `  gateway ÷ baseline (BENCH_COMPARE_ROOT) p50: ${f(first.gateway.p50 / base.p50)}×, ` +
+          `server CPU: ${f(first.gateway.cpuMs / base.cpuMs)}×`,
+      );
   }
   for (const [label, c] of [
     ["2. warm sessions (8), closed loop, 16 connections", r.warm],
@@ -345,9 +405,16 @@ function report(r: Result, totalSec: number): string {
     flush();
     lines.push(`  throughput gateway ÷ oathkeeper: ${f(c.ratio)}×`);
   }
-  lines.push("", "5. RSS after the run (MB)");
-  row("gateway", f(r.rss.gateway, 0));
-  row("auth-service", f(r.rss.authService, 0));
+  lines.push("", "5. RSS after the run (MB); for the Node services, what V8 holds of it");
+  row("", "RSS", "heap used", "heap size", "young gen", "code", "outside heap");
+  const heapCols = (h: Record<string, unknown> | undefined): string[] => {
+    if (h === undefined) return [];
+    const spaces = h.spaces as Record<string, { size: number; used: number }>;
+    const n = (k: string) => f(h[k] as number, 0);
+    return [n("heapUsed"), n("heapTotal"), f(spaces.new_space?.size ?? 0, 0), n("code"), n("external")];
+  };
+  row("gateway", f(r.rss.gateway, 0), ...heapCols(r.heap.gateway));
+  row("auth-service", f(r.rss.authService, 0), ...heapCols(r.heap.authService));
   row("oathkeeper", f(r.rss.oathkeeper, 0));
   row("express whoami", f(r.rss.whoami, 0));
   flush();

@@ -194,8 +194,11 @@ export function isolateBenchEnv(options: { keepHashCost?: boolean } = {}): void 
 /** BENCH_CPU_PROF=<dir>: V8 CPU profiles of the bench's servers go there, with phases.json. */
 export const PROF_DIR = process.env.BENCH_CPU_PROF ? resolve(process.env.BENCH_CPU_PROF) : undefined;
 /** Node arguments that make a server write `<name>.cpuprofile` into PROF_DIR on exit (none without it). */
-export const profArgs = (name: string): string[] =>
-  PROF_DIR ? ["--cpu-prof", "--cpu-prof-dir", PROF_DIR, "--cpu-prof-name", `${name}.cpuprofile`] : [];
+export const profArgs = (name: string): string[] => [
+  ...(PROF_DIR ? ["--cpu-prof", "--cpu-prof-dir", PROF_DIR, "--cpu-prof-name", `${name}.cpuprofile`] : []),
+  // With BENCH_HEAP_REPORT=<dir> in the environment, SIGUSR2 writes the process' memory there (lib/heap-report.ts).
+  ...(process.env.BENCH_HEAP_REPORT ? ["--import", resolve(import.meta.dirname, "heap-report.ts")] : []),
+];
 const phases: { name: string; startUs: number; endUs: number }[] = [];
 const monotonicUs = () => Number(process.hrtime.bigint() / 1000n);
 /**

@@ -142,6 +142,36 @@ describe("POST /v1/token: a real Kratos session becomes a signed access token", 
     expect(t2).toBe(t1);
   });
 
+  it("a first exchange writes the user's row only when it is missing or out of date", async () => {
+    const db = new pg.Client({ connectionString: inject("stack").DATABASE_URL });
+    await db.connect();
+    try {
+      const row = async (id: string) =>
+        (await db.query("select email, xmin::text as version from users where identity_id = $1", [id])).rows[0] as
+          | { email: string; version: string }
+          | undefined;
+      // Recorded by the registration webhook (asynchronous): the exchange leaves the row alone.
+      const recorded = await newUser("recorded");
+      const before = await waitUntil(() => row(recorded.identityId));
+      expect((await call("/v1/token", { token: recorded.sessionToken, json: {} })).status).toBe(200);
+      expect(await row(recorded.identityId)).toEqual(before);
+      // The webhook missed: the exchange creates the row.
+      const missed = await newUser("missed");
+      await waitUntil(() => row(missed.identityId));
+      await db.query("delete from users where identity_id = $1", [missed.identityId]);
+      expect((await call("/v1/token", { token: missed.sessionToken, json: {} })).status).toBe(200);
+      expect((await row(missed.identityId))?.email).toBe(missed.email);
+      // Out of date (the email changed in Kratos since): the exchange writes Kratos' email.
+      const stale = await newUser("stale");
+      await waitUntil(() => row(stale.identityId));
+      await db.query("update users set email = 'old@example.com' where identity_id = $1", [stale.identityId]);
+      expect((await call("/v1/token", { token: stale.sessionToken, json: {} })).status).toBe(200);
+      expect((await row(stale.identityId))?.email).toBe(stale.email);
+    } finally {
+      await db.end();
+    }
+  });
+
   it("browser cookie: allowed origin gets a token; foreign, null and missing credentials do not", async () => {
     const s = stack();
     const b = new Browser();

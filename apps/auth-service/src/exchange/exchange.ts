@@ -17,7 +17,7 @@ import type { InvalidationBus } from "../cache/bus.ts";
 import type { AuthConfig } from "../config.ts";
 import type { Database } from "../db/schema.ts";
 import { DomainError } from "../domain/errors.ts";
-import { loadPrincipalData } from "../domain/principal.ts";
+import { loadPrincipalData, type PrincipalUser } from "../domain/principal.ts";
 import { upsertUserFromKratos } from "../domain/users.ts";
 import type { KeyStore } from "../keys/store.ts";
 import type { Metrics } from "../ops/metrics.ts";
@@ -56,6 +56,18 @@ export interface ExchangeResult {
 
 const PRINCIPAL_TTL_MS = 60_000;
 const REUSE_FRACTION = 0.75;
+
+/** Whether the stored row says what upsertUserFromKratos would write for this session. */
+function isRecorded(user: PrincipalUser | undefined, session: KratosSession): boolean {
+  const { email, name } = session.identity.traits;
+  const same = (stored: string | null, from: string | undefined) => !from || stored === from.trim();
+  return (
+    user !== undefined &&
+    user.email === email.trim() &&
+    same(user.nameFirst, name?.first) &&
+    same(user.nameLast, name?.last)
+  );
+}
 
 export class TokenExchange {
   readonly #principals = new LruCache<string, CachedPrincipal>(50_000);
@@ -97,14 +109,15 @@ export class TokenExchange {
     const hit = this.#principals.get(pkey);
     if (hit && hit.gen === gen && hit.expiresAtMs > Date.now()) return hit.principal;
 
-    // The user's record and the roles are fetched side by side, on two pool
-    // connections: the roles query needs no record written first (a user without
-    // one has no memberships either), and a first exchange saves a round of
-    // transaction round trips.
-    const [data] = await Promise.all([
-      loadPrincipalData(this.#db, identityId, orgId),
-      this.#knownUsers.get(identityId) ? undefined : this.#recordUser(session),
-    ]);
+    // The roles query reads the user's row too, so the row is written only when it is
+    // absent or out of date (the registration webhook missed, or the email or name
+    // changed in Kratos): most first exchanges find the row the webhook wrote, and a
+    // write transaction on every first sight cost three Postgres round trips.
+    const data = await loadPrincipalData(this.#db, identityId, orgId);
+    if (!this.#knownUsers.get(identityId)) {
+      if (isRecorded(data.user, session)) this.#knownUsers.set(identityId, true);
+      else await this.#recordUser(session);
+    }
     if (orgId !== undefined && !data.active) {
       throw new DomainError("forbidden", "you are not a member of that organization");
     }

@@ -121,57 +121,75 @@ function sendUpstream(call: UpstreamCall): Promise<IncomingMessage> {
   return new Promise((resolve, reject) => {
     let up: ClientRequest;
     try {
-      up = httpRequest({
-        protocol: call.origin.protocol,
-        hostname: call.origin.hostname,
-        port: call.origin.port,
-        method: call.method,
-        path: call.path,
-        // With tracing on, the next hop continues this request's trace, not the client's.
-        headers: withTraceHeaders(call.headers) as unknown as OutgoingHttpHeaders,
-        agent: call.agent,
-      });
+      up = openRequest(call);
     } catch (error) {
       // Node refused a header value or the method: nothing was sent.
       reject(new UpstreamError("unreachable", `request not sent: ${(error as Error).message}`, { cause: error }));
       return;
     }
-    let settled = false;
-    const fail = (kind: UpstreamFailure, error: unknown) => {
-      if (settled) return;
-      settled = true;
-      reject(new UpstreamError(kind, (error as Error)?.message ?? String(error), { cause: error }));
-    };
-    up.setTimeout(call.timeoutMs, () => {
-      fail("timeout", new Error(`no answer within ${call.timeoutMs} ms`));
-      up.destroy();
-    });
-    up.on("error", (error) => {
-      const code = (error as NodeJS.ErrnoException).code;
-      if (!settled && up.reusedSocket && (code === "ECONNRESET" || code === "EPIPE")) {
-        settled = true;
-        reject(new UpstreamError("unreachable", error.message, { cause: error, staleSocket: true }));
-        return;
-      }
-      fail("unreachable", error);
-    });
-    up.on("response", (res) => {
-      settled = true;
-      // Socket-level timeouts stay armed while the body streams; the relay owns it now.
-      resolve(res);
-    });
-    const body = call.body;
-    if (body === undefined) {
-      end(up);
-    } else if (Buffer.isBuffer(body)) {
-      end(up, body);
-    } else {
-      pipeline(body, up, (error) => {
-        // The client went away mid-body (or the upstream did): nothing to send.
-        if (error) fail("aborted", error);
-      });
-    }
+    const fail = settleOnce(up, call.timeoutMs, resolve, reject);
+    sendBody(up, call.body, fail);
   });
+}
+
+function openRequest(call: UpstreamCall): ClientRequest {
+  return httpRequest({
+    protocol: call.origin.protocol,
+    hostname: call.origin.hostname,
+    port: call.origin.port,
+    method: call.method,
+    path: call.path,
+    // With tracing on, the next hop continues this request's trace, not the client's.
+    headers: withTraceHeaders(call.headers) as unknown as OutgoingHttpHeaders,
+    agent: call.agent,
+  });
+}
+
+/**
+ * Settles the call once: with the upstream's response, or with an UpstreamError on a
+ * timeout or a socket error (a stale keep-alive socket marked so, see callUpstream).
+ * Returns the failure path, for the body's pipeline.
+ */
+function settleOnce(
+  up: ClientRequest,
+  timeoutMs: number,
+  resolve: (res: IncomingMessage) => void,
+  reject: (error: UpstreamError) => void,
+): (kind: UpstreamFailure, error: unknown) => void {
+  let settled = false;
+  const fail = (kind: UpstreamFailure, error: unknown, staleSocket = false) => {
+    if (settled) return;
+    settled = true;
+    reject(new UpstreamError(kind, (error as Error)?.message ?? String(error), { cause: error, staleSocket }));
+  };
+  up.setTimeout(timeoutMs, () => {
+    fail("timeout", new Error(`no answer within ${timeoutMs} ms`));
+    up.destroy();
+  });
+  up.on("error", (error) => {
+    const code = (error as NodeJS.ErrnoException).code;
+    fail("unreachable", error, up.reusedSocket && (code === "ECONNRESET" || code === "EPIPE"));
+  });
+  up.on("response", (res) => {
+    settled = true;
+    // Socket-level timeouts stay armed while the body streams; the relay owns it now.
+    resolve(res);
+  });
+  return fail;
+}
+
+function sendBody(
+  up: ClientRequest,
+  body: UpstreamCall["body"],
+  fail: (kind: UpstreamFailure, error: unknown) => void,
+): void {
+  if (body === undefined) end(up);
+  else if (Buffer.isBuffer(body)) end(up, body);
+  else
+    pipeline(body, up, (error) => {
+      // The client went away mid-body (or the upstream did): nothing to send.
+      if (error) fail("aborted", error);
+    });
 }
 
 function end(up: ClientRequest, chunk?: Buffer): void {

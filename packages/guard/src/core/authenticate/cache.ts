@@ -113,23 +113,23 @@ export class TokenCache {
     }
   }
 
-  /** Remembers a positive answer in the LRU and in Redis (best effort). */
-  async store(key: string, entry: CachedToken, shared = true): Promise<void> {
+  /**
+   * Remembers a positive answer in the LRU at once and in Redis in the background (best
+   * effort): the request that brought the answer need not wait a Redis round trip.
+   * The SET is sent before this returns, so a later GET on the same connection sees it.
+   */
+  store(key: string, entry: CachedToken, shared = true): void {
     const ttlMs = Math.floor(entry.expiresAtMs - this.#now());
     if (ttlMs <= 0) return;
     this.#l1.set(key, entry);
     if (!shared) return;
     const redis = this.#usableRedis();
     if (redis === undefined) return;
-    try {
-      await settleWithin(
-        redis.set(this.#redisKey(key), JSON.stringify({ t: entry.token, x: entry.expiresAtMs }), "PX", ttlMs),
-        this.#redisTimeoutMs,
-        () => new Error("Redis SET timed out"),
-      );
-    } catch (error) {
-      this.#onEvent({ type: "redis_error", operation: "set", message: messageOf(error) });
-    }
+    settleWithin(
+      redis.set(this.#redisKey(key), JSON.stringify({ t: entry.token, x: entry.expiresAtMs }), "PX", ttlMs),
+      this.#redisTimeoutMs,
+      () => new Error("Redis SET timed out"),
+    ).catch((error: unknown) => this.#onEvent({ type: "redis_error", operation: "set", message: messageOf(error) }));
   }
 
   /**

@@ -61,7 +61,7 @@ export function createExchangeAuthenticator(options: ExchangeAuthenticatorOption
     if (shared !== undefined) {
       const verified = await reuse(shared.token);
       if (verified !== undefined) {
-        await cache.store(key, { ...shared, verified }, false);
+        cache.store(key, { ...shared, verified }, false);
         return verified.principal;
       }
     }
@@ -88,7 +88,7 @@ export function createExchangeAuthenticator(options: ExchangeAuthenticatorOption
     const expiresAtMs = Math.min(claims.exp * 1000 - marginMs, at + maxTtlMs);
     const principal = principalFromClaims(claims, token, via);
     if (expiresAtMs > at)
-      await cache.store(key, {
+      cache.store(key, {
         token,
         expiresAtMs,
         verified: { principal, issuedAtSec: claims.iat, confirmedAtMs: asked },
