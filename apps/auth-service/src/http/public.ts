@@ -2,24 +2,16 @@
 // signed-in users. Safe to expose to the internet.
 
 import type { IncomingMessage, RequestListener } from "node:http";
-import { isEventType } from "@gatehouse/contracts";
 import type { SessionSummary } from "@gatehouse/kratos";
 import cors from "cors";
 import express, { type Request, type RequestHandler, type Router } from "express";
 import helmet from "helmet";
-import { z } from "zod";
 import type { App } from "../app.ts";
-import { ORG_ROLES, PLANS, TEAM_ROLES } from "../db/schema.ts";
+import { PLANS } from "../db/schema.ts";
 import { createApiKey, listApiKeys, revokeApiKey } from "../domain/api-keys.ts";
 import { listAudit, listSecurityEvents } from "../domain/audit.ts";
 import { asMember } from "../domain/authz.ts";
-import {
-  acceptInvitation,
-  createInvitation,
-  listInvitations,
-  looksLikeInvitationToken,
-  revokeInvitation,
-} from "../domain/invitations.ts";
+import { acceptInvitation, createInvitation, listInvitations, revokeInvitation } from "../domain/invitations.ts";
 import {
   changeRole,
   chooseDefaultOrganization,
@@ -46,66 +38,14 @@ import { assertAllowedOrigin, credentialDigestOf, sessionCredential } from "./cr
 import { ApiError, errorHandler, notFound, wrap } from "./errors.ts";
 import { healthRoutes } from "./health.ts";
 import { accessLog, jsonBody, requestId } from "./middleware.ts";
+import { openApiDocument } from "./openapi.ts";
 import { endClient, RateLimiter, takeForCaller } from "./rate-limit.ts";
+import { on, REQUEST, ROUTES } from "./routes.ts";
 import { fixedHeaders, isTokenRequest, tokenDoor } from "./token.ts";
-import { API_KEY_FIELDS, parseBody, parsePage, parseValue, WEBHOOK_FIELDS } from "./validate.ts";
+import { parseBody, parsePage, parseParam, parseValue } from "./validate.ts";
 
-const uuid = z.string().uuid();
 /** Invitations one member may create per hour (per instance), on top of the per-client limit. */
 const INVITATIONS_PER_HOUR = 100;
-
-// Request bodies, built once: constructing a zod schema per request is work for nothing.
-// The audit log's filters; limit and before are parsePage's.
-const AUDIT_QUERY = z
-  .object({
-    actor: z.string().min(1).max(200).optional(),
-    /** An action kind: "membership" matches membership.added, membership.removed… */
-    action: z
-      .string()
-      .regex(/^[a-z_]{1,40}$/, "an action kind such as membership or api_key")
-      .optional(),
-    type: z
-      .string()
-      .max(2_000)
-      .refine((t) => t.split(",").every(isEventType), "a comma-separated list of event types")
-      .optional(),
-    since: z.string().datetime({ offset: true }).optional(),
-    until: z.string().datetime({ offset: true }).optional(),
-    limit: z.string().optional(),
-    before: z.string().optional(),
-  })
-  .strict();
-
-// DELETE /v1/me/sessions must say which: the only bulk revocation is "all but this one".
-const REVOKE_OTHERS_QUERY = z.object({ others: z.literal("true") }).strict();
-
-const BODY = {
-  onboarding: z.object({ name: z.string().trim().min(1).max(200), plan: z.enum(PLANS).optional() }).strict(),
-  invitation: z
-    .object({
-      email: z.string().trim().email().max(320),
-      role: z.enum(ORG_ROLES),
-      expires_at: z
-        .string()
-        .datetime()
-        .refine((v) => Date.parse(v) > Date.now(), "must be in the future")
-        .optional(),
-    })
-    .strict(),
-  // The shape only; whether it names an invitation is the domain's question.
-  accept: z.object({ token: z.string().max(200).refine(looksLikeInvitationToken, "not an invitation token") }).strict(),
-  defaultOrganization: z.object({ organization_id: uuid }).strict(),
-  role: z.object({ role: z.enum(ORG_ROLES) }).strict(),
-  // Rename (owners, admins) and/or plan (owners); at least one of them.
-  organization: z
-    .object({ name: z.string().trim().min(1).max(200).optional(), plan: z.enum(PLANS).optional() })
-    .strict()
-    .refine((b) => b.name !== undefined || b.plan !== undefined, "name or plan is required"),
-  apiKey: z.object({ ...API_KEY_FIELDS, as_user: z.boolean().default(false) }).strict(),
-  team: z.object({ name: z.string().trim().min(1).max(100) }).strict(),
-  teamMember: z.object({ role: z.enum(TEAM_ROLES).default("member") }).strict(),
-  webhook: z.object(WEBHOOK_FIELDS).strict(),
-};
 
 /** Resolves the signed-in caller for the organization API (cookie or session token). */
 function signedIn(app: App, allowed: ReadonlySet<string>) {
@@ -164,8 +104,15 @@ export function publicRouter(
   // Per inviter, on top of the per-client limit: invitations are cheap to create.
   const invitationLimiter = new RateLimiter({ windowMs: 3_600_000, max: INVITATIONS_PER_HOUR, name: "invitation" });
 
-  r.get(
-    "/.well-known/jwks.json",
+  // The contract (openapi.ts): public, the same for every caller, changes only with a deploy.
+  on(r, ROUTES.openapi, (_req, res) => {
+    res.setHeader("Cache-Control", "public, max-age=300");
+    res.json(openApiDocument());
+  });
+
+  on(
+    r,
+    ROUTES.jwks,
     wrap(async (_req, res) => {
       const doc = await app.keys.jwks();
       res.setHeader("Cache-Control", JWKS_CACHE_CONTROL);
@@ -186,17 +133,18 @@ export function publicRouter(
     access_token_typ: "at+jwt",
     audiences: app.cfg.token.audience,
   };
-  r.get("/.well-known/oauth-authorization-server", (_req, res) => {
+  on(r, ROUTES.metadata, (_req, res) => {
     res.setHeader("Cache-Control", "public, max-age=300");
     res.json(metadata);
   });
 
   // POST /v1/token never gets here: tokenDoor (token.ts) answers it first.
 
-  r.post(
-    "/v1/onboarding",
+  on(
+    r,
+    ROUTES.onboarding,
     wrap(async (req, res) => {
-      const body = parseBody(req, BODY.onboarding);
+      const body = parseBody(req, REQUEST.onboarding);
       const p = await me(req);
       const user = await app.users.get(p.identityId);
       const tier = user?.signupTier;
@@ -206,18 +154,20 @@ export function publicRouter(
     }),
   );
 
-  r.get(
-    "/v1/organizations",
+  on(
+    r,
+    ROUTES.myOrganizations,
     wrap(async (req, res) => {
       const p = await me(req);
       res.json({ organizations: await listMembershipsForUser(app.db, p.identityId) });
     }),
   );
 
-  r.post(
-    "/v1/me/default-organization",
+  on(
+    r,
+    ROUTES.defaultOrganization,
     wrap(async (req, res) => {
-      const body = parseBody(req, BODY.defaultOrganization);
+      const body = parseBody(req, REQUEST.defaultOrganization);
       const p = await me(req);
       await chooseDefaultOrganization(
         app.db,
@@ -229,8 +179,9 @@ export function publicRouter(
   );
 
   // --- Members (who may do what: domain/authz.ts) -------------------------------
-  r.get(
-    "/v1/organizations/:orgId/members",
+  on(
+    r,
+    ROUTES.members,
     wrap(async (req, res) => {
       const orgId = parseParam(req.params.orgId);
       const p = await me(req, orgId);
@@ -239,8 +190,9 @@ export function publicRouter(
   );
 
   // Nobody is put in an organization without consent: members join by invitation.
-  r.post(
-    "/v1/organizations/:orgId/members",
+  on(
+    r,
+    ROUTES.addMember,
     wrap(async () => {
       throw new ApiError(
         "gone",
@@ -249,20 +201,22 @@ export function publicRouter(
     }),
   );
 
-  r.patch(
-    "/v1/organizations/:orgId/members/:identityId",
+  on(
+    r,
+    ROUTES.changeRole,
     wrap(async (req, res) => {
       const orgId = parseParam(req.params.orgId);
       const identityId = parseParam(req.params.identityId);
-      const body = parseBody(req, BODY.role);
+      const body = parseBody(req, REQUEST.role);
       const p = await me(req, orgId);
       const m = await changeRole(app.db, { orgId, identityId, role: body.role }, ctx(req, p.identityId), p.by);
       res.json({ membership: m });
     }),
   );
 
-  r.delete(
-    "/v1/organizations/:orgId/members/:identityId",
+  on(
+    r,
+    ROUTES.removeMember,
     wrap(async (req, res) => {
       const orgId = parseParam(req.params.orgId);
       const identityId = parseParam(req.params.identityId);
@@ -273,12 +227,13 @@ export function publicRouter(
   );
 
   // --- Invitations (owners and admins invite; the invitee accepts) ---------------
-  r.post(
-    "/v1/organizations/:orgId/invitations",
+  on(
+    r,
+    ROUTES.createInvitation,
     limitCaller,
     wrap(async (req, res) => {
       const orgId = parseParam(req.params.orgId);
-      const body = parseBody(req, BODY.invitation);
+      const body = parseBody(req, REQUEST.invitation);
       const p = await me(req, orgId);
       invitationLimiter.take(p.identityId);
       const out = await createInvitation(
@@ -299,18 +254,20 @@ export function publicRouter(
     }),
   );
 
-  r.get(
-    "/v1/organizations/:orgId/invitations",
+  on(
+    r,
+    ROUTES.invitations,
     wrap(async (req, res) => {
       const orgId = parseParam(req.params.orgId);
       const p = await me(req, orgId);
-      const all = req.query.all === "true";
+      const all = parseValue(REQUEST.invitationsQuery, req.query).all === "true";
       res.json({ invitations: await listInvitations(app.db, orgId, p.by, { all }) });
     }),
   );
 
-  r.delete(
-    "/v1/organizations/:orgId/invitations/:invitationId",
+  on(
+    r,
+    ROUTES.revokeInvitation,
     wrap(async (req, res) => {
       const orgId = parseParam(req.params.orgId);
       const id = parseParam(req.params.invitationId);
@@ -320,11 +277,12 @@ export function publicRouter(
     }),
   );
 
-  r.post(
-    "/v1/invitations/accept",
+  on(
+    r,
+    ROUTES.acceptInvitation,
     limitCaller,
     wrap(async (req, res) => {
-      const body = parseBody(req, BODY.accept);
+      const body = parseBody(req, REQUEST.accept);
       const cred = sessionCredential(req, app.cfg.kratos.cookieName);
       if (!cred) throw new ApiError("unauthenticated", "sign in first: no Kratos session cookie or X-Session-Token");
       if (cred.kind === "cookie") assertAllowedOrigin(req, allowed);
@@ -356,11 +314,12 @@ export function publicRouter(
   );
 
   // --- Organization: name (owners, admins), plan and deletion (owners), audit log --
-  r.patch(
-    "/v1/organizations/:orgId",
+  on(
+    r,
+    ROUTES.updateOrganization,
     wrap(async (req, res) => {
       const orgId = parseParam(req.params.orgId);
-      const body = parseBody(req, BODY.organization);
+      const body = parseBody(req, REQUEST.organization);
       const p = await me(req, orgId);
       const change = {
         ...(body.name !== undefined ? { name: body.name } : {}),
@@ -371,8 +330,9 @@ export function publicRouter(
     }),
   );
 
-  r.delete(
-    "/v1/organizations/:orgId",
+  on(
+    r,
+    ROUTES.deleteOrganization,
     wrap(async (req, res) => {
       const orgId = parseParam(req.params.orgId);
       const p = await me(req, orgId);
@@ -383,11 +343,12 @@ export function publicRouter(
 
   // Filters: actor, action (a kind), type (comma-separated), since/until (RFC 3339); newest first,
   // `next_cursor` (or null) goes back as `before` for the next page.
-  r.get(
-    "/v1/organizations/:orgId/audit",
+  on(
+    r,
+    ROUTES.audit,
     wrap(async (req, res) => {
       const orgId = parseParam(req.params.orgId);
-      const q = parseValue(AUDIT_QUERY, req.query);
+      const q = parseValue(REQUEST.auditQuery, req.query);
       const page = parsePage(req.query);
       const p = await me(req, orgId);
       const entries = await listAudit(
@@ -408,8 +369,9 @@ export function publicRouter(
   );
 
   // The signed-in person's own security history: identity from their session only.
-  r.get(
-    "/v1/me/security-events",
+  on(
+    r,
+    ROUTES.securityEvents,
     wrap(async (req, res) => {
       const page = parsePage(req.query);
       const p = await me(req);
@@ -419,12 +381,13 @@ export function publicRouter(
   );
 
   // --- Webhook subscriptions (owners; their organization's events only) ---------
-  r.post(
-    "/v1/organizations/:orgId/webhooks",
+  on(
+    r,
+    ROUTES.createWebhook,
     limitCaller,
     wrap(async (req, res) => {
       const orgId = parseParam(req.params.orgId);
-      const body = parseBody(req, BODY.webhook);
+      const body = parseBody(req, REQUEST.webhook);
       const p = await me(req, orgId);
       const out = await createSubscription(
         app.db,
@@ -443,8 +406,9 @@ export function publicRouter(
     }),
   );
 
-  r.get(
-    "/v1/organizations/:orgId/webhooks",
+  on(
+    r,
+    ROUTES.webhooks,
     wrap(async (req, res) => {
       const orgId = parseParam(req.params.orgId);
       const p = await me(req, orgId);
@@ -452,8 +416,9 @@ export function publicRouter(
     }),
   );
 
-  r.delete(
-    "/v1/organizations/:orgId/webhooks/:id",
+  on(
+    r,
+    ROUTES.deleteWebhook,
     wrap(async (req, res) => {
       const orgId = parseParam(req.params.orgId);
       const id = parseParam(req.params.id);
@@ -464,12 +429,13 @@ export function publicRouter(
   );
 
   // --- API keys (owners and admins) -------------------------------------------
-  r.post(
-    "/v1/organizations/:orgId/api-keys",
+  on(
+    r,
+    ROUTES.createApiKey,
     limitCaller,
     wrap(async (req, res) => {
       const orgId = parseParam(req.params.orgId);
-      const body = parseBody(req, BODY.apiKey);
+      const body = parseBody(req, REQUEST.apiKey);
       const p = await me(req, orgId);
       const out = await createApiKey(
         app.db,
@@ -489,8 +455,9 @@ export function publicRouter(
     }),
   );
 
-  r.get(
-    "/v1/organizations/:orgId/api-keys",
+  on(
+    r,
+    ROUTES.apiKeys,
     wrap(async (req, res) => {
       const orgId = parseParam(req.params.orgId);
       const p = await me(req, orgId);
@@ -498,8 +465,9 @@ export function publicRouter(
     }),
   );
 
-  r.delete(
-    "/v1/organizations/:orgId/api-keys/:keyId",
+  on(
+    r,
+    ROUTES.revokeApiKey,
     wrap(async (req, res) => {
       const orgId = parseParam(req.params.orgId);
       const keyId = parseParam(req.params.keyId);
@@ -510,8 +478,9 @@ export function publicRouter(
   );
 
   // --- Teams ------------------------------------------------------------------
-  r.get(
-    "/v1/organizations/:orgId/teams",
+  on(
+    r,
+    ROUTES.teams,
     wrap(async (req, res) => {
       const orgId = parseParam(req.params.orgId);
       const p = await me(req, orgId);
@@ -519,11 +488,12 @@ export function publicRouter(
     }),
   );
 
-  r.post(
-    "/v1/organizations/:orgId/teams",
+  on(
+    r,
+    ROUTES.createTeam,
     wrap(async (req, res) => {
       const orgId = parseParam(req.params.orgId);
-      const body = parseBody(req, BODY.team);
+      const body = parseBody(req, REQUEST.team);
       const p = await me(req, orgId);
       res
         .status(201)
@@ -531,19 +501,21 @@ export function publicRouter(
     }),
   );
 
-  r.patch(
-    "/v1/organizations/:orgId/teams/:teamId",
+  on(
+    r,
+    ROUTES.renameTeam,
     wrap(async (req, res) => {
       const orgId = parseParam(req.params.orgId);
       const teamId = parseParam(req.params.teamId);
-      const body = parseBody(req, BODY.team);
+      const body = parseBody(req, REQUEST.team);
       const p = await me(req, orgId);
       res.json({ team: await renameTeam(app.db, { orgId, teamId, name: body.name }, ctx(req, p.identityId), p.by) });
     }),
   );
 
-  r.delete(
-    "/v1/organizations/:orgId/teams/:teamId",
+  on(
+    r,
+    ROUTES.deleteTeam,
     wrap(async (req, res) => {
       const orgId = parseParam(req.params.orgId);
       const teamId = parseParam(req.params.teamId);
@@ -553,8 +525,9 @@ export function publicRouter(
     }),
   );
 
-  r.get(
-    "/v1/organizations/:orgId/teams/:teamId/members",
+  on(
+    r,
+    ROUTES.teamMembers,
     wrap(async (req, res) => {
       const orgId = parseParam(req.params.orgId);
       const teamId = parseParam(req.params.teamId);
@@ -563,13 +536,14 @@ export function publicRouter(
     }),
   );
 
-  r.put(
-    "/v1/organizations/:orgId/teams/:teamId/members/:identityId",
+  on(
+    r,
+    ROUTES.putTeamMember,
     wrap(async (req, res) => {
       const orgId = parseParam(req.params.orgId);
       const teamId = parseParam(req.params.teamId);
       const identityId = parseParam(req.params.identityId);
-      const body = parseBody(req, BODY.teamMember);
+      const body = parseBody(req, REQUEST.teamMember);
       const p = await me(req, orgId);
       const existing = (await listTeamMembers(app.db, { orgId, teamId }, p.by)).find(
         (m) => m.identityId === identityId,
@@ -581,8 +555,9 @@ export function publicRouter(
     }),
   );
 
-  r.delete(
-    "/v1/organizations/:orgId/teams/:teamId/members/:identityId",
+  on(
+    r,
+    ROUTES.removeTeamMember,
     wrap(async (req, res) => {
       const orgId = parseParam(req.params.orgId);
       const teamId = parseParam(req.params.teamId);
@@ -594,8 +569,9 @@ export function publicRouter(
   );
 
   // --- My sessions: identity and current session from the caller's own session only ---
-  r.get(
-    "/v1/me/sessions",
+  on(
+    r,
+    ROUTES.mySessions,
     wrap(async (req, res) => {
       const p = await me(req);
       const list = await app.revocation.listOwnSessions(p.identityId);
@@ -607,8 +583,9 @@ export function publicRouter(
     }),
   );
 
-  r.delete(
-    "/v1/me/sessions/:sessionId",
+  on(
+    r,
+    ROUTES.revokeMySession,
     limitCaller,
     wrap(async (req, res) => {
       const sid = parseParam(req.params.sessionId);
@@ -620,11 +597,12 @@ export function publicRouter(
     }),
   );
 
-  r.delete(
-    "/v1/me/sessions",
+  on(
+    r,
+    ROUTES.revokeMyOtherSessions,
     limitCaller,
     wrap(async (req, res) => {
-      parseValue(REVOKE_OTHERS_QUERY, req.query);
+      parseValue(REQUEST.revokeOthersQuery, req.query);
       const p = await me(req);
       const out = await app.revocation.revokeOwnSessions(p.identityId, { except: p.sessionId }, ctx(req, p.identityId));
       res.json({ revoked: out.revoked.length });
@@ -632,8 +610,9 @@ export function publicRouter(
   );
 
   // --- Logout: revoke my own session everywhere --------------------------------
-  r.post(
-    "/v1/logout",
+  on(
+    r,
+    ROUTES.logout,
     wrap(async (req, res) => {
       const cred = sessionCredential(req, app.cfg.kratos.cookieName);
       if (!cred) throw new ApiError("unauthenticated", "no session to log out");
@@ -650,12 +629,6 @@ export function publicRouter(
 /** The id to pass as `before` for the next page, or null when this page was the last. */
 function nextCursor(rows: readonly { id: string }[], limit: number): string | null {
   return rows.length === limit ? (rows.at(-1)?.id ?? null) : null;
-}
-
-function parseParam(v: string | string[] | undefined): string {
-  const r = uuid.safeParse(v);
-  if (!r.success) throw new ApiError("bad_request", "path parameter must be a UUID");
-  return r.data;
 }
 
 /**
