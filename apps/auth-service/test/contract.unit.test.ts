@@ -3,6 +3,7 @@
 // what the source makes, every route the routers register is in the route table, and
 // the response check the integration tests run (contract-check.ts) refuses what breaks it.
 import { execFile } from "node:child_process";
+import { readFileSync } from "node:fs";
 import { resolve } from "node:path";
 import { promisify } from "node:util";
 import { Validator } from "@seriousme/openapi-schema-validator";
@@ -10,7 +11,7 @@ import { describe, expect, it } from "vitest";
 import { type App, createLogger } from "../src/app.ts";
 import { adminApp } from "../src/http/admin.ts";
 import { healthRoutes } from "../src/http/health.ts";
-import { openApiDocument } from "../src/http/openapi.ts";
+import { CONTRACT_VERSION, openApiDocument } from "../src/http/openapi.ts";
 import { publicRouter } from "../src/http/public.ts";
 import { RateLimiter } from "../src/http/rate-limit.ts";
 import { ROUTES } from "../src/http/routes.ts";
@@ -34,6 +35,12 @@ describe("the auth-service's OpenAPI document", () => {
       (e: { code: number; stderr: string }) => ({ code: e.code, stderr: e.stderr }),
     );
     expect(run).toEqual({ code: 0, stderr: "" });
+  });
+
+  it("the Python SDK's client says which contract version it follows, and it is this major", () => {
+    const py = readFileSync(resolve(import.meta.dirname, "../../../sdk/python/src/gatehouse/_exchange.py"), "utf8");
+    const followed = /^CONTRACT_VERSION = "(\d+)\.\d+\.\d+"$/m.exec(py)?.[1];
+    expect(followed).toBe(CONTRACT_VERSION.split(".")[0]);
   });
 
   it("every route the public and admin listeners register is in the route table, and no other", () => {

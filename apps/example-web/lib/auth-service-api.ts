@@ -903,14 +903,13 @@ export interface components {
             targetId: string | null;
             organizationId: components["schemas"]["Uuid"] | null;
             before: {
-                [key: string]: components["schemas"]["JsonValue"];
+                [key: string]: unknown;
             } | null;
             after: {
-                [key: string]: components["schemas"]["JsonValue"];
+                [key: string]: unknown;
             } | null;
             requestId: string | null;
         };
-        JsonValue: components["schemas"]["__schema0"];
         /** @description One of the signed-in person's Kratos sessions */
         MySession: {
             id: components["schemas"]["Uuid"];
@@ -1078,9 +1077,6 @@ export interface components {
             /** @enum {string} */
             aal: "aal1" | "aal2";
             amr: string[];
-        };
-        __schema0: string | number | boolean | null | components["schemas"]["__schema0"][] | {
-            [key: string]: components["schemas"]["__schema0"];
         };
     };
     responses: never;

@@ -13,7 +13,8 @@ const id = uuid;
 const timestamp = z.iso.datetime().meta({ id: "Timestamp" });
 /** A bigint id (audit entries, deliveries), as a decimal string. */
 const serial = z.string().regex(/^[1-9][0-9]{0,18}$/);
-const json = z.record(z.string(), z.json().meta({ id: "JsonValue" }));
+// before/after of a change: a small JSON object.
+const json = z.record(z.string(), z.unknown());
 
 /** `{error, message, request_id}` with the catalogue's codes (@gatehouse/contracts) of one status. */
 function errorBody(status: number) {
