@@ -915,7 +915,7 @@ export interface components {
             id: components["schemas"]["Uuid"];
             current: boolean;
             /** @enum {string} */
-            aal: "aal1" | "aal2";
+            aal: "aal0" | "aal1" | "aal2" | "aal3";
             authentication_methods: string[];
             created_at: components["schemas"]["Timestamp"];
             last_active_at: components["schemas"]["Timestamp"];

@@ -40,7 +40,7 @@ import { healthRoutes } from "./health.ts";
 import { accessLog, jsonBody, requestId } from "./middleware.ts";
 import { openApiDocument } from "./openapi.ts";
 import { endClient, RateLimiter, takeForCaller } from "./rate-limit.ts";
-import { on, REQUEST, ROUTES } from "./routes.ts";
+import { on, REQUEST, ROUTES, reply } from "./routes.ts";
 import { fixedHeaders, isTokenRequest, tokenDoor } from "./token.ts";
 import { parseBody, parsePage, parseParam, parseValue } from "./validate.ts";
 
@@ -150,7 +150,8 @@ export function publicRouter(
       const tier = user?.signupTier;
       const plan = body.plan ?? PLANS.find((x) => x === tier) ?? "starter";
       const out = await onboard(app.db, { identityId: p.identityId, name: body.name, plan }, ctx(req, p.identityId));
-      res.status(out.created ? 201 : 200).json({ organization: out.organization, created: out.created });
+      if (out.created) reply(res, ROUTES.onboarding, 201, { organization: out.organization, created: true as const });
+      else reply(res, ROUTES.onboarding, 200, { organization: out.organization, created: false as const });
     }),
   );
 
@@ -159,7 +160,7 @@ export function publicRouter(
     ROUTES.myOrganizations,
     wrap(async (req, res) => {
       const p = await me(req);
-      res.json({ organizations: await listMembershipsForUser(app.db, p.identityId) });
+      reply(res, ROUTES.myOrganizations, 200, { organizations: await listMembershipsForUser(app.db, p.identityId) });
     }),
   );
 
@@ -185,7 +186,7 @@ export function publicRouter(
     wrap(async (req, res) => {
       const orgId = parseParam(req.params.orgId);
       const p = await me(req, orgId);
-      res.json({ members: await listMembers(app.db, orgId, p.by) });
+      reply(res, ROUTES.members, 200, { members: await listMembers(app.db, orgId, p.by) });
     }),
   );
 
@@ -210,7 +211,7 @@ export function publicRouter(
       const body = parseBody(req, REQUEST.role);
       const p = await me(req, orgId);
       const m = await changeRole(app.db, { orgId, identityId, role: body.role }, ctx(req, p.identityId), p.by);
-      res.json({ membership: m });
+      reply(res, ROUTES.changeRole, 200, { membership: m });
     }),
   );
 
@@ -250,7 +251,7 @@ export function publicRouter(
       res.setHeader("Cache-Control", "no-store");
       // The token is shown once, here, and never again. The answer is the same whether
       // or not anyone has an account with that address.
-      res.status(201).json({ invitation: out.invitation, token: out.token });
+      reply(res, ROUTES.createInvitation, 201, { invitation: out.invitation, token: out.token });
     }),
   );
 
@@ -261,7 +262,7 @@ export function publicRouter(
       const orgId = parseParam(req.params.orgId);
       const p = await me(req, orgId);
       const all = parseValue(REQUEST.invitationsQuery, req.query).all === "true";
-      res.json({ invitations: await listInvitations(app.db, orgId, p.by, { all }) });
+      reply(res, ROUTES.invitations, 200, { invitations: await listInvitations(app.db, orgId, p.by, { all }) });
     }),
   );
 
@@ -309,7 +310,10 @@ export function publicRouter(
         ctx(req, identity.id),
       );
       res.setHeader("Cache-Control", "no-store");
-      res.json({ membership: out.membership, organization_id: out.membership.organizationId });
+      reply(res, ROUTES.acceptInvitation, 200, {
+        membership: out.membership,
+        organization_id: out.membership.organizationId,
+      });
     }),
   );
 
@@ -326,7 +330,7 @@ export function publicRouter(
         ...(body.plan ? { plan: body.plan } : {}),
       };
       const org = await updateOrganization(app.db, orgId, change, ctx(req, p.identityId), p.by);
-      res.json({ organization: org });
+      reply(res, ROUTES.updateOrganization, 200, { organization: org });
     }),
   );
 
@@ -364,7 +368,7 @@ export function publicRouter(
         },
         p.by,
       );
-      res.json({ entries, next_cursor: nextCursor(entries, page.limit) });
+      reply(res, ROUTES.audit, 200, { entries, next_cursor: nextCursor(entries, page.limit) });
     }),
   );
 
@@ -376,7 +380,7 @@ export function publicRouter(
       const page = parsePage(req.query);
       const p = await me(req);
       const events = await listSecurityEvents(app.db, p.identityId, page);
-      res.json({ events, next_cursor: nextCursor(events, page.limit) });
+      reply(res, ROUTES.securityEvents, 200, { events, next_cursor: nextCursor(events, page.limit) });
     }),
   );
 
@@ -402,7 +406,7 @@ export function publicRouter(
       );
       res.setHeader("Cache-Control", "no-store");
       // The signing secret is shown once, here, and never again.
-      res.status(201).json({ subscription: out.subscription, secret: out.secret });
+      reply(res, ROUTES.createWebhook, 201, { subscription: out.subscription, secret: out.secret });
     }),
   );
 
@@ -412,7 +416,7 @@ export function publicRouter(
     wrap(async (req, res) => {
       const orgId = parseParam(req.params.orgId);
       const p = await me(req, orgId);
-      res.json({ subscriptions: await listSubscriptions(app.db, orgId, p.by) });
+      reply(res, ROUTES.webhooks, 200, { subscriptions: await listSubscriptions(app.db, orgId, p.by) });
     }),
   );
 
@@ -451,7 +455,7 @@ export function publicRouter(
       );
       res.setHeader("Cache-Control", "no-store");
       // The raw key is shown once, here, and never again.
-      res.status(201).json({ api_key: out.apiKey, key: out.rawKey });
+      reply(res, ROUTES.createApiKey, 201, { api_key: out.apiKey, key: out.rawKey });
     }),
   );
 
@@ -461,7 +465,7 @@ export function publicRouter(
     wrap(async (req, res) => {
       const orgId = parseParam(req.params.orgId);
       const p = await me(req, orgId);
-      res.json({ api_keys: await listApiKeys(app.db, orgId, p.by) });
+      reply(res, ROUTES.apiKeys, 200, { api_keys: await listApiKeys(app.db, orgId, p.by) });
     }),
   );
 
@@ -484,7 +488,7 @@ export function publicRouter(
     wrap(async (req, res) => {
       const orgId = parseParam(req.params.orgId);
       const p = await me(req, orgId);
-      res.json({ teams: await listTeams(app.db, orgId, p.by) });
+      reply(res, ROUTES.teams, 200, { teams: await listTeams(app.db, orgId, p.by) });
     }),
   );
 
@@ -495,9 +499,8 @@ export function publicRouter(
       const orgId = parseParam(req.params.orgId);
       const body = parseBody(req, REQUEST.team);
       const p = await me(req, orgId);
-      res
-        .status(201)
-        .json({ team: await createTeam(app.db, { orgId, name: body.name }, ctx(req, p.identityId), p.by) });
+      const team = await createTeam(app.db, { orgId, name: body.name }, ctx(req, p.identityId), p.by);
+      reply(res, ROUTES.createTeam, 201, { team });
     }),
   );
 
@@ -509,7 +512,8 @@ export function publicRouter(
       const teamId = parseParam(req.params.teamId);
       const body = parseBody(req, REQUEST.team);
       const p = await me(req, orgId);
-      res.json({ team: await renameTeam(app.db, { orgId, teamId, name: body.name }, ctx(req, p.identityId), p.by) });
+      const team = await renameTeam(app.db, { orgId, teamId, name: body.name }, ctx(req, p.identityId), p.by);
+      reply(res, ROUTES.renameTeam, 200, { team });
     }),
   );
 
@@ -532,7 +536,7 @@ export function publicRouter(
       const orgId = parseParam(req.params.orgId);
       const teamId = parseParam(req.params.teamId);
       const p = await me(req, orgId);
-      res.json({ members: await listTeamMembers(app.db, { orgId, teamId }, p.by) });
+      reply(res, ROUTES.teamMembers, 200, { members: await listTeamMembers(app.db, { orgId, teamId }, p.by) });
     }),
   );
 
@@ -551,7 +555,7 @@ export function publicRouter(
       const out = existing
         ? await setTeamRole(app.db, { orgId, teamId, identityId, role: body.role }, ctx(req, p.identityId), p.by)
         : await addTeamMember(app.db, { orgId, teamId, identityId, role: body.role }, ctx(req, p.identityId), p.by);
-      res.status(existing ? 200 : 201).json({ member: out });
+      reply(res, ROUTES.putTeamMember, existing ? 200 : 201, { member: out });
     }),
   );
 
@@ -579,7 +583,7 @@ export function publicRouter(
         .map((s) => sessionView(s, p.sessionId))
         .sort((a, b) => Number(b.current) - Number(a.current) || b.last_active_at.localeCompare(a.last_active_at));
       res.setHeader("Cache-Control", "no-store");
-      res.json({ sessions });
+      reply(res, ROUTES.mySessions, 200, { sessions });
     }),
   );
 
@@ -605,7 +609,7 @@ export function publicRouter(
       parseValue(REQUEST.revokeOthersQuery, req.query);
       const p = await me(req);
       const out = await app.revocation.revokeOwnSessions(p.identityId, { except: p.sessionId }, ctx(req, p.identityId));
-      res.json({ revoked: out.revoked.length });
+      reply(res, ROUTES.revokeMyOtherSessions, 200, { revoked: out.revoked.length });
     }),
   );
 

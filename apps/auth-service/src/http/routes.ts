@@ -6,7 +6,7 @@
 
 import type { ErrorCode } from "@gatehouse/contracts";
 import { isEventType, MAX_IDENTIFIER_LENGTH } from "@gatehouse/contracts";
-import type { IRouter, RequestHandler } from "express";
+import type { IRouter, RequestHandler, Response } from "express";
 import { z } from "zod";
 import { ORG_ROLES, PLANS, TEAM_ROLES } from "../db/schema.ts";
 import { looksLikeInvitationToken } from "../domain/invitations.ts";
@@ -622,6 +622,35 @@ export const ROUTES = {
 } as const satisfies Record<string, RouteSpec>;
 
 export type RouteName = keyof typeof ROUTES;
+
+/** What res.json() makes of a value: Dates become ISO strings, readonly arrays plain ones. */
+type Wire<T> = T extends Date
+  ? string
+  : T extends readonly (infer U)[]
+    ? Wire<U>[]
+    : T extends object
+      ? { -readonly [K in keyof T]: Wire<T[K]> }
+      : T;
+type JsonStatus<R extends RouteSpec> = {
+  [S in keyof R["responses"]]: R["responses"][S] extends z.ZodType ? S : never;
+}[keyof R["responses"]] &
+  number;
+type Body<R extends RouteSpec, S extends keyof R["responses"]> = R["responses"][S] extends z.ZodType
+  ? z.output<R["responses"][S]>
+  : never;
+
+/**
+ * Answers with a JSON body the route's contract declares for `status`: the build fails
+ * when a handler's output (as JSON) is not what the response schema says.
+ */
+export function reply<R extends RouteSpec, S extends JsonStatus<R>, B>(
+  res: Response,
+  _route: R,
+  status: S,
+  body: B & (Wire<B> extends Body<R, S> ? unknown : never),
+): void {
+  res.status(status).json(body);
+}
 
 /** Registers `handlers` on `router` at the route's method and path: the only way a route is added. */
 export function on(router: Pick<IRouter, RouteSpec["method"]>, route: RouteSpec, ...handlers: RequestHandler[]): void {

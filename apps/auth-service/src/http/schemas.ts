@@ -163,7 +163,8 @@ export const MY_SESSION = z
   .object({
     id,
     current: z.boolean(),
-    aal: z.enum(AALS),
+    // Kratos' own levels (a session may be aal0 or aal3), wider than a token's.
+    aal: z.enum(["aal0", "aal1", "aal2", "aal3"]),
     authentication_methods: z.array(z.string()),
     created_at: timestamp,
     last_active_at: timestamp,
