@@ -1,4 +1,5 @@
 import { spawn } from "node:child_process";
+import { readFileSync } from "node:fs";
 import { connect } from "node:net";
 import { resolve } from "node:path";
 import pg from "pg";
@@ -114,6 +115,14 @@ describe("operations", () => {
     for (let i = 0; i < 3; i++)
       expect((await call("/v1/token", { base: svc.url, headers: bad, json: {} })).status).toBe(401);
     expect((await denied()) - before).toBe(2);
+  });
+
+  it("serves its OpenAPI document at /openapi.json without credentials, cacheable, the same as the committed copy", async () => {
+    const r = await call("/openapi.json", { base: svc.url });
+    expect(r.status).toBe(200);
+    expect(r.headers.get("cache-control")).toBe("public, max-age=300");
+    const committed: unknown = JSON.parse(readFileSync(resolve(import.meta.dirname, "../openapi.json"), "utf8"));
+    expect(r.body).toEqual(committed);
   });
 
   it("exposes Prometheus metrics on the admin listener only", async () => {

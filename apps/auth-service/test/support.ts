@@ -3,6 +3,10 @@
 import { inject } from "vitest";
 import { joinOrganization } from "../../../test/support/invitations.ts";
 import { registerApi, stack, uniqueEmail } from "../../../test/support/kratos.ts";
+import { contractChecker } from "./contract-check.ts";
+
+/** Every answer call() receives must keep the OpenAPI contract (contract-check.ts). */
+const keepsContract = contractChecker();
 
 export function auth() {
   const env = inject("stack");
@@ -50,12 +54,15 @@ export async function call(
     body = JSON.stringify(init.json);
     headers["content-type"] ??= "application/json";
   }
+  const method = init.method ?? (body ? "POST" : "GET");
   const r = await fetch(`${init.base ?? auth().url}${path}`, {
-    method: init.method ?? (body ? "POST" : "GET"),
+    method,
     headers,
     ...(body !== undefined ? { body } : {}),
   });
   const text = await r.text();
+  const broken = keepsContract({ method, path, status: r.status, contentType: r.headers.get("content-type"), text });
+  if (broken) throw new Error(`the auth-service broke its OpenAPI contract: ${broken}`);
   let parsed: Record<string, unknown> = {};
   try {
     parsed = text ? (JSON.parse(text) as Record<string, unknown>) : {};

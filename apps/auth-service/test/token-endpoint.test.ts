@@ -2,7 +2,11 @@
 // of the Express app: every spelling of the path Express would route there, every
 // body (plain, compressed, other JSON types), every answer with the public listener's
 // security and CORS headers.
+import { readFileSync } from "node:fs";
+import { resolve } from "node:path";
 import { gzipSync } from "node:zlib";
+import { Ajv2020 } from "ajv/dist/2020.js";
+import { decodeJwt } from "jose";
 import { describe, expect, it } from "vitest";
 import { stack } from "../../../test/support/kratos.ts";
 import { auth, call, expectErrorShape, newUser } from "./support.ts";
@@ -17,6 +21,19 @@ const SECURITY = [
   "cross-origin-opener-policy",
   "cross-origin-resource-policy",
 ];
+
+describe("the published token claims schema (schemas/token-claims.v1.json)", () => {
+  it("accepts the claims of a token the real service mints, and refuses them with a claim missing", async () => {
+    const schema = JSON.parse(readFileSync(resolve(import.meta.dirname, "../schemas/token-claims.v1.json"), "utf8"));
+    const validate = new Ajv2020({ strict: true }).compile(schema);
+    const u = await newUser("claims-schema");
+    const r = await call("/v1/token", { token: u.sessionToken, json: {} });
+    const claims = decodeJwt(r.body.access_token as string);
+    expect(validate(claims), JSON.stringify(validate.errors)).toBe(true);
+    const { sid: _, ...withoutSid } = claims;
+    expect(validate(withoutSid)).toBe(false);
+  });
+});
 
 describe("POST /v1/token: one door, every answer", () => {
   it("answers each request as the endpoint should, with the security headers of the rest of the service", async () => {

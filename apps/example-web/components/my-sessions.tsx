@@ -1,24 +1,15 @@
 // The person's own sessions on the account settings page (GET /v1/me/sessions): where
 // they are signed in, with a way to sign one or all the others out.
-import { authApi, explain } from "../lib/api.ts";
+import { answer, authService, explain } from "../lib/api.ts";
 import { sessionCookie } from "../lib/session.ts";
 import { RevokeOtherSessionsButton, RevokeSessionButton } from "./org-forms.tsx";
-
-interface MySession {
-  id: string;
-  current: boolean;
-  aal: string;
-  created_at: string;
-  last_active_at: string;
-  devices: { user_agent: string | null; ip_address: string | null; location: string | null }[];
-}
 
 const when = (iso: string) => new Date(iso).toLocaleString("en", { dateStyle: "medium", timeStyle: "short" });
 
 export async function MySessions() {
   const cookie = await sessionCookie();
   if (!cookie) return null;
-  const r = await authApi<{ sessions: MySession[] }>("/v1/me/sessions", cookie);
+  const r = await answer(authService(cookie).GET("/v1/me/sessions"));
   const sessions = r.data?.sessions ?? [];
   return (
     <section className="card" aria-labelledby="sessions-title">

@@ -2,10 +2,10 @@
 // token the middleware's guard put on the request (`Authorization: Bearer …`), or,
 // where the middleware did not run, one exchanged here for the Kratos cookie.
 // Either way the JWT is verified locally against the auth-service's JWKS.
-import type { ErrorCode } from "@gatehouse/guard";
 import { type AccessTokenClaims, createRemoteJwks, createVerifier, type Verifier } from "@gatehouse/tokens";
 import { cookies, headers } from "next/headers";
 import { redirect } from "next/navigation";
+import { authService } from "./api.ts";
 import { webConfig } from "./config.ts";
 
 let verifier: Verifier | undefined;
@@ -44,26 +44,18 @@ export class ServiceUnavailable extends Error {
 type Exchanged = { token: string } | { token?: undefined; reason: "unauthenticated" | "aal2_required" };
 
 async function exchange(cookie: string): Promise<Exchanged> {
-  let r: Response;
+  let out: Awaited<ReturnType<ReturnType<typeof authService>["POST"]>>;
   try {
-    r = await fetch(`${webConfig().authServiceUrl}/v1/token`, {
-      method: "POST",
-      headers: { cookie, "content-type": "application/json", accept: "application/json" },
-      body: "{}",
-      cache: "no-store",
-      signal: AbortSignal.timeout(5_000),
-    });
+    out = await authService(cookie, 5_000).POST("/v1/token", { body: {} });
   } catch (e) {
     throw new ServiceUnavailable("the auth-service did not answer", { cause: e });
   }
-  if (r.status === 401 || r.status === 403) {
-    const err = (await r.json().catch(() => ({}))) as { error?: ErrorCode };
-    return { reason: err.error === "aal2_required" ? "aal2_required" : "unauthenticated" };
+  const status = out.response.status;
+  if (status === 401 || status === 403) {
+    return { reason: out.error?.error === "aal2_required" ? "aal2_required" : "unauthenticated" };
   }
-  if (!r.ok) throw new ServiceUnavailable(`the auth-service answered ${r.status}`);
-  const body = (await r.json()) as { access_token?: string };
-  if (!body.access_token) throw new ServiceUnavailable("the auth-service answered without a token");
-  return { token: body.access_token };
+  if (!out.data) throw new ServiceUnavailable(`the auth-service answered ${status}`);
+  return { token: out.data.access_token };
 }
 
 /**

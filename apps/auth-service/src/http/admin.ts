@@ -2,11 +2,9 @@
 // API-key management, metrics. Never exposed publicly; operator calls also need
 // ADMIN_API_TOKEN, the Kratos webhook its own shared secret.
 import { createHash, timingSafeEqual } from "node:crypto";
-import { MAX_IDENTIFIER_LENGTH } from "@gatehouse/contracts";
 import { createVerifier, isTokenError } from "@gatehouse/tokens";
 import express, { type Request, type RequestHandler } from "express";
 import helmet from "helmet";
-import { z } from "zod";
 import type { App } from "../app.ts";
 import { createApiKey, revokeApiKey } from "../domain/api-keys.ts";
 import { OPERATOR } from "../domain/authz.ts";
@@ -24,7 +22,8 @@ import { handleSessionsRevokedWebhook } from "../webhooks/sessions-revoked.ts";
 import { ApiError, errorHandler, notFound, wrap } from "./errors.ts";
 import { healthRoutes } from "./health.ts";
 import { accessLog, jsonBody, requestId } from "./middleware.ts";
-import { API_KEY_FIELDS, parseBody, parsePage, parseValue, WEBHOOK_FIELDS } from "./validate.ts";
+import { on, REQUEST, ROUTES } from "./routes.ts";
+import { parseBody, parsePage, parseParam } from "./validate.ts";
 
 /** Constant-time comparison that does not leak the secret's length through timing either. */
 export function secretEquals(given: string | undefined, expected: string): boolean {
@@ -33,25 +32,6 @@ export function secretEquals(given: string | undefined, expected: string): boole
   const b = createHash("sha256").update(expected).digest();
   return timingSafeEqual(a, b);
 }
-
-// Request bodies (and one path), built once: constructing a zod schema per request is work for nothing.
-const uuid = z.string().uuid();
-const BODY = {
-  rotate: z.object({ force: z.boolean().optional() }).strict(),
-  revoke: z.union([z.object({ session_id: uuid }).strict(), z.object({ identity_id: uuid }).strict()]),
-  apiKey: z.object({ organization_id: uuid, identity_id: uuid.optional(), ...API_KEY_FIELDS }).strict(),
-  apiKeyPath: z.object({ orgId: uuid, keyId: uuid }),
-  introspect: z.object({ token: z.string().min(1).max(16_384) }).strict(),
-  webhook: z.object({ ...WEBHOOK_FIELDS, organization_id: uuid.optional() }).strict(),
-  deliveryId: z.string().regex(/^[1-9][0-9]{0,18}$/),
-  lockout: z
-    .object({
-      scope: z.enum(["login", "registration", "recovery", "verification"]),
-      identifier: z.string().min(1).max(MAX_IDENTIFIER_LENGTH),
-      retry_after_seconds: z.number().int().min(1).max(86_400),
-    })
-    .strict(),
-};
 
 function operatorOnly(app: App): RequestHandler {
   return (req, _res, next) => {
@@ -73,7 +53,7 @@ export function adminApp(app: App): express.Express {
   e.use(helmet());
   e.use(jsonBody(app.cfg.bodyLimitBytes));
   e.use(healthRoutes(app));
-  e.get("/metrics", (_req, res) => {
+  on(e, ROUTES.metrics, (_req, res) => {
     res.type("text/plain; version=0.0.4").send(app.metrics.render());
   });
 
@@ -83,8 +63,9 @@ export function adminApp(app: App): express.Express {
       throw new ApiError("unauthenticated", "missing or wrong webhook secret");
     }
   };
-  e.post(
-    "/v1/webhooks/kratos/registration",
+  on(
+    e,
+    ROUTES.registrationWebhook,
     wrap(async (req, res) => {
       fromKratos(req);
       const out = await handleRegistrationWebhook(app, req);
@@ -92,8 +73,9 @@ export function adminApp(app: App): express.Express {
       res.status(200).json({ ok: true, created: out.created });
     }),
   );
-  e.post(
-    "/v1/webhooks/kratos/login",
+  on(
+    e,
+    ROUTES.loginWebhook,
     wrap(async (req, res) => {
       fromKratos(req);
       const out = await handleLoginWebhook(app, req);
@@ -101,8 +83,9 @@ export function adminApp(app: App): express.Express {
       res.status(200).json({ ok: true, recorded: out.recorded });
     }),
   );
-  e.post(
-    "/v1/webhooks/kratos/profile-updated",
+  on(
+    e,
+    ROUTES.profileWebhook,
     wrap(async (req, res) => {
       fromKratos(req);
       await handleProfileWebhook(app, req);
@@ -110,8 +93,9 @@ export function adminApp(app: App): express.Express {
       res.status(200).json({ ok: true });
     }),
   );
-  e.post(
-    "/v1/webhooks/kratos/sessions-revoked",
+  on(
+    e,
+    ROUTES.sessionsRevokedWebhook,
     wrap(async (req, res) => {
       fromKratos(req);
       const out = await handleSessionsRevokedWebhook(app, req);
@@ -129,19 +113,21 @@ export function adminApp(app: App): express.Express {
   ops.use(operatorOnly(app));
   const ctx = (req: Request) => ({ actor: "operator", requestId: String(req.res?.locals.requestId ?? "") });
 
-  ops.post(
-    "/admin/keys/rotate",
+  on(
+    ops,
+    ROUTES.rotateKeys,
     wrap(async (req, res) => {
-      const body = parseBody(req, BODY.rotate);
+      const body = parseBody(req, REQUEST.rotate);
       const result = await app.keys.rotate(ctx(req), { force: body.force ?? false });
       res.json(result);
     }),
   );
 
-  ops.post(
-    "/admin/sessions/revoke",
+  on(
+    ops,
+    ROUTES.revokeSessions,
     wrap(async (req, res) => {
-      const body = parseBody(req, BODY.revoke);
+      const body = parseBody(req, REQUEST.revoke);
       const out =
         "session_id" in body
           ? await app.revocation.revokeSession(body.session_id, ctx(req))
@@ -151,10 +137,11 @@ export function adminApp(app: App): express.Express {
   );
 
   // The gateway reports an account it locked; an operator lifts a lockout (domain/lockouts.ts).
-  ops.post(
-    "/admin/lockouts",
+  on(
+    ops,
+    ROUTES.lockout,
     wrap(async (req, res) => {
-      const body = parseBody(req, BODY.lockout);
+      const body = parseBody(req, REQUEST.lockout);
       const lockedUntil = new Date(Date.now() + body.retry_after_seconds * 1000);
       await recordLock(
         app,
@@ -166,18 +153,20 @@ export function adminApp(app: App): express.Express {
     }),
   );
 
-  ops.post(
-    "/admin/users/:identityId/unlock",
+  on(
+    ops,
+    ROUTES.unlock,
     wrap(async (req, res) => {
-      const identityId = parseValue(uuid, req.params.identityId);
+      const identityId = parseParam(req.params.identityId);
       res.json(await unlockAccount(app, identityId, ctx(req)));
     }),
   );
 
-  ops.post(
-    "/admin/api-keys",
+  on(
+    ops,
+    ROUTES.adminCreateApiKey,
     wrap(async (req, res) => {
-      const body = parseBody(req, BODY.apiKey);
+      const body = parseBody(req, REQUEST.adminApiKey);
       const out = await createApiKey(
         app.db,
         {
@@ -195,20 +184,22 @@ export function adminApp(app: App): express.Express {
     }),
   );
 
-  ops.delete(
-    "/admin/organizations/:orgId/api-keys/:keyId",
+  on(
+    ops,
+    ROUTES.adminRevokeApiKey,
     wrap(async (req, res) => {
-      const ids = BODY.apiKeyPath.safeParse(req.params);
-      if (!ids.success) throw new ApiError("bad_request", "path parameters must be UUIDs");
-      await revokeApiKey(app.db, { orgId: ids.data.orgId, id: ids.data.keyId }, ctx(req), OPERATOR);
+      const orgId = parseParam(req.params.orgId);
+      const keyId = parseParam(req.params.keyId);
+      await revokeApiKey(app.db, { orgId, id: keyId }, ctx(req), OPERATOR);
       res.status(204).end();
     }),
   );
 
-  ops.post(
-    "/admin/webhooks/subscriptions",
+  on(
+    ops,
+    ROUTES.adminCreateWebhook,
     wrap(async (req, res) => {
-      const body = parseBody(req, BODY.webhook);
+      const body = parseBody(req, REQUEST.adminWebhook);
       const out = await createSubscription(
         app.db,
         {
@@ -223,31 +214,33 @@ export function adminApp(app: App): express.Express {
       res.status(201).json({ subscription: out.subscription, secret: out.secret });
     }),
   );
-  ops.get(
-    "/admin/webhooks/subscriptions",
+  on(
+    ops,
+    ROUTES.adminWebhooks,
     wrap(async (_req, res) => {
       res.json({ subscriptions: await listSubscriptions(app.db, undefined, OPERATOR) });
     }),
   );
-  ops.delete(
-    "/admin/webhooks/subscriptions/:id",
+  on(
+    ops,
+    ROUTES.adminDeleteWebhook,
     wrap(async (req, res) => {
-      const id = uuid.safeParse(req.params.id);
-      if (!id.success) throw new ApiError("bad_request", "path parameter must be a UUID");
-      await deleteSubscription(app.db, { id: id.data }, ctx(req), OPERATOR);
+      await deleteSubscription(app.db, { id: parseParam(req.params.id) }, ctx(req), OPERATOR);
       res.status(204).end();
     }),
   );
-  ops.get(
-    "/admin/webhooks/dead-letters",
+  on(
+    ops,
+    ROUTES.deadLetters,
     wrap(async (req, res) => {
       res.json({ dead_letters: await listDeadLetters(app.db, parsePage(req.query), OPERATOR) });
     }),
   );
-  ops.post(
-    "/admin/webhooks/deliveries/:id/replay",
+  on(
+    ops,
+    ROUTES.replayDelivery,
     wrap(async (req, res) => {
-      const id = BODY.deliveryId.safeParse(req.params.id);
+      const id = REQUEST.deliveryPath.shape.id.safeParse(req.params.id);
       if (!id.success) throw new ApiError("bad_request", "path parameter must be a delivery id");
       await replayDelivery(app.db, id.data, ctx(req), OPERATOR);
       res.status(202).json({ replayed: id.data });
@@ -256,10 +249,11 @@ export function adminApp(app: App): express.Express {
 
   // RFC 7662-shaped introspection for guards that want revocation checks.
   // Fails closed: if the blocklist (Redis) cannot be read, the answer is 503, not "active".
-  ops.post(
-    "/admin/introspect",
+  on(
+    ops,
+    ROUTES.introspect,
     wrap(async (req, res) => {
-      const body = parseBody(req, BODY.introspect);
+      const body = parseBody(req, REQUEST.introspect);
       let claims: Awaited<ReturnType<typeof verifier.verify>>;
       try {
         claims = await verifier.verify(body.token);

@@ -1,5 +1,6 @@
 import express, { type Router } from "express";
 import type { App } from "../app.ts";
+import { on, ROUTES } from "./routes.ts";
 
 // Without these no new session can be exchanged: the instance is not ready.
 const REQUIRED = ["postgres", "kratos"] as const;
@@ -13,10 +14,10 @@ const REQUIRED = ["postgres", "kratos"] as const;
  */
 export function healthRoutes(app: App): Router {
   const r = express.Router();
-  r.get("/health/alive", (_req, res) => {
+  on(r, ROUTES.alive, (_req, res) => {
     res.json({ status: "ok" });
   });
-  r.get("/health/ready", (_req, res, next) => {
+  on(r, ROUTES.ready, (_req, res, next) => {
     if (app.draining) {
       res.setHeader("Cache-Control", "no-store");
       res.status(503).json({ status: "draining", checks: {}, missing: [] });

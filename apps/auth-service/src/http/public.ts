@@ -2,24 +2,16 @@
 // signed-in users. Safe to expose to the internet.
 
 import type { IncomingMessage, RequestListener } from "node:http";
-import { isEventType } from "@gatehouse/contracts";
 import type { SessionSummary } from "@gatehouse/kratos";
 import cors from "cors";
 import express, { type Request, type RequestHandler, type Router } from "express";
 import helmet from "helmet";
-import { z } from "zod";
 import type { App } from "../app.ts";
-import { ORG_ROLES, PLANS, TEAM_ROLES } from "../db/schema.ts";
+import { PLANS } from "../db/schema.ts";
 import { createApiKey, listApiKeys, revokeApiKey } from "../domain/api-keys.ts";
 import { listAudit, listSecurityEvents } from "../domain/audit.ts";
 import { asMember } from "../domain/authz.ts";
-import {
-  acceptInvitation,
-  createInvitation,
-  listInvitations,
-  looksLikeInvitationToken,
-  revokeInvitation,
-} from "../domain/invitations.ts";
+import { acceptInvitation, createInvitation, listInvitations, revokeInvitation } from "../domain/invitations.ts";
 import {
   changeRole,
   chooseDefaultOrganization,
@@ -46,66 +38,14 @@ import { assertAllowedOrigin, credentialDigestOf, sessionCredential } from "./cr
 import { ApiError, errorHandler, notFound, wrap } from "./errors.ts";
 import { healthRoutes } from "./health.ts";
 import { accessLog, jsonBody, requestId } from "./middleware.ts";
+import { openApiDocument } from "./openapi.ts";
 import { endClient, RateLimiter, takeForCaller } from "./rate-limit.ts";
+import { on, REQUEST, ROUTES, reply } from "./routes.ts";
 import { fixedHeaders, isTokenRequest, tokenDoor } from "./token.ts";
-import { API_KEY_FIELDS, parseBody, parsePage, parseValue, WEBHOOK_FIELDS } from "./validate.ts";
+import { parseBody, parsePage, parseParam, parseValue } from "./validate.ts";
 
-const uuid = z.string().uuid();
 /** Invitations one member may create per hour (per instance), on top of the per-client limit. */
 const INVITATIONS_PER_HOUR = 100;
-
-// Request bodies, built once: constructing a zod schema per request is work for nothing.
-// The audit log's filters; limit and before are parsePage's.
-const AUDIT_QUERY = z
-  .object({
-    actor: z.string().min(1).max(200).optional(),
-    /** An action kind: "membership" matches membership.added, membership.removed… */
-    action: z
-      .string()
-      .regex(/^[a-z_]{1,40}$/, "an action kind such as membership or api_key")
-      .optional(),
-    type: z
-      .string()
-      .max(2_000)
-      .refine((t) => t.split(",").every(isEventType), "a comma-separated list of event types")
-      .optional(),
-    since: z.string().datetime({ offset: true }).optional(),
-    until: z.string().datetime({ offset: true }).optional(),
-    limit: z.string().optional(),
-    before: z.string().optional(),
-  })
-  .strict();
-
-// DELETE /v1/me/sessions must say which: the only bulk revocation is "all but this one".
-const REVOKE_OTHERS_QUERY = z.object({ others: z.literal("true") }).strict();
-
-const BODY = {
-  onboarding: z.object({ name: z.string().trim().min(1).max(200), plan: z.enum(PLANS).optional() }).strict(),
-  invitation: z
-    .object({
-      email: z.string().trim().email().max(320),
-      role: z.enum(ORG_ROLES),
-      expires_at: z
-        .string()
-        .datetime()
-        .refine((v) => Date.parse(v) > Date.now(), "must be in the future")
-        .optional(),
-    })
-    .strict(),
-  // The shape only; whether it names an invitation is the domain's question.
-  accept: z.object({ token: z.string().max(200).refine(looksLikeInvitationToken, "not an invitation token") }).strict(),
-  defaultOrganization: z.object({ organization_id: uuid }).strict(),
-  role: z.object({ role: z.enum(ORG_ROLES) }).strict(),
-  // Rename (owners, admins) and/or plan (owners); at least one of them.
-  organization: z
-    .object({ name: z.string().trim().min(1).max(200).optional(), plan: z.enum(PLANS).optional() })
-    .strict()
-    .refine((b) => b.name !== undefined || b.plan !== undefined, "name or plan is required"),
-  apiKey: z.object({ ...API_KEY_FIELDS, as_user: z.boolean().default(false) }).strict(),
-  team: z.object({ name: z.string().trim().min(1).max(100) }).strict(),
-  teamMember: z.object({ role: z.enum(TEAM_ROLES).default("member") }).strict(),
-  webhook: z.object(WEBHOOK_FIELDS).strict(),
-};
 
 /** Resolves the signed-in caller for the organization API (cookie or session token). */
 function signedIn(app: App, allowed: ReadonlySet<string>) {
@@ -164,8 +104,15 @@ export function publicRouter(
   // Per inviter, on top of the per-client limit: invitations are cheap to create.
   const invitationLimiter = new RateLimiter({ windowMs: 3_600_000, max: INVITATIONS_PER_HOUR, name: "invitation" });
 
-  r.get(
-    "/.well-known/jwks.json",
+  // The contract (openapi.ts): public, the same for every caller, changes only with a deploy.
+  on(r, ROUTES.openapi, (_req, res) => {
+    res.setHeader("Cache-Control", "public, max-age=300");
+    res.json(openApiDocument());
+  });
+
+  on(
+    r,
+    ROUTES.jwks,
     wrap(async (_req, res) => {
       const doc = await app.keys.jwks();
       res.setHeader("Cache-Control", JWKS_CACHE_CONTROL);
@@ -186,38 +133,42 @@ export function publicRouter(
     access_token_typ: "at+jwt",
     audiences: app.cfg.token.audience,
   };
-  r.get("/.well-known/oauth-authorization-server", (_req, res) => {
+  on(r, ROUTES.metadata, (_req, res) => {
     res.setHeader("Cache-Control", "public, max-age=300");
     res.json(metadata);
   });
 
   // POST /v1/token never gets here: tokenDoor (token.ts) answers it first.
 
-  r.post(
-    "/v1/onboarding",
+  on(
+    r,
+    ROUTES.onboarding,
     wrap(async (req, res) => {
-      const body = parseBody(req, BODY.onboarding);
+      const body = parseBody(req, REQUEST.onboarding);
       const p = await me(req);
       const user = await app.users.get(p.identityId);
       const tier = user?.signupTier;
       const plan = body.plan ?? PLANS.find((x) => x === tier) ?? "starter";
       const out = await onboard(app.db, { identityId: p.identityId, name: body.name, plan }, ctx(req, p.identityId));
-      res.status(out.created ? 201 : 200).json({ organization: out.organization, created: out.created });
+      if (out.created) reply(res, ROUTES.onboarding, 201, { organization: out.organization, created: true as const });
+      else reply(res, ROUTES.onboarding, 200, { organization: out.organization, created: false as const });
     }),
   );
 
-  r.get(
-    "/v1/organizations",
+  on(
+    r,
+    ROUTES.myOrganizations,
     wrap(async (req, res) => {
       const p = await me(req);
-      res.json({ organizations: await listMembershipsForUser(app.db, p.identityId) });
+      reply(res, ROUTES.myOrganizations, 200, { organizations: await listMembershipsForUser(app.db, p.identityId) });
     }),
   );
 
-  r.post(
-    "/v1/me/default-organization",
+  on(
+    r,
+    ROUTES.defaultOrganization,
     wrap(async (req, res) => {
-      const body = parseBody(req, BODY.defaultOrganization);
+      const body = parseBody(req, REQUEST.defaultOrganization);
       const p = await me(req);
       await chooseDefaultOrganization(
         app.db,
@@ -229,18 +180,20 @@ export function publicRouter(
   );
 
   // --- Members (who may do what: domain/authz.ts) -------------------------------
-  r.get(
-    "/v1/organizations/:orgId/members",
+  on(
+    r,
+    ROUTES.members,
     wrap(async (req, res) => {
       const orgId = parseParam(req.params.orgId);
       const p = await me(req, orgId);
-      res.json({ members: await listMembers(app.db, orgId, p.by) });
+      reply(res, ROUTES.members, 200, { members: await listMembers(app.db, orgId, p.by) });
     }),
   );
 
   // Nobody is put in an organization without consent: members join by invitation.
-  r.post(
-    "/v1/organizations/:orgId/members",
+  on(
+    r,
+    ROUTES.addMember,
     wrap(async () => {
       throw new ApiError(
         "gone",
@@ -249,20 +202,22 @@ export function publicRouter(
     }),
   );
 
-  r.patch(
-    "/v1/organizations/:orgId/members/:identityId",
+  on(
+    r,
+    ROUTES.changeRole,
     wrap(async (req, res) => {
       const orgId = parseParam(req.params.orgId);
       const identityId = parseParam(req.params.identityId);
-      const body = parseBody(req, BODY.role);
+      const body = parseBody(req, REQUEST.role);
       const p = await me(req, orgId);
       const m = await changeRole(app.db, { orgId, identityId, role: body.role }, ctx(req, p.identityId), p.by);
-      res.json({ membership: m });
+      reply(res, ROUTES.changeRole, 200, { membership: m });
     }),
   );
 
-  r.delete(
-    "/v1/organizations/:orgId/members/:identityId",
+  on(
+    r,
+    ROUTES.removeMember,
     wrap(async (req, res) => {
       const orgId = parseParam(req.params.orgId);
       const identityId = parseParam(req.params.identityId);
@@ -273,12 +228,13 @@ export function publicRouter(
   );
 
   // --- Invitations (owners and admins invite; the invitee accepts) ---------------
-  r.post(
-    "/v1/organizations/:orgId/invitations",
+  on(
+    r,
+    ROUTES.createInvitation,
     limitCaller,
     wrap(async (req, res) => {
       const orgId = parseParam(req.params.orgId);
-      const body = parseBody(req, BODY.invitation);
+      const body = parseBody(req, REQUEST.invitation);
       const p = await me(req, orgId);
       invitationLimiter.take(p.identityId);
       const out = await createInvitation(
@@ -295,22 +251,24 @@ export function publicRouter(
       res.setHeader("Cache-Control", "no-store");
       // The token is shown once, here, and never again. The answer is the same whether
       // or not anyone has an account with that address.
-      res.status(201).json({ invitation: out.invitation, token: out.token });
+      reply(res, ROUTES.createInvitation, 201, { invitation: out.invitation, token: out.token });
     }),
   );
 
-  r.get(
-    "/v1/organizations/:orgId/invitations",
+  on(
+    r,
+    ROUTES.invitations,
     wrap(async (req, res) => {
       const orgId = parseParam(req.params.orgId);
       const p = await me(req, orgId);
-      const all = req.query.all === "true";
-      res.json({ invitations: await listInvitations(app.db, orgId, p.by, { all }) });
+      const all = parseValue(REQUEST.invitationsQuery, req.query).all === "true";
+      reply(res, ROUTES.invitations, 200, { invitations: await listInvitations(app.db, orgId, p.by, { all }) });
     }),
   );
 
-  r.delete(
-    "/v1/organizations/:orgId/invitations/:invitationId",
+  on(
+    r,
+    ROUTES.revokeInvitation,
     wrap(async (req, res) => {
       const orgId = parseParam(req.params.orgId);
       const id = parseParam(req.params.invitationId);
@@ -320,11 +278,12 @@ export function publicRouter(
     }),
   );
 
-  r.post(
-    "/v1/invitations/accept",
+  on(
+    r,
+    ROUTES.acceptInvitation,
     limitCaller,
     wrap(async (req, res) => {
-      const body = parseBody(req, BODY.accept);
+      const body = parseBody(req, REQUEST.accept);
       const cred = sessionCredential(req, app.cfg.kratos.cookieName);
       if (!cred) throw new ApiError("unauthenticated", "sign in first: no Kratos session cookie or X-Session-Token");
       if (cred.kind === "cookie") assertAllowedOrigin(req, allowed);
@@ -351,28 +310,33 @@ export function publicRouter(
         ctx(req, identity.id),
       );
       res.setHeader("Cache-Control", "no-store");
-      res.json({ membership: out.membership, organization_id: out.membership.organizationId });
+      reply(res, ROUTES.acceptInvitation, 200, {
+        membership: out.membership,
+        organization_id: out.membership.organizationId,
+      });
     }),
   );
 
   // --- Organization: name (owners, admins), plan and deletion (owners), audit log --
-  r.patch(
-    "/v1/organizations/:orgId",
+  on(
+    r,
+    ROUTES.updateOrganization,
     wrap(async (req, res) => {
       const orgId = parseParam(req.params.orgId);
-      const body = parseBody(req, BODY.organization);
+      const body = parseBody(req, REQUEST.organization);
       const p = await me(req, orgId);
       const change = {
         ...(body.name !== undefined ? { name: body.name } : {}),
         ...(body.plan ? { plan: body.plan } : {}),
       };
       const org = await updateOrganization(app.db, orgId, change, ctx(req, p.identityId), p.by);
-      res.json({ organization: org });
+      reply(res, ROUTES.updateOrganization, 200, { organization: org });
     }),
   );
 
-  r.delete(
-    "/v1/organizations/:orgId",
+  on(
+    r,
+    ROUTES.deleteOrganization,
     wrap(async (req, res) => {
       const orgId = parseParam(req.params.orgId);
       const p = await me(req, orgId);
@@ -383,11 +347,12 @@ export function publicRouter(
 
   // Filters: actor, action (a kind), type (comma-separated), since/until (RFC 3339); newest first,
   // `next_cursor` (or null) goes back as `before` for the next page.
-  r.get(
-    "/v1/organizations/:orgId/audit",
+  on(
+    r,
+    ROUTES.audit,
     wrap(async (req, res) => {
       const orgId = parseParam(req.params.orgId);
-      const q = parseValue(AUDIT_QUERY, req.query);
+      const q = parseValue(REQUEST.auditQuery, req.query);
       const page = parsePage(req.query);
       const p = await me(req, orgId);
       const entries = await listAudit(
@@ -403,28 +368,30 @@ export function publicRouter(
         },
         p.by,
       );
-      res.json({ entries, next_cursor: nextCursor(entries, page.limit) });
+      reply(res, ROUTES.audit, 200, { entries, next_cursor: nextCursor(entries, page.limit) });
     }),
   );
 
   // The signed-in person's own security history: identity from their session only.
-  r.get(
-    "/v1/me/security-events",
+  on(
+    r,
+    ROUTES.securityEvents,
     wrap(async (req, res) => {
       const page = parsePage(req.query);
       const p = await me(req);
       const events = await listSecurityEvents(app.db, p.identityId, page);
-      res.json({ events, next_cursor: nextCursor(events, page.limit) });
+      reply(res, ROUTES.securityEvents, 200, { events, next_cursor: nextCursor(events, page.limit) });
     }),
   );
 
   // --- Webhook subscriptions (owners; their organization's events only) ---------
-  r.post(
-    "/v1/organizations/:orgId/webhooks",
+  on(
+    r,
+    ROUTES.createWebhook,
     limitCaller,
     wrap(async (req, res) => {
       const orgId = parseParam(req.params.orgId);
-      const body = parseBody(req, BODY.webhook);
+      const body = parseBody(req, REQUEST.webhook);
       const p = await me(req, orgId);
       const out = await createSubscription(
         app.db,
@@ -439,21 +406,23 @@ export function publicRouter(
       );
       res.setHeader("Cache-Control", "no-store");
       // The signing secret is shown once, here, and never again.
-      res.status(201).json({ subscription: out.subscription, secret: out.secret });
+      reply(res, ROUTES.createWebhook, 201, { subscription: out.subscription, secret: out.secret });
     }),
   );
 
-  r.get(
-    "/v1/organizations/:orgId/webhooks",
+  on(
+    r,
+    ROUTES.webhooks,
     wrap(async (req, res) => {
       const orgId = parseParam(req.params.orgId);
       const p = await me(req, orgId);
-      res.json({ subscriptions: await listSubscriptions(app.db, orgId, p.by) });
+      reply(res, ROUTES.webhooks, 200, { subscriptions: await listSubscriptions(app.db, orgId, p.by) });
     }),
   );
 
-  r.delete(
-    "/v1/organizations/:orgId/webhooks/:id",
+  on(
+    r,
+    ROUTES.deleteWebhook,
     wrap(async (req, res) => {
       const orgId = parseParam(req.params.orgId);
       const id = parseParam(req.params.id);
@@ -464,12 +433,13 @@ export function publicRouter(
   );
 
   // --- API keys (owners and admins) -------------------------------------------
-  r.post(
-    "/v1/organizations/:orgId/api-keys",
+  on(
+    r,
+    ROUTES.createApiKey,
     limitCaller,
     wrap(async (req, res) => {
       const orgId = parseParam(req.params.orgId);
-      const body = parseBody(req, BODY.apiKey);
+      const body = parseBody(req, REQUEST.apiKey);
       const p = await me(req, orgId);
       const out = await createApiKey(
         app.db,
@@ -485,21 +455,23 @@ export function publicRouter(
       );
       res.setHeader("Cache-Control", "no-store");
       // The raw key is shown once, here, and never again.
-      res.status(201).json({ api_key: out.apiKey, key: out.rawKey });
+      reply(res, ROUTES.createApiKey, 201, { api_key: out.apiKey, key: out.rawKey });
     }),
   );
 
-  r.get(
-    "/v1/organizations/:orgId/api-keys",
+  on(
+    r,
+    ROUTES.apiKeys,
     wrap(async (req, res) => {
       const orgId = parseParam(req.params.orgId);
       const p = await me(req, orgId);
-      res.json({ api_keys: await listApiKeys(app.db, orgId, p.by) });
+      reply(res, ROUTES.apiKeys, 200, { api_keys: await listApiKeys(app.db, orgId, p.by) });
     }),
   );
 
-  r.delete(
-    "/v1/organizations/:orgId/api-keys/:keyId",
+  on(
+    r,
+    ROUTES.revokeApiKey,
     wrap(async (req, res) => {
       const orgId = parseParam(req.params.orgId);
       const keyId = parseParam(req.params.keyId);
@@ -510,40 +482,44 @@ export function publicRouter(
   );
 
   // --- Teams ------------------------------------------------------------------
-  r.get(
-    "/v1/organizations/:orgId/teams",
+  on(
+    r,
+    ROUTES.teams,
     wrap(async (req, res) => {
       const orgId = parseParam(req.params.orgId);
       const p = await me(req, orgId);
-      res.json({ teams: await listTeams(app.db, orgId, p.by) });
+      reply(res, ROUTES.teams, 200, { teams: await listTeams(app.db, orgId, p.by) });
     }),
   );
 
-  r.post(
-    "/v1/organizations/:orgId/teams",
+  on(
+    r,
+    ROUTES.createTeam,
     wrap(async (req, res) => {
       const orgId = parseParam(req.params.orgId);
-      const body = parseBody(req, BODY.team);
+      const body = parseBody(req, REQUEST.team);
       const p = await me(req, orgId);
-      res
-        .status(201)
-        .json({ team: await createTeam(app.db, { orgId, name: body.name }, ctx(req, p.identityId), p.by) });
+      const team = await createTeam(app.db, { orgId, name: body.name }, ctx(req, p.identityId), p.by);
+      reply(res, ROUTES.createTeam, 201, { team });
     }),
   );
 
-  r.patch(
-    "/v1/organizations/:orgId/teams/:teamId",
+  on(
+    r,
+    ROUTES.renameTeam,
     wrap(async (req, res) => {
       const orgId = parseParam(req.params.orgId);
       const teamId = parseParam(req.params.teamId);
-      const body = parseBody(req, BODY.team);
+      const body = parseBody(req, REQUEST.team);
       const p = await me(req, orgId);
-      res.json({ team: await renameTeam(app.db, { orgId, teamId, name: body.name }, ctx(req, p.identityId), p.by) });
+      const team = await renameTeam(app.db, { orgId, teamId, name: body.name }, ctx(req, p.identityId), p.by);
+      reply(res, ROUTES.renameTeam, 200, { team });
     }),
   );
 
-  r.delete(
-    "/v1/organizations/:orgId/teams/:teamId",
+  on(
+    r,
+    ROUTES.deleteTeam,
     wrap(async (req, res) => {
       const orgId = parseParam(req.params.orgId);
       const teamId = parseParam(req.params.teamId);
@@ -553,23 +529,25 @@ export function publicRouter(
     }),
   );
 
-  r.get(
-    "/v1/organizations/:orgId/teams/:teamId/members",
+  on(
+    r,
+    ROUTES.teamMembers,
     wrap(async (req, res) => {
       const orgId = parseParam(req.params.orgId);
       const teamId = parseParam(req.params.teamId);
       const p = await me(req, orgId);
-      res.json({ members: await listTeamMembers(app.db, { orgId, teamId }, p.by) });
+      reply(res, ROUTES.teamMembers, 200, { members: await listTeamMembers(app.db, { orgId, teamId }, p.by) });
     }),
   );
 
-  r.put(
-    "/v1/organizations/:orgId/teams/:teamId/members/:identityId",
+  on(
+    r,
+    ROUTES.putTeamMember,
     wrap(async (req, res) => {
       const orgId = parseParam(req.params.orgId);
       const teamId = parseParam(req.params.teamId);
       const identityId = parseParam(req.params.identityId);
-      const body = parseBody(req, BODY.teamMember);
+      const body = parseBody(req, REQUEST.teamMember);
       const p = await me(req, orgId);
       const existing = (await listTeamMembers(app.db, { orgId, teamId }, p.by)).find(
         (m) => m.identityId === identityId,
@@ -577,12 +555,13 @@ export function publicRouter(
       const out = existing
         ? await setTeamRole(app.db, { orgId, teamId, identityId, role: body.role }, ctx(req, p.identityId), p.by)
         : await addTeamMember(app.db, { orgId, teamId, identityId, role: body.role }, ctx(req, p.identityId), p.by);
-      res.status(existing ? 200 : 201).json({ member: out });
+      reply(res, ROUTES.putTeamMember, existing ? 200 : 201, { member: out });
     }),
   );
 
-  r.delete(
-    "/v1/organizations/:orgId/teams/:teamId/members/:identityId",
+  on(
+    r,
+    ROUTES.removeTeamMember,
     wrap(async (req, res) => {
       const orgId = parseParam(req.params.orgId);
       const teamId = parseParam(req.params.teamId);
@@ -594,8 +573,9 @@ export function publicRouter(
   );
 
   // --- My sessions: identity and current session from the caller's own session only ---
-  r.get(
-    "/v1/me/sessions",
+  on(
+    r,
+    ROUTES.mySessions,
     wrap(async (req, res) => {
       const p = await me(req);
       const list = await app.revocation.listOwnSessions(p.identityId);
@@ -603,12 +583,13 @@ export function publicRouter(
         .map((s) => sessionView(s, p.sessionId))
         .sort((a, b) => Number(b.current) - Number(a.current) || b.last_active_at.localeCompare(a.last_active_at));
       res.setHeader("Cache-Control", "no-store");
-      res.json({ sessions });
+      reply(res, ROUTES.mySessions, 200, { sessions });
     }),
   );
 
-  r.delete(
-    "/v1/me/sessions/:sessionId",
+  on(
+    r,
+    ROUTES.revokeMySession,
     limitCaller,
     wrap(async (req, res) => {
       const sid = parseParam(req.params.sessionId);
@@ -620,20 +601,22 @@ export function publicRouter(
     }),
   );
 
-  r.delete(
-    "/v1/me/sessions",
+  on(
+    r,
+    ROUTES.revokeMyOtherSessions,
     limitCaller,
     wrap(async (req, res) => {
-      parseValue(REVOKE_OTHERS_QUERY, req.query);
+      parseValue(REQUEST.revokeOthersQuery, req.query);
       const p = await me(req);
       const out = await app.revocation.revokeOwnSessions(p.identityId, { except: p.sessionId }, ctx(req, p.identityId));
-      res.json({ revoked: out.revoked.length });
+      reply(res, ROUTES.revokeMyOtherSessions, 200, { revoked: out.revoked.length });
     }),
   );
 
   // --- Logout: revoke my own session everywhere --------------------------------
-  r.post(
-    "/v1/logout",
+  on(
+    r,
+    ROUTES.logout,
     wrap(async (req, res) => {
       const cred = sessionCredential(req, app.cfg.kratos.cookieName);
       if (!cred) throw new ApiError("unauthenticated", "no session to log out");
@@ -650,12 +633,6 @@ export function publicRouter(
 /** The id to pass as `before` for the next page, or null when this page was the last. */
 function nextCursor(rows: readonly { id: string }[], limit: number): string | null {
   return rows.length === limit ? (rows.at(-1)?.id ?? null) : null;
-}
-
-function parseParam(v: string | string[] | undefined): string {
-  const r = uuid.safeParse(v);
-  if (!r.success) throw new ApiError("bad_request", "path parameter must be a UUID");
-  return r.data;
 }
 
 /**

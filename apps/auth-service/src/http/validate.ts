@@ -39,16 +39,29 @@ export const WEBHOOK_FIELDS = {
   event_types: z.array(z.string().max(100)).min(1).max(100),
 };
 
+/** A path parameter naming a row (organization, team, key…): parseParam's, and the document's default. */
+export const uuid = z.string().uuid().meta({ id: "Uuid" });
+
 /** `?limit=` (default 50, 1..500) and `?before=` (a bigint id) of a newest-first list. */
+export const PAGE_QUERY = z.object({
+  limit: z
+    .string()
+    .regex(/^(?:[1-9][0-9]?|[1-4][0-9][0-9]|500)$/, "an integer from 1 to 500")
+    .optional(),
+  before: z
+    .string()
+    .regex(/^[1-9][0-9]{0,18}$/, "an id from the previous page")
+    .optional(),
+});
+
 export function parsePage(query: Record<string, unknown>): { limit: number; beforeId?: string } {
-  const limit = query.limit === undefined ? 50 : Number(query.limit);
-  if (!Number.isInteger(limit) || limit < 1 || limit > 500) {
-    throw new ApiError("bad_request", "limit: an integer from 1 to 500");
-  }
-  const before = query.before;
-  if (before === undefined) return { limit };
-  if (typeof before !== "string" || !/^[1-9][0-9]{0,18}$/.test(before)) {
-    throw new ApiError("bad_request", "before: an id from the previous page");
-  }
-  return { limit, beforeId: before };
+  const q = parseValue(PAGE_QUERY, { limit: query.limit, before: query.before });
+  return { limit: q.limit === undefined ? 50 : Number(q.limit), ...(q.before ? { beforeId: q.before } : {}) };
+}
+
+/** A UUID path parameter, or 400. */
+export function parseParam(v: string | string[] | undefined): string {
+  const r = uuid.safeParse(v);
+  if (!r.success) throw new ApiError("bad_request", "path parameter must be a UUID");
+  return r.data;
 }

@@ -8,7 +8,8 @@ import type { App } from "../app.ts";
 import { recordSignIn } from "../domain/users.ts";
 import { parseBody } from "../http/validate.ts";
 
-const body = z.object({
+/** Kratos' after-login webhook body (kratos-config/ body mapper); the contract (http/routes.ts) documents it. */
+export const LOGIN_WEBHOOK_BODY = z.object({
   identity_id: z.string().uuid(),
   flow_id: z.string().uuid(),
   aal: z.enum(["aal0", "aal1", "aal2", "aal3"]),
@@ -16,7 +17,7 @@ const body = z.object({
 });
 
 export async function handleLoginWebhook(app: App, req: Request): Promise<{ recorded: boolean }> {
-  const b = parseBody(req, body);
+  const b = parseBody(req, LOGIN_WEBHOOK_BODY);
   return recordSignIn(
     app.db,
     { identityId: b.identity_id, flowId: b.flow_id, aal: b.aal, methods: b.methods },

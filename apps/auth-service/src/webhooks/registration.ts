@@ -9,7 +9,7 @@ import { PLANS } from "../db/schema.ts";
 import { upsertUserFromKratos } from "../domain/users.ts";
 import { parseBody } from "../http/validate.ts";
 
-const body = z.object({
+export const REGISTRATION_WEBHOOK_BODY = z.object({
   identity_id: z.string().uuid(),
   email: z.string().email().max(320),
   name: z
@@ -21,7 +21,7 @@ const body = z.object({
 });
 
 export async function handleRegistrationWebhook(app: App, req: Request): Promise<{ created: boolean }> {
-  const b = parseBody(req, body);
+  const b = parseBody(req, REGISTRATION_WEBHOOK_BODY);
   const rawTier = b.transient_payload?.tier;
   // An unknown tier is ignored rather than refused: sign-up already happened in Kratos.
   const tier =
@@ -47,8 +47,10 @@ export async function handleRegistrationWebhook(app: App, req: Request): Promise
  * every view of the user (member lists, teams) shows a rename at once. Same body as
  * registration without the tier; idempotent.
  */
+export const PROFILE_WEBHOOK_BODY = REGISTRATION_WEBHOOK_BODY.omit({ flow_id: true, transient_payload: true }).strict();
+
 export async function handleProfileWebhook(app: App, req: Request): Promise<void> {
-  const b = parseBody(req, body.omit({ flow_id: true, transient_payload: true }).strict());
+  const b = parseBody(req, PROFILE_WEBHOOK_BODY);
   await upsertUserFromKratos(
     app.db,
     {

@@ -7,13 +7,13 @@ import type { App } from "../app.ts";
 import { ApiError } from "../http/errors.ts";
 import { parseBody } from "../http/validate.ts";
 
-const body = z.object({ identity_id: z.string().uuid() });
-const reason = z.enum(["password_changed", "recovered"]);
+export const SESSIONS_REVOKED_WEBHOOK_BODY = z.object({ identity_id: z.string().uuid() });
+export const SESSIONS_REVOKED_WEBHOOK_QUERY = z.object({ reason: z.enum(["password_changed", "recovered"]) });
 
 export async function handleSessionsRevokedWebhook(app: App, req: Request): Promise<{ revoked: number }> {
-  const why = reason.safeParse(req.query.reason);
+  const why = SESSIONS_REVOKED_WEBHOOK_QUERY.shape.reason.safeParse(req.query.reason);
   if (!why.success) throw new ApiError("bad_request", "query parameter reason must be password_changed or recovered");
-  const b = parseBody(req, body);
+  const b = parseBody(req, SESSIONS_REVOKED_WEBHOOK_BODY);
   const out = await app.revocation.announceRevokedSessions(b.identity_id, why.data, {
     actor: "kratos-webhook",
     requestId: String(req.res?.locals.requestId ?? ""),

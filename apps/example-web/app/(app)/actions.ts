@@ -15,7 +15,7 @@ import {
   UUID,
   viewerOrLogin,
 } from "../../lib/action-support.ts";
-import { authApi, gatewayApi } from "../../lib/api.ts";
+import { answer, authService, gatewayApi, type Member, type Organization } from "../../lib/api.ts";
 import { isPlan, webConfig } from "../../lib/config.ts";
 import { INVITATION_COOKIE, INVITATION_COOKIE_PATH, INVITATION_TOKEN, invitationLink } from "../../lib/invitation.ts";
 import { NAME_MAX } from "../../lib/limits.ts";
@@ -37,7 +37,9 @@ export async function createOrganization(_prev: FormState, form: FormData): Prom
     return { ok: false, message: "Please fix the highlighted fields.", fields, values };
   const v = await viewerOrLogin("/onboard");
   if (!isViewer(v)) return { ...v, values };
-  const r = await authApi<{ organization: { id: string } }>("/v1/onboarding", v.cookie, { json: { name, plan } });
+  const r = await answer(
+    authService(v.cookie).POST("/v1/onboarding", { body: { name, plan: plan as Organization["plan"] } }),
+  );
   if (!r.ok) return { ...failure(r, "create the organization"), values };
   redirect("/dashboard");
 }
@@ -92,9 +94,12 @@ export async function inviteMember(_prev: FormState, form: FormData): Promise<Fo
   if (!isViewer(v)) return { ...v, values };
   const org = orgOf(v);
   if (!org) return { ok: false, message: "Create your organization first.", values };
-  const r = await authApi<{ token: string }>(`/v1/organizations/${org}/invitations`, v.cookie, {
-    json: { email, role },
-  });
+  const r = await answer(
+    authService(v.cookie).POST("/v1/organizations/{orgId}/invitations", {
+      params: { path: { orgId: org } },
+      body: { email, role: role as Member["role"] },
+    }),
+  );
   if (!r.ok || !r.data?.token) return { ...failure(r, "invite members"), values };
   revalidatePath("/team");
   return {
@@ -112,7 +117,11 @@ export async function revokeInvitation(_prev: FormState, form: FormData): Promis
   if (!isViewer(v)) return v;
   const org = orgOf(v);
   if (!org) return { ok: false, message: "Create your organization first." };
-  const r = await authApi(`/v1/organizations/${org}/invitations/${id}`, v.cookie, { method: "DELETE" });
+  const r = await answer(
+    authService(v.cookie).DELETE("/v1/organizations/{orgId}/invitations/{invitationId}", {
+      params: { path: { orgId: org, invitationId: id } },
+    }),
+  );
   if (!r.ok) return failure(r, "revoke invitations");
   revalidatePath("/team");
   return { ok: true, message: "Invitation revoked." };
@@ -128,7 +137,7 @@ export async function acceptInvitation(_prev: FormState, _form: FormData): Promi
   }
   const v = await viewerOrLogin("/invitations/accept");
   if (!isViewer(v)) return v;
-  const r = await authApi<{ organization_id: string }>("/v1/invitations/accept", v.cookie, { json: { token } });
+  const r = await answer(authService(v.cookie).POST("/v1/invitations/accept", { body: { token } }));
   if (!r.ok) {
     const done = r.status === 404 || r.status === 410 || r.status === 409;
     if (done) jar.delete({ name: INVITATION_COOKIE, path: INVITATION_COOKIE_PATH });
@@ -160,7 +169,7 @@ export async function openOrganization(_prev: FormState, form: FormData): Promis
   if (!UUID.test(id)) return { ok: false, message: "That organization does not exist." };
   const v = await viewerOrLogin("/onboard");
   if (!isViewer(v)) return v;
-  const r = await authApi("/v1/me/default-organization", v.cookie, { json: { organization_id: id } });
+  const r = await answer(authService(v.cookie).POST("/v1/me/default-organization", { body: { organization_id: id } }));
   if (!r.ok) return failure(r, "open that organization");
   await untilTokenOrganization(v.cookie, (org) => org === id);
   redirect("/dashboard");
@@ -174,7 +183,12 @@ export async function changeRole(_prev: FormState, form: FormData): Promise<Form
   if (!isViewer(v)) return v;
   const org = orgOf(v);
   if (!org) return { ok: false, message: "Create your organization first." };
-  const r = await authApi(`/v1/organizations/${org}/members/${id}`, v.cookie, { method: "PATCH", json: { role } });
+  const r = await answer(
+    authService(v.cookie).PATCH("/v1/organizations/{orgId}/members/{identityId}", {
+      params: { path: { orgId: org, identityId: id } },
+      body: { role: role as Member["role"] },
+    }),
+  );
   if (!r.ok) return failure(r, "change roles");
   revalidatePath("/team");
   return { ok: true, message: `Role changed to ${role}.` };
@@ -187,7 +201,11 @@ export async function removeMember(_prev: FormState, form: FormData): Promise<Fo
   if (!isViewer(v)) return v;
   const org = orgOf(v);
   if (!org) return { ok: false, message: "Create your organization first." };
-  const r = await authApi(`/v1/organizations/${org}/members/${id}`, v.cookie, { method: "DELETE" });
+  const r = await answer(
+    authService(v.cookie).DELETE("/v1/organizations/{orgId}/members/{identityId}", {
+      params: { path: { orgId: org, identityId: id } },
+    }),
+  );
   if (!r.ok) return failure(r, "remove members");
   revalidatePath("/team");
   return { ok: true, message: "Member removed." };

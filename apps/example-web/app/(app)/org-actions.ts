@@ -4,7 +4,7 @@
 import { revalidatePath } from "next/cache";
 import { redirect } from "next/navigation";
 import { type FormState, failure, field, isViewer, UUID, viewerOrLogin } from "../../lib/action-support.ts";
-import { authApi } from "../../lib/api.ts";
+import { answer, authService } from "../../lib/api.ts";
 import { isPlan } from "../../lib/config.ts";
 import { NAME_MAX, SHORT_NAME_MAX } from "../../lib/limits.ts";
 import { untilTokenOrganization, type Viewer } from "../../lib/session.ts";
@@ -33,7 +33,9 @@ export async function renameOrganization(_prev: FormState, form: FormData): Prom
   }
   const x = await inOrg("/organization");
   if (refused(x)) return { ...x, values };
-  const r = await authApi(`/v1/organizations/${x.org}`, x.v.cookie, { method: "PATCH", json: { name } });
+  const r = await answer(
+    authService(x.v.cookie).PATCH("/v1/organizations/{orgId}", { params: { path: { orgId: x.org } }, body: { name } }),
+  );
   if (!r.ok) return { ...failure(r, "rename the organization"), values };
   revalidatePath("/", "layout");
   return { ok: true, message: "Organization renamed.", values };
@@ -44,7 +46,9 @@ export async function changePlan(_prev: FormState, form: FormData): Promise<Form
   if (!isPlan(plan)) return { ok: false, fields: { plan: "Choose a plan." } };
   const x = await inOrg("/organization");
   if (refused(x)) return x;
-  const r = await authApi(`/v1/organizations/${x.org}`, x.v.cookie, { method: "PATCH", json: { plan } });
+  const r = await answer(
+    authService(x.v.cookie).PATCH("/v1/organizations/{orgId}", { params: { path: { orgId: x.org } }, body: { plan } }),
+  );
   if (!r.ok) return failure(r, "change the plan");
   revalidatePath("/", "layout");
   return { ok: true, message: `Plan changed to ${plan}.` };
@@ -53,7 +57,11 @@ export async function changePlan(_prev: FormState, form: FormData): Promise<Form
 export async function leaveOrganization(_prev: FormState, _form: FormData): Promise<FormState> {
   const x = await inOrg("/organization");
   if (refused(x)) return x;
-  const r = await authApi(`/v1/organizations/${x.org}/members/${x.v.claims.sub}`, x.v.cookie, { method: "DELETE" });
+  const r = await answer(
+    authService(x.v.cookie).DELETE("/v1/organizations/{orgId}/members/{identityId}", {
+      params: { path: { orgId: x.org, identityId: x.v.claims.sub } },
+    }),
+  );
   if (!r.ok) {
     if (r.error?.code === "last_owner")
       return { ok: false, message: "You are its last owner: make someone else an owner first, or delete it." };
@@ -71,7 +79,9 @@ export async function deleteOrganization(_prev: FormState, form: FormData): Prom
   }
   const x = await inOrg("/organization");
   if (refused(x)) return x;
-  const r = await authApi(`/v1/organizations/${x.org}`, x.v.cookie, { method: "DELETE" });
+  const r = await answer(
+    authService(x.v.cookie).DELETE("/v1/organizations/{orgId}", { params: { path: { orgId: x.org } } }),
+  );
   if (!r.ok) return failure(r, "delete the organization");
   await untilTokenOrganization(x.v.cookie, (org) => org !== x.org);
   redirect("/dashboard");
@@ -95,9 +105,12 @@ export async function createApiKey(_prev: FormState, form: FormData): Promise<Fo
   }
   const x = await inOrg("/api-keys");
   if (refused(x)) return { ...x, values };
-  const r = await authApi<{ key: string }>(`/v1/organizations/${x.org}/api-keys`, x.v.cookie, {
-    json: { name, scopes, as_user: asUser },
-  });
+  const r = await answer(
+    authService(x.v.cookie).POST("/v1/organizations/{orgId}/api-keys", {
+      params: { path: { orgId: x.org } },
+      body: { name, scopes, as_user: asUser },
+    }),
+  );
   if (!r.ok || !r.data?.key) return { ...failure(r, "create API keys"), values };
   revalidatePath("/api-keys");
   return {
@@ -113,7 +126,11 @@ export async function revokeApiKey(_prev: FormState, form: FormData): Promise<Fo
   if (!UUID.test(id)) return { ok: false, message: "That key does not exist." };
   const x = await inOrg("/api-keys");
   if (refused(x)) return x;
-  const r = await authApi(`/v1/organizations/${x.org}/api-keys/${id}`, x.v.cookie, { method: "DELETE" });
+  const r = await answer(
+    authService(x.v.cookie).DELETE("/v1/organizations/{orgId}/api-keys/{keyId}", {
+      params: { path: { orgId: x.org, keyId: id } },
+    }),
+  );
   if (!r.ok) return failure(r, "revoke API keys");
   revalidatePath("/api-keys");
   return { ok: true, message: "Key revoked: it stops working at once." };
@@ -133,7 +150,12 @@ export async function createTeam(_prev: FormState, form: FormData): Promise<Form
   }
   const x = await inOrg("/teams");
   if (refused(x)) return { ...x, values };
-  const r = await authApi(`/v1/organizations/${x.org}/teams`, x.v.cookie, { json: { name } });
+  const r = await answer(
+    authService(x.v.cookie).POST("/v1/organizations/{orgId}/teams", {
+      params: { path: { orgId: x.org } },
+      body: { name },
+    }),
+  );
   if (!r.ok) return { ...failure(r, "create teams"), values };
   revalidatePath("/teams");
   return { ok: true, message: `Team “${name}” created.`, seq: Date.now() };
@@ -146,10 +168,12 @@ export async function setTeamMember(_prev: FormState, form: FormData): Promise<F
   if (!UUID.test(team) || !UUID.test(who)) return { ok: false, message: "Choose a member." };
   const x = await inOrg("/teams");
   if (refused(x)) return x;
-  const r = await authApi(`/v1/organizations/${x.org}/teams/${team}/members/${who}`, x.v.cookie, {
-    method: "PUT",
-    json: { role },
-  });
+  const r = await answer(
+    authService(x.v.cookie).PUT("/v1/organizations/{orgId}/teams/{teamId}/members/{identityId}", {
+      params: { path: { orgId: x.org, teamId: team, identityId: who } },
+      body: { role },
+    }),
+  );
   if (!r.ok) return failure(r, "change teams");
   revalidatePath("/teams");
   return { ok: true, message: role === "lead" ? "Team lead set." : "Member added to the team." };
@@ -161,9 +185,11 @@ export async function removeTeamMember(_prev: FormState, form: FormData): Promis
   if (!UUID.test(team) || !UUID.test(who)) return { ok: false, message: "That member does not exist." };
   const x = await inOrg("/teams");
   if (refused(x)) return x;
-  const r = await authApi(`/v1/organizations/${x.org}/teams/${team}/members/${who}`, x.v.cookie, {
-    method: "DELETE",
-  });
+  const r = await answer(
+    authService(x.v.cookie).DELETE("/v1/organizations/{orgId}/teams/{teamId}/members/{identityId}", {
+      params: { path: { orgId: x.org, teamId: team, identityId: who } },
+    }),
+  );
   if (!r.ok) return failure(r, "change teams");
   revalidatePath("/teams");
   return { ok: true, message: "Removed from the team." };
@@ -176,7 +202,9 @@ export async function revokeMySession(_prev: FormState, form: FormData): Promise
   if (!UUID.test(id)) return { ok: false, message: "That session does not exist." };
   const v = await viewerOrLogin("/auth/settings");
   if (!isViewer(v)) return v;
-  const r = await authApi(`/v1/me/sessions/${id}`, v.cookie, { method: "DELETE" });
+  const r = await answer(
+    authService(v.cookie).DELETE("/v1/me/sessions/{sessionId}", { params: { path: { sessionId: id } } }),
+  );
   if (!r.ok) return failure(r, "sign that session out");
   revalidatePath("/auth/settings");
   return { ok: true, message: "Signed out there." };
@@ -185,7 +213,7 @@ export async function revokeMySession(_prev: FormState, form: FormData): Promise
 export async function revokeMyOtherSessions(_prev: FormState, _form: FormData): Promise<FormState> {
   const v = await viewerOrLogin("/auth/settings");
   if (!isViewer(v)) return v;
-  const r = await authApi("/v1/me/sessions?others=true", v.cookie, { method: "DELETE" });
+  const r = await answer(authService(v.cookie).DELETE("/v1/me/sessions", { params: { query: { others: "true" } } }));
   if (!r.ok) return failure(r, "sign out your other sessions");
   revalidatePath("/auth/settings");
   return { ok: true, message: "Signed out everywhere else." };

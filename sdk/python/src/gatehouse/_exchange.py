@@ -16,6 +16,11 @@ from ._config import Config
 from ._credentials import Credential
 from ._errors import GatehouseError
 
+# The auth-service contract this client follows: apps/auth-service/openapi.json (info.version),
+# POST /v1/token's TokenResponse and the {error, message, request_id} body. A test on the
+# TypeScript side (contract.unit.test.ts) fails when the document's major version moves on.
+CONTRACT_VERSION = "1.0.0"
+
 MAX_ANSWER_BYTES = 64 * 1024
 # A cached token is dropped this long before it expires, so what is forwarded still has life left.
 FORWARD_MARGIN = 30

@@ -2,7 +2,7 @@ import type { Metadata } from "next";
 import { AppShell } from "../../../components/app-shell.tsx";
 import { ApiKeyForm, RevokeApiKeyButton } from "../../../components/org-forms.tsx";
 import { Unavailable } from "../../../components/unavailable.tsx";
-import { type ApiKey, authApi, explain, type Organization } from "../../../lib/api.ts";
+import { answer, authService, explain } from "../../../lib/api.ts";
 import { pageViewer } from "../../../lib/viewer-page.ts";
 
 export const dynamic = "force-dynamic";
@@ -18,8 +18,12 @@ export default async function ApiKeysPage() {
   const org = c.org as string;
   const canManage = c.role === "owner" || c.role === "admin";
   const [orgs, keys] = await Promise.all([
-    authApi<{ organizations: Organization[] }>("/v1/organizations", viewer.cookie),
-    canManage ? authApi<{ api_keys: ApiKey[] }>(`/v1/organizations/${org}/api-keys`, viewer.cookie) : undefined,
+    answer(authService(viewer.cookie).GET("/v1/organizations")),
+    canManage
+      ? answer(
+          authService(viewer.cookie).GET("/v1/organizations/{orgId}/api-keys", { params: { path: { orgId: org } } }),
+        )
+      : undefined,
   ]);
   const live = (keys?.data?.api_keys ?? []).filter((k) => !k.revokedAt);
   // The scopes a key may carry: the creator's own permissions (what the token says they hold).

@@ -1,7 +1,7 @@
 import type { Metadata } from "next";
 import { AppShell } from "../../../components/app-shell.tsx";
 import { Unavailable } from "../../../components/unavailable.tsx";
-import { type AuditEntry, authApi, explain, type Member, type Organization } from "../../../lib/api.ts";
+import { answer, authService, explain } from "../../../lib/api.ts";
 import { pageViewer } from "../../../lib/viewer-page.ts";
 
 export const dynamic = "force-dynamic";
@@ -27,13 +27,17 @@ export default async function AuditPage({
   const kind = (KINDS as readonly string[]).includes(one(q.kind)) ? one(q.kind) : "";
   const actor = /^[0-9a-f-]{36}$/i.test(one(q.actor)) ? one(q.actor) : "";
   const canRead = c.role === "owner" || c.role === "admin";
-  const params = new URLSearchParams({ limit: "100" });
-  if (kind) params.set("action", kind);
-  if (actor) params.set("actor", actor);
+  const auditQuery = { limit: "100", ...(kind ? { action: kind } : {}), ...(actor ? { actor } : {}) };
   const [orgs, log, members] = await Promise.all([
-    authApi<{ organizations: Organization[] }>("/v1/organizations", viewer.cookie),
-    canRead ? authApi<{ entries: AuditEntry[] }>(`/v1/organizations/${org}/audit?${params}`, viewer.cookie) : undefined,
-    authApi<{ members: Member[] }>(`/v1/organizations/${org}/members`, viewer.cookie),
+    answer(authService(viewer.cookie).GET("/v1/organizations")),
+    canRead
+      ? answer(
+          authService(viewer.cookie).GET("/v1/organizations/{orgId}/audit", {
+            params: { path: { orgId: org }, query: auditQuery },
+          }),
+        )
+      : undefined,
+    answer(authService(viewer.cookie).GET("/v1/organizations/{orgId}/members", { params: { path: { orgId: org } } })),
   ]);
   const who = new Map((members.data?.members ?? []).map((m) => [m.identityId, m.email]));
   const entries = log?.data?.entries ?? [];

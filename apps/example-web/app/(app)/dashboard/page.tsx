@@ -2,7 +2,7 @@ import type { Metadata } from "next";
 import { AppShell } from "../../../components/app-shell.tsx";
 import { DeleteProjectButton, NewProjectForm } from "../../../components/forms.tsx";
 import { Unavailable } from "../../../components/unavailable.tsx";
-import { authApi, explain, gatewayApi, type Organization, type Project } from "../../../lib/api.ts";
+import { answer, authService, explain, gatewayApi, type Project } from "../../../lib/api.ts";
 import { displayName } from "../../../lib/session.ts";
 import { pageViewer } from "../../../lib/viewer-page.ts";
 
@@ -14,7 +14,7 @@ export default async function Dashboard() {
   if (viewer === "unavailable") return <Unavailable current="/dashboard" />;
   const c = viewer.claims;
   const [orgs, projects] = await Promise.all([
-    authApi<{ organizations: Organization[] }>("/v1/organizations", viewer.cookie),
+    answer(authService(viewer.cookie).GET("/v1/organizations")),
     gatewayApi<{ projects: Project[] }>("/v1/projects", viewer.cookie),
   ]);
   const org = orgs.data?.organizations.find((o) => o.organizationId === c.org);

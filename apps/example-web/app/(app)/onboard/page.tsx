@@ -4,7 +4,7 @@ import { redirect } from "next/navigation";
 import { AppShell } from "../../../components/app-shell.tsx";
 import { OnboardForm, OpenOrganizationButton } from "../../../components/forms.tsx";
 import { Unavailable } from "../../../components/unavailable.tsx";
-import { authApi, type Organization } from "../../../lib/api.ts";
+import { answer, authService } from "../../../lib/api.ts";
 import { isPlan } from "../../../lib/config.ts";
 import type { SearchParams } from "../../../lib/flow-page.ts";
 import { param } from "../../../lib/kratos.ts";
@@ -26,7 +26,7 @@ export default async function OnboardPage({ searchParams }: { searchParams: Sear
   const first = viewer.claims.name?.first;
   // Memberships the user did not make their default (someone else put them there, before
   // invitations): never opened for them, but theirs to open.
-  const orgs = (await authApi<{ organizations: Organization[] }>("/v1/organizations", viewer.cookie)).data;
+  const orgs = (await answer(authService(viewer.cookie).GET("/v1/organizations"))).data;
   const existing = orgs?.organizations ?? [];
   return (
     <AppShell who={viewer.claims.email ?? ""}>

@@ -7,7 +7,7 @@ import {
   RenameOrganizationForm,
 } from "../../../components/org-forms.tsx";
 import { Unavailable } from "../../../components/unavailable.tsx";
-import { authApi, type Organization } from "../../../lib/api.ts";
+import { answer, authService } from "../../../lib/api.ts";
 import { pageViewer } from "../../../lib/viewer-page.ts";
 
 export const dynamic = "force-dynamic";
@@ -17,7 +17,7 @@ export default async function OrganizationPage() {
   const viewer = await pageViewer("/organization", { needOrg: true });
   if (viewer === "unavailable") return <Unavailable current="/organization" />;
   const c = viewer.claims;
-  const orgs = await authApi<{ organizations: Organization[] }>("/v1/organizations", viewer.cookie);
+  const orgs = await answer(authService(viewer.cookie).GET("/v1/organizations"));
   const list = orgs.data?.organizations ?? [];
   const org = list.find((o) => o.organizationId === c.org);
   const name = org?.name ?? "";

@@ -2,7 +2,7 @@ import type { Metadata } from "next";
 import { AppShell } from "../../../components/app-shell.tsx";
 import { InviteForm, MemberControls, RevokeInvitationButton } from "../../../components/forms.tsx";
 import { Unavailable } from "../../../components/unavailable.tsx";
-import { authApi, explain, type Invitation, type Member, type Organization } from "../../../lib/api.ts";
+import { answer, authService, explain, type Member } from "../../../lib/api.ts";
 import { pageViewer } from "../../../lib/viewer-page.ts";
 
 export const dynamic = "force-dynamic";
@@ -20,10 +20,12 @@ export default async function TeamPage() {
   const canManage = c.role === "owner" || c.role === "admin";
   const canGrantOwner = c.role === "owner";
   const [members, orgs, invitations] = await Promise.all([
-    authApi<{ members: Member[] }>(`/v1/organizations/${org}/members`, viewer.cookie),
-    authApi<{ organizations: Organization[] }>("/v1/organizations", viewer.cookie),
+    answer(authService(viewer.cookie).GET("/v1/organizations/{orgId}/members", { params: { path: { orgId: org } } })),
+    answer(authService(viewer.cookie).GET("/v1/organizations")),
     canManage
-      ? authApi<{ invitations: Invitation[] }>(`/v1/organizations/${org}/invitations`, viewer.cookie)
+      ? answer(
+          authService(viewer.cookie).GET("/v1/organizations/{orgId}/invitations", { params: { path: { orgId: org } } }),
+        )
       : Promise.resolve(undefined),
   ]);
   const orgName = orgs.data?.organizations.find((o) => o.organizationId === org)?.name ?? "Your organization";

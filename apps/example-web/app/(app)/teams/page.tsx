@@ -2,7 +2,7 @@ import type { Metadata } from "next";
 import { AppShell } from "../../../components/app-shell.tsx";
 import { RemoveTeamMemberButton, TeamForm, TeamMemberForm } from "../../../components/org-forms.tsx";
 import { Unavailable } from "../../../components/unavailable.tsx";
-import { authApi, explain, type Member, type Organization, type Team, type TeamMember } from "../../../lib/api.ts";
+import { answer, authService, explain } from "../../../lib/api.ts";
 import { pageViewer } from "../../../lib/viewer-page.ts";
 
 export const dynamic = "force-dynamic";
@@ -18,14 +18,18 @@ export default async function TeamsPage() {
   const org = c.org as string;
   const canManage = c.role === "owner" || c.role === "admin";
   const [orgs, teams, members] = await Promise.all([
-    authApi<{ organizations: Organization[] }>("/v1/organizations", viewer.cookie),
-    authApi<{ teams: Team[] }>(`/v1/organizations/${org}/teams`, viewer.cookie),
-    authApi<{ members: Member[] }>(`/v1/organizations/${org}/members`, viewer.cookie),
+    answer(authService(viewer.cookie).GET("/v1/organizations")),
+    answer(authService(viewer.cookie).GET("/v1/organizations/{orgId}/teams", { params: { path: { orgId: org } } })),
+    answer(authService(viewer.cookie).GET("/v1/organizations/{orgId}/members", { params: { path: { orgId: org } } })),
   ]);
   const list = teams.data?.teams ?? [];
   const rosters = await Promise.all(
     list.map((t) =>
-      authApi<{ members: TeamMember[] }>(`/v1/organizations/${org}/teams/${t.id}/members`, viewer.cookie),
+      answer(
+        authService(viewer.cookie).GET("/v1/organizations/{orgId}/teams/{teamId}/members", {
+          params: { path: { orgId: org, teamId: t.id } },
+        }),
+      ),
     ),
   );
   const people = (members.data?.members ?? []).map((m) => ({ id: m.identityId, label: label(m) }));

@@ -2,6 +2,7 @@
 // and announces it on Redis so every guard, the gateway's included, drops the cached
 // token at once), then the cookie is cleared here and the browser goes to the login.
 import { type NextRequest, NextResponse } from "next/server";
+import { authService } from "../../../../lib/api.ts";
 import { webConfig } from "../../../../lib/config.ts";
 import { kratosFetch } from "../../../../lib/kratos.ts";
 import { NOTICE_COOKIE } from "../../../../lib/notice.ts";
@@ -10,15 +11,8 @@ export const dynamic = "force-dynamic";
 
 async function revoke(cookie: string): Promise<boolean> {
   try {
-    const r = await fetch(`${webConfig().authServiceUrl}/v1/logout`, {
-      method: "POST",
-      headers: { cookie, "content-type": "application/json" },
-      body: "{}",
-      cache: "no-store",
-      signal: AbortSignal.timeout(5_000),
-    });
-    await r.body?.cancel();
-    return r.status === 204 || r.status === 401;
+    const { response } = await authService(cookie, 5_000).POST("/v1/logout");
+    return response.status === 204 || response.status === 401;
   } catch {
     return false;
   }
