@@ -96,11 +96,18 @@ const BODY = {
   accept: z.object({ token: z.string().max(200).refine(looksLikeInvitationToken, "not an invitation token") }).strict(),
   defaultOrganization: z.object({ organization_id: uuid }).strict(),
   role: z.object({ role: z.enum(ORG_ROLES) }).strict(),
-  // Rename (owners, admins) and/or plan (owners); at least one of them.
+  // Rename (owners, admins), plan and/or the second-factor requirement (owners); at least one.
   organization: z
-    .object({ name: z.string().trim().min(1).max(200).optional(), plan: z.enum(PLANS).optional() })
+    .object({
+      name: z.string().trim().min(1).max(200).optional(),
+      plan: z.enum(PLANS).optional(),
+      require_mfa: z.boolean().optional(),
+    })
     .strict()
-    .refine((b) => b.name !== undefined || b.plan !== undefined, "name or plan is required"),
+    .refine(
+      (b) => b.name !== undefined || b.plan !== undefined || b.require_mfa !== undefined,
+      "name, plan or require_mfa is required",
+    ),
   apiKey: z.object({ ...API_KEY_FIELDS, as_user: z.boolean().default(false) }).strict(),
   team: z.object({ name: z.string().trim().min(1).max(100) }).strict(),
   teamMember: z.object({ role: z.enum(TEAM_ROLES).default("member") }).strict(),
@@ -355,7 +362,7 @@ export function publicRouter(
     }),
   );
 
-  // --- Organization: name (owners, admins), plan and deletion (owners), audit log --
+  // --- Organization: name (owners, admins), plan, MFA requirement and deletion (owners), audit log --
   r.patch(
     "/v1/organizations/:orgId",
     wrap(async (req, res) => {
@@ -365,6 +372,7 @@ export function publicRouter(
       const change = {
         ...(body.name !== undefined ? { name: body.name } : {}),
         ...(body.plan ? { plan: body.plan } : {}),
+        ...(body.require_mfa !== undefined ? { requireMfa: body.require_mfa } : {}),
       };
       const org = await updateOrganization(app.db, orgId, change, ctx(req, p.identityId), p.by);
       res.json({ organization: org });
