@@ -2,7 +2,7 @@
 // API-key management, metrics. Never exposed publicly; operator calls also need
 // ADMIN_API_TOKEN, the Kratos webhook its own shared secret.
 import { createHash, timingSafeEqual } from "node:crypto";
-import { MAX_IDENTIFIER_LENGTH } from "@gatehouse/contracts";
+import { BRUTE_FORCE_SCOPES, MAX_IDENTIFIER_LENGTH } from "@gatehouse/contracts";
 import { createVerifier, isTokenError } from "@gatehouse/tokens";
 import express, { type Request, type RequestHandler } from "express";
 import helmet from "helmet";
@@ -46,7 +46,7 @@ const BODY = {
   deliveryId: z.string().regex(/^[1-9][0-9]{0,18}$/),
   lockout: z
     .object({
-      scope: z.enum(["login", "registration", "recovery", "verification"]),
+      scope: z.enum(BRUTE_FORCE_SCOPES),
       identifier: z.string().min(1).max(MAX_IDENTIFIER_LENGTH),
       retry_after_seconds: z.number().int().min(1).max(86_400),
     })
