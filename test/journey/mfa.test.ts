@@ -1,9 +1,10 @@
 // An organization that requires a second factor, in Chromium: its owner turns the
 // setting on in the organization settings; a member who signs in with a password only
 // is sent (guard → second-factor step → no factor to offer) to set one up, and no
-// guarded page lets them in until they have; once TOTP is set up and used, the
-// session is aal2 and the pages open, with `aal: aal2` in the token. Screenshots under
-// test-results/mfa/, axe-core on each page state.
+// guarded page lets them in until they have; the code that sets TOTP up raises the
+// session to aal2 and the pages open (`aal: aal2` in the token); the next password
+// sign-in stops at the second-factor step until the code is given. Screenshots under
+// test-results/screenshots/mfa/, axe-core on each page state.
 import { mkdirSync, rmSync } from "node:fs";
 import { createRequire } from "node:module";
 import { resolve } from "node:path";
@@ -14,7 +15,7 @@ import { launchChromium } from "../support/chromium.ts";
 import { PASSWORD } from "../support/kratos.ts";
 import { totp, totpCounter } from "./totp.ts";
 
-const OUT = resolve(import.meta.dirname, "../../test-results/mfa");
+const OUT = resolve(import.meta.dirname, "../../test-results/screenshots/mfa");
 const AXE = createRequire(import.meta.url).resolve("axe-core/axe.min.js");
 const env = inject("stack");
 const need = (k: string): string => {
@@ -129,21 +130,36 @@ describe("an organization that requires a second factor (Chromium)", () => {
     const used = totpCounter() - 1;
     await page.getByLabel("Verify code").fill(totp(secret, used * 30_000));
     await page.getByTestId("submit-method-totp").click();
-    await page.locator(".flow-messages .message-success").waitFor();
+    // The code just proved the second factor: Kratos raises the session to aal2 and
+    // follows the flow's return_to, the guarded page they last asked for.
+    await page.waitForURL(onApp("/organization")).catch(async (e: unknown) => {
+      await shot(page, "xx-after-totp-setup");
+      throw new Error(`after the TOTP setup: ${page.url()}`, { cause: e });
+    });
+    await shot(page, "03-member-in-after-setting-up-totp");
+    const strong = await claimsOf(ctx);
+    expect(strong).toMatchObject({ sub: member.identityId, org: orgId, aal: "aal2", mfa_required: true });
+    expect(strong.amr).toContain("totp");
+
+    // Next time, a password alone is not enough: the second-factor step, then in.
+    await page.getByTestId("sign-out").click();
+    await page.waitForURL((u) => onApp("/auth/login")(u) && u.searchParams.has("flow"));
+    await page.getByLabel("Email", { exact: true }).fill(member.email);
+    await page.getByLabel("Password").fill(PASSWORD);
+    await page.getByTestId("submit-method-password").click();
+    await page.getByRole("heading", { name: "Two-factor authentication" }).waitFor();
+    await shot(page, "04-member-second-factor-step");
+    await axe(page, "second-factor step");
     await page.goto(`${WEB}/team`);
     await page.getByRole("heading", { name: "Two-factor authentication" }).waitFor();
-    await shot(page, "03-member-second-factor-step");
-    await axe(page, "second-factor step");
     while (totpCounter() <= used) await new Promise((r) => setTimeout(r, 250));
     await page.locator('input[name="totp_code"]').fill(totp(secret));
     await page.getByTestId("submit-method-totp").click();
     await page.waitForURL(onApp("/team"));
-    await shot(page, "04-member-in-at-aal2");
-    const strong = await claimsOf(ctx);
-    expect(strong).toMatchObject({ sub: member.identityId, org: orgId, aal: "aal2", mfa_required: true });
-    expect(strong.amr).toEqual(["password", "totp"]);
-    await page.goto(`${WEB}/dashboard`);
-    await page.waitForURL(onApp("/dashboard"));
+    await shot(page, "05-member-in-at-aal2");
+    const again = await claimsOf(ctx);
+    expect(again).toMatchObject({ sub: member.identityId, aal: "aal2", mfa_required: true });
+    expect(again.amr).toEqual(["password", "totp"]);
 
     await ownerCtx.close();
     await ctx.close();

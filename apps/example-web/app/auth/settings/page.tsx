@@ -32,8 +32,7 @@ export default async function SettingsPage({ searchParams }: { searchParams: Sea
         <div className="flow-messages">
           {mustSetUp ? (
             <p className="message message-error" role="status" data-testid="mfa-required">
-              Your organization requires a second factor. Set up an authenticator app below, then sign in with its code
-              to continue.
+              Your organization requires a second factor. Set up an authenticator app below to continue.
             </p>
           ) : null}
           <Messages messages={flow.ui.messages} />
