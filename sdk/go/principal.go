@@ -16,6 +16,7 @@ type Principal struct {
 	OrganizationID string
 	Plan           string
 	Role           string
+	MFARequired    bool // the organization requires a second factor: every route needs aal2
 	Teams          []TeamMembership
 	Permissions    []string
 	AAL            string
@@ -28,7 +29,7 @@ type Principal struct {
 func principalFrom(c *Claims, token, via string) *Principal {
 	return &Principal{
 		Subject: c.Subject, SessionID: c.SessionID, Email: c.Email, EmailVerified: c.EmailVerified != nil && *c.EmailVerified,
-		OrganizationID: c.Org, Plan: c.Plan, Role: c.Role, Teams: c.Teams, Permissions: c.Perms,
+		OrganizationID: c.Org, Plan: c.Plan, Role: c.Role, MFARequired: c.MFARequired != nil && *c.MFARequired, Teams: c.Teams, Permissions: c.Perms,
 		AAL: c.AAL, AMR: c.AMR, Via: via, Token: token, ExpiresAt: c.Expiry.Time(),
 	}
 }
@@ -55,6 +56,7 @@ type Rule struct {
 
 // Authorize decides whether p satisfies r. Roles and permissions come before the AAL:
 // a second factor would not help somebody who lacks the role, so they get forbidden.
+// An organization that requires a second factor (MFARequired) makes every route need aal2.
 func Authorize(p *Principal, r Rule) *Error {
 	if len(r.Roles) > 0 {
 		if p.OrganizationID == "" || !slices.Contains(r.Roles, p.Role) {
@@ -69,6 +71,9 @@ func Authorize(p *Principal, r Rule) *Error {
 	}
 	if len(missing) > 0 {
 		return newError(CodeForbidden, "missing permission "+strings.Join(missing, ", "), nil)
+	}
+	if p.AAL != "aal2" && p.MFARequired {
+		return newError(CodeAAL2Required, "your organization requires a second factor: sign in with it, or set one up", nil)
 	}
 	if r.AAL2 && p.AAL != "aal2" {
 		return newError(CodeAAL2Required, "this route needs a second factor", nil)

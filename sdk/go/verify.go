@@ -35,6 +35,7 @@ type Claims struct {
 	Org           string           `json:"org,omitempty"`
 	Plan          string           `json:"plan,omitempty"`
 	Role          string           `json:"role,omitempty"`
+	MFARequired   *bool            `json:"mfa_required,omitempty"` // the organization requires aal2
 	Teams         []TeamMembership `json:"teams"`
 	Perms         []string         `json:"perms"`
 	AAL           string           `json:"aal"`
@@ -161,6 +162,8 @@ func (c *Claims) check() error {
 		return bad("perms/teams/amr", "must be arrays")
 	case c.Org == "" && (c.Role != "" || c.Plan != ""):
 		return bad("role/plan", "require org")
+	case c.MFARequired != nil && (!*c.MFARequired || c.Org == ""):
+		return bad("mfa_required", "must be true, and only with org")
 	case c.Role != "" && !slices.Contains(orgRoles, c.Role):
 		return bad("role", "must be one of owner, admin, member")
 	case c.Plan != "" && !slices.Contains(plans, c.Plan):

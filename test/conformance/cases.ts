@@ -23,6 +23,8 @@ export interface Person {
 export interface World {
   owner: Person;
   member: Person;
+  /** Owner of another organization, on the enterprise plan, that requires a second factor; signed in with a password only (aal1). */
+  mfa: Person;
   /** In every made-up value, so a leak is found by searching for it. */
   marker: string;
 }
@@ -41,6 +43,12 @@ export const CREDENTIALS: Record<string, (w: World) => Header[]> = {
   "the owner's session token as a bearer token": (w) => [["Authorization", `Bearer ${w.owner.sessionToken}`]],
   "the owner's JWT": (w) => [["Authorization", `Bearer ${w.owner.jwt}`]],
   "the member's JWT": (w) => [["Authorization", `Bearer ${w.member.jwt}`]],
+  "the cookie of an aal1 member of an organization that requires a second factor": (w) => [
+    ["Cookie", `${COOKIE}=${w.mfa.cookie}`],
+  ],
+  "the JWT of an aal1 member of an organization that requires a second factor": (w) => [
+    ["Authorization", `Bearer ${w.mfa.jwt}`],
+  ],
   "a cookie Kratos never issued": () => [["Cookie", `${COOKIE}=not-a-session-at-all`]],
   "the owner's JWT with a broken signature": (w) => [
     ["Authorization", `Bearer ${w.owner.jwt.slice(0, -4)}${w.owner.jwt.endsWith("AAAA") ? "BBBB" : "AAAA"}`],
@@ -65,7 +73,8 @@ export type Expect =
   | { status: 400 | 401 | 403; error: string }
   /** A refused page load: the same status and code, as a page for a person (HTML, with the request id). */
   | { status: 403; error: string; page: true }
-  | { login: true };
+  /** A 303 to the app's login page; with aal "aal2", to its second-factor step. */
+  | { login: true; aal?: "aal2" };
 
 export interface Case {
   credential: CredentialName;
@@ -82,6 +91,7 @@ const signIn = { status: 401, error: "unauthenticated" } as const;
 const forbidden = { status: 403, error: "forbidden" } as const;
 const login = { login: true } as const;
 const forbiddenPage = { status: 403, error: "forbidden", page: true } as const;
+const secondFactor = { status: 403, error: "aal2_required" } as const;
 
 export const CASES: Case[] = [
   // An anonymous route: a working credential is used, anything else is nobody.
@@ -122,6 +132,41 @@ export const CASES: Case[] = [
   { credential: "the member's cookie, and identity headers naming the owner", route: "admin", expect: forbidden },
   { credential: "none", route: "admin", expect: signIn },
   { credential: "none", route: "admin", page: true, expect: login },
+  // An organization that requires a second factor: every route but an anonymous one
+  // refuses its members' aal1 sessions, whatever the route's rule, and sends a page
+  // load to the second-factor step (where the app leads someone without one to set it up).
+  {
+    credential: "the cookie of an aal1 member of an organization that requires a second factor",
+    route: "private",
+    expect: secondFactor,
+  },
+  {
+    credential: "the cookie of an aal1 member of an organization that requires a second factor",
+    route: "private",
+    page: true,
+    expect: { login: true, aal: "aal2" },
+  },
+  {
+    credential: "the cookie of an aal1 member of an organization that requires a second factor",
+    route: "admin",
+    page: true,
+    expect: { login: true, aal: "aal2" },
+  },
+  {
+    credential: "the JWT of an aal1 member of an organization that requires a second factor",
+    route: "private",
+    expect: secondFactor,
+  },
+  {
+    credential: "the JWT of an aal1 member of an organization that requires a second factor",
+    route: "admin",
+    expect: secondFactor,
+  },
+  {
+    credential: "the cookie of an aal1 member of an organization that requires a second factor",
+    route: "public",
+    expect: anonymous,
+  },
 ];
 
 export const caseName = (c: Case) => `${c.credential} → ${c.route}${c.page ? " (page load)" : ""}`;

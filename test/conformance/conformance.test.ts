@@ -32,13 +32,23 @@ async function loginCookie(email: string): Promise<string> {
   return c.value;
 }
 
-async function person(prefix: string, role: Person["role"], join?: { owner: Person; orgId: string }) {
+async function person(
+  prefix: string,
+  role: Person["role"],
+  join?: { owner: Person; orgId: string },
+  requireMfa = false,
+) {
   const u = await newUser(prefix);
   let orgId = join?.orgId;
   if (join) await joinOrg(join.owner, join.orgId, u, role);
   else {
     const r = await call("/v1/onboarding", { token: u.sessionToken, json: { name: `Conformance ${prefix}` } });
     orgId = (r.body.organization as { id: string }).id;
+  }
+  if (requireMfa) {
+    const body = { plan: "enterprise", require_mfa: true };
+    const r = await call(`/v1/organizations/${orgId}`, { method: "PATCH", token: u.sessionToken, json: body });
+    if (r.status !== 200) throw new Error(`require_mfa failed: ${r.status} ${r.text}`);
   }
   const cookie = await loginCookie(u.email);
   const minted = await call("/v1/token", { headers: { cookie: `${COOKIE}=${cookie}` }, json: {} });
@@ -52,7 +62,8 @@ let world: World;
 beforeAll(async () => {
   const { p: owner, orgId } = await person("cf-owner", "owner");
   const { p: member } = await person("cf-member", "member", { owner, orgId });
-  world = { owner, member, marker: `spoof${randomUUID().slice(0, 8)}` };
+  const { p: mfa } = await person("cf-mfa", "owner", undefined, true);
+  world = { owner, member, mfa, marker: `spoof${randomUUID().slice(0, 8)}` };
   for (const r of RUNNERS) await r.start();
 }, 180_000);
 
@@ -114,6 +125,8 @@ function problems(r: Runner, c: Case, requestId: string, seen: Seen): string[] {
     if (seen.status !== 303) return [...out, `answered ${seen.status} ${seen.body.slice(0, 200)}, expected a 303`];
     const to = new URL(h.location ?? "", "http://invalid.example");
     if (to.host !== `app.${domain}` || to.pathname !== "/auth/login") out.push(`sent to ${h.location}`);
+    if (to.searchParams.get("aal") !== (e.aal ?? null))
+      out.push(`aal=${to.searchParams.get("aal")}, expected ${e.aal}`);
     const back = to.searchParams.get("return_to");
     if (back !== `http://${r.host}${PATHS[c.route]}`) out.push(`return_to ${back}`);
     return out;

@@ -14,6 +14,7 @@ import {
   revokeApiKey,
   revokeMyOtherSessions,
   revokeMySession,
+  setRequireMfa,
   setTeamMember,
 } from "../app/(app)/org-actions.ts";
 import { NAME_MAX, SHORT_NAME_MAX } from "../lib/limits.ts";
@@ -80,6 +81,37 @@ export function PlanForm({ plan }: { plan: string }) {
         <Submit testId="change-plan">Change plan</Submit>
       </div>
       <FormMessage state={state} id="plan-message" />
+    </form>
+  );
+}
+
+/** Owners only (the page shows the others the state); the checkbox is off-limits below Enterprise. */
+export function RequireMfaForm({ required, enterprise }: { required: boolean; enterprise: boolean }) {
+  const [state, action] = useActionState(setRequireMfa, INITIAL);
+  return (
+    <form action={action} className="form">
+      <div className="field field-checkbox">
+        <input
+          type="checkbox"
+          id="require-mfa"
+          name="require_mfa"
+          defaultChecked={required}
+          disabled={!enterprise && !required}
+          aria-describedby="require-mfa-hint"
+        />
+        <label htmlFor="require-mfa">Require a second factor for every member</label>
+      </div>
+      <p id="require-mfa-hint" className="muted small">
+        {enterprise
+          ? "Members who sign in with a password alone are asked for their authenticator code, or to set one up, before they can go on."
+          : "Available on the Enterprise plan."}
+      </p>
+      {enterprise || required ? (
+        <div className="actions">
+          <Submit testId="save-require-mfa">Save</Submit>
+        </div>
+      ) : null}
+      <FormMessage state={state} id="require-mfa-message" />
     </form>
   );
 }

@@ -872,6 +872,7 @@ export interface components {
             name: string;
             /** @enum {string} */
             plan: "starter" | "pro" | "enterprise";
+            requireMfa: boolean;
             deletedAt: components["schemas"]["Timestamp"] | null;
             createdAt: components["schemas"]["Timestamp"];
             updatedAt: components["schemas"]["Timestamp"];
@@ -2755,6 +2756,7 @@ export interface operations {
                     name?: string;
                     /** @enum {string} */
                     plan?: "starter" | "pro" | "enterprise";
+                    require_mfa?: boolean;
                 };
             };
         };
@@ -5972,7 +5974,7 @@ export interface operations {
             content: {
                 "application/json": {
                     /** @enum {string} */
-                    scope: "login" | "registration" | "recovery" | "verification";
+                    scope: "login" | "login_code" | "registration" | "recovery" | "verification";
                     identifier: string;
                     retry_after_seconds: number;
                 };

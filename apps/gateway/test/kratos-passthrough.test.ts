@@ -1,7 +1,7 @@
 import { createServer, type ServerResponse } from "node:http";
 import { type AddressInfo, connect } from "node:net";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
-import { registerApi, stack, uniqueEmail } from "../../../test/support/kratos.ts";
+import { PASSWORD, registerApi, stack, uniqueEmail } from "../../../test/support/kratos.ts";
 import { privateRedis } from "../../../test/support/redis.ts";
 import { echoUpstream, routesFile, startGateway } from "./harness.ts";
 
@@ -154,6 +154,54 @@ describe("Kratos public API on the gateway's origin", () => {
 // What Kratos receives cannot be observed on the real Kratos, so an echo server
 // (a stub standing in for Kratos' public API) records it; the passthrough itself is
 // the real one, and the tests above run it against the real Kratos.
+describe("only a secret Kratos checked and refused counts as a failed sign-in", () => {
+  it("social and passkey submissions and email-code requests lock neither the address nor the account; wrong passwords still do", {
+    timeout: 120_000,
+  }, async () => {
+    // Three failures lock an account, three from one address lock the address.
+    // The counters live in the stack's shared Redis: this test's client is an address
+    // of its own (sent as X-Forwarded-For from a trusted proxy), so locking it here
+    // locks nobody else.
+    const client = `198.51.100.${1 + Math.floor(Math.random() * 254)}`;
+    const g = await startGateway(routesFile("routes: []\n"), {
+      TRUSTED_PROXIES: "127.0.0.1/32",
+      BRUTE_FORCE_MAX_FAILURES: "3",
+      BRUTE_FORCE_MAX_IP_FAILURES: "3",
+      BRUTE_FORCE_DELAYS_MS: "1",
+      LOGIN_FAILURE_FLOOR_MS: "0",
+    });
+    try {
+      const email = uniqueEmail("bf-methods");
+      expect((await registerApi(stack(), { email })).status).toBe(200);
+      const submit = async (body: Record<string, unknown>) => {
+        const flow = await json(await fetch(`${g.url}/self-service/login/api`));
+        return fetch(`${g.url}/self-service/login?flow=${flow.id}`, {
+          method: "POST",
+          headers: { "content-type": "application/json", accept: "application/json", "x-forwarded-for": client },
+          body: JSON.stringify(body),
+        });
+      };
+      const statuses: number[] = [];
+      for (let i = 0; i < 4; i++) {
+        statuses.push((await submit({ method: "oidc", provider: "local" })).status);
+        statuses.push((await submit({ method: "passkey" })).status);
+        statuses.push((await submit({ method: "code", identifier: email })).status);
+      }
+      expect(statuses).not.toContain(429);
+      expect((await submit({ method: "password", identifier: email, password: PASSWORD })).status).toBe(200);
+      // Wrong secrets still count: a wrong email code, then wrong passwords, lock the account.
+      expect((await submit({ method: "code", identifier: email, code: "000000" })).status).toBe(400);
+      for (let i = 0; i < 2; i++)
+        expect((await submit({ method: "password", identifier: email, password: "wrong-password-123" })).status).toBe(
+          400,
+        );
+      expect((await submit({ method: "password", identifier: email, password: PASSWORD })).status).toBe(429);
+    } finally {
+      await g.stop();
+    }
+  });
+});
+
 describe("Kratos passthrough, seen from the upstream (echo stub in Kratos' place)", () => {
   it("client identity headers never reach Kratos, in any spelling; cookies and the session token do", async () => {
     const echo = await echoUpstream();

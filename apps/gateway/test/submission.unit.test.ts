@@ -113,3 +113,42 @@ describe("parseSubmission: repeated form fields", () => {
     expect(p.ok && p.submission.body.toString()).toBe("email=a%40x.org&code=123456&method=code");
   });
 });
+
+describe("login intent: which submissions check a secret", () => {
+  const intent = (body: string, contentType = "application/json") => {
+    const p = parse(body, contentType);
+    if (!p.ok) throw new Error(p.message);
+    return p.submission.intent;
+  };
+  it.each([
+    [{ method: "password", identifier: "a@example.org", password: "x" }, "credential"],
+    [{ method: "code", identifier: "a@example.org", code: "123456" }, "credential"],
+    [{ method: "totp", totp_code: "123456" }, "credential"],
+    [{ method: "lookup_secret", lookup_secret: "abcd" }, "credential"],
+    [{ method: "passkey", passkey_login: "{}" }, "credential"],
+    [{ method: "webauthn", webauthn_login: "{}" }, "credential"],
+    [{ method: "code", identifier: "a@example.org" }, "code_request"],
+    [{ method: "code", identifier: "a@example.org", resend: "code" }, "code_request"],
+    [{ method: "oidc", provider: "local" }, "other"],
+    [{ method: "passkey" }, "other"],
+    // A method Kratos might add later, or none: counted, so it fails closed.
+    [{ method: "saml" }, "credential"],
+    [{ identifier: "a@example.org" }, "credential"],
+  ])("%j → %s", (body, expected) => {
+    expect(intent(JSON.stringify(body))).toBe(expected);
+  });
+  it("reads a form the same way", () => {
+    expect(intent("method=oidc&provider=local", "application/x-www-form-urlencoded")).toBe("other");
+    expect(intent("method=code&identifier=a%40example.org", "application/x-www-form-urlencoded")).toBe("code_request");
+    expect(intent("method=code&code=1&identifier=a", "application/x-www-form-urlencoded")).toBe("credential");
+  });
+  it("other flows are always counted", () => {
+    const p = parseSubmission(
+      "recovery",
+      { contentType: "application/json", contentEncoding: undefined },
+      Buffer.from('{"method":"code","email":"a@b.c"}'),
+      FLOW,
+    );
+    expect(p.ok && p.submission.intent).toBe("credential");
+  });
+});

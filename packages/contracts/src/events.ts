@@ -27,6 +27,11 @@ export const EVENTS = {
   "organization.deleted": spec("organization", true, "An organization was deleted."),
   "organization.renamed": spec("organization", true, "An organization was renamed (data.before/after.name)."),
   "organization.plan_changed": spec("organization", true, "An organization's plan changed (data.before/after.plan)."),
+  "organization.mfa_requirement_changed": spec(
+    "organization",
+    true,
+    "An owner turned the organization's second-factor requirement on or off (data.before/after.require_mfa).",
+  ),
   "membership.added": spec("membership", true, "Someone joined an organization with a role."),
   "membership.removed": spec("membership", true, "Someone left or was removed from an organization."),
   "membership.role_changed": spec("membership", true, "A member's role changed (data.before/after.role)."),

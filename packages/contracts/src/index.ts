@@ -33,6 +33,7 @@ export {
 } from "./invalidation.ts";
 export {
   BRUTE_FORCE_PREFIX,
+  BRUTE_FORCE_SCOPES,
   type BruteForceScope,
   bruteForceKeys,
   identifierKey,

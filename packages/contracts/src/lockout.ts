@@ -29,8 +29,13 @@ export async function identifierKey(raw: string): Promise<string> {
   return Array.from(new Uint8Array(digest, 0, 16), (b) => b.toString(16).padStart(2, "0")).join("");
 }
 
-/** The self-service flows whose submissions are counted (a login lock does not block recovery). */
-export type BruteForceScope = "login" | "registration" | "recovery" | "verification";
+/**
+ * The self-service flows whose submissions are counted (a login lock does not block
+ * recovery). `login_code`: requests for an email sign-in code, counted as attempts
+ * (they send mail) apart from failed sign-ins, so asking for codes never locks sign-in.
+ */
+export const BRUTE_FORCE_SCOPES = ["login", "login_code", "registration", "recovery", "verification"] as const;
+export type BruteForceScope = (typeof BRUTE_FORCE_SCOPES)[number];
 
 /** Keys of one scope: failure counters and locks, per client address and per account. */
 export const bruteForceKeys = {

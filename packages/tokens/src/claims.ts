@@ -57,6 +57,12 @@ export interface GatehouseClaims {
   readonly plan?: Plan;
   /** Role in `org`; only present with `org`. */
   readonly role?: OrgRole;
+  /**
+   * `org` requires its members to sign in with a second factor: a guard refuses this
+   * token unless `aal` is "aal2". Only present (as `true`) with `org`, on tokens minted
+   * for a person's session; an added optional claim, so `ver` stays 1.
+   */
+  readonly mfa_required?: true;
   readonly teams: readonly TeamMembership[];
   readonly perms: readonly string[];
   readonly aal: Aal;
@@ -194,6 +200,10 @@ export function parseClaims(payload: unknown): AccessTokenClaims {
   // and a guard must not act on them.
   if (org === undefined && plan !== undefined) throw invalid("plan", "requires org");
   if (org === undefined && role !== undefined) throw invalid("role", "requires org");
+  // Only `true` is ever sent; anything else is a broken issuer, not "not required".
+  if (present(payload, "mfa_required") && payload.mfa_required !== true) throw invalid("mfa_required", "must be true");
+  const mfaRequired = present(payload, "mfa_required");
+  if (org === undefined && mfaRequired) throw invalid("mfa_required", "requires org");
 
   const rawTeams = payload.teams;
   if (!Array.isArray(rawTeams)) throw invalid("teams", "must be an array of {id, role}");
@@ -227,6 +237,7 @@ export function parseClaims(payload: unknown): AccessTokenClaims {
     ...(org === undefined ? {} : { org }),
     ...(plan === undefined ? {} : { plan }),
     ...(role === undefined ? {} : { role }),
+    ...(mfaRequired ? { mfa_required: true as const } : {}),
     teams,
     perms,
     aal,

@@ -92,6 +92,8 @@ export async function buildVectors(): Promise<Vectors> {
   const admin = claims({ role: "admin", perms: ["companies:read", "companies:write", "teams:read", "teams:write"] });
   const adminAal2 = { ...admin, aal: "aal2", amr: ["password", "totp"] };
   const noOrg = claims({ org: undefined, plan: undefined, role: undefined, teams: [], perms: [] });
+  // A member of an organization that requires a second factor (the claim auth-service mints).
+  const mfaOrg = claims({ plan: "enterprise", mfa_required: true });
 
   const cases: Case[] = [
     { name: "valid ES256 token", token: valid, expect: ok },
@@ -222,6 +224,28 @@ export async function buildVectors(): Promise<Vectors> {
       expect: { status: 403, error: "forbidden" },
     },
     { name: "no organization on an open route", token: await sign(es, noOrg), expect: ok },
+    // The organization's requirement applies on every route, whatever the route asks.
+    {
+      name: "aal1 in an organization that requires a second factor, on an open route",
+      token: await sign(es, mfaOrg),
+      expect: { status: 403, error: "aal2_required" },
+    },
+    {
+      name: "aal2 in an organization that requires a second factor",
+      token: await sign(es, { ...mfaOrg, aal: "aal2", amr: ["password", "totp"] }),
+      rule: { permissions: ["teams:read"] },
+      expect: ok,
+    },
+    {
+      name: "mfa_required other than true",
+      token: await sign(es, claims({ mfa_required: false })),
+      expect: rejected("token_claims_invalid"),
+    },
+    {
+      name: "mfa_required without an organization",
+      token: await sign(es, { ...noOrg, mfa_required: true }),
+      expect: rejected("token_claims_invalid"),
+    },
   ];
 
   return {

@@ -45,6 +45,8 @@ export interface OrganizationsTable {
   id: Generated<string>;
   name: string;
   plan: Plan;
+  /** Members must sign in with a second factor (enterprise plans only: a check constraint). */
+  require_mfa: Generated<boolean>;
   deleted_at: NullableTimestamp;
   created_at: AutoTimestamp;
   updated_at: AutoTimestamp;

@@ -47,8 +47,9 @@ export async function affectedBy(trx: Transaction<Database>, event: AuditEvent):
     case "user.deleted":
       return one(event.targetId);
     case "organization.plan_changed":
+    case "organization.mfa_requirement_changed":
     case "organization.deleted":
-      // The plan (or the organization itself) is in every member's token.
+      // The plan, the MFA requirement (or the organization itself) is in every member's token.
       return { identities: event.organizationId ? await liveMembers(trx, event.organizationId) : [], revoked: [] };
     case "team.deleted":
       return { identities: event.targetId ? await teamMembers(trx, event.targetId) : [], revoked: [] };

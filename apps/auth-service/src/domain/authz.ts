@@ -13,8 +13,8 @@
 //    accepting an invitation. A member cannot add anyone directly.
 //  - An API key never carries a scope its creator's role does not grant, and a member
 //    creates keys only for the organization or for themselves.
-//  - Owners and admins rename the organization; plan changes, deleting it and its webhook
-//    subscriptions are the owners'.
+//  - Owners and admins rename the organization; plan changes, requiring a second factor,
+//    deleting it and its webhook subscriptions are the owners'.
 // Operators (the admin listener with ADMIN_API_TOKEN, the CLI, internal reads) are
 // trusted and pass every check.
 import { permissionsFor, type RolePermissionMap } from "@gatehouse/tokens";
@@ -53,6 +53,8 @@ export type OrgAction =
   | { kind: "organization.read" }
   | { kind: "organization.rename" }
   | { kind: "organization.change_plan" }
+  /** Turn "members must use a second factor" on or off. */
+  | { kind: "organization.require_mfa" }
   | { kind: "organization.delete" }
   | { kind: "audit.read" }
   /** Put someone in the organization without their consent: operators only. */
@@ -94,6 +96,8 @@ export function decide(actor: OrgRole, action: OrgAction, permissions: RolePermi
           );
     case "webhook.manage":
       return actor === "owner" ? ALLOW : deny("only owners may manage the organization's webhooks");
+    case "organization.require_mfa":
+      return actor === "owner" ? ALLOW : deny("only owners may change whether members need a second factor");
     case "organization.rename":
     case "audit.read":
     case "invitation.list":

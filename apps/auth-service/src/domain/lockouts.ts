@@ -4,7 +4,7 @@
 // /admin/users/:id/unlock) by deleting the gateway's keys, named once in
 // @gatehouse/contracts. Neither reveals to the client whether the account exists: the
 // gateway's 429 never waits on the report, and an unknown identifier is dropped here.
-import { type BruteForceScope, identifierKey, bruteForceKeys as K } from "@gatehouse/contracts";
+import { BRUTE_FORCE_SCOPES, type BruteForceScope, identifierKey, bruteForceKeys as K } from "@gatehouse/contracts";
 import type { KratosClient } from "@gatehouse/kratos";
 import type { RedisClient } from "@gatehouse/redis";
 import type { Kysely } from "kysely";
@@ -13,7 +13,7 @@ import { type AuditContext, writeAudit } from "./audit.ts";
 import { DomainError } from "./errors.ts";
 
 /** Every scope the gateway counts an account in: an unlock lifts them all. */
-const SCOPES: readonly BruteForceScope[] = ["login", "registration", "recovery", "verification"];
+const SCOPES: readonly BruteForceScope[] = BRUTE_FORCE_SCOPES;
 
 /** Records a lock the gateway reported: user.account_locked when the identifier is an account. */
 export async function recordLock(

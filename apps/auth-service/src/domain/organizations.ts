@@ -1,4 +1,4 @@
-import { type Kysely, sql } from "kysely";
+import { type Kysely, sql, type Transaction } from "kysely";
 import { type Database, type OrganizationRow, PLANS, type Plan } from "../db/schema.ts";
 import { type AuditContext, assertAuditContext, writeAudit } from "./audit.ts";
 import { type Authority, authorize } from "./authz.ts";
@@ -9,6 +9,8 @@ export interface Organization {
   id: string;
   name: string;
   plan: Plan;
+  /** Members must sign in with a second factor (aal2); enterprise plans only. */
+  requireMfa: boolean;
   deletedAt: Date | null;
   createdAt: Date;
   updatedAt: Date;
@@ -19,6 +21,7 @@ export function toOrganization(row: OrganizationRow): Organization {
     id: row.id,
     name: row.name,
     plan: row.plan,
+    requireMfa: row.require_mfa,
     deletedAt: row.deleted_at,
     createdAt: row.created_at,
     updatedAt: row.updated_at,
@@ -159,15 +162,28 @@ export function changePlan(
   return updateOrganization(db, orgId, { plan }, ctx, by);
 }
 
+/** What updateOrganization may change; at least one of them. */
+export interface OrganizationChange {
+  name?: string;
+  plan?: Plan;
+  requireMfa?: boolean;
+}
+
+/** The plan a second-factor requirement is sold with (the pricing page's Enterprise). */
+export const MFA_PLAN: Plan = "enterprise";
+
 /**
- * Renames (owners and admins) and/or sets the plan (owners), in one transaction: a
- * request that may not do one of them changes nothing. Each change that changes
- * something writes its own audit row; an unchanged value writes nothing.
+ * Renames (owners and admins), sets the plan (owners) and/or turns the second-factor
+ * requirement on or off (owners), in one transaction: a request that may not do one of
+ * them changes nothing. The requirement exists on the enterprise plan only, so turning
+ * it on elsewhere, or leaving enterprise with it on, is a conflict (send
+ * `requireMfa: false` with the plan change). Each change that changes something writes
+ * its own audit row and event; an unchanged value writes nothing.
  */
 export async function updateOrganization(
   db: Kysely<Database>,
   orgId: string,
-  change: { name?: string; plan?: Plan },
+  change: OrganizationChange,
   ctx: AuditContext,
   by: Authority,
 ): Promise<Organization> {
@@ -175,15 +191,32 @@ export async function updateOrganization(
   const id = assertUuid(orgId, "orgId");
   const name = change.name === undefined ? undefined : cleanName(change.name, "name");
   const plan = change.plan === undefined ? undefined : assertOneOf(change.plan, PLANS, "plan");
-  if (name === undefined && plan === undefined) throw new DomainError("invalid_input", "name or plan is required");
+  const requireMfa = change.requireMfa;
+  if (requireMfa !== undefined && typeof requireMfa !== "boolean") {
+    throw new DomainError("invalid_input", "requireMfa must be a boolean");
+  }
+  if (name === undefined && plan === undefined && requireMfa === undefined) {
+    throw new DomainError("invalid_input", "name, plan or require_mfa is required");
+  }
   return inTransaction(db, async (trx) => {
     if (name !== undefined) await authorize(trx, by, id, { kind: "organization.rename" });
     if (plan !== undefined) await authorize(trx, by, id, { kind: "organization.change_plan" });
+    if (requireMfa !== undefined) await authorize(trx, by, id, { kind: "organization.require_mfa" });
     const current = await lockLiveOrganization(trx, id);
     const set = {
       ...(name !== undefined && name !== current.name ? { name } : {}),
       ...(plan !== undefined && plan !== current.plan ? { plan } : {}),
+      ...(requireMfa !== undefined && requireMfa !== current.require_mfa ? { require_mfa: requireMfa } : {}),
     };
+    const planAfter = set.plan ?? current.plan;
+    if ((set.require_mfa ?? current.require_mfa) && planAfter !== MFA_PLAN) {
+      throw new DomainError(
+        "conflict",
+        set.plan !== undefined
+          ? `turn off the second-factor requirement before leaving the ${MFA_PLAN} plan`
+          : `requiring a second factor needs the ${MFA_PLAN} plan (this organization is on ${planAfter})`,
+      );
+    }
     if (Object.keys(set).length === 0) return toOrganization(current);
     const row = await trx
       .updateTable("organizations")
@@ -191,23 +224,39 @@ export async function updateOrganization(
       .where("id", "=", id)
       .returningAll()
       .executeTakeFirstOrThrow();
-    const target = { targetType: "organization", targetId: id, organizationId: id } as const;
-    if (set.name !== undefined)
-      await writeAudit(trx, ctx, {
-        action: "organization.renamed",
-        ...target,
-        before: { name: current.name },
-        after: { name: set.name },
-      });
-    if (set.plan !== undefined)
-      await writeAudit(trx, ctx, {
-        action: "organization.plan_changed",
-        ...target,
-        before: { plan: current.plan },
-        after: { plan: set.plan },
-      });
+    await auditChanges(trx, ctx, current, set);
     return toOrganization(row);
   });
+}
+
+async function auditChanges(
+  trx: Transaction<Database>,
+  ctx: AuditContext,
+  current: OrganizationRow,
+  set: { name?: string; plan?: Plan; require_mfa?: boolean },
+): Promise<void> {
+  const target = { targetType: "organization", targetId: current.id, organizationId: current.id } as const;
+  if (set.name !== undefined)
+    await writeAudit(trx, ctx, {
+      action: "organization.renamed",
+      ...target,
+      before: { name: current.name },
+      after: { name: set.name },
+    });
+  if (set.plan !== undefined)
+    await writeAudit(trx, ctx, {
+      action: "organization.plan_changed",
+      ...target,
+      before: { plan: current.plan },
+      after: { plan: set.plan },
+    });
+  if (set.require_mfa !== undefined)
+    await writeAudit(trx, ctx, {
+      action: "organization.mfa_requirement_changed",
+      ...target,
+      before: { require_mfa: current.require_mfa },
+      after: { require_mfa: set.require_mfa },
+    });
 }
 
 /**

@@ -19,6 +19,8 @@ export interface PrincipalMembership {
 
 export interface ActiveMembership extends PrincipalMembership {
   teams: { id: string; role: TeamRole }[];
+  /** The organization requires a second factor of its members. */
+  requireMfa: boolean;
 }
 
 export interface PrincipalData {
@@ -63,7 +65,7 @@ export async function loadPrincipalData(
           from users
          where identity_id = ${id} and deleted_at is null
       ), ms as (
-        select m.id, m.created_at, m.organization_id, o.plan, m.role,
+        select m.id, m.created_at, m.organization_id, o.plan, o.require_mfa, m.role,
                m.organization_id is not distinct from (select default_organization_id from u) as chosen,
                m.joined_via <> 'direct' as own
           from memberships m
@@ -89,6 +91,7 @@ export async function loadPrincipalData(
           '[]'::json) as memberships,
         (select json_build_object(
                   'organizationId', a.organization_id, 'plan', a.plan, 'role', a.role,
+                  'requireMfa', a.require_mfa,
                   'teams', coalesce(
                     (select json_agg(json_build_object('id', t.id, 'role', tm.role) order by t.id)
                        from team_memberships tm

@@ -28,6 +28,8 @@ export interface Principal {
   organizationId?: string;
   plan?: Plan;
   role?: OrgRole;
+  /** The active organization requires a second factor (the token says so; guards enforce it). */
+  mfaRequired?: true;
   teams: { id: string; role: "lead" | "member" }[];
 }
 
@@ -126,6 +128,7 @@ export class TokenExchange {
       principal.organizationId = data.active.organizationId;
       principal.plan = data.active.plan as Plan;
       principal.role = data.active.role as OrgRole;
+      if (data.active.requireMfa) principal.mfaRequired = true;
       principal.teams = data.active.teams.map((t) => ({ id: t.id, role: t.role as "lead" | "member" }));
     }
     this.#principals.set(pkey, { gen, principal, expiresAtMs: Date.now() + PRINCIPAL_TTL_MS });
@@ -164,6 +167,7 @@ export class TokenExchange {
         ...(p.organizationId ? { org: p.organizationId } : {}),
         ...(p.plan ? { plan: p.plan } : {}),
         ...(p.role ? { role: p.role } : {}),
+        ...(p.mfaRequired ? { mfa_required: true as const } : {}),
         teams: p.teams,
         perms: permissionsFor(p.role, this.#cfg.permissions),
         aal,

@@ -317,7 +317,7 @@ export function publicRouter(
     }),
   );
 
-  // --- Organization: name (owners, admins), plan and deletion (owners), audit log --
+  // --- Organization: name (owners, admins), plan, MFA requirement and deletion (owners), audit log --
   on(
     r,
     ROUTES.updateOrganization,
@@ -328,6 +328,7 @@ export function publicRouter(
       const change = {
         ...(body.name !== undefined ? { name: body.name } : {}),
         ...(body.plan ? { plan: body.plan } : {}),
+        ...(body.require_mfa !== undefined ? { requireMfa: body.require_mfa } : {}),
       };
       const org = await updateOrganization(app.db, orgId, change, ctx(req, p.identityId), p.by);
       reply(res, ROUTES.updateOrganization, 200, { organization: org });

@@ -5,7 +5,7 @@
 // the same entries, so a route cannot exist without its contract.
 
 import type { ErrorCode } from "@gatehouse/contracts";
-import { isEventType, MAX_IDENTIFIER_LENGTH } from "@gatehouse/contracts";
+import { BRUTE_FORCE_SCOPES, isEventType, MAX_IDENTIFIER_LENGTH } from "@gatehouse/contracts";
 import type { IRouter, RequestHandler, Response } from "express";
 import { z } from "zod";
 import { ORG_ROLES, PLANS, TEAM_ROLES } from "../db/schema.ts";
@@ -71,11 +71,18 @@ export const REQUEST = {
   accept: z.object({ token: z.string().max(200).refine(looksLikeInvitationToken, "not an invitation token") }).strict(),
   defaultOrganization: z.object({ organization_id: uuid }).strict(),
   role: z.object({ role: z.enum(ORG_ROLES) }).strict(),
-  // Rename (owners, admins) and/or plan (owners); at least one of them.
+  // Rename (owners, admins), plan and/or the second-factor requirement (owners); at least one.
   organization: z
-    .object({ name: z.string().trim().min(1).max(200).optional(), plan: z.enum(PLANS).optional() })
+    .object({
+      name: z.string().trim().min(1).max(200).optional(),
+      plan: z.enum(PLANS).optional(),
+      require_mfa: z.boolean().optional(),
+    })
     .strict()
-    .refine((b) => b.name !== undefined || b.plan !== undefined, "name or plan is required"),
+    .refine(
+      (b) => b.name !== undefined || b.plan !== undefined || b.require_mfa !== undefined,
+      "name, plan or require_mfa is required",
+    ),
   apiKey: z.object({ ...API_KEY_FIELDS, as_user: z.boolean().default(false) }).strict(),
   team: z.object({ name: z.string().trim().min(1).max(100) }).strict(),
   teamMember: z.object({ role: z.enum(TEAM_ROLES).default("member") }).strict(),
@@ -110,7 +117,7 @@ export const REQUEST = {
   deliveryPath: z.object({ id: z.string().regex(/^[1-9][0-9]{0,18}$/) }),
   lockout: z
     .object({
-      scope: z.enum(["login", "registration", "recovery", "verification"]),
+      scope: z.enum(BRUTE_FORCE_SCOPES),
       identifier: z.string().min(1).max(MAX_IDENTIFIER_LENGTH),
       retry_after_seconds: z.number().int().min(1).max(86_400),
     })

@@ -33,6 +33,8 @@ export const ORGANIZATION = z
     id,
     name: z.string(),
     plan: z.enum(PLANS),
+    /** Members need a second factor (aal2) on every route; enterprise plans only. */
+    requireMfa: z.boolean(),
     deletedAt: timestamp.nullable(),
     createdAt: timestamp,
     updatedAt: timestamp,

@@ -11,7 +11,7 @@ import { listAudit } from "../../src/domain/audit.ts";
 import { type Authority, OPERATOR } from "../../src/domain/authz.ts";
 import { createInvitation, listInvitations, revokeInvitation } from "../../src/domain/invitations.ts";
 import { addMember, changeRole, listMembers, removeMember } from "../../src/domain/memberships.ts";
-import { changePlan, softDeleteOrganization } from "../../src/domain/organizations.ts";
+import { changePlan, softDeleteOrganization, updateOrganization } from "../../src/domain/organizations.ts";
 import { createTeam, listTeams } from "../../src/domain/teams.ts";
 import { createSubscription, deleteSubscription, listSubscriptions } from "../../src/domain/webhooks.ts";
 import { auditRows, ctx, domainError, member, newOrg, newUser, useDb } from "./helpers.ts";
@@ -53,6 +53,7 @@ const ORG_ACTIONS = [
   "read",
   "audit",
   "plan",
+  "require_mfa",
   "invitations",
   "api_keys",
   "teams",
@@ -62,7 +63,7 @@ const ORG_ACTIONS = [
 ] as const;
 type OrgAction = (typeof ORG_ACTIONS)[number];
 const MAY_ORG: Record<OrgRole, OrgAction[]> = {
-  owner: ["read", "audit", "plan", "invitations", "api_keys", "teams", "webhooks", "delete"],
+  owner: ["read", "audit", "plan", "require_mfa", "invitations", "api_keys", "teams", "webhooks", "delete"],
   admin: ["read", "audit", "invitations", "api_keys", "teams"],
   member: ["read"],
 };
@@ -204,6 +205,14 @@ describe("authorization in the domain layer, actor role × target role × action
         },
         audit: () => listAudit(ref.db, { organizationId: s.orgId, limit: 10 }, by),
         plan: () => changePlan(ref.db, s.orgId, "enterprise", ctx(s.actor), by),
+        // On then off, on the enterprise plan (an operator's change, so only this is tried).
+        require_mfa: async () => {
+          await changePlan(ref.db, s.orgId, "enterprise", ctx(), OPERATOR);
+          for (const requireMfa of [true, false]) {
+            const org = await updateOrganization(ref.db, s.orgId, { requireMfa }, ctx(s.actor), by);
+            expect(org.requireMfa).toBe(requireMfa);
+          }
+        },
         invitations: () => listInvitations(ref.db, s.orgId, by),
         api_keys: async () => {
           const k = await createApiKey(ref.db, { orgId: s.orgId, name: "k", scopes: [] }, ctx(), OPERATOR);

@@ -1,11 +1,19 @@
 import { randomUUID } from "node:crypto";
+import { sql } from "kysely";
 import { describe, expect, it } from "vitest";
 import type { Plan } from "../../src/db/schema.ts";
 import { OPERATOR } from "../../src/domain/authz.ts";
 import { listMembers, listMembershipsForUser } from "../../src/domain/memberships.ts";
-import { changePlan, getOrganization, onboard, softDeleteOrganization } from "../../src/domain/organizations.ts";
+import {
+  changePlan,
+  getOrganization,
+  onboard,
+  softDeleteOrganization,
+  updateOrganization,
+} from "../../src/domain/organizations.ts";
+import { loadPrincipalData } from "../../src/domain/principal.ts";
 import { inTransaction } from "../../src/domain/support.ts";
-import { auditRows, ctx, domainError, newOrg, newUser, useDb } from "./helpers.ts";
+import { auditRows, ctx, domainError, member, newOrg, newUser, useDb } from "./helpers.ts";
 
 describe("organizations", () => {
   const ref = useDb();
@@ -81,6 +89,52 @@ describe("organizations", () => {
     await domainError(changePlan(ref.db, orgId, "platinum" as Plan, ctx(), OPERATOR), "invalid_input");
     await domainError(changePlan(ref.db, randomUUID(), "pro", ctx(), OPERATOR), "not_found");
     await domainError(changePlan(ref.db, "123", "pro", ctx(), OPERATOR), "invalid_input");
+  });
+
+  it("requires a second factor only on the enterprise plan, audited with its event in the same transaction", async () => {
+    const { orgId, ownerId } = await newOrg(ref.db);
+    // Not on pro (the pricing page sells it with Enterprise): nothing written.
+    const refused = ctx(ownerId);
+    const err = await domainError(
+      updateOrganization(ref.db, orgId, { requireMfa: true }, refused, member(ownerId)),
+      "conflict",
+    );
+    expect(err.message).toMatch(/enterprise plan/);
+    expect(await auditRows(ref.db, refused.requestId)).toEqual([]);
+    // Plan and requirement in one request: both change, two audit rows, two events.
+    const c = ctx(ownerId);
+    const org = await updateOrganization(ref.db, orgId, { plan: "enterprise", requireMfa: true }, c, member(ownerId));
+    expect(org).toMatchObject({ plan: "enterprise", requireMfa: true });
+    const audit = await auditRows(ref.db, c.requestId);
+    expect(audit.map((a) => [a.action, a.before, a.after])).toEqual([
+      ["organization.plan_changed", { plan: "pro" }, { plan: "enterprise" }],
+      ["organization.mfa_requirement_changed", { require_mfa: false }, { require_mfa: true }],
+    ]);
+    const events = await sql<{ type: string; data: unknown }>`
+      select payload->>'type' as type, payload->'data' as data from outbox
+       where topic = 'event' and payload->>'request_id' = ${c.requestId} order by id`.execute(ref.db);
+    expect(events.rows).toEqual([
+      { type: "organization.plan_changed", data: { before: { plan: "pro" }, after: { plan: "enterprise" } } },
+      {
+        type: "organization.mfa_requirement_changed",
+        data: { before: { require_mfa: false }, after: { require_mfa: true } },
+      },
+    ]);
+    // The token exchange sees it for every member.
+    expect((await loadPrincipalData(ref.db, ownerId, orgId)).active?.requireMfa).toBe(true);
+    // Setting it again changes nothing and writes nothing.
+    const same = ctx(ownerId);
+    await updateOrganization(ref.db, orgId, { requireMfa: true }, same, member(ownerId));
+    expect(await auditRows(ref.db, same.requestId)).toEqual([]);
+    // Leaving enterprise with it on is refused; turning it off in the same request works.
+    await domainError(changePlan(ref.db, orgId, "pro", ctx(), OPERATOR), "conflict");
+    // The database refuses it too, whatever writes the row.
+    await expect(
+      ref.db.updateTable("organizations").set({ plan: "starter" }).where("id", "=", orgId).execute(),
+    ).rejects.toThrow(/organizations_require_mfa_plan/);
+    const down = await updateOrganization(ref.db, orgId, { plan: "pro", requireMfa: false }, ctx(), member(ownerId));
+    expect(down).toMatchObject({ plan: "pro", requireMfa: false });
+    expect((await loadPrincipalData(ref.db, ownerId, orgId)).active?.requireMfa).toBe(false);
   });
 
   it("a soft-deleted organization disappears from reads, and onboarding then makes a new one", async () => {

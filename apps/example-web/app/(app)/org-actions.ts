@@ -54,6 +54,25 @@ export async function changePlan(_prev: FormState, form: FormData): Promise<Form
   return { ok: true, message: `Plan changed to ${plan}.` };
 }
 
+/** Owners turn "every member needs a second factor" on or off (the auth-service allows it on Enterprise only). */
+export async function setRequireMfa(_prev: FormState, form: FormData): Promise<FormState> {
+  const requireMfa = field(form, "require_mfa") === "on";
+  const x = await inOrg("/organization");
+  if (refused(x)) return x;
+  const r = await authApi(`/v1/organizations/${x.org}`, x.v.cookie, {
+    method: "PATCH",
+    json: { require_mfa: requireMfa },
+  });
+  if (!r.ok) return failure(r, "change the second-factor requirement");
+  revalidatePath("/", "layout");
+  return {
+    ok: true,
+    message: requireMfa
+      ? "Every member now needs a second factor. Members without one are asked to set it up."
+      : "A second factor is no longer required.",
+  };
+}
+
 export async function leaveOrganization(_prev: FormState, _form: FormData): Promise<FormState> {
   const x = await inOrg("/organization");
   if (refused(x)) return x;

@@ -152,9 +152,12 @@ export function kratosPassthrough(o: PassthroughOptions) {
     if (s === undefined) return;
     // Without an identifier (a code guess, say), the flow is what is being guessed at.
     const who = s.identifier ?? (s.flowId ? `flow:${s.flowId}` : undefined);
-    const limit = flow === "login" ? o.login : o.attempts;
+    // An email-code request is counted like the other mail-sending flows, in its own scope.
+    const codeRequest = s.intent === "code_request";
+    const limit = flow === "login" && !codeRequest ? o.login : o.attempts;
+    const scope = codeRequest ? "login_code" : flow;
     const ip = o.clientIp(req);
-    const v = await limit.check(flow, ip, who);
+    const v = await limit.check(scope, ip, who);
     if (!v.allow) return throttled(req, res, s, v.retryAfterSec);
     if (v.delayMs > 0) await new Promise((r) => setTimeout(r, v.delayMs));
 
@@ -179,7 +182,7 @@ export function kratosPassthrough(o: PassthroughOptions) {
       }
       return unavailable(res, e);
     }
-    await counted(flow, limit, ip, who, answer, t0);
+    await counted(s, scope, limit, ip, who, answer, t0);
     const headers = forwardableHeaders(answer, (name, value) =>
       name.toLowerCase() === "content-length" ? undefined : value,
     );
@@ -192,9 +195,14 @@ export function kratosPassthrough(o: PassthroughOptions) {
     }
   }
 
-  /** Kratos' answer to a submission, counted: a failed login also waits for the failure floor. */
+  /**
+   * Kratos' answer to a submission, counted: every submission of the other flows and
+   * every email-code request is an attempt; a login counts as a failure only when
+   * Kratos checked a secret and refused it, and then also waits for the failure floor.
+   */
   async function counted(
-    flow: SelfServiceFlow,
+    s: Submission,
+    scope: string,
     limit: BruteForce,
     ip: string,
     who: string | undefined,
@@ -202,16 +210,16 @@ export function kratosPassthrough(o: PassthroughOptions) {
     t0: number,
   ): Promise<void> {
     const status = answer.statusCode ?? 502;
-    if (flow !== "login") {
-      if (status < 500) await limit.failure(flow, ip, who);
+    if (s.flow !== "login" || s.intent === "code_request") {
+      if (status < 500) await limit.failure(scope, ip, who);
       return;
     }
     const setCookies = answer.headers["set-cookie"] ?? [];
     const signedIn = status === 200 || status === 422 || setCookies.some((c) => /^ory_kratos_session=[^;]+/.test(c));
-    if (signedIn) await limit.success(flow, who);
-    else if (status < 500) {
+    if (signedIn) await limit.success(scope, who);
+    else if (status < 500 && s.intent === "credential") {
       o.floor.observe(performance.now() - t0);
-      await limit.failure(flow, ip, who);
+      await limit.failure(scope, ip, who);
       await o.floor.wait(t0);
     }
   }

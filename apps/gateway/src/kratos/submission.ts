@@ -15,8 +15,18 @@ import { MAX_IDENTIFIER_LENGTH, normalizeIdentifier } from "./identifier.ts";
 
 export type SelfServiceFlow = "login" | "registration" | "recovery" | "verification";
 
+/**
+ * What a login submission asks Kratos to do, by its fields: check a secret (a password,
+ * a code, a TOTP or backup code, a passkey or WebAuthn assertion), send an email code
+ * (the `code` method without one), or neither (a social sign-in's redirect to its
+ * provider, a passkey's challenge). Only a failed secret counts towards a lockout.
+ */
+export type LoginIntent = "credential" | "code_request" | "other";
+
 export interface Submission {
   flow: SelfServiceFlow;
+  /** Login only; other flows are counted per submission. */
+  intent: LoginIntent;
   /** The flow id from the query, when there is one. */
   flowId: string | undefined;
   /** The account the submission is about, as sent (undefined: none named). */
@@ -35,6 +45,8 @@ const IDENTIFIER_FIELDS: Record<SelfServiceFlow, readonly string[][]> = {
   verification: [["email"]],
 };
 const MAX_DEPTH = 8;
+/** Fields that carry a secret for Kratos to check (any login method). */
+const SECRET_FIELDS = ["password", "code", "totp_code", "lookup_secret", "passkey_login", "webauthn_login"];
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 const refuse = (status: 400 | 415, message: string): Parsed => ({ ok: false, status, message });
@@ -147,6 +159,18 @@ function identifierOf(
   return { ok: true, identifier: found };
 }
 
+function loginIntent(fields: Record<string, unknown>, form: boolean): LoginIntent {
+  const given = (name: string) => {
+    const v = lookup(fields, [name], form);
+    return v !== undefined && v !== null && v !== "";
+  };
+  if (SECRET_FIELDS.some(given)) return "credential";
+  const method = lookup(fields, ["method"], form);
+  // Unknown or missing method: counted, so a method Kratos adds later fails closed.
+  if (method === "code") return "code_request";
+  return method === "oidc" || method === "passkey" || method === "webauthn" ? "other" : "credential";
+}
+
 export function parseSubmission(
   flow: SelfServiceFlow,
   headers: { contentType: string | undefined; contentEncoding: string | undefined },
@@ -198,10 +222,13 @@ export function parseSubmission(
     }
     out = kept.toString();
   }
-  const id = identifierOf(flow, fields, type !== "application/json");
+  const form = type !== "application/json";
+  const id = identifierOf(flow, fields, form);
   if (!id.ok) return refuse(400, id.message);
+  const intent = flow === "login" ? loginIntent(fields, form) : "credential";
+  const payload = Buffer.from(out);
   return {
     ok: true,
-    submission: { flow, flowId: q.flowId, identifier: id.identifier, contentType: type, body: Buffer.from(out) },
+    submission: { flow, intent, flowId: q.flowId, identifier: id.identifier, contentType: type, body: payload },
   };
 }

@@ -7,7 +7,9 @@ export type Verdict = { ok: true } | { ok: false; code: "forbidden" | "aal2_requ
 /**
  * Organization, role and permission checks come before the AAL check: a second
  * factor would not help somebody who lacks the role, so they get a 403 rather than
- * a pointless trip through the second-factor login.
+ * a pointless trip through the second-factor login. The AAL check applies on every
+ * route when the caller's organization requires a second factor (`mfa_required` in
+ * the token): the route's rule cannot opt out of the organization's policy.
  */
 export function authorize(principal: Principal, rule: Rule): Verdict {
   const org = rule.organization;
@@ -29,12 +31,18 @@ export function authorize(principal: Principal, rule: Rule): Verdict {
       return { ok: false, code: "forbidden", message: `missing permission ${missing.join(", ")}` };
     }
   }
-  if (rule.aal === "aal2" && principal.aal !== "aal2") {
-    return { ok: false, code: "aal2_required", message: "this route needs a second factor" };
+  if (principal.aal !== "aal2") {
+    if (principal.mfaRequired === true) return ORG_NEEDS_AAL2;
+    if (rule.aal === "aal2") return { ok: false, code: "aal2_required", message: "this route needs a second factor" };
   }
   return OK;
 }
 const OK: Verdict = Object.freeze({ ok: true });
+const ORG_NEEDS_AAL2: Verdict = Object.freeze({
+  ok: false,
+  code: "aal2_required",
+  message: "your organization requires a second factor: sign in with it, or set one up",
+});
 
 function fail(option: string, message: string): never {
   throw new GuardError("invalid_options", `rule.${option}: ${message}`, { option: `rule.${option}` });

@@ -39,6 +39,8 @@ export interface Principal {
   organizationId?: string;
   plan?: Plan;
   role?: OrgRole;
+  /** The organization requires a second factor of its members (token claim `mfa_required`). */
+  mfaRequired?: true;
   teams: readonly TeamMembership[];
   permissions: readonly string[];
   aal: Aal;
@@ -120,7 +122,10 @@ export type GuardErrorCode =
   | "ambiguous_credentials"
   /** Authenticated, but the rule's role/permission/organization is not met. 403. */
   | "forbidden"
-  /** Authenticated at aal1; the route needs aal2. 403 (browsers are redirected). */
+  /**
+   * Authenticated at aal1; the route, or the caller's organization (`mfa_required`),
+   * needs aal2. 403 (browsers are redirected to the second-factor login).
+   */
   | "aal2_required"
   /** The token's session was revoked (revocation check on the JWT path). 401. */
   | "session_revoked"

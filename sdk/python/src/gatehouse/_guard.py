@@ -39,6 +39,7 @@ class Principal:
     organization_id: str | None = None
     plan: str | None = None
     role: str | None = None
+    mfa_required: bool = False  # the organization requires a second factor: every route needs aal2
 
     @classmethod
     def from_claims(cls, c: dict[str, Any], token: str, via: str) -> Principal:
@@ -46,7 +47,7 @@ class Principal:
             subject=c["sub"], session_id=c["sid"], aal=c["aal"], via=via, token=token, expires_at=c["exp"],
             permissions=tuple(c["perms"]), teams=tuple(c["teams"]), amr=tuple(c["amr"]), email=c.get("email"),
             email_verified=c.get("email_verified"), organization_id=c.get("org"), plan=c.get("plan"),
-            role=c.get("role"),
+            role=c.get("role"), mfa_required=c.get("mfa_required") is True,
         )
 
 
@@ -61,12 +62,15 @@ class Rule:
 
 def authorize(p: Principal, rule: Rule) -> None:
     """Raises forbidden/aal2_required. Roles and permissions first: a second factor would
-    not help somebody who lacks the role."""
+    not help somebody who lacks the role. An organization that requires a second factor
+    (mfa_required) makes every route need aal2."""
     if rule.roles and (p.organization_id is None or p.role not in rule.roles):
         raise GatehouseError("forbidden", f"this route needs the role {' or '.join(rule.roles)}")
     missing = [x for x in rule.permissions if x not in p.permissions]
     if missing:
         raise GatehouseError("forbidden", f"missing permission {', '.join(missing)}")
+    if p.aal != "aal2" and p.mfa_required:
+        raise GatehouseError("aal2_required", "your organization requires a second factor: sign in with it, or set one up")
     if rule.aal2 and p.aal != "aal2":
         raise GatehouseError("aal2_required", "this route needs a second factor")
 

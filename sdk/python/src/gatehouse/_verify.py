@@ -125,6 +125,8 @@ def check_claims(c: dict[str, Any]) -> None:
         raise bad("teams", "must be an array of {id, role: lead|member}")
     if "org" not in c and ("role" in c or "plan" in c):
         raise bad("role/plan", "require org")
+    if "mfa_required" in c and (c["mfa_required"] is not True or "org" not in c):
+        raise bad("mfa_required", "must be true, and only with org")
     if "role" in c and c["role"] not in ORG_ROLES:
         raise bad("role", "must be one of owner, admin, member")
     if "plan" in c and c["plan"] not in PLANS:

@@ -5,6 +5,7 @@ import {
   LeaveOrganizationButton,
   PlanForm,
   RenameOrganizationForm,
+  RequireMfaForm,
 } from "../../../components/org-forms.tsx";
 import { Unavailable } from "../../../components/unavailable.tsx";
 import { answer, authService } from "../../../lib/api.ts";
@@ -45,6 +46,18 @@ export default async function OrganizationPage() {
         ) : (
           <p>
             On <span className="badge">{c.plan ?? org?.plan ?? "—"}</span>. Only owners change the plan.
+          </p>
+        )}
+      </section>
+
+      <section className="card" aria-labelledby="mfa-title">
+        <h2 id="mfa-title">Second factor</h2>
+        {role === "owner" ? (
+          <RequireMfaForm required={c.mfa_required === true} enterprise={(c.plan ?? org?.plan) === "enterprise"} />
+        ) : (
+          <p data-testid="mfa-state">
+            {c.mfa_required ? "Every member needs a second factor." : "A second factor is up to each member."} Only
+            owners change this.
           </p>
         )}
       </section>

@@ -1,5 +1,6 @@
 import type { Metadata } from "next";
 import { headers } from "next/headers";
+import { redirect } from "next/navigation";
 import { AuthShell, ErrorCard } from "../../../components/auth-shell.tsx";
 import { FlowForms, Messages } from "../../../components/kratos-ui.tsx";
 import { ThrottleNotice } from "../../../components/throttle-notice.tsx";
@@ -10,6 +11,9 @@ import { NOTICE_HEADER } from "../../../lib/notice.ts";
 export const dynamic = "force-dynamic";
 export const metadata: Metadata = { title: "Sign in" };
 
+/** Kratos node groups that complete an aal2 login. */
+const SECOND_FACTORS = new Set(["totp", "lookup_secret", "webauthn"]);
+
 export default async function LoginPage({ searchParams }: { searchParams: SearchParams }) {
   const sp = await searchParams;
   const returnTo = param(sp.return_to);
@@ -17,6 +21,11 @@ export default async function LoginPage({ searchParams }: { searchParams: Search
   if (loaded.error) return <ErrorCard {...loaded.error} retryHref="/auth/login" />;
   const { flow } = loaded;
   const secondFactor = flow.requested_aal === "aal2";
+  // Asked for a second factor (an organization requires one) by somebody who has none:
+  // Kratos' aal2 flow then offers no method, so they are led to set one up instead.
+  if (secondFactor && !flow.ui.nodes.some((n) => SECOND_FACTORS.has(n.group))) {
+    redirect(`/auth/settings${flow.return_to ? `?return_to=${encodeURIComponent(flow.return_to)}` : ""}`);
+  }
   const title = secondFactor ? "Two-factor authentication" : flow.refresh ? "Confirm it's you" : "Sign in";
   // Backup codes are offered only when the account has them (Kratos sends their field then).
   const hasBackupCodes = flow.ui.nodes.some((n) => n.group === "lookup_secret");

@@ -5,6 +5,7 @@ import { FlowForms, Messages } from "../../../components/kratos-ui.tsx";
 import { MySessions } from "../../../components/my-sessions.tsx";
 import { loadFlow, type SearchParams } from "../../../lib/flow-page.ts";
 import { param } from "../../../lib/kratos.ts";
+import { getViewer } from "../../../lib/session.ts";
 
 export const dynamic = "force-dynamic";
 export const metadata: Metadata = { title: "Account settings" };
@@ -15,6 +16,10 @@ export default async function SettingsPage({ searchParams }: { searchParams: Sea
   if (loaded.error) return <ErrorCard {...loaded.error} retryHref="/auth/settings" />;
   const { flow } = loaded;
   const email = flow.identity?.traits?.email;
+  // The organization requires a second factor and this session has none yet: say why
+  // the guarded pages sent them here (the token says so; it is minted all the same).
+  const viewer = await getViewer().catch(() => undefined);
+  const mustSetUp = typeof viewer === "object" && viewer.claims.mfa_required === true && viewer.claims.aal !== "aal2";
   return (
     <AppShell current="/auth/settings" {...(typeof email === "string" ? { who: email } : {})}>
       <div className="narrow">
@@ -25,6 +30,11 @@ export default async function SettingsPage({ searchParams }: { searchParams: Sea
           </div>
         </div>
         <div className="flow-messages">
+          {mustSetUp ? (
+            <p className="message message-error" role="status" data-testid="mfa-required">
+              Your organization requires a second factor. Set up an authenticator app below to continue.
+            </p>
+          ) : null}
           <Messages messages={flow.ui.messages} />
         </div>
         <FlowForms flow={flow} titled />

@@ -20,6 +20,7 @@ export function principalFromClaims(claims: AccessTokenClaims, token: string, vi
     ...(claims.org !== undefined ? { organizationId: claims.org } : {}),
     ...(claims.plan !== undefined ? { plan: claims.plan } : {}),
     ...(claims.role !== undefined ? { role: claims.role } : {}),
+    ...(claims.mfa_required === true ? { mfaRequired: true as const } : {}),
     teams: claims.teams,
     permissions: claims.perms,
     aal: claims.aal,
