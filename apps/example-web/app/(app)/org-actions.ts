@@ -59,10 +59,12 @@ export async function setRequireMfa(_prev: FormState, form: FormData): Promise<F
   const requireMfa = field(form, "require_mfa") === "on";
   const x = await inOrg("/organization");
   if (refused(x)) return x;
-  const r = await authApi(`/v1/organizations/${x.org}`, x.v.cookie, {
-    method: "PATCH",
-    json: { require_mfa: requireMfa },
-  });
+  const r = await answer(
+    authService(x.v.cookie).PATCH("/v1/organizations/{orgId}", {
+      params: { path: { orgId: x.org } },
+      body: { require_mfa: requireMfa },
+    }),
+  );
   if (!r.ok) return failure(r, "change the second-factor requirement");
   revalidatePath("/", "layout");
   return {
