@@ -59,6 +59,8 @@ export interface UsersTable {
   signup_tier: Plan | null;
   /** The organization the user's tokens default to; set only by the user's own actions. */
   default_organization_id: ColumnType<string | null, string | null | undefined, string | null>;
+  /** Set by an inbound user.deactivated (POST /admin/events): no new token exchange until cleared. */
+  deactivated_at: NullableTimestamp;
   deleted_at: NullableTimestamp;
   created_at: AutoTimestamp;
   updated_at: AutoTimestamp;
@@ -197,6 +199,15 @@ export interface WebhookSubscriptionsTable {
   deleted_at: ColumnType<Date | null, never, Date | null>;
 }
 
+/** Events other services sent (POST /admin/events), by their id: what each one did. */
+export interface InboundEventsTable {
+  id: string;
+  type: string;
+  body_sha256: string;
+  result: ColumnType<JsonObject, string, never>;
+  received_at: AutoTimestamp;
+}
+
 export interface WebhookDeliveriesTable {
   id: ColumnType<string, never, never>;
   subscription_id: string;
@@ -223,6 +234,7 @@ export interface Database {
   outbox: OutboxTable;
   webhook_subscriptions: WebhookSubscriptionsTable;
   webhook_deliveries: WebhookDeliveriesTable;
+  inbound_events: InboundEventsTable;
 }
 
 export type OrganizationRow = Selectable<OrganizationsTable>;

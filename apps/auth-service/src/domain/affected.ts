@@ -45,6 +45,9 @@ export async function affectedBy(trx: Transaction<Database>, event: AuditEvent):
       return one(identityIn(event.after) ?? identityIn(event.before));
     case "user.default_organization_changed":
     case "user.deleted":
+    // Cached principals and tokens of the person (and of API keys they own or created) are redone, and refused.
+    case "user.deactivated":
+    case "user.reactivated":
       return one(event.targetId);
     case "organization.plan_changed":
     case "organization.deleted":

@@ -213,6 +213,8 @@ export const SECURITY_ACTIONS = [
   "user.recovered",
   "user.account_locked",
   "user.account_unlocked",
+  "user.deactivated",
+  "user.reactivated",
   "user.deleted",
   "session.revoked",
   "identity.sessions_revoked",

@@ -204,3 +204,38 @@ export async function recordSignIn(
     return { recorded: true };
   });
 }
+
+/**
+ * Deactivates (or reactivates) a user for another service's inbound event: while
+ * deactivated_at is set the token exchange refuses them (403 user_deactivated) and API
+ * keys they own or created stop working. Audited as user.deactivated / user.reactivated,
+ * whose announcement drops every cached principal and token of theirs. The user's
+ * record is created from Kratos' identity if it is missing; already in that state →
+ * no write, `changed: false`.
+ */
+export async function setDeactivated(
+  db: Kysely<Database>,
+  identity: { identityId: string; email: string },
+  deactivated: boolean,
+  ctx: AuditContext,
+): Promise<{ changed: boolean }> {
+  assertAuditContext(ctx);
+  const id = assertUuid(identity.identityId, "identityId");
+  return inTransaction(db, async (trx) => {
+    await upsertUserFromKratos(trx, { identityId: id, email: identity.email }, ctx);
+    const row = await trx
+      .updateTable("users")
+      .set({ deactivated_at: deactivated ? sql<Date>`now()` : null })
+      .where("identity_id", "=", id)
+      .where("deactivated_at", deactivated ? "is" : "is not", null)
+      .returning("identity_id")
+      .executeTakeFirst();
+    if (!row) return { changed: false };
+    await writeAudit(trx, ctx, {
+      action: deactivated ? "user.deactivated" : "user.reactivated",
+      targetType: "user",
+      targetId: id,
+    });
+    return { changed: true };
+  });
+}

@@ -105,6 +105,8 @@ export class TokenExchange {
       loadPrincipalData(this.#db, identityId, orgId),
       this.#knownUsers.get(identityId) ? undefined : this.#recordUser(session),
     ]);
+    // Checked on every miss; a deactivation bumps the generation, so no cached principal or token outlives it.
+    if (data.user?.deactivated) throw new DomainError("user_deactivated", "this account is deactivated");
     if (orgId !== undefined && !data.active) {
       throw new DomainError("forbidden", "you are not a member of that organization");
     }

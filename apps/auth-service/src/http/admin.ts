@@ -8,6 +8,7 @@ import express, { type Request, type RequestHandler } from "express";
 import helmet from "helmet";
 import { z } from "zod";
 import type { App } from "../app.ts";
+import { PLANS } from "../db/schema.ts";
 import { createApiKey, revokeApiKey } from "../domain/api-keys.ts";
 import { OPERATOR } from "../domain/authz.ts";
 import { recordLock, unlockAccount } from "../domain/lockouts.ts";
@@ -18,6 +19,7 @@ import {
   listSubscriptions,
   replayDelivery,
 } from "../domain/webhooks.ts";
+import { receiveInbound } from "../events/inbound.ts";
 import { handleLoginWebhook } from "../webhooks/login.ts";
 import { handleProfileWebhook, handleRegistrationWebhook } from "../webhooks/registration.ts";
 import { handleSessionsRevokedWebhook } from "../webhooks/sessions-revoked.ts";
@@ -36,6 +38,8 @@ export function secretEquals(given: string | undefined, expected: string): boole
 
 // Request bodies (and one path), built once: constructing a zod schema per request is work for nothing.
 const uuid = z.string().uuid();
+/** An inbound event's envelope (events/inbound.ts): the sender's id, the type, the type's data. */
+const inbound = { id: uuid, occurred_at: z.string().datetime().optional() };
 const BODY = {
   rotate: z.object({ force: z.boolean().optional() }).strict(),
   revoke: z.union([z.object({ session_id: uuid }).strict(), z.object({ identity_id: uuid }).strict()]),
@@ -44,6 +48,22 @@ const BODY = {
   introspect: z.object({ token: z.string().min(1).max(16_384) }).strict(),
   webhook: z.object({ ...WEBHOOK_FIELDS, organization_id: uuid.optional() }).strict(),
   deliveryId: z.string().regex(/^[1-9][0-9]{0,18}$/),
+  inboundEvent: z.discriminatedUnion("type", [
+    z
+      .object({
+        ...inbound,
+        type: z.enum(["user.deactivated", "user.reactivated"]),
+        data: z.object({ identity_id: uuid }).strict(),
+      })
+      .strict(),
+    z
+      .object({
+        ...inbound,
+        type: z.enum(["customer.upgraded", "customer.downgraded"]),
+        data: z.object({ organization_id: uuid, plan: z.enum(PLANS) }).strict(),
+      })
+      .strict(),
+  ]),
   lockout: z
     .object({
       scope: z.enum(["login", "registration", "recovery", "verification"]),
@@ -163,6 +183,16 @@ export function adminApp(app: App): express.Express {
       );
       // The same answer whether or not the identifier is an account.
       res.status(202).end();
+    }),
+  );
+
+  // Changes other services own (user.deactivated, customer.upgraded…), once per event id.
+  ops.post(
+    "/admin/events",
+    wrap(async (req, res) => {
+      const event = parseBody(req, BODY.inboundEvent);
+      const out = await receiveInbound(app, event, ctx(req).requestId);
+      res.json({ id: event.id, type: event.type, duplicate: out.duplicate, result: out.result });
     }),
   );
 

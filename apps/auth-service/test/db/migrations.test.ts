@@ -142,7 +142,9 @@ describe("migrations on a fresh database", () => {
         (${victim}, 'api_key.created', 'api_key', ${key.rows[0]?.id}, ${org}),
         ('operator', 'api_key.created', 'api_key', ${opKey.rows[0]?.id}, ${org})`.execute(db);
 
-      expect(await migrateToLatest(db)).toEqual({ applied: ["0002_invitations", "0003_outbox", "0004_events"] });
+      expect(await migrateToLatest(db)).toEqual({
+        applied: ["0002_invitations", "0003_outbox", "0004_events", "0005_inbound"],
+      });
       const ms = await sql<{ identity_id: string; joined_via: string }>`
         select identity_id, joined_via from memberships where organization_id = ${org}`.execute(db);
       expect(Object.fromEntries(ms.rows.map((r) => [r.identity_id, r.joined_via]))).toEqual({
