@@ -592,6 +592,7 @@ export function authServiceEnv(cfg: StackConfig, env: NodeJS.ProcessEnv = proces
     SIGNING_KEY_KEK: cfg.secrets.kek,
     WEBHOOK_SECRET: cfg.secrets.webhook,
     ADMIN_API_TOKEN: cfg.secrets.adminApiToken,
+    LOCKOUT_REPORT_TOKEN: cfg.secrets.lockoutReportToken,
     CORS_ALLOWED_ORIGINS: [b.web, b.marketing, b.gateway, b.api].join(","),
     MIGRATE_ON_START: "true",
     LOG_LEVEL: env.AUTH_LOG_LEVEL ?? "info",
@@ -620,7 +621,12 @@ export const authService: ServiceDef = {
       pid,
       url: `${i.authPublic} (admin ${i.authAdmin})`,
       log,
-      env: { AUTH_SERVICE_URL: i.authPublic, AUTH_ADMIN_URL: i.authAdmin, ADMIN_API_TOKEN: cfg.secrets.adminApiToken },
+      env: {
+        AUTH_SERVICE_URL: i.authPublic,
+        AUTH_ADMIN_URL: i.authAdmin,
+        ADMIN_API_TOKEN: cfg.secrets.adminApiToken,
+        LOCKOUT_REPORT_TOKEN: cfg.secrets.lockoutReportToken,
+      },
     };
   },
 };
@@ -685,9 +691,10 @@ export function gatewayEnv(cfg: StackConfig, env: NodeJS.ProcessEnv = process.en
     GATEWAY_PORT: String(cfg.ports.gateway),
     ROUTES_FILE: routes,
     AUTH_SERVICE_URL: i.authPublic,
-    // Account locks are reported here and become user.account_locked events.
+    // Account locks are reported here and become user.account_locked events, with a
+    // credential good for that report only (the operator's token stays with operators).
     AUTH_ADMIN_URL: i.authAdmin,
-    ADMIN_API_TOKEN: cfg.secrets.adminApiToken,
+    LOCKOUT_REPORT_TOKEN: cfg.secrets.lockoutReportToken,
     KRATOS_PUBLIC_URL: env.KRATOS_PUBLIC_URL || i.kratosPublic,
     ...redisEnv(env, i.redis),
     LOGIN_URL: `${b.web}/auth/login`,

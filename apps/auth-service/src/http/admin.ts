@@ -73,10 +73,33 @@ const BODY = {
     .strict(),
 };
 
+const bearer = (req: Request) => {
+  const auth = req.headers.authorization;
+  return typeof auth === "string" && auth.startsWith("Bearer ") ? auth.slice(7) : undefined;
+};
+
+/**
+ * POST /admin/lockouts: the operator's token or LOCKOUT_REPORT_TOKEN (the gateway's,
+ * good for nothing else). Mounted before operatorOnly, which would refuse the latter.
+ */
+function lockoutReporter(app: App): RequestHandler {
+  return (req, _res, next) => {
+    const token = bearer(req);
+    const narrow = app.cfg.lockoutReportToken;
+    // Both compared, always: which one matched is not told by the time taken.
+    const asReporter = narrow !== undefined && secretEquals(token, narrow);
+    const asOperator = secretEquals(token, app.cfg.adminApiToken);
+    if (!asReporter && !asOperator) {
+      next(new ApiError("unauthenticated", "lockout reports need Authorization: Bearer <LOCKOUT_REPORT_TOKEN>"));
+      return;
+    }
+    next();
+  };
+}
+
 function operatorOnly(app: App): RequestHandler {
   return (req, _res, next) => {
-    const auth = req.headers.authorization;
-    const token = typeof auth === "string" && auth.startsWith("Bearer ") ? auth.slice(7) : undefined;
+    const token = bearer(req);
     if (!secretEquals(token, app.cfg.adminApiToken)) {
       next(new ApiError("unauthenticated", "operator endpoints need Authorization: Bearer <ADMIN_API_TOKEN>"));
       return;
@@ -145,9 +168,27 @@ export function adminApp(app: App): express.Express {
     issuer: app.cfg.token.issuer,
     audience: app.cfg.token.audience,
   });
+  const ctx = (req: Request) => ({ actor: "operator", requestId: String(req.res?.locals.requestId ?? "") });
+
+  // The gateway reports an account it locked (an operator lifts a lockout below; domain/lockouts.ts).
+  e.post(
+    "/admin/lockouts",
+    lockoutReporter(app),
+    wrap(async (req, res) => {
+      const body = parseBody(req, BODY.lockout);
+      const lockedUntil = new Date(Date.now() + body.retry_after_seconds * 1000);
+      await recordLock(
+        app,
+        { scope: body.scope, identifier: body.identifier, lockedUntil },
+        { ...ctx(req), actor: "gateway" },
+      );
+      // The same answer whether or not the identifier is an account.
+      res.status(202).end();
+    }),
+  );
+
   const ops = express.Router();
   ops.use(operatorOnly(app));
-  const ctx = (req: Request) => ({ actor: "operator", requestId: String(req.res?.locals.requestId ?? "") });
 
   ops.post(
     "/admin/keys/rotate",
@@ -167,22 +208,6 @@ export function adminApp(app: App): express.Express {
           ? await app.revocation.revokeSession(body.session_id, ctx(req))
           : await app.revocation.revokeIdentity(body.identity_id, ctx(req));
       res.json(out);
-    }),
-  );
-
-  // The gateway reports an account it locked; an operator lifts a lockout (domain/lockouts.ts).
-  ops.post(
-    "/admin/lockouts",
-    wrap(async (req, res) => {
-      const body = parseBody(req, BODY.lockout);
-      const lockedUntil = new Date(Date.now() + body.retry_after_seconds * 1000);
-      await recordLock(
-        app,
-        { scope: body.scope, identifier: body.identifier, lockedUntil },
-        { ...ctx(req), actor: "gateway" },
-      );
-      // The same answer whether or not the identifier is an account.
-      res.status(202).end();
     }),
   );
 
