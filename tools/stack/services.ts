@@ -440,6 +440,17 @@ function revokeThenTell(cfg: StackConfig, prefix: string, reason: "password_chan
   };
 }
 
+/** This stack's URL and secret for kratos.yml's second-factor settings hooks (user.mfa_enabled/disabled). */
+function mfaHooks(cfg: StackConfig): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const m of ["totp", "lookup_secret", "passkey"]) {
+    const prefix = `SELFSERVICE_FLOWS_SETTINGS_AFTER_${m.toUpperCase()}_HOOKS_0_CONFIG`;
+    out[`${prefix}_URL`] = `${internalUrls(cfg).authAdmin}/v1/webhooks/kratos/mfa-changed?method=${m}`;
+    out[`${prefix}_AUTH_CONFIG_VALUE`] = cfg.secrets.webhook;
+  }
+  return out;
+}
+
 /**
  * GATEHOUSE_RETURN_URLS: origins of apps of your own (an Express app behind the guard on
  * http://localhost:3000, say) a sign-in may send the browser back to, on top of the
@@ -510,6 +521,7 @@ export function kratosEnv(cfg: StackConfig, smtpUri: string, dsn: string): Recor
     ...localIdpEnv(cfg),
     ...revokeThenTell(cfg, "SELFSERVICE_FLOWS_SETTINGS_AFTER_PASSWORD", "password_changed"),
     ...revokeThenTell(cfg, "SELFSERVICE_FLOWS_RECOVERY_AFTER", "recovered"),
+    ...mfaHooks(cfg),
     COURIER_SMTP_CONNECTION_URI: smtpUri,
     COURIER_SMTP_FROM_ADDRESS: `no-reply@${cfg.domain === "localhost" ? "gatehouse.localhost" : cfg.domain}`,
     LOG_LEVEL: process.env.KRATOS_LOG_LEVEL ?? "info",

@@ -59,6 +59,16 @@ export const EVENTS = {
     "Repeated failed sign-ins locked a person's account at the gateway (data.after: scope, locked_until).",
   ),
   "user.account_unlocked": spec("user", false, "An operator lifted a person's sign-in lockout."),
+  "user.mfa_enabled": spec(
+    "user",
+    false,
+    "A person set up a second factor in Kratos' settings (data.after.method: totp, lookup_secret, webauthn or passkey).",
+  ),
+  "user.mfa_disabled": spec(
+    "user",
+    false,
+    "A person removed their last credential of a second factor (data.after.method).",
+  ),
   "user.deactivated": spec(
     "user",
     false,

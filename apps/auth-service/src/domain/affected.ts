@@ -75,6 +75,9 @@ export async function affectedBy(trx: Transaction<Database>, event: AuditEvent):
     // Lockouts live in the gateway's counters, not in any token.
     case "user.account_locked":
     case "user.account_unlocked":
+    // A token's aal/amr come from its session, which a settings change does not alter.
+    case "user.mfa_enabled":
+    case "user.mfa_disabled":
     case "signing_key.created":
     case "signing_key.state_changed":
     case "signing_key.reencrypted":

@@ -211,6 +211,8 @@ export const SECURITY_ACTIONS = [
   "user.authenticated",
   "user.password_changed",
   "user.recovered",
+  "user.mfa_enabled",
+  "user.mfa_disabled",
   "user.account_locked",
   "user.account_unlocked",
   "user.deactivated",

@@ -239,3 +239,47 @@ export async function setDeactivated(
     return { changed: true };
   });
 }
+
+/** The second factors Kratos' settings hooks report (kratos-config/kratos.yml). */
+export const MFA_METHODS = ["totp", "lookup_secret", "webauthn", "passkey"] as const;
+export type MfaMethod = (typeof MFA_METHODS)[number];
+
+/**
+ * Records that a second factor is now set up or not (Kratos' settings hook, the state
+ * read from Kratos' admin API): user.mfa_enabled / user.mfa_disabled when it differs
+ * from the last one recorded for that method, nothing otherwise. So a repeated
+ * delivery, or a settings change that left the method as it was (a second passkey, new
+ * recovery codes), records nothing.
+ */
+export async function recordMfaState(
+  db: Kysely<Database>,
+  input: { identityId: string; method: MfaMethod; enabled: boolean },
+  ctx: AuditContext,
+): Promise<{ recorded: boolean }> {
+  assertAuditContext(ctx);
+  const identityId = assertUuid(input.identityId, "identityId");
+  const method = assertOneOf(input.method, MFA_METHODS, "method");
+  return inTransaction(db, async (trx) => {
+    // Two deliveries at once: the second waits here, then sees the first's row.
+    await sql`select pg_advisory_xact_lock(hashtext(${`mfa:${identityId}:${method}`}))`.execute(trx);
+    const last = await trx
+      .selectFrom("audit_log")
+      .select("action")
+      .where("action", "in", ["user.mfa_enabled", "user.mfa_disabled"])
+      .where("target_type", "=", "user")
+      .where("target_id", "=", identityId)
+      .where(sql<string>`after->>'method'`, "=", method)
+      .orderBy("id", "desc")
+      .limit(1)
+      .executeTakeFirst();
+    const wasEnabled = last?.action === "user.mfa_enabled";
+    if (wasEnabled === input.enabled) return { recorded: false };
+    await writeAudit(trx, ctx, {
+      action: input.enabled ? "user.mfa_enabled" : "user.mfa_disabled",
+      targetType: "user",
+      targetId: identityId,
+      after: { method },
+    });
+    return { recorded: true };
+  });
+}

@@ -4,7 +4,7 @@
 import { createHash, timingSafeEqual } from "node:crypto";
 import { MAX_IDENTIFIER_LENGTH } from "@gatehouse/contracts";
 import { createVerifier, isTokenError } from "@gatehouse/tokens";
-import express, { type Request, type RequestHandler } from "express";
+import express, { type ErrorRequestHandler, type Request, type RequestHandler } from "express";
 import helmet from "helmet";
 import { z } from "zod";
 import type { App } from "../app.ts";
@@ -21,9 +21,10 @@ import {
 } from "../domain/webhooks.ts";
 import { receiveInbound } from "../events/inbound.ts";
 import { handleLoginWebhook } from "../webhooks/login.ts";
+import { handleMfaWebhook } from "../webhooks/mfa.ts";
 import { handleProfileWebhook, handleRegistrationWebhook } from "../webhooks/registration.ts";
 import { handleSessionsRevokedWebhook } from "../webhooks/sessions-revoked.ts";
-import { ApiError, errorHandler, notFound, wrap } from "./errors.ts";
+import { ApiError, errorHandler, notFound, toApiError, wrap } from "./errors.ts";
 import { healthRoutes } from "./health.ts";
 import { accessLog, jsonBody, requestId } from "./middleware.ts";
 import { API_KEY_FIELDS, parseBody, parsePage, parseValue, WEBHOOK_FIELDS } from "./validate.ts";
@@ -145,6 +146,15 @@ export function adminApp(app: App): express.Express {
     }),
   );
   e.post(
+    "/v1/webhooks/kratos/mfa-changed",
+    wrap(async (req, res) => {
+      fromKratos(req);
+      const out = await handleMfaWebhook(app, req);
+      app.metrics.webhooks.inc({ outcome: out.recorded ? "mfa_changed" : "duplicate" });
+      res.status(200).json({ ok: true, recorded: out.recorded });
+    }),
+  );
+  e.post(
     "/v1/webhooks/kratos/profile-updated",
     wrap(async (req, res) => {
       fromKratos(req);
@@ -162,6 +172,16 @@ export function adminApp(app: App): express.Express {
       res.status(200).json({ ok: true, revoked: out.revoked });
     }),
   );
+  // Kratos sends these hooks once and does not wait for them (response.ignore): a failed
+  // one is an event lost, so it is counted and logged here (never its body).
+  e.use("/v1/webhooks/kratos", ((err, req, _res, next) => {
+    const out = toApiError(err);
+    if (out.code !== "unauthenticated") {
+      app.metrics.webhooks.inc({ outcome: "failed" });
+      app.log.warn({ hook: req.path, error: out.code }, "Kratos webhook failed: its event is lost");
+    }
+    next(err);
+  }) as ErrorRequestHandler);
 
   const verifier = createVerifier({
     jwks: app.keys.jwksSource(),
