@@ -171,6 +171,7 @@ export async function createApp(cfg: AuthConfig, log: Logger = createLogger(cfg)
     rememberMs: (cfg.token.ttlSec + LEEWAY_SEC) * 1000,
     log,
     onDeliveries: () => void webhooks.poke(),
+    ...(cfg.webhookDelivery.streamMaxLen > 0 ? { stream: { redis, maxLen: cfg.webhookDelivery.streamMaxLen } } : {}),
   });
   onCommit(db, () => outbox.flush());
   outbox.start();

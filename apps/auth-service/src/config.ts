@@ -99,6 +99,9 @@ const schema = z
       .default(26 * 3_600_000),
     EVENT_WEBHOOK_TIMEOUT_MS: z.coerce.number().int().min(100).max(60_000).default(10_000),
     EVENT_WEBHOOK_POLL_MS: z.coerce.number().int().min(10).max(60_000).default(1_000),
+    // The Redis Stream of events (@gatehouse/contracts' EVENT_STREAM): about this many
+    // entries are kept (XADD MAXLEN ~); 0 turns the stream off.
+    EVENT_STREAM_MAXLEN: z.coerce.number().int().min(0).max(100_000_000).default(100_000),
     // true: organization owners may subscribe loopback/private addresses (tests, one-host setups).
     EVENT_WEBHOOK_ALLOW_INTERNAL_URLS: bool.default(false),
   })
@@ -141,6 +144,8 @@ export interface AuthConfig {
     retryForMs: number;
     timeoutMs: number;
     pollMs: number;
+    /** XADD MAXLEN ~ of the event stream; 0: no stream. */
+    streamMaxLen: number;
     /** Organization owners may subscribe loopback/private addresses. */
     allowInternalUrls: boolean;
   };
@@ -237,6 +242,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AuthConfig {
       retryForMs: c.EVENT_WEBHOOK_RETRY_FOR_MS,
       timeoutMs: c.EVENT_WEBHOOK_TIMEOUT_MS,
       pollMs: c.EVENT_WEBHOOK_POLL_MS,
+      streamMaxLen: c.EVENT_STREAM_MAXLEN,
       allowInternalUrls: c.EVENT_WEBHOOK_ALLOW_INTERNAL_URLS,
     },
     ...(tracing ? { tracing } : {}),

@@ -184,6 +184,8 @@ export interface OutboxTable {
   topic: "invalidation" | "event";
   payload: ColumnType<OutboxPayload | StoredEvent, string, string>;
   published_at: ColumnType<Date | null, never, Date | null>;
+  /** Events: when the relay appended it to the Redis Stream (null: not yet). */
+  streamed_at: ColumnType<Date | null, never, Date | null>;
 }
 
 export interface WebhookSubscriptionsTable {

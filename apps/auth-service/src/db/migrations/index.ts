@@ -6,6 +6,7 @@ import * as m0002 from "./0002_invitations.ts";
 import * as m0003 from "./0003_outbox.ts";
 import * as m0004 from "./0004_events.ts";
 import * as m0005 from "./0005_inbound.ts";
+import * as m0006 from "./0006_event_stream.ts";
 
 export const migrations: Readonly<Record<string, Migration>> = {
   "0001_initial": m0001,
@@ -13,4 +14,5 @@ export const migrations: Readonly<Record<string, Migration>> = {
   "0003_outbox": m0003,
   "0004_events": m0004,
   "0005_inbound": m0005,
+  "0006_event_stream": m0006,
 };
