@@ -194,8 +194,10 @@ export interface WebhookSubscriptionsTable {
   organization_id: string | null;
   url: string;
   event_types: ColumnType<string[], string[], string[]>;
-  /** The Standard Webhooks secret (whsec_...): shown once at creation, never logged. */
+  /** The Standard Webhooks secret (whsec_...), sealed (events/secret-box.ts): shown once at creation, never logged. */
   secret: string;
+  /** The id of the key `secret` is sealed under; null: stored before secrets were encrypted. */
+  secret_kid: string | null;
   created_by: string;
   created_at: AutoTimestamp;
   deleted_at: ColumnType<Date | null, never, Date | null>;

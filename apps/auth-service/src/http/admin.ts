@@ -293,6 +293,7 @@ export function adminApp(app: App): express.Express {
         },
         ctx(req),
         OPERATOR,
+        app.secretBox,
       );
       res.setHeader("Cache-Control", "no-store");
       res.status(201).json({ subscription: out.subscription, secret: out.secret });

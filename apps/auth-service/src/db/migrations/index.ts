@@ -7,6 +7,7 @@ import * as m0003 from "./0003_outbox.ts";
 import * as m0004 from "./0004_events.ts";
 import * as m0005 from "./0005_inbound.ts";
 import * as m0006 from "./0006_event_stream.ts";
+import * as m0007 from "./0007_webhook_secret_kid.ts";
 
 export const migrations: Readonly<Record<string, Migration>> = {
   "0001_initial": m0001,
@@ -15,4 +16,5 @@ export const migrations: Readonly<Record<string, Migration>> = {
   "0004_events": m0004,
   "0005_inbound": m0005,
   "0006_event_stream": m0006,
+  "0007_webhook_secret_kid": m0007,
 };
