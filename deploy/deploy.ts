@@ -26,6 +26,8 @@ interface GatehouseSecrets {
   gateway: string;
   /** redis.mode: with sentinel or cluster the Secrets hold only optional passwords, no REDIS_URL. */
   redisMode: string;
+  /** gateway.lockoutReports.enabled (the chart's default: on): LOCKOUT_REPORT_TOKEN in both Secrets. */
+  lockoutReports: boolean;
 }
 
 /** What Kratos' chart cannot say in values (deploy/kratos/post-render.ts). */
@@ -34,6 +36,7 @@ export const KRATOS_POST_RENDERER = "deploy/kratos/post-render.ts";
 /** Keys each existing Secret must have (deploy/README.md "Secrets"). */
 export function requiredSecrets(env: Environment, gatehouseValues: GatehouseSecrets) {
   const standalone = gatehouseValues.redisMode === "standalone";
+  const lockouts = gatehouseValues.lockoutReports && gatehouseValues.gateway !== "";
   return [
     {
       namespace: env.namespaces.kratos,
@@ -58,10 +61,17 @@ export function requiredSecrets(env: Environment, gatehouseValues: GatehouseSecr
         "SIGNING_KEY_KEK",
         "WEBHOOK_SECRET",
         "ADMIN_API_TOKEN",
+        ...(lockouts ? ["LOCKOUT_REPORT_TOKEN"] : []),
       ],
     },
-    ...(gatehouseValues.gateway && standalone
-      ? [{ namespace: env.namespaces.auth, name: gatehouseValues.gateway, keys: ["REDIS_URL"] }]
+    ...(gatehouseValues.gateway && (standalone || lockouts)
+      ? [
+          {
+            namespace: env.namespaces.auth,
+            name: gatehouseValues.gateway,
+            keys: [...(standalone ? ["REDIS_URL"] : []), ...(lockouts ? ["LOCKOUT_REPORT_TOKEN"] : [])],
+          },
+        ]
       : []),
   ];
 }
@@ -80,6 +90,7 @@ export function gatehouseSecretNames(env: Environment): GatehouseSecrets {
     auth: String(sub(v, "authService").existingSecret ?? ""),
     gateway: gateway.enabled === false ? "" : String(gateway.existingSecret ?? ""),
     redisMode: String(sub(v, "redis").mode ?? "standalone"),
+    lockoutReports: sub(gateway, "lockoutReports").enabled !== false,
   };
 }
 

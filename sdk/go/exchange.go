@@ -132,6 +132,9 @@ func (g *Guard) callTokenEndpoint(ctx context.Context, c Credential, clientAddre
 		return "", newError(CodeAAL2Required, "this session needs a second factor", nil)
 	case res.StatusCode == 403 && answer.Error == "forbidden":
 		return "", newError(CodeForbidden, "not a member of the requested organization", nil)
+	case res.StatusCode == 403 && answer.Error == "user_deactivated":
+		// Another service deactivated the person: a verdict, not an outage.
+		return "", newError(CodeForbidden, "this account is deactivated", nil)
 	case res.StatusCode == 429:
 		e := newError(CodeRateLimited, "the auth-service is rate limiting; retry later", nil)
 		e.RetryAfter = retry

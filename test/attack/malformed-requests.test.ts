@@ -83,7 +83,13 @@ describe("a corpus of malformed requests ends no process", () => {
       pid: pidOf("auth"),
       port,
       host: `127.0.0.1:${port}`,
-      paths: ["/v1/webhooks/kratos/registration", "/admin/sessions/revoke"],
+      paths: [
+        "/v1/webhooks/kratos/registration",
+        "/v1/webhooks/kratos/mfa-changed",
+        "/admin/sessions/revoke",
+        "/admin/events",
+        "/admin/lockouts",
+      ],
       health: `http://127.0.0.1:${port}/health/alive`,
     });
   });

@@ -39,6 +39,7 @@ describe("the codes are the catalogue's, at run time", () => {
       unauthenticated: 1,
       forbidden: 1,
       email_unverified: 1,
+      user_deactivated: 1,
       gone: 1,
     } satisfies Record<DomainErrorCode, 1>;
     const errors = [

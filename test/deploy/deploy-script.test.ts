@@ -39,6 +39,7 @@ const ALL_KEYS = [
   "SIGNING_KEY_KEK",
   "WEBHOOK_SECRET",
   "ADMIN_API_TOKEN",
+  "LOCKOUT_REPORT_TOKEN",
 ];
 const secretData = (keys: string[]) => JSON.stringify(Object.fromEntries(keys.map((k) => [k, "eA=="])));
 const deployed = JSON.stringify([
@@ -197,14 +198,23 @@ describe("node deploy/deploy.ts <env>", () => {
   it("checks the Secrets the environment's values name, with the keys the charts read", () => {
     const env = loadEnvironment("prod");
     const names = gatehouseSecretNames(env);
-    expect(names).toEqual({ auth: "gatehouse-auth-service", gateway: "gatehouse-gateway", redisMode: "standalone" });
+    expect(names).toEqual({
+      auth: "gatehouse-auth-service",
+      gateway: "gatehouse-gateway",
+      redisMode: "standalone",
+      lockoutReports: true,
+    });
     const checked = requiredSecrets(env, names).flatMap((s) => s.keys);
-    expect(checked.sort()).toEqual([...ALL_KEYS, "REDIS_URL"].sort());
+    // REDIS_URL and LOCKOUT_REPORT_TOKEN in both Gatehouse Secrets (the auth-service's and the gateway's).
+    expect(checked.sort()).toEqual([...ALL_KEYS, "REDIS_URL", "LOCKOUT_REPORT_TOKEN"].sort());
     // With Sentinel or a Cluster the Secrets hold only optional passwords: no REDIS_URL is asked for.
     for (const redisMode of ["sentinel", "cluster"]) {
       const keys = requiredSecrets(env, { ...names, redisMode }).flatMap((s) => s.keys);
-      expect(keys.sort()).toEqual(ALL_KEYS.filter((k) => k !== "REDIS_URL").sort());
+      expect(keys.sort()).toEqual([...ALL_KEYS.filter((k) => k !== "REDIS_URL"), "LOCKOUT_REPORT_TOKEN"].sort());
     }
+    // Lock reports off: neither Secret needs the token.
+    const off = requiredSecrets(env, { ...names, lockoutReports: false }).flatMap((s) => s.keys);
+    expect(off).not.toContain("LOCKOUT_REPORT_TOKEN");
   });
 
   it("refuses an unknown environment", () => {

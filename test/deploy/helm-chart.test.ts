@@ -258,6 +258,7 @@ describe("workloads", () => {
       SIGNING_KEY_KEK: "ab".repeat(32),
       WEBHOOK_SECRET: "w".repeat(40),
       ADMIN_API_TOKEN: "a".repeat(40),
+      LOCKOUT_REPORT_TOKEN: "l".repeat(40),
     };
     for (const r of renderings) {
       for (const [comp, load] of [
@@ -288,6 +289,11 @@ describe("workloads", () => {
       expect(envOf("gateway").AUTH_SERVICE_URL).toBe(
         `http://${svc.metadata.name}.${r.namespace}.svc.cluster.local:${envOf("auth-service").AUTH_PUBLIC_PORT}`,
       );
+      // Account locks are reported to the admin port, with the narrow token (never the operator's).
+      expect(envOf("gateway").AUTH_ADMIN_URL).toBe(
+        `http://${svc.metadata.name}.${r.namespace}.svc.cluster.local:${envOf("auth-service").AUTH_ADMIN_PORT}`,
+      );
+      expect(Object.keys(envOf("gateway"))).not.toContain("ADMIN_API_TOKEN");
     }
   });
 
@@ -297,6 +303,7 @@ describe("workloads", () => {
       SIGNING_KEY_KEK: "ab".repeat(32),
       WEBHOOK_SECRET: "w".repeat(40),
       ADMIN_API_TOKEN: "a".repeat(40),
+      LOCKOUT_REPORT_TOKEN: "l".repeat(40),
       REDIS_PASSWORD: "data-node-password",
       REDIS_SENTINEL_PASSWORD: "sentinel-password",
     };
@@ -408,7 +415,14 @@ describe("workloads", () => {
       const refs = (auth.env as Obj[]).filter((e) => o(e.valueFrom).secretKeyRef);
       const fromSecret = refs.filter((e) => o(o(e.valueFrom).secretKeyRef).optional !== true).map((e) => e.name);
       expect(fromSecret.sort(), r.name).toEqual(
-        ["ADMIN_API_TOKEN", "DATABASE_URL", "REDIS_URL", "SIGNING_KEY_KEK", "WEBHOOK_SECRET"].sort(),
+        [
+          "ADMIN_API_TOKEN",
+          "DATABASE_URL",
+          "LOCKOUT_REPORT_TOKEN",
+          "REDIS_URL",
+          "SIGNING_KEY_KEK",
+          "WEBHOOK_SECRET",
+        ].sort(),
       );
       // Only the previous KEK (during a KEK rotation) may be missing from the Secret.
       const optional = refs.filter((e) => o(o(e.valueFrom).secretKeyRef).optional === true).map((e) => e.name);
@@ -456,8 +470,13 @@ describe("workloads", () => {
   });
 
   it("each component can be turned off", () => {
+    const elsewhere = ["authService.enabled=false", 'gateway.authServiceUrl="http://auth.elsewhere:7410"'];
+    // Lock reports need the auth-service's admin URL too when it lives elsewhere.
+    expect(() => renderChart("no admin url", [DEFAULT_VALUES], { setJson: elsewhere })).toThrow(
+      /gateway.lockoutReports.authAdminUrl is required when authService.enabled is false/,
+    );
     const noAuth = renderChart("no auth", [DEFAULT_VALUES], {
-      setJson: ["authService.enabled=false", 'gateway.authServiceUrl="http://auth.elsewhere:7410"'],
+      setJson: [...elsewhere, 'gateway.lockoutReports.authAdminUrl="http://auth.elsewhere:7411"'],
     });
     // Besides the gateway's (and the web app's) objects, only Kratos' policies, which then admit the gateway alone.
     const component = (m: Manifest) => String(o(m.metadata.labels)["app.kubernetes.io/component"]);
@@ -554,7 +573,7 @@ describe("NetworkPolicy", () => {
   it("the auth-service accepts the gateway and named namespaces on its public port, Kratos on its admin port", () => {
     const r = renderEnvironment(loadEnvironment("prod"));
     const np = must(find(r, "NetworkPolicy", "auth-service"), "auth np");
-    const [pub, webhook, metrics] = (o(np.spec).ingress as Obj[]).map((rule) => ({
+    const [pub, webhook, lockouts, metrics] = (o(np.spec).ingress as Obj[]).map((rule) => ({
       ports: (rule.ports as Obj[]).map((p) => p.port),
       from: rule.from as Obj[],
     }));
@@ -566,7 +585,50 @@ describe("NetworkPolicy", () => {
     expect(peers.slice(1).map(nsOf)).toEqual(["example-apps", "example-apps"]);
     expect(webhook?.ports).toEqual([7411]);
     expect(nsOf(webhook?.from[0] ?? {})).toBe(loadEnvironment("prod").namespaces.kratos);
+    // The gateway's account-lock reports (POST /admin/lockouts, its LOCKOUT_REPORT_TOKEN).
+    expect(lockouts?.ports).toEqual([7411]);
+    expect(lockouts?.from.map((p) => o(o(p.podSelector).matchLabels)["app.kubernetes.io/component"])).toEqual([
+      "gateway",
+    ]);
     expect(metrics?.ports).toEqual([7411]);
+  });
+
+  it("gateway.lockoutReports: on by default (env, both policies); off renders none of it; misconfigurations fail", () => {
+    const egressPorts = (r: Rendering) =>
+      (o(must(find(r, "NetworkPolicy", "gateway"), "gw np").spec).egress as Obj[])
+        .filter((rule) =>
+          ((rule.to ?? []) as Obj[]).some(
+            (p) => o(o(p.podSelector).matchLabels)["app.kubernetes.io/component"] === "auth-service",
+          ),
+        )
+        .flatMap((rule) => (rule.ports as Obj[]).map((p) => p.port));
+    const gwEnv = (r: Rendering) =>
+      ((containersOf(podSpecOf(must(find(r, "Deployment", "gateway"), "gw")) ?? {})[0] as Obj).env as Obj[]).map(
+        (e) => [e.name, o(o(e.valueFrom).secretKeyRef).name ?? null],
+      );
+    const authIngressFromGateway = (r: Rendering) =>
+      (o(must(find(r, "NetworkPolicy", "auth-service"), "auth np").spec).ingress as Obj[])
+        .filter((rule) =>
+          (rule.from as Obj[]).some(
+            (p) => o(o(p.podSelector).matchLabels)["app.kubernetes.io/component"] === "gateway",
+          ),
+        )
+        .flatMap((rule) => (rule.ports as Obj[]).map((p) => p.port));
+    const on = renderChart("default", [DEFAULT_VALUES]);
+    expect(egressPorts(on)).toEqual([7410, 7411]);
+    expect(authIngressFromGateway(on)).toEqual([7410, 7411]);
+    expect(gwEnv(on)).toContainEqual(["LOCKOUT_REPORT_TOKEN", "gatehouse-gateway"]);
+    const off = renderChart("no reports", [DEFAULT_VALUES], { setJson: ["gateway.lockoutReports.enabled=false"] });
+    expect(egressPorts(off)).toEqual([7410]);
+    expect(authIngressFromGateway(off)).toEqual([7410]);
+    expect(gwEnv(off).map(([n]) => n)).not.toContain("AUTH_ADMIN_URL");
+    expect(gwEnv(off).map(([n]) => n)).not.toContain("LOCKOUT_REPORT_TOKEN");
+    expect(() =>
+      renderChart("no gateway secret", [DEFAULT_VALUES], { setJson: ['gateway.existingSecret=""'] }),
+    ).toThrow(/gateway.existingSecret is required with gateway.lockoutReports.enabled/);
+    expect(() => renderChart("bad key", [DEFAULT_VALUES], { setJson: ["gateway.lockoutReports.token=1"] })).toThrow(
+      /lockoutReports/,
+    );
   });
 
   it("the gateway's /metrics is on its own port: only Prometheus' namespace reaches it, the ingress does not", () => {
@@ -610,6 +672,7 @@ describe("NetworkPolicy", () => {
           5432,
           6379,
           7410,
+          7411, // the gateway's account-lock reports to the auth-service's admin port
           7403,
           ...(traced && comp !== "migrate" ? [4318] : []),
         ]);

@@ -422,6 +422,9 @@ describe("in step with the Gatehouse chart", () => {
       walk(getPath(v.kratos.config, ["selfservice", "flows"]), ["selfservice", "flows"]);
       expect(hooks.map((h) => new URL(h.url).pathname).sort()).toEqual([
         "/v1/webhooks/kratos/login",
+        "/v1/webhooks/kratos/mfa-changed", // TOTP
+        "/v1/webhooks/kratos/mfa-changed", // lookup secrets
+        "/v1/webhooks/kratos/mfa-changed", // passkeys
         "/v1/webhooks/kratos/profile-updated",
         "/v1/webhooks/kratos/registration", // after a password sign-up
         "/v1/webhooks/kratos/registration", // after a social one

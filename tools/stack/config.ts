@@ -55,6 +55,8 @@ export interface StackConfig {
     webhook: string;
     kek: string;
     adminApiToken: string;
+    /** The gateway's credential for reporting account locks (POST /admin/lockouts only). */
+    lockoutReportToken: string;
   };
 }
 
@@ -120,6 +122,7 @@ export function stackConfig(
       // 32 bytes, hex. Encrypts signing keys at rest in the local database only.
       kek: env.GATEHOUSE_KEK ?? "67617465686f7573652d6c6f63616c2d6b656b2d6e6f742d666f722d70726f64",
       adminApiToken: env.GATEHOUSE_ADMIN_API_TOKEN ?? "gatehouse-local-admin-api-token-000000000001",
+      lockoutReportToken: env.GATEHOUSE_LOCKOUT_REPORT_TOKEN ?? "gatehouse-local-lockout-report-token-000001",
     },
   };
 }

@@ -440,6 +440,17 @@ function revokeThenTell(cfg: StackConfig, prefix: string, reason: "password_chan
   };
 }
 
+/** This stack's URL and secret for kratos.yml's second-factor settings hooks (user.mfa_enabled/disabled). */
+function mfaHooks(cfg: StackConfig): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const m of ["totp", "lookup_secret", "passkey"]) {
+    const prefix = `SELFSERVICE_FLOWS_SETTINGS_AFTER_${m.toUpperCase()}_HOOKS_0_CONFIG`;
+    out[`${prefix}_URL`] = `${internalUrls(cfg).authAdmin}/v1/webhooks/kratos/mfa-changed?method=${m}`;
+    out[`${prefix}_AUTH_CONFIG_VALUE`] = cfg.secrets.webhook;
+  }
+  return out;
+}
+
 /**
  * GATEHOUSE_RETURN_URLS: origins of apps of your own (an Express app behind the guard on
  * http://localhost:3000, say) a sign-in may send the browser back to, on top of the
@@ -510,6 +521,7 @@ export function kratosEnv(cfg: StackConfig, smtpUri: string, dsn: string): Recor
     ...localIdpEnv(cfg),
     ...revokeThenTell(cfg, "SELFSERVICE_FLOWS_SETTINGS_AFTER_PASSWORD", "password_changed"),
     ...revokeThenTell(cfg, "SELFSERVICE_FLOWS_RECOVERY_AFTER", "recovered"),
+    ...mfaHooks(cfg),
     COURIER_SMTP_CONNECTION_URI: smtpUri,
     COURIER_SMTP_FROM_ADDRESS: `no-reply@${cfg.domain === "localhost" ? "gatehouse.localhost" : cfg.domain}`,
     LOG_LEVEL: process.env.KRATOS_LOG_LEVEL ?? "info",
@@ -592,6 +604,7 @@ export function authServiceEnv(cfg: StackConfig, env: NodeJS.ProcessEnv = proces
     SIGNING_KEY_KEK: cfg.secrets.kek,
     WEBHOOK_SECRET: cfg.secrets.webhook,
     ADMIN_API_TOKEN: cfg.secrets.adminApiToken,
+    LOCKOUT_REPORT_TOKEN: cfg.secrets.lockoutReportToken,
     CORS_ALLOWED_ORIGINS: [b.web, b.marketing, b.gateway, b.api].join(","),
     MIGRATE_ON_START: "true",
     LOG_LEVEL: env.AUTH_LOG_LEVEL ?? "info",
@@ -620,7 +633,12 @@ export const authService: ServiceDef = {
       pid,
       url: `${i.authPublic} (admin ${i.authAdmin})`,
       log,
-      env: { AUTH_SERVICE_URL: i.authPublic, AUTH_ADMIN_URL: i.authAdmin, ADMIN_API_TOKEN: cfg.secrets.adminApiToken },
+      env: {
+        AUTH_SERVICE_URL: i.authPublic,
+        AUTH_ADMIN_URL: i.authAdmin,
+        ADMIN_API_TOKEN: cfg.secrets.adminApiToken,
+        LOCKOUT_REPORT_TOKEN: cfg.secrets.lockoutReportToken,
+      },
     };
   },
 };
@@ -685,9 +703,10 @@ export function gatewayEnv(cfg: StackConfig, env: NodeJS.ProcessEnv = process.en
     GATEWAY_PORT: String(cfg.ports.gateway),
     ROUTES_FILE: routes,
     AUTH_SERVICE_URL: i.authPublic,
-    // Account locks are reported here and become user.account_locked events.
+    // Account locks are reported here and become user.account_locked events, with a
+    // credential good for that report only (the operator's token stays with operators).
     AUTH_ADMIN_URL: i.authAdmin,
-    ADMIN_API_TOKEN: cfg.secrets.adminApiToken,
+    LOCKOUT_REPORT_TOKEN: cfg.secrets.lockoutReportToken,
     KRATOS_PUBLIC_URL: env.KRATOS_PUBLIC_URL || i.kratosPublic,
     ...redisEnv(env, i.redis),
     LOGIN_URL: `${b.web}/auth/login`,

@@ -13,6 +13,7 @@ import { DomainError } from "./domain/errors.ts";
 import { onCommit } from "./domain/support.ts";
 import { getUser, upsertUserFromKratos } from "./domain/users.ts";
 import { WebhookDelivery } from "./events/delivery.ts";
+import { SecretBox } from "./events/secret-box.ts";
 import { ApiKeyExchange } from "./exchange/api-keys.ts";
 import { TokenExchange } from "./exchange/exchange.ts";
 import { SessionResolver } from "./exchange/sessions.ts";
@@ -35,6 +36,8 @@ export interface App {
   apiKeys: ApiKeyExchange;
   revocation: Revocation;
   metrics: Metrics;
+  /** Seals and opens webhook subscriptions' secrets (events/secret-box.ts). */
+  secretBox: SecretBox;
   users: { get(identityId: string): Promise<{ signupTier: string | null } | undefined> };
   ensureUser(identityId: string): Promise<void>;
   /**
@@ -163,7 +166,8 @@ export async function createApp(cfg: AuthConfig, log: Logger = createLogger(cfg)
     tokenTtlSec: cfg.token.ttlSec,
     leewaySec: LEEWAY_SEC,
   });
-  const webhooks = new WebhookDelivery({ db, schedule: cfg.webhookDelivery, log });
+  const secretBox = new SecretBox(cfg.kek, cfg.previousKeks);
+  const webhooks = new WebhookDelivery({ db, schedule: cfg.webhookDelivery, log, box: secretBox });
   const outbox = new OutboxRelay({
     db,
     bus,
@@ -171,12 +175,14 @@ export async function createApp(cfg: AuthConfig, log: Logger = createLogger(cfg)
     rememberMs: (cfg.token.ttlSec + LEEWAY_SEC) * 1000,
     log,
     onDeliveries: () => void webhooks.poke(),
+    ...(cfg.webhookDelivery.streamMaxLen > 0 ? { stream: { redis, maxLen: cfg.webhookDelivery.streamMaxLen } } : {}),
   });
   onCommit(db, () => outbox.flush());
   outbox.start();
   webhooks.start();
 
   return {
+    secretBox,
     cfg,
     draining: false,
     log,

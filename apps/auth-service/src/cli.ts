@@ -8,6 +8,8 @@ import { isSigningAlg, parseKek, parseKekList } from "@gatehouse/tokens";
 import pino from "pino";
 import { InvalidationBus } from "./cache/bus.ts";
 import { createDb, MigrationError, migrateToLatest } from "./db/index.ts";
+import { resealSecrets } from "./domain/webhooks.ts";
+import { SecretBox } from "./events/secret-box.ts";
 import { type Keks, KeyStore, reencryptSigningKeys, UndecryptableKeyError } from "./keys/store.ts";
 
 const USAGE = `usage: gatehouse-auth <command>
@@ -17,7 +19,8 @@ commands:
   rotate-keys [--force] one signing-key rotation step (reads DATABASE_URL, SIGNING_KEY_KEK,
                         SIGNING_KEY_KEK_PREVIOUS, TOKEN_ALG, TOKEN_TTL_SECONDS); --force promotes
                         the next key at once
-  reencrypt-keys        re-encrypt every stored signing key under SIGNING_KEY_KEK, in one transaction
+  reencrypt-keys        re-encrypt every stored signing key under SIGNING_KEY_KEK, in one transaction,
+                        then every webhook subscription's secret
                         (reads DATABASE_URL, SIGNING_KEY_KEK, SIGNING_KEY_KEK_PREVIOUS): the last step
                         of a key-encryption-key rotation
   help      show this message
@@ -152,6 +155,8 @@ async function reencryptKeys(env: NodeJS.ProcessEnv, io: CliIo): Promise<number>
       `re-encrypted ${r.reencrypted.length} of ${r.total} signing keys under SIGNING_KEY_KEK ` +
         `(${r.total - r.reencrypted.length} already were)`,
     );
+    const resealed = await resealSecrets(db, new SecretBox(keks.current, keks.previous));
+    io.out(`re-sealed ${resealed} webhook subscription secrets under SIGNING_KEY_KEK`);
     if (keks.previous.length > 0)
       io.out("once every instance runs with this SIGNING_KEY_KEK, SIGNING_KEY_KEK_PREVIOUS can be removed");
     return 0;

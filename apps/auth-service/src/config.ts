@@ -69,6 +69,9 @@ const schema = z
     SIGNING_KEY_KEK_PREVIOUS: z.string().default(""),
     WEBHOOK_SECRET: z.string().min(32, "must be at least 32 characters"),
     ADMIN_API_TOKEN: z.string().min(32, "must be at least 32 characters"),
+    // The gateway's credential: accepted by POST /admin/lockouts only, so the gateway
+    // never holds the operator's token. Unset: only the operator's token reports locks.
+    LOCKOUT_REPORT_TOKEN: z.string().min(32, "must be at least 32 characters").optional(),
     CORS_ALLOWED_ORIGINS: list.pipe(z.array(origin)).default([]),
     PERMISSIONS_JSON: z.string().optional(),
     SESSION_CACHE_TTL_SECONDS: z.coerce.number().int().min(0).max(3_600).default(60),
@@ -96,6 +99,9 @@ const schema = z
       .default(26 * 3_600_000),
     EVENT_WEBHOOK_TIMEOUT_MS: z.coerce.number().int().min(100).max(60_000).default(10_000),
     EVENT_WEBHOOK_POLL_MS: z.coerce.number().int().min(10).max(60_000).default(1_000),
+    // The Redis Stream of events (@gatehouse/contracts' EVENT_STREAM): about this many
+    // entries are kept (XADD MAXLEN ~); 0 turns the stream off.
+    EVENT_STREAM_MAXLEN: z.coerce.number().int().min(0).max(100_000_000).default(100_000),
     // true: organization owners may subscribe loopback/private addresses (tests, one-host setups).
     EVENT_WEBHOOK_ALLOW_INTERNAL_URLS: bool.default(false),
   })
@@ -117,6 +123,8 @@ export interface AuthConfig {
   previousKeks: Uint8Array[];
   webhookSecret: string;
   adminApiToken: string;
+  /** Accepted by POST /admin/lockouts only (the gateway's credential); undefined: the operator's token only. */
+  lockoutReportToken: string | undefined;
   corsOrigins: string[];
   permissions: Record<Role, string[]>;
   sessionCache: { ttlSec: number; size: number };
@@ -136,6 +144,8 @@ export interface AuthConfig {
     retryForMs: number;
     timeoutMs: number;
     pollMs: number;
+    /** XADD MAXLEN ~ of the event stream; 0: no stream. */
+    streamMaxLen: number;
     /** Organization owners may subscribe loopback/private addresses. */
     allowInternalUrls: boolean;
   };
@@ -195,6 +205,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AuthConfig {
   } catch (e) {
     throw new ConfigError(`invalid configuration:\n  SIGNING_KEY_KEK_PREVIOUS: ${(e as Error).message}`);
   }
+  if (c.LOCKOUT_REPORT_TOKEN !== undefined && c.LOCKOUT_REPORT_TOKEN === c.ADMIN_API_TOKEN) {
+    throw new ConfigError("invalid configuration:\n  LOCKOUT_REPORT_TOKEN: must differ from ADMIN_API_TOKEN");
+  }
   if (c.AUTH_PUBLIC_PORT === c.AUTH_ADMIN_PORT && c.AUTH_PUBLIC_PORT !== 0) {
     throw new ConfigError("invalid configuration:\n  AUTH_ADMIN_PORT: must differ from AUTH_PUBLIC_PORT");
   }
@@ -212,6 +225,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AuthConfig {
     previousKeks,
     webhookSecret: c.WEBHOOK_SECRET,
     adminApiToken: c.ADMIN_API_TOKEN,
+    lockoutReportToken: c.LOCKOUT_REPORT_TOKEN,
     corsOrigins: c.CORS_ALLOWED_ORIGINS,
     permissions: parsePermissions(c.PERMISSIONS_JSON),
     sessionCache: { ttlSec: c.SESSION_CACHE_TTL_SECONDS, size: c.SESSION_CACHE_SIZE },
@@ -228,6 +242,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AuthConfig {
       retryForMs: c.EVENT_WEBHOOK_RETRY_FOR_MS,
       timeoutMs: c.EVENT_WEBHOOK_TIMEOUT_MS,
       pollMs: c.EVENT_WEBHOOK_POLL_MS,
+      streamMaxLen: c.EVENT_STREAM_MAXLEN,
       allowInternalUrls: c.EVENT_WEBHOOK_ALLOW_INTERNAL_URLS,
     },
     ...(tracing ? { tracing } : {}),

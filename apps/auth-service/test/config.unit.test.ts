@@ -52,6 +52,9 @@ describe("auth-service configuration", () => {
       /PERMISSIONS_JSON/,
     );
     expect(fails({ ...good, AUTH_PUBLIC_PORT: "8000", AUTH_ADMIN_PORT: "8000" })).toMatch(/AUTH_ADMIN_PORT/);
+    expect(fails({ ...good, LOCKOUT_REPORT_TOKEN: "short" })).toMatch(/LOCKOUT_REPORT_TOKEN: must be at least 32/);
+    expect(fails({ ...good, LOCKOUT_REPORT_TOKEN: good.ADMIN_API_TOKEN })).toMatch(/LOCKOUT_REPORT_TOKEN: must differ/);
+    expect(loadConfig({ ...good, LOCKOUT_REPORT_TOKEN: "l".repeat(32) }).lockoutReportToken).toBe("l".repeat(32));
     // Redis in any of its three shapes (@gatehouse/redis), reported with the other mistakes.
     expect(fails({ ...good, REDIS_URL: "http://x" })).toMatch(/REDIS_URL: must be a redis:\/\/ URL/);
     expect(fails({ ...good, REDIS_URL: "", REDIS_SENTINELS: "s-0:26379", TOKEN_ALG: "x" })).toMatch(

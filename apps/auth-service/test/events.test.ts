@@ -83,7 +83,13 @@ const changePlan = (base: string, owner: TestUser, orgId: string, plan: string) 
 describe("the event catalogue, delivered", () => {
   it("each change reaches a real receiver, signed (standardwebhooks verifies), valid against its schema", async () => {
     const r = await receiver();
-    await subscribe(r, ["*"]);
+    const subId = await subscribe(r, ["*"]);
+    // The secret is encrypted at rest (events/secret-box.ts), with the id of its key.
+    const stored = (await db.query("select secret, secret_kid from webhook_subscriptions where id = $1", [subId]))
+      .rows[0];
+    expect(stored.secret_kid).toMatch(/^[0-9a-f]{16}$/);
+    expect(stored.secret).not.toContain("whsec_");
+    expect(stored.secret).not.toContain(r.secret.slice(6));
     const owner = await newUser("ev-owner");
     const member = await newUser("ev-member");
     const orgId = await newOrg(owner, "Events Co");

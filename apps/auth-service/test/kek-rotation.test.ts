@@ -135,6 +135,8 @@ describe("rotating the key-encryption key (SIGNING_KEY_KEK_PREVIOUS + reencrypt-
     // Four keys: retired, retiring and active were under the old KEK; the next one was made under the new KEK.
     expect(r.stdout).toMatch(/re-encrypted 3 of 4 signing keys under SIGNING_KEY_KEK \(1 already were\)/);
     expect(r.stdout).toMatch(/SIGNING_KEY_KEK_PREVIOUS can be removed/);
+    // Webhook subscriptions' secrets too (none in this database; events.test.ts and secret-box.unit.test.ts hold the rest).
+    expect(r.stdout).toMatch(/re-sealed 0 webhook subscription secrets under SIGNING_KEY_KEK/);
     const reencrypted = [...r.stdout.matchAll(/^re-encrypted (\S+)$/gm)].map((m) => m[1]);
     expect(reencrypted).toHaveLength(3);
 

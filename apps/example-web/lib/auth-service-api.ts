@@ -522,6 +522,23 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/webhooks/kratos/mfa-changed": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Kratos after-settings webhook for a second factor (user.mfa_enabled/disabled when it changed) */
+        post: operations["mfaWebhook"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/webhooks/kratos/profile-updated": {
         parameters: {
             query?: never;
@@ -616,8 +633,25 @@ export interface paths {
         };
         get?: never;
         put?: never;
-        /** The gateway reports an identifier it locked */
+        /** The gateway reports an identifier it locked (LOCKOUT_REPORT_TOKEN or the operator's) */
         post: operations["lockout"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/admin/events": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** A change another service owns (user.deactivated/reactivated, customer.upgraded/downgraded), once per id */
+        post: operations["inboundEvents"];
         delete?: never;
         options?: never;
         head?: never;
@@ -856,7 +890,7 @@ export interface components {
         /** @description An error answer with status 403 */
         Error403: {
             /** @enum {string} */
-            error: "forbidden" | "aal2_required" | "email_unverified" | "origin_not_allowed";
+            error: "forbidden" | "aal2_required" | "email_unverified" | "user_deactivated" | "origin_not_allowed";
             message: string;
             request_id: string;
         };
@@ -1515,7 +1549,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error401"];
                 };
             };
-            /** @description {error, message, request_id}: origin_not_allowed, aal2_required, forbidden */
+            /** @description {error, message, request_id}: origin_not_allowed, aal2_required, forbidden, user_deactivated */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -5507,6 +5541,111 @@ export interface operations {
             };
         };
     };
+    mfaWebhook: {
+        parameters: {
+            query: {
+                method: "totp" | "lookup_secret" | "webauthn" | "passkey";
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: {
+            content: {
+                "application/json": {
+                    /** Format: uuid */
+                    identity_id: string;
+                };
+            };
+        };
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        /** @constant */
+                        ok: true;
+                        recorded: boolean;
+                    };
+                };
+            };
+            /** @description {error, message, request_id}: bad_request, invalid_json */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error400"];
+                };
+            };
+            /** @description {error, message, request_id}: unauthenticated */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error401"];
+                };
+            };
+            /** @description {error, message, request_id}: not_found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error404"];
+                };
+            };
+            /** @description {error, message, request_id}: payload_too_large */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error413"];
+                };
+            };
+            /** @description {error, message, request_id}: unsupported_media_type */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error415"];
+                };
+            };
+            /** @description {error, message, request_id}: rate_limited */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error429"];
+                };
+            };
+            /** @description {error, message, request_id}: internal */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error500"];
+                };
+            };
+            /** @description {error, message, request_id}: dependency_unavailable */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error503"];
+                };
+            };
+        };
+    };
     profileWebhook: {
         parameters: {
             query?: never;
@@ -6004,6 +6143,139 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["Error401"];
+                };
+            };
+            /** @description {error, message, request_id}: payload_too_large */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error413"];
+                };
+            };
+            /** @description {error, message, request_id}: unsupported_media_type */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error415"];
+                };
+            };
+            /** @description {error, message, request_id}: rate_limited */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error429"];
+                };
+            };
+            /** @description {error, message, request_id}: internal */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error500"];
+                };
+            };
+            /** @description {error, message, request_id}: dependency_unavailable */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error503"];
+                };
+            };
+        };
+    };
+    inboundEvents: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: {
+            content: {
+                "application/json": {
+                    id: components["schemas"]["Uuid"];
+                    /** Format: date-time */
+                    occurred_at?: string;
+                    /** @enum {string} */
+                    type: "user.deactivated" | "user.reactivated";
+                    data: {
+                        identity_id: components["schemas"]["Uuid"];
+                    };
+                } | {
+                    id: components["schemas"]["Uuid"];
+                    /** Format: date-time */
+                    occurred_at?: string;
+                    /** @enum {string} */
+                    type: "customer.upgraded" | "customer.downgraded";
+                    data: {
+                        organization_id: components["schemas"]["Uuid"];
+                        /** @enum {string} */
+                        plan: "starter" | "pro" | "enterprise";
+                    };
+                };
+            };
+        };
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        id: components["schemas"]["Uuid"];
+                        type: string;
+                        /** @description true: this id was applied before; `result` is that first result */
+                        duplicate: boolean;
+                        result: {
+                            [key: string]: unknown;
+                        };
+                    };
+                };
+            };
+            /** @description {error, message, request_id}: bad_request, invalid_json */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error400"];
+                };
+            };
+            /** @description {error, message, request_id}: unauthenticated */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error401"];
+                };
+            };
+            /** @description {error, message, request_id}: not_found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error404"];
+                };
+            };
+            /** @description {error, message, request_id}: conflict */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error409"];
                 };
             };
             /** @description {error, message, request_id}: payload_too_large */

@@ -30,9 +30,10 @@ const schema = z
     ROUTES_FILE: z.string().min(1),
     AUTH_SERVICE_URL: url,
     // Where account locks are reported (auth-service admin listener, POST /admin/lockouts),
-    // with its operator token; both or neither. Without them locks emit no event.
+    // with the auth-service's LOCKOUT_REPORT_TOKEN, which that endpoint alone accepts (never
+    // the operator's ADMIN_API_TOKEN); both or neither. Without them locks emit no event.
     AUTH_ADMIN_URL: url.optional(),
-    ADMIN_API_TOKEN: z.string().min(32).optional(),
+    LOCKOUT_REPORT_TOKEN: z.string().min(32, "must be at least 32 characters").optional(),
     KRATOS_PUBLIC_URL: url,
     // Redis (REDIS_URL, or Sentinel, or Cluster; optional) is read by @gatehouse/redis: see loadConfig.
     TOKEN_AUDIENCE: list.pipe(z.array(z.string().min(1)).min(1)).default(["gatehouse"]),
@@ -112,8 +113,10 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): GatewayConfig 
   if (r.data.METRICS_PORT !== undefined && r.data.METRICS_PORT !== 0 && r.data.METRICS_PORT === r.data.GATEWAY_PORT) {
     throw new ConfigError("invalid configuration:\n  METRICS_PORT: must differ from GATEWAY_PORT");
   }
-  if ((r.data.AUTH_ADMIN_URL === undefined) !== (r.data.ADMIN_API_TOKEN === undefined)) {
-    throw new ConfigError("invalid configuration:\n  AUTH_ADMIN_URL: set it and ADMIN_API_TOKEN together, or neither");
+  if ((r.data.AUTH_ADMIN_URL === undefined) !== (r.data.LOCKOUT_REPORT_TOKEN === undefined)) {
+    throw new ConfigError(
+      "invalid configuration:\n  AUTH_ADMIN_URL: set it and LOCKOUT_REPORT_TOKEN together, or neither",
+    );
   }
   if (r.data.FORWARD_AUTH_PROXY && r.data.TRUSTED_PROXIES.length === 0) {
     throw new ConfigError(

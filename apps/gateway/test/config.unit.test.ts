@@ -32,6 +32,13 @@ describe("gateway configuration", () => {
     expect(bad({ ...good, METRICS_PORT: "metrics" })).toMatch(/METRICS_PORT/);
     expect(bad({ ...good, GATEWAY_PORT: "7400", METRICS_PORT: "7400" })).toMatch(/METRICS_PORT: must differ/);
     expect(loadConfig({ ...good, METRICS_PORT: "7431" }).METRICS_PORT).toBe(7431);
+    // Lock reports: the URL and the narrow token together, never the operator's token.
+    expect(bad({ ...good, AUTH_ADMIN_URL: "http://127.0.0.1:7411" })).toMatch(
+      /AUTH_ADMIN_URL: set it and LOCKOUT_REPORT_TOKEN/,
+    );
+    expect(bad({ ...good, AUTH_ADMIN_URL: "http://127.0.0.1:7411", LOCKOUT_REPORT_TOKEN: "short" })).toMatch(
+      /LOCKOUT_REPORT_TOKEN: must be at least 32/,
+    );
     expect(loadConfig(good).METRICS_PORT).toBeUndefined();
     expect(bad({ ...good, ACCESS_LOG: "yes please" })).toMatch(/ACCESS_LOG/);
     expect(bad({ ...good, LOG_SYNC: "sometimes" })).toMatch(/LOG_SYNC/);

@@ -1,11 +1,20 @@
 // Lockouts as events, against the real Kratos, Redis, Postgres and auth-service: the
 // gateway's lock reaches the person's security history as user.account_locked (an
 // unknown identifier is locked the same way and records nothing), and an operator's
-// unlock clears the gateway's lock, audited as user.account_unlocked.
+// unlock clears the gateway's lock, audited as user.account_unlocked. The gateway
+// reports with LOCKOUT_REPORT_TOKEN, which no other admin endpoint accepts; the event
+// reaches a real webhook receiver verifying with the `standardwebhooks` package.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { PASSWORD, registerApi, stack, uniqueEmail } from "../../../test/support/kratos.ts";
 import { auth, call, expectErrorShape } from "../../auth-service/test/support.ts";
+import { startReceiver } from "../../auth-service/test/webhook-receiver.ts";
 import { routesFile, startGateway } from "./harness.ts";
+
+const lockoutToken = () => {
+  const t = auth().env.LOCKOUT_REPORT_TOKEN;
+  if (!t) throw new Error("test stack did not provide LOCKOUT_REPORT_TOKEN");
+  return t;
+};
 
 let gw: Awaited<ReturnType<typeof startGateway>>;
 beforeAll(async () => {
@@ -15,7 +24,7 @@ beforeAll(async () => {
     BRUTE_FORCE_DELAYS_MS: "1",
     LOGIN_FAILURE_FLOOR_MS: "0",
     AUTH_ADMIN_URL: auth().admin,
-    ADMIN_API_TOKEN: auth().adminToken,
+    LOCKOUT_REPORT_TOKEN: lockoutToken(),
   });
 });
 afterAll(() => gw?.stop());
@@ -76,6 +85,67 @@ describe("lockouts as events", () => {
     expect(gw.logLines.some((l) => l.includes(ghost))).toBe(false);
     const known = await admin("/admin/lockouts", { scope: "login", identifier: ghost, retry_after_seconds: 900 });
     expect(known.status).toBe(202);
+  });
+
+  it("five failed logins through the gateway deliver user.account_locked to a real receiver, signed", async () => {
+    const receiver = await startReceiver();
+    try {
+      const sub = await call("/admin/webhooks/subscriptions", {
+        base: auth().admin,
+        headers: { authorization: `Bearer ${auth().adminToken}` },
+        json: { url: receiver.url, event_types: ["user.account_locked"] },
+      });
+      expect(sub.status).toBe(201);
+      receiver.secret = sub.body.secret as string;
+      const email = uniqueEmail("lock-hook");
+      const identityId = ((await registerApi(stack(), { email })).body.identity as { id: string }).id;
+      await lockOut(email);
+      const mine = () => receiver.received.filter((x) => (x.event.subject as { id: string }).id === identityId);
+      await expect.poll(() => mine().length, { timeout: 15_000 }).toBe(1);
+      expect(receiver.rejected).toBe(0);
+      const got = mine()[0];
+      expect(got?.id).toBe(got?.event.id);
+      expect(got?.event).toMatchObject({
+        type: "user.account_locked",
+        actor: "gateway",
+        subject: { type: "user", id: identityId },
+        data: { after: { scope: "login" } },
+      });
+      // Never the identifier itself, nor a credential.
+      expect(got?.body).not.toContain(email);
+      const del = await call(`/admin/webhooks/subscriptions/${(sub.body.subscription as { id: string }).id}`, {
+        base: auth().admin,
+        method: "DELETE",
+        headers: { authorization: `Bearer ${auth().adminToken}` },
+      });
+      expect(del.status).toBe(204);
+    } finally {
+      await receiver.kill();
+    }
+  });
+
+  it("the gateway's LOCKOUT_REPORT_TOKEN is good for lockout reports only", async () => {
+    const as = (token: string, path: string, json: unknown) =>
+      call(path, { base: auth().admin, json, headers: { authorization: `Bearer ${token}` } });
+    const report = { scope: "login", identifier: uniqueEmail("lock-token"), retry_after_seconds: 60 };
+    expect((await as(lockoutToken(), "/admin/lockouts", report)).status).toBe(202);
+    expect((await as(auth().adminToken, "/admin/lockouts", report)).status).toBe(202);
+    const wrong = await as(`${lockoutToken()}x`, "/admin/lockouts", report);
+    expect(wrong.status).toBe(401);
+    expectErrorShape(wrong.body, "unauthenticated");
+    for (const [path, json] of [
+      ["/admin/sessions/revoke", { identity_id: crypto.randomUUID() }],
+      [`/admin/users/${crypto.randomUUID()}/unlock`, {}],
+      [
+        "/admin/events",
+        { id: crypto.randomUUID(), type: "user.deactivated", data: { identity_id: crypto.randomUUID() } },
+      ],
+      ["/admin/keys/rotate", {}],
+    ] as const) {
+      const r = await as(lockoutToken(), path, json);
+      expect(r.status, path).toBe(401);
+      expectErrorShape(r.body, "unauthenticated");
+    }
   });
 
   it("bad input to the lockout endpoints gets a 4xx with the error shape", async () => {

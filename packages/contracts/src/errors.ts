@@ -24,6 +24,8 @@ export const ERRORS = {
   /** Signed in at aal1; this needs a second factor (Kratos: session_aal2_required). */
   aal2_required: { status: 403, message: "this session needs a second factor" },
   email_unverified: { status: 403, message: "verify your email address first" },
+  /** Another service deactivated the person (inbound user.deactivated); no token until reactivated. */
+  user_deactivated: { status: 403, message: "this account is deactivated" },
   /** A cookie-authenticated request from an origin that is not allowlisted. */
   origin_not_allowed: { status: 403, message: "requests with a session cookie are not accepted from this origin" },
   not_found: { status: 404, message: "not found" },

@@ -64,6 +64,22 @@ export const EVENTS = {
     "Repeated failed sign-ins locked a person's account at the gateway (data.after: scope, locked_until).",
   ),
   "user.account_unlocked": spec("user", false, "An operator lifted a person's sign-in lockout."),
+  "user.mfa_enabled": spec(
+    "user",
+    false,
+    "A person set up a second factor in Kratos' settings (data.after.method: totp, lookup_secret, webauthn or passkey).",
+  ),
+  "user.mfa_disabled": spec(
+    "user",
+    false,
+    "A person removed their last credential of a second factor (data.after.method).",
+  ),
+  "user.deactivated": spec(
+    "user",
+    false,
+    "Another service deactivated a person (inbound event): their sessions are revoked and no token is issued to them until they are reactivated.",
+  ),
+  "user.reactivated": spec("user", false, "Another service reactivated a deactivated person (inbound event)."),
   "user.default_organization_changed": spec("user", false, "A person's default organization changed."),
   "session.revoked": spec("session", false, "One session was revoked."),
   "identity.sessions_revoked": spec("identity", false, "Every session of a person was revoked."),
@@ -96,7 +112,7 @@ export interface GatehouseEvent {
   sequence: string;
   subject: { type: string; id: string };
   organization_id: string | null;
-  /** An identity id, "operator", "system", "kratos-webhook" or "api_key:<id>". */
+  /** An identity id, "operator", "system", "kratos-webhook", "gateway", "api_key:<id>" or "inbound:<event id>". */
   actor: string;
   /** The X-Request-Id of the request that made the change, for tracing; null if none. */
   request_id: string | null;

@@ -41,3 +41,4 @@ export {
   normalizeIdentifier,
 } from "./lockout.ts";
 export { REQUEST_ID_PATTERN, requestIdFrom } from "./request-id.ts";
+export { EVENT_STREAM, type EventStreamEntry } from "./stream.ts";

@@ -24,6 +24,12 @@ export interface KratosIdentity {
   traits: KratosTraits;
   /** True when the verifiable address equal to traits.email is verified. */
   emailVerified: boolean;
+  /**
+   * The credential types set up (password, totp, lookup_secret, passkey…), from the admin
+   * API's identity (never their secrets: Kratos sends none without include_credential);
+   * undefined where Kratos does not say (whoami).
+   */
+  credentialTypes?: string[];
 }
 
 export interface KratosSession {
@@ -56,6 +62,7 @@ const I = {
   state: "state",
   traits: "traits",
   addresses: "verifiable_addresses",
+  credentials: "credentials",
 } as const satisfies Record<string, IdentityField>;
 const A = { value: "value", verified: "verified" } as const satisfies Record<string, AddressField>;
 
@@ -118,6 +125,7 @@ export function mapIdentity(raw: unknown): KratosIdentity {
     state: state ?? "active",
     traits,
     emailVerified,
+    ...(isObj(raw[I.credentials]) ? { credentialTypes: Object.keys(raw[I.credentials] as Obj).sort() } : {}),
   };
 }
 

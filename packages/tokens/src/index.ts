@@ -37,12 +37,14 @@ export {
   generateSigningKey,
   isSigningAlg,
   type JWK,
+  openString,
   parseKek,
   parseKekList,
   publicJwkOf,
   SIGNING_ALGS,
   type SigningAlg,
   type SigningKey,
+  sealString,
 } from "./keys.ts";
 export { LruCache } from "./lru.ts";
 export {

@@ -94,17 +94,15 @@ async function importKek(kek: Uint8Array, usage: "encrypt" | "decrypt"): Promise
 }
 
 /**
- * Encrypts a private JWK with AES-256-GCM under `kek`, bound to `aad` (the kid).
- * Output: `v1.<base64url iv>.<base64url ciphertext+tag>`.
+ * AES-256-GCM under `kek`, bound to `aad` (what the blob belongs to: a kid, a row id).
+ * Output: `v1.<base64url iv>.<base64url ciphertext+tag>`. The signing keys' private parts
+ * and the webhook subscriptions' secrets are stored this way.
  */
-export async function encryptPrivateKey(privateJwk: JWK, kek: Uint8Array, aad: string): Promise<string> {
-  if (typeof privateJwk !== "object" || privateJwk === null) {
-    throw new TokenError("key_invalid", "private JWK must be an object");
-  }
-  if (typeof aad !== "string" || aad.length === 0) throw new TokenError("key_invalid", "aad (the kid) must be set");
+export async function sealString(text: string, kek: Uint8Array, aad: string): Promise<string> {
+  if (typeof aad !== "string" || aad.length === 0) throw new TokenError("key_invalid", "aad must be set");
   const key = await importKek(kek, "encrypt");
   const iv = crypto.getRandomValues(new Uint8Array(IV_BYTES));
-  const plaintext = new TextEncoder().encode(JSON.stringify(privateJwk));
+  const plaintext = new TextEncoder().encode(text);
   try {
     const ciphertext = await crypto.subtle.encrypt(
       { name: "AES-GCM", iv, additionalData: additionalData(aad) },
@@ -117,8 +115,17 @@ export async function encryptPrivateKey(privateJwk: JWK, kek: Uint8Array, aad: s
   }
 }
 
+/** Encrypts a private JWK under `kek`, bound to `aad` (the kid): sealString of its JSON. */
+export async function encryptPrivateKey(privateJwk: JWK, kek: Uint8Array, aad: string): Promise<string> {
+  if (typeof privateJwk !== "object" || privateJwk === null) {
+    throw new TokenError("key_invalid", "private JWK must be an object");
+  }
+  if (typeof aad !== "string" || aad.length === 0) throw new TokenError("key_invalid", "aad (the kid) must be set");
+  return sealString(JSON.stringify(privateJwk), kek, aad);
+}
+
 function decryptFailed(detail: string, cause?: unknown): TokenError {
-  return new TokenError("key_decrypt_failed", `cannot decrypt signing key: ${detail}`, { cause });
+  return new TokenError("key_decrypt_failed", `cannot decrypt: ${detail}`, { cause });
 }
 
 function decodePart(value: string | undefined): Uint8Array<ArrayBuffer> | undefined {
@@ -131,14 +138,14 @@ function decodePart(value: string | undefined): Uint8Array<ArrayBuffer> | undefi
 }
 
 /**
- * Reverses encryptPrivateKey. Any tampering, wrong KEK or wrong aad fails with
+ * Reverses sealString. Any tampering, wrong KEK or wrong aad fails with
  * TokenError("key_decrypt_failed"); GCM cannot tell these apart, and neither do we.
  */
-export async function decryptPrivateKey(blob: string, kek: Uint8Array, aad: string): Promise<JWK> {
+export async function openString(blob: string, kek: Uint8Array, aad: string): Promise<string> {
   const key = await importKek(kek, "decrypt");
   const parts = typeof blob === "string" ? blob.split(".") : [];
   if (parts.length !== 3 || parts[0] !== BLOB_VERSION) {
-    throw decryptFailed(`not a ${BLOB_VERSION} encrypted key`);
+    throw decryptFailed(`not a ${BLOB_VERSION} encrypted blob`);
   }
   const iv = decodePart(parts[1]);
   const ciphertext = decodePart(parts[2]);
@@ -153,10 +160,25 @@ export async function decryptPrivateKey(blob: string, kek: Uint8Array, aad: stri
       await crypto.subtle.decrypt({ name: "AES-GCM", iv, additionalData: additionalData(aad) }, key, ciphertext),
     );
   } catch (cause) {
-    throw decryptFailed("wrong key-encryption key, wrong kid, or the blob was altered", cause);
+    throw decryptFailed("wrong key-encryption key, wrong aad, or the blob was altered", cause);
   }
   try {
-    const jwk: unknown = JSON.parse(new TextDecoder("utf-8", { fatal: true }).decode(plaintext));
+    return new TextDecoder("utf-8", { fatal: true }).decode(plaintext);
+  } catch (cause) {
+    throw new TokenError("key_invalid", "decrypted blob is not UTF-8", { cause });
+  } finally {
+    plaintext.fill(0);
+  }
+}
+
+/**
+ * Reverses encryptPrivateKey. Any tampering, wrong KEK or wrong aad fails with
+ * TokenError("key_decrypt_failed").
+ */
+export async function decryptPrivateKey(blob: string, kek: Uint8Array, aad: string): Promise<JWK> {
+  const text = await openString(blob, kek, aad);
+  try {
+    const jwk: unknown = JSON.parse(text);
     if (typeof jwk !== "object" || jwk === null || Array.isArray(jwk) || typeof (jwk as JWK).kty !== "string") {
       throw new Error("plaintext is not a JWK");
     }
@@ -164,8 +186,6 @@ export async function decryptPrivateKey(blob: string, kek: Uint8Array, aad: stri
   } catch (cause) {
     // Authenticated but unreadable: written by something else under the same KEK and aad.
     throw new TokenError("key_invalid", "decrypted signing key is not a JWK", { cause });
-  } finally {
-    plaintext.fill(0);
   }
 }
 

@@ -105,6 +105,7 @@ COOKIE = {"x-session-token": "ory_st_abc"}
         ((401, "{}", {}), COOKIE, (401, "unauthenticated", None)),
         ((401, "{}", {}), {"authorization": "Bearer sk_live_x"}, (401, "invalid_api_key", None)),
         ((403, '{"error":"aal_required"}', {}), COOKIE, (403, "aal2_required", None)),
+        ((403, '{"error":"user_deactivated"}', {}), COOKIE, (403, "forbidden", None)),
         ((429, "{}", {"retry-after": "7"}), COOKIE, (429, "rate_limited", 7)),
         ((502, "<html>bad gateway</html>", {}), COOKIE, (503, "dependency_unavailable", 5)),
         ((503, "{}", {"retry-after": "9"}), COOKIE, (503, "dependency_unavailable", 9)),
@@ -112,7 +113,7 @@ COOKIE = {"x-session-token": "ory_st_abc"}
         ((200, "{}", {}), COOKIE, (503, "dependency_unavailable", 5)),
         ((200, '{"access_token":"a.b.c"}', {}), COOKIE, (503, "dependency_unavailable", 5)),
     ],
-    ids=["session refused", "API key refused", "aal2", "429", "502", "503 Retry-After", "404", "no token", "bad token"],
+    ids=["session refused", "API key refused", "aal2", "deactivated", "429", "502", "503 Retry-After", "404", "no token", "bad token"],
 )
 async def test_exchange_answers(answer, headers, expected) -> None:
     stub = Stub()

@@ -61,6 +61,8 @@ export interface UsersTable {
   signup_tier: Plan | null;
   /** The organization the user's tokens default to; set only by the user's own actions. */
   default_organization_id: ColumnType<string | null, string | null | undefined, string | null>;
+  /** Set by an inbound user.deactivated (POST /admin/events): no new token exchange until cleared. */
+  deactivated_at: NullableTimestamp;
   deleted_at: NullableTimestamp;
   created_at: AutoTimestamp;
   updated_at: AutoTimestamp;
@@ -184,6 +186,8 @@ export interface OutboxTable {
   topic: "invalidation" | "event";
   payload: ColumnType<OutboxPayload | StoredEvent, string, string>;
   published_at: ColumnType<Date | null, never, Date | null>;
+  /** Events: when the relay appended it to the Redis Stream (null: not yet). */
+  streamed_at: ColumnType<Date | null, never, Date | null>;
 }
 
 export interface WebhookSubscriptionsTable {
@@ -192,11 +196,22 @@ export interface WebhookSubscriptionsTable {
   organization_id: string | null;
   url: string;
   event_types: ColumnType<string[], string[], string[]>;
-  /** The Standard Webhooks secret (whsec_...): shown once at creation, never logged. */
+  /** The Standard Webhooks secret (whsec_...), sealed (events/secret-box.ts): shown once at creation, never logged. */
   secret: string;
+  /** The id of the key `secret` is sealed under; null: stored before secrets were encrypted. */
+  secret_kid: string | null;
   created_by: string;
   created_at: AutoTimestamp;
   deleted_at: ColumnType<Date | null, never, Date | null>;
+}
+
+/** Events other services sent (POST /admin/events), by their id: what each one did. */
+export interface InboundEventsTable {
+  id: string;
+  type: string;
+  body_sha256: string;
+  result: ColumnType<JsonObject, string, never>;
+  received_at: AutoTimestamp;
 }
 
 export interface WebhookDeliveriesTable {
@@ -225,6 +240,7 @@ export interface Database {
   outbox: OutboxTable;
   webhook_subscriptions: WebhookSubscriptionsTable;
   webhook_deliveries: WebhookDeliveriesTable;
+  inbound_events: InboundEventsTable;
 }
 
 export type OrganizationRow = Selectable<OrganizationsTable>;

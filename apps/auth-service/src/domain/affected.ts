@@ -45,6 +45,9 @@ export async function affectedBy(trx: Transaction<Database>, event: AuditEvent):
       return one(identityIn(event.after) ?? identityIn(event.before));
     case "user.default_organization_changed":
     case "user.deleted":
+    // Cached principals and tokens of the person (and of API keys they own or created) are redone, and refused.
+    case "user.deactivated":
+    case "user.reactivated":
       return one(event.targetId);
     case "organization.plan_changed":
     case "organization.mfa_requirement_changed":
@@ -73,6 +76,9 @@ export async function affectedBy(trx: Transaction<Database>, event: AuditEvent):
     // Lockouts live in the gateway's counters, not in any token.
     case "user.account_locked":
     case "user.account_unlocked":
+    // A token's aal/amr come from its session, which a settings change does not alter.
+    case "user.mfa_enabled":
+    case "user.mfa_disabled":
     case "signing_key.created":
     case "signing_key.state_changed":
     case "signing_key.reencrypted":

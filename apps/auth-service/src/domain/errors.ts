@@ -5,7 +5,7 @@ import pg from "pg";
  * done; the HTTP layer maps each to one error code, once (toApiError in http/errors.ts):
  *   not_found → 404, conflict → 409, last_owner → 409, invalid_input → 400,
  *   unauthenticated → 401 (a credential that is not, or no longer, valid),
- *   forbidden → 403, email_unverified → 403, gone → 410 (an invitation expired, revoked or used).
+ *   forbidden → 403, email_unverified → 403, user_deactivated → 403, gone → 410 (an invitation expired, revoked or used).
  * Anything that is not a DomainError (connection refused, pool timeout, Postgres
  * shutting down, serialization failure…) is an outage or a bug: 503/500.
  */
@@ -17,6 +17,7 @@ export type DomainErrorCode =
   | "unauthenticated"
   | "forbidden"
   | "email_unverified"
+  | "user_deactivated"
   | "gone";
 
 export class DomainError extends Error {

@@ -9,6 +9,8 @@ export interface PrincipalUser {
   nameFirst: string | null;
   nameLast: string | null;
   signupTier: Plan | null;
+  /** Another service deactivated them (inbound user.deactivated): nothing is minted for them. */
+  deactivated: boolean;
 }
 
 export interface PrincipalMembership {
@@ -61,7 +63,8 @@ export async function loadPrincipalData(
   return withDomainErrors(async () => {
     const { rows } = await sql<PrincipalQueryRow>`
       with u as (
-        select identity_id, email, name_first, name_last, signup_tier, default_organization_id
+        select identity_id, email, name_first, name_last, signup_tier, default_organization_id,
+               deactivated_at is not null as deactivated
           from users
          where identity_id = ${id} and deleted_at is null
       ), ms as (
@@ -82,7 +85,7 @@ export async function loadPrincipalData(
       select
         (select json_build_object(
                   'identityId', u.identity_id, 'email', u.email, 'nameFirst', u.name_first,
-                  'nameLast', u.name_last, 'signupTier', u.signup_tier)
+                  'nameLast', u.name_last, 'signupTier', u.signup_tier, 'deactivated', u.deactivated)
            from u) as "user",
         coalesce(
           (select json_agg(json_build_object('organizationId', ms.organization_id, 'plan', ms.plan, 'role', ms.role)

@@ -204,3 +204,82 @@ export async function recordSignIn(
     return { recorded: true };
   });
 }
+
+/**
+ * Deactivates (or reactivates) a user for another service's inbound event: while
+ * deactivated_at is set the token exchange refuses them (403 user_deactivated) and API
+ * keys they own or created stop working. Audited as user.deactivated / user.reactivated,
+ * whose announcement drops every cached principal and token of theirs. The user's
+ * record is created from Kratos' identity if it is missing; already in that state →
+ * no write, `changed: false`.
+ */
+export async function setDeactivated(
+  db: Kysely<Database>,
+  identity: { identityId: string; email: string },
+  deactivated: boolean,
+  ctx: AuditContext,
+): Promise<{ changed: boolean }> {
+  assertAuditContext(ctx);
+  const id = assertUuid(identity.identityId, "identityId");
+  return inTransaction(db, async (trx) => {
+    await upsertUserFromKratos(trx, { identityId: id, email: identity.email }, ctx);
+    const row = await trx
+      .updateTable("users")
+      .set({ deactivated_at: deactivated ? sql<Date>`now()` : null })
+      .where("identity_id", "=", id)
+      .where("deactivated_at", deactivated ? "is" : "is not", null)
+      .returning("identity_id")
+      .executeTakeFirst();
+    if (!row) return { changed: false };
+    await writeAudit(trx, ctx, {
+      action: deactivated ? "user.deactivated" : "user.reactivated",
+      targetType: "user",
+      targetId: id,
+    });
+    return { changed: true };
+  });
+}
+
+/** The second factors Kratos' settings hooks report (kratos-config/kratos.yml). */
+export const MFA_METHODS = ["totp", "lookup_secret", "webauthn", "passkey"] as const;
+export type MfaMethod = (typeof MFA_METHODS)[number];
+
+/**
+ * Records that a second factor is now set up or not (Kratos' settings hook, the state
+ * read from Kratos' admin API): user.mfa_enabled / user.mfa_disabled when it differs
+ * from the last one recorded for that method, nothing otherwise. So a repeated
+ * delivery, or a settings change that left the method as it was (a second passkey, new
+ * recovery codes), records nothing.
+ */
+export async function recordMfaState(
+  db: Kysely<Database>,
+  input: { identityId: string; method: MfaMethod; enabled: boolean },
+  ctx: AuditContext,
+): Promise<{ recorded: boolean }> {
+  assertAuditContext(ctx);
+  const identityId = assertUuid(input.identityId, "identityId");
+  const method = assertOneOf(input.method, MFA_METHODS, "method");
+  return inTransaction(db, async (trx) => {
+    // Two deliveries at once: the second waits here, then sees the first's row.
+    await sql`select pg_advisory_xact_lock(hashtext(${`mfa:${identityId}:${method}`}))`.execute(trx);
+    const last = await trx
+      .selectFrom("audit_log")
+      .select("action")
+      .where("action", "in", ["user.mfa_enabled", "user.mfa_disabled"])
+      .where("target_type", "=", "user")
+      .where("target_id", "=", identityId)
+      .where(sql<string>`after->>'method'`, "=", method)
+      .orderBy("id", "desc")
+      .limit(1)
+      .executeTakeFirst();
+    const wasEnabled = last?.action === "user.mfa_enabled";
+    if (wasEnabled === input.enabled) return { recorded: false };
+    await writeAudit(trx, ctx, {
+      action: input.enabled ? "user.mfa_enabled" : "user.mfa_disabled",
+      targetType: "user",
+      targetId: identityId,
+      after: { method },
+    });
+    return { recorded: true };
+  });
+}

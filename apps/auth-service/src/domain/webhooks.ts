@@ -3,11 +3,12 @@
 // subscribe to their own organization's events only (authz: webhook.manage), and
 // never see or touch another organization's subscriptions. Dead letters are the
 // operators'. The secret is generated here, returned once, and never logged.
-import { randomBytes } from "node:crypto";
+import { randomBytes, randomUUID } from "node:crypto";
 import { BlockList, isIP } from "node:net";
 import { isEventType } from "@gatehouse/contracts";
 import { type Kysely, sql } from "kysely";
 import type { Database } from "../db/schema.ts";
+import type { SecretBox } from "../events/secret-box.ts";
 import { type AuditContext, assertAuditContext, writeAudit } from "./audit.ts";
 import { type Authority, authorize } from "./authz.ts";
 import { DomainError, withDomainErrors } from "./errors.ts";
@@ -105,6 +106,7 @@ export async function createSubscription(
   input: { organizationId?: string; url: unknown; eventTypes: unknown; allowInternalUrls?: boolean },
   ctx: AuditContext,
   by: Authority,
+  box: SecretBox,
 ): Promise<{ subscription: WebhookSubscription; secret: string }> {
   assertAuditContext(ctx);
   const orgId = input.organizationId === undefined ? null : assertUuid(input.organizationId, "organizationId");
@@ -117,6 +119,9 @@ export async function createSubscription(
     throw new DomainError("forbidden", "only operators subscribe to every organization's events");
   }
   const secret = `whsec_${randomBytes(32).toString("base64")}`;
+  // Sealed bound to the row's id, chosen here for that.
+  const id = randomUUID();
+  const sealed = await box.seal(secret, id);
   return inTransaction(db, async (trx) => {
     if (orgId !== null) {
       await requireLiveOrganization(trx, orgId);
@@ -124,7 +129,15 @@ export async function createSubscription(
     }
     const subscription = await trx
       .insertInto("webhook_subscriptions")
-      .values({ organization_id: orgId, url, event_types: eventTypes, secret, created_by: ctx.actor })
+      .values({
+        id,
+        organization_id: orgId,
+        url,
+        event_types: eventTypes,
+        secret: sealed.secret,
+        secret_kid: sealed.kid,
+        created_by: ctx.actor,
+      })
       .returning(COLUMNS)
       .executeTakeFirstOrThrow();
     await writeAudit(trx, ctx, {
@@ -242,5 +255,30 @@ export async function replayDelivery(
       where id = ${id} and state = 'dead' returning subscription_id`.execute(trx);
     if (r.rows.length === 0) throw new DomainError("not_found", "no dead-lettered delivery with that id");
     await writeAudit(trx, ctx, { action: "webhook_delivery.replayed", targetType: "webhook_delivery", targetId: id });
+  });
+}
+
+/**
+ * Seals every subscription's secret under the current KEK (`reencrypt-keys`, after a
+ * KEK rotation; also those stored before secrets were encrypted), in one transaction.
+ * Returns how many changed; a secret no configured KEK opens aborts it all.
+ */
+export async function resealSecrets(db: Kysely<Database>, box: SecretBox): Promise<number> {
+  return inTransaction(db, async (trx) => {
+    const rows = await trx
+      .selectFrom("webhook_subscriptions")
+      .select(["id", "secret", "secret_kid"])
+      .where((eb) => eb.or([eb("secret_kid", "is", null), eb("secret_kid", "<>", box.currentKid)]))
+      .forUpdate()
+      .execute();
+    for (const row of rows) {
+      const sealed = await box.seal(await box.open({ secret: row.secret, kid: row.secret_kid }, row.id), row.id);
+      await trx
+        .updateTable("webhook_subscriptions")
+        .set({ secret: sealed.secret, secret_kid: sealed.kid })
+        .where("id", "=", row.id)
+        .execute();
+    }
+    return rows.length;
   });
 }

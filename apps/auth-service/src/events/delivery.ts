@@ -11,6 +11,7 @@ import type { Logger } from "pino";
 import { Webhook } from "standardwebhooks";
 import type { AuthConfig } from "../config.ts";
 import type { Database, StoredEvent } from "../db/schema.ts";
+import type { SecretBox } from "./secret-box.ts";
 
 const BATCH = 20;
 
@@ -19,7 +20,9 @@ interface Claimed {
   attempts: number;
   created_at: Date;
   url: string;
+  subscription_id: string;
   secret: string;
+  secret_kid: string | null;
   outbox_id: string;
   payload: StoredEvent;
 }
@@ -28,6 +31,8 @@ export interface DeliveryOptions {
   db: Kysely<Database>;
   schedule: AuthConfig["webhookDelivery"];
   log: Logger;
+  /** Opens the subscriptions' sealed secrets. */
+  box: SecretBox;
 }
 
 /** How long attempt `attempts` (1-based) waits before the next: exponential, capped, jittered to 50-100%. */
@@ -101,7 +106,8 @@ export class WebhookDelivery {
       set lease_until = now() + make_interval(secs => ${leaseMs / 1000}), attempts = d.attempts + 1
       from due, webhook_subscriptions s, outbox o
       where d.id = due.id and s.id = d.subscription_id and o.id = d.outbox_id
-      returning d.id, d.attempts, d.created_at, s.url, s.secret, d.outbox_id, o.payload`.execute(this.#o.db);
+      returning d.id, d.attempts, d.created_at, s.url, s.id as subscription_id, s.secret, s.secret_kid,
+        d.outbox_id, o.payload`.execute(this.#o.db);
     return r.rows;
   }
 
@@ -125,6 +131,12 @@ export class WebhookDelivery {
   /** One attempt; undefined when the receiver answered 2xx, else why not (never the secret or body). */
   async #post(d: Claimed): Promise<string | undefined> {
     const body = JSON.stringify({ ...d.payload, sequence: d.outbox_id });
+    let secret: string;
+    try {
+      secret = await this.#o.box.open({ secret: d.secret, kid: d.secret_kid }, d.subscription_id);
+    } catch (e) {
+      return `secret not readable: ${(e as Error).message}`;
+    }
     const at = new Date();
     const abort = new AbortController();
     this.#inFlight.add(abort);
@@ -138,7 +150,7 @@ export class WebhookDelivery {
           "content-type": "application/json",
           "webhook-id": d.payload.id,
           "webhook-timestamp": String(Math.floor(at.getTime() / 1000)),
-          "webhook-signature": new Webhook(d.secret).sign(d.payload.id, at, body),
+          "webhook-signature": new Webhook(secret).sign(d.payload.id, at, body),
         },
         body,
       });

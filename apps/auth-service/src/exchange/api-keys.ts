@@ -134,8 +134,11 @@ export class ApiKeyExchange {
     let ceiling: (perms: string[]) => string[] = (perms) => perms;
     if (key.createdBy) {
       creator = await loadPrincipalData(this.#db, key.createdBy, key.organizationId);
-      if (!creator.user || !creator.active)
-        throw new DomainError("unauthenticated", "this API key's creator is no longer a member of its organization");
+      if (!creator.user || !creator.active || creator.user.deactivated)
+        throw new DomainError(
+          "unauthenticated",
+          "this API key's creator is deactivated or no longer a member of its organization",
+        );
       const allowed = new Set(permissionsFor(creator.active.role as OrgRole, this.#cfg.permissions));
       ceiling = (perms) => perms.filter((p) => allowed.has(p));
     }
@@ -144,9 +147,9 @@ export class ApiKeyExchange {
         creator && key.createdBy === key.identityId
           ? creator
           : await loadPrincipalData(this.#db, key.identityId, key.organizationId);
-      // The owner left the organization (or was deleted): the key no longer works.
-      if (!data.user || !data.active)
-        throw new DomainError("unauthenticated", "this API key's owner is no longer a member");
+      // The owner left the organization (or was deleted or deactivated): the key no longer works.
+      if (!data.user || !data.active || data.user.deactivated)
+        throw new DomainError("unauthenticated", "this API key's owner is deactivated or no longer a member");
       const rolePerms = permissionsFor(data.active.role as OrgRole, this.#cfg.permissions);
       return mintClaims(
         {

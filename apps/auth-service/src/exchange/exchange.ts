@@ -120,6 +120,8 @@ export class TokenExchange {
       if (isRecorded(data.user, session)) this.#knownUsers.set(identityId, true);
       else await this.#recordUser(session);
     }
+    // Checked on every miss; a deactivation bumps the generation, so no cached principal or token outlives it.
+    if (data.user?.deactivated) throw new DomainError("user_deactivated", "this account is deactivated");
     if (orgId !== undefined && !data.active) {
       throw new DomainError("forbidden", "you are not a member of that organization");
     }

@@ -3,7 +3,7 @@
 // ADMIN_API_TOKEN, the Kratos webhook its own shared secret.
 import { createHash, timingSafeEqual } from "node:crypto";
 import { createVerifier, isTokenError } from "@gatehouse/tokens";
-import express, { type Request, type RequestHandler } from "express";
+import express, { type ErrorRequestHandler, type Request, type RequestHandler } from "express";
 import helmet from "helmet";
 import type { App } from "../app.ts";
 import { createApiKey, revokeApiKey } from "../domain/api-keys.ts";
@@ -16,10 +16,12 @@ import {
   listSubscriptions,
   replayDelivery,
 } from "../domain/webhooks.ts";
+import { receiveInbound } from "../events/inbound.ts";
 import { handleLoginWebhook } from "../webhooks/login.ts";
+import { handleMfaWebhook } from "../webhooks/mfa.ts";
 import { handleProfileWebhook, handleRegistrationWebhook } from "../webhooks/registration.ts";
 import { handleSessionsRevokedWebhook } from "../webhooks/sessions-revoked.ts";
-import { ApiError, errorHandler, notFound, wrap } from "./errors.ts";
+import { ApiError, errorHandler, notFound, toApiError, wrap } from "./errors.ts";
 import { healthRoutes } from "./health.ts";
 import { accessLog, jsonBody, requestId } from "./middleware.ts";
 import { on, REQUEST, ROUTES } from "./routes.ts";
@@ -33,10 +35,33 @@ export function secretEquals(given: string | undefined, expected: string): boole
   return timingSafeEqual(a, b);
 }
 
+const bearer = (req: Request) => {
+  const auth = req.headers.authorization;
+  return typeof auth === "string" && auth.startsWith("Bearer ") ? auth.slice(7) : undefined;
+};
+
+/**
+ * POST /admin/lockouts: the operator's token or LOCKOUT_REPORT_TOKEN (the gateway's,
+ * good for nothing else). Mounted before operatorOnly, which would refuse the latter.
+ */
+function lockoutReporter(app: App): RequestHandler {
+  return (req, _res, next) => {
+    const token = bearer(req);
+    const narrow = app.cfg.lockoutReportToken;
+    // Both compared, always: which one matched is not told by the time taken.
+    const asReporter = narrow !== undefined && secretEquals(token, narrow);
+    const asOperator = secretEquals(token, app.cfg.adminApiToken);
+    if (!asReporter && !asOperator) {
+      next(new ApiError("unauthenticated", "lockout reports need Authorization: Bearer <LOCKOUT_REPORT_TOKEN>"));
+      return;
+    }
+    next();
+  };
+}
+
 function operatorOnly(app: App): RequestHandler {
   return (req, _res, next) => {
-    const auth = req.headers.authorization;
-    const token = typeof auth === "string" && auth.startsWith("Bearer ") ? auth.slice(7) : undefined;
+    const token = bearer(req);
     if (!secretEquals(token, app.cfg.adminApiToken)) {
       next(new ApiError("unauthenticated", "operator endpoints need Authorization: Bearer <ADMIN_API_TOKEN>"));
       return;
@@ -85,6 +110,16 @@ export function adminApp(app: App): express.Express {
   );
   on(
     e,
+    ROUTES.mfaWebhook,
+    wrap(async (req, res) => {
+      fromKratos(req);
+      const out = await handleMfaWebhook(app, req);
+      app.metrics.webhooks.inc({ outcome: out.recorded ? "mfa_changed" : "duplicate" });
+      res.status(200).json({ ok: true, recorded: out.recorded });
+    }),
+  );
+  on(
+    e,
     ROUTES.profileWebhook,
     wrap(async (req, res) => {
       fromKratos(req);
@@ -103,15 +138,44 @@ export function adminApp(app: App): express.Express {
       res.status(200).json({ ok: true, revoked: out.revoked });
     }),
   );
+  // Kratos sends these hooks once and does not wait for them (response.ignore): a failed
+  // one is an event lost, so it is counted and logged here (never its body).
+  e.use("/v1/webhooks/kratos", ((err, req, _res, next) => {
+    const out = toApiError(err);
+    if (out.code !== "unauthenticated") {
+      app.metrics.webhooks.inc({ outcome: "failed" });
+      app.log.warn({ hook: req.path, error: out.code }, "Kratos webhook failed: its event is lost");
+    }
+    next(err);
+  }) as ErrorRequestHandler);
 
   const verifier = createVerifier({
     jwks: app.keys.jwksSource(),
     issuer: app.cfg.token.issuer,
     audience: app.cfg.token.audience,
   });
+  const ctx = (req: Request) => ({ actor: "operator", requestId: String(req.res?.locals.requestId ?? "") });
+
+  // The gateway reports an account it locked (an operator lifts a lockout below; domain/lockouts.ts).
+  on(
+    e,
+    ROUTES.lockout,
+    lockoutReporter(app),
+    wrap(async (req, res) => {
+      const body = parseBody(req, REQUEST.lockout);
+      const lockedUntil = new Date(Date.now() + body.retry_after_seconds * 1000);
+      await recordLock(
+        app,
+        { scope: body.scope, identifier: body.identifier, lockedUntil },
+        { ...ctx(req), actor: "gateway" },
+      );
+      // The same answer whether or not the identifier is an account.
+      res.status(202).end();
+    }),
+  );
+
   const ops = express.Router();
   ops.use(operatorOnly(app));
-  const ctx = (req: Request) => ({ actor: "operator", requestId: String(req.res?.locals.requestId ?? "") });
 
   on(
     ops,
@@ -136,20 +200,14 @@ export function adminApp(app: App): express.Express {
     }),
   );
 
-  // The gateway reports an account it locked; an operator lifts a lockout (domain/lockouts.ts).
+  // Changes other services own (user.deactivated, customer.upgraded…), once per event id.
   on(
     ops,
-    ROUTES.lockout,
+    ROUTES.inboundEvents,
     wrap(async (req, res) => {
-      const body = parseBody(req, REQUEST.lockout);
-      const lockedUntil = new Date(Date.now() + body.retry_after_seconds * 1000);
-      await recordLock(
-        app,
-        { scope: body.scope, identifier: body.identifier, lockedUntil },
-        { ...ctx(req), actor: "gateway" },
-      );
-      // The same answer whether or not the identifier is an account.
-      res.status(202).end();
+      const event = parseBody(req, REQUEST.inboundEvent);
+      const out = await receiveInbound(app, event, ctx(req).requestId);
+      res.json({ id: event.id, type: event.type, duplicate: out.duplicate, result: out.result });
     }),
   );
 
@@ -209,6 +267,7 @@ export function adminApp(app: App): express.Express {
         },
         ctx(req),
         OPERATOR,
+        app.secretBox,
       );
       res.setHeader("Cache-Control", "no-store");
       res.status(201).json({ subscription: out.subscription, secret: out.secret });

@@ -37,6 +37,7 @@ const DOMAIN_CODES: Record<DomainErrorCode, ErrorCode> = {
   unauthenticated: "unauthenticated",
   forbidden: "forbidden",
   email_unverified: "email_unverified",
+  user_deactivated: "user_deactivated",
   gone: "gone",
 };
 

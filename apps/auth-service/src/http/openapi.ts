@@ -28,6 +28,7 @@ const SECURITY: Record<Auth, Record<string, string[]>[] | undefined> = {
   session: [{ kratosSessionCookie: [] }, { kratosSessionToken: [] }],
   credential: [{ kratosSessionCookie: [] }, { kratosSessionToken: [] }, { apiKeyHeader: [] }, { apiKeyBearer: [] }],
   operator: [{ adminToken: [] }],
+  lockout_reporter: [{ lockoutReportToken: [] }, { adminToken: [] }],
   kratos_webhook: [{ webhookSecret: [] }],
 };
 
@@ -117,6 +118,7 @@ function build(): Record<string, unknown> {
         apiKeyHeader: { type: "apiKey", in: "header", name: "X-API-Key" },
         apiKeyBearer: { type: "http", scheme: "bearer", description: "an API key (sk_…)" },
         adminToken: { type: "http", scheme: "bearer", description: "ADMIN_API_TOKEN" },
+        lockoutReportToken: { type: "http", scheme: "bearer", description: "LOCKOUT_REPORT_TOKEN (the gateway's)" },
         webhookSecret: { type: "apiKey", in: "header", name: "X-Gatehouse-Webhook-Secret" },
       },
     },

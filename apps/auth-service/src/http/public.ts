@@ -404,6 +404,7 @@ export function publicRouter(
         },
         ctx(req, p.identityId),
         p.by,
+        app.secretBox,
       );
       res.setHeader("Cache-Control", "no-store");
       // The signing secret is shown once, here, and never again.

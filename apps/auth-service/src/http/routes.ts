@@ -11,13 +11,14 @@ import { z } from "zod";
 import { ORG_ROLES, PLANS, TEAM_ROLES } from "../db/schema.ts";
 import { looksLikeInvitationToken } from "../domain/invitations.ts";
 import { LOGIN_WEBHOOK_BODY } from "../webhooks/login.ts";
+import { MFA_WEBHOOK_BODY, MFA_WEBHOOK_QUERY } from "../webhooks/mfa.ts";
 import { PROFILE_WEBHOOK_BODY, REGISTRATION_WEBHOOK_BODY } from "../webhooks/registration.ts";
 import { SESSIONS_REVOKED_WEBHOOK_BODY, SESSIONS_REVOKED_WEBHOOK_QUERY } from "../webhooks/sessions-revoked.ts";
 import * as S from "./schemas.ts";
 import { API_KEY_FIELDS, PAGE_QUERY, uuid, WEBHOOK_FIELDS } from "./validate.ts";
 
 /** Who may call a route; decides the security requirement and the error codes every such route may answer. */
-export type Auth = "none" | "session" | "credential" | "operator" | "kratos_webhook";
+export type Auth = "none" | "session" | "credential" | "operator" | "lockout_reporter" | "kratos_webhook";
 
 export interface RouteSpec {
   readonly method: "get" | "post" | "put" | "patch" | "delete";
@@ -50,6 +51,7 @@ export const ERRORS_BY_AUTH: Record<Auth, readonly ErrorCode[]> = {
   session: [...COMMON, "unauthenticated", "origin_not_allowed", "aal2_required", "forbidden", "not_found", "conflict"],
   credential: [...COMMON, "unauthenticated", "origin_not_allowed", "aal2_required", "forbidden", "not_found"],
   operator: [...COMMON, "unauthenticated"],
+  lockout_reporter: [...COMMON, "unauthenticated"],
   kratos_webhook: [...COMMON, "unauthenticated"],
 };
 
@@ -115,6 +117,25 @@ export const REQUEST = {
   introspect: z.object({ token: z.string().min(1).max(16_384) }).strict(),
   adminWebhook: z.object({ ...WEBHOOK_FIELDS, organization_id: uuid.optional() }).strict(),
   deliveryPath: z.object({ id: z.string().regex(/^[1-9][0-9]{0,18}$/) }),
+  // An inbound event's envelope (events/inbound.ts): the sender's id, the type, the type's data.
+  inboundEvent: z.discriminatedUnion("type", [
+    z
+      .object({
+        id: uuid,
+        occurred_at: z.string().datetime().optional(),
+        type: z.enum(["user.deactivated", "user.reactivated"]),
+        data: z.object({ identity_id: uuid }).strict(),
+      })
+      .strict(),
+    z
+      .object({
+        id: uuid,
+        occurred_at: z.string().datetime().optional(),
+        type: z.enum(["customer.upgraded", "customer.downgraded"]),
+        data: z.object({ organization_id: uuid, plan: z.enum(PLANS) }).strict(),
+      })
+      .strict(),
+  ]),
   lockout: z
     .object({
       scope: z.enum(BRUTE_FORCE_SCOPES),
@@ -182,7 +203,7 @@ export const ROUTES = {
     body: REQUEST.token,
     query: REQUEST.tokenQuery,
     responses: { 200: S.TOKEN_RESPONSE },
-    errors: ["invalid_api_key", "session_revoked"],
+    errors: ["invalid_api_key", "session_revoked", "user_deactivated"],
   }),
 
   // --- Public: the signed-in person -------------------------------------------
@@ -487,6 +508,17 @@ export const ROUTES = {
     body: LOGIN_WEBHOOK_BODY,
     responses: { 200: ok({ recorded: z.boolean() }) },
   }),
+  mfaWebhook: spec({
+    method: "post",
+    path: "/v1/webhooks/kratos/mfa-changed",
+    listener: "admin",
+    summary: "Kratos after-settings webhook for a second factor (user.mfa_enabled/disabled when it changed)",
+    auth: "kratos_webhook",
+    body: MFA_WEBHOOK_BODY,
+    query: MFA_WEBHOOK_QUERY,
+    responses: { 200: ok({ recorded: z.boolean() }) },
+    errors: ["not_found"],
+  }),
   profileWebhook: spec({
     method: "post",
     path: "/v1/webhooks/kratos/profile-updated",
@@ -538,10 +570,27 @@ export const ROUTES = {
     method: "post",
     path: "/admin/lockouts",
     listener: "admin",
-    summary: "The gateway reports an identifier it locked",
-    auth: "operator",
+    summary: "The gateway reports an identifier it locked (LOCKOUT_REPORT_TOKEN or the operator's)",
+    auth: "lockout_reporter",
     body: REQUEST.lockout,
     responses: { 202: null },
+  }),
+  inboundEvents: spec({
+    method: "post",
+    path: "/admin/events",
+    listener: "admin",
+    summary: "A change another service owns (user.deactivated/reactivated, customer.upgraded/downgraded), once per id",
+    auth: "operator",
+    body: REQUEST.inboundEvent,
+    responses: {
+      200: z.object({
+        id: uuid,
+        type: z.string(),
+        duplicate: z.boolean().describe("true: this id was applied before; `result` is that first result"),
+        result: z.record(z.string(), z.unknown()),
+      }),
+    },
+    errors: ["conflict", "not_found"],
   }),
   unlock: spec({
     method: "post",

@@ -8,6 +8,14 @@
 // LOCKED lets several instances relay side by side without announcing a row twice
 // at the same time; a row whose announcement failed (Redis down) stays pending and is
 // tried again on the next pass. Runs after every commit and on a timer.
+//
+// Events also go to a Redis Stream (@gatehouse/contracts' EVENT_STREAM) for internal
+// consumers, tracked apart (outbox.streamed_at): one instance at a time appends them in
+// outbox order (an advisory lock), so per subject they arrive in commit order; a row
+// is marked only after Redis took it, so an outage delays the stream, never loses it,
+// and an append whose answer was lost is appended again (at least once, same event id).
+import { EVENT_STREAM } from "@gatehouse/contracts";
+import type { RedisClient } from "@gatehouse/redis";
 import { settleWithin } from "@gatehouse/tokens";
 import { type Kysely, sql } from "kysely";
 import type { Logger } from "pino";
@@ -28,6 +36,8 @@ export interface OutboxRelayOptions {
   intervalMs?: number;
   /** Called after events were fanned out to webhook deliveries (wakes the delivery worker). */
   onDeliveries?: () => void;
+  /** The event stream: where, and about how many entries it keeps (XADD MAXLEN ~). Absent: no stream. */
+  stream?: { redis: RedisClient; maxLen: number };
 }
 
 export class OutboxRelay {
@@ -67,6 +77,7 @@ export class OutboxRelay {
       try {
         while ((await this.#pass("event")) === BATCH) {}
         while ((await this.#pass("invalidation")) === BATCH) {}
+        while ((await this.#streamPass()) === BATCH) {}
       } catch (e) {
         this.#o.log.warn({ err: (e as Error).message }, "outbox not delivered yet; retrying");
         return;
@@ -105,6 +116,61 @@ export class OutboxRelay {
     });
     if (topic === "event" && n > 0) this.#o.onDeliveries?.();
     return n;
+  }
+
+  /** Appends one batch of unstreamed events to the Redis Stream, in outbox order; returns how many. */
+  async #streamPass(): Promise<number> {
+    const stream = this.#o.stream;
+    if (!stream) return 0;
+    return this.#o.db.transaction().execute(async (trx) => {
+      const lock = await sql<{
+        ok: boolean;
+      }>`select pg_try_advisory_xact_lock(hashtext('gatehouse.event_stream')) as ok`.execute(trx);
+      if (!lock.rows[0]?.ok) return 0; // another instance is streaming: it keeps the order
+      const rows = await trx
+        .selectFrom("outbox")
+        .select(["id", "payload"])
+        .where("topic", "=", "event")
+        .where("streamed_at", "is", null)
+        .orderBy("id")
+        .limit(BATCH)
+        .execute();
+      if (rows.length === 0) return 0;
+      // One pipeline on one connection: Redis appends the entries in this order.
+      const pipeline = stream.redis.pipeline();
+      for (const row of rows) {
+        const event = { ...(row.payload as StoredEvent), sequence: row.id };
+        const max = String(stream.maxLen);
+        pipeline.xadd(
+          EVENT_STREAM,
+          "MAXLEN",
+          "~",
+          max,
+          "*",
+          "id",
+          event.id,
+          "type",
+          event.type,
+          "event",
+          JSON.stringify(event),
+        );
+      }
+      const sent = pipeline.exec();
+      sent.catch(() => {});
+      const results = await settleWithin(sent, ANNOUNCE_TIMEOUT_MS, () => new Error("event stream timed out"));
+      const failed = (results ?? []).find(([err]) => err !== null)?.[0];
+      if (failed || results === null) throw failed ?? new Error("event stream not written");
+      await trx
+        .updateTable("outbox")
+        .set({ streamed_at: sql<Date>`now()` })
+        .where(
+          "id",
+          "in",
+          rows.map((r) => r.id),
+        )
+        .execute();
+      return rows.length;
+    });
   }
 
   async #announce(payload: OutboxPayload): Promise<void> {

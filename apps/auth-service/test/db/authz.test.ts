@@ -14,7 +14,10 @@ import { addMember, changeRole, listMembers, removeMember } from "../../src/doma
 import { changePlan, softDeleteOrganization, updateOrganization } from "../../src/domain/organizations.ts";
 import { createTeam, listTeams } from "../../src/domain/teams.ts";
 import { createSubscription, deleteSubscription, listSubscriptions } from "../../src/domain/webhooks.ts";
+import { SecretBox } from "../../src/events/secret-box.ts";
 import { auditRows, ctx, domainError, member, newOrg, newUser, useDb } from "./helpers.ts";
+
+const box = new SecretBox(new Uint8Array(32).fill(7));
 
 type MemberAction = `role:${OrgRole}` | "remove";
 
@@ -222,7 +225,7 @@ describe("authorization in the domain layer, actor role × target role × action
         teams: () => createTeam(ref.db, { orgId: s.orgId, name: `T ${randomUUID().slice(0, 6)}` }, ctx(s.actor), by),
         webhooks: async () => {
           const input = { organizationId: s.orgId, url: "https://hooks.example.test/", eventTypes: ["*"] };
-          const made = await createSubscription(ref.db, input, ctx(s.actor), by);
+          const made = await createSubscription(ref.db, input, ctx(s.actor), by, box);
           await listSubscriptions(ref.db, s.orgId, by);
           await deleteSubscription(ref.db, { organizationId: s.orgId, id: made.subscription.id }, ctx(s.actor), by);
         },
@@ -257,16 +260,16 @@ describe("authorization in the domain layer, actor role × target role × action
       "http://0.0.0.0/",
     ]) {
       const err = await domainError(
-        createSubscription(ref.db, { organizationId: s.orgId, url, eventTypes: ["*"] }, ctx(s.actor), by),
+        createSubscription(ref.db, { organizationId: s.orgId, url, eventTypes: ["*"] }, ctx(s.actor), by, box),
         "invalid_input",
       );
       expect(err.message, url).toMatch(/public address/);
     }
     const internal = { organizationId: s.orgId, url: "http://127.0.0.1:9/", eventTypes: ["*"] };
-    await createSubscription(ref.db, { ...internal, allowInternalUrls: true }, ctx(s.actor), by);
-    await createSubscription(ref.db, internal, ctx(), OPERATOR);
+    await createSubscription(ref.db, { ...internal, allowInternalUrls: true }, ctx(s.actor), by, box);
+    await createSubscription(ref.db, internal, ctx(), OPERATOR, box);
     const pub = { organizationId: s.orgId, url: "https://hooks.example.test/x", eventTypes: ["*"] };
-    await createSubscription(ref.db, pub, ctx(s.actor), by);
+    await createSubscription(ref.db, pub, ctx(s.actor), by, box);
   });
 
   it("nobody but an operator adds a member directly; strangers may do nothing in the organization", async () => {
@@ -286,9 +289,9 @@ describe("authorization in the domain layer, actor role × target role × action
     await domainError(createApiKey(ref.db, { orgId: s.orgId, name: "k", scopes: [] }, ctx(), by), "forbidden");
     await domainError(listAudit(ref.db, { limit: 10 }, by), "forbidden");
     const hook = { url: "https://hooks.example.test/", eventTypes: ["*"] };
-    await domainError(createSubscription(ref.db, { ...hook, organizationId: s.orgId }, ctx(), by), "forbidden");
+    await domainError(createSubscription(ref.db, { ...hook, organizationId: s.orgId }, ctx(), by, box), "forbidden");
     // Every organization's events are the operators' alone.
-    await domainError(createSubscription(ref.db, hook, ctx(), member(s.actor)), "forbidden");
+    await domainError(createSubscription(ref.db, hook, ctx(), member(s.actor), box), "forbidden");
     await domainError(listSubscriptions(ref.db, undefined, member(s.actor)), "forbidden");
     // A member of another organization gets nothing here either.
     const other = await newOrg(ref.db);

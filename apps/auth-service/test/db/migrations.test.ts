@@ -143,7 +143,15 @@ describe("migrations on a fresh database", () => {
         ('operator', 'api_key.created', 'api_key', ${opKey.rows[0]?.id}, ${org})`.execute(db);
 
       expect(await migrateToLatest(db)).toEqual({
-        applied: ["0002_invitations", "0003_outbox", "0004_events", "0005_require_mfa"],
+        applied: [
+          "0002_invitations",
+          "0003_outbox",
+          "0004_events",
+          "0005_inbound",
+          "0006_event_stream",
+          "0007_webhook_secret_kid",
+          "0008_require_mfa",
+        ],
       });
       const ms = await sql<{ identity_id: string; joined_via: string }>`
         select identity_id, joined_via from memberships where organization_id = ${org}`.execute(db);

@@ -27,8 +27,15 @@ export function submissionLimits(cfg: GatewayConfig, redis: RedisClient | undefi
   });
   return {
     login: new BruteForce(counters, {
-      ...(cfg.AUTH_ADMIN_URL && cfg.ADMIN_API_TOKEN
-        ? { onAccountLocked: reportLock(cfg.AUTH_ADMIN_URL, cfg.ADMIN_API_TOKEN, cfg.BRUTE_FORCE_LOCKOUT_SECONDS, log) }
+      ...(cfg.AUTH_ADMIN_URL && cfg.LOCKOUT_REPORT_TOKEN
+        ? {
+            onAccountLocked: reportLock(
+              cfg.AUTH_ADMIN_URL,
+              cfg.LOCKOUT_REPORT_TOKEN,
+              cfg.BRUTE_FORCE_LOCKOUT_SECONDS,
+              log,
+            ),
+          }
         : {}),
       maxFailures: cfg.BRUTE_FORCE_MAX_FAILURES,
       lockoutSec: cfg.BRUTE_FORCE_LOCKOUT_SECONDS,

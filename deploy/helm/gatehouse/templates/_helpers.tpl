@@ -136,6 +136,17 @@ or the cluster's nodes as plain values, and the passwords from the Secret (optio
 {{- end -}}
 {{- end -}}
 
+{{/* The auth-service's admin URL, where the gateway reports account locks (gateway.lockoutReports). */}}
+{{- define "gatehouse.authAdminUrl" -}}
+{{- if .Values.gateway.lockoutReports.authAdminUrl -}}
+{{- .Values.gateway.lockoutReports.authAdminUrl -}}
+{{- else if not .Values.authService.enabled -}}
+{{- fail "gateway.lockoutReports.authAdminUrl is required when authService.enabled is false (or set gateway.lockoutReports.enabled to false)" -}}
+{{- else -}}
+{{- printf "http://%s.%s.svc.cluster.local:%v" (include "gatehouse.componentName" (dict "root" . "component" "auth-service")) .Release.Namespace .Values.authService.ports.admin -}}
+{{- end -}}
+{{- end -}}
+
 {{/* The gateway's in-cluster URL (its Service): what the web app's server calls. */}}
 {{- define "gatehouse.gatewayServiceUrl" -}}
 {{- printf "http://%s.%s.svc.cluster.local:%v" (include "gatehouse.componentName" (dict "root" . "component" "gateway")) .Release.Namespace .Values.gateway.service.port -}}

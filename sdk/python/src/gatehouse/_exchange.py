@@ -73,6 +73,9 @@ def read_answer(c: Credential, config: Config, res: httpx.Response) -> str:
         raise GatehouseError("aal2_required", "this session needs a second factor")
     if status == 403 and code == "forbidden":
         raise GatehouseError("forbidden", "not a member of the requested organization")
+    if status == 403 and code == "user_deactivated":
+        # Another service deactivated the person: a verdict, not an outage.
+        raise GatehouseError("forbidden", "this account is deactivated")
     if status == 429:
         raise GatehouseError("rate_limited", "the auth-service is rate limiting; retry later", retry_after or config.retry_after)
     # 5xx, and 3xx/400/404 (a misconfiguration between this service and the auth-service): an outage.

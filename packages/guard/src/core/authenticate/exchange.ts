@@ -142,6 +142,10 @@ export function createExchangeClient(options: ExchangeOptions): ExchangeClient {
       if (status === 403 && code === "forbidden") {
         throw new GuardError("forbidden", "not a member of the requested organization");
       }
+      // Another service deactivated the person (auth-service: 403 user_deactivated): a verdict, not an outage.
+      if (status === 403 && code === "user_deactivated") {
+        throw new GuardError("forbidden", "this account is deactivated");
+      }
       if (status === 429) {
         throw new GuardError("rate_limited", "the auth-service is rate limiting; retry later", {
           retryAfterSec: parseRetryAfter(answer.headers.get("retry-after")) ?? retryAfterSec,
