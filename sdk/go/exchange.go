@@ -128,7 +128,7 @@ func (g *Guard) callTokenEndpoint(ctx context.Context, c Credential, clientAddre
 		return "", newError(CodeInvalidAPIKey, "the API key is not valid", nil)
 	case res.StatusCode == 401:
 		return "", newError(CodeUnauthenticated, "the session is not valid (or no longer)", nil)
-	case res.StatusCode == 403 && answer.Error == "aal_required":
+	case res.StatusCode == 403 && answer.Error == "aal2_required":
 		return "", newError(CodeAAL2Required, "this session needs a second factor", nil)
 	case res.StatusCode == 403 && answer.Error == "forbidden":
 		return "", newError(CodeForbidden, "not a member of the requested organization", nil)

@@ -175,7 +175,7 @@ func TestExchangeAnswers(t *testing.T) {
 	}{
 		{"session refused", 401, `{"error":"unauthenticated"}`, nil, cookie, 401, "unauthenticated", ""},
 		{"API key refused", 401, `{}`, nil, bearer("sk_live_x"), 401, "invalid_api_key", ""},
-		{"second factor needed", 403, `{"error":"aal_required"}`, nil, cookie, 403, "aal2_required", ""},
+		{"second factor needed", 403, `{"error":"aal2_required"}`, nil, cookie, 403, "aal2_required", ""},
 		{"deactivated by another service", 403, `{"error":"user_deactivated"}`, nil, cookie, 403, "forbidden", ""},
 		{"rate limited", 429, `{}`, map[string]string{"Retry-After": "7"}, cookie, 429, "rate_limited", "7"},
 		{"5xx", 502, `<html>bad gateway</html>`, nil, cookie, 503, "dependency_unavailable", "5"},

@@ -104,7 +104,7 @@ COOKIE = {"x-session-token": "ory_st_abc"}
     [
         ((401, "{}", {}), COOKIE, (401, "unauthenticated", None)),
         ((401, "{}", {}), {"authorization": "Bearer sk_live_x"}, (401, "invalid_api_key", None)),
-        ((403, '{"error":"aal_required"}', {}), COOKIE, (403, "aal2_required", None)),
+        ((403, '{"error":"aal2_required"}', {}), COOKIE, (403, "aal2_required", None)),
         ((403, '{"error":"user_deactivated"}', {}), COOKIE, (403, "forbidden", None)),
         ((429, "{}", {"retry-after": "7"}), COOKIE, (429, "rate_limited", 7)),
         ((502, "<html>bad gateway</html>", {}), COOKIE, (503, "dependency_unavailable", 5)),

@@ -69,7 +69,7 @@ def read_answer(c: Credential, config: Config, res: httpx.Response) -> str:
         if c.kind == "api_key":
             raise GatehouseError("invalid_api_key", "the API key is not valid")
         raise GatehouseError("unauthenticated", "the session is not valid (or no longer)")
-    if status == 403 and code == "aal_required":
+    if status == 403 and code == "aal2_required":
         raise GatehouseError("aal2_required", "this session needs a second factor")
     if status == 403 and code == "forbidden":
         raise GatehouseError("forbidden", "not a member of the requested organization")
