@@ -219,9 +219,13 @@ describe("workloads", () => {
     expect(readFileSync(resolve(REPO_ROOT, "apps/auth-service/src/http/admin.ts"), "utf8")).toContain(
       "e.use(healthRoutes(app))",
     );
+    // Its paths are the route table's (routes.ts), which health.ts registers through `on()`.
     const health = readFileSync(resolve(REPO_ROOT, "apps/auth-service/src/http/health.ts"), "utf8");
-    expect(health).toContain('"/health/ready"');
-    expect(health).toContain('"/health/alive"');
+    expect(health).toContain("on(r, ROUTES.ready,");
+    expect(health).toContain("on(r, ROUTES.alive,");
+    const table = readFileSync(resolve(REPO_ROOT, "apps/auth-service/src/http/routes.ts"), "utf8");
+    expect(table).toMatch(/ready: spec\(\{\s+method: "get",\s+path: "\/health\/ready",/);
+    expect(table).toMatch(/alive: spec\(\{\s+method: "get",\s+path: "\/health\/alive",/);
     const server = readFileSync(resolve(REPO_ROOT, "apps/gateway/src/server.ts"), "utf8");
     expect(server).toContain('path === "/health/ready"');
     expect(server).toContain('path === "/health/alive"');

@@ -70,7 +70,7 @@ describe("Redis Cluster: every Redis use works across slots and nodes", () => {
   it("both services are ready on the cluster, and the shared session cache is written", async () => {
     for (const base of [svc.admin, ...gateways.map((g) => g.url)]) {
       const ready = await eventually(
-        async () => (await call("/health/ready", { base })).body,
+        async () => (await call("/health/ready", { base, contract: base === svc.admin })).body,
         (b) => b.status === "ok",
         30_000,
       );

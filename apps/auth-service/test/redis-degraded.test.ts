@@ -35,7 +35,7 @@ afterAll(async () => {
   await redis?.stop();
 });
 
-const ready = (base: string) => call("/health/ready", { base });
+const ready = (base: string) => call("/health/ready", { base, contract: base !== gw?.url });
 
 /** Publishes as another auth-service instance would. */
 async function announce(msg: unknown): Promise<number> {

@@ -218,6 +218,8 @@ describe("admin calls against the real Kratos", () => {
       state: "active",
       traits: { email: u.email, name: { first: "Grace", last: "Hopper" } },
       emailVerified: false,
+      // What the person has set up (never the secrets): a password only, so far.
+      credentialTypes: ["password"],
     });
     expect(await kratos.getIdentity(randomUUID())).toBeUndefined();
   });

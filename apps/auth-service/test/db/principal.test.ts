@@ -53,6 +53,7 @@ describe("loadPrincipalData", () => {
     expect(data.active).toEqual({
       organizationId: f.second,
       plan: "pro",
+      requireMfa: false,
       role: "admin",
       teams: [{ id: f.leadTeam, role: "lead" }],
     });
@@ -102,6 +103,7 @@ describe("loadPrincipalData", () => {
     expect(data.active).toEqual({
       organizationId: f.second,
       plan: "pro",
+      requireMfa: false,
       role: "admin",
       teams: [{ id: f.leadTeam, role: "lead" }],
     });
