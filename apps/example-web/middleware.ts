@@ -8,7 +8,7 @@
 //   /auth/login, /auth/registration → on to return_to (or /dashboard) when signed in
 //   /invite?token=         → the token into a cookie, then /invitations/accept (app/invite/route.ts)
 //   /dashboard, /team, /teams, /organization, /api-keys, /audit, /onboard, /projects,
-//   /invitations → the guard: signed in, or 303 to the login
+//   /invitations, /security → the guard: signed in, or 303 to the login
 //                            with return_to; the page gets the Gatehouse JWT in
 //                            `Authorization` and X-User-* headers
 import { createNextGuard, isBrowserNavigation, type NextGuard, type Rule, safeReturnTo } from "@gatehouse/guard/next";
@@ -26,6 +26,7 @@ const PROTECTED = [
   "/onboard",
   "/projects",
   "/invitations",
+  "/security",
 ];
 const MARKETING_PAGES: Record<string, string> = { "/": "/site", "/pricing": "/site/pricing" };
 

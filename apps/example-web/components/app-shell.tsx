@@ -13,6 +13,7 @@ const LINKS = [
   { href: "/audit", label: "Audit log" },
   { href: "/organization", label: "Organization" },
   { href: "/auth/settings", label: "Settings" },
+  { href: "/security", label: "Security history" },
 ];
 
 export function AppShell({

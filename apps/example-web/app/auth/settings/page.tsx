@@ -39,6 +39,12 @@ export default async function SettingsPage({ searchParams }: { searchParams: Sea
         </div>
         <FlowForms flow={flow} titled />
         <MySessions />
+        <p className="muted">
+          <a href="/security" data-testid="security-history-link">
+            Your security history
+          </a>
+          : sign-ins, password and second-factor changes, sessions signed out.
+        </p>
       </div>
     </AppShell>
   );
