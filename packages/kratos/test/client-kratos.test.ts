@@ -218,8 +218,9 @@ describe("admin calls against the real Kratos", () => {
       state: "active",
       traits: { email: u.email, name: { first: "Grace", last: "Hopper" } },
       emailVerified: false,
-      // What the person has set up (never the secrets): a password only, so far.
-      credentialTypes: ["password"],
+      // What the person has set up (never the secrets): a password, and the email code
+      // Kratos attaches to the address (passwordless sign-in by code is on).
+      credentialTypes: ["code", "password"],
     });
     expect(await kratos.getIdentity(randomUUID())).toBeUndefined();
   });
