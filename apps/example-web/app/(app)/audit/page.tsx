@@ -1,11 +1,15 @@
 import type { Metadata } from "next";
 import { AppShell } from "../../../components/app-shell.tsx";
+import { Pager } from "../../../components/pager.tsx";
 import { Unavailable } from "../../../components/unavailable.tsx";
 import { answer, authService, explain } from "../../../lib/api.ts";
+import { cursorOf } from "../../../lib/pager.ts";
 import { pageViewer } from "../../../lib/viewer-page.ts";
 
 export const dynamic = "force-dynamic";
 export const metadata: Metadata = { title: "Audit log" };
+
+const PAGE_SIZE = "50";
 
 /** The filter's kinds: the first part of an audit action (organization.renamed → organization). */
 const KINDS = ["organization", "membership", "invitation", "team", "api_key", "user", "session"] as const;
@@ -26,8 +30,14 @@ export default async function AuditPage({
   const q = await searchParams;
   const kind = (KINDS as readonly string[]).includes(one(q.kind)) ? one(q.kind) : "";
   const actor = /^[0-9a-f-]{36}$/i.test(one(q.actor)) ? one(q.actor) : "";
+  const before = cursorOf(q.before);
   const canRead = c.role === "owner" || c.role === "admin";
-  const auditQuery = { limit: "100", ...(kind ? { action: kind } : {}), ...(actor ? { actor } : {}) };
+  const auditQuery = {
+    limit: PAGE_SIZE,
+    ...(kind ? { action: kind } : {}),
+    ...(actor ? { actor } : {}),
+    ...(before ? { before } : {}),
+  };
   const [orgs, log, members] = await Promise.all([
     answer(authService(viewer.cookie).GET("/v1/organizations")),
     canRead
@@ -41,6 +51,7 @@ export default async function AuditPage({
   ]);
   const who = new Map((members.data?.members ?? []).map((m) => [m.identityId, m.email]));
   const entries = log?.data?.entries ?? [];
+  const next = log?.data?.next_cursor;
   return (
     <AppShell current="/audit" who={c.email ?? ""} orgs={orgs.data?.organizations ?? []} currentOrg={org}>
       <div className="page-head">
@@ -91,7 +102,8 @@ export default async function AuditPage({
             </p>
           ) : entries.length === 0 ? (
             <p className="empty" data-testid="audit-empty">
-              Nothing recorded{kind || actor ? " for this filter" : ""}.
+              Nothing {before ? "older" : "recorded"}
+              {kind || actor ? " for this filter" : ""}.
             </p>
           ) : (
             <>
@@ -128,6 +140,7 @@ export default async function AuditPage({
               </section>
             </>
           )}
+          <Pager label="Audit log pages" path="/audit" filters={{ kind, actor }} before={before} next={next} />
         </section>
       )}
     </AppShell>

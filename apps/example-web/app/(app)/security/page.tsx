@@ -1,7 +1,9 @@
 import type { Metadata } from "next";
 import { AppShell } from "../../../components/app-shell.tsx";
+import { Pager } from "../../../components/pager.tsx";
 import { Unavailable } from "../../../components/unavailable.tsx";
 import { answer, authService, explain } from "../../../lib/api.ts";
+import { cursorOf } from "../../../lib/pager.ts";
 import { ago, describeEvent, eventDetail } from "../../../lib/security-events.ts";
 import { pageViewer } from "../../../lib/viewer-page.ts";
 
@@ -21,7 +23,7 @@ export default async function SecurityPage({
   if (viewer === "unavailable") return <Unavailable current="/security" />;
   const q = await searchParams;
   // The cursor is the last id of the previous page; anything else starts at the newest.
-  const before = typeof q.before === "string" && /^[1-9][0-9]{0,18}$/.test(q.before) ? q.before : "";
+  const before = cursorOf(q.before);
   const api = authService(viewer.cookie);
   const [orgs, r] = await Promise.all([
     answer(api.GET("/v1/organizations")),
@@ -75,24 +77,7 @@ export default async function SecurityPage({
               })}
             </ol>
           )}
-          {before || next ? (
-            <nav className="pager" aria-label="Security history pages">
-              {before ? (
-                <a className="btn btn-secondary btn-small" href="/security" data-testid="newest">
-                  Newest
-                </a>
-              ) : null}
-              {next ? (
-                <a
-                  className="btn btn-secondary btn-small"
-                  href={`/security?before=${encodeURIComponent(next)}`}
-                  data-testid="load-older"
-                >
-                  Load older
-                </a>
-              ) : null}
-            </nav>
-          ) : null}
+          <Pager label="Security history pages" path="/security" before={before} next={next} />
         </section>
       </div>
     </AppShell>
