@@ -17,12 +17,30 @@
 import { EVENT_STREAM } from "@gatehouse/contracts";
 import type { RedisClient } from "@gatehouse/redis";
 import { settleWithin } from "@gatehouse/tokens";
-import { type Kysely, sql } from "kysely";
+import { type Kysely, sql, type Transaction } from "kysely";
 import type { Logger } from "pino";
 import type { InvalidationBus } from "../cache/bus.ts";
 import type { Database, OutboxPayload, StoredEvent } from "../db/schema.ts";
 
 const BATCH = 100;
+
+/** Marks a batch done: delivered or announced (`published_at`), or in the Redis Stream (`streamed_at`). */
+function stamp(
+  trx: Transaction<Database>,
+  column: "published_at" | "streamed_at",
+  rows: readonly { id: string }[],
+): Promise<unknown> {
+  const now = sql<Date>`now()`;
+  return trx
+    .updateTable("outbox")
+    .set(column === "published_at" ? { published_at: now } : { streamed_at: now })
+    .where(
+      "id",
+      "in",
+      rows.map((r) => r.id),
+    )
+    .execute();
+}
 const ANNOUNCE_TIMEOUT_MS = 1_000;
 
 export interface OutboxRelayOptions {
@@ -103,15 +121,7 @@ export class OutboxRelay {
         if (topic === "event") await fanOut(trx, row.id, row.payload as StoredEvent);
         else await this.#announce(row.payload as OutboxPayload);
       }
-      await trx
-        .updateTable("outbox")
-        .set({ published_at: sql<Date>`now()` })
-        .where(
-          "id",
-          "in",
-          rows.map((r) => r.id),
-        )
-        .execute();
+      await stamp(trx, "published_at", rows);
       return rows.length;
     });
     if (topic === "event" && n > 0) this.#o.onDeliveries?.();
@@ -160,15 +170,7 @@ export class OutboxRelay {
       const results = await settleWithin(sent, ANNOUNCE_TIMEOUT_MS, () => new Error("event stream timed out"));
       const failed = (results ?? []).find(([err]) => err !== null)?.[0];
       if (failed || results === null) throw failed ?? new Error("event stream not written");
-      await trx
-        .updateTable("outbox")
-        .set({ streamed_at: sql<Date>`now()` })
-        .where(
-          "id",
-          "in",
-          rows.map((r) => r.id),
-        )
-        .execute();
+      await stamp(trx, "streamed_at", rows);
       return rows.length;
     });
   }
