@@ -9,6 +9,7 @@ import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import { parse } from "yaml";
 import { listMail, waitForCode } from "../../tools/mailcatcher/client.ts";
 import { launchChromium } from "../support/chromium.ts";
+import { claimsOf as journeyClaims } from "../support/web-journey.ts";
 
 const OUT = resolve(import.meta.dirname, "../../test-results/email-code");
 const env = inject("stack");
@@ -57,16 +58,7 @@ async function askForCode(page: Page, email: string): Promise<Date> {
   return t;
 }
 
-async function claimsOf(ctx: BrowserContext): Promise<Record<string, unknown>> {
-  const c = (await ctx.cookies(WEB)).find((x) => x.name === "ory_kratos_session");
-  const r = await fetch(`${AUTH}/v1/token`, {
-    method: "POST",
-    headers: { cookie: `${c?.name}=${c?.value}`, "content-type": "application/json" },
-  });
-  expect(r.status).toBe(200);
-  const { access_token: jwt } = (await r.json()) as { access_token: string };
-  return JSON.parse(Buffer.from(jwt.split(".")[1] ?? "", "base64url").toString()) as Record<string, unknown>;
-}
+const claimsOf = (ctx: BrowserContext) => journeyClaims(ctx, WEB, AUTH);
 
 describe("the product's code emails (kratos-config/courier-templates)", () => {
   const dir = resolve(import.meta.dirname, "../../kratos-config/courier-templates");

@@ -6,17 +6,16 @@
 // sign-in stops at the second-factor step until the code is given. Screenshots under
 // test-results/screenshots/mfa/, axe-core on each page state.
 import { mkdirSync, rmSync } from "node:fs";
-import { createRequire } from "node:module";
 import { resolve } from "node:path";
 import type { Browser, BrowserContext, Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import { call, joinOrg, newUser } from "../../apps/auth-service/test/support.ts";
 import { launchChromium } from "../support/chromium.ts";
 import { PASSWORD } from "../support/kratos.ts";
+import { axeViolations, claimsOf as journeyClaims } from "../support/web-journey.ts";
 import { totp, totpCounter } from "./totp.ts";
 
 const OUT = resolve(import.meta.dirname, "../../test-results/screenshots/mfa");
-const AXE = createRequire(import.meta.url).resolve("axe-core/axe.min.js");
 const env = inject("stack");
 const need = (k: string): string => {
   const v = env[k];
@@ -33,26 +32,10 @@ const axeFindings: string[] = [];
 
 /** axe-core's serious and critical violations, collected per page state. */
 async function axe(page: Page, label: string): Promise<void> {
-  if (!(await page.evaluate(() => "axe" in window))) await page.addScriptTag({ path: AXE });
-  const found = await page.evaluate(async () => {
-    // biome-ignore lint/suspicious/noExplicitAny: axe-core's global, injected above
-    const r = await (window as any).axe.run(document, { resultTypes: ["violations"] });
-    return (r.violations as { id: string; impact: string }[]).map((v) => `${v.impact} ${v.id}`);
-  });
-  for (const v of found) if (/^(serious|critical) /.test(v)) axeFindings.push(`${label}: ${v}`);
+  for (const v of await axeViolations(page)) axeFindings.push(`${label}: ${v}`);
 }
 
-async function claimsOf(ctx: BrowserContext): Promise<Record<string, unknown>> {
-  const c = (await ctx.cookies(WEB)).find((x) => x.name === "ory_kratos_session");
-  if (!c) throw new Error("no session cookie");
-  const r = await fetch(`${AUTH}/v1/token`, {
-    method: "POST",
-    headers: { cookie: `${c.name}=${c.value}`, "content-type": "application/json" },
-  });
-  expect(r.status).toBe(200);
-  const { access_token: jwt } = (await r.json()) as { access_token: string };
-  return JSON.parse(Buffer.from(jwt.split(".")[1] ?? "", "base64url").toString()) as Record<string, unknown>;
-}
+const claimsOf = (ctx: BrowserContext) => journeyClaims(ctx, WEB, AUTH);
 
 async function signIn(ctx: BrowserContext, email: string): Promise<Page> {
   const page = await ctx.newPage();

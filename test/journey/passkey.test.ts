@@ -10,6 +10,7 @@ import type { Browser, BrowserContext, Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import { waitForCode } from "../../tools/mailcatcher/client.ts";
 import { launchChromium } from "../support/chromium.ts";
+import { claimsOf as journeyClaims } from "../support/web-journey.ts";
 import { totp, totpCounter } from "./totp.ts";
 
 const OUT = resolve(import.meta.dirname, "../../test-results/passkey");
@@ -28,17 +29,7 @@ const onApp = (path: string) => (u: URL) => u.origin === new URL(WEB).origin && 
 const signedInPage = (u: URL) => u.origin === new URL(WEB).origin && !u.pathname.startsWith("/auth/");
 const shot = (page: Page, name: string) => page.screenshot({ path: `${OUT}/${name}.png`, fullPage: true });
 
-async function claimsOf(ctx: BrowserContext): Promise<Record<string, unknown>> {
-  const c = (await ctx.cookies(WEB)).find((x) => x.name === "ory_kratos_session");
-  if (!c) throw new Error("no session cookie");
-  const r = await fetch(`${AUTH}/v1/token`, {
-    method: "POST",
-    headers: { cookie: `${c.name}=${c.value}`, "content-type": "application/json" },
-  });
-  expect(r.status).toBe(200);
-  const { access_token: jwt } = (await r.json()) as { access_token: string };
-  return JSON.parse(Buffer.from(jwt.split(".")[1] ?? "", "base64url").toString()) as Record<string, unknown>;
-}
+const claimsOf = (ctx: BrowserContext) => journeyClaims(ctx, WEB, AUTH);
 
 /** Clicks a passkey button once Kratos' webauthn.js has defined its function. */
 async function trigger(page: Page, name: string): Promise<void> {

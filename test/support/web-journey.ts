@@ -1,7 +1,7 @@
 // What the product's Chromium journeys (test/journey/product.test.ts, keyboard.test.ts)
 // share: the stack's URLs, a browser page as they use it, axe-core's serious and
 // critical findings on a page, registration and sign-in through the app's own forms,
-// and a Kratos identity's id by email.
+// a Kratos identity's id by email, and the claims of the token a browser's session gets.
 import { createRequire } from "node:module";
 import type { Browser, BrowserContext, BrowserContextOptions, Page } from "playwright-core";
 import { inject } from "vitest";
@@ -78,4 +78,17 @@ export async function identityId(kratosAdmin: string, email: string): Promise<st
   const id = list[0]?.id;
   if (!id) throw new Error(`no identity for ${email}`);
   return id;
+}
+
+/** The claims of the token the auth-service mints for the browser context's Kratos session. */
+export async function claimsOf(ctx: BrowserContext, web: string, auth: string): Promise<Record<string, unknown>> {
+  const c = (await ctx.cookies(web)).find((x) => x.name === "ory_kratos_session");
+  if (!c) throw new Error("no session cookie");
+  const r = await fetch(`${auth}/v1/token`, {
+    method: "POST",
+    headers: { cookie: `${c.name}=${c.value}`, "content-type": "application/json" },
+  });
+  if (r.status !== 200) throw new Error(`token exchange answered ${r.status}: ${await r.text()}`);
+  const { access_token: jwt } = (await r.json()) as { access_token: string };
+  return JSON.parse(Buffer.from(jwt.split(".")[1] ?? "", "base64url").toString()) as Record<string, unknown>;
 }
