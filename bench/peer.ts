@@ -5,6 +5,9 @@
 //   oathkeeper  Oathkeeper v0.40.9 (scripts/build-oathkeeper.sh): bearer_token authenticator
 //               on X-Session-Token → Kratos whoami, allow authorizer, id_token mutator
 //   whoami      Express asking Kratos' whoami for every request, then proxying: the floor
+// and, in the first-request phase only, where a first request's time goes:
+//   kratos      Kratos' GET /sessions/whoami asked directly: the step every subject waits for
+//   token       the auth-service's POST /v1/token asked directly: the gateway's one call
 // Measured:
 //  1. a session's first request (new logins of known users, one at a time): p50/p99,
 //     and CPU per request of each process, ratio gateway ÷ oathkeeper
@@ -45,7 +48,7 @@ const CONNECTIONS = 16;
 const WARM_SESSIONS = 8;
 const MIX_SESSIONS = 200;
 const FIRST_PER_SUBJECT = Number(process.env.BENCH_FIRST ?? 100); // first requests per subject
-const DEADLINE_MS = 300_000;
+const DEADLINE_MS = 420_000;
 const OUT = resolve(import.meta.dirname, "results/peer.json");
 const GOAL_FIRST_RATIO = 1.0; // gateway first-request p50 ÷ Oathkeeper's
 
@@ -54,7 +57,7 @@ const PORTS = { upstream: 40, whoami: 47, oathkeeperProxy: 60, oathkeeperApi: 61
 /** The baseline auth-service's ports: the stack's auth ports + this (base + 72, base + 73). */
 const BASELINE_AUTH_OFFSET = 62;
 
-type Name = "gateway" | "oathkeeper" | "whoami" | "baseline";
+type Name = "gateway" | "oathkeeper" | "whoami" | "baseline" | "kratos" | "token";
 /** BENCH_COMPARE_ROOT=<checkout>: that build's gateway and auth-service as a fourth subject of 1. (an A/B). */
 const COMPARE_ROOT = process.env.BENCH_COMPARE_ROOT ? resolve(process.env.BENCH_COMPARE_ROOT) : undefined;
 interface FirstStats {
@@ -189,7 +192,11 @@ async function main() {
   const loadgen = child("lib/loadgen.ts", []);
 
   progress(`starting stack "${cfg.name}" on ports ${basePort}+ (postgres, redis, mail, kratos)`);
-  await startStack(cfg, { only: ["postgres", "redis", "mail", "kratos"], log: (l) => progress(`  ${l}`) });
+  const stack = await startStack(cfg, {
+    only: ["postgres", "redis", "mail", "kratos"],
+    log: (l) => progress(`  ${l}`),
+  });
+  const kratosPid = stack.services.find((s) => s.name === "kratos")?.pid;
   const kratos = internalUrls(cfg).kratosPublic;
   mkdirSync(heapDir, { recursive: true });
   const whoamiApp = child("lib/express-app.ts", ["whoami", String(port("whoami"))], {
@@ -250,8 +257,23 @@ async function main() {
     oathkeeper: { origin: origin("oathkeeperProxy"), pids: [okPid] },
     whoami: { origin: origin("whoami"), pids: [whoamiApp.pid] },
     ...(baseline ? { baseline } : {}),
+    kratos: { origin: kratos, pids: kratosPid === undefined ? [] : [kratosPid] },
+    token: { origin: auth.url, pids: [auth.pid] },
   };
   const names = Object.keys(servers) as Name[];
+  // What a subject is asked in 1.: the API route, or for the breakdown subjects their own call.
+  const firstReq = (n: Name, token: string): Req =>
+    n === "kratos"
+      ? { origin: kratos, path: "/sessions/whoami", method: "GET", headers: { "x-session-token": token } }
+      : n === "token"
+        ? {
+            origin: auth.url,
+            path: "/v1/token",
+            method: "POST",
+            headers: { "x-session-token": token, "content-type": "application/json" },
+            body: "{}",
+          }
+        : apiReq(server(n).origin, token);
   const server = (n: Name) => servers[n] as { origin: string; pids: number[] };
 
   // --- sessions -----------------------------------------------------------------------
@@ -272,18 +294,18 @@ async function main() {
   // Prime: every server sees every user once (the gateway's auth-service learns them).
   const prime = await loadgen.run<SequenceResult>({
     kind: "sequence",
-    requests: names.flatMap((n) => users.map((s) => apiReq(server(n).origin, s.token))),
+    requests: names.flatMap((n) => users.map((s) => firstReq(n, s.token))),
   });
   if (prime.status.some((s) => s !== 200)) throw new Error(`priming answered ${[...new Set(prime.status)]}`);
 
   // --- 1. first request -----------------------------------------------------------------
   // One at a time, interleaved: session k goes to server (k + round) % (number of servers), so each server
   // gets FIRST_PER_SUBJECT never-seen sessions spread over the whole phase.
-  const allPids = names.flatMap((n) => server(n).pids);
+  const allPids = [...new Set(names.flatMap((n) => server(n).pids))];
   const firstRequests = async (label: string, sessions: Session[]) => {
     const order = sessions.map((s, k) => {
       const name = names[(k + Math.floor(k / names.length)) % names.length] as Name;
-      return { name, req: apiReq(server(name).origin, s.token) };
+      return { name, req: firstReq(name, s.token) };
     });
     const seq = await phase(label, () =>
       loadgen.run<SequenceResult>({ kind: "sequence", requests: order.map((o) => o.req), cpuPids: allPids }),
@@ -386,6 +408,13 @@ function report(r: Result, totalSec: number): string {
       `  gateway ÷ oathkeeper p50: ${f(ratio)}× (goal ≤ ${GOAL_FIRST_RATIO}×: ${ratio <= GOAL_FIRST_RATIO ? "met" : "NOT met"}); ` +
         `gateway ÷ whoami p50: ${f(first.gateway.p50 / first.whoami.p50)}×`,
     );
+    const { kratos, token } = first as Partial<Record<Name, FirstStats>>;
+    if (kratos !== undefined && token !== undefined)
+      lines.push(
+        `  p50 above Kratos' whoami (${f(kratos.p50)} ms): oathkeeper +${f(first.oathkeeper.p50 - kratos.p50)} ms; ` +
+          `gateway +${f(first.gateway.p50 - kratos.p50)} ms = auth-service's POST /v1/token ` +
+          `+${f(token.p50 - kratos.p50)} ms + the gateway's own +${f(first.gateway.p50 - token.p50)} ms`,
+      );
     const base = (first as Partial<Record<Name, FirstStats>>).baseline;
     if (base !== undefined)
       lines.push(
