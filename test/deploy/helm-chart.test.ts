@@ -23,6 +23,7 @@ import {
   podSpecOf,
   policyViolations,
 } from "../../deploy/lib/policies.ts";
+import { SERVICE_NODE_OPTIONS } from "../../tools/stack/services.ts";
 import {
   allRenderings,
   DEFAULT_VALUES,
@@ -198,6 +199,29 @@ describe("workloads", () => {
       // The HPA owns the replica count: the Deployment must not fight it on every upgrade.
       expect(o(must(find(p, "Deployment", comp), comp).spec).replicas).toBeUndefined();
     }
+  });
+
+  it("the gateway and the auth-service bound V8's young generation wherever they run, as the local stack does", () => {
+    // The images set it (compose and the default values use them as they are)…
+    for (const app of ["gateway", "auth-service"]) {
+      const dockerfile = readFileSync(resolve(REPO_ROOT, `apps/${app}/Dockerfile`), "utf8");
+      expect(dockerfile, app).toContain(`ENV NODE_OPTIONS=${SERVICE_NODE_OPTIONS}`);
+    }
+    // …and the prod profile, whose NODE_OPTIONS replaces the image's, says it again beside the heap limit.
+    for (const r of renderings.filter((x) => x.name !== "default values")) {
+      for (const comp of ["gateway", "auth-service"]) {
+        const dep = find(r, "Deployment", comp);
+        if (dep === undefined) continue;
+        const c = containersOf(podSpecOf(dep) ?? {})[0] as Obj;
+        const nodeOptions = (c.env as Obj[]).find((e) => e.name === "NODE_OPTIONS")?.value;
+        if (nodeOptions !== undefined) expect(String(nodeOptions), `${r.name} ${comp}`).toContain(SERVICE_NODE_OPTIONS);
+      }
+    }
+    const prod = byName("production values");
+    const gw = containersOf(podSpecOf(must(find(prod, "Deployment", "gateway"), "gw")) ?? {})[0] as Obj;
+    expect((gw.env as Obj[]).find((e) => e.name === "NODE_OPTIONS")?.value).toBe(
+      `--max-old-space-size=576 ${SERVICE_NODE_OPTIONS}`,
+    );
   });
 
   it("probes hit the real health endpoints on the ports the apps listen on", () => {
