@@ -17,7 +17,7 @@
 import { writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { internalUrls, REPO_ROOT, stackConfig, startStack, stopStack } from "../tools/stack/index.ts";
-import { otelEnv } from "../tools/stack/services.ts";
+import { otelEnv, SERVICE_NODE_OPTIONS } from "../tools/stack/services.ts";
 import { stopProcess } from "../tools/stack/supervisor.ts";
 import { accessToken, startAuth } from "./lib/auth.ts";
 import { startGateway } from "./lib/gateway.ts";
@@ -33,6 +33,7 @@ import {
   pooled,
   progress,
   reportBuilder,
+  rssMb,
   stopOnSignalsAndDeadline,
 } from "./lib/harness.ts";
 import { register } from "./lib/kratos.ts";
@@ -61,13 +62,23 @@ const [modeArg, ...checkoutArgs] = process.argv.slice(2);
 if (!MODES.includes(modeArg as Mode)) usage(`unknown comparison ${JSON.stringify(modeArg ?? "")}`);
 const mode = modeArg as Mode;
 if (checkoutArgs.length === 0) usage("name at least one checkout");
-// "<dir>", "<dir>+tracing" or "<dir>+tracing=<ratio>".
+// "<dir>", then optionally "+tracing" or "+tracing=<ratio>" and "+node=<flag>" (a V8/Node flag
+// added to that gateway's NODE_OPTIONS, e.g. +node=--max-semi-space-size=64).
 const checkouts = checkoutArgs.map((arg) => {
-  const m = /^(.*?)(?:\+tracing(?:=([0-9.]+))?)?$/.exec(arg) as RegExpExecArray;
-  const traced = arg !== m[1];
-  const ratio = m[2] === undefined ? undefined : Number(m[2]);
-  if (ratio !== undefined && !(ratio >= 0 && ratio <= 1)) usage(`${arg}: the tracing ratio must be from 0 to 1`);
-  return { arg, dir: resolve(m[1] as string), traced, ratio };
+  const [dir = "", ...suffixes] = arg.split("+");
+  let traced = false;
+  let ratio: number | undefined;
+  let nodeFlag: string | undefined;
+  for (const x of suffixes) {
+    const m = /^(tracing|node)(?:=(.+))?$/.exec(x);
+    if (m?.[1] === "tracing") {
+      traced = true;
+      ratio = m[2] === undefined ? undefined : Number(m[2]);
+      if (ratio !== undefined && !(ratio >= 0 && ratio <= 1)) usage(`${arg}: the tracing ratio must be from 0 to 1`);
+    } else if (m?.[1] === "node" && m[2]?.startsWith("--")) nodeFlag = m[2];
+    else usage(`${arg}: unknown suffix +${x} (+tracing[=<ratio>], +node=--<flag>)`);
+  }
+  return { arg, dir: resolve(dir), traced, ratio, nodeFlag };
 });
 const tracing = checkouts.some((c) => c.traced);
 const rounds = Number(process.env.AB_ROUNDS ?? 7);
@@ -129,9 +140,9 @@ async function main() {
   const routes = join(cfg.dir, "gateway-routes.yaml");
   writeFileSync(routes, ROUTES_YAML(upstreamOrigin));
   const builds: Server[] = await Promise.all(
-    checkouts.map(async ({ arg, dir, traced, ratio }, i): Promise<Server> => {
+    checkouts.map(async ({ arg, dir, traced, ratio, nodeFlag }, i): Promise<Server> => {
       const port = basePort + 50 + i;
-      const name = `${i + 1}: ${traced ? arg : dir}`;
+      const name = `${i + 1}: ${traced || nodeFlag ? arg : dir}`;
       if (express) {
         const c = child(join(dir, "bench/lib/express-app.ts"), [mode, String(port)], {
           BENCH_UPSTREAM: upstreamOrigin,
@@ -151,6 +162,7 @@ async function main() {
           ...(ratio !== undefined
             ? { OTEL_TRACES_SAMPLER: "parentbased_traceidratio", OTEL_TRACES_SAMPLER_ARG: String(ratio) }
             : {}),
+          ...(nodeFlag ? { NODE_OPTIONS: `${SERVICE_NODE_OPTIONS} ${nodeFlag}` } : {}),
         },
       });
       cleanups.push(() => stopProcess(gw.pid));
@@ -198,7 +210,7 @@ async function main() {
 
   const b = seen.get(baseline) as { rps: number[]; cpu: number[] };
   const report = reportBuilder();
-  report.row("", "req/s", "CPU µs/req", "ratio", "CPU ratio", "ratio per round");
+  report.row("", "req/s", "CPU µs/req", "ratio", "CPU ratio", "RSS MB", "ratio per round");
   for (const s of servers) {
     const e = seen.get(s) as { rps: number[]; cpu: number[] };
     const ratios = e.rps.map((x, i) => x / (b.rps[i] as number));
@@ -208,6 +220,7 @@ async function main() {
       f(median(e.cpu), 1),
       `${f(median(ratios))}×`,
       `${f(median(e.cpu.map((x, i) => x / (b.cpu[i] as number))))}×`,
+      f(rssMb(s.pid), 0),
       ratios.map((r) => f(r)).join(" "),
     );
   }

@@ -35,6 +35,7 @@ import {
   pooled,
   progress,
   reportBuilder,
+  rssMb,
   runBench,
   stopOnSignalsAndDeadline,
 } from "./lib/harness.ts";
@@ -145,11 +146,6 @@ const oathkeeperDecisionsReq = (origin: string, token: string): Req => ({
     accept: "application/json",
   },
 });
-
-function rssMb(pid: number): number {
-  const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, "utf8"));
-  return m ? Number(m[1]) / 1024 : Number.NaN;
-}
 
 /** What holds a Node server's memory (lib/heap-report.ts, asked with SIGUSR2), or undefined. */
 async function heapReport(dir: string, pid: number): Promise<Record<string, unknown> | undefined> {

@@ -256,3 +256,9 @@ export async function runBench<R>(o: {
     process.exit(1);
   }
 }
+
+/** Resident set size of a process, MB (Linux /proc). */
+export function rssMb(pid: number): number {
+  const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, "utf8"));
+  return m ? Number(m[1]) / 1024 : Number.NaN;
+}
