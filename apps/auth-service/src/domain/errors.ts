@@ -34,10 +34,6 @@ export class DependencyUnavailableError extends Error {
   override name = "DependencyUnavailableError";
 }
 
-export function isDomainError(error: unknown, code?: DomainErrorCode): error is DomainError {
-  return error instanceof DomainError && (code === undefined || error.code === code);
-}
-
 /** Name of the constraint the last-owner triggers raise (SQLSTATE 23514 check_violation). */
 export const LAST_OWNER_CONSTRAINT = "memberships_last_owner";
 /** Name of the constraint the team-membership trigger raises (SQLSTATE 23514). */

@@ -122,20 +122,6 @@ export async function getUser(db: Kysely<Database>, identityId: string): Promise
   });
 }
 
-/** A live user by email (case-insensitive): how an owner adds a colleague who has signed up. */
-export async function findUserByEmail(db: Kysely<Database>, email: string): Promise<User | undefined> {
-  return withDomainErrors(async () => {
-    const row = await db
-      .selectFrom("users")
-      .selectAll()
-      .where(sql`lower(email)`, "=", email.trim().toLowerCase())
-      .where("deleted_at", "is", null)
-      .orderBy("created_at")
-      .executeTakeFirst();
-    return row && toUser(row);
-  });
-}
-
 /**
  * Marks the user deleted (Kratos identity deleted). Memberships are left alone so an
  * organization never loses its owner implicitly; loadPrincipalData treats a deleted
