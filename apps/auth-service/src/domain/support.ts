@@ -1,6 +1,6 @@
 // Small helpers shared by the repositories: transactions that compose, and input
 // checks that fail with DomainError("invalid_input") before a round trip.
-import { type Kysely, Transaction } from "kysely";
+import { type Kysely, sql, Transaction } from "kysely";
 import type { Database } from "../db/schema.ts";
 import { DomainError, withDomainErrors } from "./errors.ts";
 
@@ -17,14 +17,49 @@ export async function inTransaction<T>(
 ): Promise<T> {
   if (db instanceof Transaction) return withDomainErrors(() => fn(db));
   let used: Transaction<Database> | undefined;
+  let xid: string | undefined;
+  let done: { value: T } | undefined;
   const out = await withDomainErrors(() =>
-    db.transaction().execute((trx) => {
+    db.transaction().execute(async (trx) => {
       used = trx;
-      return fn(trx);
+      xid = (await sql<{ xid: string }>`select txid_current()::text as xid`.execute(trx)).rows[0]?.xid;
+      const value = await fn(trx);
+      done = { value };
+      return value;
     }),
-  );
+  ).catch(async (error: unknown) => {
+    // The connection failed with everything but COMMIT's answer done (Postgres killed, a
+    // network cut): the change may well have committed, and answering "failed" would be
+    // a lie a client acts on (it retries, and the team exists twice). Ask Postgres.
+    if (done === undefined || xid === undefined || error instanceof DomainError) throw error;
+    if ((await commitOutcome(db, xid)) !== "committed") throw error;
+    return done.value;
+  });
   if (used !== undefined && announcing.has(used)) await afterCommit.get(db)?.();
   return out;
+}
+
+/** How long a write whose COMMIT went unanswered waits for Postgres to say what became of it. */
+const OUTCOME_DEADLINE_MS = 10_000;
+
+/**
+ * txid_status() of a transaction, asked on a fresh connection until Postgres answers
+ * "committed" or "aborted" (a crashed server recovers first), or "unknown" past the deadline.
+ */
+async function commitOutcome(db: Kysely<Database>, xid: string): Promise<"committed" | "aborted" | "unknown"> {
+  const until = Date.now() + OUTCOME_DEADLINE_MS;
+  while (Date.now() < until) {
+    try {
+      const { rows } = await sql<{ s: string | null }>`select txid_status(${xid}::bigint) as s`.execute(db);
+      const s = rows[0]?.s;
+      if (s === "committed" || s === "aborted") return s;
+      if (s === null || s === undefined) return "unknown"; // too old to say: never for a transaction just run
+    } catch {
+      // Still down or recovering: ask again.
+    }
+    await new Promise((resolve) => setTimeout(resolve, 200));
+  }
+  return "unknown";
 }
 
 // Per database handle (tests run several apps in one process): what to do once a
