@@ -73,6 +73,7 @@ describe("a write whose COMMIT is not answered", () => {
     await proxy.stop();
   });
 
+  /** A member of a new organization, the role change to make through the cutting proxy, and their role as stored. */
   async function member() {
     const { orgId, ownerId } = await newOrg(ref.db);
     const identityId = await newUser(ref.db);
@@ -82,18 +83,14 @@ describe("a write whose COMMIT is not answered", () => {
         await sql<{ role: string }>`select role from memberships
           where organization_id = ${orgId} and identity_id = ${identityId} and deleted_at is null`.execute(ref.db)
       ).rows[0]?.role;
-    return { orgId, ownerId, identityId, roleOf };
+    const promote = () => changeRole(db, { orgId, identityId, role: "admin" }, ctx(ownerId), OPERATOR);
+    return { promote, roleOf };
   }
 
   it("is reported done when Postgres committed it (asked after the connection died)", async () => {
     const m = await member();
     proxy.arm("after-commit-reached-postgres");
-    const changed = await changeRole(
-      db,
-      { orgId: m.orgId, identityId: m.identityId, role: "admin" },
-      ctx(m.ownerId),
-      OPERATOR,
-    );
+    const changed = await m.promote();
     expect(changed.role).toBe("admin");
     expect(await m.roleOf()).toBe("admin");
   });
@@ -101,12 +98,7 @@ describe("a write whose COMMIT is not answered", () => {
   it("fails as an outage, not as a domain error, when the COMMIT never reached Postgres, and nothing changed", async () => {
     const m = await member();
     proxy.arm("before-commit-reached-postgres");
-    const error = await changeRole(
-      db,
-      { orgId: m.orgId, identityId: m.identityId, role: "admin" },
-      ctx(m.ownerId),
-      OPERATOR,
-    ).then(
+    const error = await m.promote().then(
       () => undefined,
       (e: unknown) => e,
     );
